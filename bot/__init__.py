@@ -1,0 +1,1 @@
+"""triagebot core: platform-independent types, policy, pipeline, store and CLI."""

@@ -1,0 +1,90 @@
+"""What a moderators' queue entry says, built once here so both bots show the same facts.
+
+Adapters only format an `Alert` (embed, HTML); they never decide its content.
+Everything quoted from a message is hostile data: adapters must escape it and
+send it with mentions disabled.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot import incidents
+from bot.models import Action
+from bot.store import FlagView, IncidentView, Store
+
+log = logging.getLogger(__name__)
+
+EXCERPT_IN_ALERT = 300
+
+
+@dataclass(frozen=True)
+class Alert:
+    server: str
+    flag: FlagView  # the newest flag (the one buttons act on)
+    incident: IncidentView | None
+    title: str
+    excerpt: str  # cut to EXCERPT_IN_ALERT, still raw: escape it
+    labels: tuple[str, ...]
+    scores: dict[str, float]
+    reasons: tuple[str, ...]
+    report_count: int
+    status_line: str  # "pending", "confirmed by 123", ...
+    attachment_lines: tuple[str, ...]  # detector summaries of images, never the image
+    dry_run: bool
+    ref: str | None  # existing alert message to edit in place
+
+    @property
+    def open(self) -> bool:
+        return self.flag.status in ("pending", "escalated")
+
+
+def status_line(flag: FlagView) -> str:
+    if flag.last_review:
+        r = flag.last_review
+        note = f" — {r['note']}" if r.get("note") else ""
+        return f"{flag.status} by {r['reviewer']}{note}"
+    return flag.status
+
+
+def attachment_lines(flag: FlagView) -> tuple[str, ...]:
+    lines = []
+    for a in flag.attachments:
+        kind = a.get("mime") or a.get("kind") or "file"
+        dims = f" {a['width']}×{a['height']}" if a.get("width") and a.get("height") else ""
+        lines.append(f"{kind}{dims} (not re-posted; open the message link to view)")
+    return tuple(lines)
+
+
+def build_alert(store: Store, action: Action) -> Alert:
+    """The queue entry for a notify action: a single flag, or its incident when it has grown."""
+    if action.flag_id is None:
+        raise ValueError("notify action without a flag")
+    flag = store.flag(action.server, action.flag_id)
+    incident = store.incident(action.server, flag.incident_id) if flag.incident_id else None
+    if incident is not None and incident.flag_count >= 2:
+        title = "Incident: " + incidents.summary(incident)
+        # The first flag's alert becomes the incident's alert: one message per pile-on.
+        ref = incident.alert_ref or store.flag(action.server, incident.flag_ids[0]).alert_ref
+    else:
+        incident = None
+        source = {"report": "Reported by members", "automod": "Discord AutoMod"}.get(flag.source, "Flagged")
+        title = f"{source}: {', '.join(flag.labels) or 'reported'}"
+        ref = flag.alert_ref
+    excerpt = (flag.excerpt or "")[:EXCERPT_IN_ALERT]
+    if flag.excerpt and len(flag.excerpt) > EXCERPT_IN_ALERT:
+        excerpt += "…"
+    return Alert(
+        server=action.server, flag=flag, incident=incident, title=title, excerpt=excerpt, labels=flag.labels,
+        scores=flag.scores, reasons=flag.reasons, report_count=flag.report_count, status_line=status_line(flag),
+        attachment_lines=attachment_lines(flag), dry_run=flag.dry_run, ref=ref,
+    )
+
+
+def save_alert_ref(store: Store, alert: Alert, ref: str | None) -> None:
+    """Remember where the alert lives so later updates edit it instead of posting again."""
+    if ref is None:
+        return
+    if alert.incident is not None:
+        store.set_incident_alert_ref(alert.server, alert.incident.id, ref)
+    store.set_alert_ref(alert.server, alert.flag.id, ref)

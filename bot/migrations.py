@@ -1,0 +1,140 @@
+"""Numbered schema steps. Append a new step; never edit an applied one."""
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "initial schema", """
+CREATE TABLE servers (
+    key TEXT PRIMARY KEY,
+    platform TEXT NOT NULL,
+    name TEXT,
+    settings TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE incidents (
+    id INTEGER PRIMARY KEY,
+    server TEXT NOT NULL REFERENCES servers(key),
+    target_id TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'open',
+    first_at TEXT NOT NULL,
+    last_at TEXT NOT NULL,
+    flag_count INTEGER NOT NULL DEFAULT 0,
+    author_count INTEGER NOT NULL DEFAULT 0,
+    labels TEXT NOT NULL DEFAULT '',
+    alert_ref TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX incidents_target ON incidents(server, target_id, last_at);
+CREATE TABLE flags (
+    id INTEGER PRIMARY KEY,
+    server TEXT NOT NULL REFERENCES servers(key),
+    platform TEXT NOT NULL,
+    channel_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    author_id TEXT NOT NULL,
+    author_name TEXT,
+    excerpt TEXT,
+    content_sha256 TEXT NOT NULL,
+    link TEXT,
+    targets TEXT NOT NULL DEFAULT '[]',
+    attachments TEXT NOT NULL DEFAULT '[]',
+    labels TEXT NOT NULL DEFAULT '',
+    max_score REAL NOT NULL DEFAULT 0,
+    source TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    report_count INTEGER NOT NULL DEFAULT 0,
+    incident_id INTEGER REFERENCES incidents(id),
+    alert_ref TEXT,
+    dry_run INTEGER NOT NULL DEFAULT 0,
+    message_time TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    content_purged_at TEXT,
+    UNIQUE(server, channel_id, message_id)
+);
+CREATE INDEX flags_queue ON flags(server, status, created_at);
+CREATE INDEX flags_status ON flags(status, created_at);
+CREATE INDEX flags_author ON flags(server, author_id, created_at);
+CREATE INDEX flags_incident ON flags(incident_id);
+CREATE TABLE verdicts (
+    id INTEGER PRIMARY KEY,
+    flag_id INTEGER NOT NULL REFERENCES flags(id),
+    label TEXT NOT NULL,
+    score REAL NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    detector TEXT NOT NULL
+);
+CREATE INDEX verdicts_flag ON verdicts(flag_id);
+CREATE TABLE reports (
+    id INTEGER PRIMARY KEY,
+    server TEXT NOT NULL REFERENCES servers(key),
+    flag_id INTEGER NOT NULL REFERENCES flags(id),
+    reporter_id TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL
+);
+CREATE INDEX reports_flag ON reports(flag_id);
+CREATE INDEX reports_reporter ON reports(server, reporter_id, created_at);
+CREATE TABLE reviews (
+    id INTEGER PRIMARY KEY,
+    server TEXT NOT NULL REFERENCES servers(key),
+    flag_id INTEGER NOT NULL REFERENCES flags(id),
+    decision TEXT NOT NULL,
+    reviewer_id TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL
+);
+CREATE INDEX reviews_flag ON reviews(flag_id);
+CREATE TABLE actions (
+    id INTEGER PRIMARY KEY,
+    server TEXT NOT NULL REFERENCES servers(key),
+    flag_id INTEGER REFERENCES flags(id),
+    kind TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    automatic INTEGER NOT NULL,
+    dry_run INTEGER NOT NULL DEFAULT 0,
+    target_user TEXT,
+    duration_s INTEGER,
+    reason TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'pending',
+    detail TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    completed_at TEXT
+);
+CREATE INDEX actions_flag ON actions(flag_id);
+CREATE INDEX actions_server ON actions(server, created_at);
+CREATE TABLE bank_entries (
+    id INTEGER PRIMARY KEY,
+    scope TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL,
+    registered_by TEXT,
+    protects TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX bank_scope ON bank_entries(scope);
+CREATE TABLE image_hashes (
+    id INTEGER PRIMARY KEY,
+    entry_id INTEGER NOT NULL REFERENCES bank_entries(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX image_hashes_entry ON image_hashes(entry_id);
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    server TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    ref_id INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    row_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE(server, seq)
+);
+"""),
+]

@@ -1,0 +1,154 @@
+"""Platform-independent core types; adapters translate to and from these and nothing else."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Literal
+
+from classifiers.base import Verdict
+
+log = logging.getLogger(__name__)
+
+Platform = Literal["discord", "telegram", "demo", "cli"]
+ReviewDecision = Literal["confirm", "dismiss", "escalate"]
+ActionKind = Literal["notify", "delete", "timeout", "ban", "unflag"]
+
+#: Review decisions a moderator can take, in the order UIs show them.
+REVIEW_DECISIONS: tuple[str, ...] = ("confirm", "dismiss", "escalate")
+#: Queue statuses; `pending` and `escalated` are still open.
+STATUSES: tuple[str, ...] = ("pending", "confirmed", "dismissed", "escalated")
+OPEN_STATUSES: tuple[str, ...] = ("pending", "escalated")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def server_key(platform: str, server_id: str | int) -> str:
+    """The scope every stored row carries, e.g. `discord:1234` (matches config section names)."""
+    return f"{platform}:{server_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """What the platform told us about a file, before anything is downloaded."""
+
+    kind: str  # "image" | "video" | "file"
+    url: str
+    size: int | None = None
+    mime: str | None = None
+    width: int | None = None
+    height: int | None = None
+    filename: str | None = None
+    ref: str | None = None  # platform handle (Telegram file_id) when a URL needs resolving
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message, as every detector and the store see it."""
+
+    platform: str
+    server_id: str
+    channel_id: str
+    message_id: str
+    author_id: str
+    text: str = ""
+    targets: tuple[str, ...] = ()  # member ids it is aimed at: reply-to author and mentions
+    attachments: tuple[Attachment, ...] = ()
+    time: datetime = field(default_factory=utcnow)
+    link: str | None = None
+    author_name: str | None = None
+    author_is_bot: bool = False
+    author_is_moderator: bool = False
+    edited: bool = False
+
+    @property
+    def server(self) -> str:
+        return server_key(self.platform, self.server_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """Something an adapter should do on the platform; logged before and after it is tried.
+
+    `notify` posts (or, when `ref` is set, edits) the moderators' queue entry for `flag_id`.
+    """
+
+    kind: str
+    server: str
+    flag_id: int | None = None
+    channel_id: str | None = None
+    message_id: str | None = None
+    user_id: str | None = None
+    duration_s: int | None = None
+    reason: str = ""
+    actor: str = "auto"  # moderator id, or "auto" for the bot itself
+    dry_run: bool = False
+    ref: str | None = None  # existing alert to edit in place
+    incident_id: int | None = None
+
+    @property
+    def automatic(self) -> bool:
+        return self.actor == "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    ok: bool
+    detail: str = ""
+    ref: str | None = None  # e.g. id of the alert message the adapter posted
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What policy concluded about one message; pure data, nothing done yet."""
+
+    flagged: bool
+    labels: tuple[str, ...]
+    verdicts: tuple[Verdict, ...]
+    actions: tuple[Action, ...] = ()
+    dry_run: bool = False
+    exempt: str | None = None  # why policy skipped the message, if it did
+    flag_id: int | None = None
+    incident_id: int | None = None
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return tuple(v.reason for v in self.verdicts if v.label in self.labels and v.reason)
+
+    @property
+    def scores(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for v in self.verdicts:
+            out[v.label] = max(out.get(v.label, 0.0), v.score)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A member's report. The reporter is kept for moderators, never shown to the reported member."""
+
+    platform: str
+    server_id: str
+    reporter_id: str
+    reason: str = ""
+    message: Message | None = None  # the reported message, when the platform lets us see it
+    target_user_id: str | None = None  # for reports of a member rather than a message
+    channel_id: str | None = None
+    message_id: str | None = None
+    time: datetime = field(default_factory=utcnow)
+
+    @property
+    def server(self) -> str:
+        return server_key(self.platform, self.server_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    flag_id: int
+    server: str
+    decision: str
+    reviewer: str
+    note: str = ""
+    time: datetime = field(default_factory=utcnow)

@@ -1,0 +1,297 @@
+"""handle(Message): classify -> decide -> store -> act/notify. Platform-independent.
+
+Adapters implement `Adapter` (carry out one Action, fetch one attachment) and feed
+messages in; nothing here knows which platform it is talking to.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Callable, Mapping, Protocol, Sequence
+
+from bot import alerts, incidents
+from bot.config import ServerSettings, Settings
+from bot.models import Action, ActionResult, Attachment, Decision, Message, Report, Review, utcnow
+from bot.policy import decide
+from bot.store import FlagView, Store
+from classifiers.base import TextDetector, Verdict
+
+log = logging.getLogger(__name__)
+
+#: Runs image detectors on downloaded bytes for one server: (data, server) -> verdicts.
+ImageScanner = Callable[[bytes, str], list[Verdict]]
+
+
+class Adapter(Protocol):
+    """What a platform must provide. Implemented in bot/platforms/ and by the demo."""
+
+    platform: str
+
+    async def execute(self, action: Action) -> ActionResult: ...
+
+    async def fetch(self, attachment: Attachment, max_bytes: int) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    flag_id: int | None
+    count: int = 0
+    created: bool = False
+    duplicate: bool = False
+    rate_limited: bool = False
+
+    @property
+    def message(self) -> str:
+        """What the reporter is told (privately)."""
+        if self.rate_limited:
+            return "You have sent many reports recently; please wait a while before reporting again."
+        if self.duplicate:
+            return "You already reported this; moderators have it."
+        return "Thanks, your report was sent to the moderators. The reported member is not told who reported."
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        text_detectors: Sequence[TextDetector] = (),
+        image_scanner: ImageScanner | None = None,
+        base_thresholds: Mapping[str, float] | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.text_detectors = list(text_detectors)
+        self.image_scanner = image_scanner
+        self.base_thresholds = dict(base_thresholds or {})
+        self.base_thresholds.update(settings.thresholds)
+        self.executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="classify")
+        self.adapters: dict[str, Adapter] = {}
+        self._server_cache: dict[str, ServerSettings] = {}
+
+    # ---- settings ------------------------------------------------------------------
+    def server_settings(self, server: str) -> ServerSettings:
+        """Config for the server, with its runtime (/setup) overrides on top; cached."""
+        cached = self._server_cache.get(server)
+        if cached is None:
+            cached = self.settings.for_server(server)
+            overrides = self.store.server_overrides(server)
+            if overrides:
+                cached = cached.with_overrides(overrides, f"stored settings of {server}")
+            self._server_cache[server] = cached
+        return cached
+
+    def update_server_settings(self, server: str, overrides: Mapping[str, object]) -> ServerSettings:
+        """Validate, persist and apply runtime settings (raises ConfigError naming the bad key)."""
+        self.settings.for_server(server).with_overrides(overrides, "setup")
+        self.store.set_server_overrides(server, overrides)
+        self._server_cache.pop(server, None)
+        return self.server_settings(server)
+
+    def thresholds(self, server: str) -> dict[str, float]:
+        s = self.server_settings(server)
+        labels = set(self.base_thresholds) | set(s.thresholds)
+        return {label: s.threshold(label, self.base_thresholds) for label in sorted(labels)}
+
+    # ---- classify ------------------------------------------------------------------
+    def classify_text(self, text: str) -> list[Verdict]:
+        out: list[Verdict] = []
+        for det in self.text_detectors:
+            try:
+                out.extend(det.classify(text))
+            except Exception:  # one broken detector must not hide the others' verdicts
+                log.exception("text detector %s failed", getattr(det, "name", det))
+        return out
+
+    async def classify(self, message: Message) -> list[Verdict]:
+        loop = asyncio.get_running_loop()
+        verdicts: list[Verdict] = []
+        if message.text and self.text_detectors:
+            verdicts += await loop.run_in_executor(self.executor, self.classify_text, message.text)
+        if self.image_scanner is not None:
+            for att in message.attachments:
+                verdicts += await self._scan_attachment(message, att)
+        return verdicts
+
+    async def _scan_attachment(self, message: Message, att: Attachment) -> list[Verdict]:
+        if att.kind != "image":
+            return []
+        cap = self.settings.max_attachment_bytes
+        if att.size is not None and att.size > cap:
+            log.info("skipping %s in %s: declared size %d > cap %d", att.filename or att.url, message.server, att.size, cap)
+            return []
+        adapter = self.adapters.get(message.platform)
+        if adapter is None:
+            return []
+        try:
+            data = await adapter.fetch(att, cap)
+        except Exception as exc:
+            log.warning("could not fetch attachment of %s/%s: %s", message.server, message.message_id, exc)
+            return []
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self.executor, self.image_scanner, data, message.server)
+        except Exception:
+            log.exception("image scan failed for %s/%s", message.server, message.message_id)
+            return []
+
+    # ---- the main path -------------------------------------------------------------
+    async def handle(self, message: Message, extra_verdicts: Sequence[Verdict] = (), source: str = "detector") -> Decision:
+        """Classify, decide, store the flag, then carry out actions. Returns the Decision.
+
+        `extra_verdicts` come from outside our detectors (e.g. Discord AutoMod, with source="automod").
+        """
+        settings = self.server_settings(message.server)
+        verdicts = await self.classify(message) + list(extra_verdicts)
+        decision = self.decide(message, verdicts, settings)
+        if not decision.flagged:
+            return decision
+        return await self.flag(message, decision, source=source)
+
+    def decide(self, message: Message, verdicts: Sequence[Verdict], settings: ServerSettings) -> Decision:
+        prior = 0
+        if settings.auto_timeout:
+            since = utcnow() - timedelta(minutes=settings.timeout_window_minutes)
+            prior = self.store.recent_flag_count(message.server, message.author_id, since)
+        return decide(message, verdicts, settings, self.base_thresholds, prior_flags=prior)
+
+    async def flag(self, message: Message, decision: Decision, source: str) -> Decision:
+        """Persist first (the flag must survive any API failure), then act."""
+        settings = self.server_settings(message.server)
+        result = self.store.record_flag(message, decision, source=source)
+        incident_id = None
+        if result.created:
+            incident_id = incidents.assign(self.store, message.server, result.flag_id, message.targets, message.time, settings)
+        decision = replace(decision, flag_id=result.flag_id, incident_id=incident_id)
+        for action in decision.actions:
+            await self.perform(replace(action, flag_id=result.flag_id, incident_id=incident_id))
+        if not decision.actions:
+            await self.notify(message.server, result.flag_id)
+        return decision
+
+    async def notify(self, server: str, flag_id: int) -> ActionResult:
+        """Post or update the queue entry for a flag (e.g. after a report or review)."""
+        flag = self.store.flag(server, flag_id)
+        return await self.perform(Action(kind="notify", server=server, flag_id=flag_id, channel_id=flag.channel_id,
+                                         message_id=flag.message_id, user_id=flag.author_id, dry_run=flag.dry_run,
+                                         incident_id=flag.incident_id))
+
+    async def perform(self, action: Action) -> ActionResult:
+        """Log the action, carry it out unless dry-run, log its outcome. Never raises for API errors."""
+        platform = action.server.split(":", 1)[0]
+        adapter = self.adapters.get(platform)
+        if action.kind == "notify":
+            alert = alerts.build_alert(self.store, action)
+            action = replace(action, ref=alert.ref)
+        action_id = self.store.record_action(action)
+        if action.dry_run and action.kind != "notify":
+            self.store.complete_action(action.server, action_id, "dry-run", f"would {action.kind}")
+            return ActionResult(ok=True, detail="dry-run")
+        if adapter is None:
+            self.store.complete_action(action.server, action_id, "error", f"no adapter for {platform}")
+            return ActionResult(ok=False, detail=f"no adapter for {platform}")
+        try:
+            result = await adapter.execute(action)
+        except Exception as exc:  # the flag is already stored; record why the action failed
+            log.exception("action %s on %s failed", action.kind, action.server)
+            result = ActionResult(ok=False, detail=f"{type(exc).__name__}: {exc}")
+        self.store.complete_action(action.server, action_id, "ok" if result.ok else "error", result.detail)
+        if action.kind == "notify" and result.ok:
+            alerts.save_alert_ref(self.store, alerts.build_alert(self.store, action), result.ref)
+        return result
+
+    # ---- members and moderators ----------------------------------------------------
+    async def report(self, report: Report) -> ReportOutcome:
+        """A member's report: rate-limited, de-duplicated, collapsed into the message's queue item."""
+        server = report.server
+        settings = self.server_settings(server)
+        self.store.ensure_server(server)
+        since = utcnow() - timedelta(hours=1)
+        if settings.report_rate_limit and self.store.reports_since(server, report.reporter_id, since) >= settings.report_rate_limit:
+            log.info("report rate limit hit in %s", server)
+            return ReportOutcome(flag_id=None, rate_limited=True)
+        message = report.message or Message(
+            platform=report.platform, server_id=report.server_id,
+            channel_id=report.channel_id or "member", message_id=report.message_id or f"member:{report.target_user_id}",
+            author_id=report.target_user_id or "unknown", text="", time=report.time)
+        flag_id = self.store.find_flag(server, message.channel_id, message.message_id)
+        created = False
+        if flag_id is None:
+            verdicts = await self.classify(message) if message.text else []
+            labels = self.decide(message, verdicts, settings).labels
+            member_verdict = Verdict(label="reported", score=1.0, reason=f"reported by a member: {report.reason}".strip().rstrip(":"), detector="member_report")
+            decision = Decision(flagged=True, labels=labels or ("reported",), verdicts=tuple(verdicts) + (member_verdict,), dry_run=settings.dry_run)
+            result = self.store.record_flag(message, decision, source="report")
+            flag_id, created = result.flag_id, result.created
+            if created:
+                incidents.assign(self.store, server, flag_id, message.targets, message.time, settings)
+        elif self.store.has_reported(server, flag_id, report.reporter_id):
+            return ReportOutcome(flag_id=flag_id, duplicate=True, count=self.store.flag(server, flag_id).report_count)
+        self.store.record_report(server, flag_id, report.reporter_id, report.reason)
+        await self.notify(server, flag_id)
+        return ReportOutcome(flag_id=flag_id, count=self.store.flag(server, flag_id).report_count, created=created)
+
+    async def review(self, review: Review) -> FlagView:
+        """Record a moderator's decision and refresh the queue entry."""
+        self.store.record_review(review)
+        await self.notify(review.server, review.flag_id)
+        return self.store.flag(review.server, review.flag_id)
+
+    async def moderate(self, action: Action) -> ActionResult:
+        """A moderator-initiated delete/timeout/ban (from a button or command)."""
+        result = await self.perform(action)
+        if action.flag_id is not None:
+            await self.notify(action.server, action.flag_id)
+        return result
+
+
+class Intake:
+    """Bounded queue in front of the pipeline: adapters wait when it is full (backpressure)."""
+
+    def __init__(self, pipeline: Pipeline, maxsize: int = 1000, workers: int = 4,
+                 on_done: Callable[[Message, Decision | None], None] | None = None) -> None:
+        self.pipeline = pipeline
+        self.queue: asyncio.Queue[Message | None] = asyncio.Queue(maxsize=maxsize)
+        self.workers = workers
+        self.on_done = on_done
+        self._tasks: list[asyncio.Task] = []
+        self.handled = 0
+        self.failed = 0
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._work(), name=f"intake-{i}") for i in range(self.workers)]
+
+    async def submit(self, message: Message) -> None:
+        await self.queue.put(message)
+
+    async def _work(self) -> None:
+        while True:
+            message = await self.queue.get()
+            try:
+                if message is None:
+                    return
+                try:
+                    decision = await self.pipeline.handle(message)
+                    self.handled += 1
+                except Exception:
+                    self.failed += 1
+                    decision = None
+                    log.exception("failed to handle %s/%s", message.server, message.message_id)
+                if self.on_done is not None:
+                    self.on_done(message, decision)
+            finally:
+                self.queue.task_done()
+
+    async def drain(self) -> None:
+        await self.queue.join()
+
+    async def stop(self) -> None:
+        """Finish what is queued, then stop the workers."""
+        for _ in self._tasks:
+            await self.queue.put(None)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []

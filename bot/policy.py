@@ -1,0 +1,66 @@
+"""decide(): verdicts + settings -> Decision. Pure, so every policy rule is testable without I/O."""
+from __future__ import annotations
+
+import logging
+from typing import Mapping, Sequence
+
+from bot.config import ServerSettings
+from bot.models import Action, Decision, Message
+from classifiers.base import Verdict
+
+log = logging.getLogger(__name__)
+
+
+def exemption(message: Message, settings: ServerSettings) -> str | None:
+    """Why this message is never flagged, or None."""
+    if message.author_is_bot and settings.exempt_bots:
+        return "author is a bot"
+    if message.author_is_moderator and settings.exempt_moderators:
+        return "author is a moderator"
+    if message.channel_id in settings.allow_channels:
+        return "channel is allow-listed"
+    if message.author_id in settings.exempt_users:
+        return "author is exempt"
+    return None
+
+
+def flagged_labels(verdicts: Sequence[Verdict], settings: ServerSettings, base_thresholds: Mapping[str, float]) -> tuple[str, ...]:
+    """Labels with some verdict at or above the server's threshold, in first-seen order."""
+    out: list[str] = []
+    for v in verdicts:
+        if v.label not in out and v.score >= settings.threshold(v.label, base_thresholds):
+            out.append(v.label)
+    return tuple(out)
+
+
+def decide(
+    message: Message,
+    verdicts: Sequence[Verdict],
+    settings: ServerSettings,
+    base_thresholds: Mapping[str, float],
+    prior_flags: int = 0,
+) -> Decision:
+    """Apply exemptions, thresholds, automatic actions and dry-run.
+
+    `prior_flags` is how many flags this author already has within the server's
+    timeout window; the caller looks it up so this function stays pure.
+    """
+    verdicts = tuple(verdicts)
+    why = exemption(message, settings)
+    if why:
+        return Decision(flagged=False, labels=(), verdicts=verdicts, dry_run=settings.dry_run, exempt=why)
+    labels = flagged_labels(verdicts, settings, base_thresholds)
+    if not labels:
+        return Decision(flagged=False, labels=(), verdicts=verdicts, dry_run=settings.dry_run)
+
+    top = max(v.score for v in verdicts if v.label in labels)
+    common = dict(server=message.server, channel_id=message.channel_id, message_id=message.message_id,
+                  user_id=message.author_id, dry_run=settings.dry_run)
+    actions = [Action(kind="notify", reason=", ".join(labels), **common)]
+    if settings.auto_delete and top >= settings.auto_delete_threshold:
+        actions.append(Action(kind="delete", reason=f"auto: {', '.join(labels)} score {top:.2f} >= {settings.auto_delete_threshold:.2f}", **common))
+    if settings.auto_timeout and prior_flags + 1 >= settings.timeout_after_flags:
+        actions.append(Action(
+            kind="timeout", duration_s=settings.timeout_minutes * 60,
+            reason=f"auto: {prior_flags + 1} flags within {settings.timeout_window_minutes} min", **common))
+    return Decision(flagged=True, labels=labels, verdicts=verdicts, actions=tuple(actions), dry_run=settings.dry_run)

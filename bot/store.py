@@ -1,0 +1,755 @@
+"""The only SQL in triagebot: one SQLite file (WAL) behind typed, server-scoped functions.
+
+Bots and the CLI share this API. Every audited write (flag, report, review, action,
+action result, purge) appends a row to a per-server hash chain in the same transaction,
+so evidence can later be shown to be unaltered.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import sqlite_utils
+
+from bot.migrations import MIGRATIONS
+from bot.models import OPEN_STATUSES, REVIEW_DECISIONS, Action, Decision, Message, Review, utcnow
+
+log = logging.getLogger(__name__)
+
+EXCERPT_CHARS = 1000
+GENESIS = "0" * 64
+PURGED = "[purged]"
+
+
+class StoreError(RuntimeError):
+    """A store call that cannot be satisfied (unknown flag, wrong server, bad decision)."""
+
+
+def iso(t: datetime) -> str:
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def parse_time(s: str) -> datetime:
+    return datetime.fromisoformat(s)
+
+
+def canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(prev_hash: str, server: str, seq: int, kind: str, ref_id: int, payload: str, created_at: str) -> str:
+    body = canonical([prev_hash, server, seq, kind, ref_id, payload, created_at])
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def content_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def safe_text(text: str) -> str:
+    """Text that SQLite and JSON can hold: lone surrogates and NULs replaced, nothing dropped silently."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
+@dataclass(frozen=True)
+class VerdictRow:
+    label: str
+    score: float
+    reason: str
+    detector: str
+
+
+@dataclass(frozen=True)
+class FlagView:
+    """One queue item as moderators see it (no reporter identities)."""
+
+    id: int
+    server: str
+    platform: str
+    channel_id: str
+    message_id: str
+    author_id: str
+    author_name: str | None
+    excerpt: str | None
+    link: str | None
+    labels: tuple[str, ...]
+    max_score: float
+    source: str
+    status: str
+    report_count: int
+    created_at: datetime
+    message_time: datetime
+    targets: tuple[str, ...]
+    attachments: tuple[dict, ...]
+    verdicts: tuple[VerdictRow, ...] = ()
+    report_reasons: tuple[str, ...] = ()
+    incident_id: int | None = None
+    alert_ref: str | None = None
+    dry_run: bool = False
+    last_review: dict | None = None
+
+    @property
+    def scores(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for v in self.verdicts:
+            out[v.label] = max(out.get(v.label, 0.0), v.score)
+        return out
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        seen: list[str] = []
+        for v in sorted(self.verdicts, key=lambda v: -v.score):
+            if v.reason and v.label in self.labels and v.reason not in seen:
+                seen.append(v.reason)
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    id: int
+    server: str
+    target_id: str
+    status: str
+    first_at: datetime
+    last_at: datetime
+    flag_count: int
+    author_count: int
+    labels: tuple[str, ...]
+    alert_ref: str | None
+    flag_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    server: str
+    seq: int
+    kind: str
+    ref_id: int
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.server}: audit row {self.seq} ({self.kind} #{self.ref_id}): {self.problem}"
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    server: str
+    rows: int
+    head: str
+    problem: ChainProblem | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+@dataclass
+class FlagResult:
+    flag_id: int
+    created: bool
+
+
+class Store:
+    """Open with `Store.open(path)`; migrations run on open."""
+
+    def __init__(self, db: sqlite_utils.Database, path: Path | None) -> None:
+        self.db = db
+        self.path = path
+
+    # ---- lifecycle -----------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path, migrate: bool = True) -> "Store":
+        p = Path(path)
+        if p.parent and not p.parent.exists():
+            p.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(p), isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a committed transaction survives a process crash (SIGKILL);
+        # only an OS crash/power cut can lose the last few. See README "Crash safety".
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        store = cls(sqlite_utils.Database(conn), p)
+        if migrate:
+            store.migrate()
+        return store
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _tx(self):
+        return _Transaction(self.db.conn)
+
+    def migrate(self) -> list[int]:
+        """Apply pending numbered migrations; returns the versions applied now."""
+        conn = self.db.conn
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+        done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+        applied = []
+        for version, name, sql in MIGRATIONS:
+            if version in done:
+                continue
+            with self._tx():
+                for stmt in _statements(sql):
+                    conn.execute(stmt)
+                conn.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", (version, name, iso(utcnow())))
+            log.info("applied migration %d: %s", version, name)
+            applied.append(version)
+        return applied
+
+    def schema_version(self) -> int:
+        row = self.db.conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        return row[0] or 0
+
+    def integrity_ok(self) -> bool:
+        return self.db.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    def journal_mode(self) -> str:
+        return self.db.conn.execute("PRAGMA journal_mode").fetchone()[0]
+
+    # ---- servers -------------------------------------------------------------------
+    def ensure_server(self, key: str, name: str | None = None) -> None:
+        now = iso(utcnow())
+        self.db.conn.execute(
+            "INSERT INTO servers (key, platform, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET name = COALESCE(excluded.name, servers.name)",
+            (key, key.split(":", 1)[0], name, now, now),
+        )
+
+    def server_overrides(self, key: str) -> dict[str, Any]:
+        row = self.db.conn.execute("SELECT settings FROM servers WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def set_server_overrides(self, key: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        """Merge runtime settings (from /setup); the caller validates them first."""
+        self.ensure_server(key)
+        merged = self.server_overrides(key)
+        for k, v in overrides.items():
+            if k == "thresholds":
+                merged.setdefault("thresholds", {}).update(v)
+            else:
+                merged[k] = v
+        self.db.conn.execute("UPDATE servers SET settings = ?, updated_at = ? WHERE key = ?", (canonical(merged), iso(utcnow()), key))
+        return merged
+
+    def servers(self) -> list[str]:
+        return [r[0] for r in self.db.conn.execute("SELECT key FROM servers ORDER BY key")]
+
+    # ---- audit chain ---------------------------------------------------------------
+    def _audit(self, server: str, kind: str, ref_id: int, payload: Mapping[str, Any], created_at: str) -> str:
+        conn = self.db.conn
+        row = conn.execute("SELECT seq, row_hash FROM audit WHERE server = ? ORDER BY seq DESC LIMIT 1", (server,)).fetchone()
+        seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
+        body = canonical(payload)
+        h = chain_hash(prev, server, seq, kind, ref_id, body, created_at)
+        conn.execute(
+            "INSERT INTO audit (server, seq, kind, ref_id, payload, prev_hash, row_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (server, seq, kind, ref_id, body, prev, h, created_at),
+        )
+        return h
+
+    def chain_head(self, server: str) -> str:
+        row = self.db.conn.execute("SELECT row_hash FROM audit WHERE server = ? ORDER BY seq DESC LIMIT 1", (server,)).fetchone()
+        return row[0] if row else GENESIS
+
+    def audit_hashes(self, server: str, kind: str, ref_ids: Sequence[int]) -> dict[int, str]:
+        """Latest chain hash per referenced row, for exports."""
+        out: dict[int, str] = {}
+        for chunk in _chunks(list(ref_ids), 500):
+            q = f"SELECT ref_id, row_hash FROM audit WHERE server = ? AND kind = ? AND ref_id IN ({','.join('?' * len(chunk))}) ORDER BY seq"
+            for ref, h in self.db.conn.execute(q, (server, kind, *chunk)):
+                out[ref] = h
+        return out
+
+    def verify_chain(self, server: str | None = None) -> list[ChainReport]:
+        """Recompute every server's chain and compare audited fields with the live rows."""
+        servers = [server] if server else [r[0] for r in self.db.conn.execute("SELECT DISTINCT server FROM audit ORDER BY server")]
+        return [self._verify_one(s) for s in servers]
+
+    def _verify_one(self, server: str) -> ChainReport:
+        prev, expected_seq, n = GENESIS, 1, 0
+        rows = self.db.conn.execute(
+            "SELECT seq, kind, ref_id, payload, prev_hash, row_hash, created_at FROM audit WHERE server = ? ORDER BY id", (server,))
+        for seq, kind, ref_id, payload, prev_hash, row_hash, created_at in rows:
+            n += 1
+            def bad(problem: str) -> ChainReport:
+                return ChainReport(server, n, prev, ChainProblem(server, seq, kind, ref_id, problem))
+            if seq != expected_seq:
+                return bad(f"sequence jumps from {expected_seq - 1} to {seq} (a row was deleted or reordered)")
+            if prev_hash != prev:
+                return bad("does not link to the previous row (a row was deleted, inserted or reordered)")
+            if chain_hash(prev, server, seq, kind, ref_id, payload, created_at) != row_hash:
+                return bad("hash does not match its contents (the audit row was altered)")
+            mismatch = self._live_mismatch(server, kind, ref_id, json.loads(payload))
+            if mismatch:
+                return bad(mismatch)
+            prev, expected_seq = row_hash, expected_seq + 1
+        return ChainReport(server, n, prev)
+
+    _LIVE = {
+        "flag": ("flags", ("server", "channel_id", "message_id", "author_id", "content_sha256", "source", "created_at")),
+        "report": ("reports", ("server", "flag_id", "reporter_id", "created_at")),
+        "review": ("reviews", ("server", "flag_id", "decision", "reviewer_id", "note", "created_at")),
+        "action": ("actions", ("server", "flag_id", "kind", "actor", "dry_run", "created_at")),
+    }
+
+    def _live_mismatch(self, server: str, kind: str, ref_id: int, payload: Mapping[str, Any]) -> str | None:
+        spec = self._LIVE.get(kind)
+        if spec is None:
+            return None
+        table, cols = spec
+        row = self.db.conn.execute(f"SELECT {', '.join(cols)} FROM {table} WHERE id = ?", (ref_id,)).fetchone()
+        if row is None:
+            return f"{table} row #{ref_id} is missing (deleted)"
+        for col, value in zip(cols, row):
+            if col in payload and payload[col] != value:
+                return f"{table} row #{ref_id} column {col} differs from the audited value"
+        return None
+
+    # ---- flags ---------------------------------------------------------------------
+    def record_flag(self, message: Message, decision: Decision, source: str = "detector") -> FlagResult:
+        """Store (or extend) the flag for a message before any action is attempted."""
+        server = message.server
+        now = iso(utcnow())
+        text = safe_text(message.text)
+        labels = ",".join(decision.labels)
+        scores = decision.scores
+        top = max((scores.get(label, 0.0) for label in decision.labels), default=0.0)
+        atts = [{"kind": a.kind, "mime": a.mime, "size": a.size, "width": a.width, "height": a.height, "url": a.url, "filename": a.filename}
+                for a in message.attachments]
+        with self._tx():
+            self.ensure_server(server)
+            existing = self.db.conn.execute(
+                "SELECT id, labels, max_score FROM flags WHERE server = ? AND channel_id = ? AND message_id = ?",
+                (server, message.channel_id, message.message_id)).fetchone()
+            if existing:
+                flag_id = existing[0]
+                merged = [x for x in existing[1].split(",") if x]
+                merged += [x for x in decision.labels if x not in merged]
+                self.db.conn.execute(
+                    "UPDATE flags SET labels = ?, max_score = MAX(max_score, ?), updated_at = ?, excerpt = COALESCE(?, excerpt) WHERE id = ?",
+                    (",".join(merged), top, now, text[:EXCERPT_CHARS] if message.edited else None, flag_id))
+                created = False
+            else:
+                cur = self.db.conn.execute(
+                    "INSERT INTO flags (server, platform, channel_id, message_id, author_id, author_name, excerpt, content_sha256, link, "
+                    "targets, attachments, labels, max_score, source, dry_run, message_time, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (server, message.platform, message.channel_id, message.message_id, message.author_id,
+                     safe_text(message.author_name) if message.author_name else None, text[:EXCERPT_CHARS],
+                     content_sha256(text), message.link, json.dumps(list(message.targets)), json.dumps(atts), labels, top,
+                     source, int(decision.dry_run), iso(message.time), now, now))
+                flag_id = cur.lastrowid
+                created = True
+            self.db.conn.executemany(
+                "INSERT INTO verdicts (flag_id, label, score, reason, detector) VALUES (?, ?, ?, ?, ?)",
+                [(flag_id, v.label, float(v.score), safe_text(v.reason), v.detector) for v in decision.verdicts
+                 if v.label in decision.labels or v.score > 0])
+            if created:
+                self._audit(server, "flag", flag_id, {
+                    "server": server, "channel_id": message.channel_id, "message_id": message.message_id,
+                    "author_id": message.author_id, "content_sha256": content_sha256(text), "source": source,
+                    "labels": list(decision.labels), "scores": {k: round(v, 6) for k, v in sorted(scores.items())},
+                    "created_at": now}, now)
+            else:
+                self._audit(server, "flag_update", flag_id, {
+                    "labels": list(decision.labels), "scores": {k: round(v, 6) for k, v in sorted(scores.items())},
+                    "edited": message.edited}, now)
+        return FlagResult(flag_id, created)
+
+    def find_flag(self, server: str, channel_id: str, message_id: str) -> int | None:
+        row = self.db.conn.execute("SELECT id FROM flags WHERE server = ? AND channel_id = ? AND message_id = ?",
+                                   (server, channel_id, message_id)).fetchone()
+        return row[0] if row else None
+
+    def find_flag_by_message(self, server: str, message_id: str) -> int | None:
+        row = self.db.conn.execute("SELECT id FROM flags WHERE server = ? AND message_id = ? ORDER BY id LIMIT 1",
+                                   (server, message_id)).fetchone()
+        return row[0] if row else None
+
+    def flag(self, server: str, flag_id: int) -> FlagView:
+        row = self.db.conn.execute("SELECT * FROM flags WHERE id = ? AND server = ?", (flag_id, server)).fetchone()
+        if row is None:
+            raise StoreError(f"no flag #{flag_id} in {server}")
+        return self._views([row])[0]
+
+    def flag_server(self, flag_id: int) -> str | None:
+        """Which server a flag belongs to (admin CLI use: it then scopes every other call)."""
+        row = self.db.conn.execute("SELECT server FROM flags WHERE id = ?", (flag_id,)).fetchone()
+        return row[0] if row else None
+
+    def _views(self, rows: Sequence[sqlite3.Row | tuple]) -> list[FlagView]:
+        cols = [d[0] for d in self.db.conn.execute("SELECT * FROM flags LIMIT 0").description]
+        dicts = [dict(zip(cols, r)) for r in rows]
+        ids = [d["id"] for d in dicts]
+        verdicts: dict[int, list[VerdictRow]] = {i: [] for i in ids}
+        reasons: dict[int, list[str]] = {i: [] for i in ids}
+        reviews: dict[int, dict] = {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for fid, label, score, reason, det in self.db.conn.execute(
+                    f"SELECT flag_id, label, score, reason, detector FROM verdicts WHERE flag_id IN ({marks}) ORDER BY id", chunk):
+                verdicts[fid].append(VerdictRow(label, score, reason, det))
+            for fid, reason in self.db.conn.execute(
+                    f"SELECT flag_id, reason FROM reports WHERE flag_id IN ({marks}) ORDER BY id", chunk):
+                if reason:
+                    reasons[fid].append(reason)
+            for fid, decision, reviewer, note, at in self.db.conn.execute(
+                    f"SELECT flag_id, decision, reviewer_id, note, created_at FROM reviews WHERE flag_id IN ({marks}) ORDER BY id", chunk):
+                reviews[fid] = {"decision": decision, "reviewer": reviewer, "note": note, "at": at}
+        return [FlagView(
+            id=d["id"], server=d["server"], platform=d["platform"], channel_id=d["channel_id"], message_id=d["message_id"],
+            author_id=d["author_id"], author_name=d["author_name"], excerpt=d["excerpt"], link=d["link"],
+            labels=tuple(x for x in d["labels"].split(",") if x), max_score=d["max_score"], source=d["source"],
+            status=d["status"], report_count=d["report_count"], created_at=parse_time(d["created_at"]),
+            message_time=parse_time(d["message_time"]), targets=tuple(json.loads(d["targets"])),
+            attachments=tuple(json.loads(d["attachments"])), verdicts=tuple(verdicts[d["id"]]),
+            report_reasons=tuple(reasons[d["id"]]), incident_id=d["incident_id"], alert_ref=d["alert_ref"],
+            dry_run=bool(d["dry_run"]), last_review=reviews.get(d["id"])) for d in dicts]
+
+    def queue(self, server: str | None, statuses: Sequence[str] = OPEN_STATUSES, limit: int = 50) -> list[FlagView]:
+        """Open items, oldest first. `server=None` reads every server (admin CLI only)."""
+        marks = ",".join("?" * len(statuses))
+        if server is None:
+            rows = self.db.conn.execute(f"SELECT * FROM flags WHERE status IN ({marks}) ORDER BY created_at, id LIMIT ?", (*statuses, limit))
+        else:
+            rows = self.db.conn.execute(f"SELECT * FROM flags WHERE server = ? AND status IN ({marks}) ORDER BY created_at, id LIMIT ?",
+                                        (server, *statuses, limit))
+        return self._views(rows.fetchall())
+
+    def pending_count(self, server: str | None) -> int:
+        marks = ",".join("?" * len(OPEN_STATUSES))
+        if server is None:
+            return self.db.conn.execute(f"SELECT COUNT(*) FROM flags WHERE status IN ({marks})", OPEN_STATUSES).fetchone()[0]
+        return self.db.conn.execute(f"SELECT COUNT(*) FROM flags WHERE server = ? AND status IN ({marks})", (server, *OPEN_STATUSES)).fetchone()[0]
+
+    def recent_flag_count(self, server: str, author_id: str, since: datetime) -> int:
+        return self.db.conn.execute(
+            "SELECT COUNT(*) FROM flags WHERE server = ? AND author_id = ? AND created_at >= ? AND status != 'dismissed'",
+            (server, author_id, iso(since))).fetchone()[0]
+
+    def set_alert_ref(self, server: str, flag_id: int, ref: str | None) -> None:
+        self.db.conn.execute("UPDATE flags SET alert_ref = ? WHERE id = ? AND server = ?", (ref, flag_id, server))
+
+    # ---- reports -------------------------------------------------------------------
+    def reports_since(self, server: str, reporter_id: str, since: datetime) -> int:
+        return self.db.conn.execute("SELECT COUNT(*) FROM reports WHERE server = ? AND reporter_id = ? AND created_at >= ?",
+                                    (server, reporter_id, iso(since))).fetchone()[0]
+
+    def has_reported(self, server: str, flag_id: int, reporter_id: str) -> bool:
+        return self.db.conn.execute("SELECT 1 FROM reports WHERE server = ? AND flag_id = ? AND reporter_id = ?",
+                                    (server, flag_id, reporter_id)).fetchone() is not None
+
+    def record_report(self, server: str, flag_id: int, reporter_id: str, reason: str) -> int:
+        """Add a report to an existing flag; the flag's count goes up and it re-opens if dismissed."""
+        now = iso(utcnow())
+        with self._tx():
+            self._require_flag(server, flag_id)
+            cur = self.db.conn.execute("INSERT INTO reports (server, flag_id, reporter_id, reason, created_at) VALUES (?, ?, ?, ?, ?)",
+                                       (server, flag_id, reporter_id, safe_text(reason)[:1000], now))
+            self.db.conn.execute("UPDATE flags SET report_count = report_count + 1, updated_at = ? WHERE id = ?", (now, flag_id))
+            self._audit(server, "report", cur.lastrowid, {"server": server, "flag_id": flag_id, "reporter_id": reporter_id, "created_at": now}, now)
+        return cur.lastrowid
+
+    def reporters(self, server: str, flag_id: int) -> list[str]:
+        """Reporter ids, for moderators only (never shown to the reported member, not exported by default)."""
+        return [r[0] for r in self.db.conn.execute("SELECT reporter_id FROM reports WHERE server = ? AND flag_id = ? ORDER BY id", (server, flag_id))]
+
+    def _require_flag(self, server: str, flag_id: int) -> None:
+        if self.db.conn.execute("SELECT 1 FROM flags WHERE id = ? AND server = ?", (flag_id, server)).fetchone() is None:
+            raise StoreError(f"no flag #{flag_id} in {server}")
+
+    # ---- reviews -------------------------------------------------------------------
+    def record_review(self, review: Review) -> int:
+        if review.decision not in REVIEW_DECISIONS:
+            raise StoreError(f"unknown decision {review.decision!r} (expected one of {', '.join(REVIEW_DECISIONS)})")
+        status = {"confirm": "confirmed", "dismiss": "dismissed", "escalate": "escalated"}[review.decision]
+        now = iso(review.time)
+        with self._tx():
+            self._require_flag(review.server, review.flag_id)
+            cur = self.db.conn.execute(
+                "INSERT INTO reviews (server, flag_id, decision, reviewer_id, note, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (review.server, review.flag_id, review.decision, review.reviewer, safe_text(review.note)[:2000], now))
+            self.db.conn.execute("UPDATE flags SET status = ?, updated_at = ? WHERE id = ?", (status, now, review.flag_id))
+            self._audit(review.server, "review", cur.lastrowid, {
+                "server": review.server, "flag_id": review.flag_id, "decision": review.decision,
+                "reviewer_id": review.reviewer, "note": safe_text(review.note)[:2000], "created_at": now}, now)
+        return cur.lastrowid
+
+    # ---- actions -------------------------------------------------------------------
+    def record_action(self, action: Action) -> int:
+        """Log an action as pending before the adapter tries it."""
+        now = iso(utcnow())
+        with self._tx():
+            self.ensure_server(action.server)
+            cur = self.db.conn.execute(
+                "INSERT INTO actions (server, flag_id, kind, actor, automatic, dry_run, target_user, duration_s, reason, status, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+                (action.server, action.flag_id, action.kind, action.actor, int(action.automatic), int(action.dry_run),
+                 action.user_id, action.duration_s, safe_text(action.reason)[:500], now))
+            self._audit(action.server, "action", cur.lastrowid, {
+                "server": action.server, "flag_id": action.flag_id, "kind": action.kind, "actor": action.actor,
+                "dry_run": int(action.dry_run), "target_user": action.user_id, "created_at": now}, now)
+        return cur.lastrowid
+
+    def complete_action(self, server: str, action_id: int, status: str, detail: str = "") -> None:
+        """Record the outcome: ok, error (with the platform's message) or dry-run."""
+        now = iso(utcnow())
+        with self._tx():
+            self.db.conn.execute("UPDATE actions SET status = ?, detail = ?, completed_at = ? WHERE id = ? AND server = ?",
+                                 (status, safe_text(detail)[:1000], now, action_id, server))
+            self._audit(server, "action_result", action_id, {"status": status, "detail": safe_text(detail)[:1000]}, now)
+
+    def actions_for(self, server: str, flag_id: int) -> list[dict]:
+        cur = self.db.conn.execute("SELECT * FROM actions WHERE server = ? AND flag_id = ? ORDER BY id", (server, flag_id))
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur]
+
+    # ---- incidents -----------------------------------------------------------------
+    def open_incident_for(self, server: str, target_id: str, since: datetime) -> int | None:
+        row = self.db.conn.execute(
+            "SELECT id FROM incidents WHERE server = ? AND target_id = ? AND status = 'open' AND last_at >= ? ORDER BY last_at DESC LIMIT 1",
+            (server, target_id, iso(since))).fetchone()
+        return row[0] if row else None
+
+    def attach_to_incident(self, server: str, flag_id: int, target_id: str, incident_id: int | None, at: datetime) -> int:
+        """Put a flag into an incident (a new one when `incident_id` is None) and refresh its counts."""
+        t = iso(at)
+        with self._tx():
+            if incident_id is None:
+                cur = self.db.conn.execute(
+                    "INSERT INTO incidents (server, target_id, first_at, last_at, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (server, target_id, t, t, iso(utcnow())))
+                incident_id = cur.lastrowid
+            self.db.conn.execute("UPDATE flags SET incident_id = ? WHERE id = ? AND server = ?", (incident_id, flag_id, server))
+            n, authors, first, last = self.db.conn.execute(
+                "SELECT COUNT(*), COUNT(DISTINCT author_id), MIN(message_time), MAX(message_time) FROM flags WHERE incident_id = ?",
+                (incident_id,)).fetchone()
+            labels: list[str] = []
+            for (ls,) in self.db.conn.execute("SELECT labels FROM flags WHERE incident_id = ?", (incident_id,)):
+                labels += [x for x in ls.split(",") if x and x not in labels]
+            self.db.conn.execute(
+                "UPDATE incidents SET flag_count = ?, author_count = ?, first_at = ?, last_at = MAX(last_at, ?), labels = ? WHERE id = ?",
+                (n, authors, first, t, ",".join(labels), incident_id))
+        return incident_id
+
+    def incident(self, server: str, incident_id: int) -> IncidentView:
+        row = self.db.conn.execute(
+            "SELECT id, server, target_id, status, first_at, last_at, flag_count, author_count, labels, alert_ref FROM incidents WHERE id = ? AND server = ?",
+            (incident_id, server)).fetchone()
+        if row is None:
+            raise StoreError(f"no incident #{incident_id} in {server}")
+        ids = tuple(r[0] for r in self.db.conn.execute("SELECT id FROM flags WHERE incident_id = ? ORDER BY id", (incident_id,)))
+        return IncidentView(row[0], row[1], row[2], row[3], parse_time(row[4]), parse_time(row[5]), row[6], row[7],
+                            tuple(x for x in row[8].split(",") if x), row[9], ids)
+
+    def incidents(self, server: str | None, min_flags: int = 2, status: str | None = "open", limit: int = 50) -> list[IncidentView]:
+        q = "SELECT id, server FROM incidents WHERE flag_count >= ?"
+        args: list[Any] = [min_flags]
+        if server is not None:
+            q += " AND server = ?"
+            args.append(server)
+        if status is not None:
+            q += " AND status = ?"
+            args.append(status)
+        q += " ORDER BY last_at DESC LIMIT ?"
+        args.append(limit)
+        return [self.incident(s, i) for i, s in self.db.conn.execute(q, args).fetchall()]
+
+    def set_incident_alert_ref(self, server: str, incident_id: int, ref: str | None) -> None:
+        self.db.conn.execute("UPDATE incidents SET alert_ref = ? WHERE id = ? AND server = ?", (ref, incident_id, server))
+
+    def close_incident(self, server: str, incident_id: int) -> None:
+        self.db.conn.execute("UPDATE incidents SET status = 'closed' WHERE id = ? AND server = ?", (incident_id, server))
+
+    # ---- image bank ----------------------------------------------------------------
+    def add_bank_entry(self, scope: str, records: Sequence[tuple[str, bytes]], note: str | None, source: str,
+                       registered_by: str | None, protects: str | None = None) -> int:
+        """Keep only hashes/features of an image; the image itself never reaches the store."""
+        with self._tx():
+            cur = self.db.conn.execute(
+                "INSERT INTO bank_entries (scope, note, source, registered_by, protects, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (scope, safe_text(note or "")[:500], source, registered_by, protects, iso(utcnow())))
+            self.db.conn.executemany("INSERT INTO image_hashes (entry_id, kind, data) VALUES (?, ?, ?)",
+                                     [(cur.lastrowid, kind, sqlite3.Binary(data)) for kind, data in records])
+        return cur.lastrowid
+
+    def bank_entries(self, scopes: Sequence[str]) -> list[tuple[int, list[tuple[str, bytes]]]]:
+        if not scopes:
+            return []
+        marks = ",".join("?" * len(scopes))
+        out: dict[int, list[tuple[str, bytes]]] = {}
+        for entry_id, kind, data in self.db.conn.execute(
+                f"SELECT h.entry_id, h.kind, h.data FROM image_hashes h JOIN bank_entries e ON e.id = h.entry_id "
+                f"WHERE e.scope IN ({marks}) ORDER BY h.entry_id, h.id", tuple(scopes)):
+            out.setdefault(entry_id, []).append((kind, bytes(data)))
+        return list(out.items())
+
+    def bank_entry(self, entry_id: int) -> dict | None:
+        cur = self.db.conn.execute("SELECT id, scope, note, source, registered_by, protects, created_at FROM bank_entries WHERE id = ?", (entry_id,))
+        row = cur.fetchone()
+        return dict(zip([d[0] for d in cur.description], row)) if row else None
+
+    def bank_size(self, scopes: Sequence[str] | None = None) -> int:
+        if scopes is None:
+            return self.db.conn.execute("SELECT COUNT(*) FROM bank_entries").fetchone()[0]
+        marks = ",".join("?" * len(scopes))
+        return self.db.conn.execute(f"SELECT COUNT(*) FROM bank_entries WHERE scope IN ({marks})", tuple(scopes)).fetchone()[0]
+
+    # ---- stats & export ------------------------------------------------------------
+    def stats(self, server: str | None) -> dict[str, Any]:
+        where, args = ("WHERE server = ?", (server,)) if server else ("", ())
+        c = self.db.conn
+        by_status = dict(c.execute(f"SELECT status, COUNT(*) FROM flags {where} GROUP BY status", args).fetchall())
+        by_source = dict(c.execute(f"SELECT source, COUNT(*) FROM flags {where} GROUP BY source", args).fetchall())
+        labels: dict[str, int] = {}
+        for (ls,) in c.execute(f"SELECT labels FROM flags {where}", args):
+            for label in filter(None, ls.split(",")):
+                labels[label] = labels.get(label, 0) + 1
+        actions = dict(c.execute(f"SELECT kind || ':' || status, COUNT(*) FROM actions {where} GROUP BY kind, status", args).fetchall())
+        inc_where = "WHERE flag_count >= 2" + (" AND server = ?" if server else "")
+        return {
+            "flags": sum(by_status.values()), "by_status": by_status, "by_source": by_source, "by_label": labels,
+            "reports": c.execute(f"SELECT COUNT(*) FROM reports {where}", args).fetchone()[0],
+            "reviews": c.execute(f"SELECT COUNT(*) FROM reviews {where}", args).fetchone()[0],
+            "actions": actions,
+            "incidents": c.execute(f"SELECT COUNT(*) FROM incidents {inc_where}", args).fetchone()[0],
+            "bank_entries": self.bank_size(),
+        }
+
+    def count_flags(self, server: str | None, since: datetime | None = None, until: datetime | None = None,
+                    label: str | None = None, status: str | None = None) -> int:
+        where, args = _flag_filter(server, since, until, label, status)
+        return self.db.conn.execute(f"SELECT COUNT(*) FROM flags {where}", args).fetchone()[0]
+
+    def iter_flags(self, server: str | None, since: datetime | None = None, until: datetime | None = None,
+                   label: str | None = None, status: str | None = None, batch: int = 500) -> Iterator[FlagView]:
+        """Flags in id order, in batches so exports of any size use bounded memory."""
+        where, args = _flag_filter(server, since, until, label, status)
+        last = 0
+        while True:
+            joiner = " AND " if where else "WHERE "
+            rows = self.db.conn.execute(f"SELECT * FROM flags {where}{joiner}id > ? ORDER BY id LIMIT ?", (*args, last, batch)).fetchall()
+            if not rows:
+                return
+            yield from self._views(rows)
+            last = rows[-1][0]
+
+    def reviews_for(self, server: str, flag_ids: Sequence[int]) -> dict[int, list[dict]]:
+        out: dict[int, list[dict]] = {}
+        for chunk in _chunks(list(flag_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            cur = self.db.conn.execute(f"SELECT id, flag_id, decision, reviewer_id, note, created_at FROM reviews WHERE server = ? AND flag_id IN ({marks}) ORDER BY id", (server, *chunk))
+            for rid, fid, dec, rev, note, at in cur:
+                out.setdefault(fid, []).append({"id": rid, "decision": dec, "reviewer": rev, "note": note, "at": at})
+        return out
+
+    def actions_by_flag(self, server: str, flag_ids: Sequence[int]) -> dict[int, list[dict]]:
+        out: dict[int, list[dict]] = {}
+        for chunk in _chunks(list(flag_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            cur = self.db.conn.execute(
+                f"SELECT id, flag_id, kind, actor, automatic, dry_run, duration_s, status, detail, created_at FROM actions WHERE server = ? AND flag_id IN ({marks}) ORDER BY id",
+                (server, *chunk))
+            cols = [d[0] for d in cur.description]
+            for r in cur:
+                d = dict(zip(cols, r))
+                out.setdefault(d["flag_id"], []).append(d)
+        return out
+
+    def reports_by_flag(self, server: str, flag_ids: Sequence[int]) -> dict[int, list[dict]]:
+        out: dict[int, list[dict]] = {}
+        for chunk in _chunks(list(flag_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            cur = self.db.conn.execute(f"SELECT id, flag_id, reporter_id, reason, created_at FROM reports WHERE server = ? AND flag_id IN ({marks}) ORDER BY id", (server, *chunk))
+            for rid, fid, rep, reason, at in cur:
+                out.setdefault(fid, []).append({"id": rid, "reporter": rep, "reason": reason, "at": at})
+        return out
+
+    # ---- retention & erasure -------------------------------------------------------
+    def purge_content(self, server: str | None, *, user_id: str | None = None, before: datetime | None = None) -> int:
+        """Erase message content (excerpt, name, reasons, report reasons) but keep hashes, labels and decisions.
+
+        The chain stays verifiable because audited payloads never hold content.
+        """
+        clauses, args = ["content_purged_at IS NULL"], []
+        if server is not None:
+            clauses.append("server = ?"); args.append(server)
+        if user_id is not None:
+            clauses.append("author_id = ?"); args.append(user_id)
+        if before is not None:
+            clauses.append("created_at < ?"); args.append(iso(before))
+        where = " AND ".join(clauses)
+        now = iso(utcnow())
+        with self._tx():
+            rows = self.db.conn.execute(f"SELECT id, server FROM flags WHERE {where}", args).fetchall()
+            for flag_id, srv in rows:
+                self.db.conn.execute(
+                    "UPDATE flags SET excerpt = ?, author_name = NULL, link = NULL, attachments = '[]', content_purged_at = ? WHERE id = ?",
+                    (PURGED, now, flag_id))
+                self.db.conn.execute("UPDATE verdicts SET reason = ? WHERE flag_id = ? AND reason != ''", (PURGED, flag_id))
+                self.db.conn.execute("UPDATE reports SET reason = ? WHERE flag_id = ? AND reason != ''", (PURGED, flag_id))
+                self._audit(srv, "purge", flag_id, {"why": "user request" if user_id else "retention"}, now)
+        return len(rows)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, nestable (inner levels are no-ops)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.outer = False
+
+    def __enter__(self) -> "_Transaction":
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.outer = True
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self.outer:
+            return
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
+
+
+def _flag_filter(server, since, until, label, status) -> tuple[str, tuple]:
+    clauses, args = [], []
+    if server is not None:
+        clauses.append("server = ?"); args.append(server)
+    if since is not None:
+        clauses.append("created_at >= ?"); args.append(iso(since))
+    if until is not None:
+        clauses.append("created_at < ?"); args.append(iso(until))
+    if label is not None:
+        clauses.append("(',' || labels || ',') LIKE ?"); args.append(f"%,{label},%")
+    if status is not None:
+        clauses.append("status = ?"); args.append(status)
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", tuple(args)
+
+
+def _statements(sql: str) -> Iterable[str]:
+    for stmt in sql.split(";"):
+        if stmt.strip():
+            yield stmt
+
+
+def _chunks(items: list, n: int) -> Iterator[list]:
+    for i in range(0, len(items), n):
+        yield items[i:i + n]

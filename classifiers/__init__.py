@@ -1,0 +1,1 @@
+"""Detection only: text and image in, Verdicts out. Imports nothing from `bot`."""
