@@ -649,6 +649,13 @@ class Store:
             yield from self._views(rows)
             last = rows[-1][0]
 
+    def flag_content_hashes(self, server: str, flag_ids: Sequence[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for chunk in _chunks(list(flag_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            out.update(self.db.conn.execute(f"SELECT id, content_sha256 FROM flags WHERE server = ? AND id IN ({marks})", (server, *chunk)).fetchall())
+        return out
+
     def reviews_for(self, server: str, flag_ids: Sequence[int]) -> dict[int, list[dict]]:
         out: dict[int, list[dict]] = {}
         for chunk in _chunks(list(flag_ids), 500):

@@ -1,0 +1,180 @@
+"""review, export, stats, verify, purge: thin wrappers over the store, review and export modules."""
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import click
+
+from bot.cli.app import main
+from bot.cli.options import ServerKey, When, db_option, server_option
+from bot import export as export_mod
+from bot.config import ConfigError, load_settings
+from bot.models import REVIEW_DECISIONS, STATUSES, utcnow
+from bot.review import review_flag
+from bot.store import Store, StoreError
+from bot.terminal import flag_detail, incident_lines, queue_table, stats_text
+from classifiers.base import LABELS
+
+log = logging.getLogger(__name__)
+
+_KEYS = {"c": "confirm", "d": "dismiss", "e": "escalate"}
+
+
+@main.command()
+@db_option()
+@server_option()
+@click.option("--reviewer", default=lambda: f"cli:{getpass.getuser()}", show_default="cli:<your user name>", help="Who is reviewing (logged).")
+@click.option("--flag", "flag_id", type=int, default=None, help="Review one flag without prompting (needs --decision).")
+@click.option("--decision", type=click.Choice(REVIEW_DECISIONS), default=None, help="With --flag: the decision to record.")
+@click.option("--note", default="", help="With --flag: a note for the record.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+def review(db_path: Path, server: str | None, reviewer: str, flag_id: int | None, decision: str | None, note: str, limit: int) -> None:
+    """Work through the pending queue: [c]onfirm, [d]ismiss, [e]scalate, [s]kip or [q]uit, with a note."""
+    if (flag_id is None) != (decision is None):
+        raise click.UsageError("--flag and --decision go together")
+    with Store.open(db_path) as store:
+        if flag_id is not None:
+            try:
+                f = review_flag(store, flag_id, decision, reviewer, note, server)
+            except StoreError as exc:
+                raise click.ClickException(str(exc)) from None
+            click.echo(f"flag #{f.id}: {f.status}")
+            return
+        items = store.queue(server, limit=limit)
+        incs = store.incidents(server)
+        if incs:
+            click.echo(incident_lines(incs) + "\n")
+        if not items:
+            click.echo("The review queue is empty.")
+            return
+        done = 0
+        for i, f in enumerate(items, 1):
+            click.echo(f"\n[{i}/{len(items)}] " + flag_detail(f))
+            key = click.prompt("[c]onfirm, [d]ismiss, [e]scalate, [s]kip, [q]uit", type=click.Choice(["c", "d", "e", "s", "q"]), show_choices=False)
+            if key == "q":
+                break
+            if key == "s":
+                continue
+            text = click.prompt("note (optional)", default="", show_default=False)
+            review_flag(store, f.id, _KEYS[key], reviewer, text, f.server)
+            done += 1
+            click.echo(f"-> {_KEYS[key]}ed" if key != "e" else "-> escalated")
+        click.echo(f"\nReviewed {done} item(s); {store.pending_count(server)} still open.")
+
+
+@main.command()
+@db_option()
+@click.option("--format", "fmt", type=click.Choice(export_mod.FORMATS), required=True)
+@server_option("Only this server's rows (recommended when handing evidence over).")
+@click.option("--since", type=When(), default=None, help="Flags created at or after this time (UTC).")
+@click.option("--until", type=When(), default=None, help="Flags created before this time (UTC).")
+@click.option("--label", type=click.Choice(LABELS), default=None)
+@click.option("--status", type=click.Choice(STATUSES), default=None)
+@click.option("--include-reporters", is_flag=True, help="Include reporter ids (left out by default to protect reporters).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here (plus OUTPUT.manifest.json) instead of standard output.")
+def export(db_path: Path, fmt: str, server: str | None, since, until, label, status, include_reporters: bool, output: Path | None) -> None:
+    """Export flags with their verdicts, reports, reviews, actions and chain hashes."""
+    if since and until and since >= until:
+        raise click.BadParameter("--since must be before --until", param_hint="--since")
+    with Store.open(db_path) as store:
+        if output is None:
+            manifest = export_mod.write_export(store, sys.stdout.buffer if hasattr(sys.stdout, "buffer") else _TextOut(), fmt, server,
+                                               since, until, label, status, include_reporters, progress=False)
+            click.echo(f"{manifest['rows']} rows, sha256 {manifest['sha256']}", err=True)
+            return
+        with output.open("wb") as fh:
+            manifest = export_mod.write_export(store, fh, fmt, server, since, until, label, status, include_reporters, progress=True)
+        mpath = output.with_name(output.name + ".manifest.json")
+        mpath.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        click.echo(f"wrote {manifest['rows']} rows to {output} (sha256 {manifest['sha256']}); manifest {mpath}")
+
+
+class _TextOut:
+    """stdout without a binary buffer (click's test runner)."""
+
+    def write(self, b: bytes) -> None:
+        click.echo(b.decode("utf-8"), nl=False)
+
+
+@main.command()
+@db_option()
+@server_option()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def stats(db_path: Path, server: str | None, as_json: bool) -> None:
+    """Counts of flags by status, label and source, plus reports, reviews, actions and incidents."""
+    with Store.open(db_path) as store:
+        data = store.stats(server)
+        if as_json:
+            click.echo(json.dumps(data, indent=2, sort_keys=True))
+            return
+        click.echo(stats_text(data))
+        incs = store.incidents(server)
+        if incs:
+            click.echo("\n" + incident_lines(incs))
+
+
+@main.command()
+@db_option()
+@server_option()
+def verify(db_path: Path, server: str | None) -> None:
+    """Check every server's audit hash chain; names the first broken row. Exit 1 if any is broken."""
+    with Store.open(db_path) as store:
+        reports = store.verify_chain(server)
+        if not reports:
+            click.echo("no audit rows" + (f" for {server}" if server else ""))
+            return
+        broken = False
+        for r in reports:
+            if r.ok:
+                click.echo(f"{r.server}: OK, {r.rows} rows, head {r.head}")
+            else:
+                broken = True
+                click.echo(f"{r.server}: BROKEN at {r.problem}")
+        if broken:
+            sys.exit(1)
+
+
+@main.command()
+@db_option()
+@click.option("--user", "user_id", default=None, help="Erase this person's message content (a privacy request).")
+@server_option("Limit to one server.")
+@click.option("--retention", is_flag=True, help="Apply each server's retention_days from the config instead.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
+def purge(db_path: Path, user_id: str | None, server: str | None, retention: bool, config_path: Path | None) -> None:
+    """Erase message content but keep hashes, labels and decisions (the chain still verifies)."""
+    if bool(user_id) == retention:
+        raise click.UsageError("give exactly one of --user ID or --retention")
+    try:
+        settings = load_settings(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    with Store.open(db_path) as store:
+        if user_id:
+            n = store.purge_content(server, user_id=user_id)
+            click.echo(f"purged content of {n} flag(s) by user {user_id}")
+            return
+        total = 0
+        for key in ([server] if server else store.servers()):
+            days = settings.for_server(key).retention_days
+            total += store.purge_content(key, before=utcnow() - timedelta(days=days))
+        click.echo(f"purged content of {total} flag(s) past retention")
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command()
+@db_option(must_exist=False)
+def migrate(db_path: Path) -> None:
+    """Create the database or bring its schema up to date."""
+    with Store.open(db_path, migrate=False) as store:
+        applied = store.migrate()
+        click.echo(f"{db_path}: schema version {store.schema_version()}" + (f" (applied {', '.join(map(str, applied))})" if applied else " (up to date)"))

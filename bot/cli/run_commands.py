@@ -1,0 +1,58 @@
+"""run and demo: start the bots, or replay the built-in chat."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from bot.cli.app import main
+from bot.config import ConfigError, load_settings
+
+log = logging.getLogger(__name__)
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), required=True, envvar="TRIAGEBOT_CONFIG",
+              help="TOML config (see config.example.toml).")
+def run(config_path: Path) -> None:
+    """Start every platform that has a token (DISCORD_TOKEN, TELEGRAM_TOKEN)."""
+    from bot import runner
+
+    try:
+        settings = load_settings(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not runner.enabled_platforms(settings):
+        raise click.ClickException(
+            "no platform token set: export DISCORD_TOKEN and/or TELEGRAM_TOKEN, then run again (README: 'Running the bots')")
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
+    runner.run(settings)
+
+
+@main.command()
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default="triagebot-demo.db", show_default=True,
+              help="Where to write the demo database (replaced on each run).")
+def demo(db_path: Path) -> None:
+    """Run the whole pipeline over a built-in chat (no tokens, no network) and print the review queue."""
+    from bot.demo import SERVER, DemoError, run_demo
+    from bot.store import Store
+    from bot.terminal import incident_lines, queue_table
+
+    try:
+        result = run_demo(db_path)
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from None
+    with Store.open(db_path) as store:
+        click.echo(f"Replayed {result.messages} messages and {result.reports} member reports in {SERVER}. {result.image_note}.")
+        click.echo(f"Flagged {result.flagged} messages; {result.alerts_posted} alerts posted to #mod-queue, {result.alerts_edited} updated in place.\n")
+        incs = store.incidents(SERVER)
+        if incs:
+            click.echo("Incidents (one alert each):")
+            click.echo(incident_lines(incs) + "\n")
+        click.echo("Review queue (oldest first):")
+        click.echo(queue_table(store.queue(SERVER, limit=100)))
+    click.echo(f"\nDatabase: {db_path.resolve()}")
+    click.echo(f"Next: triagebot review --db {db_path}   |   triagebot export --db {db_path} --format csv -o evidence.csv   |   triagebot verify --db {db_path}")

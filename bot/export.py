@@ -1,0 +1,176 @@
+"""CSV / JSON / NDJSON evidence exports with a manifest, safe to open in a spreadsheet."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Any, Iterator
+
+from tqdm import tqdm
+
+from bot.models import utcnow
+from bot.store import FlagView, Store, iso
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("csv", "json", "ndjson")
+#: OWASP CSV injection: cells starting with these are formulas in spreadsheet apps.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+CSV_COLUMNS = [
+    "id", "server", "platform", "channel_id", "message_id", "author_id", "author_name", "excerpt", "link",
+    "labels", "max_score", "scores", "reasons", "source", "status", "report_count", "report_reasons", "reporters",
+    "reviews", "actions", "incident_id", "message_time", "created_at", "content_sha256", "content_purged", "row_hash",
+]
+
+
+def neutralise_cell(value: Any) -> str:
+    """Prefix a quote so spreadsheets show the text instead of running it."""
+    s = "" if value is None else str(value)
+    if s.startswith(FORMULA_STARTS):
+        return "'" + s
+    return s
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    data: bytes
+    filename: str
+    manifest: dict[str, Any]
+
+    @property
+    def manifest_json(self) -> bytes:
+        return (json.dumps(self.manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _row(flag: FlagView, reviews: list[dict], actions: list[dict], reports: list[dict], row_hash: str | None,
+         content_sha: str | None, include_reporters: bool) -> dict[str, Any]:
+    return {
+        "id": flag.id, "server": flag.server, "platform": flag.platform, "channel_id": flag.channel_id,
+        "message_id": flag.message_id, "author_id": flag.author_id, "author_name": flag.author_name,
+        "excerpt": flag.excerpt, "link": flag.link, "labels": list(flag.labels), "max_score": round(flag.max_score, 4),
+        "scores": {k: round(v, 4) for k, v in flag.scores.items()}, "reasons": list(flag.reasons),
+        "source": flag.source, "status": flag.status, "report_count": flag.report_count,
+        "report_reasons": [r["reason"] for r in reports if r["reason"]],
+        **({"reporters": [r["reporter"] for r in reports]} if include_reporters else {}),
+        "reviews": [{k: r[k] for k in ("decision", "reviewer", "note", "at")} for r in reviews],
+        "actions": [{"kind": a["kind"], "actor": a["actor"], "automatic": bool(a["automatic"]), "dry_run": bool(a["dry_run"]),
+                     "status": a["status"], "detail": a["detail"], "at": a["created_at"]} for a in actions],
+        "incident_id": flag.incident_id, "message_time": iso(flag.message_time), "created_at": iso(flag.created_at),
+        "content_sha256": content_sha, "content_purged": flag.excerpt == "[purged]", "row_hash": row_hash,
+    }
+
+
+def iter_rows(store: Store, server: str | None, since: datetime | None = None, until: datetime | None = None,
+              label: str | None = None, status: str | None = None, include_reporters: bool = False,
+              progress: bool = False) -> Iterator[dict[str, Any]]:
+    """Export rows in id order; `server=None` means every server (admin CLI only)."""
+    total = store.count_flags(server, since, until, label, status)
+    bar = tqdm(total=total, desc="exporting", unit="flag", disable=not progress or total < 1000, leave=False)
+    batch: list[FlagView] = []
+
+    def flush() -> Iterator[dict[str, Any]]:
+        by_server: dict[str, list[FlagView]] = {}
+        for f in batch:
+            by_server.setdefault(f.server, []).append(f)
+        for srv, flags in by_server.items():
+            ids = [f.id for f in flags]
+            reviews, actions, reports = store.reviews_for(srv, ids), store.actions_by_flag(srv, ids), store.reports_by_flag(srv, ids)
+            hashes = store.audit_hashes(srv, "flag", ids)
+            payload_sha = store.flag_content_hashes(srv, ids)
+            for f in flags:
+                yield _row(f, reviews.get(f.id, []), actions.get(f.id, []), reports.get(f.id, []), hashes.get(f.id),
+                           payload_sha.get(f.id), include_reporters)
+        bar.update(len(batch))
+
+    try:
+        for flag in store.iter_flags(server, since, until, label, status):
+            batch.append(flag)
+            if len(batch) >= 500:
+                yield from sorted(flush(), key=lambda r: r["id"])
+                batch = []
+        if batch:
+            yield from sorted(flush(), key=lambda r: r["id"])
+    finally:
+        bar.close()
+
+
+def _csv_row(row: dict[str, Any]) -> list[str]:
+    def flat(key: str) -> Any:
+        v = row.get(key)
+        if key == "scores":
+            return json.dumps(v, sort_keys=True)
+        if key in ("labels", "reasons", "report_reasons", "reporters"):
+            return " | ".join(v or [])
+        if key == "reviews":
+            return " | ".join(f"{r['decision']} by {r['reviewer']} at {r['at']}" + (f": {r['note']}" if r["note"] else "") for r in v)
+        if key == "actions":
+            return " | ".join(f"{a['kind']}:{a['status']} by {a['actor']}" + (" (dry-run)" if a["dry_run"] else "") for a in v)
+        return v
+    return [neutralise_cell(flat(k)) for k in CSV_COLUMNS]
+
+
+def write_export(store: Store, out: IO[bytes], fmt: str, server: str | None, since: datetime | None = None,
+                 until: datetime | None = None, label: str | None = None, status: str | None = None,
+                 include_reporters: bool = False, progress: bool = False) -> dict[str, Any]:
+    """Stream the export to `out` (binary) and return its manifest."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r} (expected one of {', '.join(FORMATS)})")
+    digest = hashlib.sha256()
+    count = 0
+    first: str | None = None
+    last: str | None = None
+    servers: set[str] = set()
+
+    def emit(chunk: str) -> None:
+        b = chunk.encode("utf-8")
+        digest.update(b)
+        out.write(b)
+
+    columns = CSV_COLUMNS if include_reporters else [c for c in CSV_COLUMNS if c != "reporters"]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    if fmt == "csv":
+        writer.writerow(columns)
+    elif fmt == "json":
+        emit("[\n")
+    if fmt == "csv":
+        emit(buf.getvalue()); buf.seek(0); buf.truncate()
+    for row in iter_rows(store, server, since, until, label, status, include_reporters, progress):
+        count += 1
+        servers.add(row["server"])
+        first = row["created_at"] if first is None or row["created_at"] < first else first
+        last = row["created_at"] if last is None or row["created_at"] > last else last
+        if fmt == "csv":
+            cells = _csv_row(row)
+            writer.writerow([c for c, name in zip(cells, CSV_COLUMNS) if name in columns])
+            emit(buf.getvalue()); buf.seek(0); buf.truncate()
+        elif fmt == "json":
+            emit(("," if count > 1 else "") + json.dumps(row, ensure_ascii=False) + "\n")
+        else:
+            emit(json.dumps(row, ensure_ascii=False) + "\n")
+    if fmt == "json":
+        emit("]\n")
+    scope = [server] if server else sorted(servers)
+    return {
+        "format": fmt, "sha256": digest.hexdigest(), "rows": count,
+        "time_range": {"first": first, "last": last},
+        "filters": {"server": server, "since": iso(since) if since else None, "until": iso(until) if until else None,
+                    "label": label, "status": status, "include_reporters": include_reporters},
+        "chain_heads": {s: store.chain_head(s) for s in scope},
+        "exported_at": iso(utcnow()),
+        "verify": "sha256sum the file and compare; run `triagebot verify` on the database; each row_hash is in the audit chain",
+    }
+
+
+def export_bytes(store: Store, fmt: str, server: str, **filters: Any) -> ExportResult:
+    """One server's export in memory, for the bots' /export commands."""
+    buf = io.BytesIO()
+    manifest = write_export(store, buf, fmt, server, **filters)
+    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+    safe_server = server.replace(":", "_").replace("-", "m")
+    return ExportResult(buf.getvalue(), f"triagebot-{safe_server}-{stamp}.{fmt}", manifest)
