@@ -1,0 +1,87 @@
+import csv
+import hashlib
+import io
+import json
+
+import pytest
+
+from bot.export import FORMULA_STARTS, export_bytes, neutralise_cell, write_export
+from bot.models import Decision, Review
+from classifiers.base import Verdict
+from tests.conftest import make_message
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+    ("+1+1", "'+1+1"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"), ("\tcmd", "'\tcmd"), ("\rcmd", "'\rcmd"),
+    ("normal text", "normal text"), ("", ""), (None, ""), (42, "42"), ("kirim foto =bugil", "kirim foto =bugil"),
+])
+def test_neutralise_cell(value, expected):
+    assert neutralise_cell(value) == expected
+
+
+def seed(store, server_id, text, reporter="rep1"):
+    m = make_message(text, server_id=server_id, author_name="=cmd|' /C calc'!A0")
+    r = store.record_flag(m, Decision(flagged=True, labels=("sexual",), verdicts=(Verdict("sexual", 0.9, "+reason", "kw"),)))
+    store.record_report(m.server, r.flag_id, reporter, "@reason")
+    store.record_review(Review(flag_id=r.flag_id, server=m.server, decision="confirm", reviewer="mod", note="-note"))
+    return r.flag_id
+
+
+@pytest.fixture
+def seeded(store):
+    seed(store, "a", "=1+1 hostile formula")
+    seed(store, "a", "second")
+    seed(store, "b", "other server secret")
+    return store
+
+
+def test_csv_cells_cannot_be_formulas(seeded):
+    res = export_bytes(seeded, "csv", "discord:a")
+    rows = list(csv.DictReader(io.StringIO(res.data.decode())))
+    assert len(rows) == 2
+    for row in rows:
+        for value in row.values():
+            assert not value.startswith(FORMULA_STARTS), value
+    assert rows[0]["excerpt"] == "'=1+1 hostile formula"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "ndjson"])
+def test_export_is_scoped_to_one_server(seeded, fmt):
+    res = export_bytes(seeded, fmt, "discord:a")
+    assert b"other server secret" not in res.data
+    assert res.manifest["rows"] == 2 and list(res.manifest["chain_heads"]) == ["discord:a"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "ndjson"])
+def test_manifest_hash_matches_file_and_rows_carry_chain_hashes(seeded, fmt):
+    res = export_bytes(seeded, fmt, "discord:a")
+    assert res.manifest["sha256"] == hashlib.sha256(res.data).hexdigest()
+    assert res.manifest["chain_heads"]["discord:a"] == seeded.chain_head("discord:a")
+    audit = {h for (h,) in seeded.db.conn.execute("SELECT row_hash FROM audit")}
+    if fmt == "json":
+        rows = json.loads(res.data)
+    elif fmt == "ndjson":
+        rows = [json.loads(line) for line in res.data.decode().splitlines()]
+    else:
+        rows = list(csv.DictReader(io.StringIO(res.data.decode())))
+    assert all(r["row_hash"] in audit for r in rows)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "ndjson"])
+def test_reporters_only_with_the_flag(seeded, fmt):
+    assert b"rep1" not in export_bytes(seeded, fmt, "discord:a").data
+    assert b"rep1" in export_bytes(seeded, fmt, "discord:a", include_reporters=True).data
+
+
+def test_filters(seeded):
+    buf = io.BytesIO()
+    m = write_export(seeded, buf, "ndjson", None, label="racial")
+    assert m["rows"] == 0
+    m = write_export(seeded, io.BytesIO(), "ndjson", None, status="confirmed")
+    assert m["rows"] == 3 and set(m["chain_heads"]) == {"discord:a", "discord:b"}
+
+
+def test_unknown_format(seeded):
+    with pytest.raises(ValueError, match="unknown export format"):
+        write_export(seeded, io.BytesIO(), "xlsx", None)

@@ -1,0 +1,134 @@
+import asyncio
+
+import pytest
+
+from bot.models import Action, Report, Review
+from bot.pipeline import Intake, Pipeline
+from tests.conftest import ExplodingDetector, KeywordDetector, RecordingAdapter, make_message, make_settings
+
+
+async def test_benign_message_is_not_stored(pipeline, store, adapter):
+    d = await pipeline.handle(make_message("hello there"))
+    assert not d.flagged and store.stats(None)["flags"] == 0 and adapter.executed == []
+
+
+async def test_flag_is_stored_then_notified(pipeline, store, adapter):
+    m = make_message("something lewd")
+    d = await pipeline.handle(m)
+    assert d.flagged and d.flag_id
+    assert [a.kind for a in adapter.executed] == ["notify"]
+    f = store.flag(m.server, d.flag_id)
+    assert f.alert_ref == "alert-1"
+    assert [a["status"] for a in store.actions_for(m.server, d.flag_id)] == ["ok"]
+
+
+async def test_failed_action_keeps_the_flag(store, db_path):
+    adapter = RecordingAdapter(fail_kinds={"notify", "delete"})
+    p = Pipeline(make_settings(db_path, auto_delete=True, auto_delete_threshold=0.5), store, [KeywordDetector()])
+    p.adapters["discord"] = adapter
+    m = make_message("lewd")
+    d = await p.handle(m)
+    assert store.flag(m.server, d.flag_id).labels == ("sexual",)
+    acts = store.actions_for(m.server, d.flag_id)
+    assert [(a["kind"], a["status"]) for a in acts] == [("notify", "error"), ("delete", "error")]
+    assert "missing permission" in acts[1]["detail"]
+
+
+async def test_dry_run_logs_but_does_not_act(store, db_path):
+    adapter = RecordingAdapter()
+    p = Pipeline(make_settings(db_path, dry_run=True, auto_delete=True, auto_delete_threshold=0.5), store, [KeywordDetector()])
+    p.adapters["discord"] = adapter
+    m = make_message("lewd")
+    d = await p.handle(m)
+    assert [a.kind for a in adapter.executed] == ["notify"]  # moderators still see it
+    assert [(a["kind"], a["status"]) for a in store.actions_for(m.server, d.flag_id)] == [("notify", "ok"), ("delete", "dry-run")]
+
+
+async def test_repeat_offender_timeout(store, db_path):
+    adapter = RecordingAdapter()
+    p = Pipeline(make_settings(db_path, auto_timeout=True, timeout_after_flags=2), store, [KeywordDetector()])
+    p.adapters["discord"] = adapter
+    await p.handle(make_message("lewd", author="bad"))
+    await p.handle(make_message("lewd again", author="bad"))
+    assert [a.kind for a in adapter.executed] == ["notify", "notify", "timeout"]
+
+
+async def test_broken_detector_does_not_hide_others(store, db_path, adapter):
+    p = Pipeline(make_settings(db_path), store, [ExplodingDetector(), KeywordDetector()])
+    p.adapters["discord"] = adapter
+    assert (await p.handle(make_message("lewd"))).flagged
+
+
+async def test_reports_collapse_and_rate_limit(pipeline, store, adapter):
+    m = make_message("a message the bot missed")
+    outs = [await pipeline.report(Report(platform="discord", server_id="s1", reporter_id=r, reason="creepy", message=m)) for r in ("r1", "r2")]
+    assert outs[0].created and not outs[1].created and outs[0].flag_id == outs[1].flag_id and outs[1].count == 2
+    dup = await pipeline.report(Report(platform="discord", server_id="s1", reporter_id="r1", reason="again", message=m))
+    assert dup.duplicate and dup.count == 2
+    f = store.flag(m.server, outs[0].flag_id)
+    assert f.source == "report" and f.labels == ("reported",) and f.report_count == 2
+    notes = [a for a in adapter.executed if a.kind == "notify"]
+    assert notes[0].ref is None and notes[1].ref == "alert-1"  # updated in place, not re-posted
+    for i in range(5):
+        await pipeline.report(Report(platform="discord", server_id="s1", reporter_id="spammer", message=make_message(f"x{i}")))
+    limited = await pipeline.report(Report(platform="discord", server_id="s1", reporter_id="spammer", message=make_message("y")))
+    assert limited.rate_limited and "wait" in limited.message
+
+
+async def test_report_of_a_member(pipeline, store):
+    out = await pipeline.report(Report(platform="discord", server_id="s1", reporter_id="r1", reason="DMs me nudes requests", target_user_id="u9"))
+    f = store.flag("discord:s1", out.flag_id)
+    assert f.author_id == "u9" and f.channel_id == "member"
+
+
+async def test_review_and_moderate_refresh_the_alert(pipeline, store, adapter):
+    m = make_message("lewd")
+    d = await pipeline.handle(m)
+    f = await pipeline.review(Review(flag_id=d.flag_id, server=m.server, decision="confirm", reviewer="mod1"))
+    assert f.status == "confirmed"
+    r = await pipeline.moderate(Action(kind="ban", server=m.server, flag_id=d.flag_id, user_id=m.author_id, actor="mod1"))
+    assert r.ok
+    assert [a.kind for a in adapter.executed] == ["notify", "notify", "ban", "notify"]
+    assert all(a.ref == "alert-1" for a in adapter.executed[1:] if a.kind == "notify")
+
+
+async def test_runtime_settings_override_config(pipeline, store):
+    pipeline.update_server_settings("discord:s1", {"thresholds": {"sexual": 1.0}})
+    assert not (await pipeline.handle(make_message("lewd"))).flagged
+    from bot.config import ConfigError
+    with pytest.raises(ConfigError, match="setup.dry_run"):
+        pipeline.update_server_settings("discord:s1", {"dry_run": "maybe"})
+
+
+async def test_incident_alert_is_updated_in_place(pipeline, store, adapter):
+    for i in range(4):
+        await pipeline.handle(make_message(f"lewd {i}", author=f"a{i}", targets=("victim",)))
+    incs = store.incidents("discord:s1")
+    assert len(incs) == 1 and incs[0].flag_count == 4 and incs[0].author_count == 4
+    notes = [a for a in adapter.executed if a.kind == "notify"]
+    assert notes[0].ref is None and all(n.ref == "alert-1" for n in notes[1:])  # one alert for the pile-on
+
+
+@pytest.mark.parametrize("text", [
+    "", " \n\t ", "x" * 100_000, "lewd " + "y" * 100_000, "z̸̡̢̛̖̗̘̙̜̝̞̟̠̣̤a̴l̷g̶o lewd", "\u202elewd\u202c",
+    "مرحبا lewd", "🍆💦 lewd 🔥", "nul\x00lewd\x00", "\ud83d lone surrogate lewd", "kirim foto bugilnya dong lewd",
+])
+async def test_odd_unicode_through_the_whole_pipeline(pipeline, store, text):
+    m = make_message(text)
+    d = await pipeline.handle(m)
+    assert d.flagged == ("lewd" in text)
+    if d.flagged:
+        f = store.flag(m.server, d.flag_id)
+        assert len(f.excerpt) <= 1000
+    assert store.integrity_ok()
+
+
+async def test_intake_backpressure_loses_nothing(pipeline, store):
+    done = []
+    intake = Intake(pipeline, maxsize=8, workers=2, on_done=lambda m, d: done.append(d.flag_id))
+    intake.start()
+    for i in range(200):
+        await intake.submit(make_message(f"lewd {i}"))
+        assert intake.queue.qsize() <= 8
+    await intake.stop()
+    assert len(done) == 200 and store.stats(None)["flags"] == 200 and intake.failed == 0
