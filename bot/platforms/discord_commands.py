@@ -1,0 +1,242 @@
+"""Slash commands and the "Report message" context menu.
+
+Moderator commands carry `default_member_permissions` (which only hides them; admins can
+change it) and check permissions again when run. Every answer is ephemeral.
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import time
+from typing import TYPE_CHECKING, Any, Literal
+
+import discord
+from discord import app_commands
+
+from bot.config import ConfigError
+from bot.models import Report, server_key
+from bot.platforms import discord_checks as checks
+from bot.platforms.discord_render import escape
+from bot.platforms.discord_views import ReportModal
+
+if TYPE_CHECKING:
+    from bot.platforms.discord_bot import TriageBot
+
+log = logging.getLogger(__name__)
+
+LINK = re.compile(r"https?://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/channels/(\d+)/(\d+)/(\d+)")
+NO_MENTIONS = discord.AllowedMentions.none()
+SCAN_PROGRESS_EVERY = 25
+
+
+def require(need: checks.Need):
+    """Runtime permission check for a command (the default permissions can be overridden by admins)."""
+    def predicate(interaction: discord.Interaction) -> bool:
+        denied = checks.missing(interaction, need)
+        if denied:
+            raise app_commands.CheckFailure(denied)
+        return True
+    return app_commands.check(predicate)
+
+
+def _server(interaction: discord.Interaction) -> str:
+    return server_key("discord", interaction.guild_id or 0)
+
+
+def _bot(interaction: discord.Interaction) -> "TriageBot":
+    return interaction.client  # type: ignore[return-value]
+
+
+class TriageGroup(app_commands.Group):
+    """/triage …: moderator tools, hidden from members by default."""
+
+    def __init__(self) -> None:
+        super().__init__(name="triage", description="Harassment triage tools for moderators",
+                         default_permissions=discord.Permissions(manage_messages=True), guild_only=True)
+
+    @app_commands.command(description="Set the mod-queue channel, thresholds, dry-run and automatic actions")
+    @app_commands.describe(mod_channel="Where queue entries are posted (moderators only)",
+                           sexual="Flag sexual abuse at or above this score (0-1)",
+                           racial="Flag racial abuse at or above this score (0-1)",
+                           dry_run="Only log what automatic actions would do",
+                           auto_delete="Delete messages automatically at very high confidence",
+                           auto_timeout="Time out repeat offenders automatically")
+    @require(checks.SETUP)
+    async def setup(self, interaction: discord.Interaction, mod_channel: discord.TextChannel | None = None,
+                    sexual: app_commands.Range[float, 0.0, 1.0] | None = None,
+                    racial: app_commands.Range[float, 0.0, 1.0] | None = None,
+                    dry_run: bool | None = None, auto_delete: bool | None = None, auto_timeout: bool | None = None) -> None:
+        pipeline = _bot(interaction).pipeline
+        server = _server(interaction)
+        overrides: dict[str, Any] = {}
+        if mod_channel is not None:
+            overrides["mod_channel"] = str(mod_channel.id)
+        thresholds = {k: v for k, v in (("sexual", sexual), ("racial", racial)) if v is not None}
+        if thresholds:
+            overrides["thresholds"] = thresholds
+        for key, value in (("dry_run", dry_run), ("auto_delete", auto_delete), ("auto_timeout", auto_timeout)):
+            if value is not None:
+                overrides[key] = value
+        try:
+            s = pipeline.update_server_settings(server, overrides) if overrides else pipeline.server_settings(server)
+        except ConfigError as exc:
+            await interaction.response.send_message(f"Not saved: {escape(str(exc))}", ephemeral=True)
+            return
+        log.info("settings of %s changed by %s: %s", server, interaction.user.id, sorted(overrides))
+        lines = ["Saved." if overrides else "Current settings:",
+                 f"Mod channel: {f'<#{s.mod_channel}>' if s.mod_channel else 'not set'}",
+                 "Thresholds: " + ", ".join(f"{k} {v:.2f}" for k, v in pipeline.thresholds(server).items()),
+                 f"Dry-run: {'on' if s.dry_run else 'off'} · auto-delete: {'on' if s.auto_delete else 'off'}"
+                 f" · auto-timeout: {'on' if s.auto_timeout else 'off'}"]
+        warning = _cannot_post(interaction, s.mod_channel)
+        if warning:
+            lines.append(warning)
+        await interaction.response.send_message("\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(description="Pending queue items, oldest first")
+    @require(checks.REVIEW)
+    async def queue(self, interaction: discord.Interaction) -> None:
+        store = _bot(interaction).pipeline.store
+        server = _server(interaction)
+        pending = store.pending_count(server)
+        lines = [f"**{pending}** item{'s' if pending != 1 else ''} waiting for review."]
+        for f in store.queue(server, limit=10):
+            where = f"[message]({f.link})" if f.link else escape(f.message_id)
+            lines.append(f"#{f.id} · {escape(', '.join(f.labels))} · <t:{int(f.created_at.timestamp())}:R> · "
+                         f"{where} · {f.report_count} report{'s' if f.report_count != 1 else ''}")
+        await interaction.response.send_message("\n".join(lines)[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(description="Counts of flags, reports, reviews and actions in this server")
+    @require(checks.REVIEW)
+    async def stats(self, interaction: discord.Interaction) -> None:
+        st = _bot(interaction).pipeline.store.stats(_server(interaction))
+        def fmt(d: dict) -> str:
+            return ", ".join(f"{escape(str(k))} {v}" for k, v in sorted(d.items())) or "none"
+        text = (f"Flags: **{st['flags']}** ({fmt(st['by_status'])})\nBy label: {fmt(st['by_label'])}\n"
+                f"By source: {fmt(st['by_source'])}\nReports: {st['reports']} · reviews: {st['reviews']} · "
+                f"incidents: {st['incidents']}\nActions: {fmt(st['actions'])}")
+        await interaction.response.send_message(text[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(description="Re-check recent messages in a channel")
+    @app_commands.describe(channel="Channel to re-check", limit="How many recent messages (max 1000)")
+    @require(checks.REVIEW)
+    async def scan(self, interaction: discord.Interaction, channel: discord.TextChannel,
+                   limit: app_commands.Range[int, 1, 1000] = 100) -> None:
+        from bot.platforms.discord_bot import to_message
+
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        pipeline = _bot(interaction).pipeline
+        source = interaction.guild.get_channel(channel.id) if interaction.guild else None
+        target = source if isinstance(source, discord.TextChannel) else _bot(interaction).get_partial_messageable(
+            channel.id, guild_id=interaction.guild_id)
+        checked = flagged = 0
+        last_edit = time.monotonic()
+        try:
+            async for msg in target.history(limit=limit):
+                if msg.author.bot:
+                    continue
+                if msg.guild is None:  # partial channel: history messages lack the guild
+                    msg.guild = interaction.guild  # type: ignore[misc]
+                decision = await pipeline.handle(to_message(msg), source="scan")
+                checked += 1
+                flagged += bool(decision.flagged)
+                if checked % SCAN_PROGRESS_EVERY == 0 or time.monotonic() - last_edit > 2:
+                    last_edit = time.monotonic()
+                    await interaction.edit_original_response(content=f"Scanning <#{channel.id}>… {checked} checked, {flagged} flagged")
+        except discord.Forbidden:
+            await interaction.edit_original_response(
+                content=f"I cannot read <#{channel.id}>'s history (needs View Channel and Read Message History). "
+                        f"{checked} checked, {flagged} flagged before that.")
+            return
+        await interaction.edit_original_response(
+            content=f"Scan of <#{channel.id}> done: {checked} messages checked, {flagged} flagged (see the mod queue).")
+
+    @app_commands.command(description="Download this server's records (administrators only)")
+    @app_commands.describe(format="File format")
+    @require(checks.EXPORT)
+    async def export(self, interaction: discord.Interaction, format: Literal["csv", "json"] = "csv") -> None:
+        from bot.export import export_bytes
+
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        server = _server(interaction)
+        result = export_bytes(_bot(interaction).pipeline.store, format, server=server)
+        log.info("export of %s (%s) by %s", server, format, interaction.user.id)
+        manifest = json.dumps(result.manifest, indent=2, ensure_ascii=False).encode("utf-8")
+        files = [discord.File(io.BytesIO(result.data), filename=result.filename),
+                 discord.File(io.BytesIO(manifest), filename=result.filename.rsplit(".", 1)[0] + ".manifest.json")]
+        await interaction.followup.send(
+            "This server's records; keep the file private (it holds reported content and reporter ids).",
+            files=files, ephemeral=True)
+
+
+def _cannot_post(interaction: discord.Interaction, channel_id: str | None) -> str | None:
+    """A warning when the bot visibly lacks what it needs in the mod channel."""
+    guild = interaction.guild
+    if not channel_id or guild is None or guild.me is None:
+        return None
+    channel = guild.get_channel(int(channel_id))
+    if channel is None:
+        return None
+    perms = channel.permissions_for(guild.me)
+    lacking = [n for n, ok in (("View Channel", perms.view_channel), ("Send Messages", perms.send_messages),
+                               ("Embed Links", perms.embed_links)) if not ok]
+    return f"\u26a0\ufe0f I lack {', '.join(lacking)} in <#{channel_id}>; queue entries will fail." if lacking else None
+
+
+@app_commands.command(name="report", description="Privately report a message or a member to the moderators")
+@app_commands.describe(reason="What is wrong", message_link="Link to the message (Copy Message Link)",
+                       member="The member, if you are reporting a person rather than one message")
+@app_commands.guild_only()
+async def report_command(interaction: discord.Interaction, reason: app_commands.Range[str, 1, 500],
+                         message_link: str | None = None, member: discord.User | None = None) -> None:
+    from bot.platforms.discord_bot import to_message
+
+    if not message_link and member is None:
+        await interaction.response.send_message("Give a message link or a member to report.", ephemeral=True)
+        return
+    channel_id = message_id = None
+    if message_link:
+        m = LINK.search(message_link)
+        if m is None or int(m[1]) != interaction.guild_id:
+            await interaction.response.send_message("That is not a link to a message in this server.", ephemeral=True)
+            return
+        channel_id, message_id = m[2], m[3]
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    message = None
+    if channel_id and message_id:
+        try:
+            channel = _bot(interaction).get_partial_messageable(int(channel_id), guild_id=interaction.guild_id)
+            found = await channel.fetch_message(int(message_id))
+            if found.guild is None:
+                found.guild = interaction.guild  # type: ignore[misc]
+            message = to_message(found)
+        except discord.HTTPException as exc:  # deleted or unreadable: report by id only
+            log.info("reported message %s not fetched: %s", message_id, exc)
+    outcome = await _bot(interaction).pipeline.report(Report(
+        platform="discord", server_id=str(interaction.guild_id), reporter_id=str(interaction.user.id), reason=reason,
+        message=message, target_user_id=str(member.id) if member else None, channel_id=channel_id, message_id=message_id))
+    await interaction.followup.send(outcome.message, ephemeral=True)
+
+
+@app_commands.guild_only()
+async def report_message_menu(interaction: discord.Interaction, message: discord.Message) -> None:
+    """Right-click → Apps → Report message: ask for a reason, then report."""
+    from bot.platforms.discord_bot import to_message
+
+    if message.guild is None:
+        message.guild = interaction.guild  # type: ignore[misc]
+    core_message = to_message(message)
+
+    def build(reason: str) -> Report:
+        return Report(platform="discord", server_id=str(interaction.guild_id), reporter_id=str(interaction.user.id),
+                      reason=reason, message=core_message, channel_id=core_message.channel_id,
+                      message_id=core_message.message_id)
+    await interaction.response.send_modal(ReportModal(build))
+
+
+def register(bot: "TriageBot") -> None:
+    bot.tree.add_command(TriageGroup())
+    bot.tree.add_command(report_command)
+    bot.tree.add_command(app_commands.ContextMenu(name="Report message", callback=report_message_menu))

@@ -1,0 +1,103 @@
+"""Alert -> discord.Embed, plus the escaping every echoed string goes through.
+
+Quoted message text is hostile: it is escaped (markdown, mentions, backslashes) and
+pipes are replaced so nothing can close the spoiler early. The embed never carries a
+flagged image, only the detector's summary and the jump link.
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+import discord
+
+from bot.alerts import Alert
+
+log = logging.getLogger(__name__)
+
+#: Shown instead of `|` so hostile text can never close (or open) a spoiler.
+PIPE_STANDIN = "\u2223"
+_MARKUP = re.compile(r"<(?=[@#:/at])")
+
+STATUS_COLOURS = {
+    "pending": discord.Colour.orange(),
+    "escalated": discord.Colour.purple(),
+    "confirmed": discord.Colour.red(),
+    "dismissed": discord.Colour.light_grey(),
+}
+
+TIMEOUT_CHOICES: tuple[tuple[str, int], ...] = (
+    ("10 minutes", 600), ("1 hour", 3600), ("1 day", 86400), ("1 week", 604800))
+
+
+def escape(text: str) -> str:
+    """Text safe to show inside Discord markdown: no formatting, no mentions, no spoiler break-out."""
+    text = discord.utils.escape_markdown(text.replace("|", PIPE_STANDIN), as_needed=False)
+    text = _MARKUP.sub("<\u200b", text)  # <@id>, <#id>, <:emoji:id>, <t:…>, </cmd:id> shown, never rendered
+    return discord.utils.escape_mentions(text)
+
+
+def spoiler(text: str, limit: int = 900) -> str:
+    """Escaped text in spoiler tags, cut to `limit` characters before escaping."""
+    text = text.strip()
+    if not text:
+        return "(no text)"
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return f"||{escape(text)}||"
+
+
+def _cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _user(user_id: str) -> str:
+    return f"<@{user_id}>" if user_id.isdigit() else escape(user_id)
+
+
+def status_text(alert: Alert) -> str:
+    """The core's status line, with the reviewer shown as a (non-pinging) mention."""
+    review = alert.flag.last_review
+    if review and str(review.get("reviewer", "")).isdigit():
+        note = f" — {escape(review['note'])}" if review.get("note") else ""
+        return f"**{alert.flag.status}** by <@{review['reviewer']}>{note}"
+    return escape(alert.status_line)
+
+
+def render_alert(alert: Alert) -> discord.Embed:
+    """The moderators' queue entry; formatting only, every fact comes from the Alert."""
+    flag = alert.flag
+    embed = discord.Embed(title=_cap(escape(alert.title), 256), colour=STATUS_COLOURS.get(flag.status, discord.Colour.orange()))
+    embed.description = spoiler(alert.excerpt or "", 900)
+    name = f" ({escape(flag.author_name)})" if flag.author_name else ""
+    embed.add_field(name="Author", value=_cap(f"{_user(flag.author_id)}{name}\n`{escape(flag.author_id)}`", 1024), inline=True)
+    channel = f"<#{flag.channel_id}>" if flag.channel_id.isdigit() else escape(flag.channel_id)
+    embed.add_field(name="Channel", value=channel, inline=True)
+    if flag.link:
+        embed.add_field(name="Message", value=f"[Jump to message]({flag.link})", inline=True)
+    scores = ", ".join(f"{escape(label)} {alert.scores.get(label, 0.0):.2f}" for label in alert.labels) or "reported"
+    embed.add_field(name="Labels", value=_cap(scores, 1024), inline=False)
+    if alert.reasons:
+        reasons = "\n".join(f"• {spoiler(r, 150)}" for r in alert.reasons[:5])
+        embed.add_field(name="Reasons", value=_cap(reasons, 1024), inline=False)
+    if alert.attachment_lines:
+        embed.add_field(name="Attachments", value=_cap("\n".join(escape(x) for x in alert.attachment_lines), 1024), inline=False)
+    embed.add_field(name="Reports", value=str(alert.report_count), inline=True)
+    embed.add_field(name="Status", value=_cap(status_text(alert), 1024), inline=True)
+    if alert.incident is not None:
+        embed.add_field(name="Incident", value=f"{alert.incident.flag_count} flags from {alert.incident.author_count} accounts", inline=True)
+    footer = f"flag #{flag.id}"
+    if alert.dry_run:
+        footer += " · DRY RUN: automatic actions are only logged"
+    embed.set_footer(text=footer)
+    embed.timestamp = flag.message_time
+    return embed
+
+
+def failure_notice(kind: str, detail: str, link: str | None) -> str:
+    """What moderators read when Discord refused an action (the flag itself is kept)."""
+    need = {"delete": "Manage Messages", "timeout": "Moderate Members", "ban": "Ban Members",
+            "notify": "View Channel, Send Messages and Embed Links in the mod channel"}.get(kind, "the needed permission")
+    where = f" for {link}" if link else ""
+    return (f"\u26a0\ufe0f Could not {kind}{where}: {escape(detail)}. "
+            f"Check that triagebot has **{need}** and that its role is above the member's. The flag is kept in the queue.")

@@ -1,0 +1,166 @@
+"""Persistent queue buttons and the report modal.
+
+Buttons are `DynamicItem`s: the custom_id carries the action and flag id
+(`tb:confirm:123`), so any click on any old alert is understood after a restart
+without keeping views in memory. Permissions are checked at click time.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Awaitable, Callable
+
+import discord
+from discord import ui
+
+from bot.models import REVIEW_DECISIONS, Action, Report, Review, server_key
+from bot.platforms import discord_checks as checks
+from bot.platforms.discord_render import TIMEOUT_CHOICES
+from bot.store import FlagView, StoreError
+
+log = logging.getLogger(__name__)
+
+BUTTONS: tuple[tuple[str, str, discord.ButtonStyle], ...] = (
+    ("confirm", "Confirm", discord.ButtonStyle.danger),
+    ("dismiss", "Dismiss", discord.ButtonStyle.secondary),
+    ("delete", "Delete message", discord.ButtonStyle.primary),
+    ("ban", "Ban", discord.ButtonStyle.danger),
+)
+_DURATIONS = {str(s): label for label, s in TIMEOUT_CHOICES}
+
+
+def custom_id(action: str, flag_id: int) -> str:
+    return f"tb:{action}:{flag_id}"
+
+
+async def guarded(interaction: discord.Interaction, what: str, fn: Callable[[], Awaitable[None]]) -> None:
+    """Run a handler; on an exception tell the clicker, and hand it to the bot's error hook."""
+    try:
+        await fn()
+    except Exception as exc:
+        record = getattr(interaction.client, "record_error", None)
+        if record is not None:
+            record(what, exc)
+        else:
+            log.exception("%s failed", what)
+        try:
+            msg = "Something went wrong; it has been logged."
+            if interaction.response.is_done():
+                await interaction.followup.send(msg, ephemeral=True)
+            else:
+                await interaction.response.send_message(msg, ephemeral=True)
+        except discord.HTTPException:
+            pass
+
+
+def _flag_for(interaction: discord.Interaction, flag_id: int) -> tuple[str, FlagView] | None:
+    server = server_key("discord", interaction.guild_id or 0)
+    try:
+        return server, interaction.client.pipeline.store.flag(server, flag_id)  # type: ignore[attr-defined]
+    except StoreError:
+        return None
+
+
+async def act(interaction: discord.Interaction, action: str, flag_id: int, duration_s: int | None = None) -> None:
+    """One click: check permission, then review or moderate through the pipeline (which logs and re-renders)."""
+    denied = checks.missing(interaction, checks.FOR_ACTION[action])
+    if denied:
+        log.info("denied %s on flag %s to %s", action, flag_id, interaction.user.id)
+        await interaction.response.send_message(denied, ephemeral=True)
+        return
+    found = _flag_for(interaction, flag_id)
+    if found is None:
+        await interaction.response.send_message("This queue item is not in this server's records.", ephemeral=True)
+        return
+    server, flag = found
+    pipeline = interaction.client.pipeline  # type: ignore[attr-defined]
+    actor = str(interaction.user.id)
+    if action == "delete" and not flag.message_id.isdigit():
+        await interaction.response.send_message("There is no message to delete for this item.", ephemeral=True)
+        return
+    await interaction.response.defer(ephemeral=True, thinking=False)
+    if action in REVIEW_DECISIONS:
+        view = await pipeline.review(Review(flag_id=flag_id, server=server, decision=action, reviewer=actor))
+        await interaction.followup.send(f"Marked {view.status}.", ephemeral=True)
+        return
+    reason = f"triagebot flag #{flag_id}: {action} by moderator {interaction.user} ({actor})"
+    result = await pipeline.moderate(Action(
+        kind=action, server=server, flag_id=flag_id, channel_id=flag.channel_id, message_id=flag.message_id,
+        user_id=flag.author_id, duration_s=duration_s, reason=reason, actor=actor, incident_id=flag.incident_id))
+    text = f"Done: {action}." if result.ok else f"Discord refused the {action}: {result.detail}"
+    await interaction.followup.send(text, ephemeral=True)
+
+
+class QueueButton(ui.DynamicItem[ui.Button], template=r"tb:(?P<action>confirm|dismiss|delete|ban):(?P<flag>[0-9]+)"):
+    """Confirm / Dismiss / Delete message / Ban on one queue item."""
+
+    def __init__(self, action: str, flag_id: int, label: str | None = None,
+                 style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> None:
+        super().__init__(ui.Button(label=label or action.title(), style=style, custom_id=custom_id(action, flag_id)))
+        self.action = action
+        self.flag_id = flag_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Button, match: re.Match[str]) -> "QueueButton":
+        return cls(match["action"], int(match["flag"]), item.label, item.style)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await guarded(interaction, f"button {self.action} #{self.flag_id}",
+                      lambda: act(interaction, self.action, self.flag_id))
+
+
+class TimeoutSelect(ui.DynamicItem[ui.Select], template=r"tb:timeout:(?P<flag>[0-9]+)"):
+    """Timeout author, with the duration chosen from a short list."""
+
+    def __init__(self, flag_id: int) -> None:
+        options = [discord.SelectOption(label=f"Timeout author: {label}", value=str(s)) for label, s in TIMEOUT_CHOICES]
+        super().__init__(ui.Select(placeholder="Timeout author…", options=options, custom_id=custom_id("timeout", flag_id)))
+        self.flag_id = flag_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Select, match: re.Match[str]) -> "TimeoutSelect":
+        return cls(int(match["flag"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        values = self.item.values or (interaction.data or {}).get("values", [])  # type: ignore[union-attr]
+        value = values[0] if values else ""
+        if value not in _DURATIONS:
+            await interaction.response.send_message("Unknown duration.", ephemeral=True)
+            return
+        await guarded(interaction, f"timeout #{self.flag_id}",
+                      lambda: act(interaction, "timeout", self.flag_id, duration_s=int(value)))
+
+
+def queue_view(flag_id: int) -> ui.View:
+    """The buttons under one alert; persistent because every item is a registered DynamicItem."""
+    view = ui.View(timeout=None)
+    for action, label, style in BUTTONS:
+        view.add_item(QueueButton(action, flag_id, label, style))
+    view.add_item(TimeoutSelect(flag_id))
+    return view
+
+
+PERSISTENT_ITEMS: tuple[type[ui.DynamicItem[Any]], ...] = (QueueButton, TimeoutSelect)
+
+
+class ReportModal(ui.Modal, title="Report message"):
+    """The reason form behind the "Report message" context menu."""
+
+    reason: ui.TextInput = ui.TextInput(label="What is wrong with this message?", style=discord.TextStyle.paragraph,
+                                        max_length=500, required=False)
+
+    def __init__(self, build_report: Callable[[str], Report]) -> None:
+        super().__init__(timeout=900)
+        self.build_report = build_report
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        async def go() -> None:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            outcome = await interaction.client.pipeline.report(self.build_report(self.reason.value or ""))  # type: ignore[attr-defined]
+            await interaction.followup.send(outcome.message, ephemeral=True)
+        await guarded(interaction, "report modal", go)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
+        record = getattr(interaction.client, "record_error", None)
+        if record is not None:
+            record("report modal", error)
