@@ -189,3 +189,119 @@ async def test_flood_is_queued_not_blocking(env):
         await env.fake.send_message(MALLORY if i % 2 else DAVE, f"pesan {i} bokep" if i % 4 == 0 else f"pesan {i}")
     await env.settle(40)
     assert env.client.intake.handled == 40 and env.store.count_flags(SERVER) == 10
+
+
+# ---- buttons --------------------------------------------------------------------------------
+def callback_flags(call) -> int:
+    return (call.json.get("data") or {}).get("flags", 0)
+
+
+async def click(env: Env, who: int, alert: dict, action: str, flag_id: int, values=None):
+    start = len(env.fake.calls)
+    inter = await env.fake.click(who, int(alert["id"]), f"tb:{action}:{flag_id}", values=values)
+    cb = await env.fake.callback(inter)
+    return inter, cb, start
+
+
+@pytest.mark.parametrize("action,status", [("confirm", "confirmed"), ("dismiss", "dismissed")])
+async def test_review_buttons_update_embed_with_who_decided(env, action, status):
+    _, alert, flag_id = await flag_one(env)
+    inter, cb, start = await click(env, BOB, alert, action, flag_id)
+    assert cb.json["type"] == 6  # deferred update: the alert itself is edited by the pipeline
+    edit = await env.fake.wait_call("PATCH", rf"^/channels/{MODQ}/messages/{alert['id']}$", start=start)
+    status_field = next(f for f in alert_embed(edit)["fields"] if f["name"] == "Status")
+    assert status_field["value"] == f"**{status}** by <@{BOB}>"
+    assert edit.json["allowed_mentions"] == {"parse": []}
+    follow = await env.fake.followup(inter)
+    assert follow.json["flags"] & 64 and status in follow.json["content"]
+    flag = env.store.flag(SERVER, flag_id)
+    assert flag.status == status and flag.last_review["reviewer"] == str(BOB)
+    assert len(mod_posts(env.fake)) == 1  # edited in place, not re-posted
+
+
+@pytest.mark.parametrize("action,who,allowed", [
+    ("confirm", ALICE, False), ("dismiss", DAVE, False), ("delete", ALICE, False), ("ban", ALICE, False),
+    ("delete", BOB, True), ("ban", BOB, True), ("ban", CAROL, True), ("confirm", CAROL, True),
+])
+async def test_buttons_check_permissions_at_click_time(env, action, who, allowed):
+    payload, alert, flag_id = await flag_one(env)
+    inter, cb, start = await click(env, who, alert, action, flag_id)
+    if not allowed:
+        assert cb.json["type"] == 4 and callback_flags(cb) & 64
+        assert "You need the" in cb.json["data"]["content"]
+        await asyncio.sleep(0.1)
+        assert env.fake.find("DELETE", "messages") == [] and env.fake.find("PUT", "bans") == []
+        assert env.store.flag(SERVER, flag_id).status == "pending"
+        assert env.store.actions_for(SERVER, flag_id)[-1]["kind"] == "notify"
+        return
+    await env.fake.followup(inter)
+    if action == "delete":
+        call = env.fake.find("DELETE", rf"^/channels/{GENERAL}/messages/{payload['id']}$")[0]
+        assert "triagebot" in call.headers.get("X-Audit-Log-Reason", "")
+    elif action == "ban":
+        assert env.fake.find("PUT", rf"^/guilds/{GUILD}/bans/{MALLORY}$")
+    if action in ("delete", "ban"):
+        act = [a for a in env.store.actions_for(SERVER, flag_id) if a["kind"] == action][0]
+        assert act["status"] == "ok" and act["actor"] == str(who) and not act["automatic"]
+
+
+@pytest.mark.parametrize("seconds", [600, 3600, 86400, 604800])
+async def test_timeout_select_times_out_author(env, seconds):
+    _, alert, flag_id = await flag_one(env)
+    inter, cb, start = await click(env, BOB, alert, "timeout", flag_id, values=[str(seconds)])
+    call = await env.fake.wait_call("PATCH", rf"^/guilds/{GUILD}/members/{MALLORY}$", start=start)
+    until = call.json["communication_disabled_until"]
+    from datetime import datetime, timezone
+    delta = (datetime.fromisoformat(until) - datetime.now(timezone.utc)).total_seconds()
+    assert seconds - 30 < delta <= seconds
+    await env.fake.followup(inter)
+    act = [a for a in env.store.actions_for(SERVER, flag_id) if a["kind"] == "timeout"][0]
+    assert act["status"] == "ok" and act["duration_s"] == seconds
+
+
+async def test_timeout_needs_moderate_members(env):
+    _, alert, flag_id = await flag_one(env)
+    inter, cb, _ = await click(env, ALICE, alert, "timeout", flag_id, values=["600"])
+    assert "Moderate Members" in cb.json["data"]["content"]
+    assert env.fake.find("PATCH", "/members/") == []
+
+
+async def test_missing_bot_permission_keeps_flag_logs_error_and_tells_mods(env):
+    env.fake.fail("DELETE", r"/messages/")
+    payload, alert, flag_id = await flag_one(env)
+    inter, cb, start = await click(env, BOB, alert, "delete", flag_id)
+    follow = await env.fake.followup(inter)
+    assert "refused" in follow.json["content"] and "403" in follow.json["content"]
+    notice = [c for c in mod_posts(env.fake)[1:] if c.json.get("content")]
+    assert notice and "Manage Messages" in notice[0].json["content"] and notice[0].json["allowed_mentions"] == {"parse": []}
+    act = [a for a in env.store.actions_for(SERVER, flag_id) if a["kind"] == "delete"][0]
+    assert act["status"] == "error" and "403" in act["detail"]
+    assert env.store.flag(SERVER, flag_id).status == "pending"
+
+
+async def test_buttons_survive_a_restart(tmp_path, fake):
+    store = Store.open(tmp_path / "t.db")
+    settings = make_settings(tmp_path, fake)
+    first = await start_client(fake, settings, store)
+    _, alert, flag_id = await flag_one(first)
+    await stop_client(first)
+    second = await start_client(fake, settings, store)  # a new process would start exactly like this
+    try:
+        inter, cb, start = await click(second, BOB, alert, "confirm", flag_id)
+        await fake.followup(inter)
+        assert store.flag(SERVER, flag_id).status == "confirmed"
+        await fake.wait_call("PATCH", rf"^/channels/{MODQ}/messages/{alert['id']}$", start=start)
+    finally:
+        await stop_client(second)
+        store.close()
+
+
+async def test_button_for_another_servers_flag_is_refused(env):
+    from bot.models import Decision, Message
+    other = env.store.record_flag(Message(platform="discord", server_id="999", channel_id="1", message_id="2", author_id="3",
+                                          text="x"), Decision(flagged=True, labels=("sexual",), verdicts=())).flag_id
+    _, alert, flag_id = await flag_one(env)
+    alert["components"][0]["components"][0]["custom_id"] = f"tb:confirm:{other}"  # a forged or stale button
+    inter, cb, _ = await click(env, BOB, alert, "confirm", other)
+    assert "not in this server" in cb.json["data"]["content"]
+    assert env.store.flag("discord:999", other).status == "pending"
