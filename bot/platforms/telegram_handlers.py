@@ -1,0 +1,463 @@
+"""PTB handlers: group messages into the intake, member reports, moderator buttons and commands.
+
+Every decision (thresholds, duplicates, rate limits, what an alert says) is the core's;
+handlers only check who is asking (Telegram admin status) and translate.
+"""
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from dataclasses import replace
+from typing import Any
+
+from telegram import BotCommand, InputFile, Update
+from telegram import Message as TgMessage
+from telegram.constants import ChatType, ParseMode
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+
+from bot.config import ConfigError
+from bot.models import Action, Message, Report, Review, server_key
+from bot.pipeline import Intake
+from bot.platforms.telegram_admins import AdminCache
+from bot.platforms.telegram_bot import NO_PREVIEW, PLATFORM, TelegramAdapter, merge_album, to_message
+from bot.platforms.telegram_render import esc, parse_callback
+from bot.platforms.telegram_setup import SETUP_HELP, LinkCodes, SetupUsage, parse_setup_args
+from bot.store import StoreError
+
+log = logging.getLogger(__name__)
+
+HELP = (
+    "I flag sexual and racial abuse in groups for their moderators.\n\n"
+    "Members: reply to a message with /report [reason]. Your command is removed from the group "
+    "and I confirm here; the reported member is never told who reported.\n\n"
+    "Admins: /setup in the group links a moderators' chat; /queue and /stats; "
+    "/export [csv|json] <group id> here (or /export in the moderators' chat) sends the group's log."
+)
+COMMANDS = [
+    BotCommand("report", "reply to a message to report it to the moderators"),
+    BotCommand("setup", "admins: link the moderators' chat, thresholds, dry run"),
+    BotCommand("link", "link this chat as a group's moderators' chat"),
+    BotCommand("queue", "open items for the moderators"),
+    BotCommand("stats", "counts for the moderators"),
+    BotCommand("export", "admins: the group's log as CSV or JSON"),
+]
+CONTENT = filters.TEXT | filters.CAPTION | filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.ANIMATION
+MOD_CHAT_CACHE_S = 30.0
+
+
+class TelegramHandlers:
+    def __init__(self, app: Application, pipeline, adapter: TelegramAdapter, *, media_group_delay: float = 1.0,
+                 admin_ttl: float = 60.0) -> None:
+        self.app = app
+        self.pipeline = pipeline
+        self.store = pipeline.store
+        self.adapter = adapter
+        self.admins = AdminCache(app.bot, ttl=admin_ttl)
+        self.codes = LinkCodes()
+        self.media_group_delay = media_group_delay
+        self.intake = Intake(pipeline, maxsize=pipeline.settings.queue_size)
+        self._intake_started = False
+        self._albums: dict[tuple[str, str], list[Message]] = {}
+        self._album_tasks: dict[tuple[str, str], asyncio.Task] = {}
+        self._mod_chats: tuple[float, dict[str, list[str]]] | None = None
+
+    # ---- wiring ----------------------------------------------------------------------
+    def register(self) -> None:
+        once = filters.UpdateType.MESSAGE  # commands are not re-run when edited
+        app = self.app
+        for name, fn in (("setup", self.cmd_setup), ("link", self.cmd_link), ("queue", self.cmd_queue),
+                         ("stats", self.cmd_stats), ("export", self.cmd_export), ("report", self.cmd_report),
+                         ("start", self.cmd_help), ("help", self.cmd_help)):
+            app.add_handler(CommandHandler(name, fn, filters=once))
+        app.add_handler(MessageHandler(filters.ChatType.GROUPS & CONTENT & filters.UpdateType.MESSAGES, self.on_group_message))
+        app.add_handler(CallbackQueryHandler(self.on_button))
+        app.add_error_handler(self.on_error)
+
+    async def publish_commands(self) -> None:
+        try:
+            await self.app.bot.set_my_commands(COMMANDS)
+        except TelegramError as exc:
+            log.warning("setMyCommands failed: %s", exc)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("error while handling a Telegram update", exc_info=context.error)
+
+    async def aclose(self) -> None:
+        """Hand buffered media groups to the intake, finish queued messages, close the download session."""
+        for key, task in list(self._album_tasks.items()):
+            task.cancel()
+            await self._flush_album(key)
+        if self._intake_started:
+            await self.intake.stop()
+            self._intake_started = False
+        await self.adapter.aclose()
+
+    # ---- helpers ---------------------------------------------------------------------
+    async def _submit(self, message: Message) -> None:
+        if not self._intake_started:
+            self.intake.start()
+            self._intake_started = True
+        await self.intake.submit(message)  # waits when the intake is full: backpressure
+
+    def mod_chat_servers(self) -> dict[str, list[str]]:
+        """moderators' chat id -> the group servers it serves (config + /setup), cached briefly."""
+        now = asyncio.get_running_loop().time()
+        if self._mod_chats and now - self._mod_chats[0] < MOD_CHAT_CACHE_S:
+            return self._mod_chats[1]
+        out: dict[str, list[str]] = {}
+        keys = set(self.store.servers()) | set(self.pipeline.settings.servers)
+        for key in sorted(k for k in keys if k.startswith(PLATFORM + ":")):
+            mod_chat = self.pipeline.server_settings(key).mod_chat
+            if mod_chat:
+                out.setdefault(str(mod_chat), []).append(key)
+        self._mod_chats = (now, out)
+        return out
+
+    async def _is_admin(self, msg: TgMessage | None, chat_id: int, user_id: int) -> bool:
+        """Anonymous admins post as the group itself; everyone else is asked via getChatMember."""
+        if msg is not None and msg.sender_chat is not None and msg.sender_chat.id == chat_id:
+            return True
+        return await self.admins.is_admin(chat_id, user_id)
+
+    async def _reply(self, update: Update, text: str, html_mode: bool = False) -> None:
+        msg = update.effective_message
+        try:
+            await self.adapter._call("sendMessage", lambda: self.app.bot.send_message(
+                chat_id=msg.chat_id, text=text, parse_mode=ParseMode.HTML if html_mode else None,
+                link_preview_options=NO_PREVIEW), idempotent=False)
+        except TelegramError as exc:
+            log.warning("reply in %s failed: %s", msg.chat_id, exc)
+
+    def _title(self, server: str) -> str:
+        cid = server.split(":", 1)[1]
+        return self.adapter.titles.get(cid) or cid
+
+    def _remember_chat(self, chat) -> None:
+        if chat is not None and chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
+            self.adapter.titles[str(chat.id)] = chat.title or str(chat.id)
+
+    # ---- group messages --------------------------------------------------------------
+    async def on_group_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        m, chat = update.effective_message, update.effective_chat
+        if m is None or chat is None or str(chat.id) in self.mod_chat_servers():
+            return  # moderators discussing abuse in their own chat are not flagged
+        self._remember_chat(chat)
+        self.adapter.remember_user(m.from_user)
+        if m.reply_to_message is not None:
+            self.adapter.remember_user(m.reply_to_message.from_user)
+        if m.from_user is not None and m.from_user.id == context.bot.id:
+            return
+        mods = await self.admins.admin_ids(chat.id)
+        edited = update.edited_message is not None
+        msg = to_message(m, moderators=mods, usernames=self.adapter.usernames, edited=edited)
+        if m.media_group_id and not edited:
+            self._collect(msg, m.media_group_id)
+            return
+        first = self.adapter.album_first.get((msg.channel_id, msg.message_id))
+        if first and first != msg.message_id:
+            msg = replace(msg, message_id=first)
+        await self._submit(msg)
+
+    def _collect(self, msg: Message, group_id: str) -> None:
+        """Buffer the parts of a media group briefly; they arrive as separate updates."""
+        key = (msg.channel_id, group_id)
+        if key in self._albums:
+            self._albums[key].append(msg)
+            return
+        self._albums[key] = [msg]
+        self._album_tasks[key] = asyncio.create_task(self._album_after_delay(key), name=f"album-{group_id}")
+
+    async def _album_after_delay(self, key: tuple[str, str]) -> None:
+        await asyncio.sleep(self.media_group_delay)
+        self._album_tasks.pop(key, None)
+        await self._flush_album(key)
+
+    async def _flush_album(self, key: tuple[str, str]) -> None:
+        parts = self._albums.pop(key, None)
+        self._album_tasks.pop(key, None)
+        if not parts:
+            return
+        merged = merge_album(parts)
+        ids = tuple(sorted({p.message_id for p in parts}, key=int))
+        self.adapter.albums[(merged.channel_id, merged.message_id)] = ids
+        for mid in ids:
+            self.adapter.album_first[(merged.channel_id, mid)] = merged.message_id
+        await self._submit(merged)
+
+    # ---- members: /report --------------------------------------------------------------
+    async def cmd_report(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        m, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        if chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
+            await self._reply(update, "Use /report in the group, as a reply to the message you want to report.")
+            return
+        self._remember_chat(chat)
+        try:  # remove the command first, so other members cannot see who reported
+            await self.adapter._call("deleteMessage", lambda: context.bot.delete_message(chat_id=chat.id, message_id=m.message_id))
+        except TelegramError as exc:
+            log.warning("could not delete a /report command in %s: %s (does the bot have the delete right?)", chat.id, exc)
+        target = m.reply_to_message
+        if target is not None and target.forum_topic_created is not None:
+            target = None  # in forum topics every message "replies" to the topic's first message
+        reporter = user.id if user else 0
+        if target is None:
+            await self._dm(reporter, "To report, reply to the message with /report (optionally add a reason).")
+            return
+        self.adapter.remember_user(target.from_user)
+        mods = await self.admins.admin_ids(chat.id)
+        reported = to_message(target, moderators=mods, usernames=self.adapter.usernames, edited=False)
+        first = self.adapter.album_first.get((reported.channel_id, reported.message_id))
+        if first and first != reported.message_id:
+            reported = replace(reported, message_id=first)
+        reason = " ".join(context.args or [])[:500]
+        outcome = await self.pipeline.report(Report(
+            platform=PLATFORM, server_id=str(chat.id), reporter_id=str(reporter), reason=reason, message=reported,
+            target_user_id=reported.author_id, channel_id=reported.channel_id, message_id=reported.message_id))
+        log.info("report in %s on flag %s (count %d, duplicate=%s, limited=%s)", chat.id, outcome.flag_id,
+                 outcome.count, outcome.duplicate, outcome.rate_limited)
+        await self._dm(reporter, outcome.message)
+
+    async def _dm(self, user_id: int, text: str) -> None:
+        """A private message; never falls back to the group (that would reveal the reporter)."""
+        try:
+            await self.adapter._call("sendMessage", lambda: self.app.bot.send_message(chat_id=user_id, text=text), idempotent=False)
+        except Forbidden:
+            log.info("cannot message user %s privately (they have not started the bot)", user_id)
+        except TelegramError as exc:
+            log.warning("private message to %s failed: %s", user_id, exc)
+
+    # ---- moderators: buttons -------------------------------------------------------------
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        q = update.callback_query
+        press = parse_callback(q.data)
+        if press is None:
+            await self._answer(q, "Unknown button.")
+            return
+        user = q.from_user
+        self.adapter.remember_user(user)
+        if not await self.admins.is_admin(press.chat_id, user.id):
+            log.info("refused %s on telegram:%s flag %s: user %s is not an admin", press.verb, press.chat_id, press.flag_id, user.id)
+            await self._answer(q, "Only admins of that group can use these buttons.", alert=True)
+            return
+        server = server_key(PLATFORM, press.chat_id)
+        try:
+            flag = self.store.flag(server, press.flag_id)
+        except StoreError:
+            await self._answer(q, "This item no longer exists.", alert=True)
+            return
+        log.info("%s on %s flag %s by %s", press.verb, server, flag.id, user.id)
+        if press.verb in ("confirm", "dismiss"):
+            await self.pipeline.review(Review(flag_id=flag.id, server=server, decision=press.verb, reviewer=str(user.id)))
+            await self._answer(q, f"Marked {press.verb}ed.")
+            return
+        kind = {"delete": "delete", "mute": "timeout", "ban": "ban"}[press.verb]
+        # dry_run stays False: dry run stops the bot's automatic actions, not an admin's explicit press.
+        result = await self.pipeline.moderate(Action(
+            kind=kind, server=server, flag_id=flag.id, channel_id=flag.channel_id, message_id=flag.message_id,
+            user_id=flag.author_id, duration_s=press.seconds, reason=f"{press.verb} button", actor=str(user.id)))
+        await self._answer(q, ("Done: " if result.ok else "Failed: ") + result.detail, alert=not result.ok)
+
+    @staticmethod
+    async def _answer(q, text: str, alert: bool = False) -> None:
+        try:
+            await q.answer(text=text[:190], show_alert=alert)
+        except TelegramError as exc:
+            log.info("answerCallbackQuery failed: %s", exc)
+
+    # ---- admins: /setup and /link ------------------------------------------------------------
+    async def cmd_setup(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        m, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        if chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
+            await self._reply(update, "Run /setup in the group you want me to watch.\n\n" + SETUP_HELP)
+            return
+        self._remember_chat(chat)
+        if not await self._is_admin(m, chat.id, user.id if user else 0):
+            await self._reply(update, "Only this group's admins can use /setup.")
+            return
+        server = server_key(PLATFORM, chat.id)
+        try:
+            overrides = parse_setup_args(context.args or [])
+        except SetupUsage as exc:
+            await self._reply(update, str(exc))
+            return
+        if overrides is None:
+            code = self.codes.issue(server, chat.id, user.id if user else 0)
+            text = (f"To link the moderators' chat: add me to that chat, then an admin of this group sends there\n"
+                    f"<code>/link {code}</code>\nThe code works once, for 10 minutes.\n\n{html.escape(SETUP_HELP)}")
+            try:
+                sent = await self.adapter._call("sendMessage", lambda: context.bot.send_message(
+                    chat_id=chat.id, text=text, parse_mode=ParseMode.HTML), idempotent=False)
+                self.codes.attach_notice(code, sent.message_id)
+            except TelegramError as exc:
+                log.warning("could not post the link code in %s: %s", chat.id, exc)
+            log.info("link code issued for %s by %s", server, user.id if user else None)
+            return
+        try:
+            settings = self.pipeline.update_server_settings(server, overrides)
+        except ConfigError as exc:
+            await self._reply(update, f"Not changed: {exc}")
+            return
+        log.info("settings of %s changed by %s: %s", server, user.id if user else None, overrides)
+        thresholds = ", ".join(f"{k} {v:.2f}" for k, v in sorted(settings.thresholds.items())) or "defaults"
+        await self._reply(update, f"Saved. Thresholds: {thresholds}. Dry run: {'on' if settings.dry_run else 'off'}.")
+
+    async def cmd_link(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        m, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        if not context.args:
+            await self._reply(update, "Usage: /link <code> — get the code with /setup in the group.")
+            return
+        pending = self.codes.peek(context.args[0])
+        if pending is None:
+            await self._reply(update, "That code is unknown or expired. Run /setup in the group for a new one.")
+            return
+        if chat.id == pending.chat_id:
+            await self._reply(update, "Send /link in the moderators' chat, not in the group itself.")
+            return
+        if not await self.admins.is_admin(pending.chat_id, user.id if user else 0):
+            log.info("link refused: %s is not an admin of %s", user.id if user else None, pending.server)
+            await self._reply(update, "Only an admin of that group can link a moderators' chat.")
+            return
+        pending = self.codes.redeem(context.args[0])
+        if pending is None:  # used concurrently
+            await self._reply(update, "That code was just used.")
+            return
+        try:
+            self.pipeline.update_server_settings(pending.server, {"mod_chat": str(chat.id)})
+        except ConfigError as exc:
+            await self._reply(update, f"Not linked: {exc}")
+            return
+        self._mod_chats = None
+        log.info("moderators' chat %s linked to %s by %s", chat.id, pending.server, user.id if user else None)
+        await self._reply(update, f"Linked: alerts for {esc(self._title(pending.server))} will be posted here.", html_mode=True)
+        if pending.notice_message_id:
+            try:
+                await context.bot.delete_message(chat_id=pending.chat_id, message_id=pending.notice_message_id)
+            except TelegramError as exc:
+                log.info("could not delete the link code message: %s", exc)
+        try:
+            await context.bot.send_message(chat_id=pending.chat_id, text="A moderators' chat is now linked.")
+        except TelegramError as exc:
+            log.info("could not confirm the link in the group: %s", exc)
+
+    # ---- moderators: /queue, /stats, /export -------------------------------------------------
+    async def _servers_here(self, update: Update, group_arg: int | None, need_admin: bool) -> list[str] | None:
+        """Which groups a command in this chat is about; None after replying why not."""
+        chat, user, m = update.effective_chat, update.effective_user, update.effective_message
+        uid = user.id if user else 0
+        if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and str(chat.id) not in self.mod_chat_servers():
+            if not await self._is_admin(m, chat.id, uid):
+                await self._reply(update, "Only this group's admins can use this command.")
+                return None
+            return [server_key(PLATFORM, chat.id)]
+        if chat.type == ChatType.PRIVATE:
+            if group_arg is None:
+                await self._reply(update, "Add the group id, e.g. /export csv -1001234567890 (the id is shown in each alert).")
+                return None
+            servers = [server_key(PLATFORM, group_arg)]
+            need_admin = True
+        else:
+            servers = self.mod_chat_servers().get(str(chat.id), [])
+            if group_arg is not None:
+                servers = [s for s in servers if s == server_key(PLATFORM, group_arg)]
+            if not servers:
+                await self._reply(update, "This chat is not linked as a moderators' chat (run /setup in the group).")
+                return None
+        if need_admin:
+            for s in servers:
+                if not await self.admins.is_admin(int(s.split(":", 1)[1]), uid):
+                    await self._reply(update, "Only admins of that group can use this command.")
+                    return None
+        return servers
+
+    @staticmethod
+    def _args(context: ContextTypes.DEFAULT_TYPE) -> tuple[str | None, int | None]:
+        fmt = group = None
+        for a in context.args or []:
+            if a.lower() in ("csv", "json"):
+                fmt = a.lower()
+            elif a.lstrip("-").isdigit():
+                group = int(a)
+        return fmt, group
+
+    async def cmd_queue(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        _, group = self._args(context)
+        servers = await self._servers_here(update, group, need_admin=False)
+        if servers is None:
+            return
+        in_group = str(update.effective_chat.id) == servers[0].split(":", 1)[1]
+        lines: list[str] = []
+        for s in servers:
+            n = self.store.pending_count(s)
+            lines.append(f"<b>{esc(self._title(s))}</b> (<code>{esc(s.split(':', 1)[1])}</code>): {n} open")
+            if in_group:  # the group itself only gets the count: item details stay with moderators
+                lines.append("Details are in the moderators' chat.")
+                continue
+            for f in self.store.queue(s, limit=20):
+                link = f' · <a href="{html.escape(f.link, quote=True)}">message</a>' if f.link else ""
+                reports = f" · {f.report_count} reports" if f.report_count else ""
+                lines.append(f"#{f.id} · {esc(', '.join(f.labels) or 'reported')} · {esc(f.status)} · "
+                             f"{esc(f.author_name or f.author_id, 60)}{link}{reports}")
+            if n > 20:
+                lines.append(f"… and {n - 20} more")
+        await self._reply(update, "\n".join(lines), html_mode=True)
+
+    async def cmd_stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        _, group = self._args(context)
+        servers = await self._servers_here(update, group, need_admin=False)
+        if servers is None:
+            return
+        lines: list[str] = []
+        for s in servers:
+            st = self.store.stats(s)
+            lines.append(f"<b>{esc(self._title(s))}</b>: {st['flags']} flags, {st['reports']} reports, "
+                         f"{st['reviews']} reviews, {st['incidents']} incidents")
+            for name in ("by_status", "by_label", "by_source", "actions"):
+                if st.get(name):
+                    lines.append(f"{name.replace('_', ' ')}: " + ", ".join(f"{esc(k)} {v}" for k, v in sorted(st[name].items())))
+        await self._reply(update, "\n".join(lines), html_mode=True)
+
+    async def cmd_export(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and str(chat.id) not in self.mod_chat_servers():
+            await self._reply(update, "For privacy, use /export in a private chat with me or in the moderators' chat.")
+            return
+        fmt, group = self._args(context)
+        servers = await self._servers_here(update, group, need_admin=True)
+        if servers is None:
+            return
+        if len(servers) > 1:
+            await self._reply(update, "This chat serves several groups; add the group id: "
+                              + ", ".join(s.split(":", 1)[1] for s in servers))
+            return
+        try:
+            from bot.export import export_bytes
+        except ImportError:
+            await self._reply(update, "Export is not available in this version.")
+            return
+        server = servers[0]
+        result = export_bytes(self.store, fmt or "csv", server=server)
+        caption = f"Log of {self._title(server)} ({server}), {fmt or 'csv'}"
+        sha = _manifest_sha(getattr(result, "manifest", None))
+        if sha:
+            caption += f"\nsha256 {sha}"
+        log.info("export of %s (%s, %d bytes) to chat %s for %s", server, fmt or "csv", len(result.data), chat.id,
+                 update.effective_user.id if update.effective_user else None)
+        try:
+            await self.adapter._call("sendDocument", lambda: context.bot.send_document(
+                chat_id=chat.id, document=InputFile(result.data, filename=result.filename), caption=caption[:1000]),
+                idempotent=False)
+        except TelegramError as exc:
+            log.warning("sending the export to %s failed: %s", chat.id, exc)
+            await self._reply(update, f"Could not send the file: {exc}")
+
+    async def cmd_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_chat.type == ChatType.PRIVATE:
+            await self._reply(update, HELP)
+
+
+def _manifest_sha(manifest: Any) -> str | None:
+    if isinstance(manifest, dict):
+        value = manifest.get("sha256") or manifest.get("data_sha256")
+        return str(value) if value else None
+    return getattr(manifest, "sha256", None)

@@ -1,0 +1,95 @@
+"""One-time codes that link a moderators' chat to a group, and parsing of `/setup` arguments.
+
+The code is posted in the group, where members can read it; that is safe because `/link`
+also checks that the sender is an admin of the group the code belongs to. Codes live in
+memory only: a restart simply means running `/setup` again.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+log = logging.getLogger(__name__)
+
+CODE_TTL_S = 600
+_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes get typed by hand
+
+
+@dataclass(frozen=True)
+class PendingLink:
+    server: str
+    chat_id: int
+    issued_by: int
+    expires: float
+    notice_message_id: int | None = None
+
+
+class LinkCodes:
+    def __init__(self, ttl: float = CODE_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._codes: dict[str, PendingLink] = {}
+
+    def issue(self, server: str, chat_id: int, issued_by: int) -> str:
+        """A fresh code for the group; any older code of the same group stops working."""
+        self._expire()
+        for code in [c for c, p in self._codes.items() if p.server == server]:
+            del self._codes[code]
+        code = "".join(secrets.choice(_ALPHABET) for _ in range(4)) + "-" + "".join(secrets.choice(_ALPHABET) for _ in range(4))
+        self._codes[code] = PendingLink(server, chat_id, issued_by, self.clock() + self.ttl)
+        return code
+
+    def attach_notice(self, code: str, message_id: int) -> None:
+        """Remember the group message showing the code, so it can be deleted once used."""
+        p = self._codes.get(code)
+        if p is not None:
+            self._codes[code] = PendingLink(p.server, p.chat_id, p.issued_by, p.expires, message_id)
+
+    def peek(self, code: str) -> PendingLink | None:
+        self._expire()
+        return self._codes.get(normalize_code(code))
+
+    def redeem(self, code: str) -> PendingLink | None:
+        """Use a code once; None when unknown or expired."""
+        self._expire()
+        return self._codes.pop(normalize_code(code), None)
+
+    def _expire(self) -> None:
+        now = self.clock()
+        for code in [c for c, p in self._codes.items() if p.expires <= now]:
+            del self._codes[code]
+
+
+def normalize_code(code: str) -> str:
+    raw = "".join(ch for ch in code.upper() if ch.isalnum())
+    return f"{raw[:4]}-{raw[4:]}" if len(raw) == 8 else code.strip().upper()
+
+
+SETUP_HELP = (
+    "/setup — post a one-time code to link the moderators' chat\n"
+    "/setup threshold <label> <0..1> — e.g. /setup threshold sexual 0.8\n"
+    "/setup dryrun on|off — dry run: flag and notify, but take no automatic action"
+)
+
+
+class SetupUsage(ValueError):
+    """The /setup arguments are not understood; the message says how to use it."""
+
+
+def parse_setup_args(args: Sequence[str]) -> dict[str, Any] | None:
+    """`/setup` arguments -> settings overrides (None = issue a link code). Values are validated by the core."""
+    if not args:
+        return None
+    cmd = args[0].lower()
+    if cmd == "threshold" and len(args) == 3:
+        try:
+            value = float(args[2].replace(",", "."))
+        except ValueError:
+            raise SetupUsage(f"not a number: {args[2]!r}\n{SETUP_HELP}") from None
+        return {"thresholds": {args[1].lower(): value}}
+    if cmd in ("dryrun", "dry_run", "dry-run") and len(args) == 2 and args[1].lower() in ("on", "off", "true", "false"):
+        return {"dry_run": args[1].lower() in ("on", "true")}
+    raise SetupUsage(SETUP_HELP)

@@ -1,0 +1,354 @@
+"""A fake Telegram Bot API on 127.0.0.1 (aiohttp), so the real python-telegram-bot client runs in tests.
+
+It answers the methods the bot uses, records every call, serves files for getFile, and
+implements getUpdates as a real long poll (woken by new updates and by shutdown).
+Parameters arrive as form fields (non-string values JSON-encoded) or multipart.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+TOKEN = "123456:TEST-token"
+BOT_USER = {"id": 999000, "is_bot": True, "first_name": "Triage", "username": "triage_test_bot",
+            "can_join_groups": True, "can_read_all_group_messages": True, "supports_inline_queries": False}
+#: Parameters PTB JSON-encodes because they are not strings.
+JSON_PARAMS = {
+    "chat_id", "message_id", "user_id", "until_date", "offset", "limit", "timeout", "reply_markup", "permissions",
+    "link_preview_options", "show_alert", "disable_notification", "revoke_messages", "allowed_updates", "commands",
+    "message_ids", "drop_pending_updates", "reply_parameters", "protect_content", "use_independent_chat_permissions",
+    "sender_chat_id", "cache_time", "scope", "entities", "caption_entities", "allow_sending_without_reply",
+}
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    files: dict[str, tuple[str | None, bytes]] = field(default_factory=dict)
+
+
+def user(uid: int, first: str = "User", username: str | None = None, last: str | None = None) -> dict:
+    u = {"id": uid, "is_bot": False, "first_name": first}
+    if username:
+        u["username"] = username
+    if last:
+        u["last_name"] = last
+    return u
+
+
+def supergroup(cid: int, title: str = "Group", username: str | None = None) -> dict:
+    c = {"id": cid, "type": "supergroup", "title": title}
+    if username:
+        c["username"] = username
+    return c
+
+
+def private(u: dict) -> dict:
+    return {"id": u["id"], "type": "private", "first_name": u["first_name"]}
+
+
+def _admin_member(u: dict, status: str) -> dict:
+    if status == "creator":
+        return {"status": "creator", "user": u, "is_anonymous": False}
+    if status == "administrator":
+        rights = dict.fromkeys([
+            "can_manage_chat", "can_delete_messages", "can_manage_video_chats", "can_restrict_members",
+            "can_promote_members", "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
+            "can_delete_stories"], True)
+        return {"status": "administrator", "user": u, "can_be_edited": False, "is_anonymous": False, **rights}
+    if status == "restricted":
+        perms = dict.fromkeys([
+            "is_member", "can_send_messages", "can_send_audios", "can_send_documents", "can_send_photos",
+            "can_send_videos", "can_send_video_notes", "can_send_voice_notes", "can_send_polls",
+            "can_send_other_messages", "can_add_web_page_previews", "can_change_info", "can_invite_users",
+            "can_pin_messages", "can_manage_topics"], False)
+        return {"status": "restricted", "user": u, "until_date": 0, **perms}
+    if status == "kicked":
+        return {"status": "kicked", "user": u, "until_date": 0}
+    return {"status": status, "user": u}
+
+
+class FakeTelegram:
+    def __init__(self, token: str = TOKEN) -> None:
+        self.token = token
+        self.calls: list[Call] = []
+        self.updates: list[dict] = []
+        self.members: dict[tuple[int, int], str] = {}  # (chat, user) -> status
+        self.users: dict[int, dict] = {BOT_USER["id"]: BOT_USER}
+        self.files: dict[str, bytes] = {}
+        self.file_sizes: dict[str, int | None] = {}  # what getFile declares (None = omit)
+        self.fail: dict[str, tuple[int, str]] = {}  # method -> (HTTP code, description)
+        self.blocked_private: set[int] = set()  # users who never started the bot
+        self.downloads: list[tuple[str, int]] = []  # (file path, bytes actually sent)
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(5000)
+        self._cond: asyncio.Condition | None = None
+        self._closing = False
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ---- lifecycle ------------------------------------------------------------------
+    async def start(self) -> "FakeTelegram":
+        self._cond = asyncio.Condition()
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._api)
+        app.router.add_get("/file/bot{token}/{path:.*}", self._file)
+        self._runner = web.AppRunner(app, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        await self.wake(closing=True)
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def wake(self, closing: bool = False) -> None:
+        self._closing = self._closing or closing
+        async with self._cond:
+            self._cond.notify_all()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/file/bot"
+
+    # ---- test-side helpers ----------------------------------------------------------
+    def set_member(self, chat_id: int, u: dict, status: str = "member") -> None:
+        self.users[u["id"]] = u
+        self.members[(chat_id, u["id"])] = status
+
+    def add_file(self, file_id: str, data: bytes, declared_size: int | None | str = "same") -> None:
+        self.files[file_id] = data
+        self.file_sizes[file_id] = len(data) if declared_size == "same" else declared_size
+
+    async def push(self, kind: str, payload: dict) -> dict:
+        update = {"update_id": next(self._update_ids), kind: payload}
+        self.updates.append(update)
+        await self.wake()
+        return update
+
+    def new_message(self, chat: dict, sender: dict | None, text: str | None = None, *, caption: str | None = None,
+                    photo: list[dict] | None = None, document: dict | None = None, reply_to: dict | None = None,
+                    entities: list[dict] | None = None, media_group_id: str | None = None,
+                    message_id: int | None = None, sender_chat: dict | None = None) -> dict:
+        m: dict[str, Any] = {"message_id": message_id or next(self._message_ids), "date": int(time.time()), "chat": chat}
+        if sender is not None:
+            m["from"] = sender
+        if sender_chat is not None:
+            m["sender_chat"] = sender_chat
+        if text is not None:
+            m["text"] = text
+            if entities:
+                m["entities"] = entities
+        if caption is not None:
+            m["caption"] = caption
+            if entities:
+                m["caption_entities"] = entities
+        if photo is not None:
+            m["photo"] = photo
+        if document is not None:
+            m["document"] = document
+        if reply_to is not None:
+            m["reply_to_message"] = reply_to
+        if media_group_id is not None:
+            m["media_group_id"] = media_group_id
+        return m
+
+    async def send(self, *args, **kwargs) -> dict:
+        """Queue a new message from a member; returns the message dict."""
+        m = self.new_message(*args, **kwargs)
+        await self.push("message", m)
+        return m
+
+    async def edit(self, message: dict, text: str) -> dict:
+        edited = dict(message, edit_date=int(time.time()))
+        edited.pop("text", None)
+        edited.pop("caption", None)
+        edited["caption" if "photo" in message or "document" in message else "text"] = text
+        await self.push("edited_message", edited)
+        return edited
+
+    async def press(self, message: dict, sender: dict, data: str) -> None:
+        """A button press on a message the bot sent."""
+        await self.push("callback_query", {"id": str(next(self._update_ids) + 10**6), "from": sender,
+                                           "message": message, "chat_instance": "ci", "data": data})
+
+    def calls_of(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; calls: {[c.method for c in self.calls]}")
+            await asyncio.sleep(0.02)
+
+    async def wait_call(self, method: str, n: int = 1, timeout: float = 5.0, where: Callable[[Call], bool] | None = None) -> list[Call]:
+        def found():
+            calls = [c for c in self.calls_of(method) if where is None or where(c)]
+            return calls if len(calls) >= n else None
+        return await self.wait_for(found, timeout, f"{n} x {method}")
+
+    # ---- the API --------------------------------------------------------------------
+    async def _params(self, request: web.Request) -> tuple[dict[str, Any], dict[str, tuple[str | None, bytes]]]:
+        params: dict[str, Any] = dict(request.query)
+        files: dict[str, tuple[str | None, bytes]] = {}
+        if request.content_type == "application/json":
+            params.update(await request.json())
+            return params, files
+        form = await request.post()
+        for key, value in form.items():
+            if isinstance(value, web.FileField):
+                files[key] = (value.filename, value.file.read())
+            elif key in JSON_PARAMS:
+                try:
+                    params[key] = json.loads(value)
+                except ValueError:
+                    params[key] = value
+            else:
+                params[key] = value
+        return params, files
+
+    async def _api(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        method = request.match_info["method"]
+        params, files = await self._params(request)
+        self.calls.append(Call(method, params, files))
+        if method in self.fail:
+            code, desc = self.fail[method]
+            return web.json_response({"ok": False, "error_code": code, "description": desc}, status=code)
+        handler = getattr(self, f"m_{method}", None)
+        if handler is None:
+            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found: method not found"}, status=404)
+        try:
+            result = await handler(params, files)
+        except _ApiError as exc:
+            return web.json_response({"ok": False, "error_code": exc.code, "description": exc.description}, status=exc.code)
+        return web.json_response({"ok": True, "result": result})
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        path = request.match_info["path"]
+        file_id = path.rsplit("/", 1)[-1]
+        data = self.files.get(file_id)
+        if data is None:
+            raise web.HTTPNotFound()
+        resp = web.StreamResponse()  # chunked, no Content-Length: the client must enforce its own cap
+        await resp.prepare(request)
+        sent = 0
+        try:
+            for i in range(0, len(data), 16 * 1024):
+                await resp.write(data[i:i + 16 * 1024])
+                sent += len(data[i:i + 16 * 1024])
+        except (ConnectionResetError, RuntimeError):
+            pass
+        finally:
+            self.downloads.append((path, sent))
+        return resp
+
+    def _sent(self, chat_id: Any, **extra: Any) -> dict:
+        cid = int(chat_id)
+        chat = {"id": cid, "type": "private", "first_name": "x"} if cid > 0 else {"id": cid, "type": "supergroup", "title": "chat"}
+        return {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat, "from": BOT_USER, **extra}
+
+    async def m_getMe(self, p, f):
+        return BOT_USER
+
+    async def m_deleteWebhook(self, p, f):
+        return True
+
+    async def m_setMyCommands(self, p, f):
+        return True
+
+    async def m_getUpdates(self, p, f):
+        offset = int(p.get("offset") or 0)
+        timeout = float(p.get("timeout") or 0)
+        limit = int(p.get("limit") or 100)
+        self.updates = [u for u in self.updates if u["update_id"] >= offset]  # confirmed ones are dropped
+        deadline = asyncio.get_running_loop().time() + timeout
+        async with self._cond:
+            while not self.updates and not self._closing:
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    break
+                try:
+                    await asyncio.wait_for(self._cond.wait(), remaining)
+                except asyncio.TimeoutError:
+                    break
+        return self.updates[:limit]
+
+    async def m_sendMessage(self, p, f):
+        if int(p["chat_id"]) in self.blocked_private:
+            raise _ApiError(403, "Forbidden: bot can't initiate conversation with a user")
+        return self._sent(p["chat_id"], text=p.get("text", ""))
+
+    async def m_editMessageText(self, p, f):
+        return self._sent(p["chat_id"], text=p.get("text", ""), edit_date=int(time.time())) | {"message_id": int(p["message_id"])}
+
+    async def m_deleteMessage(self, p, f):
+        return True
+
+    async def m_answerCallbackQuery(self, p, f):
+        return True
+
+    async def m_getChatMember(self, p, f):
+        uid = int(p["user_id"])
+        u = self.users.get(uid, user(uid))
+        return _admin_member(u, self.members.get((int(p["chat_id"]), uid), "member"))
+
+    async def m_getChatAdministrators(self, p, f):
+        cid = int(p["chat_id"])
+        return [_admin_member(self.users.get(uid, user(uid)), st) for (c, uid), st in self.members.items()
+                if c == cid and st in ("creator", "administrator")]
+
+    async def m_restrictChatMember(self, p, f):
+        self.members[(int(p["chat_id"]), int(p["user_id"]))] = "restricted"
+        return True
+
+    async def m_banChatMember(self, p, f):
+        self.members[(int(p["chat_id"]), int(p["user_id"]))] = "kicked"
+        return True
+
+    async def m_getFile(self, p, f):
+        file_id = p["file_id"]
+        if file_id not in self.files:
+            raise _ApiError(400, "Bad Request: invalid file_id")
+        out = {"file_id": file_id, "file_unique_id": "u" + file_id, "file_path": f"photos/{file_id}"}
+        if self.file_sizes.get(file_id) is not None:
+            out["file_size"] = self.file_sizes[file_id]
+        return out
+
+    async def m_sendDocument(self, p, f):
+        doc = p.get("document")
+        name = None
+        if isinstance(doc, str) and doc.startswith("attach://"):
+            name = f.get(doc[len("attach://"):], (None, b""))[0]
+        elif "document" in f:
+            name = f["document"][0]
+        return self._sent(p["chat_id"], document={"file_id": "doc1", "file_unique_id": "udoc1", "file_name": name or "file"})
+
+
+class _ApiError(Exception):
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
