@@ -62,6 +62,7 @@ class Pipeline:
         image_scanner: ImageScanner | None = None,
         base_thresholds: Mapping[str, float] | None = None,
         executor: Executor | None = None,
+        inline_text_chars: int = 2000,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -69,6 +70,7 @@ class Pipeline:
         self.image_scanner = image_scanner
         self.base_thresholds = dict(base_thresholds or {})
         self.base_thresholds.update(settings.thresholds)
+        self.inline_text_chars = inline_text_chars
         self.executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="classify")
         self.adapters: dict[str, Adapter] = {}
         self._server_cache: dict[str, ServerSettings] = {}
@@ -111,7 +113,12 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         verdicts: list[Verdict] = []
         if message.text and self.text_detectors:
-            verdicts += await loop.run_in_executor(self.executor, self.classify_text, message.text)
+            if len(message.text) <= self.inline_text_chars:
+                # A chat-sized message costs well under a millisecond to score; handing it to a
+                # thread costs more than that (measured in benchmarks/bench_pipeline.py).
+                verdicts += self.classify_text(message.text)
+            else:
+                verdicts += await loop.run_in_executor(self.executor, self.classify_text, message.text)
         if self.image_scanner is not None:
             for att in message.attachments:
                 verdicts += await self._scan_attachment(message, att)
@@ -184,6 +191,7 @@ class Pipeline:
         """Log the action, carry it out unless dry-run, log its outcome. Never raises for API errors."""
         platform = action.server.split(":", 1)[0]
         adapter = self.adapters.get(platform)
+        alert = None
         if action.kind == "notify":
             alert = alerts.build_alert(self.store, action)
             action = replace(action, ref=alert.ref)
@@ -200,8 +208,8 @@ class Pipeline:
             log.exception("action %s on %s failed", action.kind, action.server)
             result = ActionResult(ok=False, detail=f"{type(exc).__name__}: {exc}")
         self.store.complete_action(action.server, action_id, "ok" if result.ok else "error", result.detail)
-        if action.kind == "notify" and result.ok:
-            alerts.save_alert_ref(self.store, alerts.build_alert(self.store, action), result.ref)
+        if alert is not None and result.ok:
+            alerts.save_alert_ref(self.store, alert, result.ref)
         return result
 
     # ---- members and moderators ----------------------------------------------------

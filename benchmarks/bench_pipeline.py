@@ -1,0 +1,101 @@
+"""Pipeline throughput and latency with a trivial detector and the real SQLite store (issue 2 / 7 figures).
+
+Run: python benchmarks/bench_pipeline.py [--messages N] [--flag-rate R]
+Pins itself to one core. Prints messages/s, p50/p99 latency per message and peak RSS.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import MappingProxyType
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.config import Settings  # noqa: E402
+from bot.models import Action, ActionResult, Attachment, Message  # noqa: E402
+from bot.pipeline import Intake, Pipeline  # noqa: E402
+from bot.store import Store  # noqa: E402
+from classifiers.base import Verdict  # noqa: E402
+
+
+class Trivial:
+    name = "trivial"
+
+    def classify(self, text: str) -> list[Verdict]:
+        return [Verdict("sexual", 0.99 if "lewd" in text else 0.01, "matched lewd" if "lewd" in text else "", self.name)]
+
+
+class NullAdapter:
+    platform = "discord"
+
+    async def execute(self, action: Action) -> ActionResult:
+        return ActionResult(ok=True, ref=action.ref or "alert")
+
+    async def fetch(self, attachment: Attachment, max_bytes: int) -> bytes:
+        return b""
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def run(n: int, flag_rate: float, db: Path, mode: str) -> dict:
+    store = Store.open(db)
+    p = Pipeline(Settings(db_path=db), store, [Trivial()], base_thresholds=MappingProxyType({"sexual": 0.5}))
+    p.adapters["discord"] = NullAdapter()
+    every = int(1 / flag_rate) if flag_rate > 0 else 0
+    msgs = [Message("discord", "bench", "c1", f"m{i}", f"a{i % 500}",
+                    text=("lewd " if every and i % every == 0 else "") + f"message number {i} about lunch")
+            for i in range(n)]
+    lat: list[float] = []
+    t0 = time.perf_counter()
+    if mode == "direct":
+        for m in msgs:
+            s = time.perf_counter()
+            await p.handle(m)
+            lat.append(time.perf_counter() - s)
+    else:
+        starts: dict[str, float] = {}
+        intake = Intake(p, maxsize=1000, workers=4, on_done=lambda m, d: lat.append(time.perf_counter() - starts[m.message_id]))
+        intake.start()
+        for m in msgs:
+            starts[m.message_id] = time.perf_counter()
+            await intake.submit(m)
+        await intake.stop()
+    elapsed = time.perf_counter() - t0
+    flags = store.stats(None)["flags"]
+    store.close()
+    p.executor.shutdown()
+    lat.sort()
+    return {"mode": mode, "messages": n, "flagged": flags, "msg_per_s": n / elapsed,
+            "p50_ms": statistics.median(lat) * 1000, "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--messages", type=int, default=20000)
+    ap.add_argument("--flag-rate", type=float, nargs="*", default=[0.05, 1.0])
+    args = ap.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    print("direct = one message at a time (latency = handling time); intake = flood through the bounded queue")
+    print("(its latency includes waiting in a full queue, so it shows backpressure, not per-message cost)")
+    print(f"{'mode':8} {'flag rate':>9} {'messages':>9} {'flagged':>8} {'msg/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    for rate in args.flag_rate:
+        for mode in ("direct", "intake"):
+            with tempfile.TemporaryDirectory() as d:
+                r = asyncio.run(run(args.messages, rate, Path(d) / "bench.db", mode))
+            print(f"{r['mode']:8} {rate:9.2f} {r['messages']:9d} {r['flagged']:8d} {r['msg_per_s']:9.0f} {r['p50_ms']:8.3f} {r['p99_ms']:8.3f}")
+    print(f"peak RSS: {peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
