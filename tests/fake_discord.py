@@ -242,7 +242,7 @@ class FakeDiscord:
 
     async def slash(self, who: int, name: str, sub: str | None = None, options: dict[str, Any] | None = None,
                     resolved: dict | None = None) -> dict:
-        opts = [{"name": k, "type": _option_type(v), "value": v} for k, v in (options or {}).items()]
+        opts = [_option(k, v) for k, v in (options or {}).items()]
         if sub is not None:
             opts = [{"name": sub, "type": 1, "options": opts}]
         data = {"id": str(self.new_id()), "name": name, "type": 1, "options": opts}
@@ -386,6 +386,16 @@ class FakeDiscord:
             if len(parts) == 5 and parts[3] == "messages" and method in ("PATCH", "GET"):
                 return self._bot_message(0, body, mid=1)
         return None
+
+
+OPTION_TYPES = {"user": 6, "channel": 7, "role": 8, "number": 10}
+
+
+def _option(name: str, value: Any) -> dict:
+    """An option; pass ("user", id) / ("channel", id) for resolved kinds, plain values otherwise."""
+    if isinstance(value, tuple):
+        return {"name": name, "type": OPTION_TYPES[value[0]], "value": str(value[1])}
+    return {"name": name, "type": _option_type(value), "value": value}
 
 
 def _option_type(value: Any) -> int:

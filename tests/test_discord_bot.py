@@ -189,6 +189,7 @@ async def test_flood_is_queued_not_blocking(env):
         await env.fake.send_message(MALLORY if i % 2 else DAVE, f"pesan {i} bokep" if i % 4 == 0 else f"pesan {i}")
     await env.settle(40)
     assert env.client.intake.handled == 40 and env.store.count_flags(SERVER) == 10
+    assert len(mod_posts(env.fake)) == 10
 
 
 # ---- buttons --------------------------------------------------------------------------------
@@ -305,3 +306,185 @@ async def test_button_for_another_servers_flag_is_refused(env):
     inter, cb, _ = await click(env, BOB, alert, "confirm", other)
     assert "not in this server" in cb.json["data"]["content"]
     assert env.store.flag("discord:999", other).status == "pending"
+
+
+# ---- member reports -------------------------------------------------------------------------
+async def test_context_menu_opens_modal_then_reports(env):
+    target = await env.fake.send_message(MALLORY, "foto kamu jelek", mentions=(ALICE,))
+    await env.settle()
+    inter = await env.fake.context_menu(ALICE, int(target["id"]))
+    cb = await env.fake.callback(inter)
+    assert cb.json["type"] == 9  # modal
+    start = len(env.fake.calls)
+    sub = await env.fake.submit_modal(ALICE, cb.json["data"], "she is posting fake nudes of me")
+    await env.fake.callback(sub)
+    follow = await env.fake.followup(sub)
+    assert follow.json["flags"] & 64 and "sent to the moderators" in follow.json["content"]
+    post = await env.fake.wait_call("POST", rf"^/channels/{MODQ}/messages$", start=start)
+    text = embed_text(alert_embed(post))
+    assert "Reported by members" in text and f"<@{ALICE}>" in text  # moderators see the reporter
+    flag_id = env.store.find_flag(SERVER, str(GENERAL), target["id"])
+    flag = env.store.flag(SERVER, flag_id)
+    assert flag.report_count == 1 and flag.source == "report" and env.store.reporters(SERVER, flag_id) == [str(ALICE)]
+    assert flag.report_reasons == ("she is posting fake nudes of me",)
+
+
+async def test_report_command_with_link_and_duplicates_collapse(env):
+    target = await env.fake.send_message(MALLORY, "foto kamu jelek")
+    await env.settle()
+    link = f"https://discord.com/channels/{GUILD}/{GENERAL}/{target['id']}"
+    outcomes = []
+    for who in (ALICE, DAVE, ALICE):
+        inter = await env.fake.slash(who, "report", options={"reason": "harassment", "message_link": link})
+        cb = await env.fake.callback(inter)
+        assert cb.json["type"] == 5 and callback_flags(cb) & 64
+        outcomes.append((await env.fake.followup(inter)).json["content"])
+    assert "already reported" in outcomes[2]
+    flag_id = env.store.find_flag(SERVER, str(GENERAL), target["id"])
+    flag = env.store.flag(SERVER, flag_id)
+    assert flag.report_count == 2 and env.store.count_flags(SERVER) == 1
+    assert flag.excerpt == "foto kamu jelek"  # the bot fetched the reported message
+    posts = mod_posts(env.fake)
+    assert len(posts) == 1  # later reports edit the same queue entry
+    last_edit = env.fake.find("PATCH", rf"^/channels/{MODQ}/messages/")[-1]
+    assert next(f for f in alert_embed(last_edit)["fields"] if f["name"] == "Reports")["value"] == "2"
+
+
+async def test_report_member_and_reporter_is_never_shown_to_them(env):
+    inter = await env.fake.slash(ALICE, "report", options={"reason": "DMs me slurs", "member": ("user", MALLORY)},
+                                 resolved={"users": {str(MALLORY): {"id": str(MALLORY), "username": "mallory",
+                                                                    "discriminator": "0", "avatar": None, "global_name": None}}})
+    await env.fake.callback(inter)
+    follow = await env.fake.followup(inter)
+    assert follow.json["flags"] & 64
+    # nothing went anywhere but the mod channel and the reporter's own ephemeral replies
+    posts = [c for c in env.fake.calls if c.method == "POST" and c.path.startswith("/channels/")]
+    assert posts and all(c.path == f"/channels/{MODQ}/messages" for c in posts)
+    flag = env.store.queue(SERVER)[0]
+    assert flag.author_id == str(MALLORY) and flag.message_id == f"member:{MALLORY}"
+
+
+async def test_report_rate_limit(env):
+    env.pipeline.update_server_settings(SERVER, {"report_rate_limit": 2})
+    msgs = [await env.fake.send_message(MALLORY, f"pesan {i}") for i in range(3)]
+    await env.settle()
+    replies = []
+    for m in msgs:
+        inter = await env.fake.slash(DAVE, "report", options={
+            "reason": "spam", "message_link": f"https://discord.com/channels/{GUILD}/{GENERAL}/{m['id']}"})
+        replies.append((await env.fake.followup(inter)).json["content"])
+    assert "please wait" in replies[2] and env.store.count_flags(SERVER) == 2
+
+
+@pytest.mark.parametrize("link", ["https://discord.com/channels/555/1/2", "not a link"])
+async def test_report_rejects_links_from_elsewhere(env, link):
+    inter = await env.fake.slash(ALICE, "report", options={"reason": "x", "message_link": link})
+    cb = await env.fake.callback(inter)
+    assert "not a link to a message in this server" in cb.json["data"]["content"] and callback_flags(cb) & 64
+    assert env.store.count_flags(SERVER) == 0
+
+
+# ---- /triage commands -----------------------------------------------------------------------
+def channel_resolved(cid: int, name: str) -> dict:
+    return {"channels": {str(cid): {"id": str(cid), "name": name, "type": 0, "permissions": "0", "guild_id": str(GUILD),
+                                    "parent_id": None, "nsfw": False, "position": 0}}}
+
+
+async def reply_of(env: Env, inter: dict) -> tuple[int, str]:
+    """(callback type, visible text) of a command's answer, whether direct or deferred."""
+    cb = await env.fake.callback(inter)
+    if cb.json["type"] == 4:
+        assert callback_flags(cb) & 64, "moderator answers must be ephemeral"
+        return 4, cb.json["data"]["content"]
+    return cb.json["type"], ""
+
+
+async def test_setup_changes_mod_channel_thresholds_and_dry_run(env):
+    inter = await env.fake.slash(CAROL, "triage", "setup", {"mod_channel": ("channel", OTHER), "sexual": 0.7, "dry_run": True},
+                                 resolved=channel_resolved(OTHER, "random"))
+    kind, text = await reply_of(env, inter)
+    assert kind == 4 and "Saved" in text and f"<#{OTHER}>" in text and "sexual 0.70" in text and "Dry-run: on" in text
+    s = env.pipeline.server_settings(SERVER)
+    assert s.mod_channel == str(OTHER) and s.thresholds["sexual"] == 0.7 and s.dry_run
+    assert env.store.server_overrides(SERVER)["mod_channel"] == str(OTHER)
+    await env.fake.send_message(MALLORY, "bokep")
+    await env.settle()
+    await env.fake.wait_call("POST", rf"^/channels/{OTHER}/messages$")
+
+
+@pytest.mark.parametrize("who,sub,needed", [
+    (BOB, "setup", "Manage Server"), (ALICE, "setup", "Manage Server"), (ALICE, "queue", "Manage Messages"),
+    (DAVE, "stats", "Manage Messages"), (BOB, "export", "Administrator"), (ALICE, "scan", "Manage Messages"),
+])
+async def test_triage_commands_are_checked_at_run_time(env, who, sub, needed):
+    options = {"channel": ("channel", OTHER)} if sub == "scan" else {}
+    inter = await env.fake.slash(who, "triage", sub, options, resolved=channel_resolved(OTHER, "random") if options else None)
+    kind, text = await reply_of(env, inter)
+    assert kind == 4 and needed in text
+    assert env.store.server_overrides(SERVER) == {}
+
+
+async def test_triage_commands_declare_default_member_permissions(env):
+    from discord import Permissions
+    group = env.client.tree.get_command("triage")
+    assert group.default_permissions == Permissions(manage_messages=True) and group.guild_only
+    assert {c.name for c in group.commands} == {"setup", "queue", "stats", "scan", "export"}
+
+
+async def test_queue_and_stats(env):
+    await flag_one(env, "bokep 1")
+    await flag_one(env, "monyet 2", author=DAVE)
+    kind, text = await reply_of(env, await env.fake.slash(BOB, "triage", "queue"))
+    assert "**2** items" in text and text.count("\n#") == 2 and "[message](https://discord.com/channels/" in text
+    kind, text = await reply_of(env, await env.fake.slash(BOB, "triage", "stats"))
+    assert "Flags: **2**" in text and "racial 1" in text and "sexual 1" in text
+
+
+async def test_scan_rechecks_history_with_progress(env):
+    for i in range(30):  # history the bot never saw live
+        env.fake.message_payload(MALLORY if i % 3 == 0 else DAVE, f"lama {i} bokep" if i % 3 == 0 else f"lama {i}",
+                                 channel_id=OTHER)
+    inter = await env.fake.slash(BOB, "triage", "scan", {"channel": ("channel", OTHER), "limit": 30},
+                                 resolved=channel_resolved(OTHER, "random"))
+    kind, _ = await reply_of(env, inter)
+    assert kind == 5
+    edits = []
+    await wait_until(lambda: any("done" in (c.json or {}).get("content", "") for c in
+                                 env.fake.find("PATCH", rf"/webhooks/{APP_ID}/{inter['token']}/messages/@original")))
+    edits = [c.json["content"] for c in env.fake.find("PATCH", rf"/webhooks/{APP_ID}/{inter['token']}/messages/@original")]
+    assert any("25 checked" in e for e in edits[:-1])  # progress while scanning
+    assert "30 messages checked, 10 flagged" in edits[-1]
+    assert env.store.stats(SERVER)["by_source"] == {"scan": 10}
+
+
+async def test_export_is_admin_only_ephemeral_and_this_server_only(env):
+    from bot.models import Decision, Message
+    env.store.record_flag(Message(platform="discord", server_id="999", channel_id="1", message_id="2", author_id="3",
+                                  text="other server secret"), Decision(flagged=True, labels=("sexual",), verdicts=()))
+    await flag_one(env, "bokep here")
+    inter = await env.fake.slash(CAROL, "triage", "export", {"format": "csv"})
+    kind, _ = await reply_of(env, inter)
+    assert kind == 5
+    follow = await env.fake.followup(inter)
+    assert follow.json["flags"] & 64
+    (csv_name, data), (manifest_name, manifest) = sorted(follow.files.items(), key=lambda kv: kv[0].endswith(".json"))
+    assert csv_name.endswith(".csv") and manifest_name.endswith(".manifest.json")
+    assert b"bokep here" in data and b"other server secret" not in data
+    assert json.loads(manifest)
+
+
+# ---- Discord AutoMod ------------------------------------------------------------------------
+async def test_automod_action_lands_in_the_queue_once(env):
+    event = {"guild_id": str(GUILD), "rule_id": "777", "rule_trigger_type": 1, "user_id": str(MALLORY),
+             "channel_id": str(GENERAL), "content": "kata terlarang", "matched_keyword": "terlarang",
+             "matched_content": "terlarang"}
+    await env.fake.dispatch("AUTO_MODERATION_ACTION_EXECUTION", {**event, "action": {"type": 1, "metadata": {}}})
+    await env.fake.dispatch("AUTO_MODERATION_ACTION_EXECUTION", {**event, "action": {"type": 2, "metadata": {"channel_id": str(MODQ)}},
+                                                                 "alert_system_message_id": "5555"})
+    post = await env.fake.wait_call("POST", rf"^/channels/{MODQ}/messages$")
+    await asyncio.sleep(0.2)
+    text = embed_text(alert_embed(post))
+    assert "Discord AutoMod" in text and "AutoMod rule 777 matched" in text
+    flags = env.store.queue(SERVER)
+    assert len(flags) == 1 and flags[0].source == "automod" and "automod" in flags[0].labels
+    assert len(mod_posts(env.fake)) == 1  # the second event edits the same entry
