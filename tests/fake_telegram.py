@@ -88,6 +88,7 @@ class FakeTelegram:
         self.files: dict[str, bytes] = {}
         self.file_sizes: dict[str, int | None] = {}  # what getFile declares (None = omit)
         self.fail: dict[str, tuple[int, str]] = {}  # method -> (HTTP code, description)
+        self.fail_times: dict[str, int] = {}  # method -> how many more calls fail (with `fail`'s answer)
         self.blocked_private: set[int] = set()  # users who never started the bot
         self.downloads: list[tuple[str, int]] = []  # (file path, bytes actually sent)
         self._update_ids = itertools.count(1)
@@ -234,7 +235,9 @@ class FakeTelegram:
         method = request.match_info["method"]
         params, files = await self._params(request)
         self.calls.append(Call(method, params, files))
-        if method in self.fail:
+        if method in self.fail and self.fail_times.get(method, 1) > 0:
+            if method in self.fail_times:
+                self.fail_times[method] -= 1
             code, desc = self.fail[method]
             return web.json_response({"ok": False, "error_code": code, "description": desc}, status=code)
         handler = getattr(self, f"m_{method}", None)

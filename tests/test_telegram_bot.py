@@ -407,16 +407,18 @@ async def test_export_sends_only_that_groups_log(env: Env):
     await env.fake.wait_call("sendMessage", where=lambda c: "Only admins" in c.params["text"])
     assert not env.fake.calls_of("sendDocument")
     await env.fake.send(private(ADMIN), ADMIN, f"/export csv {GROUP}", entities=[{"type": "bot_command", "offset": 0, "length": 7}])
-    [doc] = await env.fake.wait_call("sendDocument")
-    assert int(doc.params["chat_id"]) == ADMIN["id"]
-    data = next(iter(doc.files.values()))[1].decode("utf-8")
-    assert "group one slur" in data or SERVER in data
-    assert "other group" not in data and str(OTHER_GROUP) not in data
-    await env.fake.send(supergroup(MODS, "Mods"), ADMIN, "/export json", entities=[{"type": "bot_command", "offset": 0, "length": 7}])
     docs = await env.fake.wait_call("sendDocument", n=2)
-    assert int(docs[1].params["chat_id"]) == MODS
-    body = next(iter(docs[1].files.values()))[1].decode("utf-8")
-    assert "other group" not in body and str(OTHER_GROUP) not in body
+    assert all(int(d.params["chat_id"]) == ADMIN["id"] for d in docs)
+    (name, data), (mname, manifest) = docs[0].files["document"], docs[1].files["document"]
+    assert name.endswith(".csv") and mname == name + ".manifest.json"
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+    assert [r["server"] for r in rows] == [SERVER] and rows[0]["excerpt"] == "group one slur"
+    assert json.loads(manifest)["rows"] == 1 and json.loads(manifest)["sha256"] in docs[0].params["caption"]
+    await env.fake.send(supergroup(MODS, "Mods"), ADMIN, "/export json", entities=[{"type": "bot_command", "offset": 0, "length": 7}])
+    docs = await env.fake.wait_call("sendDocument", n=4)
+    assert int(docs[2].params["chat_id"]) == MODS
+    rows = json.loads(docs[2].files["document"][1])
+    assert [r["server"] for r in rows] == [SERVER]
 
 
 async def test_export_is_refused_in_the_group_itself(env: Env):
@@ -470,3 +472,80 @@ def test_callback_data_round_trip(data, ok):
 
 def test_callback_data_fits_telegram_limit():
     assert len(callback_data("dismiss", -1009999999999999, 10**12, 86400).encode()) <= 64
+
+
+async def test_run_polls_until_stop_and_returns_cleanly(tmp_path, monkeypatch):
+    import asyncio
+
+    from bot.platforms.telegram_bot import run
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    fake = await FakeTelegram().start()
+    store = Store.open(tmp_path / "run.db")
+    settings = make_settings(fake)
+    pipeline = Pipeline(settings, store, text_detectors=[KeywordDetector()])
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(pipeline, settings, stop))
+    try:
+        await fake.wait_call("getUpdates")
+        await fake.send(G, TROLL, "slur")
+        await fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS)
+        assert fake.calls_of("setMyCommands")
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+    finally:
+        if not task.done():
+            task.cancel()
+        await fake.stop()
+        store.close()
+    assert store.path.exists()
+
+
+async def test_network_errors_are_retried(env: Env):
+    env.fake.fail["restrictChatMember"] = (502, "Bad Gateway")
+    env.fake.fail_times["restrictChatMember"] = 1
+    fid, _ = await _flag_one(env)
+    await env.fake.press(await _alert_message(env), ADMIN, callback_data("mute", GROUP, fid, 600))
+    await env.fake.wait_call("restrictChatMember", n=2)
+    await env.fake.wait_for(lambda: [a for a in env.store.actions_for(SERVER, fid) if a["kind"] == "timeout" and a["status"] == "ok"],
+                            what="timeout ok after a retry")
+
+
+# ---- to_message -------------------------------------------------------------------------------
+def _tg(msg: dict):
+    from telegram import Bot, Message as TgMessage
+
+    return TgMessage.de_json(msg, Bot("1:x"))
+
+
+@pytest.mark.parametrize("chat,link", [
+    (supergroup(GROUP, "G"), f"https://t.me/c/{str(GROUP)[4:]}/77"),
+    (supergroup(GROUP, "G", username="sarifans"), "https://t.me/sarifans/77"),
+    ({"id": -4242, "type": "group", "title": "basic"}, None),
+])
+def test_to_message_links(chat, link):
+    from bot.platforms.telegram_bot import to_message
+
+    fake = FakeTelegram()
+    m = to_message(_tg(fake.new_message(chat, TROLL, "hi", message_id=77)))
+    assert m.link == link and m.server == f"telegram:{chat['id']}" and m.author_name == "Troll (@troll_x)"
+
+
+def test_to_message_targets_attachments_and_moderators():
+    from bot.platforms.telegram_bot import to_message
+
+    fake = FakeTelegram()
+    target = fake.new_message(G, CREATOR, "my new video")
+    text = "@sari_creates hey Sari and @nobody"
+    ents = [{"type": "mention", "offset": 0, "length": 13}, {"type": "text_mention", "offset": 18, "length": 4, "user": MEMBER},
+            {"type": "mention", "offset": 27, "length": 7}]
+    m = to_message(_tg(fake.new_message(G, TROLL, caption=text, entities=ents, reply_to=target,
+                                        document={"file_id": "d1", "file_unique_id": "u", "mime_type": "image/webp", "file_size": 10, "file_name": "x.webp"})),
+                   usernames={"sari_creates": str(CREATOR["id"])})
+    assert m.text == text and m.targets == (str(CREATOR["id"]), str(MEMBER["id"]))
+    assert [(a.kind, a.ref, a.mime) for a in m.attachments] == [("image", "d1", "image/webp")]
+    assert not m.author_is_moderator
+    assert to_message(_tg(fake.new_message(G, ADMIN, "x")), moderators={ADMIN["id"]}).author_is_moderator
+    anon = to_message(_tg(fake.new_message(G, user(1087968824, "Group"), "x", sender_chat=G)))
+    assert anon.author_is_moderator and anon.author_id == str(GROUP)

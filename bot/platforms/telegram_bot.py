@@ -167,7 +167,7 @@ class TelegramAdapter:
         if getattr(user, "username", None):
             self.usernames[user.username.lower()] = str(user.id)
 
-    async def _call(self, what: str, fn: Callable[[], Awaitable[T]], idempotent: bool = True) -> T:
+    async def call(self, what: str, fn: Callable[[], Awaitable[T]], idempotent: bool = True) -> T:
         """Retry network failures and short flood waits; Telegram's refusals (400/403) are not retried.
 
         Non-idempotent calls (sending) are not retried after a timeout, which may have delivered.
@@ -207,7 +207,7 @@ class TelegramAdapter:
             return await handler(action)
         except TelegramError as exc:
             log.warning("telegram %s for %s flag %s failed: %s", action.kind, action.server, action.flag_id, exc)
-            return ActionResult(ok=False, detail=f"{type(exc).__name__}: {exc.message if hasattr(exc, 'message') else exc}")
+            return ActionResult(ok=False, detail=f"{type(exc).__name__}: {exc.message}")
 
     @staticmethod
     def _chat_of(server: str) -> int:
@@ -227,7 +227,7 @@ class TelegramAdapter:
         if ref:
             chat_id, _, msg_id = ref.rpartition(":")
             try:
-                await self._call("editMessageText", lambda: self.bot.edit_message_text(
+                await self.call("editMessageText", lambda: self.bot.edit_message_text(
                     text=text, chat_id=int(chat_id), message_id=int(msg_id), parse_mode=ParseMode.HTML,
                     reply_markup=markup, link_preview_options=NO_PREVIEW))
                 return ActionResult(ok=True, detail="edited", ref=ref)
@@ -239,7 +239,7 @@ class TelegramAdapter:
                 log.info("alert %s is gone (%s); posting a new one", ref, exc)
         if not settings.mod_chat:
             return ActionResult(ok=False, detail="no moderators' chat linked: an admin can run /setup in the group")
-        sent = await self._call("sendMessage", lambda: self.bot.send_message(
+        sent = await self.call("sendMessage", lambda: self.bot.send_message(
             chat_id=int(settings.mod_chat), text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
             link_preview_options=NO_PREVIEW), idempotent=False)
         return ActionResult(ok=True, detail="posted", ref=f"{sent.chat_id}:{sent.message_id}")
@@ -257,7 +257,7 @@ class TelegramAdapter:
         ids = self.albums.get((str(chat_id), action.message_id)) or (action.message_id,)
         try:
             for mid in ids:
-                await self._call("deleteMessage", lambda mid=mid: self.bot.delete_message(chat_id=chat_id, message_id=int(mid)))
+                await self.call("deleteMessage", lambda mid=mid: self.bot.delete_message(chat_id=chat_id, message_id=int(mid)))
         except BadRequest as exc:
             return ActionResult(ok=False, detail=f"Telegram refused to delete: {exc.message} (bots need the 'Delete messages' "
                                                  "right and can delete only messages younger than 48 h)")
@@ -270,18 +270,18 @@ class TelegramAdapter:
         # Telegram treats < 30 s or > 366 days as "forever"; keep the duration inside that range.
         seconds = min(max(int(action.duration_s or 600), 31), 366 * 86400 - 1)
         until = datetime.now(timezone.utc) + timedelta(seconds=seconds)
-        await self._call("restrictChatMember", lambda: self.bot.restrict_chat_member(
+        await self.call("restrictChatMember", lambda: self.bot.restrict_chat_member(
             chat_id=chat_id, user_id=user, permissions=ChatPermissions.no_permissions(), until_date=until))
         return ActionResult(ok=True, detail=f"muted until {until:%Y-%m-%d %H:%M} UTC")
 
     async def _ban(self, action: Action) -> ActionResult:
         chat_id, user = self._chat_of(action.server), int(action.user_id or 0)
         if user < 0:
-            await self._call("banChatSenderChat", lambda: self.bot.ban_chat_sender_chat(chat_id=chat_id, sender_chat_id=user))
+            await self.call("banChatSenderChat", lambda: self.bot.ban_chat_sender_chat(chat_id=chat_id, sender_chat_id=user))
             return ActionResult(ok=True, detail="channel banned")
         if user == 0:
             return ActionResult(ok=False, detail="cannot ban: unknown author")
-        await self._call("banChatMember", lambda: self.bot.ban_chat_member(chat_id=chat_id, user_id=user))
+        await self.call("banChatMember", lambda: self.bot.ban_chat_member(chat_id=chat_id, user_id=user))
         return ActionResult(ok=True, detail="banned")
 
     async def _unflag(self, action: Action) -> ActionResult:
@@ -294,7 +294,7 @@ class TelegramAdapter:
         cap = min(max_bytes, self.max_download_bytes)
         if attachment.size is not None and attachment.size > cap:
             raise ValueError(f"file is {attachment.size} bytes, cap is {cap}")
-        tg_file = await self._call("getFile", lambda: self.bot.get_file(attachment.ref))
+        tg_file = await self.call("getFile", lambda: self.bot.get_file(attachment.ref))
         if tg_file.file_size is not None and tg_file.file_size > cap:
             raise ValueError(f"file is {tg_file.file_size} bytes, cap is {cap}")
         if not tg_file.file_path:
@@ -336,13 +336,15 @@ def build_application(pipeline, settings: Settings, *, media_group_delay: float 
     """A PTB Application wired to the pipeline; the adapter is registered as pipeline.adapters['telegram'].
 
     Connection failures are retried by the HTTP transport; our calls add retries for
-    other network errors and short flood waits (see TelegramAdapter._call).
+    other network errors and short flood waits (see TelegramAdapter.call).
     """
     import httpx
 
     from bot.platforms.telegram_handlers import TelegramHandlers
 
     tg = settings.telegram
+    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
+    logging.getLogger("httpx").setLevel(max(logging.getLogger("httpx").getEffectiveLevel(), logging.WARNING))
     if not tg.token:
         raise ConfigError("TELEGRAM_TOKEN: not set (get a token from @BotFather)")
 
@@ -365,7 +367,7 @@ async def run(pipeline, settings: Settings, stop: asyncio.Event) -> None:
     app = build_application(pipeline, settings)
     handlers = app.bot_data["triagebot"]
     async with app:
-        await app.updater.start_polling(allowed_updates=["message", "edited_message", "callback_query", "my_chat_member"])
+        await app.updater.start_polling(allowed_updates=["message", "edited_message", "callback_query"])
         await app.start()
         await handlers.publish_commands()
         log.info("telegram bot @%s polling", app.bot.username)

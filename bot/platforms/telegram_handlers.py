@@ -124,7 +124,7 @@ class TelegramHandlers:
     async def _reply(self, update: Update, text: str, html_mode: bool = False) -> None:
         msg = update.effective_message
         try:
-            await self.adapter._call("sendMessage", lambda: self.app.bot.send_message(
+            await self.adapter.call("sendMessage", lambda: self.app.bot.send_message(
                 chat_id=msg.chat_id, text=text, parse_mode=ParseMode.HTML if html_mode else None,
                 link_preview_options=NO_PREVIEW), idempotent=False)
         except TelegramError as exc:
@@ -194,7 +194,7 @@ class TelegramHandlers:
             return
         self._remember_chat(chat)
         try:  # remove the command first, so other members cannot see who reported
-            await self.adapter._call("deleteMessage", lambda: context.bot.delete_message(chat_id=chat.id, message_id=m.message_id))
+            await self.adapter.call("deleteMessage", lambda: context.bot.delete_message(chat_id=chat.id, message_id=m.message_id))
         except TelegramError as exc:
             log.warning("could not delete a /report command in %s: %s (does the bot have the delete right?)", chat.id, exc)
         target = m.reply_to_message
@@ -221,7 +221,7 @@ class TelegramHandlers:
     async def _dm(self, user_id: int, text: str) -> None:
         """A private message; never falls back to the group (that would reveal the reporter)."""
         try:
-            await self.adapter._call("sendMessage", lambda: self.app.bot.send_message(chat_id=user_id, text=text), idempotent=False)
+            await self.adapter.call("sendMessage", lambda: self.app.bot.send_message(chat_id=user_id, text=text), idempotent=False)
         except Forbidden:
             log.info("cannot message user %s privately (they have not started the bot)", user_id)
         except TelegramError as exc:
@@ -286,7 +286,7 @@ class TelegramHandlers:
             text = (f"To link the moderators' chat: add me to that chat, then an admin of this group sends there\n"
                     f"<code>/link {code}</code>\nThe code works once, for 10 minutes.\n\n{html.escape(SETUP_HELP)}")
             try:
-                sent = await self.adapter._call("sendMessage", lambda: context.bot.send_message(
+                sent = await self.adapter.call("sendMessage", lambda: context.bot.send_message(
                     chat_id=chat.id, text=text, parse_mode=ParseMode.HTML), idempotent=False)
                 self.codes.attach_notice(code, sent.message_id)
             except TelegramError as exc:
@@ -444,9 +444,14 @@ class TelegramHandlers:
         log.info("export of %s (%s, %d bytes) to chat %s for %s", server, fmt or "csv", len(result.data), chat.id,
                  update.effective_user.id if update.effective_user else None)
         try:
-            await self.adapter._call("sendDocument", lambda: context.bot.send_document(
+            await self.adapter.call("sendDocument", lambda: context.bot.send_document(
                 chat_id=chat.id, document=InputFile(result.data, filename=result.filename), caption=caption[:1000]),
                 idempotent=False)
+            manifest = getattr(result, "manifest_json", None)
+            if manifest:  # the manifest (row count, sha256) travels with the file, for evidence
+                await self.adapter.call("sendDocument", lambda: context.bot.send_document(
+                    chat_id=chat.id, document=InputFile(manifest, filename=result.filename + ".manifest.json")),
+                    idempotent=False)
         except TelegramError as exc:
             log.warning("sending the export to %s failed: %s", chat.id, exc)
             await self._reply(update, f"Could not send the file: {exc}")
