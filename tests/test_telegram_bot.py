@@ -549,3 +549,14 @@ def test_to_message_targets_attachments_and_moderators():
     assert to_message(_tg(fake.new_message(G, ADMIN, "x")), moderators={ADMIN["id"]}).author_is_moderator
     anon = to_message(_tg(fake.new_message(G, user(1087968824, "Group"), "x", sender_chat=G)))
     assert anon.author_is_moderator and anon.author_id == str(GROUP)
+
+
+async def test_pile_on_becomes_one_incident_alert_edited_in_place(env: Env):
+    target = env.fake.new_message(G, CREATOR, "my new video", message_id=10)
+    for who in (TROLL, MEMBER, user(301, "Troll2")):
+        await env.fake.send(G, who, "slur nude", reply_to=target)
+    await env.fake.wait_for(lambda: env.store.pending_count(SERVER) == 3, what="3 flags")
+    await env.settle()
+    assert len(env.mod_messages()) == 1
+    edits = await env.fake.wait_call("editMessageText", n=2)
+    assert "Incident" in edits[-1].params["text"] and "3 flags from 3 accounts" in edits[-1].params["text"]

@@ -159,6 +159,7 @@ class TelegramAdapter:
         self.albums: _Lru = _Lru(2000)  # (chat id, first message id) -> every message id of a media group
         self.album_first: _Lru = _Lru(10000)  # (chat id, message id) -> first message id of its media group
         self._session: aiohttp.ClientSession | None = None
+        self._notify_locks: dict[str, asyncio.Lock] = {}
 
     def remember_user(self, user) -> None:
         if user is None:
@@ -217,13 +218,23 @@ class TelegramAdapter:
         return int(ident)
 
     async def _notify(self, action: Action) -> ActionResult:
+        """One alert post at a time per group: concurrent flags of one incident must edit, not double-post.
+
+        The alert (and its ref) is rebuilt inside the lock; the pipeline saves the new ref
+        right after we return, before the next waiter runs.
+        """
+        lock = self._notify_locks.setdefault(action.server, asyncio.Lock())
+        async with lock:
+            return await self._notify_locked(action)
+
+    async def _notify_locked(self, action: Action) -> ActionResult:
         settings = self.pipeline.server_settings(action.server)
         alert = alerts.build_alert(self.pipeline.store, action)
         done = [a for a in self.pipeline.store.actions_for(action.server, alert.flag.id)
                 if a["kind"] != "notify" and a["status"] != "pending"]
         text, markup = render_alert(alert, group_title=self.titles.get(str(self._chat_of(action.server))),
                                     names=self.names, actions=done)
-        ref = action.ref or alert.ref
+        ref = alert.ref or action.ref
         if ref:
             chat_id, _, msg_id = ref.rpartition(":")
             try:
