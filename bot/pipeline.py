@@ -74,6 +74,7 @@ class Pipeline:
         self.executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="classify")
         self.adapters: dict[str, Adapter] = {}
         self._server_cache: dict[str, ServerSettings] = {}
+        self._alert_locks: dict[str, asyncio.Lock] = {}
 
     # ---- settings ------------------------------------------------------------------
     def server_settings(self, server: str) -> ServerSettings:
@@ -189,6 +190,14 @@ class Pipeline:
 
     async def perform(self, action: Action) -> ActionResult:
         """Log the action, carry it out unless dry-run, log its outcome. Never raises for API errors."""
+        if action.kind == "notify":
+            # One alert per incident: concurrent flags in a pile-on must not both see "no alert
+            # yet" and post two. Serialise alert posting per server.
+            async with self._alert_locks.setdefault(action.server, asyncio.Lock()):
+                return await self._perform(action)
+        return await self._perform(action)
+
+    async def _perform(self, action: Action) -> ActionResult:
         platform = action.server.split(":", 1)[0]
         adapter = self.adapters.get(platform)
         alert = None

@@ -132,3 +132,17 @@ async def test_intake_backpressure_loses_nothing(pipeline, store):
         assert intake.queue.qsize() <= 8
     await intake.stop()
     assert len(done) == 200 and store.stats(None)["flags"] == 200 and intake.failed == 0
+
+
+async def test_concurrent_pile_on_posts_one_alert(store, db_path):
+    class SlowAdapter(RecordingAdapter):
+        async def execute(self, action):
+            await asyncio.sleep(0.01)  # a real API round trip lets other flags interleave
+            return await super().execute(action)
+
+    adapter = SlowAdapter()
+    p = Pipeline(make_settings(db_path), store, [KeywordDetector()])
+    p.adapters["discord"] = adapter
+    await asyncio.gather(*(p.handle(make_message(f"lewd {i}", author=f"a{i}", targets=("victim",))) for i in range(6)))
+    posted = [a for a in adapter.executed if a.kind == "notify" and a.ref is None]
+    assert len(posted) == 1
