@@ -341,7 +341,7 @@ class FakeDiscord:
                     "bot_require_code_grant": False, "owner": user(CAROL), "verify_key": "00", "flags": 0,
                     "summary": "", "team": None, "interactions_endpoint_url": None}
         if method == "PUT" and re.fullmatch(rf"/applications/{APP_ID}/commands", path):
-            self.commands = [{**c, "id": str(self.new_id()), "application_id": str(APP_ID), "version": "1"} for c in body]
+            self.commands = [{"description": "", "options": [], **c, "id": str(self.new_id()), "application_id": str(APP_ID), "version": "1"} for c in body]
             return self.commands
         if parts[0] == "channels" and len(parts) >= 3 and parts[2] == "messages":
             cid = int(parts[1])

@@ -488,3 +488,74 @@ async def test_automod_action_lands_in_the_queue_once(env):
     flags = env.store.queue(SERVER)
     assert len(flags) == 1 and flags[0].source == "automod" and "automod" in flags[0].labels
     assert len(mod_posts(env.fake)) == 1  # the second event edits the same entry
+
+
+# ---- automatic actions (decided by the core policy; the adapter only carries them out) -------
+@pytest.mark.parametrize("env", [{"auto_delete": True}], indirect=True)
+async def test_auto_delete_at_high_confidence(env):
+    payload, _, flag_id = await flag_one(env, "bokep")  # keyword detector scores 0.99 >= 0.97
+    await env.fake.wait_call("DELETE", rf"^/channels/{GENERAL}/messages/{payload['id']}$")
+    act = [a for a in env.store.actions_for(SERVER, flag_id) if a["kind"] == "delete"][0]
+    assert act["automatic"] and act["status"] == "ok"
+
+
+@pytest.mark.parametrize("env", [{"auto_delete": True, "dry_run": True}], indirect=True)
+async def test_dry_run_logs_without_acting(env):
+    _, _, flag_id = await flag_one(env, "bokep")
+    await asyncio.sleep(0.1)
+    assert env.fake.find("DELETE", "messages") == []
+    act = [a for a in env.store.actions_for(SERVER, flag_id) if a["kind"] == "delete"][0]
+    assert act["status"] == "dry-run" and act["dry_run"]
+    post = mod_posts(env.fake)[0]
+    assert "DRY RUN" in alert_embed(post)["footer"]["text"]
+
+
+@pytest.mark.parametrize("env", [{"auto_timeout": True, "timeout_after_flags": 2, "timeout_minutes": 10}], indirect=True)
+async def test_auto_timeout_of_repeat_offender(env):
+    await flag_one(env, "bokep 1")
+    await flag_one(env, "bokep 2")
+    call = await env.fake.wait_call("PATCH", rf"^/guilds/{GUILD}/members/{MALLORY}$")
+    assert call.json["communication_disabled_until"]
+
+
+# ---- adapter details --------------------------------------------------------------------------
+async def test_edited_message_is_rechecked(env):
+    payload = await env.fake.send_message(MALLORY, "halo")
+    await env.settle()
+    edited = {**payload, "content": "halo bokep", "edited_timestamp": payload["timestamp"]}
+    await env.fake.dispatch("MESSAGE_UPDATE", edited)
+    await env.fake.wait_call("POST", rf"^/channels/{MODQ}/messages$")
+    flag = env.store.flag(SERVER, env.store.find_flag(SERVER, str(GENERAL), payload["id"]))
+    assert flag.excerpt == "halo bokep"
+
+
+async def test_fetch_has_a_hard_byte_cap(env):
+    from bot.models import Attachment
+    payload = env.fake.message_payload(ALICE, "", attachments=(("big.png", "image/png", b"x" * 5000),))
+    url = payload["attachments"][0]["url"]
+    assert len(await env.client.adapter.fetch(Attachment(kind="image", url=url), 5000)) == 5000
+    with pytest.raises(ValueError):
+        await env.client.adapter.fetch(Attachment(kind="image", url=url, size=10), 4999)  # declared size lies
+
+
+async def test_bot_and_own_messages_are_ignored(env):
+    await env.fake.send_message(APP_ID, "bokep echo")
+    await asyncio.sleep(0.2)
+    assert env.client.intake.handled == 0 and env.store.count_flags(SERVER) == 0
+
+
+async def test_no_mod_channel_keeps_flag_and_logs_error(tmp_path, fake):
+    store = Store.open(tmp_path / "t.db")
+    settings = make_settings(tmp_path, fake)
+    settings = Settings(db_path=settings.db_path, discord=settings.discord,
+                        servers=MappingProxyType({SERVER: ServerSettings(exempt_moderators=False)}))
+    e = await start_client(fake, settings, store)
+    try:
+        payload = await fake.send_message(MALLORY, "bokep")
+        await e.settle(1)
+        flag_id = store.find_flag(SERVER, str(GENERAL), payload["id"])
+        act = store.actions_for(SERVER, flag_id)[0]
+        assert act["kind"] == "notify" and act["status"] == "error" and "/triage setup" in act["detail"]
+    finally:
+        await stop_client(e)
+        store.close()

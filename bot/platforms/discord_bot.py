@@ -259,7 +259,7 @@ class TriageBot(commands.Bot):
         if self.sync_commands:
             try:
                 await self.tree.sync()
-            except discord.HTTPException as exc:
+            except Exception as exc:  # the bot still flags and runs buttons without fresh commands
                 log.warning("could not register slash commands: %s", exc)
 
     async def close(self) -> None:
