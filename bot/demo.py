@@ -119,6 +119,16 @@ async def replay(pipeline: Pipeline, adapter: DemoAdapter, demo_dir: Path = DEMO
     return len(chat), flagged, len(reports)
 
 
+async def _run(pipeline: Pipeline, adapter: DemoAdapter, demo_dir: Path) -> tuple[int, int, int, str]:
+    image_note = "image matching unavailable (install triagebot[images])"
+    if pipeline.image_scanner is not None:
+        # Sari registers her own photo privately first, as she would with /protect.
+        out = await pipeline.protect(SERVER, demo_images.variant("original"), VICTIM, "Sari's photo, registered by her with /protect")
+        image_note = f"Sari registered 1 photo privately (bank entry #{out.entry_id}); {pipeline.image_scanner.status()}"
+    n, flagged, reports = await replay(pipeline, adapter, demo_dir)
+    return n, flagged, reports, image_note
+
+
 def run_demo(db_path: Path, demo_dir: Path = DEMO_DIR) -> DemoResult:
     prepare_db(db_path)
     settings = Settings(db_path=db_path, servers=MappingProxyType({SERVER: ServerSettings(mod_channel="mod-queue")}))
@@ -127,13 +137,8 @@ def run_demo(db_path: Path, demo_dir: Path = DEMO_DIR) -> DemoResult:
         pipeline = build_pipeline(settings, store)
         adapter = DemoAdapter()
         pipeline.adapters["demo"] = adapter
-        image_note = "image scanning unavailable"
-        if pipeline.image_scanner is not None:
-            entry = pipeline.image_scanner.register(SERVER, demo_images.variant("original"), note="Sari's photo, registered by her with /protect",
-                                                    source="member", registered_by=VICTIM, protects=VICTIM)
-            image_note = f"Sari registered 1 photo (bank entry #{entry}); {pipeline.image_scanner.status()}"
         try:
-            n, flagged, reports = asyncio.run(replay(pipeline, adapter, demo_dir))
+            n, flagged, reports, image_note = asyncio.run(_run(pipeline, adapter, demo_dir))
         finally:
             pipeline.executor.shutdown(wait=False)
         notes = [a for a in adapter.posted if a.kind == "notify"]

@@ -137,4 +137,15 @@ CREATE TABLE audit (
     UNIQUE(server, seq)
 );
 """),
+    (2, "image fingerprints of flagged messages (hashes only), so a moderator's confirm can bank them", """
+CREATE TABLE flag_image_hashes (
+    id INTEGER PRIMARY KEY,
+    flag_id INTEGER NOT NULL REFERENCES flags(id),
+    image_no INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX flag_image_hashes_flag ON flag_image_hashes(flag_id);
+ALTER TABLE bank_entries ADD COLUMN flag_id INTEGER REFERENCES flags(id);
+"""),
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Callable, Mapping, Protocol, Sequence
 
@@ -21,8 +21,20 @@ from classifiers.base import TextDetector, Verdict
 
 log = logging.getLogger(__name__)
 
-#: Runs image detectors on downloaded bytes for one server: (data, server) -> verdicts.
-ImageScanner = Callable[[bytes, str], list[Verdict]]
+
+
+class ImageScanner(Protocol):
+    """Image detection for the pipeline (bot/image_scan.py; tests may stand in)."""
+
+    def scopes(self, server: str, shared: bool) -> list[str]: ...
+
+    def prepare(self, scopes: list[str]) -> None: ...
+
+    def scan(self, data: bytes, scopes: list[str]): ...
+
+    def fingerprint_records(self, data: bytes) -> list[tuple[str, bytes]]: ...
+
+    def add_to_index(self, scope: str, entry_id: int, records: list[tuple[str, bytes]]) -> None: ...
 
 
 class Adapter(Protocol):
@@ -51,6 +63,24 @@ class ReportOutcome:
         if self.duplicate:
             return "You already reported this; moderators have it."
         return "Thanks, your report was sent to the moderators. The reported member is not told who reported."
+
+
+@dataclass
+class Classified:
+    verdicts: list[Verdict] = field(default_factory=list)
+    images: list[list] = field(default_factory=list)  # fingerprint records per image
+    bank_entries: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ProtectOutcome:
+    entry_id: int | None
+    scope: str | None
+    message: str  # what the member is told
+
+    @property
+    def ok(self) -> bool:
+        return self.entry_id is not None
 
 
 class Pipeline:
@@ -111,41 +141,51 @@ class Pipeline:
         return out
 
     async def classify(self, message: Message) -> list[Verdict]:
+        return (await self._classify(message)).verdicts
+
+    async def _classify(self, message: Message) -> "Classified":
         loop = asyncio.get_running_loop()
-        verdicts: list[Verdict] = []
+        out = Classified()
         if message.text and self.text_detectors:
             if len(message.text) <= self.inline_text_chars:
                 # A chat-sized message costs well under a millisecond to score; handing it to a
                 # thread costs more than that (measured in benchmarks/bench_pipeline.py).
-                verdicts += self.classify_text(message.text)
+                out.verdicts += self.classify_text(message.text)
             else:
-                verdicts += await loop.run_in_executor(self.executor, self.classify_text, message.text)
-        if self.image_scanner is not None:
+                out.verdicts += await loop.run_in_executor(self.executor, self.classify_text, message.text)
+        if self.image_scanner is not None and any(a.kind == "image" for a in message.attachments):
+            scopes = self.image_scanner.scopes(message.server, self.server_settings(message.server).shared_bank)
+            self.image_scanner.prepare(scopes)
             for att in message.attachments:
-                verdicts += await self._scan_attachment(message, att)
-        return verdicts
+                result = await self._scan_attachment(message, att, scopes)
+                if result is not None:
+                    out.verdicts += result.verdicts
+                    if result.records:
+                        out.images.append(result.records)
+                    out.bank_entries += result.matched_entries
+        return out
 
-    async def _scan_attachment(self, message: Message, att: Attachment) -> list[Verdict]:
+    async def _scan_attachment(self, message: Message, att: Attachment, scopes: list[str]):
         if att.kind != "image":
-            return []
+            return None
         cap = self.settings.max_attachment_bytes
         if att.size is not None and att.size > cap:
-            log.info("skipping %s in %s: declared size %d > cap %d", att.filename or att.url, message.server, att.size, cap)
-            return []
+            log.info("skipping an image in %s: declared size %d > cap %d", message.server, att.size, cap)
+            return None
         adapter = self.adapters.get(message.platform)
         if adapter is None:
-            return []
+            return None
         try:
             data = await adapter.fetch(att, cap)
         except Exception as exc:
             log.warning("could not fetch attachment of %s/%s: %s", message.server, message.message_id, exc)
-            return []
+            return None
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self.executor, self.image_scanner, data, message.server)
+            return await loop.run_in_executor(self.executor, self.image_scanner.scan, data, scopes)
         except Exception:
             log.exception("image scan failed for %s/%s", message.server, message.message_id)
-            return []
+            return None
 
     # ---- the main path -------------------------------------------------------------
     async def handle(self, message: Message, extra_verdicts: Sequence[Verdict] = (), source: str = "detector") -> Decision:
@@ -154,11 +194,15 @@ class Pipeline:
         `extra_verdicts` come from outside our detectors (e.g. Discord AutoMod, with source="automod").
         """
         settings = self.server_settings(message.server)
-        verdicts = await self.classify(message) + list(extra_verdicts)
-        decision = self.decide(message, verdicts, settings)
+        found = await self._classify(message)
+        if found.bank_entries:
+            # a re-share of an image registered by or for a member is aimed at that member
+            extra_targets = [e["protects"] for e in map(self.store.bank_entry, found.bank_entries) if e and e.get("protects")]
+            message = replace(message, targets=tuple(dict.fromkeys((*message.targets, *extra_targets))))
+        decision = self.decide(message, found.verdicts + list(extra_verdicts), settings)
         if not decision.flagged:
             return decision
-        return await self.flag(message, decision, source=source)
+        return await self.flag(message, decision, source=source, images=found.images)
 
     def decide(self, message: Message, verdicts: Sequence[Verdict], settings: ServerSettings) -> Decision:
         prior = 0
@@ -167,10 +211,12 @@ class Pipeline:
             prior = self.store.recent_flag_count(message.server, message.author_id, since)
         return decide(message, verdicts, settings, self.base_thresholds, prior_flags=prior)
 
-    async def flag(self, message: Message, decision: Decision, source: str) -> Decision:
+    async def flag(self, message: Message, decision: Decision, source: str, images: Sequence[list] = ()) -> Decision:
         """Persist first (the flag must survive any API failure), then act."""
         settings = self.server_settings(message.server)
         result = self.store.record_flag(message, decision, source=source)
+        if images and result.created:
+            self.store.save_flag_images(message.server, result.flag_id, images)
         incident_id = None
         if result.created:
             incident_id = incidents.assign(self.store, message.server, result.flag_id, message.targets, message.time, settings)
@@ -253,10 +299,52 @@ class Pipeline:
         return ReportOutcome(flag_id=flag_id, count=self.store.flag(server, flag_id).report_count, created=created)
 
     async def review(self, review: Review) -> FlagView:
-        """Record a moderator's decision and refresh the queue entry."""
+        """Record a moderator's decision and refresh the queue entry.
+
+        Confirming a flag with images puts their hashes into the re-share bank, so later
+        copies are caught even after crops and recompression.
+        """
         self.store.record_review(review)
+        if review.decision == "confirm":
+            self.bank_confirmed(review.server, review.flag_id, review.reviewer)
         await self.notify(review.server, review.flag_id)
         return self.store.flag(review.server, review.flag_id)
+
+    def bank_confirmed(self, server: str, flag_id: int, reviewer: str) -> list[int]:
+        if self.store.bank_entries_from_flag(flag_id):
+            return []
+        scope = self._bank_scope(server)
+        flag = self.store.flag(server, flag_id)
+        protects = flag.targets[0] if flag.targets else None
+        ids = []
+        for records in self.store.flag_images(server, flag_id):
+            entry = self.store.add_bank_entry(scope, records, f"confirmed by a moderator from flag #{flag_id}", "moderator",
+                                              reviewer, protects=protects, flag_id=flag_id)
+            if self.image_scanner is not None:
+                self.image_scanner.add_to_index(scope, entry, records)
+            ids.append(entry)
+        return ids
+
+    def _bank_scope(self, server: str) -> str:
+        from bot.image_scan import SHARED_SCOPE
+
+        return SHARED_SCOPE if self.server_settings(server).shared_bank else server
+
+    async def protect(self, server: str, data: bytes, registered_by: str, note: str = "") -> "ProtectOutcome":
+        """A member registers an image privately (/protect). Only its hashes are stored; `data` is dropped."""
+        if self.image_scanner is None:
+            return ProtectOutcome(None, None, "image matching is not available on this bot (install triagebot[images])")
+        loop = asyncio.get_running_loop()
+        try:
+            records = await loop.run_in_executor(self.executor, self.image_scanner.fingerprint_records, data)
+        except Exception as exc:
+            reason = getattr(exc, "reason", None) or f"{type(exc).__name__}"
+            log.info("protect: image refused in %s: %s", server, reason)
+            return ProtectOutcome(None, None, f"That image could not be read: {reason}")
+        scope = self._bank_scope(server)
+        entry = self.store.add_bank_entry(scope, records, note or "registered with /protect", "member", registered_by, protects=registered_by)
+        self.image_scanner.add_to_index(scope, entry, records)
+        return ProtectOutcome(entry, scope, "Registered. Only a fingerprint of the image was kept; re-shares will be flagged to moderators.")
 
     async def moderate(self, action: Action) -> ActionResult:
         """A moderator-initiated delete/timeout/ban (from a button or command)."""

@@ -594,12 +594,12 @@ class Store:
 
     # ---- image bank ----------------------------------------------------------------
     def add_bank_entry(self, scope: str, records: Sequence[tuple[str, bytes]], note: str | None, source: str,
-                       registered_by: str | None, protects: str | None = None) -> int:
+                       registered_by: str | None, protects: str | None = None, flag_id: int | None = None) -> int:
         """Keep only hashes/features of an image; the image itself never reaches the store."""
         with self._tx():
             cur = self.db.conn.execute(
-                "INSERT INTO bank_entries (scope, note, source, registered_by, protects, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (scope, safe_text(note or "")[:500], source, registered_by, protects, iso(utcnow())))
+                "INSERT INTO bank_entries (scope, note, source, registered_by, protects, created_at, flag_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (scope, safe_text(note or "")[:500], source, registered_by, protects, iso(utcnow()), flag_id))
             self.db.conn.executemany("INSERT INTO image_hashes (entry_id, kind, data) VALUES (?, ?, ?)",
                                      [(cur.lastrowid, kind, sqlite3.Binary(data)) for kind, data in records])
         return cur.lastrowid
@@ -615,8 +615,27 @@ class Store:
             out.setdefault(entry_id, []).append((kind, bytes(data)))
         return list(out.items())
 
+    def save_flag_images(self, server: str, flag_id: int, images: Sequence[Sequence[tuple[str, bytes]]]) -> None:
+        """Fingerprints (never pixels) of a flagged message's images, so a confirm can bank them."""
+        with self._tx():
+            self._require_flag(server, flag_id)
+            self.db.conn.executemany(
+                "INSERT INTO flag_image_hashes (flag_id, image_no, kind, data) VALUES (?, ?, ?, ?)",
+                [(flag_id, n, kind, sqlite3.Binary(data)) for n, records in enumerate(images) for kind, data in records])
+
+    def flag_images(self, server: str, flag_id: int) -> list[list[tuple[str, bytes]]]:
+        self._require_flag(server, flag_id)
+        out: dict[int, list[tuple[str, bytes]]] = {}
+        for n, kind, data in self.db.conn.execute(
+                "SELECT image_no, kind, data FROM flag_image_hashes WHERE flag_id = ? ORDER BY image_no, id", (flag_id,)):
+            out.setdefault(n, []).append((kind, bytes(data)))
+        return [out[k] for k in sorted(out)]
+
+    def bank_entries_from_flag(self, flag_id: int) -> list[int]:
+        return [r[0] for r in self.db.conn.execute("SELECT id FROM bank_entries WHERE flag_id = ?", (flag_id,))]
+
     def bank_entry(self, entry_id: int) -> dict | None:
-        cur = self.db.conn.execute("SELECT id, scope, note, source, registered_by, protects, created_at FROM bank_entries WHERE id = ?", (entry_id,))
+        cur = self.db.conn.execute("SELECT id, scope, note, source, registered_by, protects, created_at, flag_id FROM bank_entries WHERE id = ?", (entry_id,))
         row = cur.fetchone()
         return dict(zip([d[0] for d in cur.description], row)) if row else None
 

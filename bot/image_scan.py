@@ -1,0 +1,88 @@
+"""Image side of the pipeline: decode once, check nudity and the re-share bank, keep only hashes.
+
+Runs in the classify executor. Bank indexes are kept in memory per scope and loaded from
+the store on the event-loop thread (`prepare`), so the worker thread never touches SQLite.
+A scope is a server key, or `shared` for entries from servers that opted into a shared bank.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from bot.config import Settings
+from bot.store import Store
+from classifiers.base import Verdict
+from classifiers.images.bank import BankIndex, fingerprint, index_from_entries, match_verdict
+from classifiers.images.decode import DEFAULT_LIMITS, ImageRejected, decode
+from classifiers.images.nsfw import NsfwDetector, nudity_available, nudity_status
+
+log = logging.getLogger(__name__)
+
+SHARED_SCOPE = "shared"
+
+
+@dataclass
+class ImageResult:
+    verdicts: list[Verdict] = field(default_factory=list)
+    records: list[tuple[str, bytes]] = field(default_factory=list)  # the image's fingerprint, for a later confirm
+    matched_entries: list[int] = field(default_factory=list)
+    error: str | None = None
+
+
+class ImageScan:
+    def __init__(self, store: Store, settings: Settings, nsfw: NsfwDetector | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.nsfw = nsfw if nsfw is not None else (NsfwDetector() if nudity_available() else None)
+        self._indexes: dict[str, BankIndex] = {}
+        self._lock = threading.Lock()
+
+    def status(self) -> str:
+        return f"{nudity_status()}; re-share bank: {self.store.bank_size()} entr{'y' if self.store.bank_size() == 1 else 'ies'}"
+
+    def scopes(self, server: str, shared: bool) -> list[str]:
+        return [server, SHARED_SCOPE] if shared else [server]
+
+    def prepare(self, scopes: list[str]) -> None:
+        """Load (or refresh, when another process added entries) the scopes' indexes. Event-loop thread."""
+        for scope in scopes:
+            idx = self._indexes.get(scope)
+            if idx is None or len(idx) != self.store.bank_size([scope]):
+                self._indexes[scope] = index_from_entries(self.store.bank_entries([scope]))
+
+    def scan(self, data: bytes, scopes: list[str]) -> ImageResult:
+        """Decode with the safety limits, then nudity + bank. Never raises for bad images."""
+        try:
+            img = decode(data, DEFAULT_LIMITS)
+        except ImageRejected as exc:
+            log.info("image rejected: %s", exc.reason)
+            return ImageResult(error=exc.reason)
+        result = ImageResult()
+        if self.nsfw is not None:
+            try:
+                result.verdicts += self.nsfw.classify_decoded(img)
+            except Exception:
+                log.exception("nudity detector failed")
+        try:
+            query = fingerprint(img.image, bank_variants=False)
+            for scope in scopes:
+                idx = self._indexes.get(scope)
+                m = idx.match(query) if idx is not None else None
+                if m is not None:
+                    result.verdicts.append(match_verdict(m))
+                    result.matched_entries.append(m.entry_id)
+                    break
+            result.records = fingerprint(img.image).to_records()
+        except Exception:
+            log.exception("bank matching failed")
+        return result
+
+    def fingerprint_records(self, data: bytes) -> list[tuple[str, bytes]]:
+        """Bank records for an image someone registers; raises ImageRejected for bad input."""
+        return fingerprint(decode(data, DEFAULT_LIMITS).image).to_records()
+
+    def add_to_index(self, scope: str, entry_id: int, records: list[tuple[str, bytes]]) -> None:
+        idx = self._indexes.get(scope)
+        if idx is not None:
+            idx.add_records(entry_id, records)

@@ -1,0 +1,86 @@
+"""Images through the core pipeline: re-share bank hits, confirm -> bank, /protect, hostile files."""
+import pytest
+
+from bot import demo_images
+from bot.image_scan import ImageScan
+from bot.models import Attachment, Review
+from bot.pipeline import Pipeline
+from tests.conftest import KeywordDetector, RecordingAdapter, make_message, make_settings
+
+
+@pytest.fixture
+def img_pipeline(store, db_path):
+    settings = make_settings(db_path)
+    p = Pipeline(settings, store, [KeywordDetector()], image_scanner=ImageScan(store, settings, nsfw=None),
+                 base_thresholds={"sexual": 0.5, "racial": 0.5})
+    adapter = RecordingAdapter(files={f"x://{n}": demo_images.variant(n) for n in
+                                      ("original", "reshare_cropped", "reshare_jpeg", "reshare_watermark_cropped")})
+    adapter.files["x://garbage"] = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+    adapter.files["x://text"] = b"this is not an image at all"
+    p.adapters["discord"] = adapter
+    yield p
+    p.executor.shutdown(wait=False)
+
+
+def with_image(name, **kw):
+    return make_message("look", attachments=(Attachment(kind="image", url=f"x://{name}", mime="image/jpeg"),), **kw)
+
+
+@pytest.mark.parametrize("variant", ["reshare_cropped", "reshare_jpeg", "reshare_watermark_cropped"])
+async def test_reshare_of_protected_image_is_flagged_and_aimed_at_the_victim(img_pipeline, store, variant):
+    out = await img_pipeline.protect("discord:s1", demo_images.variant("original"), "victim", "my photo")
+    assert out.ok and store.bank_entry(out.entry_id)["protects"] == "victim"
+    d = await img_pipeline.handle(with_image(variant))
+    assert d.flagged and d.labels == ("reshare",)
+    f = store.flag("discord:s1", d.flag_id)
+    assert f.targets == ("victim",) and f.incident_id is not None
+    assert any(f"bank entry #{out.entry_id}" in r for r in f.reasons)
+
+
+async def test_bank_is_per_server(img_pipeline):
+    await img_pipeline.protect("discord:s1", demo_images.variant("original"), "victim")
+    assert not (await img_pipeline.handle(with_image("reshare_cropped", server_id="s2"))).flagged
+
+
+async def test_shared_bank_for_opted_in_servers(store, db_path):
+    settings = make_settings(db_path, shared_bank=True)
+    p = Pipeline(settings, store, [], image_scanner=ImageScan(store, settings, nsfw=None))
+    p.adapters["discord"] = RecordingAdapter(files={"x://reshare_cropped": demo_images.variant("reshare_cropped")})
+    await p.protect("discord:s1", demo_images.variant("original"), "victim")
+    assert (await p.handle(with_image("reshare_cropped", server_id="s2"))).flagged
+    p.executor.shutdown(wait=False)
+
+
+async def test_confirming_a_flagged_image_banks_its_hashes(img_pipeline, store):
+    d = await img_pipeline.handle(make_message("lewd pic", attachments=(Attachment(kind="image", url="x://original"),), targets=("victim",)))
+    assert d.flagged and store.bank_size() == 0
+    await img_pipeline.review(Review(flag_id=d.flag_id, server="discord:s1", decision="confirm", reviewer="mod1"))
+    assert store.bank_size() == 1
+    again = await img_pipeline.handle(with_image("reshare_jpeg"))
+    assert again.labels == ("reshare",)
+
+
+@pytest.mark.parametrize("name", ["garbage", "text"])
+async def test_hostile_files_do_not_crash_or_flag(img_pipeline, store, name):
+    d = await img_pipeline.handle(with_image(name))
+    assert not d.flagged
+
+
+async def test_protect_refuses_bad_images_clearly(img_pipeline, store):
+    out = await img_pipeline.protect("discord:s1", b"GIF89a broken", "victim")
+    assert not out.ok and "could not be read" in out.message and store.bank_size() == 0
+
+
+async def test_oversized_declared_attachment_is_not_downloaded(img_pipeline):
+    m = make_message("x", attachments=(Attachment(kind="image", url="x://original", size=10**9),))
+    await img_pipeline.handle(m)
+    assert img_pipeline.adapters["discord"].executed == []
+
+
+async def test_only_fingerprints_are_kept(img_pipeline, store):
+    image = demo_images.variant("original")
+    out = await img_pipeline.protect("discord:s1", image, "victim")
+    (entry_id, records), = store.bank_entries(["discord:s1"])
+    kinds = {k for k, _ in records}
+    assert kinds and all(b"\x89PNG" not in data and image[:64] not in data for _, data in records)
+    assert sum(len(d) for _, d in records) < len(image) / 3  # hashes and keypoints, not a copy
