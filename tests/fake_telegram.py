@@ -87,7 +87,7 @@ class FakeTelegram:
         self.users: dict[int, dict] = {BOT_USER["id"]: BOT_USER}
         self.files: dict[str, bytes] = {}
         self.file_sizes: dict[str, int | None] = {}  # what getFile declares (None = omit)
-        self.fail: dict[str, tuple[int, str]] = {}  # method -> (HTTP code, description)
+        self.fail: dict[str, tuple] = {}  # method -> (HTTP code, description[, parameters])
         self.fail_times: dict[str, int] = {}  # method -> how many more calls fail (with `fail`'s answer)
         self.blocked_private: set[int] = set()  # users who never started the bot
         self.downloads: list[tuple[str, int]] = []  # (file path, bytes actually sent)
@@ -238,8 +238,11 @@ class FakeTelegram:
         if method in self.fail and self.fail_times.get(method, 1) > 0:
             if method in self.fail_times:
                 self.fail_times[method] -= 1
-            code, desc = self.fail[method]
-            return web.json_response({"ok": False, "error_code": code, "description": desc}, status=code)
+            code, desc, *extra = self.fail[method]
+            body = {"ok": False, "error_code": code, "description": desc}
+            if extra:  # e.g. {"migrate_to_chat_id": ...} or {"retry_after": ...}
+                body["parameters"] = extra[0]
+            return web.json_response(body, status=code)
         handler = getattr(self, f"m_{method}", None)
         if handler is None:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found: method not found"}, status=404)

@@ -560,3 +560,45 @@ async def test_pile_on_becomes_one_incident_alert_edited_in_place(env: Env):
     assert len(env.mod_messages()) == 1
     edits = await env.fake.wait_call("editMessageText", n=2)
     assert "Incident" in edits[-1].params["text"] and "3 flags from 3 accounts" in edits[-1].params["text"]
+
+
+async def test_moderators_chat_migration_is_followed(env: Env):
+    new_id = -1008888888888
+    env.fake.fail["sendMessage"] = (400, "Bad Request: group chat was upgraded to a supergroup chat", {"migrate_to_chat_id": new_id})
+    env.fake.fail_times["sendMessage"] = 1
+    await env.fake.send(G, TROLL, "slur")
+    await env.fake.wait_call("sendMessage", n=2)
+    await env.settle()
+    assert env.pipeline.server_settings(SERVER).mod_chat == str(new_id)
+    assert int(env.fake.calls_of("sendMessage")[1].params["chat_id"]) == new_id
+
+
+async def test_run_retries_an_unreachable_api_and_stops_on_request(tmp_path, monkeypatch):
+    import asyncio
+    import socket
+
+    from bot.platforms.telegram_bot import run
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = parse_settings({}, {"TELEGRAM_TOKEN": "1:x", "TRIAGEBOT_TELEGRAM_BASE_URL": f"http://127.0.0.1:{port}/bot"})
+    store = Store.open(tmp_path / "r.db")
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(Pipeline(settings, store), settings, stop))
+    await asyncio.sleep(1.5)
+    assert not task.done()
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    store.close()
+
+
+async def test_short_flood_wait_is_waited_out(env: Env):
+    env.fake.fail["banChatMember"] = (429, "Too Many Requests: retry after 1", {"retry_after": 1})
+    env.fake.fail_times["banChatMember"] = 1
+    fid, _ = await _flag_one(env)
+    await env.fake.press(await _alert_message(env), ADMIN, callback_data("ban", GROUP, fid))
+    await env.fake.wait_call("banChatMember", n=2)
+    await env.fake.wait_for(lambda: [a for a in env.store.actions_for(SERVER, fid) if a["kind"] == "ban" and a["status"] == "ok"],
+                            what="ban ok after the flood wait")

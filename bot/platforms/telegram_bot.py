@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable, Collection, Mapping, TypeVar
@@ -16,7 +17,7 @@ from telegram import Bot, ChatPermissions, LinkPreviewOptions, MessageEntity
 from telegram import Chat as TgChat
 from telegram import Message as TgMessage
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
@@ -60,10 +61,7 @@ def _attachments(m: TgMessage, link: str | None) -> list[Attachment]:
     if m.document:
         d = m.document
         kind = "image" if (d.mime_type or "").startswith("image/") else "file"
-        thumb = d.thumbnail
-        out.append(Attachment(kind=kind, url=url, size=d.file_size, mime=d.mime_type, filename=d.file_name, ref=d.file_id,
-                              width=thumb.width if thumb and kind == "image" else None,
-                              height=thumb.height if thumb and kind == "image" else None))
+        out.append(Attachment(kind=kind, url=url, size=d.file_size, mime=d.mime_type, filename=d.file_name, ref=d.file_id))
     for media in (m.video, m.animation):
         if media:
             out.append(Attachment(kind="video", url=url, size=media.file_size, mime=media.mime_type, width=media.width,
@@ -128,6 +126,14 @@ def merge_album(messages: list[Message]) -> Message:
     )
 
 
+def _retry_after_seconds(exc: RetryAfter) -> float:
+    """PTB 22 returns int or timedelta (and warns about the change); we only need seconds."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
 class _Lru(OrderedDict):
     """A small bounded map for names/titles/albums we have seen (memory only, not evidence)."""
 
@@ -178,7 +184,7 @@ class TelegramAdapter:
             try:
                 return await fn()
             except RetryAfter as exc:
-                wait = exc.retry_after.total_seconds() if isinstance(exc.retry_after, timedelta) else float(exc.retry_after)
+                wait = _retry_after_seconds(exc)
                 if attempt == self.retries or wait > 30:
                     raise
                 log.warning("%s: flood wait %.0fs (attempt %d)", what, wait, attempt + 1)
@@ -250,10 +256,18 @@ class TelegramAdapter:
                 log.info("alert %s is gone (%s); posting a new one", ref, exc)
         if not settings.mod_chat:
             return ActionResult(ok=False, detail="no moderators' chat linked: an admin can run /setup in the group")
-        sent = await self.call("sendMessage", lambda: self.bot.send_message(
-            chat_id=int(settings.mod_chat), text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
-            link_preview_options=NO_PREVIEW), idempotent=False)
-        return ActionResult(ok=True, detail="posted", ref=f"{sent.chat_id}:{sent.message_id}")
+        mod_chat = int(settings.mod_chat)
+        for _ in range(2):
+            try:
+                sent = await self.call("sendMessage", lambda: self.bot.send_message(
+                    chat_id=mod_chat, text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                    link_preview_options=NO_PREVIEW), idempotent=False)
+                return ActionResult(ok=True, detail="posted", ref=f"{sent.chat_id}:{sent.message_id}")
+            except ChatMigrated as exc:  # the moderators' group became a supergroup: follow it
+                log.info("moderators' chat of %s moved from %s to %s", action.server, mod_chat, exc.new_chat_id)
+                self.pipeline.update_server_settings(action.server, {"mod_chat": str(exc.new_chat_id)})
+                mod_chat = exc.new_chat_id
+        return ActionResult(ok=False, detail="moderators' chat migrated twice; not posted")
 
     async def _delete(self, action: Action) -> ActionResult:
         chat_id = int(action.channel_id or self._chat_of(action.server))
@@ -374,18 +388,45 @@ def build_application(pipeline, settings: Settings, *, media_group_delay: float 
 
 
 async def run(pipeline, settings: Settings, stop: asyncio.Event) -> None:
-    """Poll Telegram until `stop` is set, then finish queued work and return."""
+    """Poll Telegram until `stop` is set, then finish queued work and return.
+
+    A network failure at start-up is retried with backoff (until `stop`); a bad token is not.
+    """
     app = build_application(pipeline, settings)
     handlers = app.bot_data["triagebot"]
-    async with app:
-        await app.updater.start_polling(allowed_updates=["message", "edited_message", "callback_query"])
+    if not await _initialize(app, stop):
+        await handlers.aclose()
+        return
+    try:
+        await app.updater.start_polling(allowed_updates=["message", "edited_message", "callback_query"], bootstrap_retries=3)
         await app.start()
         await handlers.publish_commands()
         log.info("telegram bot @%s polling", app.bot.username)
-        try:
-            await stop.wait()
-        finally:
-            log.info("telegram bot stopping")
+        await stop.wait()
+    finally:
+        log.info("telegram bot stopping")
+        if app.updater.running:
             await app.updater.stop()
+        if app.running:
             await app.stop()
-            await handlers.aclose()
+        await handlers.aclose()  # still needs the bot: queued messages may post alerts
+        await app.shutdown()
+
+
+async def _initialize(app: Application, stop: asyncio.Event) -> bool:
+    """app.initialize() (getMe) with backoff on network errors; False if `stop` was set meanwhile."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            await app.initialize()
+            return True
+        except InvalidToken:
+            raise
+        except NetworkError as exc:
+            log.warning("cannot reach Telegram (%s); retrying in %.0f s", exc, delay)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            except asyncio.TimeoutError:
+                pass
+            delay = min(delay * 2, 60.0)
+    return False
