@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from dataclasses import dataclass
-from types import MappingProxyType
+from types import MappingProxyType, SimpleNamespace
 
 import pytest
 
@@ -33,8 +34,35 @@ class KeywordDetector:
         return out
 
 
-def fake_image_scanner(data: bytes, server: str) -> list[Verdict]:
-    return [Verdict("sexual", 0.95, f"nudity detector on {len(data)} bytes", "fake_nsfw")] if data.startswith(b"NUDE") else []
+class FakeImageScanner:
+    """Stand-in for bot.image_scan.ImageScan: 'nudity' = bytes starting with NUDE; the bank = exact sha256."""
+
+    def __init__(self) -> None:
+        self.index: dict[bytes, int] = {}
+
+    def scopes(self, server: str, shared: bool) -> list[str]:
+        return [server]
+
+    def prepare(self, scopes: list[str]) -> None:
+        pass
+
+    def fingerprint_records(self, data: bytes) -> list[tuple[str, bytes]]:
+        if not data.startswith((b"NUDE", b"\x89PNG")):
+            raise ValueError("not an image")
+        return [("sha256", hashlib.sha256(data).digest())]
+
+    def add_to_index(self, scope: str, entry_id: int, records: list[tuple[str, bytes]]) -> None:
+        self.index[records[0][1]] = entry_id
+
+    def scan(self, data: bytes, scopes: list[str]) -> SimpleNamespace:
+        verdicts, matched = [], []
+        entry = self.index.get(hashlib.sha256(data).digest())
+        if entry is not None:
+            verdicts.append(Verdict("reshare", 1.0, "matches a protected image", "fake_bank"))
+            matched.append(entry)
+        if data.startswith(b"NUDE"):
+            verdicts.append(Verdict("sexual", 0.95, f"nudity detector on {len(data)} bytes", "fake_nsfw"))
+        return SimpleNamespace(verdicts=verdicts, records=self.fingerprint_records(data), matched_entries=matched)
 
 
 @dataclass
@@ -70,7 +98,7 @@ def make_settings(tmp_path, fake: FakeDiscord, **server) -> Settings:
 
 
 async def start_client(fake: FakeDiscord, settings: Settings, store: Store) -> Env:
-    pipeline = Pipeline(settings, store, text_detectors=[KeywordDetector()], image_scanner=fake_image_scanner)
+    pipeline = Pipeline(settings, store, text_detectors=[KeywordDetector()], image_scanner=FakeImageScanner())
     discord_bot.point_at(settings)
     client = discord_bot.build_bot(pipeline, settings, guild_ready_timeout=0.05, sync_commands=False)
     task = asyncio.create_task(client.start(settings.discord.token))

@@ -78,7 +78,6 @@ class DiscordAdapter:
         self.client = client
         self.pipeline = pipeline
         self._session: aiohttp.ClientSession | None = None
-        self._notify_locks: dict[str, asyncio.Lock] = {}
 
     async def close(self) -> None:
         if self._session is not None:
@@ -127,14 +126,7 @@ class DiscordAdapter:
         return self.client.get_partial_messageable(int(channel_id), guild_id=_guild_id(server))
 
     async def _notify(self, action: Action) -> ActionResult:
-        """Post or edit the queue entry. Serialised per server: the pipeline saves the new alert's id
-        synchronously after we return, so the next notify (e.g. a second AutoMod event) edits it
-        instead of posting a duplicate."""
-        lock = self._notify_locks.setdefault(action.server, asyncio.Lock())
-        async with lock:
-            return await self._notify_locked(action)
-
-    async def _notify_locked(self, action: Action) -> ActionResult:
+        """Post the queue entry, or edit it in place when it already exists (the pipeline serialises these)."""
         channel = self._mod_channel(action.server)
         if channel is None:
             log.warning("no mod channel for %s; flag %s stays in the queue", action.server, action.flag_id)
