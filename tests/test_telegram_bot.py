@@ -47,8 +47,43 @@ class KeywordDetector:
         return out
 
 
-def scan_image(data: bytes, server: str) -> list[Verdict]:
-    return [Verdict("sexual", 0.99, "stand-in image detector", "fake-image")] if data.startswith(b"NSFW") else []
+@dataclass
+class ScanResult:
+    verdicts: list = field(default_factory=list)
+    records: list = field(default_factory=list)
+    matched_entries: list = field(default_factory=list)
+
+
+class StandInImages:
+    """The pipeline's ImageScanner protocol without models: bytes starting with NSFW are nudity;
+    the 'fingerprint' is the first 16 bytes, and a banked fingerprint matches as a re-share."""
+
+    def __init__(self) -> None:
+        self.index: dict[bytes, int] = {}
+
+    def scopes(self, server: str, shared: bool) -> list[str]:
+        return [server]
+
+    def prepare(self, scopes: list[str]) -> None:
+        pass
+
+    def scan(self, data: bytes, scopes: list[str]) -> ScanResult:
+        out = ScanResult(records=self.fingerprint_records(data))
+        if data.startswith(b"NSFW"):
+            out.verdicts.append(Verdict("sexual", 0.99, "stand-in image detector", "fake-image"))
+        if data[:16] in self.index:
+            out.verdicts.append(Verdict("reshare", 1.0, "matches a protected image", "fake-bank"))
+            out.matched_entries.append(self.index[data[:16]])
+        return out
+
+    def fingerprint_records(self, data: bytes) -> list[tuple[str, bytes]]:
+        if not data.startswith((b"NSFW", b"SAFE", b"PRIV")):
+            raise ValueError("not an image")
+        return [("head", data[:16])]
+
+    def add_to_index(self, scope: str, entry_id: int, records: list[tuple[str, bytes]]) -> None:
+        for _, rec in records:
+            self.index[rec] = entry_id
 
 
 @dataclass
@@ -91,7 +126,7 @@ async def start_env(tmp_path: Path, monkeypatch, servers: dict | None = None):
         fake.set_member(chat, CREATOR, "creator")
     store = Store.open(tmp_path / "t.db")
     settings = make_settings(fake, servers)
-    pipeline = Pipeline(settings, store, text_detectors=[KeywordDetector()], image_scanner=scan_image)
+    pipeline = Pipeline(settings, store, text_detectors=[KeywordDetector()], image_scanner=StandInImages())
     app = build_application(pipeline, settings, media_group_delay=0.3)
     env = Env(fake, store, pipeline, app)
 

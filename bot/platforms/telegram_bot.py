@@ -165,7 +165,6 @@ class TelegramAdapter:
         self.albums: _Lru = _Lru(2000)  # (chat id, first message id) -> every message id of a media group
         self.album_first: _Lru = _Lru(10000)  # (chat id, message id) -> first message id of its media group
         self._session: aiohttp.ClientSession | None = None
-        self._notify_locks: dict[str, asyncio.Lock] = {}
 
     def remember_user(self, user) -> None:
         if user is None:
@@ -224,16 +223,7 @@ class TelegramAdapter:
         return int(ident)
 
     async def _notify(self, action: Action) -> ActionResult:
-        """One alert post at a time per group: concurrent flags of one incident must edit, not double-post.
-
-        The alert (and its ref) is rebuilt inside the lock; the pipeline saves the new ref
-        right after we return, before the next waiter runs.
-        """
-        lock = self._notify_locks.setdefault(action.server, asyncio.Lock())
-        async with lock:
-            return await self._notify_locked(action)
-
-    async def _notify_locked(self, action: Action) -> ActionResult:
+        """Post the alert to the moderators' chat, or edit it in place (the pipeline serialises these per group)."""
         settings = self.pipeline.server_settings(action.server)
         alert = alerts.build_alert(self.pipeline.store, action)
         done = [a for a in self.pipeline.store.actions_for(action.server, alert.flag.id)
