@@ -220,6 +220,14 @@ class FakeDiscord:
         self.messages[mid] = payload
         return payload
 
+    def upload(self, filename: str, content_type: str, data: bytes) -> dict:
+        """An attachment as a slash command option's resolved data; its bytes are served."""
+        aid = self.new_id()
+        self.attachments[aid] = data
+        url = f"http://127.0.0.1:{self.port}/attachments/{aid}/{filename}"
+        return {"id": str(aid), "filename": filename, "size": len(data), "url": url, "proxy_url": url,
+                "content_type": content_type, "width": 64, "height": 48, "ephemeral": True}
+
     async def send_message(self, author: int, content: str, **kw: Any) -> dict:
         payload = self.message_payload(author, content, **kw)
         await self.dispatch("MESSAGE_CREATE", payload)
@@ -388,7 +396,7 @@ class FakeDiscord:
         return None
 
 
-OPTION_TYPES = {"user": 6, "channel": 7, "role": 8, "number": 10}
+OPTION_TYPES = {"user": 6, "channel": 7, "role": 8, "number": 10, "attachment": 11}
 
 
 def _option(name: str, value: Any) -> dict:

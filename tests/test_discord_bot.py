@@ -587,3 +587,31 @@ async def test_no_mod_channel_keeps_flag_and_logs_error(tmp_path, fake):
     finally:
         await stop_client(e)
         store.close()
+
+
+# ---- /protect ---------------------------------------------------------------------------------
+async def test_protect_registers_a_fingerprint_and_flags_reshares(env):
+    image = b"\x89PNG private photo"
+    att = env.fake.upload("me.png", "image/png", image)
+    inter = await env.fake.slash(ALICE, "protect", options={"image": ("attachment", att["id"])},
+                                 resolved={"attachments": {att["id"]: att}})
+    cb = await env.fake.callback(inter)
+    assert cb.json["type"] == 5 and callback_flags(cb) & 64
+    follow = await env.fake.followup(inter)
+    assert follow.json["flags"] & 64 and "Registered" in follow.json["content"]
+    assert env.store.bank_size() == 1
+    assert [c for c in env.fake.calls if c.method == "POST" and c.path.startswith("/channels/")] == []  # never shown
+    payload = await env.fake.send_message(MALLORY, "lihat ini", attachments=(("leak.png", "image/png", image),))
+    await env.settle()
+    post = await env.fake.wait_call("POST", rf"^/channels/{MODQ}/messages$")
+    assert post.files == {}
+    flag = env.store.flag(SERVER, env.store.find_flag(SERVER, str(GENERAL), payload["id"]))
+    assert "reshare" in flag.labels and flag.targets == (str(ALICE),)
+
+
+async def test_protect_refuses_non_images(env):
+    att = env.fake.upload("notes.txt", "text/plain", b"hello")
+    inter = await env.fake.slash(ALICE, "protect", options={"image": ("attachment", att["id"])},
+                                 resolved={"attachments": {att["id"]: att}})
+    cb = await env.fake.callback(inter)
+    assert "attach an image" in cb.json["data"]["content"] and env.store.bank_size() == 0

@@ -220,6 +220,34 @@ async def report_command(interaction: discord.Interaction, reason: app_commands.
     await interaction.followup.send(outcome.message, ephemeral=True)
 
 
+@app_commands.command(name="protect", description="Privately register an image of you, so re-shares of it are flagged")
+@app_commands.describe(image="The image (only a fingerprint is kept; the image itself is not stored or shown to anyone)",
+                       note="Optional note for moderators")
+@app_commands.guild_only()
+async def protect_command(interaction: discord.Interaction, image: discord.Attachment,
+                          note: app_commands.Range[str, 0, 200] | None = None) -> None:
+    from bot.models import Attachment
+
+    bot = _bot(interaction)
+    cap = bot.settings.max_attachment_bytes
+    if not (image.content_type or "").startswith("image/"):
+        await interaction.response.send_message("Please attach an image file.", ephemeral=True)
+        return
+    if image.size > cap:
+        await interaction.response.send_message(f"That image is larger than {cap // (1024 * 1024)} MB.", ephemeral=True)
+        return
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    try:
+        data = await bot.adapter.fetch(Attachment(kind="image", url=image.url, size=image.size, mime=image.content_type), cap)
+    except Exception as exc:
+        log.info("protect: could not download the image in %s: %s", _server(interaction), exc)
+        await interaction.followup.send("I could not download that image; please try again.", ephemeral=True)
+        return
+    outcome = await bot.pipeline.protect(_server(interaction), data, registered_by=str(interaction.user.id), note=note or "")
+    del data
+    await interaction.followup.send(outcome.message, ephemeral=True)
+
+
 @app_commands.guild_only()
 async def report_message_menu(interaction: discord.Interaction, message: discord.Message) -> None:
     """Right-click → Apps → Report message: ask for a reason, then report."""
@@ -239,4 +267,5 @@ async def report_message_menu(interaction: discord.Interaction, message: discord
 def register(bot: "TriageBot") -> None:
     bot.tree.add_command(TriageGroup())
     bot.tree.add_command(report_command)
+    bot.tree.add_command(protect_command)
     bot.tree.add_command(app_commands.ContextMenu(name="Report message", callback=report_message_menu))
