@@ -1,0 +1,550 @@
+"""Image benchmark: re-share recall per transform, false matches, match cost, NudeNet cost, RSS.
+
+Built only from images shipped in scikit-image (`skimage.data`), never explicit images.
+Run: python benchmarks/bench_images.py [--bank-size 10000] [--distractors 500] [--quick]
+Prints a table; the figures go into the README by hand.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import os
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+
+from classifiers.images.bank import BankIndex, Fingerprint, fingerprint  # noqa: E402
+from classifiers.images.decode import decode  # noqa: E402
+
+log = logging.getLogger(__name__)
+cv2.setNumThreads(1)
+
+BANK_NAMES = [
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "camera",
+    "immunohistochemistry",
+    "stereo_motorcycle",
+    "hubble_deep_field",
+    "coins",
+    "clock",
+    "moon",
+    "retina",
+]
+#: sources for distractors: none of these is (a view of) a bank image
+DISTRACTOR_NAMES = [
+    "brick",
+    "grass",
+    "gravel",
+    "page",
+    "text",
+    "cell",
+    "colorwheel",
+    "logo",
+    "horse",
+    "binary_blobs",
+    "shepp_logan_phantom",
+    "checkerboard",
+    "microaneurysms",
+]
+
+
+def load(name: str) -> np.ndarray:
+    import skimage.data as d
+
+    x = getattr(d, name)()
+    if isinstance(x, tuple):
+        x = x[0]
+    x = np.asarray(x)
+    if x.dtype == bool:
+        x = x.astype(np.uint8) * 255
+    if x.dtype.kind == "f":
+        x = (np.clip(x, 0, 1) * 255).astype(np.uint8)
+    if x.ndim == 2:
+        x = np.repeat(x[:, :, None], 3, axis=2)
+    if x.shape[2] == 4:
+        a = x[:, :, 3:4].astype(np.float32) / 255
+        x = (x[:, :, :3] * a + 255 * (1 - a)).astype(np.uint8)
+    return np.ascontiguousarray(x)
+
+
+# ------------------------------------------------------------------------------ transforms
+
+def _pil(a: np.ndarray) -> Image.Image:
+    return Image.fromarray(a)
+
+
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # pragma: no cover - old Pillow
+        return ImageFont.load_default()
+
+
+def jpeg(q: int) -> Callable[[np.ndarray], np.ndarray]:
+    def f(a: np.ndarray) -> np.ndarray:
+        b = io.BytesIO()
+        _pil(a).save(b, "JPEG", quality=q)
+        return np.asarray(Image.open(b).convert("RGB"))
+
+    return f
+
+
+def resize(s: float) -> Callable[[np.ndarray], np.ndarray]:
+    def f(a: np.ndarray) -> np.ndarray:
+        h, w = a.shape[:2]
+        return np.asarray(_pil(a).resize((max(8, round(w * s)), max(8, round(h * s))), Image.Resampling.LANCZOS))
+
+    return f
+
+
+def crop(frac: float, side: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Remove `frac` of each affected dimension: 'centre', 'left', 'right', 'top', 'bottom', 'tl', 'br'."""
+
+    def f(a: np.ndarray) -> np.ndarray:
+        h, w = a.shape[:2]
+        dx, dy = round(w * frac), round(h * frac)
+        if side == "centre":
+            return a[dy // 2 : h - dy // 2, dx // 2 : w - dx // 2]
+        return {
+            "left": a[:, dx:],
+            "right": a[:, : w - dx],
+            "top": a[dy:, :],
+            "bottom": a[: h - dy, :],
+            "tl": a[dy:, dx:],
+            "br": a[: h - dy, : w - dx],
+        }[side]
+
+    return f
+
+
+def caption_band(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape[:2]
+    band = max(24, h // 6)
+    im = Image.new("RGB", (w, h + band), (255, 255, 255))
+    im.paste(_pil(a), (0, band))
+    ImageDraw.Draw(im).text((w // 20, band // 4), "when she thinks nobody saw it lol", fill=(0, 0, 0), font=_font(band // 3))
+    return np.asarray(im)
+
+
+def caption_overlay(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape[:2]
+    im = _pil(a).copy()
+    ImageDraw.Draw(im).text(
+        (w // 12, h - h // 6), "LOOK AT THIS", fill=(255, 255, 255), font=_font(h // 10), stroke_width=2, stroke_fill=(0, 0, 0)
+    )
+    return np.asarray(im)
+
+
+def tiled_watermark(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape[:2]
+    base = _pil(a).convert("RGBA")
+    layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    d = ImageDraw.Draw(layer)
+    font = _font(max(12, w // 18))
+    step = max(60, w // 4)
+    for y in range(0, h, step // 2):
+        for x in range(-step, w, step):
+            d.text((x + (y // (step // 2)) % 2 * step // 2, y), "© fakeshare", fill=(255, 255, 255, 90), font=font)
+    return np.asarray(Image.alpha_composite(base, layer).convert("RGB"))
+
+
+def corner_logo(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape[:2]
+    im = _pil(a).copy()
+    d = ImageDraw.Draw(im)
+    lw, lh = w // 4, h // 9
+    d.rectangle((w - lw - 8, h - lh - 8, w - 8, h - 8), fill=(230, 30, 60))
+    d.text((w - lw, h - lh - 4), "SPICY.tv", fill=(255, 255, 255), font=_font(lh // 2))
+    return np.asarray(im)
+
+
+def corner_inpaint(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape[:2]
+    mask = np.zeros((h, w), np.uint8)
+    mask[h - h // 7 :, w - w // 4 :] = 255
+    return cv2.inpaint(np.ascontiguousarray(a), mask, 5, cv2.INPAINT_TELEA)
+
+
+def hflip(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a[:, ::-1])
+
+
+def rotate(deg: float, expand: bool = False) -> Callable[[np.ndarray], np.ndarray]:
+    def f(a: np.ndarray) -> np.ndarray:
+        return np.asarray(_pil(a).rotate(deg, resample=Image.Resampling.BICUBIC, expand=expand, fillcolor=(0, 0, 0)))
+
+    return f
+
+
+def border(frac: float, colour: tuple[int, int, int] = (255, 255, 255)) -> Callable[[np.ndarray], np.ndarray]:
+    def f(a: np.ndarray) -> np.ndarray:
+        h, w = a.shape[:2]
+        p = round(max(h, w) * frac)
+        return cv2.copyMakeBorder(np.ascontiguousarray(a), p, p, p, p, cv2.BORDER_CONSTANT, value=colour)
+
+    return f
+
+
+def letterbox(a: np.ndarray) -> np.ndarray:
+    """Pad to 9:16 portrait (phone-story style) with black bars."""
+    h, w = a.shape[:2]
+    th = max(h, round(w * 16 / 9))
+    top = (th - h) // 2
+    return cv2.copyMakeBorder(np.ascontiguousarray(a), top, th - h - top, 0, 0, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+
+
+def pillarbox(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape[:2]
+    tw = max(w, round(h * 16 / 9))
+    left = (tw - w) // 2
+    return cv2.copyMakeBorder(np.ascontiguousarray(a), 0, 0, left, tw - w - left, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+
+
+def screenshot(a: np.ndarray, dark: bool = True) -> np.ndarray:
+    """Frame the image in a fake chat-app screenshot: header, avatar, name, text, bubble."""
+    h, w = a.shape[:2]
+    W = 720
+    s = 480 / w
+    iw, ih = 480, max(8, round(h * s))
+    H = ih + 330
+    bg = (54, 57, 63) if dark else (255, 255, 255)
+    fg = (220, 221, 222) if dark else (20, 20, 20)
+    im = Image.new("RGB", (W, H), bg)
+    d = ImageDraw.Draw(im)
+    d.rectangle((0, 0, W, 56), fill=(32, 34, 37) if dark else (0, 136, 204))
+    d.text((20, 16), "# general", fill=(255, 255, 255), font=_font(22))
+    d.ellipse((16, 76, 64, 124), fill=(88, 101, 242))
+    d.text((80, 78), "anon_user  Today at 21:04", fill=fg, font=_font(18))
+    d.text((80, 104), "lmaooo look who it is", fill=fg, font=_font(18))
+    bubble = (70, 134, 80 + iw + 10, 144 + ih + 10)
+    d.rounded_rectangle(bubble, radius=10, fill=(47, 49, 54) if dark else (239, 239, 239))
+    im.paste(_pil(a).resize((iw, ih), Image.Resampling.LANCZOS), (80, 144))
+    d.text((80, 164 + ih), "send more", fill=fg, font=_font(18))
+    d.rectangle((0, H - 60, W, H), fill=(64, 68, 75) if dark else (245, 245, 245))
+    d.text((24, H - 42), "Message #general", fill=(140, 140, 140), font=_font(18))
+    return np.asarray(im)
+
+
+def chain(*fs: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    def f(a: np.ndarray) -> np.ndarray:
+        for g in fs:
+            a = g(a)
+        return a
+
+    return f
+
+
+TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "identity": lambda a: a,
+    "jpeg q30": jpeg(30),
+    "jpeg q50": jpeg(50),
+    "jpeg q70": jpeg(70),
+    "jpeg q90": jpeg(90),
+    "resize 0.25x": resize(0.25),
+    "resize 0.5x": resize(0.5),
+    "resize 1.5x": resize(1.5),
+    "resize 2x": resize(2.0),
+    "crop 5% centred": crop(0.05, "centre"),
+    "crop 10% centred": crop(0.10, "centre"),
+    "crop 15% centred": crop(0.15, "centre"),
+    "crop 20% centred": crop(0.20, "centre"),
+    "crop 10% left": crop(0.10, "left"),
+    "crop 10% right": crop(0.10, "right"),
+    "crop 10% top": crop(0.10, "top"),
+    "crop 10% bottom": crop(0.10, "bottom"),
+    "crop 15% right": crop(0.15, "right"),
+    "crop 20% left": crop(0.20, "left"),
+    "crop 20% bottom": crop(0.20, "bottom"),
+    "crop 12% corner": crop(0.12, "br"),
+    "caption band": caption_band,
+    "caption overlay": caption_overlay,
+    "tiled watermark": tiled_watermark,
+    "corner logo": corner_logo,
+    "corner inpainted": corner_inpaint,
+    "hflip": hflip,
+    "rotate 3°": rotate(3),
+    "rotate -4°": rotate(-4),
+    "rotate 5° expand": rotate(5, expand=True),
+    "white border 8%": border(0.08),
+    "black border 5%": border(0.05, (0, 0, 0)),
+    "letterbox 9:16": letterbox,
+    "pillarbox 16:9": pillarbox,
+    "chat screenshot dark": screenshot,
+    "chat screenshot light": lambda a: screenshot(a, dark=False),
+    "chain: logo cropped+0.5x+q60": chain(corner_logo, crop(0.15, "right"), resize(0.5), jpeg(60)),
+    "chain: caption+q50": chain(caption_band, jpeg(50)),
+    "chain: flip+crop15%top+q70": chain(hflip, crop(0.15, "top"), jpeg(70)),
+    "chain: rot4+border+q80": chain(rotate(4), border(0.06), jpeg(80)),
+    "chain: screenshot+q70": chain(screenshot, jpeg(70)),
+    "chain: watermark+crop10%+0.75x": chain(tiled_watermark, crop(0.10, "centre"), resize(0.75)),
+    "chain: inpaint+letterbox+q40": chain(corner_inpaint, letterbox, jpeg(40)),
+    "chain: crop20%corner+rot3+q50": chain(crop(0.2, "tl"), rotate(3), jpeg(50)),
+}
+
+
+# ------------------------------------------------------------------------------ distractors
+
+def synthetic(rng: np.random.Generator, i: int) -> np.ndarray:
+    """Synthetic images unlike any bank image: smooth noise, shapes, gradients, stripes."""
+    h, w = int(rng.integers(200, 520)), int(rng.integers(200, 520))
+    kind = i % 4
+    if kind == 0:  # smooth colour noise
+        small = rng.integers(0, 256, (rng.integers(3, 12), rng.integers(3, 12), 3)).astype(np.uint8)
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    im = Image.new("RGB", (w, h), tuple(int(v) for v in rng.integers(0, 256, 3)))
+    d = ImageDraw.Draw(im)
+    if kind == 1:  # random shapes
+        for _ in range(int(rng.integers(5, 25))):
+            x0, y0 = int(rng.integers(0, w)), int(rng.integers(0, h))
+            x1, y1 = x0 + int(rng.integers(10, w // 2)), y0 + int(rng.integers(10, h // 2))
+            col = tuple(int(v) for v in rng.integers(0, 256, 3))
+            (d.ellipse if rng.random() < 0.5 else d.rectangle)((x0, y0, x1, y1), fill=col)
+        return np.asarray(im)
+    if kind == 2:  # gradient + stripes
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        ang = rng.uniform(0, np.pi)
+        f = rng.uniform(0.01, 0.1)
+        v = np.sin((xx * np.cos(ang) + yy * np.sin(ang)) * f) * 0.5 + 0.5
+        g = (xx / w)[..., None] * rng.uniform(0, 1, 3) + (yy / h)[..., None] * rng.uniform(0, 1, 3)
+        return (np.clip(v[..., None] * 0.6 + g * 0.4, 0, 1) * 255).astype(np.uint8)
+    # text-like page
+    for y in range(10, h - 20, int(rng.integers(18, 40))):
+        d.text((10, y), "".join(chr(int(c)) for c in rng.integers(97, 123, 40)), fill=(0, 0, 0), font=_font(16))
+    return np.asarray(im)
+
+
+def distractors(n: int, seed: int = 7) -> list[np.ndarray]:
+    """Crops/tiles of non-bank skimage images at random places and sizes, plus synthetic ones."""
+    rng = np.random.default_rng(seed)
+    srcs = [load(n_) for n_ in DISTRACTOR_NAMES]
+    import skimage.data as d
+
+    faces = d.lfw_subset()
+    out: list[np.ndarray] = []
+    n_sk = n * 6 // 10
+    while len(out) < n_sk:
+        a = srcs[len(out) % len(srcs)]
+        h, w = a.shape[:2]
+        fh, fw = rng.uniform(0.35, 1.0), rng.uniform(0.35, 1.0)
+        ch, cw = max(32, int(h * fh)), max(32, int(w * fw))
+        y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        c = a[y : y + ch, x : x + cw]
+        if rng.random() < 0.3:
+            c = np.ascontiguousarray(c[::-1])
+        out.append(c)
+    for i in range(min(len(faces), n // 10)):
+        f = (np.clip(faces[i], 0, 1) * 255).astype(np.uint8)
+        out.append(cv2.resize(np.repeat(f[:, :, None], 3, axis=2), (200, 200), interpolation=cv2.INTER_CUBIC))
+    i = 0
+    while len(out) < n:
+        out.append(synthetic(rng, i))
+        i += 1
+    return out
+
+
+# ------------------------------------------------------------------------------ helpers
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def synthetic_entries(n: int, like: list[Fingerprint], seed: int = 3) -> Iterator[Fingerprint]:
+    """Filler entries for the 10,000-entry cost test: random hashes and ORB descriptors with
+    the same shapes as real entries (cost depends on sizes, not on content). A generator,
+    so the benchmark does not keep a second copy of the bank alive."""
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        ref = like[i % len(like)]
+        yield Fingerprint(
+            hashes=rng.integers(0, 256, ref.hashes.shape, dtype=np.uint8),
+            variants=ref.variants.copy(),
+            orb_size=ref.orb_size,
+            _orb_xy=rng.uniform(0, 512, ref.orb_xy.shape).astype(np.float32),
+            _orb_desc=rng.integers(0, 256, ref.orb_desc.shape, dtype=np.uint8),
+        )
+
+
+def current_rss_mb(field: str = "VmRSS") -> float:
+    """From /proc (Linux): unlike ru_maxrss, VmHWM is not inherited from a forking parent."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return rss_mb()
+
+
+def footprint(bank_size: int) -> None:
+    """Run in a fresh process: what the bot holds with NudeNet and a full bank loaded."""
+    from classifiers.images.nsfw import NsfwDetector, nudity_available
+
+    base = current_rss_mb()
+    real = [fingerprint(load(n)) for n in BANK_NAMES]
+    for fp in real:
+        fp.drop_pixels()
+    idx = BankIndex()
+    for i, fp in enumerate(real):
+        idx.add(i + 1, fp)
+    for i, fp in enumerate(synthetic_entries(max(0, bank_size - len(real)), real)):
+        idx.add(100_000 + i, fp)
+    det = NsfwDetector()
+    if nudity_available():
+        det.load()
+    for name in BANK_NAMES[:4]:
+        q = TRANSFORMS["chain: screenshot+q70"](load(name))
+        b = io.BytesIO()
+        Image.fromarray(q).save(b, "JPEG", quality=80)
+        img = decode(b.getvalue())
+        idx.match(fingerprint(img, bank_variants=False))
+        if nudity_available():
+            det.detect(img)
+    print(f"{base:.0f} {current_rss_mb():.0f} {current_rss_mb('VmHWM'):.0f} {len(idx)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--bank-size", type=int, default=10_000)
+    ap.add_argument("--distractors", type=int, default=500)
+    ap.add_argument("--verbose", action="store_true", help="list every miss and false match")
+    ap.add_argument("--footprint", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.footprint:
+        footprint(args.bank_size)
+        return 0
+    logging.basicConfig(level=logging.WARNING)
+
+    print(f"bank images: {len(BANK_NAMES)} skimage samples; transforms: {len(TRANSFORMS)}")
+    originals = {n: load(n) for n in BANK_NAMES}
+    t0 = time.perf_counter()
+    fps = {n: fingerprint(a) for n, a in originals.items()}
+    for fp in fps.values():
+        fp.drop_pixels()
+    t_fp = (time.perf_counter() - t0) / len(fps)
+    idx = BankIndex()
+    ids = {n: i + 1 for i, n in enumerate(BANK_NAMES)}
+    for n, fp in fps.items():
+        idx.add(ids[n], Fingerprint.from_records(fp.to_records()))  # exercise the storage path
+    rec_bytes = statistics.mean(sum(len(b) for _, b in fp.to_records()) for fp in fps.values())
+
+    # ---- recall per transform (small real bank: what matches is the question, not speed)
+    print(f"\n{'transform':34s} {'recall':>7s}  hash  orb")
+    recalls = []
+    misses: list[str] = []
+    for tname, tf in TRANSFORMS.items():
+        ok = n_hash = n_orb = 0
+        for n, a in originals.items():
+            q = tf(a)
+            m = idx.match(fingerprint(q, bank_variants=False))
+            if m is not None and m.entry_id == ids[n]:
+                ok += 1
+                n_hash += m.method == "hash"
+                n_orb += m.method == "orb"
+            else:
+                misses.append(f"{tname} / {n}: {m}")
+        r = ok / len(originals)
+        recalls.append(r)
+        print(f"{tname:34s} {r:7.1%}  {n_hash:4d} {n_orb:4d}")
+    mean_recall = statistics.mean(recalls)
+    print(f"{'MEAN over ' + str(len(TRANSFORMS)) + ' transforms':34s} {mean_recall:7.2%}")
+    if args.verbose:
+        for m in misses:
+            print("  miss:", m)
+
+    # ---- false matches
+    ds = distractors(args.distractors)
+    false = []
+    for i, dimg in enumerate(ds):
+        m = idx.match(fingerprint(dimg, bank_variants=False))
+        if m is not None:
+            false.append((i, m))
+    print(f"\nfalse matches: {len(false)} of {len(ds)} distinct distractors")
+    if args.verbose:
+        for i, m in false:
+            print("  false:", i, m)
+
+    # ---- cost against a large bank (synthetic filler + the real entries)
+    big = BankIndex()
+    for n, fp in fps.items():
+        big.add(ids[n], fp)
+    for i, fp in enumerate(synthetic_entries(max(0, args.bank_size - len(fps)), list(fps.values()))):
+        big.add(100_000 + i, fp)
+    n_hashes = sum(len(fp.hashes) for fp in fps.values()) // len(fps)
+    queries = []
+    for k, (tname, tf) in enumerate(TRANSFORMS.items()):
+        n = BANK_NAMES[k % len(BANK_NAMES)]
+        queries.append(tf(originals[n]))
+    queries += ds[:60]
+    # encode as JPEG and decode like a real upload: the match timing starts from decoded pixels
+    decoded = []
+    t_dec = []
+    for q in queries:
+        b = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(q)).save(b, "PNG")
+        t = time.perf_counter()
+        decoded.append(decode(b.getvalue()))
+        t_dec.append(time.perf_counter() - t)
+    big.match(fingerprint(decoded[0], bank_variants=False))  # build arrays once
+    times = []
+    for dimg in decoded:
+        t = time.perf_counter()
+        big.match(fingerprint(dimg, bank_variants=False))
+        times.append(time.perf_counter() - t)
+    print(
+        f"\nbank of {len(big)} entries ({len(big) * n_hashes:,} hashes): median match {statistics.median(times) * 1000:.1f} ms, "
+        f"p95 {np.percentile(times, 95) * 1000:.1f} ms per image (fingerprint + match, decoded pixels in); "
+        f"decode median {statistics.median(t_dec) * 1000:.1f} ms"
+    )
+    print(f"bank entry: {n_hashes} hashes, {rec_bytes / 1024:.1f} KiB of records; fingerprinting a bank image {t_fp * 1000:.0f} ms")
+
+    # ---- NudeNet
+    from classifiers.images.nsfw import NsfwDetector, nudity_available
+
+    if nudity_available():
+        det = NsfwDetector()
+        det.load()
+        imgs = decoded[:40]
+        det.detect(imgs[0])
+        nt = []
+        for dimg in imgs:
+            t = time.perf_counter()
+            det.detect_frame(dimg.image)
+            nt.append(time.perf_counter() - t)
+        print(f"NudeNet inference (1 ONNX thread, incl. pre/post-processing): median {statistics.median(nt) * 1000:.1f} ms, p95 {np.percentile(nt, 95) * 1000:.1f} ms")
+    else:
+        print("NudeNet: not installed")
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, __file__, "--footprint", "--bank-size", str(args.bank_size)],
+        capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    ).stdout.split()
+    base, cur, peak = (float(x) for x in out[:3])
+    print(
+        f"memory (fresh process, NudeNet + {int(out[3])}-entry bank loaded, a few images matched): "
+        f"RSS {cur:.0f} MB now, peak {peak:.0f} MB (interpreter + imports before loading: {base:.0f} MB)"
+    )
+    print("\nsummary")
+    print(f"  mean recall {mean_recall:.2%} (target >= 99%) over {len(TRANSFORMS)} transforms x {len(BANK_NAMES)} images")
+    print(f"  false matches {len(false)}/{len(ds)} (target 0)")
+    print(f"  median match {statistics.median(times) * 1000:.1f} ms vs {len(big)} entries (target <= 50 ms)")
+    print(f"  peak RSS {peak:.0f} MB (target <= 400 MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,284 @@
+"""Re-share bank: matches survive the transforms re-sharers use; distinct images don't match."""
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from classifiers.base import ImageDetector
+from classifiers.images.bank import (
+    HASH_BITS,
+    BankDetector,
+    BankIndex,
+    Fingerprint,
+    Match,
+    dct_hash,
+    fingerprint,
+    index_from_entries,
+    match_verdict,
+    trim_uniform,
+)
+
+skdata = pytest.importorskip("skimage.data")
+
+BANK = ["astronaut", "coffee", "chelsea", "rocket", "camera"]
+OTHERS = ["brick", "grass", "gravel", "page", "text", "colorwheel", "cell"]
+
+
+def load(name: str) -> np.ndarray:
+    a = np.asarray(getattr(skdata, name)())
+    if a.dtype == bool:
+        a = a.astype(np.uint8) * 255
+    if a.ndim == 2:
+        a = np.repeat(a[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(a[:, :, :3])
+
+
+def _jpeg(q: int) -> Callable[[np.ndarray], np.ndarray]:
+    def f(a: np.ndarray) -> np.ndarray:
+        b = io.BytesIO()
+        Image.fromarray(a).save(b, "JPEG", quality=q)
+        return np.asarray(Image.open(b).convert("RGB"))
+
+    return f
+
+
+def _resize(s: float) -> Callable[[np.ndarray], np.ndarray]:
+    def f(a: np.ndarray) -> np.ndarray:
+        h, w = a.shape[:2]
+        return np.asarray(Image.fromarray(a).resize((round(w * s), round(h * s)), Image.Resampling.LANCZOS))
+
+    return f
+
+
+def _crop(l: float, t: float, r: float, b: float) -> Callable[[np.ndarray], np.ndarray]:
+    def f(a: np.ndarray) -> np.ndarray:
+        h, w = a.shape[:2]
+        return a[round(h * t) : h - round(h * b), round(w * l) : w - round(w * r)]
+
+    return f
+
+
+def _caption(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape[:2]
+    band = h // 6
+    im = Image.new("RGB", (w, h + band), "white")
+    im.paste(Image.fromarray(a), (0, band))
+    ImageDraw.Draw(im).text((10, band // 3), "look at her lmao", fill="black")
+    return np.asarray(im)
+
+
+def _logo(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape[:2]
+    im = Image.fromarray(a).copy()
+    ImageDraw.Draw(im).rectangle((w - w // 4, h - h // 8, w - 6, h - 6), fill=(230, 30, 60))
+    return np.asarray(im)
+
+
+def _rotate(deg: float) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda a: np.asarray(Image.fromarray(a).rotate(deg, resample=Image.Resampling.BICUBIC))
+
+
+def _border(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape[:2]
+    p = max(h, w) // 12
+    im = Image.new("RGB", (w + 2 * p, h + 2 * p), "white")
+    im.paste(Image.fromarray(a), (p, p))
+    return np.asarray(im)
+
+
+def _letterbox(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape[:2]
+    H = round(w * 16 / 9)
+    im = Image.new("RGB", (w, max(H, h)), "black")
+    im.paste(Image.fromarray(a), (0, (max(H, h) - h) // 2))
+    return np.asarray(im)
+
+
+def _screenshot(a: np.ndarray) -> np.ndarray:
+    h, w = a.shape[:2]
+    iw = 420
+    ih = round(h * iw / w)
+    im = Image.new("RGB", (600, ih + 260), (54, 57, 63))
+    d = ImageDraw.Draw(im)
+    d.rectangle((0, 0, 600, 48), fill=(32, 34, 37))
+    d.ellipse((12, 64, 52, 104), fill=(88, 101, 242))
+    d.text((64, 70), "someone  today at 21:04", fill=(220, 220, 220))
+    im.paste(Image.fromarray(a).resize((iw, ih)), (64, 120))
+    d.text((64, 130 + ih), "lol", fill=(220, 220, 220))
+    return np.asarray(im)
+
+
+def _chain(*fs: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    def f(a: np.ndarray) -> np.ndarray:
+        for g in fs:
+            a = g(a)
+        return a
+
+    return f
+
+
+TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "jpeg q35": _jpeg(35),
+    "resize 0.3x": _resize(0.3),
+    "resize 1.8x": _resize(1.8),
+    "crop 10% centred": _crop(0.05, 0.05, 0.05, 0.05),
+    "crop 15% left": _crop(0.15, 0, 0, 0),
+    "crop 20% bottom": _crop(0, 0, 0, 0.2),
+    "crop 12% corner": _crop(0.12, 0.12, 0, 0),
+    "caption band": _caption,
+    "corner logo": _logo,
+    "hflip": lambda a: np.ascontiguousarray(a[:, ::-1]),
+    "rotate 4°": _rotate(4),
+    "white border": _border,
+    "letterbox": _letterbox,
+    "chat screenshot": _screenshot,
+    "chain: logo cropped off, 0.5x, q60": _chain(_logo, _crop(0, 0, 0.15, 0), _resize(0.5), _jpeg(60)),
+    "chain: flip, crop, q70": _chain(lambda a: np.ascontiguousarray(a[:, ::-1]), _crop(0, 0.12, 0, 0), _jpeg(70)),
+}
+
+
+@pytest.fixture(scope="module")
+def index() -> BankIndex:
+    idx = BankIndex()
+    for i, name in enumerate(BANK, start=1):
+        fp = fingerprint(load(name))
+        idx.add(i, Fingerprint.from_records(fp.to_records()))  # as the store would hand them back
+    return idx
+
+
+@pytest.mark.parametrize("transform", list(TRANSFORMS))
+@pytest.mark.parametrize("name", BANK)
+def test_reshare_matches_its_entry(index: BankIndex, name: str, transform: str) -> None:
+    q = TRANSFORMS[transform](load(name))
+    m = index.match(fingerprint(q, bank_variants=False))
+    assert m is not None, f"{transform} of {name} was not matched"
+    assert m.entry_id == BANK.index(name) + 1
+    assert m.method in ("hash", "orb") and 0.0 < m.score <= 1.0
+    assert (m.distance is not None) == (m.method == "hash")
+
+
+def _distinct() -> list[tuple[str, np.ndarray]]:
+    out = []
+    for name in OTHERS:
+        a = load(name)
+        h, w = a.shape[:2]
+        out.append((name, a))
+        out.append((f"{name} crop", a[h // 4 :, : w * 3 // 4]))
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        small = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
+        out.append((f"smooth noise {i}", np.asarray(Image.fromarray(small).resize((300, 240), Image.Resampling.BICUBIC))))
+    out.append(("flat grey", np.full((200, 300, 3), 128, np.uint8)))
+    out.append(("white", np.full((200, 300, 3), 255, np.uint8)))
+    return out
+
+
+@pytest.mark.parametrize("label,img", _distinct(), ids=[d[0] for d in _distinct()])
+def test_distinct_images_do_not_match(index: BankIndex, label: str, img: np.ndarray) -> None:
+    assert index.match(fingerprint(img, bank_variants=False)) is None
+
+
+def test_different_bank_image_does_not_match() -> None:
+    idx = BankIndex()
+    idx.add(1, fingerprint(load("astronaut")))
+    for other in ("coffee", "chelsea", "rocket", "camera"):
+        assert idx.match(fingerprint(load(other), bank_variants=False)) is None
+
+
+def test_records_round_trip_and_hold_no_pixels() -> None:
+    a = load("coffee")
+    fp = fingerprint(a)
+    records = fp.to_records()
+    kinds = [k for k, _ in records]
+    assert kinds == ["meta", "hash256", "hash_variants", "orb_xy", "orb_desc"]
+    assert all(isinstance(k, str) and isinstance(b, bytes) for k, b in records)
+    total = sum(len(b) for _, b in records)
+    assert total < a.nbytes / 10 and total < 32 * 1024
+    back = Fingerprint.from_records(records)
+    assert np.array_equal(back.hashes, fp.hashes) and np.array_equal(back.variants, fp.variants)
+    assert np.array_equal(back.orb_desc, fp.orb_desc) and back.orb_size == fp.orb_size
+    assert np.allclose(back.orb_xy, fp.orb_xy, atol=0.5)
+    assert back.to_records() == records
+
+
+@pytest.mark.parametrize(
+    "records,msg",
+    [
+        ([], "meta"),
+        ([("meta", b"not json")], "meta"),
+        ([("meta", b'{"v": 99}')], "not supported"),
+        ([("meta", b'{"v": 1}'), ("hash256", b"\x00" * 33), ("hash_variants", b"\x00")], "inconsistent"),
+        ([("meta", b'{"v": 1}'), ("hash256", b"\x00" * 32), ("hash_variants", b"\x00"), ("orb_xy", b"\x00" * 4)], "ORB"),
+    ],
+)
+def test_bad_records_are_refused(records: list[tuple[str, bytes]], msg: str) -> None:
+    with pytest.raises(ValueError, match=msg):
+        Fingerprint.from_records(records)
+
+
+def test_index_from_entries_skips_bad_records() -> None:
+    good = fingerprint(load("rocket")).to_records()
+    idx = index_from_entries([(7, good), (8, [("meta", b"{}")])])
+    assert len(idx) == 1
+    m = idx.match(fingerprint(load("rocket"), bank_variants=False))
+    assert m is not None and m.entry_id == 7
+
+
+def test_add_replace_remove() -> None:
+    idx = BankIndex()
+    assert idx.match(fingerprint(load("coffee"), bank_variants=False)) is None  # empty bank
+    idx.add(1, fingerprint(load("coffee")))
+    idx.add(2, fingerprint(load("chelsea")))
+    idx.add(1, fingerprint(load("rocket")))  # replaces entry 1
+    assert len(idx) == 2
+    m = idx.match(fingerprint(load("rocket"), bank_variants=False))
+    assert m is not None and m.entry_id == 1
+    assert idx.remove(1) and not idx.remove(1)
+    assert idx.match(fingerprint(load("rocket"), bank_variants=False)) is None
+    m2 = idx.match(fingerprint(load("chelsea"), bank_variants=False))
+    assert m2 is not None and m2.entry_id == 2
+
+
+@pytest.mark.parametrize(
+    "match,reason",
+    [
+        (Match(12, "hash", distance=18, score=0.91), "matches re-share bank entry #12 (hash distance 18/256)"),
+        (Match(3, "orb", inliers=40, score=0.87), "matches re-share bank entry #3 (40 matching keypoints)"),
+    ],
+)
+def test_match_verdict(match: Match, reason: str) -> None:
+    v = match_verdict(match)
+    assert (v.label, v.reason, v.detector, v.score) == ("reshare", reason, "image_bank", match.score)
+
+
+def test_bank_detector_takes_bytes() -> None:
+    idx = BankIndex()
+    idx.add(5, fingerprint(load("chelsea")))
+    det = BankDetector(idx)
+    assert isinstance(det, ImageDetector)
+    b = io.BytesIO()
+    Image.fromarray(_crop(0.1, 0, 0, 0.1)(load("chelsea"))).save(b, "JPEG", quality=60)
+    (v,) = det.classify_image(b.getvalue())
+    assert v.label == "reshare" and "#5" in v.reason
+    b2 = io.BytesIO()
+    Image.fromarray(load("brick")).save(b2, "PNG")
+    assert det.classify_image(b2.getvalue()) == []
+
+
+def test_hash_is_256_bits_and_stable_under_jpeg() -> None:
+    g = load("astronaut").astype(np.float32).mean(axis=2)
+    h1 = dct_hash(g)
+    h2 = dct_hash(_jpeg(40)(load("astronaut")).astype(np.float32).mean(axis=2))
+    assert h1.shape == (HASH_BITS // 8,) and h1.dtype == np.uint8
+    assert int(np.unpackbits(h1 ^ h2).sum()) < 30
+
+
+@pytest.mark.parametrize("pad,colour", [(0, 0), (20, 0), (35, 255), (10, 128)])
+def test_trim_uniform_removes_flat_borders(pad: int, colour: int) -> None:
+    a = load("coffee")[:200, :300]
+    framed = np.pad(a, ((pad, pad), (pad, pad), (0, 0)), constant_values=colour)
+    assert trim_uniform(framed) == (pad, pad, 300 + pad, 200 + pad)
