@@ -629,6 +629,7 @@ async def test_run_retries_an_unreachable_api_and_stops_on_request(tmp_path, mon
     store.close()
 
 
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 async def test_short_flood_wait_is_waited_out(env: Env):
     env.fake.fail["banChatMember"] = (429, "Too Many Requests: retry after 1", {"retry_after": 1})
     env.fake.fail_times["banChatMember"] = 1
@@ -637,3 +638,40 @@ async def test_short_flood_wait_is_waited_out(env: Env):
     await env.fake.wait_call("banChatMember", n=2)
     await env.fake.wait_for(lambda: [a for a in env.store.actions_for(SERVER, fid) if a["kind"] == "ban" and a["status"] == "ok"],
                             what="ban ok after the flood wait")
+
+
+# ---- members: /protect --------------------------------------------------------------------------
+async def test_protect_registers_privately_and_reshares_are_flagged_as_aimed_at_the_member(env: Env):
+    picture = b"PRIV" + b"\x01" * 3000
+    env.fake.add_file("priv1", picture)
+    photo = [{"file_id": "priv1", "file_unique_id": "p1", "width": 600, "height": 800, "file_size": len(picture)}]
+    dm = private(CREATOR)
+    m = await env.fake.send(dm, CREATOR, caption=f"/protect {GROUP}", photo=photo)
+    reply = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == CREATOR["id"])
+    assert "Registered" in reply[0].params["text"] and "removed the picture" in reply[0].params["text"]
+    assert [int(c.params["message_id"]) for c in env.fake.calls_of("deleteMessage")] == [m["message_id"]]
+    [(entry_id, records)] = env.store.bank_entries([SERVER])
+    assert picture not in b"".join(r for _, r in records)
+    # Someone re-shares it in the group: flagged, aimed at the member who protected it.
+    env.fake.add_file("reshare1", picture)
+    await env.fake.send(G, TROLL, caption="lol", photo=[dict(photo[0], file_id="reshare1")])
+    alert = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS)
+    assert "reshare" in alert[0].params["text"]
+    await env.settle()
+    [flag] = env.store.queue(SERVER)
+    assert flag.targets == (str(CREATOR["id"]),)
+
+
+async def test_protect_without_group_uses_the_only_known_group_and_refuses_non_members(env: Env):
+    picture = b"PRIV" + b"\x02" * 3000
+    env.fake.add_file("priv2", picture)
+    photo = [{"file_id": "priv2", "file_unique_id": "p2", "width": 60, "height": 80, "file_size": len(picture)}]
+    env.fake.set_member(GROUP, TROLL, "left")
+    await env.fake.send(private(TROLL), TROLL, caption="/protect", photo=photo)
+    [r] = await env.fake.wait_call("sendMessage")
+    assert "could not find a group" in r.params["text"] and not env.store.bank_entries([SERVER])
+    assert not env.fake.calls_of("getFile")
+    await env.fake.send(private(MEMBER), MEMBER, caption="/protect", photo=photo)
+    await env.fake.wait_call("sendMessage", n=2)
+    assert "Registered" in env.fake.calls_of("sendMessage")[1].params["text"]
+    assert len(env.store.bank_entries([SERVER])) == 1

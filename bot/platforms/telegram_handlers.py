@@ -33,7 +33,10 @@ HELP = (
     "Members: reply to a message with /report [reason]. Your command is removed from the group "
     "and I confirm here; the reported member is never told who reported.\n\n"
     "Admins: /setup in the group links a moderators' chat; /queue and /stats; "
-    "/export [csv|json] <group id> here (or /export in the moderators' chat) sends the group's log."
+    "/export [csv|json] <group id> here (or /export in the moderators' chat) sends the group's log.\n\n"
+    "Someone sharing a picture of you? Send it to me here with the caption /protect (add the group id if "
+    "you are in several of my groups). I keep only a fingerprint, delete the picture from this chat, and "
+    "flag re-shares of it to the group's moderators."
 )
 COMMANDS = [
     BotCommand("report", "reply to a message to report it to the moderators"),
@@ -42,6 +45,7 @@ COMMANDS = [
     BotCommand("queue", "open items for the moderators"),
     BotCommand("stats", "counts for the moderators"),
     BotCommand("export", "admins: the group's log as CSV or JSON"),
+    BotCommand("protect", "privately register an image of you so re-shares are flagged"),
 ]
 CONTENT = filters.TEXT | filters.CAPTION | filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.ANIMATION
 MOD_CHAT_CACHE_S = 30.0
@@ -71,6 +75,9 @@ class TelegramHandlers:
                          ("stats", self.cmd_stats), ("export", self.cmd_export), ("report", self.cmd_report),
                          ("start", self.cmd_help), ("help", self.cmd_help)):
             app.add_handler(CommandHandler(name, fn, filters=once))
+        app.add_handler(CommandHandler("protect", self.on_protect, filters=once & filters.ChatType.PRIVATE))
+        app.add_handler(MessageHandler(once & filters.ChatType.PRIVATE & (filters.PHOTO | filters.Document.IMAGE)
+                                       & filters.CaptionRegex(r"(?i)^/protect(@\w+)?(\s|$)"), self.on_protect))
         app.add_handler(MessageHandler(filters.ChatType.GROUPS & CONTENT & filters.UpdateType.MESSAGES, self.on_group_message))
         app.add_handler(CallbackQueryHandler(self.on_button))
         app.add_error_handler(self.on_error)
@@ -264,6 +271,64 @@ class TelegramHandlers:
             await q.answer(text=text[:190], show_alert=alert)
         except TelegramError as exc:
             log.info("answerCallbackQuery failed: %s", exc)
+
+    # ---- members: /protect (private chat) ---------------------------------------------------
+    async def on_protect(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Register an image privately: only its fingerprint is kept, and the picture is removed from the chat."""
+        m, user = update.effective_message, update.effective_user
+        photo_msg = m if (m.photo or m.document) else m.reply_to_message
+        if photo_msg is None or not (photo_msg.photo or (photo_msg.document and (photo_msg.document.mime_type or "").startswith("image/"))):
+            await self._reply(update, "Send the picture to me with the caption /protect (or reply to it with /protect). "
+                                      "Add the group id if you are in several of my groups.")
+            return
+        words = (m.caption or m.text or "").split()[1:]
+        group = next((int(w) for w in words if w.lstrip("-").isdigit()), None)
+        server = await self._protect_server(update, user.id, group)
+        if server is None:
+            return
+        att = next((a for a in to_message(photo_msg).attachments if a.kind == "image"), None)
+        try:
+            data = await self.adapter.fetch(att, self.pipeline.settings.max_attachment_bytes)
+        except Exception as exc:  # too big, gone, network: tell the member, keep nothing
+            log.info("protect: could not fetch the image from %s: %s", user.id, exc)
+            await self._reply(update, "I could not download that picture (it may be too large). Nothing was kept.")
+            return
+        outcome = await self.pipeline.protect(server, data, registered_by=str(user.id), note="registered with /protect on Telegram")
+        del data
+        log.info("protect by %s for %s: %s", user.id, server, "ok" if outcome.ok else "refused")
+        removed = ""
+        for mid in {photo_msg.message_id, m.message_id}:
+            try:
+                await context.bot.delete_message(chat_id=m.chat_id, message_id=mid)
+                removed = " I removed the picture from this chat."
+            except TelegramError as exc:
+                log.info("protect: could not delete message %s in the private chat: %s", mid, exc)
+        await self._reply(update, outcome.message + (removed if outcome.ok else ""))
+
+    async def _protect_server(self, update: Update, user_id: int, group: int | None) -> str | None:
+        """The group a /protect is for: the one given (if the member is in it), or the only known group they are in."""
+        if group is not None:
+            candidates = [server_key(PLATFORM, group)]
+        else:
+            keys = set(self.store.servers()) | set(self.pipeline.settings.servers)
+            candidates = sorted(k for k in keys if k.startswith(PLATFORM + ":") and k.split(":", 1)[1].startswith("-"))[:25]
+        member_of = [s for s in candidates if await self._is_member(int(s.split(":", 1)[1]), user_id)]
+        if len(member_of) == 1:
+            return member_of[0]
+        if not member_of:
+            await self._reply(update, "I could not find a group of mine that you are in. Add the group's id after /protect.")
+        else:
+            await self._reply(update, "You are in several of my groups; add the id of the group after /protect: "
+                              + ", ".join(f"{self._title(s)} ({s.split(':', 1)[1]})" for s in member_of))
+        return None
+
+    async def _is_member(self, chat_id: int, user_id: int) -> bool:
+        try:
+            member = await self.app.bot.get_chat_member(chat_id=chat_id, user_id=user_id)
+        except TelegramError as exc:
+            log.info("getChatMember(%s, %s) failed: %s", chat_id, user_id, exc)
+            return False
+        return member.status in ("member", "administrator", "creator", "restricted")
 
     # ---- admins: /setup and /link ------------------------------------------------------------
     async def cmd_setup(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
