@@ -255,3 +255,20 @@ def test_rejected_is_an_exception_with_reason() -> None:
     e = ImageRejected("because", "code")
     assert isinstance(e, Exception) and e.reason == "because" and e.code == "code"
     assert asyncio.iscoroutinefunction(decode_async)
+
+
+def test_concurrent_decodes_leave_warning_filters_alone() -> None:
+    before = list(warnings.filters)
+    inputs = [png_declaring(10_000, 10_000), jpeg_bytes(), gif_frames(20), png_declaring(100_000, 100_000)] * 6
+
+    def one(data: bytes) -> str:
+        try:
+            decode(data)
+            return "ok"
+        except ImageRejected as e:
+            return e.code
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        codes = list(pool.map(one, inputs))
+    assert codes == ["too_many_pixels", "ok", "ok", "too_many_pixels"] * 6
+    assert list(warnings.filters) == before

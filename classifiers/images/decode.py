@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import io
 import logging
 import threading
 import warnings
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -230,10 +231,7 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> DecodedImage:
     if sniffed:
         raise _reject(sniffed, "format_not_allowed")
     try:
-        with warnings.catch_warnings():
-            # Pillow only *warns* between 1x and 2x its cap; we refuse instead.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return _decode(data, limits)
+        return _decode(data, limits)
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -255,10 +253,29 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> DecodedImage:
         raise _reject(f"could not decode image ({type(e).__name__}: {e})", "corrupt") from None
 
 
+_WARN_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _bombs_are_errors() -> Iterator[None]:
+    """Pillow only *warns* between 1x and 2x its own cap; we refuse instead.
+
+    `warnings.catch_warnings` swaps process-wide filters and is not thread-safe, so the
+    swap is serialised by a lock and held only around header parsing and frame seeks
+    (where Pillow runs its bomb check), not around pixel decoding. Our own pixel cap is
+    lower than Pillow's anyway; this is defence in depth.
+    """
+    with _WARN_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
+
+
 def _decode(data: bytes, limits: Limits) -> DecodedImage:
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone flipped the global; we still refuse truncation
         log.debug("ImageFile.LOAD_TRUNCATED_IMAGES is set globally; truncated files may decode partially")
-    with Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS)) as im:
+    with _bombs_are_errors():
+        opened = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
+    with opened as im:
         fmt = im.format or "?"
         if fmt not in ALLOWED_FORMATS:  # defence in depth
             raise _reject(f"format {fmt} is not accepted", "format_not_allowed")
@@ -276,7 +293,11 @@ def _decode(data: bytes, limits: Limits) -> DecodedImage:
             im.draft("RGB", (max(1, int(w * scale)), max(1, int(h * scale))))
         for idx in indices:
             if idx:
-                im.seek(idx)
+                with _bombs_are_errors():  # GIF frames may grow the canvas; Pillow checks on seek
+                    im.seek(idx)
+                fw, fh = im.size
+                if max(fw, fh) > limits.max_side or fw * fh > limits.max_pixels:
+                    raise _reject(f"frame {idx} grows the image to {fw}x{fh}, over the pixel cap", "too_many_pixels")
             im.load()
             frame = ImageOps.exif_transpose(im) if idx == 0 else im
             frames.append(_finish(frame.copy() if frame is im else frame, limits))
