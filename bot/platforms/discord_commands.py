@@ -167,7 +167,7 @@ class TriageGroup(app_commands.Group):
         files = [discord.File(io.BytesIO(result.data), filename=result.filename),
                  discord.File(io.BytesIO(manifest), filename=result.filename.rsplit(".", 1)[0] + ".manifest.json")]
         await interaction.followup.send(
-            "This server's records; keep the file private (it holds reported content and reporter ids).",
+            "This server's records and a manifest to verify them later; keep the file private (it holds reported content).",
             files=files, ephemeral=True)
 
 
