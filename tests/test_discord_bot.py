@@ -615,3 +615,37 @@ async def test_protect_refuses_non_images(env):
                                  resolved={"attachments": {att["id"]: att}})
     cb = await env.fake.callback(inter)
     assert "attach an image" in cb.json["data"]["content"] and env.store.bank_size() == 0
+
+
+# ---- run(): what `triagebot run` calls -------------------------------------------------------
+async def test_run_connects_registers_commands_and_returns_when_stopped(tmp_path, fake):
+    store = Store.open(tmp_path / "t.db")
+    settings = make_settings(tmp_path, fake)
+    pipeline = Pipeline(settings, store, text_detectors=[KeywordDetector()])
+    stop = asyncio.Event()
+    task = asyncio.create_task(discord_bot.run(pipeline, settings, stop))
+    try:
+        await asyncio.wait_for(fake.identified.wait(), 10)
+        await fake.wait_call("PUT", rf"^/applications/{APP_ID}/commands$")
+        assert {"triage", "report", "Report message", "protect"} <= {c["name"] for c in fake.commands}
+        report_menu = next(c for c in fake.commands if c["name"] == "Report message")
+        assert report_menu["type"] == 3
+        triage = next(c for c in fake.commands if c["name"] == "triage")
+        assert int(triage["default_member_permissions"]) == 1 << 13  # Manage Messages
+        await fake.send_message(MALLORY, "bokep")
+        await fake.wait_call("POST", rf"^/channels/{MODQ}/messages$")
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    finally:
+        if not task.done():
+            task.cancel()
+        pipeline.executor.shutdown(wait=False)
+        store.close()
+    assert store.path.exists()
+
+
+async def test_run_without_token_is_a_config_error(tmp_path, fake):
+    from bot.config import ConfigError
+    settings = Settings(db_path=tmp_path / "t.db")
+    with pytest.raises(ConfigError, match="DISCORD_TOKEN"):
+        await discord_bot.run(Pipeline(settings, Store.open(tmp_path / "t.db")), settings, asyncio.Event())

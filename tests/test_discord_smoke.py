@@ -12,8 +12,9 @@ import pytest
 
 from tests.fake_discord import GUILD, MODQ, FakeDiscord
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("classifiers.text") is None,
-                                reason="`triagebot run` loads the shipped text model (classifiers/text.py), not there yet")
+MODEL = Path(__file__).resolve().parents[1] / "data" / "model.skops"
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("classifiers.text") is None or not MODEL.exists(),
+                                reason="`triagebot run` loads the shipped text model (data/model.skops), not built yet")
 
 
 async def test_run_connects_and_stops_cleanly_on_sigint(tmp_path: Path):
@@ -27,7 +28,14 @@ async def test_run_connects_and_stops_cleanly_on_sigint(tmp_path: Path):
         str(Path(sys.executable).with_name("triagebot")), "run", "--config", str(config),
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     try:
-        await asyncio.wait_for(fake.identified.wait(), 60)
+        ready, exited = asyncio.create_task(fake.identified.wait()), asyncio.create_task(proc.wait())
+        await asyncio.wait({ready, exited}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        if exited.done() or not fake.identified.is_set():
+            exited.cancel()
+            out = (await proc.stdout.read()).decode(errors="replace") if exited.done() else "(still running)"
+            pytest.fail(f"triagebot run never connected to the fake Discord:\n{out[-3000:]}")
+        exited.cancel()
         await fake.wait_call("PUT", r"^/applications/\d+/commands$", timeout=30)
         proc.send_signal(signal.SIGINT)
         out, _ = await asyncio.wait_for(proc.communicate(), 30)
