@@ -132,6 +132,7 @@ class FakeDiscord:
         self.port = 0
         self._runner: web.AppRunner | None = None
         self.commands: list[dict] = []
+        self.identify_close_code: int | None = None  # e.g. 4014: privileged intent not enabled
 
     # ---- lifecycle -------------------------------------------------------------------
     async def start(self) -> "FakeDiscord":
@@ -178,6 +179,8 @@ class FakeDiscord:
             op = data.get("op")
             if op == 1:
                 await ws.send_str(json.dumps({"op": 11, "d": None}))
+            elif op == 2 and self.identify_close_code is not None:
+                await ws.close(code=self.identify_close_code)
             elif op == 2:
                 ready = {"v": 10, "user": user(APP_ID), "guilds": [{"id": str(GUILD), "unavailable": True}],
                          "session_id": "fake-session", "resume_gateway_url": self.gateway, "shard": [0, 1],

@@ -649,3 +649,44 @@ async def test_run_without_token_is_a_config_error(tmp_path, fake):
     settings = Settings(db_path=tmp_path / "t.db")
     with pytest.raises(ConfigError, match="DISCORD_TOKEN"):
         await discord_bot.run(Pipeline(settings, Store.open(tmp_path / "t.db")), settings, asyncio.Event())
+
+
+async def test_deleted_alert_is_posted_again(env):
+    target, alert, flag_id = await flag_one(env)
+    del env.fake.messages[int(alert["id"])]  # a moderator deleted the queue entry by hand
+    start = len(env.fake.calls)
+    inter = await env.fake.slash(DAVE, "report", options={
+        "reason": "still here", "message_link": f"https://discord.com/channels/{GUILD}/{GENERAL}/{target['id']}"})
+    await env.fake.followup(inter)
+    await env.fake.wait_call("POST", rf"^/channels/{MODQ}/messages$", start=start)
+    assert env.store.flag(SERVER, flag_id).alert_ref != alert["id"]
+
+
+async def test_mod_channel_forbidden_keeps_flag(env):
+    env.fake.fail("POST", rf"^/channels/{MODQ}/messages$")
+    payload = await env.fake.send_message(MALLORY, "bokep")
+    await env.settle()
+    flag_id = env.store.find_flag(SERVER, str(GENERAL), payload["id"])
+    act = env.store.actions_for(SERVER, flag_id)[0]
+    assert act["kind"] == "notify" and act["status"] == "error" and "403" in act["detail"]
+    assert env.store.flag(SERVER, flag_id).status == "pending"
+
+
+async def test_bad_token_is_a_config_error(tmp_path, fake):
+    from bot.config import ConfigError
+    fake.fail("GET", r"^/users/@me$", status=401, message="401: Unauthorized")
+    settings = make_settings(tmp_path, fake)
+    store = Store.open(tmp_path / "t.db")
+    with pytest.raises(ConfigError, match="rejected the token"):
+        await asyncio.wait_for(discord_bot.run(Pipeline(settings, store), settings, asyncio.Event()), 10)
+    store.close()
+
+
+async def test_message_content_intent_off_is_a_config_error(tmp_path, fake):
+    from bot.config import ConfigError
+    fake.identify_close_code = 4014  # what Discord does when the privileged intent is not enabled
+    settings = make_settings(tmp_path, fake)
+    store = Store.open(tmp_path / "t.db")
+    with pytest.raises(ConfigError, match="Message Content intent"):
+        await asyncio.wait_for(discord_bot.run(Pipeline(settings, store), settings, asyncio.Event()), 10)
+    store.close()

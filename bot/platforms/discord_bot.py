@@ -323,7 +323,13 @@ async def run(pipeline: Pipeline, settings: Settings, stop: asyncio.Event) -> No
             stopper.cancel()
         await client.close()
         if runner in done:
-            runner.result()
+            try:
+                runner.result()
+            except discord.PrivilegedIntentsRequired:
+                raise ConfigError("discord: the Message Content intent is off; turn it on under Bot → Privileged "
+                                  "Gateway Intents in the Developer Portal (docs/discord.md, step 1)") from None
+            except discord.LoginFailure:
+                raise ConfigError("DISCORD_TOKEN: Discord rejected the token (reset it on the Bot page)") from None
         else:
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
