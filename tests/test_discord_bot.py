@@ -110,6 +110,7 @@ async def stop_client(env: Env) -> None:
     await env.client.close()
     await asyncio.wait_for(env.task, 10)
     assert not env.client.errors, f"handler errors: {list(env.client.errors)}"
+    assert env.client.intake.failed == 0, "a message failed in the pipeline (see the log)"
 
 
 @pytest.fixture
@@ -690,3 +691,21 @@ async def test_message_content_intent_off_is_a_config_error(tmp_path, fake):
     with pytest.raises(ConfigError, match="Message Content intent"):
         await asyncio.wait_for(discord_bot.run(Pipeline(settings, store), settings, asyncio.Event()), 10)
     store.close()
+
+
+async def test_flood_through_a_small_queue_loses_nothing_and_commands_still_answer(tmp_path, fake):
+    store = Store.open(tmp_path / "t.db")
+    base = make_settings(tmp_path, fake)
+    settings = Settings(db_path=base.db_path, discord=base.discord, servers=base.servers, queue_size=3)
+    e = await start_client(fake, settings, store)
+    try:
+        for i in range(150):
+            await fake.send_message(MALLORY, f"flood {i} bokep" if i % 10 == 0 else f"flood {i}")
+        inter = await fake.slash(BOB, "triage", "stats")  # arrives while the flood is still queued
+        cb = await fake.callback(inter)
+        assert cb.json["type"] == 4
+        await e.settle(150)
+        assert e.client.intake.handled == 150 and store.count_flags(SERVER) == 15
+    finally:
+        await stop_client(e)
+        store.close()
