@@ -675,3 +675,21 @@ async def test_protect_without_group_uses_the_only_known_group_and_refuses_non_m
     await env.fake.wait_call("sendMessage", n=2)
     assert "Registered" in env.fake.calls_of("sendMessage")[1].params["text"]
     assert len(env.store.bank_entries([SERVER])) == 1
+
+
+async def test_protect_as_a_reply_to_an_earlier_picture(env: Env):
+    picture = b"PRIV" + b"\x03" * 100
+    env.fake.add_file("priv3", picture)
+    dm = private(CREATOR)
+    pic = await env.fake.send(dm, CREATOR, photo=[{"file_id": "priv3", "file_unique_id": "p3", "width": 6, "height": 8, "file_size": 104}])
+    cmd = await env.fake.send(dm, CREATOR, f"/protect {GROUP}", reply_to=pic, entities=[{"type": "bot_command", "offset": 0, "length": 8}])
+    [r] = await env.fake.wait_call("sendMessage")
+    assert "Registered" in r.params["text"]
+    assert sorted(int(c.params["message_id"]) for c in env.fake.calls_of("deleteMessage")) == sorted([pic["message_id"], cmd["message_id"]])
+
+
+async def test_anonymous_admin_can_run_setup(env: Env):
+    anon = user(1087968824, "Group")
+    await env.fake.send(G, anon, "/setup dryrun on", sender_chat=G, entities=[{"type": "bot_command", "offset": 0, "length": 6}])
+    [r] = await env.fake.wait_call("sendMessage")
+    assert "Saved" in r.params["text"] and env.pipeline.server_settings(SERVER).dry_run is True
