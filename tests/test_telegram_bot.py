@@ -693,3 +693,16 @@ async def test_anonymous_admin_can_run_setup(env: Env):
     await env.fake.send(G, anon, "/setup dryrun on", sender_chat=G, entities=[{"type": "bot_command", "offset": 0, "length": 6}])
     [r] = await env.fake.wait_call("sendMessage")
     assert "Saved" in r.params["text"] and env.pipeline.server_settings(SERVER).dry_run is True
+
+
+async def test_a_private_chat_can_be_the_moderators_chat(tmp_path, monkeypatch):
+    env = await start_env(tmp_path, monkeypatch, servers={SERVER: {"mod_chat": ADMIN["id"]}})
+    try:
+        await env.fake.send(G, TROLL, "slur")
+        await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == ADMIN["id"] and "Flagged" in c.params["text"])
+        await env.settle()
+        await env.fake.send(private(ADMIN), ADMIN, "/queue", entities=[{"type": "bot_command", "offset": 0, "length": 6}])
+        await env.fake.wait_call("sendMessage", where=lambda c: "1 open" in c.params["text"])
+    finally:
+        await stop_env(env)
+    assert not env.errors

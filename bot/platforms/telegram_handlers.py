@@ -415,7 +415,7 @@ class TelegramHandlers:
                 await self._reply(update, "Only this group's admins can use this command.")
                 return None
             return [server_key(PLATFORM, chat.id)]
-        if chat.type == ChatType.PRIVATE:
+        if chat.type == ChatType.PRIVATE and (group_arg is not None or str(chat.id) not in self.mod_chat_servers()):
             if group_arg is None:
                 await self._reply(update, "Add the group id, e.g. /export csv -1001234567890 (the id is shown in each alert).")
                 return None
