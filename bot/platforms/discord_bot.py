@@ -22,7 +22,7 @@ from discord.ext import commands
 
 from bot import alerts
 from bot.config import ConfigError, Settings
-from bot.models import Action, ActionResult, Attachment, Message, server_key, utcnow
+from bot.models import Action, ActionResult, Attachment, Message, utcnow
 from bot.pipeline import Intake, Pipeline
 from bot.platforms import discord_commands
 from bot.platforms.discord_render import failure_notice, render_alert
