@@ -377,6 +377,12 @@ def synthetic_entries(n: int, like: list[Fingerprint], seed: int = 3) -> Iterato
         )
 
 
+def _png(arr: np.ndarray) -> bytes:
+    b = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(arr)).save(b, "PNG")
+    return b.getvalue()
+
+
 def current_rss_mb(field: str = "VmRSS") -> float:
     """From /proc (Linux): unlike ru_maxrss, VmHWM is not inherited from a forking parent."""
     try:
@@ -428,32 +434,52 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.WARNING)
 
-    print(f"bank images: {len(BANK_NAMES)} skimage samples; transforms: {len(TRANSFORMS)}")
+    print(f"bank: {len(BANK_NAMES)} skimage samples + synthetic filler up to {args.bank_size} entries; transforms: {len(TRANSFORMS)}")
     originals = {n: load(n) for n in BANK_NAMES}
     t0 = time.perf_counter()
     fps = {n: fingerprint(a) for n, a in originals.items()}
     for fp in fps.values():
         fp.drop_pixels()
     t_fp = (time.perf_counter() - t0) / len(fps)
-    idx = BankIndex()
+    rec_bytes = statistics.mean(sum(len(b) for _, b in fp.to_records()) for fp in fps.values())
+    n_hashes = int(statistics.mean(len(fp.hashes) for fp in fps.values()))
     ids = {n: i + 1 for i, n in enumerate(BANK_NAMES)}
+    # Everything below runs against the full-size bank: filler entries compete with the real
+    # ones for the ORB stage's top-k slots, and they make the timing honest.
+    idx = BankIndex()
     for n, fp in fps.items():
         idx.add(ids[n], Fingerprint.from_records(fp.to_records()))  # exercise the storage path
-    rec_bytes = statistics.mean(sum(len(b) for _, b in fp.to_records()) for fp in fps.values())
+    for i, fp in enumerate(synthetic_entries(max(0, args.bank_size - len(fps)), list(fps.values()))):
+        idx.add(100_000 + i, fp)
+    idx.match(fingerprint(originals[BANK_NAMES[0]], bank_variants=False))  # build the arrays once
 
-    # ---- recall per transform (small real bank: what matches is the question, not speed)
+    def timed_match(arr: np.ndarray) -> tuple[object, float]:
+        """Encode as an upload would arrive, decode (untimed), then time fingerprint + match."""
+        b = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(arr)).save(b, "PNG")
+        t = time.perf_counter()
+        img = decode(b.getvalue())
+        t_dec.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        m = idx.match(fingerprint(img, bank_variants=False))
+        return m, time.perf_counter() - t
+
+    times: list[float] = []
+    t_dec: list[float] = []
+
+    # ---- recall per transform
     print(f"\n{'transform':34s} {'recall':>7s}  hash  orb")
     recalls = []
     misses: list[str] = []
     for tname, tf in TRANSFORMS.items():
         ok = n_hash = n_orb = 0
         for n, a in originals.items():
-            q = tf(a)
-            m = idx.match(fingerprint(q, bank_variants=False))
-            if m is not None and m.entry_id == ids[n]:
+            m, dt = timed_match(tf(a))
+            times.append(dt)
+            if m is not None and m.entry_id == ids[n]:  # type: ignore[attr-defined]
                 ok += 1
-                n_hash += m.method == "hash"
-                n_orb += m.method == "orb"
+                n_hash += m.method == "hash"  # type: ignore[attr-defined]
+                n_orb += m.method == "orb"  # type: ignore[attr-defined]
             else:
                 misses.append(f"{tname} / {n}: {m}")
         r = ok / len(originals)
@@ -462,14 +488,15 @@ def main(argv: list[str] | None = None) -> int:
     mean_recall = statistics.mean(recalls)
     print(f"{'MEAN over ' + str(len(TRANSFORMS)) + ' transforms':34s} {mean_recall:7.2%}")
     if args.verbose:
-        for m in misses:
-            print("  miss:", m)
+        for miss in misses:
+            print("  miss:", miss)
 
     # ---- false matches
     ds = distractors(args.distractors)
     false = []
     for i, dimg in enumerate(ds):
-        m = idx.match(fingerprint(dimg, bank_variants=False))
+        m, dt = timed_match(dimg)
+        times.append(dt)
         if m is not None:
             false.append((i, m))
     print(f"\nfalse matches: {len(false)} of {len(ds)} distinct distractors")
@@ -477,39 +504,13 @@ def main(argv: list[str] | None = None) -> int:
         for i, m in false:
             print("  false:", i, m)
 
-    # ---- cost against a large bank (synthetic filler + the real entries)
-    big = BankIndex()
-    for n, fp in fps.items():
-        big.add(ids[n], fp)
-    for i, fp in enumerate(synthetic_entries(max(0, args.bank_size - len(fps)), list(fps.values()))):
-        big.add(100_000 + i, fp)
-    n_hashes = sum(len(fp.hashes) for fp in fps.values()) // len(fps)
-    queries = []
-    for k, (tname, tf) in enumerate(TRANSFORMS.items()):
-        n = BANK_NAMES[k % len(BANK_NAMES)]
-        queries.append(tf(originals[n]))
-    queries += ds[:60]
-    # encode as JPEG and decode like a real upload: the match timing starts from decoded pixels
-    decoded = []
-    t_dec = []
-    for q in queries:
-        b = io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(q)).save(b, "PNG")
-        t = time.perf_counter()
-        decoded.append(decode(b.getvalue()))
-        t_dec.append(time.perf_counter() - t)
-    big.match(fingerprint(decoded[0], bank_variants=False))  # build arrays once
-    times = []
-    for dimg in decoded:
-        t = time.perf_counter()
-        big.match(fingerprint(dimg, bank_variants=False))
-        times.append(time.perf_counter() - t)
     print(
-        f"\nbank of {len(big)} entries ({len(big) * n_hashes:,} hashes): median match {statistics.median(times) * 1000:.1f} ms, "
-        f"p95 {np.percentile(times, 95) * 1000:.1f} ms per image (fingerprint + match, decoded pixels in); "
+        f"\nbank of {len(idx)} entries ({len(idx) * n_hashes:,} hashes): median match {statistics.median(times) * 1000:.1f} ms, "
+        f"p95 {np.percentile(times, 95) * 1000:.1f} ms per image over {len(times)} images (fingerprint + match, from decoded pixels); "
         f"decode median {statistics.median(t_dec) * 1000:.1f} ms"
     )
     print(f"bank entry: {n_hashes} hashes, {rec_bytes / 1024:.1f} KiB of records; fingerprinting a bank image {t_fp * 1000:.0f} ms")
+    decoded = [decode(_png(ds[i])) for i in range(40)]
 
     # ---- NudeNet
     from classifiers.images.nsfw import NsfwDetector, nudity_available
@@ -541,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nsummary")
     print(f"  mean recall {mean_recall:.2%} (target >= 99%) over {len(TRANSFORMS)} transforms x {len(BANK_NAMES)} images")
     print(f"  false matches {len(false)}/{len(ds)} (target 0)")
-    print(f"  median match {statistics.median(times) * 1000:.1f} ms vs {len(big)} entries (target <= 50 ms)")
+    print(f"  median match {statistics.median(times) * 1000:.1f} ms vs {len(idx)} entries (target <= 50 ms)")
     print(f"  peak RSS {peak:.0f} MB (target <= 400 MB)")
     return 0
 

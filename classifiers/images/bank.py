@@ -51,10 +51,12 @@ MIRROR = 0x80
 _WHOLE = (V_FULL, V_CONTENT, V_BANDS)
 
 # Thresholds (out of 256 bits), tuned on the benchmark's distractors: see module docstring.
-HASH_ACCEPT = 56  # accept on the hash alone at or below this distance
+HASH_STRICT = 44  # accept on the hash alone at or below this distance
+HASH_ACCEPT = 56  # up to here, accept on the hash if ORB cannot judge (textureless images)
 HASH_CANDIDATE = 100  # entries this near (and among the TOP_K nearest) get an ORB check
 TOP_K = 4
 ORB_MIN_INLIERS = 14
+ORB_MIN_FEATURES = 80  # fewer keypoints than this on either side: ORB is inconclusive
 ORB_RATIO = 0.8
 
 
@@ -295,7 +297,8 @@ class Fingerprint:
     _orb_desc: np.ndarray | None = None
     _work: np.ndarray | None = field(default=None, repr=False)  # trimmed RGB, for bank ORB
     _query: np.ndarray | None = field(default=None, repr=False)  # whole RGB, for query ORB
-    _qorb: dict[bool, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    _qorb: dict[tuple[bool, int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    _view_boxes: list[tuple[int, int, int, int]] = field(default_factory=list, repr=False)  # full-res, per whole view
 
     @property
     def whole_mask(self) -> np.ndarray:
@@ -323,23 +326,26 @@ class Fingerprint:
         assert self._orb_desc is not None
         return self._orb_desc
 
-    def query_orb(self, mirrored: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """ORB of the query as a whole (denser than the bank's); cached per orientation."""
-        if mirrored not in self._qorb:
+    def query_orb(self, mirrored: bool = False, view: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """ORB of one whole-image view of the query (the one whose hash came nearest), in
+        the same 512-px frame as the bank's, so a plain re-share matches at scale 1 and a
+        screenshot's UI text does not crowd out the photo's keypoints. Cached."""
+        key = (mirrored, view)
+        if key not in self._qorb:
             if self._query is None:
-                xy, desc = self.orb_xy, self.orb_desc
-                if mirrored:
-                    xy = xy.copy()
-                    xy[:, 0] = self.orb_size[0] - 1 - xy[:, 0]
-                    # descriptors are not mirror-invariant: without pixels we cannot redo them
-                    return xy[:0], desc[:0]
-                self._qorb[mirrored] = (xy, desc)
+                if mirrored:  # descriptors are not mirror-invariant: without pixels we cannot redo them
+                    return self.orb_xy[:0], self.orb_desc[:0]
+                self._qorb[key] = (self.orb_xy, self.orb_desc)
             else:
-                g = _downscale(self._query, _ORB_SIDE_QUERY, upscale_to=_ORB_SIDE_BANK)
+                img = self._query
+                if 0 <= view < len(self._view_boxes):
+                    x0, y0, x1, y1 = self._view_boxes[view]
+                    img = img[y0:y1, x0:x1]
+                g = _downscale(img, _ORB_SIDE_BANK, upscale_to=_ORB_SIDE_BANK)
                 if mirrored:
                     g = np.ascontiguousarray(g[:, ::-1])
-                self._qorb[mirrored] = _orb(g, ORB_FEATURES_QUERY)
-        return self._qorb[mirrored]
+                self._qorb[key] = _orb(g, ORB_FEATURES_QUERY)
+        return self._qorb[key]
 
     def drop_pixels(self) -> None:
         """Forget the working copies (ORB is computed first so records stay complete)."""
@@ -430,11 +436,12 @@ def fingerprint(img: DecodedImage | np.ndarray | Any, *, bank_variants: bool = T
     cuts = [bx[0], bx[1], iw - bx[2], ih - bx[3]]
     cand = [bx]
     if sum(c > 0 for c in cuts) > 1:
-        # also peel only the widest band: a caption on one side, a flat sky on another
-        j = int(np.argmax([cuts[0] / iw, cuts[1] / ih, cuts[2] / iw, cuts[3] / ih]))
-        one = [0, 0, iw, ih]
-        one[j] = bx[j]
-        cand.append((one[0], one[1], one[2], one[3]))
+        # also peel each band on its own: a caption on one side, a starry sky on another
+        for j in range(4):
+            if cuts[j] > 0:
+                one = [0, 0, iw, ih]
+                one[j] = bx[j]
+                cand.append((one[0], one[1], one[2], one[3]))
     for b in cand:
         b = (x0 + b[0], y0 + b[1], x0 + b[2], y0 + b[3])
         if all(_boxes_differ(b, v[1], sw, sh) for v in views):
@@ -470,15 +477,21 @@ def fingerprint(img: DecodedImage | np.ndarray | Any, *, bank_variants: bool = T
             for code, rg in _rotations(g):
                 hashes.append(dct_hash(rg))
                 codes.append(code)
-    # ORB for the bank works on a higher-resolution trimmed copy
+    # ORB works on full-resolution pixels: the trimmed image for the bank, each whole view for queries
     fx = rgb.shape[1] / sw
     fy = rgb.shape[0] / sh
-    work = rgb[round(y0 * fy) : round(y1 * fy), round(x0 * fx) : round(x1 * fx)]
+
+    def up(b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        return round(b[0] * fx), round(b[1] * fy), round(b[2] * fx), round(b[3] * fy)
+
+    ux0, uy0, ux1, uy1 = up(full)
+    work = rgb[uy0:uy1, ux0:ux1]
     return Fingerprint(
         hashes=np.stack(hashes).astype(np.uint8),
         variants=np.array(codes, np.uint8),
         _work=work if bank_variants else None,
         _query=rgb,
+        _view_boxes=[up(b) for b in boxes],
     )
 
 
@@ -551,11 +564,13 @@ class BankIndex:
 
     def __init__(
         self,
+        hash_strict: int = HASH_STRICT,
         hash_accept: int = HASH_ACCEPT,
         hash_candidate: int = HASH_CANDIDATE,
         top_k: int = TOP_K,
         orb_min_inliers: int = ORB_MIN_INLIERS,
     ) -> None:
+        self.hash_strict = hash_strict
         self.hash_accept = hash_accept
         self.hash_candidate = hash_candidate
         self.top_k = top_k
@@ -617,8 +632,9 @@ class BankIndex:
             assert self._variants is not None and self._starts is not None
             return self._cols, self._variants, self._starts
 
-    def nearest(self, fp: Fingerprint) -> list[tuple[int, int, bool]]:
-        """(entry position, best distance, mirrored) for the `top_k` nearest entries."""
+    def nearest(self, fp: Fingerprint) -> list[tuple[int, int, bool, int]]:
+        """(entry position, best distance, mirrored, query view) for the `top_k` nearest
+        entries; `mirrored` and `view` come from the closest (bank variant, query view) pair."""
         cols, variants, starts = self._build()
         m = cols.shape[1]
         if m == 0:
@@ -627,9 +643,9 @@ class BankIndex:
         if len(q) == 0:
             q = np.ascontiguousarray(fp.hashes[:1], np.uint8).view(np.uint64)
         tmp = np.empty(m, np.uint64)
-        acc = np.empty(m, np.uint8)
-        cnt = np.empty(m, np.uint8)
-        best = np.full(m, 255, np.uint8)
+        acc = np.empty(m, np.uint16)  # 256 would wrap a uint8 to 0 (a photo's negative!)
+        cnt = np.empty(m, np.uint16)
+        best = np.full(m, 65535, np.uint16)
         for row in q:
             np.bitwise_xor(cols[0], row[0], out=tmp)
             np.bitwise_count(tmp, out=acc)
@@ -646,16 +662,20 @@ class BankIndex:
         ends = np.append(starts[1:], m)
         for e in top:
             s, t = int(starts[e]), int(ends[e])
-            v = variants[s + int(np.argmin(best[s:t]))]
-            out.append((int(e), int(per_entry[e]), bool(v & MIRROR)))
+            sub = cols[:, s:t]
+            d = np.stack([np.bitwise_count(sub ^ row[:, None]).sum(axis=0) for row in q])  # (views, rows)
+            qi, r = np.unravel_index(int(np.argmin(d)), d.shape)
+            out.append((int(e), int(per_entry[e]), bool(variants[s + int(r)] & MIRROR), int(qi)))
         return out
 
     def match(self, fp: Fingerprint) -> Match | None:
         """Best bank match for a query fingerprint, or None.
 
         Stage 1: Hamming distance of the query's whole-image hashes to every stored
-        variant; at or below `hash_accept` is a match. Stage 2: the `top_k` nearest
-        entries within `hash_candidate` get an ORB + RANSAC check.
+        variant; at or below `hash_strict` is a match. Stage 2: the `top_k` nearest
+        entries within `hash_candidate` get an ORB + RANSAC check. Between the two, a
+        hash distance up to `hash_accept` still counts when ORB cannot judge (too few
+        keypoints on a smooth image), since the hash is all the evidence there is.
         """
         near = self.nearest(fp)
         if not near:
@@ -663,16 +683,16 @@ class BankIndex:
         with self._lock:
             ids = list(self._ids)
             orb = list(self._orb)
-        pos, d, _ = near[0]
-        if d <= self.hash_accept:
-            return Match(ids[pos], "hash", distance=d, score=_hash_score(d))
+        pos0, d0, mir0, view0 = near[0]
+        if d0 <= self.hash_strict:
+            return Match(ids[pos0], "hash", distance=d0, score=_hash_score(d0))
         best: tuple[int, int] | None = None
-        for pos, d, mirrored in near:
+        for pos, d, mirrored, view in near:
             if d > self.hash_candidate:
                 break
             bxy, bdesc = orb[pos]
-            # the nearest hash variant says whether the query is mirrored
-            qxy, qdesc = fp.query_orb(mirrored)
+            # the nearest hash pair says whether the query is mirrored and where the photo is
+            qxy, qdesc = fp.query_orb(mirrored, view)
             n = orb_inliers(bxy, bdesc, qxy, qdesc)
             if n >= self.orb_min_inliers and (best is None or n > best[1]):
                 best = (pos, n)
@@ -680,6 +700,10 @@ class BankIndex:
                 break
         if best is not None:
             return Match(ids[best[0]], "orb", inliers=best[1], score=_orb_score(best[1]))
+        if d0 <= self.hash_accept:
+            _, qdesc = fp.query_orb(mir0, view0)
+            if min(len(orb[pos0][1]), len(qdesc)) < ORB_MIN_FEATURES:
+                return Match(ids[pos0], "hash", distance=d0, score=_hash_score(d0))
         return None
 
 
