@@ -469,6 +469,14 @@ async def test_queue_and_stats(env):
     assert "Flags: **2**" in text and "racial 1" in text and "sexual 1" in text
 
 
+async def test_queue_shows_a_pile_on_as_one_incident(env):
+    for i, who in enumerate((MALLORY, DAVE, MALLORY)):
+        await env.fake.send_message(who, f"bokep {i}", mentions=(ALICE,))
+    await env.settle(3)
+    kind, text = await reply_of(env, await env.fake.slash(BOB, "triage", "queue"))
+    assert f"Incident #1: 3 sexual messages from 2 accounts targeting @{ALICE}" in text
+
+
 async def test_scan_rechecks_history_with_progress(env):
     for i in range(30):  # history the bot never saw live
         env.fake.message_payload(MALLORY if i % 3 == 0 else DAVE, f"lama {i} bokep" if i % 3 == 0 else f"lama {i}",

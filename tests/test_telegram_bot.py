@@ -595,6 +595,10 @@ async def test_pile_on_becomes_one_incident_alert_edited_in_place(env: Env):
     assert len(env.mod_messages()) == 1
     edits = await env.fake.wait_call("editMessageText", n=2)
     assert "Incident" in edits[-1].params["text"] and "3 flags from 3 accounts" in edits[-1].params["text"]
+    # the moderators' /queue shows the pile-on as one incident line
+    await env.fake.send(supergroup(MODS, "Mods"), MEMBER, "/queue", entities=[{"type": "bot_command", "offset": 0, "length": 6}])
+    [reply] = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS and "Incident #" in c.params["text"])
+    assert "3 racial/sexual messages from 3 accounts targeting" in reply.params["text"] or "3 sexual/racial messages from 3 accounts targeting" in reply.params["text"]
 
 
 async def test_moderators_chat_migration_is_followed(env: Env):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import discord
 from discord import app_commands
 
+from bot import incidents
 from bot.config import ConfigError
 from bot.models import Report, server_key
 from bot.platforms import discord_checks as checks
@@ -102,6 +103,8 @@ class TriageGroup(app_commands.Group):
         server = _server(interaction)
         pending = store.pending_count(server)
         lines = [f"**{pending}** item{'s' if pending != 1 else ''} waiting for review."]
+        for inc in store.incidents(server, limit=5):
+            lines.append(f"Incident #{inc.id}: {escape(incidents.summary(inc))}")
         for f in store.queue(server, limit=10):
             where = f"[message]({f.link})" if f.link else escape(f.message_id)
             lines.append(f"#{f.id} · {escape(', '.join(f.labels))} · <t:{int(f.created_at.timestamp())}:R> · "

@@ -17,6 +17,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
+from bot import incidents
 from bot.config import ConfigError
 from bot.models import Action, Message, Report, Review, server_key
 from bot.pipeline import Intake
@@ -458,6 +459,8 @@ class TelegramHandlers:
             if in_group:  # the group itself only gets the count: item details stay with moderators
                 lines.append("Details are in the moderators' chat.")
                 continue
+            for inc in self.store.incidents(s, limit=5):
+                lines.append(f"Incident #{inc.id}: {esc(incidents.summary(inc), 200)}")
             for f in self.store.queue(s, limit=20):
                 link = f' · <a href="{html.escape(f.link, quote=True)}">message</a>' if f.link else ""
                 reports = f" · {f.report_count} reports" if f.report_count else ""
