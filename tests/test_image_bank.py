@@ -282,3 +282,35 @@ def test_trim_uniform_removes_flat_borders(pad: int, colour: int) -> None:
     a = load("coffee")[:200, :300]
     framed = np.pad(a, ((pad, pad), (pad, pad), (0, 0)), constant_values=colour)
     assert trim_uniform(framed) == (pad, pad, 300 + pad, 200 + pad)
+
+
+def test_photo_negative_is_not_a_match() -> None:
+    # a negative flips every DCT sign: distance ~256, which must not wrap around to 0
+    idx = BankIndex()
+    idx.add(1, fingerprint(load("chelsea")))
+    assert idx.match(fingerprint(255 - load("chelsea"), bank_variants=False)) is None
+
+
+def test_match_is_consistent_while_entries_change() -> None:
+    import threading
+
+    idx = BankIndex()
+    extra = fingerprint(load("rocket"))
+    idx.add(50, extra)
+    idx.add(1, fingerprint(load("coffee")))
+    q = fingerprint(load("coffee"), bank_variants=False)
+    stop = threading.Event()
+
+    def churn() -> None:  # coffee's position flips between 0 and 1
+        while not stop.is_set():
+            idx.remove(50)
+            idx.add(50, extra)
+
+    t = threading.Thread(target=churn)
+    t.start()
+    try:
+        results = [idx.match(q) for _ in range(30)]
+    finally:
+        stop.set()
+        t.join()
+    assert all(m is not None and m.entry_id == 1 for m in results)

@@ -556,6 +556,15 @@ def orb_inliers(
     return int(inl.sum())
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    cols: np.ndarray  # (4, M) uint64: hash words, column-major for fast XOR+popcount
+    variants: np.ndarray  # (M,) uint8 variant codes
+    starts: np.ndarray  # first row of each entry
+    ids: tuple[int, ...]
+    orb: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+
 class BankIndex:
     """In-memory index over bank fingerprints; build it from the store at start-up.
 
@@ -580,9 +589,7 @@ class BankIndex:
         self._hash_parts: list[np.ndarray] = []
         self._var_parts: list[np.ndarray] = []
         self._orb: list[tuple[np.ndarray, np.ndarray]] = []
-        self._cols: np.ndarray | None = None  # (4, M) uint64
-        self._variants: np.ndarray | None = None
-        self._starts: np.ndarray | None = None
+        self._snap: _Snapshot | None = None
         self._lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -598,7 +605,7 @@ class BankIndex:
             self._hash_parts.append(np.ascontiguousarray(fp.hashes, np.uint8))
             self._var_parts.append(np.asarray(fp.variants, np.uint8))
             self._orb.append((fp.orb_xy.astype(np.float16), np.ascontiguousarray(fp.orb_desc, np.uint8)))
-            self._cols = None
+            self._snap = None
 
     def add_records(self, entry_id: int, records: Iterable[tuple[str, bytes]]) -> None:
         """`add` straight from the store's blobs."""
@@ -613,29 +620,36 @@ class BankIndex:
             for lst in (self._ids, self._hash_parts, self._var_parts, self._orb):
                 del lst[i]
             self._pos = {e: j for j, e in enumerate(self._ids)}
-            self._cols = None
+            self._snap = None
             return True
 
-    def _build(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _build(self) -> _Snapshot:
+        """Immutable arrays for matching, rebuilt after a change; a `match` running while an
+        entry is added or removed keeps using the snapshot it started with."""
         with self._lock:
-            if self._cols is None:
+            if self._snap is None:
                 if self._hash_parts:
                     h = np.concatenate(self._hash_parts)
                     counts = np.array([len(p) for p in self._hash_parts])
-                    self._variants = np.concatenate(self._var_parts)
+                    variants = np.concatenate(self._var_parts)
                 else:
                     h = np.zeros((0, HASH_BYTES), np.uint8)
                     counts = np.zeros(0, int)
-                    self._variants = np.zeros(0, np.uint8)
-                self._cols = np.ascontiguousarray(h.view(np.uint64).T)
-                self._starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-            assert self._variants is not None and self._starts is not None
-            return self._cols, self._variants, self._starts
+                    variants = np.zeros(0, np.uint8)
+                self._snap = _Snapshot(
+                    cols=np.ascontiguousarray(h.view(np.uint64).T),
+                    variants=variants,
+                    starts=np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64),
+                    ids=tuple(self._ids),
+                    orb=tuple(self._orb),
+                )
+            return self._snap
 
-    def nearest(self, fp: Fingerprint) -> list[tuple[int, int, bool, int]]:
+    def nearest(self, fp: Fingerprint, snap: _Snapshot | None = None) -> list[tuple[int, int, bool, int]]:
         """(entry position, best distance, mirrored, query view) for the `top_k` nearest
         entries; `mirrored` and `view` come from the closest (bank variant, query view) pair."""
-        cols, variants, starts = self._build()
+        snap = snap or self._build()
+        cols, variants, starts = snap.cols, snap.variants, snap.starts
         m = cols.shape[1]
         if m == 0:
             return []
@@ -677,12 +691,11 @@ class BankIndex:
         hash distance up to `hash_accept` still counts when ORB cannot judge (too few
         keypoints on a smooth image), since the hash is all the evidence there is.
         """
-        near = self.nearest(fp)
+        snap = self._build()
+        near = self.nearest(fp, snap)
         if not near:
             return None
-        with self._lock:
-            ids = list(self._ids)
-            orb = list(self._orb)
+        ids, orb = snap.ids, snap.orb
         pos0, d0, mir0, view0 = near[0]
         if d0 <= self.hash_strict:
             return Match(ids[pos0], "hash", distance=d0, score=_hash_score(d0))
