@@ -1,0 +1,86 @@
+"""Text model speed: single-message latency, batched throughput, load time, file size.
+
+Runs `alt-profanity-check` on the same messages as a reference point (if installed).
+Usage: python benchmarks/bench_text.py [--n 20000] [--model PATH]
+Messages are hand-written chat-style templates (no dev data needed), pinned to one core when possible.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import time
+from pathlib import Path
+
+WORDS = ("hai semua apa kabar aku lagi makan siang nih kamu dimana besok kita main game yuk mantap "
+         "hello everyone how are you doing today the stream was great lol send me the link please "
+         "kirim foto bugil dong b0k3p dasar cina ching chong go home nice pics mod please remove spam "
+         "selamat pagi jangan lupa sarapan imlek meriah breast cancer screening free this week").split()
+
+
+def messages(n: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 25))) for _ in range(n)]
+
+
+def pin_one_core() -> None:
+    try:
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    except (AttributeError, OSError):
+        pass
+
+
+def latency(fn, msgs: list[str]) -> tuple[float, float]:
+    times = []
+    for m in msgs:
+        t = time.perf_counter()
+        fn(m)
+        times.append(time.perf_counter() - t)
+    times.sort()
+    return statistics.median(times) * 1e3, times[int(0.99 * (len(times) - 1))] * 1e3
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=20000)
+    ap.add_argument("--model", type=Path, default=None)
+    args = ap.parse_args()
+    pin_one_core()
+    msgs = messages(args.n)
+    warm = messages(2000, seed=1)
+
+    import classifiers.text  # noqa: F401  (import cost is not load cost)
+    from classifiers.text import TextClassifier, default_model_path
+
+    t = time.perf_counter()
+    model = TextClassifier.load(args.model)
+    load_s = time.perf_counter() - t
+    path = args.model or default_model_path()
+    for m in warm:
+        model.classify(m)
+    med, p99 = latency(model.classify, msgs)
+    t = time.perf_counter()
+    model.classify_batch(msgs)
+    batch = len(msgs) / (time.perf_counter() - t)
+    t = time.perf_counter()
+    model.scores_batch(msgs)
+    batch_scores = len(msgs) / (time.perf_counter() - t)
+    print(f"triagebot text_model   single: median {med:.3f} ms  p99 {p99:.3f} ms | batched classify {batch:,.0f} msg/s, "
+          f"scores {batch_scores:,.0f} msg/s | load {load_s:.2f} s | file {path.stat().st_size / 1e6:.1f} MB")
+
+    try:
+        from profanity_check import predict_prob
+    except ImportError:
+        print("alt-profanity-check not installed (pip install 'triagebot[bench]')")
+        return
+    predict_prob(warm[:10])
+    med, p99 = latency(lambda m: predict_prob([m]), msgs[:2000])
+    t = time.perf_counter()
+    predict_prob(msgs)
+    batch = len(msgs) / (time.perf_counter() - t)
+    print(f"alt-profanity-check    single: median {med:.3f} ms  p99 {p99:.3f} ms | batched {batch:,.0f} msg/s")
+
+
+if __name__ == "__main__":
+    main()

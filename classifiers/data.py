@@ -1,0 +1,146 @@
+"""Loading labelled CSVs (dev sources, hand-written examples) into plain arrays.
+
+Label mapping is the one in ``../shared/data/README.md`` with one documented change: edos rows the
+annotators marked "not sexist" become sexual = 0 (sexual objectification is a kind of sexism), so
+English `sexual` has in-domain negatives and the model cannot learn "edos style = sexual".
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from classifiers.base import TEXT_LABELS
+
+log = logging.getLogger(__name__)
+
+HANDWRITTEN_DIR = Path(__file__).resolve().parents[1] / "data" / "handwritten"
+HANDWRITTEN_SOURCE = "handwritten"
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+@dataclass
+class Dataset:
+    """Parallel arrays: texts, languages, sources, labels (n, len(TEXT_LABELS)) with -1 = unknown."""
+
+    texts: list[str]
+    langs: np.ndarray
+    sources: np.ndarray
+    Y: np.ndarray
+    files: dict[str, dict] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, mask: np.ndarray) -> "Dataset":
+        idx = np.flatnonzero(mask)
+        return Dataset([self.texts[i] for i in idx], self.langs[idx], self.sources[idx], self.Y[idx], self.files)
+
+    def concat(self, other: "Dataset") -> "Dataset":
+        return Dataset(self.texts + other.texts, np.concatenate([self.langs, other.langs]),
+                       np.concatenate([self.sources, other.sources]), np.vstack([self.Y, other.Y]),
+                       {**self.files, **other.files})
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _label(value: str) -> int:
+    value = (value or "").strip()
+    if value in ("1", "1.0"):
+        return 1
+    if value in ("0", "0.0"):
+        return 0
+    return -1
+
+
+def read_labelled_csv(path: Path, default_source: str | None = None) -> Dataset:
+    """A CSV with columns text, lang and any of sexual, racial, source (missing label = -1)."""
+    path = Path(path)
+    texts, langs, sources, ys = [], [], [], []
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or "text" not in reader.fieldnames:
+            raise ValueError(f"{path}: needs a 'text' column")
+        for row in reader:
+            texts.append(row["text"] or "")
+            langs.append((row.get("lang") or "").strip() or "und")
+            sources.append((row.get("source") or "").strip() or default_source or path.stem)
+            ys.append([_label(row.get(lab, "")) for lab in TEXT_LABELS])
+    Y = np.asarray(ys, dtype=np.int8).reshape(len(texts), len(TEXT_LABELS))
+    info = {"rows": len(texts), "sha256": sha256_file(path)}
+    return Dataset(texts, np.asarray(langs, dtype=object), np.asarray(sources, dtype=object), Y, {path.name: info})
+
+
+def _apply_meta(ds: Dataset, data_dir: Path, path: Path) -> None:
+    """Documented re-mappings from ``meta/<source>_orig.csv`` (same row order)."""
+    meta = data_dir / "meta" / f"{path.stem}_orig.csv"
+    if path.stem != "edos_en" or not meta.exists():
+        return
+    with open(meta, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if len(rows) != len(ds):
+        log.warning("%s: row count differs from %s; meta ignored", meta, path)
+        return
+    j = TEXT_LABELS.index("sexual")
+    changed = 0
+    for i, row in enumerate(rows):
+        if row.get("label_sexist") == "not sexist" and ds.Y[i, j] == -1:
+            ds.Y[i, j] = 0
+            changed += 1
+    ds.files[f"meta/{meta.name}"] = {"rows": len(rows), "sha256": sha256_file(meta)}
+    log.info("edos: %d 'not sexist' rows mapped to sexual=0", changed)
+
+
+def load_dir(data_dir: str | Path, use_meta: bool = True) -> Dataset:
+    """All ``*.csv`` in `data_dir` (not recursive), exact duplicates within a source dropped."""
+    data_dir = Path(data_dir)
+    files = sorted(data_dir.glob("*.csv"))
+    if not files:
+        raise FileNotFoundError(f"no *.csv files in {data_dir}")
+    parts = []
+    for path in files:
+        ds = read_labelled_csv(path)
+        if use_meta:
+            _apply_meta(ds, data_dir, path)
+        parts.append(ds)
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.concat(p)
+    return dedupe(out)
+
+
+def dedupe(ds: Dataset) -> Dataset:
+    """Drop repeated (source, text) rows, keeping the first."""
+    seen: set[tuple[str, str]] = set()
+    keep = np.zeros(len(ds), dtype=bool)
+    for i, (t, s) in enumerate(zip(ds.texts, ds.sources)):
+        key = (s, t.strip().lower())
+        if key not in seen:
+            seen.add(key)
+            keep[i] = True
+    return ds.subset(keep)
+
+
+def load_handwritten(directory: Path = HANDWRITTEN_DIR) -> Dataset:
+    """The hand-written examples shipped in the repo (``data/handwritten/*.csv``)."""
+    parts = [read_labelled_csv(p, default_source=HANDWRITTEN_SOURCE) for p in sorted(Path(directory).glob("*.csv"))]
+    if not parts:
+        return Dataset([], np.asarray([], dtype=object), np.asarray([], dtype=object),
+                       np.zeros((0, len(TEXT_LABELS)), dtype=np.int8))
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.concat(p)
+    out.sources[:] = HANDWRITTEN_SOURCE
+    return out

@@ -1,0 +1,312 @@
+"""The shipped text model: load (skops + card check), score, explain, with a lean prediction path.
+
+Why a lean path: a bot classifies messages one at a time and sklearn's per-call overhead (~1 ms)
+dwarfs the actual work. At load time we pull the fitted vocabularies, idf weights, coefficients and
+calibrators out of the pipeline and compute the same linear score with dict lookups. A test checks
+that it equals ``pipeline.predict_proba``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from classifiers.base import TEXT_LABELS, Verdict
+from classifiers.lexicon import default_lexicon, lexicon_sha256
+from classifiers.normalize import Normalized, normalize
+
+log = logging.getLogger(__name__)
+
+#: Type-name prefixes we accept from a skops file (everything else is refused, never trusted blindly).
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.", "classifiers.features.",
+                    "classifiers.multilabel.")
+MAX_REASONS = 4
+#: A word n-gram is shown as a reason only if it adds at least this much to the label's logit.
+MIN_NGRAM_LOGIT = 0.4
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """The model file is missing; the message says how to build it."""
+
+
+class ModelCardError(ValueError):
+    """The model card does not match the model or this environment."""
+
+
+def default_model_path() -> Path:
+    """``<repo>/data/model.skops``, next to ``model_card.json``."""
+    return Path(__file__).resolve().parents[1] / "data" / "model.skops"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_pipeline(path: Path):
+    """skops-load `path`, trusting only types under :data:`TRUSTED_PREFIXES`."""
+    from skops.io import get_untrusted_types, load
+
+    untrusted = get_untrusted_types(file=path)
+    bad = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+    if bad:
+        raise ModelCardError(f"{path}: refusing to load unexpected types {bad}")
+    return load(path, trusted=untrusted)
+
+
+def check_card(card: dict, model_path: Path) -> None:
+    """Refuse a model whose card names other labels, another sklearn minor version or another file."""
+    import sklearn
+
+    if tuple(card.get("labels", ())) != TEXT_LABELS:
+        raise ModelCardError(f"model card labels {card.get('labels')} != {list(TEXT_LABELS)}")
+    have, want = sklearn.__version__.split(".")[:2], str(card.get("sklearn_version", "")).split(".")[:2]
+    if have != want:
+        raise ModelCardError(f"model trained with scikit-learn {card.get('sklearn_version')}, "
+                             f"running {sklearn.__version__}: retrain with `triagebot train --data DIR`")
+    if card.get("sklearn_version") != sklearn.__version__:
+        log.warning("scikit-learn patch version differs from the card (%s vs %s)",
+                    card.get("sklearn_version"), sklearn.__version__)
+    digest = card.get("model_sha256")
+    if digest and digest != _sha256(model_path):
+        raise ModelCardError(f"{model_path} does not match the sha256 in its model card")
+    missing = [lab for lab in TEXT_LABELS if lab not in card.get("thresholds", {})]
+    if missing:
+        raise ModelCardError(f"model card has no threshold for {missing}")
+    if card.get("lexicon_sha256") and card["lexicon_sha256"] != lexicon_sha256():
+        log.warning("data/lexicons changed since the model was trained; retrain to keep them in step")
+
+
+class _Block:
+    """One tf-idf vectoriser reduced to vocabulary -> column, idf and weights, n-grams cached per word.
+
+    char_wb n-grams never cross a space, and the normalised text is single-spaced words, so a
+    text's n-gram counts are the sum of its words' counts: caching per word is exact.
+    """
+
+    __slots__ = ("analyzer", "vocab", "idf", "W", "sublinear", "per_word", "_cache", "terms")
+
+    def __init__(self, vec, W: np.ndarray):
+        if vec.norm != "l2" or not vec.use_idf:
+            raise ModelCardError("lean path supports l2-normalised tf-idf only")
+        self.analyzer = vec.build_analyzer()
+        self.sublinear = bool(vec.sublinear_tf)
+        self.per_word = vec.analyzer == "char_wb"
+        self.vocab: dict[str, int] = dict(vec.vocabulary_)
+        self.idf = np.asarray(vec.idf_, dtype=np.float64)
+        self.W = np.ascontiguousarray(W, dtype=np.float64)
+        self._cache: dict[str, tuple[int, ...]] = {}
+
+    def _grams(self, word: str) -> tuple[int, ...]:
+        got = self._cache.get(word)
+        if got is None:
+            vocab = self.vocab
+            got = tuple(vocab[g] for g in self.analyzer(word) if g in vocab)
+            if len(self._cache) < 200_000:
+                self._cache[word] = got
+        return got
+
+    def columns(self, text: str) -> list[int]:
+        """Vocabulary columns of every in-vocabulary n-gram occurrence in `text`."""
+        if self.per_word:
+            cols: list[int] = []
+            for w in text.split(" "):
+                if w:
+                    cols.extend(self._grams(w))
+            return cols
+        vocab = self.vocab
+        return [vocab[g] for g in self.analyzer(text) if g in vocab]
+
+    def weights(self, cols: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(unique columns, their l2-normalised tf-idf values)."""
+        if len(cols) == 1:
+            return np.asarray(cols), np.ones(1)
+        u, c = np.unique(np.asarray(cols, dtype=np.int64), return_counts=True)
+        tf = (1.0 + np.log(c)) if self.sublinear else c.astype(np.float64)
+        v = tf * self.idf[u]
+        return u, v / math.sqrt(float(v @ v))
+
+    def score(self, text: str) -> np.ndarray:
+        """This block's contribution to each label's logit."""
+        cols = self.columns(text)
+        if not cols:
+            return np.zeros(self.W.shape[1])
+        u, v = self.weights(cols)
+        return v @ self.W[u]
+
+    def term_contributions(self, text: str, j: int) -> list[tuple[float, str]]:
+        """(contribution to label j, n-gram) for every n-gram present (used for reasons)."""
+        cols = self.columns(text)
+        if not cols:
+            return []
+        u, v = self.weights(cols)
+        contrib = v * self.W[u, j]
+        if not hasattr(self, "terms") or self.terms is None:
+            self.terms = {i: t for t, i in self.vocab.items()}
+        return [(float(c), self.terms[int(i)]) for i, c in zip(u, contrib)]
+
+
+class TextClassifier:
+    """Scores `sexual` and `racial` for one message; the bot's text detector."""
+
+    name: str = "text_model"
+
+    def __init__(self, pipeline, card: dict, path: Path | None = None):
+        self.pipeline = pipeline
+        self.card = card
+        self.path = path
+        self.thresholds: dict[str, float] = {k: float(v) for k, v in card["thresholds"].items()}
+        self._lexicon = default_lexicon()
+        self._build_fast_path()
+
+    # -- loading -------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "TextClassifier":
+        """Load the model at `path` (default :func:`default_model_path`) and check its card."""
+        t0 = time.perf_counter()
+        path = Path(path) if path else default_model_path()
+        if not path.exists():
+            raise ModelNotFoundError(f"text model not found at {path}; run `triagebot train --data DIR`")
+        card_path = path.with_name("model_card.json")
+        if not card_path.exists():
+            raise ModelNotFoundError(f"model card not found at {card_path}; run `triagebot train --data DIR`")
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        check_card(card, path)
+        clf = cls(load_pipeline(path), card, path)
+        log.info("loaded %s in %.0f ms", path, (time.perf_counter() - t0) * 1000)
+        return clf
+
+    def _build_fast_path(self) -> None:
+        feats = self.pipeline.named_steps["features"]
+        clf = self.pipeline.named_steps["clf"]
+        coefs, intercepts, calib = [], [], []
+        for est in clf.estimators_:
+            cc = est.calibrated_classifiers_[0] if hasattr(est, "calibrated_classifiers_") else None
+            lr = cc.estimator if cc is not None else est
+            coefs.append(np.asarray(lr.coef_).ravel())
+            intercepts.append(float(np.asarray(lr.intercept_).ravel()[0]))
+            if cc is not None:
+                cal = cc.calibrators[0]
+                calib.append((float(cal.a_), float(cal.b_)))
+            else:
+                calib.append(None)
+        W = np.vstack(coefs).T  # (n_features, n_labels)
+        self._priors_logkeep = None
+        if getattr(clf, "lex_columns", 0) and clf.priors is not None:
+            self._priors_logkeep = np.log1p(-np.clip(np.asarray(clf.priors, dtype=np.float64), 0.0, 0.999)).tolist()
+        self._intercepts = intercepts
+        self._calib = calib
+        self._blocks: list[tuple[str, _Block]] = []
+        self._lex_w: np.ndarray | None = None
+        self._lex_names: list[str] = []
+        self._lex_scale = 1.0
+        offset = 0
+        for name, tr in feats.transformer_list:
+            if hasattr(tr, "vocabulary_"):
+                n = len(tr.vocabulary_)
+                self._blocks.append((name, _Block(tr, W[offset:offset + n])))
+            else:
+                n = len(tr.feature_names_)
+                tr.check_lexicon()
+                self._lex_w = W[offset:offset + n]
+                self._lex_scale = float(tr.scale)
+                self._lex_names = list(tr.feature_names_)
+            offset += n
+        if offset != W.shape[0]:
+            raise ModelCardError(f"feature count mismatch: blocks {offset} vs coefficients {W.shape[0]}")
+
+    # -- scoring -------------------------------------------------------------------------------
+    def _raw(self, norm: Normalized) -> tuple[list[float], list, list[float]]:
+        """Logits before calibration, lexicon matches, and log(1 - prior) sums per label."""
+        L = len(TEXT_LABELS)
+        dec = np.array(self._intercepts, dtype=np.float64)
+        if norm.text:
+            for _, block in self._blocks:
+                dec = dec + block.score(norm.text)
+        logkeep = [0.0] * L
+        matches = self._lexicon.match(norm.words) if norm.words else []
+        if matches and self._lex_w is not None:
+            counts: dict[str, float] = {}
+            for m in matches:
+                counts[m.rule] = min(3.0, counts.get(m.rule, 0.0) + 1.0)
+            for k, name in enumerate(self._lex_names):
+                c = counts.get(name)
+                if c:
+                    dec = dec + (c * self._lex_scale) * self._lex_w[k]
+                    if self._priors_logkeep is not None:
+                        for j in range(L):
+                            logkeep[j] += c * self._priors_logkeep[k][j]
+        return dec.tolist(), matches, logkeep
+
+    def _proba(self, dec: list[float], logkeep: list[float]) -> dict[str, float]:
+        out = {}
+        for j, label in enumerate(TEXT_LABELS):
+            cal = self._calib[j]
+            z = -(cal[0] * dec[j] + cal[1]) if cal else dec[j]
+            p = 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+            p = 1.0 - (1.0 - p) * math.exp(logkeep[j])
+            out[label] = min(1.0, max(0.0, p))
+        return out
+
+    def scores(self, text: str) -> dict[str, float]:
+        """{"sexual": p, "racial": p} for one text (any input; never raises on content)."""
+        dec, _, logkeep = self._raw(normalize(text))
+        return self._proba(dec, logkeep)
+
+    def classify(self, text: str) -> list[Verdict]:
+        """One :class:`Verdict` per label, with readable reasons when the score is notable."""
+        norm = normalize(text)
+        dec, matches, logkeep = self._raw(norm)
+        probs = self._proba(dec, logkeep)
+        out = []
+        for j, label in enumerate(TEXT_LABELS):
+            p = probs[label]
+            reason = ""
+            if p >= 0.5 * self.thresholds[label]:
+                reason = self._reason(norm, j, label, matches)
+            out.append(Verdict(label=label, score=p, reason=reason, detector=self.name))
+        return out
+
+    def classify_batch(self, texts: Sequence[str]) -> list[list[Verdict]]:
+        return [self.classify(t) for t in texts]
+
+    def scores_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        return [self.scores(t) for t in texts]
+
+    # -- reasons -------------------------------------------------------------------------------
+    def _reason(self, norm: Normalized, j: int, label: str, matches: list) -> str:
+        parts: list[str] = []
+        for m in matches:
+            if m.label == label:
+                s = norm.shown_span(m.start, m.end)
+                if s not in parts:
+                    parts.append(s)
+        word_block = dict(self._blocks).get("word")
+        contrib = word_block.term_contributions(norm.text, j) if word_block is not None and norm.text else []
+        top = sorted((c for c in contrib if c[0] > 0), reverse=True)
+        floor = max(MIN_NGRAM_LOGIT, 0.3 * top[0][0]) if top else 0.0
+        for c, gram in top:
+            if len(parts) >= MAX_REASONS or c < floor:
+                break
+            s = self._show_gram(norm, gram)
+            if s and s not in parts and not any(s.strip('"') in p for p in parts):
+                parts.append(s)
+        return "; ".join(parts[:MAX_REASONS])
+
+    @staticmethod
+    def _show_gram(norm: Normalized, gram: str) -> str:
+        toks = gram.split()
+        n = len(toks)
+        for i in range(len(norm.words) - n + 1):
+            if list(norm.words[i:i + n]) == toks:
+                return norm.shown_span(i, i + n)
+        return f'"{gram}"'

@@ -1,0 +1,62 @@
+"""The shipped model card matches the shipped model and this environment."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+import sklearn
+
+from classifiers.base import TEXT_LABELS
+from classifiers.lexicon import lexicon_sha256
+from classifiers.text import default_model_path
+
+MODEL = default_model_path()
+CARD = MODEL.with_name("model_card.json")
+pytestmark = pytest.mark.skipif(not MODEL.exists(), reason="data/model.skops not built")
+
+
+@pytest.fixture(scope="module")
+def card() -> dict:
+    return json.loads(CARD.read_text(encoding="utf-8"))
+
+
+def test_hash_matches_file(card: dict) -> None:
+    assert hashlib.sha256(MODEL.read_bytes()).hexdigest() == card["model_sha256"]
+    assert MODEL.stat().st_size == card["model_bytes"]
+
+
+def test_size_within_budget() -> None:
+    assert MODEL.stat().st_size <= 50 * 1024 * 1024
+
+
+@pytest.mark.parametrize("label", TEXT_LABELS)
+def test_thresholds_present(card: dict, label: str) -> None:
+    assert 0.0 < card["thresholds"][label] < 1.0
+
+
+def test_labels_and_versions(card: dict) -> None:
+    assert card["labels"] == list(TEXT_LABELS)
+    assert card["sklearn_version"].split(".")[:2] == sklearn.__version__.split(".")[:2]
+    assert card["lexicon_sha256"] == lexicon_sha256()
+
+
+@pytest.mark.parametrize("key", ["sources", "data_files", "loso", "handwritten_examples", "rows", "fpr_budget"])
+def test_card_fields(card: dict, key: str) -> None:
+    assert card[key] or card[key] == 0
+
+
+def test_sources_have_licences(card: dict) -> None:
+    for name, info in card["sources"].items():
+        assert info["licence"] and info["licence"] != "unknown", name
+
+
+def test_data_files_hashed(card: dict) -> None:
+    for name, info in card["data_files"].items():
+        assert len(info["sha256"]) == 64 and info["rows"] > 0, name
+
+
+def test_markdown_card_mentions_thresholds(card: dict) -> None:
+    md = MODEL.with_name("MODEL_CARD.md").read_text(encoding="utf-8")
+    for label, t in card["thresholds"].items():
+        assert f"`{label}` = {t}" in md

@@ -1,0 +1,105 @@
+"""Normaliser cases: disguises undone, benign text untouched, hostile input never raises."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from classifiers.normalize import HEAD_CHARS, TAIL_CHARS, normalize, sanitize
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("", ""),
+    ("   \t\n ", ""),
+    ("Hello World", "hello world"),
+    # leetspeak
+    ("b0k3p", "bokep"),
+    ("s3x", "sex"),
+    ("t3l4nj4ng", "telanjang"),
+    ("n00dz", "nudes"),
+    ("b00bs", "boobs"),
+    ("@njing lu", "anjing lo"),
+    # spaced-out and dotted letters
+    ("b o k e p", "bokep"),
+    ("s.e.x", "sex"),
+    ("n-u-d-e-s please", "nudes please"),
+    ("kirim b u g i l dong", "kirim bugil dong"),
+    # Cyrillic / Greek look-alikes, fullwidth, maths alphanumerics
+    ("ѕеnd nudеs", "send nudes"),
+    ("ΒΟΚΕΡ", "bokep"),
+    ("ｂｏｋｅｐ", "bokep"),
+    ("𝐛𝐨𝐤𝐞𝐩", "bokep"),
+    ("𝓷𝓾𝓭𝓮𝓼", "nudes"),
+    # zero-width and control characters
+    ("n\u200bu\u200bd\u200be\u200bs", "nudes"),
+    ("bo\u200dkep", "bokep"),
+    ("bo\x00kep", "bo kep"),
+    ("\ufeffhalo", "halo"),
+    # repeated letters
+    ("bokeeeeep", "bokep"),
+    ("seeeexxxx", "sex"),
+    ("cooool", "cool"),
+    # Indonesian: reduplication, slang, accents
+    ("kita2 yg sange bgt", "kita kita yang sange banget"),
+    ("gk tau", "gak tahu"),
+    ("café", "cafe"),
+    # things that are not disguises stay put
+    ("2nd place at 10am", "2nd place at 10am"),
+    ("covid19 update", "covid19 update"),
+    ("Imlek tahun ini meriah", "imlek tahun ini meriah"),
+    ("breast cancer screening", "breast cancer screening"),
+    # dataset artefacts and links are dropped
+    ("RT @someone: hi http://example.com/x &amp; bye", "hi bye"),
+    ("USER USER lol URL", "lol"),
+    ("\\xf0\\x9f\\x98\\x82 lucu", "lucu"),
+])
+def test_normalized_text(raw: str, expected: str) -> None:
+    assert normalize(raw).text == expected
+
+
+@pytest.mark.parametrize("raw, index, shown", [
+    ("b0k3p", 0, '"b0k3p" → bokep'),
+    ("dasar lonte", 1, '"lonte"'),
+    ("ѕеnd", 0, '"ѕеnd" → send'),
+    ("b o k e p", 0, '"b o k e p" → bokep'),
+    ("LONTE", 0, '"lonte"'),
+])
+def test_shown_keeps_original(raw: str, index: int, shown: str) -> None:
+    assert normalize(raw).shown(index) == shown
+
+
+@pytest.mark.parametrize("raw", [
+    "\ud800", "a\udfffb", "\x00" * 100, "\ud83d\ude00 ok", "x" * 100_000, "\U0010ffff", "\u0301\u0301",
+    "&#0;&#xD800;", "\\x", "@", "@@@", "$$$", "2", "a" * 50_000 + " b0k3p", "\u202e\u2066abc",
+])
+def test_hostile_input_never_raises(raw: str) -> None:
+    n = normalize(raw)
+    assert isinstance(n.text, str)
+    assert len(n.words) == len(n.origins)
+    n.text.encode("utf-8")  # no lone surrogates survive
+
+
+@pytest.mark.parametrize("value", [None, 123, b"bytes"])
+def test_non_strings_are_accepted(value: object) -> None:
+    assert isinstance(normalize(value).text, str)
+
+
+def test_surrogate_pair_is_joined() -> None:
+    text, _ = sanitize("\ud83d\ude00")
+    assert text == "😀"
+
+
+def test_huge_input_is_cut_but_keeps_head_and_tail() -> None:
+    raw = "bokep " + "lorem ipsum " * 10_000 + " lonte"
+    started = time.perf_counter()
+    n = normalize(raw)
+    assert time.perf_counter() - started < 1.0
+    assert n.truncated
+    assert len(n.original) == HEAD_CHARS + TAIL_CHARS + 1
+    assert n.words[0] == "bokep" and n.words[-1] == "lonte"
+
+
+def test_origins_align_with_words() -> None:
+    n = normalize("kirim f0t0 b u g i l dong")
+    assert n.words == ("kirim", "foto", "bugil", "dong")
+    assert n.origins == ("kirim", "f0t0", "b u g i l", "dong")

@@ -1,0 +1,138 @@
+"""The shipped text model on hand-written tables: positives, benign hard negatives, hostile input."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from classifiers.base import TEXT_LABELS, TextDetector, Verdict
+from classifiers.text import ModelNotFoundError, TextClassifier, default_model_path
+
+pytestmark = pytest.mark.skipif(not default_model_path().exists(), reason="data/model.skops not built")
+
+
+@pytest.fixture(scope="module")
+def model() -> TextClassifier:
+    return TextClassifier.load()
+
+
+def flagged(model: TextClassifier, text: str) -> set[str]:
+    return {v.label for v in model.classify(text) if v.score >= model.thresholds[v.label]}
+
+
+# (text, label that must be flagged)
+POSITIVES = [
+    # the issue's examples
+    ("kirim foto bugilnya dong", "sexual"),
+    ("dasar cina lonte", "racial"),
+    ("send me the uncropped ones", "sexual"),
+    ("ching chong go home", "racial"),
+    # English
+    ("send nudes", "sexual"),
+    ("show me your tits", "sexual"),
+    ("post her naked pics", "sexual"),
+    ("fuck all the niggers", "racial"),
+    ("go back to your country you dirty chink", "racial"),
+    # Indonesian
+    ("pap toket dong", "sexual"),
+    ("bagi link bokep", "sexual"),
+    ("lagi sange, ada yang mau vcs?", "sexual"),
+    ("dasar cina babi", "racial"),
+    ("usir aseng dari negeri ini", "racial"),
+    # obfuscated
+    ("kirim b0k3p dong", "sexual"),
+    ("s e n d  n u d e s", "sexual"),
+    ("ѕеnd nudеs", "sexual"),
+    ("n\u200bu\u200bd\u200be\u200bs pls", "sexual"),
+    ("dasar c1na b4b1", "racial"),
+    ("ch1ng ch0ng go home", "racial"),
+]
+
+NEGATIVES = [
+    # the issue's examples
+    "breast cancer screening is free this week",
+    "Imlek tahun ini meriah",
+    "I'm Chinese-Indonesian and proud",
+    "a mod please remove the fake photos",
+    # English
+    "the chicken breast recipe needs more salt",
+    "sex education classes start on monday",
+    "can you send me the photos from the wedding?",
+    "my grandparents came from Fujian, China",
+    "happy lunar new year to all our Chinese members",
+    "someone reported the account posting nudes, mods are on it",
+    # Indonesian
+    "selamat pagi semuanya, jangan lupa sarapan",
+    "kirim foto liburan kemarin dong",
+    "aku keturunan tionghoa dan bangga",
+    "besok ada pemeriksaan kesehatan gratis",
+    "tolong admin hapus foto palsu itu",
+    "aku mau pulang, capek banget",
+]
+
+
+@pytest.mark.parametrize("text, label", POSITIVES)
+def test_positives_are_flagged(model: TextClassifier, text: str, label: str) -> None:
+    assert label in flagged(model, text), model.scores(text)
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_hard_negatives_are_not_flagged(model: TextClassifier, text: str) -> None:
+    assert flagged(model, text) == set(), model.scores(text)
+
+
+@pytest.mark.parametrize("text, must_contain", [
+    ("kirim b0k3p dong", '"b0k3p" → bokep'),
+    ("dasar cina lonte", '"lonte"'),
+    ("ѕеnd nudеs", "→ nudes"),
+])
+def test_reasons_show_the_normalised_form(model: TextClassifier, text: str, must_contain: str) -> None:
+    reasons = " ".join(v.reason for v in model.classify(text))
+    assert must_contain in reasons
+
+
+@pytest.mark.parametrize("text", [
+    "", "   ", "\n\t", "\x00", "\x00" * 1000, "\ud800", "a\udfffb", "x" * 100_000, "🙂" * 5000,
+    "\u202e\u200b" * 100, "&#xD800;", "\\xf0\\x9f",
+])
+def test_bad_input_gives_valid_output(model: TextClassifier, text: str) -> None:
+    verdicts = model.classify(text)
+    assert [v.label for v in verdicts] == list(TEXT_LABELS)
+    for v in verdicts:
+        assert isinstance(v, Verdict) and 0.0 <= v.score <= 1.0 and not math.isnan(v.score)
+        assert v.detector == model.name
+
+
+@pytest.mark.parametrize("text", ["", "   ", "selamat pagi"])
+def test_nothing_notable_has_empty_reason(model: TextClassifier, text: str) -> None:
+    assert all(v.reason == "" for v in model.classify(text))
+
+
+def test_head_and_tail_of_huge_text_are_classified(model: TextClassifier) -> None:
+    filler = " the weather is nice today" * 4000
+    assert "sexual" in flagged(model, "send nudes" + filler)
+    assert "sexual" in flagged(model, filler + " send nudes")
+
+
+def test_batch_equals_single(model: TextClassifier) -> None:
+    texts = [t for t, _ in POSITIVES] + NEGATIVES
+    batch = model.classify_batch(texts)
+    assert batch == [model.classify(t) for t in texts]
+
+
+def test_lean_path_equals_pipeline(model: TextClassifier) -> None:
+    texts = [t for t, _ in POSITIVES] + NEGATIVES + ["", "x" * 100_000, "b o k e p 🙂 \ud800"]
+    expected = model.pipeline.predict_proba(texts)
+    got = np.array([[model.scores(t)[lab] for lab in TEXT_LABELS] for t in texts])
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_is_a_text_detector(model: TextClassifier) -> None:
+    assert isinstance(model, TextDetector)
+    assert set(model.thresholds) == set(TEXT_LABELS)
+
+
+def test_missing_model_raises_clear_error(tmp_path) -> None:
+    with pytest.raises(ModelNotFoundError, match="triagebot train --data"):
+        TextClassifier.load(tmp_path / "nope.skops")
