@@ -56,14 +56,18 @@ def attachment_lines(flag: FlagView) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def build_alert(store: Store, action: Action) -> Alert:
-    """The queue entry for a notify action: a single flag, or its incident when it has grown."""
+def build_alert(store: Store, action: Action, escalate_at: int | None = None) -> Alert:
+    """The queue entry for a notify action: a single flag, or its incident when it has grown.
+
+    An incident with at least `escalate_at` flags (the server's `incident_escalate_count`) is titled as escalated.
+    """
     if action.flag_id is None:
         raise ValueError("notify action without a flag")
     flag = store.flag(action.server, action.flag_id)
     incident = store.incident(action.server, flag.incident_id) if flag.incident_id else None
     if incident is not None and incident.flag_count >= 2:
-        title = "Incident: " + incidents.summary(incident)
+        escalated = escalate_at is not None and incident.flag_count >= escalate_at
+        title = ("Escalated incident: " if escalated else "Incident: ") + incidents.summary(incident)
         # The first flag's alert becomes the incident's alert: one message per pile-on.
         ref = incident.alert_ref or store.flag(action.server, incident.flag_ids[0]).alert_ref
     else:

@@ -234,6 +234,10 @@ class Pipeline:
                                          message_id=flag.message_id, user_id=flag.author_id, dry_run=flag.dry_run,
                                          incident_id=flag.incident_id))
 
+    def alert(self, action: Action) -> alerts.Alert:
+        """What the queue entry for a notify action shows (adapters format it)."""
+        return alerts.build_alert(self.store, action, self.server_settings(action.server).incident_escalate_count)
+
     async def perform(self, action: Action) -> ActionResult:
         """Log the action, carry it out unless dry-run, log its outcome. Never raises for API errors."""
         if action.kind == "notify":
@@ -248,7 +252,7 @@ class Pipeline:
         adapter = self.adapters.get(platform)
         alert = None
         if action.kind == "notify":
-            alert = alerts.build_alert(self.store, action)
+            alert = self.alert(action)
             action = replace(action, ref=alert.ref)
         action_id = self.store.record_action(action)
         if action.dry_run and action.kind != "notify":

@@ -146,3 +146,15 @@ async def test_concurrent_pile_on_posts_one_alert(store, db_path):
     await asyncio.gather(*(p.handle(make_message(f"lewd {i}", author=f"a{i}", targets=("victim",))) for i in range(6)))
     posted = [a for a in adapter.executed if a.kind == "notify" and a.ref is None]
     assert len(posted) == 1
+
+
+async def test_incident_escalates_at_the_servers_count(store, db_path):
+    adapter = RecordingAdapter()
+    p = Pipeline(make_settings(db_path, incident_escalate_count=3), store, [KeywordDetector()])
+    p.adapters["discord"] = adapter
+    titles = []
+    for i in range(3):
+        d = await p.handle(make_message(f"lewd {i}", author=f"a{i}", targets=("victim",)))
+        titles.append(p.alert(adapter.executed[-1]).title)
+    assert titles[0].startswith("Flagged") and titles[1].startswith("Incident: 2 sexual messages from 2 accounts targeting @victim")
+    assert titles[2].startswith("Escalated incident: 3 sexual messages")

@@ -20,7 +20,6 @@ import discord
 import yarl
 from discord.ext import commands
 
-from bot import alerts
 from bot.config import ConfigError, Settings
 from bot.models import Action, ActionResult, Attachment, Message, utcnow
 from bot.pipeline import Intake, Pipeline
@@ -131,7 +130,7 @@ class DiscordAdapter:
         if channel is None:
             log.warning("no mod channel for %s; flag %s stays in the queue", action.server, action.flag_id)
             return ActionResult(ok=False, detail="no mod channel set: run /triage setup mod_channel:#channel")
-        alert = alerts.build_alert(self.pipeline.store, action)
+        alert = self.pipeline.alert(action)
         embed, view = render_alert(alert), queue_view(alert.flag.id)
         reporters = self.pipeline.store.reporters(action.server, alert.flag.id)
         if reporters:  # moderators may see who reported; the mod channel is theirs alone

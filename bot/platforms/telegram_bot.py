@@ -21,7 +21,6 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, Ne
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
-from bot import alerts
 from bot.config import ConfigError, Settings
 from bot.models import Action, ActionResult, Attachment, Message
 from bot.platforms.telegram_render import render_alert
@@ -225,7 +224,7 @@ class TelegramAdapter:
     async def _notify(self, action: Action) -> ActionResult:
         """Post the alert to the moderators' chat, or edit it in place (the pipeline serialises these per group)."""
         settings = self.pipeline.server_settings(action.server)
-        alert = alerts.build_alert(self.pipeline.store, action)
+        alert = self.pipeline.alert(action)
         done = [a for a in self.pipeline.store.actions_for(action.server, alert.flag.id)
                 if a["kind"] != "notify" and a["status"] != "pending"]
         text, markup = render_alert(alert, group_title=self.titles.get(str(self._chat_of(action.server))),
