@@ -68,7 +68,7 @@ def flag_detail(f: FlagView) -> str:
         f"Flag #{f.id} in {f.server} — {f.status}" + (" (dry-run)" if f.dry_run else ""),
         f"  author:   {one_line(f.author_name or '', 40)} (id {f.author_id})",
         f"  where:    channel {f.channel_id}, message {f.message_id}" + (f", {f.link}" if f.link else ""),
-        f"  labels:   " + ", ".join(f"{label} {f.scores.get(label, 0):.2f}" for label in f.labels),
+        "  labels:   " + ", ".join(f"{label} {f.scores.get(label, 0):.2f}" for label in f.labels),
         f"  message:  {one_line(f.excerpt, 200)}",
     ]
     for r in f.reasons:

@@ -1,7 +1,6 @@
 import pytest
 
 from bot.models import Action, Decision, Review
-from bot.store import Store
 from classifiers.base import Verdict
 from tests.conftest import make_message
 

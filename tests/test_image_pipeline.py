@@ -79,7 +79,7 @@ async def test_oversized_declared_attachment_is_not_downloaded(img_pipeline):
 
 async def test_only_fingerprints_are_kept(img_pipeline, store):
     image = demo_images.variant("original")
-    out = await img_pipeline.protect("discord:s1", image, "victim")
+    await img_pipeline.protect("discord:s1", image, "victim")
     (entry_id, records), = store.bank_entries(["discord:s1"])
     kinds = {k for k, _ in records}
     assert kinds and all(b"\x89PNG" not in data and image[:64] not in data for _, data in records)

@@ -1,5 +1,4 @@
 """Flood and crash safety with the real store (issue 7). No timing assertions: counts, memory and integrity."""
-import asyncio
 import os
 import signal
 import subprocess

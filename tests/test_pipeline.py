@@ -154,7 +154,7 @@ async def test_incident_escalates_at_the_servers_count(store, db_path):
     p.adapters["discord"] = adapter
     titles = []
     for i in range(3):
-        d = await p.handle(make_message(f"lewd {i}", author=f"a{i}", targets=("victim",)))
+        await p.handle(make_message(f"lewd {i}", author=f"a{i}", targets=("victim",)))
         titles.append(p.alert(adapter.executed[-1]).title)
     assert titles[0].startswith("Flagged") and titles[1].startswith("Incident: 2 sexual messages from 2 accounts targeting @victim")
     assert titles[2].startswith("Escalated incident: 3 sexual messages")

@@ -11,13 +11,13 @@ from pathlib import Path
 import click
 
 from bot.cli.app import main
-from bot.cli.options import ServerKey, When, db_option, server_option
+from bot.cli.options import When, db_option, server_option
 from bot import export as export_mod
 from bot.config import ConfigError, load_settings
 from bot.models import REVIEW_DECISIONS, STATUSES, utcnow
 from bot.review import review_flag
 from bot.store import Store, StoreError
-from bot.terminal import flag_detail, incident_lines, queue_table, stats_text
+from bot.terminal import flag_detail, incident_lines, stats_text
 from classifiers.base import LABELS
 
 log = logging.getLogger(__name__)

@@ -369,7 +369,7 @@ class TelegramHandlers:
         await self._reply(update, f"Saved. Thresholds: {thresholds}. Dry run: {'on' if settings.dry_run else 'off'}.")
 
     async def cmd_link(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        m, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        chat, user = update.effective_chat, update.effective_user
         if not context.args:
             await self._reply(update, "Usage: /link <code> — get the code with /setup in the group.")
             return
