@@ -314,3 +314,39 @@ def test_match_is_consistent_while_entries_change() -> None:
         stop.set()
         t.join()
     assert all(m is not None and m.entry_id == 1 for m in results)
+
+
+@pytest.mark.parametrize("transform", ["jpeg q35", "crop 15% left", "crop 20% bottom", "caption band", "white border", "hflip"])
+def test_hash_only_matching_without_opencv(monkeypatch: pytest.MonkeyPatch, transform: str) -> None:
+    from classifiers.images import bank as bank_mod
+
+    monkeypatch.setattr(bank_mod, "orb_available", lambda: False)
+    fp = fingerprint(load("coffee"))
+    assert fp.orb_desc.shape == (0, 32)
+    idx = BankIndex()
+    idx.add(1, Fingerprint.from_records(fp.to_records()))
+    m = idx.match(fingerprint(TRANSFORMS[transform](load("coffee")), bank_variants=False))
+    assert m is not None and m.entry_id == 1 and m.method == "hash"
+    assert idx.match(fingerprint(load("brick"), bank_variants=False)) is None
+
+
+def test_modules_import_and_hash_without_opencv_or_nudenet() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['cv2'] = None; sys.modules['nudenet'] = None\n"
+        "import numpy as np\n"
+        "from classifiers.images.bank import BankIndex, fingerprint, orb_available\n"
+        "from classifiers.images.nsfw import nudity_available, nudity_status\n"
+        "rng = np.random.default_rng(1)\n"
+        "img = np.kron(rng.integers(0, 255, (12, 16, 3)), np.ones((20, 20, 1))).astype(np.uint8)\n"
+        "idx = BankIndex(); idx.add(3, fingerprint(img))\n"
+        "m = idx.match(fingerprint(img[10:, 20:], bank_variants=False))\n"
+        "assert not orb_available() and not nudity_available(), 'deps still visible'\n"
+        "assert m is not None and m.entry_id == 3, m\n"
+        "print(nudity_status())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "nudity detection off (install triagebot[images])" in out.stdout
