@@ -57,7 +57,7 @@ _WHOLE = (V_FULL, V_CONTENT, V_BANDS)
 # Thresholds (out of 256 bits), tuned on the benchmark's distractors: see module docstring.
 HASH_STRICT = 44  # accept on the hash alone at or below this distance
 HASH_ACCEPT = 56  # up to here, accept on the hash if ORB cannot judge (textureless images)
-HASH_CANDIDATE = 100  # entries this near (and among the TOP_K nearest) get an ORB check
+HASH_CANDIDATE = 88  # entries this near (and among the TOP_K nearest) get an ORB check (true rescues: <= 68)
 TOP_K = 4
 ORB_MIN_INLIERS = 14
 ORB_MIN_FEATURES = 80  # a bank image with fewer keypoints than this can't be ORB-verified
