@@ -295,6 +295,30 @@ TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+def random_chain(rng: np.random.Generator) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
+    """2-3 transforms with random parameters: a check that the fixed table isn't overfitted."""
+    sides = ["centre", "left", "right", "top", "bottom", "tl", "br"]
+    pool: list[Callable[[], tuple[str, Callable[[np.ndarray], np.ndarray]]]] = [
+        lambda: (f"q{q}", jpeg(q)) if (q := int(rng.integers(30, 91))) else ("", jpeg(50)),
+        lambda: (f"x{sc:.2f}", resize(sc)) if (sc := float(rng.uniform(0.25, 2.0))) else ("", resize(1)),
+        lambda: (f"crop{f:.0%}{sd}", crop(f, sd)) if (f := float(rng.uniform(0.05, 0.2))) and (sd := sides[int(rng.integers(len(sides)))]) else ("", crop(0.1, "left")),
+        lambda: ("caption", caption_band),
+        lambda: ("overlay", caption_overlay),
+        lambda: ("watermark", tiled_watermark),
+        lambda: ("logo", corner_logo),
+        lambda: ("inpaint", corner_inpaint),
+        lambda: ("flip", hflip),
+        lambda: (f"rot{d:+.1f}", rotate(d, bool(rng.integers(2)))) if (d := float(rng.choice([-1, 1]) * rng.uniform(3, 5))) else ("", rotate(3)),
+        lambda: ("border", border(float(rng.uniform(0.03, 0.1)), tuple(int(c) for c in rng.integers(0, 256, 3)))),
+        lambda: ("letterbox", letterbox),
+        lambda: ("pillarbox", pillarbox),
+        lambda: ("screenshot", screenshot if rng.random() < 0.5 else (lambda a: screenshot(a, dark=False))),
+    ]
+    k = int(rng.integers(2, 4))
+    picks = [pool[int(i)]() for i in rng.choice(len(pool), size=k, replace=False)]
+    return "+".join(n for n, _ in picks), chain(*(f for _, f in picks))
+
+
 # ------------------------------------------------------------------------------ distractors
 
 def synthetic(rng: np.random.Generator, i: int) -> np.ndarray:
@@ -426,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--bank-size", type=int, default=10_000)
     ap.add_argument("--distractors", type=int, default=500)
+    ap.add_argument("--random-chains", type=int, default=240, help="extra random 2-3 step chains (not in the mean)")
     ap.add_argument("--verbose", action="store_true", help="list every miss and false match")
     ap.add_argument("--footprint", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -491,6 +516,20 @@ def main(argv: list[str] | None = None) -> int:
         for miss in misses:
             print("  miss:", miss)
 
+    # ---- random chains (generalisation check, reported apart from the table's mean)
+    rng = np.random.default_rng(11)
+    ok = 0
+    for i in range(args.random_chains):
+        name = BANK_NAMES[i % len(BANK_NAMES)]
+        cname, cf = random_chain(rng)
+        m, dt = timed_match(cf(originals[name]))
+        if m is not None and m.entry_id == ids[name]:  # type: ignore[attr-defined]
+            ok += 1
+        elif args.verbose:
+            print(f"  random-chain miss: {cname} / {name}: {m}")
+    chain_recall = ok / max(1, args.random_chains)
+    print(f"random 2-3 step chains: recall {chain_recall:.1%} of {args.random_chains}")
+
     # ---- false matches
     ds = distractors(args.distractors)
     false = []
@@ -541,6 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("\nsummary")
     print(f"  mean recall {mean_recall:.2%} (target >= 99%) over {len(TRANSFORMS)} transforms x {len(BANK_NAMES)} images")
+    print(f"  random 2-3 step chains: recall {chain_recall:.1%} of {args.random_chains} (not in the mean)")
     print(f"  false matches {len(false)}/{len(ds)} (target 0)")
     print(f"  median match {statistics.median(times) * 1000:.1f} ms vs {len(idx)} entries (target <= 50 ms)")
     print(f"  peak RSS {peak:.0f} MB (target <= 400 MB)")

@@ -215,7 +215,8 @@ def content_region(arr: np.ndarray, tol: float = 28.0, min_area: float = 0.12) -
 
     h, w = arr.shape[:2]
     a = arr.astype(np.int16)
-    ring = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    e = 2 if min(h, w) > 16 else 0  # inset: resampling blends the outermost line with whatever was outside
+    ring = np.concatenate([a[e], a[h - 1 - e], a[:, e], a[:, w - 1 - e]])
     bg = np.median(ring, axis=0)
     mask = (_maxdiff(a, bg) > tol).astype(np.float32)
     k = max(3, min(h, w) // 16)
@@ -436,6 +437,54 @@ def _boxes_differ(a: tuple[int, int, int, int], b: tuple[int, int, int, int], w:
     return any(abs(p - q) > frac * (w if i % 2 == 0 else h) for i, (p, q) in enumerate(zip(a, b)))
 
 
+MAX_VIEWS = 10
+
+
+def _sub_views(arr: np.ndarray) -> list[tuple[int, tuple[int, int, int, int], bool]]:
+    """One peeling step: uniform borders, the main content blob, caption bands (all sides,
+    then each side alone: a caption on one side, a starry sky on another). The flag says
+    whether the box is worth peeling further (single-side bands are not)."""
+    h, w = arr.shape[:2]
+    out = [(V_FULL, trim_uniform(arr), True), (V_CONTENT, content_region(arr), True)]
+    bx = trim_bands(arr)
+    out.append((V_BANDS, bx, True))
+    cuts = [bx[0], bx[1], w - bx[2], h - bx[3]]
+    if sum(c > 0 for c in cuts) > 1:
+        for j in range(4):
+            if cuts[j] > 0:
+                one = [0, 0, w, h]
+                one[j] = bx[j]
+                out.append((V_BANDS, (one[0], one[1], one[2], one[3]), False))
+    return out
+
+
+def whole_views(small: np.ndarray, max_views: int = MAX_VIEWS) -> list[tuple[int, tuple[int, int, int, int]]]:
+    """Boxes of the image "as a whole" under the framings re-sharers add, peeled up to three
+    layers deep (a border around a screenshot, a caption above a letterbox...). The first
+    box is the untouched image; then boxes that can be peeled further, shallowest first;
+    single-side band cuts last. Boxes within 3% of each other count once."""
+    sh, sw = small.shape[:2]
+    whole = (0, 0, sw, sh)
+    main: list[tuple[int, tuple[int, int, int, int]]] = [(V_FULL, whole)]
+    extra: list[tuple[int, tuple[int, int, int, int]]] = []
+    frontier = [whole]
+    for _ in range(3):
+        nxt = []
+        for fx0, fy0, fx1, fy1 in frontier:
+            for code, (a, b, c, d), expand in _sub_views(small[fy0:fy1, fx0:fx1]):
+                box = (fx0 + a, fy0 + b, fx0 + c, fy0 + d)
+                if (box[2] - box[0]) * (box[3] - box[1]) < 0.1 * sw * sh:
+                    continue
+                if all(_boxes_differ(box, v[1], sw, sh) for v in main + extra):
+                    (main if expand else extra).append((code, box))
+                    if expand:
+                        nxt.append(box)
+        frontier = nxt[:4]
+        if not frontier or len(main) >= max_views:
+            break
+    return (main + extra)[:max_views]
+
+
 def fingerprint(img: DecodedImage | np.ndarray | Any, *, bank_variants: bool = True) -> Fingerprint:
     """Features of one image (a decoded upload, an RGB/gray array or a PIL image).
 
@@ -448,38 +497,13 @@ def fingerprint(img: DecodedImage | np.ndarray | Any, *, bank_variants: bool = T
     small = _downscale(rgb, _WORK_SIDE)
     sh, sw = small.shape[:2]
     full = trim_uniform(small)
-    views: list[tuple[int, tuple[int, int, int, int]]] = [(V_FULL, full)]
     x0, y0, x1, y1 = full
-    inner = small[y0:y1, x0:x1]
-    cr = content_region(small)
-    if _boxes_differ(cr, full, sw, sh):
-        views.append((V_CONTENT, cr))
-        c = trim_uniform(small[cr[1] : cr[3], cr[0] : cr[2]])
-        ct = (cr[0] + c[0], cr[1] + c[1], cr[0] + c[2], cr[1] + c[3])
-        if _boxes_differ(ct, cr, sw, sh, 0.01):
-            views.append((V_CONTENT, ct))
-    bx = trim_bands(inner)
-    iw, ih = x1 - x0, y1 - y0
-    cuts = [bx[0], bx[1], iw - bx[2], ih - bx[3]]
-    cand = [bx]
-    if sum(c > 0 for c in cuts) > 1:
-        # also peel each band on its own: a caption on one side, a starry sky on another
-        for j in range(4):
-            if cuts[j] > 0:
-                one = [0, 0, iw, ih]
-                one[j] = bx[j]
-                cand.append((one[0], one[1], one[2], one[3]))
-    for b in cand:
-        b = (x0 + b[0], y0 + b[1], x0 + b[2], y0 + b[3])
-        if all(_boxes_differ(b, v[1], sw, sh) for v in views):
-            views.append((V_BANDS, b))
+    views = whole_views(small)
     gray = _gray(small)
     hashes: list[np.ndarray] = []
     codes: list[int] = []
     boxes: list[tuple[int, int, int, int]] = []
     whole0 = (0, 0, sw, sh)
-    if _boxes_differ(whole0, full, sw, sh, 0.01):
-        views.insert(0, (V_FULL, whole0))
     for code, box in views:
         if any(not _boxes_differ(box, b, sw, sh, 0.01) for b in boxes):
             continue
