@@ -75,7 +75,7 @@ def _load_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-def _message(row: dict, start: datetime, by_id: dict[str, dict]) -> Message:
+def _message(row: dict, start: datetime, by_id: dict[str, dict], names: dict[str, str]) -> Message:
     targets: list[str] = []
     if row.get("reply_to") and row["reply_to"] in by_id:
         targets.append(by_id[row["reply_to"]]["author"])
@@ -85,7 +85,8 @@ def _message(row: dict, start: datetime, by_id: dict[str, dict]) -> Message:
     return Message(
         platform="demo", server_id=SERVER_ID, channel_id=row["channel"], message_id=row["id"], author_id=row["author"],
         author_name=row.get("name"), text=row.get("text", ""), targets=tuple(targets), attachments=atts,
-        time=start + timedelta(seconds=row.get("t", 0)), link=f"demo://{row['channel']}/{row['id']}")
+        time=start + timedelta(seconds=row.get("t", 0)), link=f"demo://{row['channel']}/{row['id']}",
+        target_names=tuple((t, names[t]) for t in targets if t in names))
 
 
 def prepare_db(db_path: Path) -> None:
@@ -106,7 +107,8 @@ async def replay(pipeline: Pipeline, adapter: DemoAdapter, demo_dir: Path = DEMO
     start = datetime.now(timezone.utc) - timedelta(minutes=15)
     events = [(r.get("t", 0), 0, r) for r in chat] + [(r.get("t", 0), 1, r) for r in reports]
     flagged = 0
-    messages = {r["id"]: _message(r, start, by_id) for r in chat}
+    names = {r["author"]: r["name"] for r in chat if r.get("name")}
+    messages = {r["id"]: _message(r, start, by_id, names) for r in chat}
     for _, kind, row in sorted(events, key=lambda e: (e[0], e[1])):
         if kind == 0:
             decision = await pipeline.handle(messages[row["id"]])

@@ -10,14 +10,20 @@ from bot.store import IncidentView, Store
 log = logging.getLogger(__name__)
 
 
-def assign(store: Store, server: str, flag_id: int, targets: tuple[str, ...], at: datetime, settings: ServerSettings) -> int | None:
+def assign(store: Store, server: str, flag_id: int, targets: tuple[str, ...], at: datetime, settings: ServerSettings,
+           target_name: str | None = None) -> int | None:
     """Attach a flag to the open incident for its first target, or start one; None if it targets no one."""
     if not targets:
         return None
     target = targets[0]
     since = at - timedelta(minutes=settings.incident_window_minutes)
     existing = store.open_incident_for(server, target, since)
-    return store.attach_to_incident(server, flag_id, target, existing, at)
+    return store.attach_to_incident(server, flag_id, target, existing, at, target_name)
+
+
+#: Order labels are named in, most serious first; `reported` only adds that members reported it.
+_LABEL_ORDER = ("sexual", "racial", "reshare", "automod", "reported")
+_LABEL_WORDS = {"reshare": "re-shared image", "automod": "AutoMod", "reported": "reported"}
 
 
 def _span(minutes: float) -> str:
@@ -30,8 +36,9 @@ def _span(minutes: float) -> str:
 
 def summary(incident: IncidentView, target_name: str | None = None) -> str:
     """E.g. "14 sexual/racial messages from 9 accounts targeting @member in 20 min"."""
-    who = target_name or incident.target_id
-    labels = "/".join(incident.labels) or "flagged"
+    who = target_name or incident.target_name or incident.target_id
+    ordered = sorted(incident.labels, key=lambda x: _LABEL_ORDER.index(x) if x in _LABEL_ORDER else len(_LABEL_ORDER))
+    labels = "/".join(_LABEL_WORDS.get(x, x) for x in ordered if x != "reported") or "reported"
     msgs = "message" if incident.flag_count == 1 else "messages"
     accts = "account" if incident.author_count == 1 else "accounts"
     minutes = (incident.last_at - incident.first_at).total_seconds() / 60

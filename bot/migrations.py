@@ -148,4 +148,7 @@ CREATE TABLE flag_image_hashes (
 CREATE INDEX flag_image_hashes_flag ON flag_image_hashes(flag_id);
 ALTER TABLE bank_entries ADD COLUMN flag_id INTEGER REFERENCES flags(id);
 """),
+    (3, "display name of an incident's target, so alerts say @name rather than an id", """
+ALTER TABLE incidents ADD COLUMN target_name TEXT;
+"""),
 ]

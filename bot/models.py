@@ -62,10 +62,14 @@ class Message:
     author_is_bot: bool = False
     author_is_moderator: bool = False
     edited: bool = False
+    target_names: tuple[tuple[str, str], ...] = ()  # (member id, display name) for targets, when known
 
     @property
     def server(self) -> str:
         return server_key(self.platform, self.server_id)
+
+    def target_name(self, member_id: str) -> str | None:
+        return dict(self.target_names).get(member_id)
 
 
 @dataclass(frozen=True, slots=True)

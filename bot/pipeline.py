@@ -219,7 +219,8 @@ class Pipeline:
             self.store.save_flag_images(message.server, result.flag_id, images)
         incident_id = None
         if result.created:
-            incident_id = incidents.assign(self.store, message.server, result.flag_id, message.targets, message.time, settings)
+            incident_id = incidents.assign(self.store, message.server, result.flag_id, message.targets, message.time, settings,
+                                           message.target_name(message.targets[0]) if message.targets else None)
         decision = replace(decision, flag_id=result.flag_id, incident_id=incident_id)
         for action in decision.actions:
             await self.perform(replace(action, flag_id=result.flag_id, incident_id=incident_id))
@@ -295,7 +296,8 @@ class Pipeline:
             result = self.store.record_flag(message, decision, source="report")
             flag_id, created = result.flag_id, result.created
             if created:
-                incidents.assign(self.store, server, flag_id, message.targets, message.time, settings)
+                incidents.assign(self.store, server, flag_id, message.targets, message.time, settings,
+                                 message.target_name(message.targets[0]) if message.targets else None)
         elif self.store.has_reported(server, flag_id, report.reporter_id):
             return ReportOutcome(flag_id=flag_id, duplicate=True, count=self.store.flag(server, flag_id).report_count)
         self.store.record_report(server, flag_id, report.reporter_id, report.reason)

@@ -126,6 +126,7 @@ class IncidentView:
     labels: tuple[str, ...]
     alert_ref: str | None
     flag_ids: tuple[int, ...] = ()
+    target_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -542,15 +543,19 @@ class Store:
             (server, target_id, iso(since))).fetchone()
         return row[0] if row else None
 
-    def attach_to_incident(self, server: str, flag_id: int, target_id: str, incident_id: int | None, at: datetime) -> int:
+    def attach_to_incident(self, server: str, flag_id: int, target_id: str, incident_id: int | None, at: datetime,
+                           target_name: str | None = None) -> int:
         """Put a flag into an incident (a new one when `incident_id` is None) and refresh its counts."""
         t = iso(at)
         with self._tx():
             if incident_id is None:
                 cur = self.db.conn.execute(
-                    "INSERT INTO incidents (server, target_id, first_at, last_at, created_at) VALUES (?, ?, ?, ?, ?)",
-                    (server, target_id, t, t, iso(utcnow())))
+                    "INSERT INTO incidents (server, target_id, target_name, first_at, last_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (server, target_id, safe_text(target_name)[:100] if target_name else None, t, t, iso(utcnow())))
                 incident_id = cur.lastrowid
+            elif target_name:
+                self.db.conn.execute("UPDATE incidents SET target_name = ? WHERE id = ? AND target_name IS NULL",
+                                     (safe_text(target_name)[:100], incident_id))
             self.db.conn.execute("UPDATE flags SET incident_id = ? WHERE id = ? AND server = ?", (incident_id, flag_id, server))
             n, authors, first, last = self.db.conn.execute(
                 "SELECT COUNT(*), COUNT(DISTINCT author_id), MIN(message_time), MAX(message_time) FROM flags WHERE incident_id = ?",
@@ -565,13 +570,13 @@ class Store:
 
     def incident(self, server: str, incident_id: int) -> IncidentView:
         row = self.db.conn.execute(
-            "SELECT id, server, target_id, status, first_at, last_at, flag_count, author_count, labels, alert_ref FROM incidents WHERE id = ? AND server = ?",
+            "SELECT id, server, target_id, status, first_at, last_at, flag_count, author_count, labels, alert_ref, target_name FROM incidents WHERE id = ? AND server = ?",
             (incident_id, server)).fetchone()
         if row is None:
             raise StoreError(f"no incident #{incident_id} in {server}")
         ids = tuple(r[0] for r in self.db.conn.execute("SELECT id FROM flags WHERE incident_id = ? ORDER BY id", (incident_id,)))
         return IncidentView(row[0], row[1], row[2], row[3], parse_time(row[4]), parse_time(row[5]), row[6], row[7],
-                            tuple(x for x in row[8].split(",") if x), row[9], ids)
+                            tuple(x for x in row[8].split(",") if x), row[9], ids, row[10])
 
     def incidents(self, server: str | None, min_flags: int = 2, status: str | None = "open", limit: int = 50) -> list[IncidentView]:
         q = "SELECT id, server FROM incidents WHERE flag_count >= ?"

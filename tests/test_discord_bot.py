@@ -474,7 +474,7 @@ async def test_queue_shows_a_pile_on_as_one_incident(env):
         await env.fake.send_message(who, f"bokep {i}", mentions=(ALICE,))
     await env.settle(3)
     kind, text = await reply_of(env, await env.fake.slash(BOB, "triage", "queue"))
-    assert f"Incident #1: 3 sexual messages from 2 accounts targeting @{ALICE}" in text
+    assert "Incident #1: 3 sexual messages from 2 accounts targeting @alice" in text
 
 
 async def test_scan_rechecks_history_with_progress(env):

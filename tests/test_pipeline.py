@@ -158,3 +158,11 @@ async def test_incident_escalates_at_the_servers_count(store, db_path):
         titles.append(p.alert(adapter.executed[-1]).title)
     assert titles[0].startswith("Flagged") and titles[1].startswith("Incident: 2 sexual messages from 2 accounts targeting @victim")
     assert titles[2].startswith("Escalated incident: 3 sexual messages")
+
+
+async def test_incident_summary_names_the_target(pipeline, store):
+    for i in range(2):
+        await pipeline.handle(make_message(f"lewd {i}", author=f"a{i}", targets=("victim",), target_names=(("victim", "sari"),)))
+    (inc,) = store.incidents("discord:s1")
+    from bot.incidents import summary
+    assert summary(inc).startswith("2 sexual messages from 2 accounts targeting @sari in ")

@@ -43,13 +43,16 @@ def to_message(msg: discord.Message, edited: bool = False) -> Message:
     """A guild message as the core sees it: targets are the replied-to author and mentioned members."""
     author_id = str(msg.author.id)
     targets: list[str] = []
+    names: dict[str, str] = {}
     resolved = msg.reference.resolved if msg.reference else None
     if isinstance(resolved, discord.Message):
         targets.append(str(resolved.author.id))
+        names[str(resolved.author.id)] = resolved.author.display_name
     for user in msg.mentions:
         uid = str(user.id)
         if uid != author_id and uid not in targets:
             targets.append(uid)
+            names[uid] = user.display_name
     is_mod = False
     if isinstance(msg.author, discord.Member):
         try:
@@ -65,7 +68,8 @@ def to_message(msg: discord.Message, edited: bool = False) -> Message:
         message_id=str(msg.id), author_id=author_id, text=msg.content or "", targets=tuple(targets),
         attachments=attachments, time=msg.created_at, link=msg.jump_url,
         author_name=getattr(msg.author, "display_name", None) or msg.author.name,
-        author_is_bot=msg.author.bot, author_is_moderator=is_mod, edited=edited)
+        author_is_bot=msg.author.bot, author_is_moderator=is_mod, edited=edited,
+        target_names=tuple((t, names[t]) for t in targets if names.get(t)))
 
 
 class DiscordAdapter:

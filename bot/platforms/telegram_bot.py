@@ -51,6 +51,11 @@ def display_name(user) -> str:
     return f"{name} (@{user.username})" if getattr(user, "username", None) else name
 
 
+def _short_name(user) -> str:
+    """@username where there is one, else the name: how incident summaries name the target."""
+    return getattr(user, "username", None) or getattr(user, "full_name", None) or getattr(user, "title", None) or str(user.id)
+
+
 def _attachments(m: TgMessage, link: str | None) -> list[Attachment]:
     out: list[Attachment] = []
     url = link or ""  # never a file URL: those carry the bot token
@@ -85,18 +90,23 @@ def to_message(m: TgMessage, *, moderators: Collection[int] = (), usernames: Map
     else:
         author_id, author_name, is_bot, is_mod = "unknown", None, False, False
     targets: list[str] = []
+    names: dict[str, str] = {}
     reply = m.reply_to_message
     if reply is not None and reply.from_user is not None and reply.forum_topic_created is None:
-        targets.append(str(reply.sender_chat.id if reply.sender_chat else reply.from_user.id))
+        who = reply.sender_chat or reply.from_user
+        targets.append(str(who.id))
+        names[str(who.id)] = _short_name(who)
     entities = m.parse_entities([MessageEntity.TEXT_MENTION, MessageEntity.MENTION]) if m.text else \
         m.parse_caption_entities([MessageEntity.TEXT_MENTION, MessageEntity.MENTION])
     for ent, value in entities.items():
         if ent.type == MessageEntity.TEXT_MENTION and ent.user is not None:
             targets.append(str(ent.user.id))
+            names[str(ent.user.id)] = _short_name(ent.user)
         elif ent.type == MessageEntity.MENTION and usernames:
             uid = usernames.get(value.lstrip("@").lower())
             if uid:
                 targets.append(uid)
+                names.setdefault(uid, value.lstrip("@"))
     targets = [t for i, t in enumerate(targets) if t != author_id and t not in targets[:i]]
     link = message_link(chat, m.message_id)
     is_edit = (m.edit_date is not None) if edited is None else edited
@@ -106,6 +116,7 @@ def to_message(m: TgMessage, *, moderators: Collection[int] = (), usernames: Map
         author_id=author_id, text=m.text or m.caption or "", targets=tuple(targets),
         attachments=tuple(_attachments(m, link)), time=when, link=link, author_name=author_name,
         author_is_bot=is_bot, author_is_moderator=is_mod, edited=is_edit,
+        target_names=tuple((t, names[t]) for t in targets if names.get(t)),
     )
 
 
@@ -114,14 +125,17 @@ def merge_album(messages: list[Message]) -> Message:
     first = min(messages, key=lambda m: int(m.message_id))
     texts = [m.text for m in sorted(messages, key=lambda m: int(m.message_id)) if m.text]
     targets: list[str] = []
+    names: dict[str, str] = {}
     for m in messages:
         targets += [t for t in m.targets if t not in targets]
+        names.update(m.target_names)
     atts = tuple(a for m in sorted(messages, key=lambda m: int(m.message_id)) for a in m.attachments)
     return Message(
         platform=first.platform, server_id=first.server_id, channel_id=first.channel_id, message_id=first.message_id,
         author_id=first.author_id, text="\n".join(texts), targets=tuple(targets), attachments=atts, time=first.time,
         link=first.link, author_name=first.author_name, author_is_bot=first.author_is_bot,
         author_is_moderator=first.author_is_moderator, edited=any(m.edited for m in messages),
+        target_names=tuple((t, names[t]) for t in targets if t in names),
     )
 
 
