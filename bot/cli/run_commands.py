@@ -32,6 +32,10 @@ def run(config_path: Path) -> None:
     runner.run(settings)
 
 
+def _n(k: int, word: str) -> str:
+    return f"{k} {word}" + ("" if k == 1 else "s")
+
+
 @main.command()
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default="triagebot-demo.db", show_default=True,
               help="Where to write the demo database (replaced on each run).")
@@ -46,8 +50,11 @@ def demo(db_path: Path) -> None:
     except DemoError as exc:
         raise click.ClickException(str(exc)) from None
     with Store.open(db_path) as store:
-        click.echo(f"Replayed {result.messages} messages and {result.reports} member reports in {SERVER}. {result.image_note}.")
-        click.echo(f"Flagged {result.flagged} messages; {result.alerts_posted} alerts posted to #mod-queue, {result.alerts_edited} updated in place.\n")
+        click.echo(f"Replayed {result.messages} messages and {result.reports} member reports in {SERVER}.")
+        click.echo(f"Images: {result.image_note}.")
+        reported_only = store.count_flags(SERVER) - result.flagged
+        click.echo(f"The bot flagged {result.flagged} messages" + (f"; members reported {reported_only} it missed" if reported_only else "")
+                   + f". Moderators got {_n(result.alerts_posted, 'alert')} in #mod-queue, updated in place {_n(result.alerts_edited, 'time')}.\n")
         incs = store.incidents(SERVER)
         if incs:
             click.echo("Incidents (one alert each):")

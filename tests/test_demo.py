@@ -1,0 +1,45 @@
+"""`triagebot demo` end to end: shipped model, real store, synthetic images, no tokens or network."""
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.store import Store
+
+MODEL = pytest.importorskip("classifiers.text").default_model_path()
+pytestmark = pytest.mark.skipif(not MODEL.exists(), reason="data/model.skops is not built")
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    db = tmp_path_factory.mktemp("demo") / "demo.db"
+    result = CliRunner().invoke(main, ["demo", "--db", str(db)], catch_exceptions=False)
+    return result, db
+
+
+def test_demo_prints_incident_queue_and_database(demo_run):
+    result, db = demo_run
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Review queue (oldest first):" in out and f"Database: {db.resolve()}" in out
+    assert "targeting @sari" in out and "re-shared image" in out
+
+
+def test_demo_catches_reshares_reports_and_spares_chatter(demo_run):
+    _, db = demo_run
+    with Store.open(db) as s:
+        flags = {f.message_id: f for f in s.iter_flags("demo:fanserver")}
+        assert {"m06", "m14", "m16"} <= set(flags)  # every re-share of Sari's registered photo
+        assert all("reshare" in flags[m].labels for m in ("m06", "m14", "m16"))
+        assert flags["m19"].source == "report" and flags["m19"].report_count == 1  # what the bot missed, members reported
+        assert flags["m08"].report_count == 2  # two reports collapse into one item
+        benign = {"m01", "m02", "m03", "m04", "m05", "m12", "m15", "m18", "m20", "m22", "m23"}
+        assert not benign & set(flags), f"benign chatter flagged: {sorted(benign & set(flags))}"
+        assert all(r.ok for r in s.verify_chain())
+
+
+def test_demo_replaces_its_own_db_but_not_a_real_one(tmp_path):
+    db = tmp_path / "real.db"
+    with Store.open(db) as s:
+        s.ensure_server("discord:1")
+    r = CliRunner().invoke(main, ["demo", "--db", str(db)])
+    assert r.exit_code == 1 and "holds real servers" in r.output
