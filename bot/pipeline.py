@@ -235,6 +235,15 @@ class Pipeline:
                                          message_id=flag.message_id, user_id=flag.author_id, dry_run=flag.dry_run,
                                          incident_id=flag.incident_id))
 
+    def status(self) -> str:
+        """One line for the bots' stats commands: which detectors are running."""
+        text = ", ".join(getattr(d, "name", type(d).__name__) for d in self.text_detectors) or "none"
+        if self.image_scanner is None:
+            images = "image scanning off (install triagebot[images])"
+        else:
+            images = self.image_scanner.status() if hasattr(self.image_scanner, "status") else "image scanning on"
+        return f"Detectors: text ({text}); {images}"
+
     def alert(self, action: Action) -> alerts.Alert:
         """What the queue entry for a notify action shows (adapters format it)."""
         return alerts.build_alert(self.store, action, self.server_settings(action.server).incident_escalate_count)

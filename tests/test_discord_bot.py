@@ -467,6 +467,7 @@ async def test_queue_and_stats(env):
     assert "**2** items" in text and text.count("\n#") == 2 and "[message](https://discord.com/channels/" in text
     kind, text = await reply_of(env, await env.fake.slash(BOB, "triage", "stats"))
     assert "Flags: **2**" in text and "racial 1" in text and "sexual 1" in text
+    assert "Detectors: text (" in text
 
 
 async def test_queue_shows_a_pile_on_as_one_incident(env):

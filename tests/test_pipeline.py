@@ -166,3 +166,7 @@ async def test_incident_summary_names_the_target(pipeline, store):
     (inc,) = store.incidents("discord:s1")
     from bot.incidents import summary
     assert summary(inc).startswith("2 sexual messages from 2 accounts targeting @sari in ")
+
+
+def test_status_says_when_images_are_off(pipeline):
+    assert pipeline.status() == "Detectors: text (keyword); image scanning off (install triagebot[images])"

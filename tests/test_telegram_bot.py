@@ -422,6 +422,7 @@ async def test_queue_and_stats_in_the_moderators_chat(env: Env):
     await env.fake.send(mods, MEMBER, "/stats", entities=[{"type": "bot_command", "offset": 0, "length": 6}])
     reply = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS and "flags," in c.params["text"])
     assert "1 flags" in reply[0].params["text"] and "racial 1" in reply[0].params["text"]
+    assert "Detectors: text (" in reply[0].params["text"]
     # In the group, admins get counts only; members are refused.
     await env.fake.send(G, MEMBER, "/queue", entities=[{"type": "bot_command", "offset": 0, "length": 6}])
     await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == GROUP and "Only" in c.params["text"])

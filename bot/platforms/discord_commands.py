@@ -119,7 +119,7 @@ class TriageGroup(app_commands.Group):
             return ", ".join(f"{escape(str(k))} {v}" for k, v in sorted(d.items())) or "none"
         text = (f"Flags: **{st['flags']}** ({fmt(st['by_status'])})\nBy label: {fmt(st['by_label'])}\n"
                 f"By source: {fmt(st['by_source'])}\nReports: {st['reports']} · reviews: {st['reviews']} · "
-                f"incidents: {st['incidents']}\nActions: {fmt(st['actions'])}")
+                f"incidents: {st['incidents']}\nActions: {fmt(st['actions'])}\n{escape(_bot(interaction).pipeline.status())}")
         await interaction.response.send_message(text[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(description="Re-check recent messages in a channel")

@@ -483,6 +483,7 @@ class TelegramHandlers:
             for name in ("by_status", "by_label", "by_source", "actions"):
                 if st.get(name):
                     lines.append(f"{name.replace('_', ' ')}: " + ", ".join(f"{esc(k)} {v}" for k, v in sorted(st[name].items())))
+        lines.append(esc(self.pipeline.status(), 300))
         await self._reply(update, "\n".join(lines), html_mode=True)
 
     async def cmd_export(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
