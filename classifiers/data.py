@@ -84,23 +84,35 @@ def read_labelled_csv(path: Path, default_source: str | None = None) -> Dataset:
 
 
 def _apply_meta(ds: Dataset, data_dir: Path, path: Path) -> None:
-    """Documented re-mappings from ``meta/<source>_orig.csv`` (same row order)."""
+    """Documented re-mappings from ``meta/<source>_orig.csv`` (same row order).
+
+    - edos: "not sexist" -> sexual = 0 (in-domain English negatives for `sexual`).
+    - netifier: racial = -1 also where `radikalisme` or `pencemaran_nama_baik` is 1: those rows
+      often attack ethnic groups under another category, so "not SARA" is no evidence of "not racial".
+    """
     meta = data_dir / "meta" / f"{path.stem}_orig.csv"
-    if path.stem != "edos_en" or not meta.exists():
+    if path.stem not in ("edos_en", "netifier_id") or not meta.exists():
         return
     with open(meta, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     if len(rows) != len(ds):
         log.warning("%s: row count differs from %s; meta ignored", meta, path)
         return
-    j = TEXT_LABELS.index("sexual")
     changed = 0
-    for i, row in enumerate(rows):
-        if row.get("label_sexist") == "not sexist" and ds.Y[i, j] == -1:
-            ds.Y[i, j] = 0
-            changed += 1
+    if path.stem == "edos_en":
+        j = TEXT_LABELS.index("sexual")
+        for i, row in enumerate(rows):
+            if row.get("label_sexist") == "not sexist" and ds.Y[i, j] == -1:
+                ds.Y[i, j] = 0
+                changed += 1
+    else:
+        j = TEXT_LABELS.index("racial")
+        for i, row in enumerate(rows):
+            if ds.Y[i, j] == 0 and "1" in (row.get("radikalisme"), row.get("pencemaran_nama_baik")):
+                ds.Y[i, j] = -1
+                changed += 1
     ds.files[f"meta/{meta.name}"] = {"rows": len(rows), "sha256": sha256_file(meta)}
-    log.info("edos: %d 'not sexist' rows mapped to sexual=0", changed)
+    log.info("%s: %d labels re-mapped from meta", path.stem, changed)
 
 
 def load_dir(data_dir: str | Path, use_meta: bool = True) -> Dataset:

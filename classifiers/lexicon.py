@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 LEXICON_DIR = Path(__file__).resolve().parents[1] / "data" / "lexicons"
 MAX_PHRASE = 6
-_SUFFIXES = ("nya", "mu", "ku", "lah", "kah", "in", "an", "s")
+#: Indonesian clitics/particles, and the English plural; stripped only when the stem is a lexicon word.
+_SUFFIXES = ("nya", "mu", "ku", "lah", "kah", "s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,19 +82,25 @@ class Lexicon:
         for cands in self._index.values():
             cands.sort(key=lambda c: -len(c[0]))
         self._vocab = frozenset(self.words())
+        self._canon_cache: dict[str, str] = {}
         self._ctx = [(_PhraseSet(r.with_), _PhraseSet(r.unless)) for r in self.rules]
 
     def _canon(self, words: Sequence[str]) -> list[str]:
         """Strip Indonesian clitics/suffixes ("bugilnya" -> bugil) when that yields a lexicon word."""
-        vocab = self._vocab
+        cache = self._canon_cache
         out = []
         for w in words:
-            if w not in self._index and len(w) > 4:
-                for suf in _SUFFIXES:
-                    if w.endswith(suf) and w[: -len(suf)] in vocab:
-                        w = w[: -len(suf)]
-                        break
-            out.append(w)
+            c = cache.get(w)
+            if c is None:
+                c = w
+                if w not in self._index and len(w) > 4:
+                    for suf in _SUFFIXES:
+                        if w.endswith(suf) and w[: -len(suf)] in self._vocab:
+                            c = w[: -len(suf)]
+                            break
+                if len(cache) < 200_000:
+                    cache[w] = c
+            out.append(c)
         return out
 
     @classmethod
@@ -145,11 +152,9 @@ class Lexicon:
         out: list[Match] = []
         words = self._canon(words)
         index = self._index
-        n = len(words)
-        for i, w in enumerate(words):
-            cands = index.get(w)
-            if not cands:
-                continue
+        hits = [i for i, w in enumerate(words) if w in index]
+        for i in hits:
+            cands = index[words[i]]
             seen_rules: set[int] = set()
             for phrase, ri in cands:
                 if ri in seen_rules:

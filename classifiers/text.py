@@ -11,11 +11,13 @@ import hashlib
 import json
 import logging
 import math
+from array import array
 import time
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
 from classifiers.base import TEXT_LABELS, Verdict
 from classifiers.lexicon import default_lexicon, lexicon_sha256
@@ -208,6 +210,7 @@ class TextClassifier:
         self._blocks: list[tuple[str, _Block]] = []
         self._lex_w: np.ndarray | None = None
         self._lex_names: list[str] = []
+        self._zeros = np.zeros(len(TEXT_LABELS))
         self._lex_scale = 1.0
         offset = 0
         for name, tr in feats.transformer_list:
@@ -227,25 +230,12 @@ class TextClassifier:
     # -- scoring -------------------------------------------------------------------------------
     def _raw(self, norm: Normalized) -> tuple[list[float], list, list[float]]:
         """Logits before calibration, lexicon matches, and log(1 - prior) sums per label."""
-        L = len(TEXT_LABELS)
         dec = np.array(self._intercepts, dtype=np.float64)
         if norm.text:
             for _, block in self._blocks:
                 dec = dec + block.score(norm.text)
-        logkeep = [0.0] * L
-        matches = self._lexicon.match(norm.words) if norm.words else []
-        if matches and self._lex_w is not None:
-            counts: dict[str, float] = {}
-            for m in matches:
-                counts[m.rule] = min(3.0, counts.get(m.rule, 0.0) + 1.0)
-            for k, name in enumerate(self._lex_names):
-                c = counts.get(name)
-                if c:
-                    dec = dec + (c * self._lex_scale) * self._lex_w[k]
-                    if self._priors_logkeep is not None:
-                        for j in range(L):
-                            logkeep[j] += c * self._priors_logkeep[k][j]
-        return dec.tolist(), matches, logkeep
+        matches, add, logkeep = self._lexicon_part(norm)
+        return (dec + add).tolist(), matches, logkeep
 
     def _proba(self, dec: list[float], logkeep: list[float]) -> dict[str, float]:
         out = {}
@@ -276,11 +266,72 @@ class TextClassifier:
             out.append(Verdict(label=label, score=p, reason=reason, detector=self.name))
         return out
 
-    def classify_batch(self, texts: Sequence[str]) -> list[list[Verdict]]:
-        return [self.classify(t) for t in texts]
+    def _lexicon_part(self, norm: Normalized) -> tuple[list, np.ndarray, list[float]]:
+        """Lexicon matches, their logit contribution, and log(1 - prior) sums per label."""
+        L = len(TEXT_LABELS)
+        logkeep = [0.0] * L
+        matches = self._lexicon.match(norm.words) if norm.words else []
+        if not matches or self._lex_w is None:
+            return matches, self._zeros, logkeep
+        add = np.zeros(L)
+        counts: dict[str, float] = {}
+        for m in matches:
+            counts[m.rule] = min(3.0, counts.get(m.rule, 0.0) + 1.0)
+        for k, name in enumerate(self._lex_names):
+            c = counts.get(name)
+            if c:
+                add = add + (c * self._lex_scale) * self._lex_w[k]
+                if self._priors_logkeep is not None:
+                    for j in range(L):
+                        logkeep[j] += c * self._priors_logkeep[k][j]
+        return matches, add, logkeep
+
+    def _batch(self, texts: Sequence[str]) -> tuple[list[Normalized], list[list], list[dict[str, float]]]:
+        """Vectorised scoring: one sparse matrix per tf-idf block for the whole batch."""
+        norms = [normalize(t) for t in texts]
+        n = len(norms)
+        dec = np.tile(np.asarray(self._intercepts, dtype=np.float64), (n, 1))
+        for _, block in self._blocks:
+            cols = array("q")
+            indptr = array("q", [0])
+            for nm in norms:
+                if nm.text:
+                    cols.extend(block.columns(nm.text))
+                indptr.append(len(cols))
+            if not len(cols):
+                continue
+            col_arr = np.frombuffer(cols, dtype=np.int64)
+            X = sp.csr_matrix((np.ones(len(col_arr)), col_arr, np.frombuffer(indptr, dtype=np.int64)),
+                              shape=(n, len(block.idf)))
+            X.sum_duplicates()
+            X.data = ((1.0 + np.log(X.data)) if block.sublinear else X.data) * block.idf[X.indices]
+            norms_sq = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+            norms_sq[norms_sq == 0] = 1.0
+            X = sp.diags(1.0 / norms_sq) @ X
+            dec += X @ block.W
+        all_matches, probs = [], []
+        for r, nm in enumerate(norms):
+            matches, add, logkeep = self._lexicon_part(nm)
+            all_matches.append(matches)
+            probs.append(self._proba((dec[r] + add).tolist(), logkeep))
+        return norms, all_matches, probs
 
     def scores_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
-        return [self.scores(t) for t in texts]
+        """Like :meth:`scores` for many texts, vectorised (equal up to float rounding)."""
+        return self._batch(texts)[2] if len(texts) else []
+
+    def classify_batch(self, texts: Sequence[str]) -> list[list[Verdict]]:
+        """Like :meth:`classify` for many texts; reasons are only built where a score is notable."""
+        if not len(texts):
+            return []
+        norms, all_matches, probs = self._batch(texts)
+        out = []
+        for norm, matches, p in zip(norms, all_matches, probs):
+            out.append([Verdict(label=label, score=p[label], detector=self.name,
+                                reason=self._reason(norm, j, label, matches)
+                                if p[label] >= 0.5 * self.thresholds[label] else "")
+                        for j, label in enumerate(TEXT_LABELS)])
+        return out
 
     # -- reasons -------------------------------------------------------------------------------
     def _reason(self, norm: Normalized, j: int, label: str, matches: list) -> str:
