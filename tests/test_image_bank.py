@@ -138,6 +138,7 @@ TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "chat screenshot": _screenshot,
     "chain: logo cropped off, 0.5x, q60": _chain(_logo, _crop(0, 0, 0.15, 0), _resize(0.5), _jpeg(60)),
     "chain: flip, crop, q70": _chain(lambda a: np.ascontiguousarray(a[:, ::-1]), _crop(0, 0.12, 0, 0), _jpeg(70)),
+    "chain: screenshot, then rotated -4°": _chain(_screenshot, _rotate(-4)),
 }
 
 
@@ -275,6 +276,17 @@ def test_hash_is_256_bits_and_stable_under_jpeg() -> None:
     h2 = dct_hash(_jpeg(40)(load("astronaut")).astype(np.float32).mean(axis=2))
     assert h1.shape == (HASH_BITS // 8,) and h1.dtype == np.uint8
     assert int(np.unpackbits(h1 ^ h2).sum()) < 30
+
+
+@pytest.mark.parametrize("angle", [-5.0, -4.0, 3.0, 4.5])
+def test_estimate_tilt_straightens_a_rotated_frame(angle: float) -> None:
+    from classifiers.images.bank import estimate_tilt
+
+    framed = _letterbox(load("coffee"))
+    tilted = np.asarray(Image.fromarray(framed).rotate(angle, resample=Image.Resampling.BICUBIC, expand=True))
+    small = np.asarray(Image.fromarray(tilted).resize((tilted.shape[1] // 3, tilted.shape[0] // 3)))
+    assert abs(estimate_tilt(small) + angle) <= 1.0
+    assert estimate_tilt(np.asarray(Image.fromarray(framed).resize((framed.shape[1] // 3, framed.shape[0] // 3)))) == 0.0
 
 
 @pytest.mark.parametrize("pad,colour", [(0, 0), (20, 0), (35, 255), (10, 128)])

@@ -487,6 +487,31 @@ def whole_views(small: np.ndarray, max_views: int = MAX_VIEWS) -> list[tuple[int
     return (main + extra)[:max_views]
 
 
+_TILTS = np.concatenate([[0.0], np.arange(1.5, 6.01, 0.5), -np.arange(1.5, 6.01, 0.5)])
+
+
+def estimate_tilt(small: np.ndarray) -> float:
+    """Angle (degrees, for `Image.rotate`) that straightens a tilted frame, or 0.0.
+
+    Why: a re-share rotated *after* a caption, letterbox or screenshot frame was added has
+    tilted frame lines that no peeling step can remove. Projection profiles of the strong
+    edges are sharpest when those lines are axis-aligned (classic deskew); small tilts
+    (< 1.5 degrees) are left to the bank's rotation variants and the hash's tolerance.
+    """
+    from scipy import ndimage
+
+    g = _gray(_downscale(small, 128))
+    mag = np.hypot(ndimage.sobel(g, 1), ndimage.sobel(g, 0))
+    mag = np.where(mag > np.percentile(mag, 85), mag, 0).astype(np.float32)
+    im = Image.fromarray(mag, "F")
+    scores = []
+    for a in _TILTS:
+        r = np.asarray(im.rotate(float(a), Image.Resampling.BILINEAR)) if a else mag
+        scores.append(float((r.sum(axis=1) ** 2).sum() + (r.sum(axis=0) ** 2).sum()))
+    k = int(np.argmax(scores))
+    return float(_TILTS[k]) if k and scores[k] >= 1.005 * scores[0] else 0.0
+
+
 def fingerprint(img: DecodedImage | np.ndarray | Any, *, bank_variants: bool = True) -> Fingerprint:
     """Features of one image (a decoded upload, an RGB/gray array or a PIL image).
 
@@ -513,6 +538,18 @@ def fingerprint(img: DecodedImage | np.ndarray | Any, *, bank_variants: bool = T
         boxes.append(box)
         hashes.append(dct_hash(gray[b:d, a:c]))
         codes.append(code)
+    view_boxes_full: list[tuple[int, int, int, int] | None] = []
+    if not bank_variants:
+        tilt = estimate_tilt(small)
+        if tilt:
+            # hash the framing views of the straightened query too; ORB (rotation-invariant)
+            # uses the whole query for these
+            ds = np.asarray(Image.fromarray(small).rotate(tilt, Image.Resampling.BILINEAR, expand=True, fillcolor=(0, 0, 0)))
+            dgray = _gray(ds)
+            for code, (a, b, c, d) in whole_views(ds, max_views=5)[1:]:
+                hashes.append(dct_hash(dgray[b:d, a:c]))
+                codes.append(code)
+                view_boxes_full.append(None)
     if bank_variants:
         bases = [whole0] + ([full] if _boxes_differ(whole0, full, sw, sh, 0.01) else [])
         for bx0, by0, bx1, by1 in bases:
@@ -544,7 +581,7 @@ def fingerprint(img: DecodedImage | np.ndarray | Any, *, bank_variants: bool = T
         variants=np.array(codes, np.uint8),
         _work=work if bank_variants else None,
         _query=rgb,
-        _view_boxes=[up(b) for b in boxes],
+        _view_boxes=[up(b) for b in boxes] + [(0, 0, rgb.shape[1], rgb.shape[0]) for _ in view_boxes_full],
     )
 
 
