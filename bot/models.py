@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Literal
 
-from classifiers.base import Verdict
+from classifiers.base import Verdict, max_scores
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +123,7 @@ class Decision:
 
     @property
     def scores(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for v in self.verdicts:
-            out[v.label] = max(out.get(v.label, 0.0), v.score)
-        return out
+        return max_scores(self.verdicts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import sqlite_utils
 
 from bot.migrations import MIGRATIONS
+from classifiers.base import max_scores
 from bot.models import OPEN_STATUSES, REVIEW_DECISIONS, Action, Decision, Message, Review, utcnow
 
 log = logging.getLogger(__name__)
@@ -99,10 +100,7 @@ class FlagView:
 
     @property
     def scores(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for v in self.verdicts:
-            out[v.label] = max(out.get(v.label, 0.0), v.score)
-        return out
+        return max_scores(self.verdicts)
 
     @property
     def reasons(self) -> tuple[str, ...]:

@@ -50,6 +50,14 @@ class ImageDetector(Protocol):
     def classify_image(self, data: bytes) -> list[Verdict]: ...
 
 
+def max_scores(verdicts: Sequence[Verdict]) -> dict[str, float]:
+    """The highest score per label: what moderators see as "the" score."""
+    out: dict[str, float] = {}
+    for v in verdicts:
+        out[v.label] = max(out.get(v.label, 0.0), v.score)
+    return out
+
+
 def strongest(verdicts: Sequence[Verdict]) -> dict[str, Verdict]:
     """The highest-scoring verdict per label."""
     best: dict[str, Verdict] = {}

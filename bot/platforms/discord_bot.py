@@ -20,6 +20,7 @@ import discord
 import yarl
 from discord.ext import commands
 
+from bot.download import download_capped
 from bot.config import ConfigError, Settings
 from bot.models import Action, ActionResult, Attachment, Message, utcnow
 from bot.pipeline import Intake, Pipeline
@@ -176,16 +177,7 @@ class DiscordAdapter:
             raise ValueError(f"refusing to fetch {attachment.url!r}")
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        async with self._session.get(attachment.url) as resp:
-            resp.raise_for_status()
-            if resp.content_length is not None and resp.content_length > max_bytes:
-                raise ValueError(f"attachment is {resp.content_length} bytes, over the {max_bytes} byte cap")
-            buf = bytearray()
-            async for chunk in resp.content.iter_chunked(64 * 1024):
-                buf += chunk
-                if len(buf) > max_bytes:
-                    raise ValueError(f"attachment exceeds the {max_bytes} byte cap")
-        return bytes(buf)
+        return await download_capped(self._session, attachment.url, max_bytes)
 
 
 def _guild_id(server: str) -> int:

@@ -21,6 +21,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, Ne
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
+from bot.download import download_capped
 from bot.config import ConfigError, Settings
 from bot.models import Action, ActionResult, Attachment, Message
 from bot.platforms.telegram_render import render_alert
@@ -341,17 +342,7 @@ class TelegramAdapter:
 
     async def _download(self, url: str, cap: int) -> bytes:
         assert self._session is not None
-        async with self._session.get(url) as resp:
-            if resp.status != 200:
-                raise ValueError(f"file download failed with HTTP {resp.status}")
-            if resp.content_length is not None and resp.content_length > cap:
-                raise ValueError(f"file is {resp.content_length} bytes, cap is {cap}")
-            buf = bytearray()
-            async for chunk in resp.content.iter_chunked(64 * 1024):
-                buf += chunk
-                if len(buf) > cap:
-                    raise ValueError(f"file exceeds the cap of {cap} bytes")
-            return bytes(buf)
+        return await download_capped(self._session, url, cap)
 
     async def aclose(self) -> None:
         if self._session is not None:
