@@ -646,6 +646,9 @@ def orb_inliers(
     return int(inl.sum())
 
 
+_BLOCK = 65536
+
+
 @dataclass(frozen=True)
 class _Snapshot:
     cols: np.ndarray  # (4, M) uint64: hash words, column-major for fast XOR+popcount
@@ -746,18 +749,24 @@ class BankIndex:
         q = np.ascontiguousarray(fp.hashes[fp.whole_mask], np.uint8).view(np.uint64)
         if len(q) == 0:
             q = np.ascontiguousarray(fp.hashes[:1], np.uint8).view(np.uint64)
-        tmp = np.empty(m, np.uint64)
-        acc = np.empty(m, np.uint16)  # 256 would wrap a uint8 to 0 (a photo's negative!)
-        cnt = np.empty(m, np.uint16)
         best = np.full(m, 65535, np.uint16)
-        for row in q:
-            np.bitwise_xor(cols[0], row[0], out=tmp)
-            np.bitwise_count(tmp, out=acc)
-            for j in range(1, 4):
-                np.bitwise_xor(cols[j], row[j], out=tmp)
-                np.bitwise_count(tmp, out=cnt)
-                acc += cnt
-            np.minimum(best, acc, out=best)
+        # Blocks of rows so the scratch arrays stay in cache while every query view passes.
+        blk = min(m, _BLOCK)
+        tmp = np.empty(blk, np.uint64)
+        acc = np.empty(blk, np.uint16)  # 256 would wrap a uint8 to 0 (a photo's negative!)
+        cnt = np.empty(blk, np.uint16)
+        for s0 in range(0, m, blk):
+            s1 = min(m, s0 + blk)
+            n = s1 - s0
+            c, bb, t, a, ct = cols[:, s0:s1], best[s0:s1], tmp[:n], acc[:n], cnt[:n]
+            for row in q:
+                np.bitwise_xor(c[0], row[0], out=t)
+                np.bitwise_count(t, out=a)
+                for j in range(1, 4):
+                    np.bitwise_xor(c[j], row[j], out=t)
+                    np.bitwise_count(t, out=ct)
+                    a += ct
+                np.minimum(bb, a, out=bb)
         per_entry = np.minimum.reduceat(best, starts)
         k = min(self.top_k, len(per_entry))
         top = np.argpartition(per_entry, k - 1)[:k]
