@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.config import Settings
 from bot.store import Store
 from classifiers.base import Verdict
 from classifiers.images.bank import BankIndex, fingerprint, index_from_entries, match_verdict
-from classifiers.images.decode import DEFAULT_LIMITS, ImageRejected, decode
+from classifiers.images.decode import DEFAULT_LIMITS, DecodedImage, ImageRejected, decode
 from classifiers.images.nsfw import NsfwDetector, nudity_available, nudity_status
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ SHARED_SCOPE = "shared"
 @dataclass
 class ImageResult:
     verdicts: list[Verdict] = field(default_factory=list)
-    records: list[tuple[str, bytes]] = field(default_factory=list)  # the image's fingerprint, for a later confirm
+    pixels: Any = None  # the decoded (<= 1024 px) first frame, in memory only: fingerprinted if the message is flagged
     matched_entries: list[int] = field(default_factory=list)
     error: str | None = None
 
@@ -64,19 +65,30 @@ class ImageScan:
                 result.verdicts += self.nsfw.classify_decoded(img)
             except Exception:
                 log.exception("nudity detector failed")
+        result.pixels = img.image
         try:
-            query = fingerprint(img.image, bank_variants=False)
+            m = self._match(img, scopes)
+            if m is not None:
+                result.verdicts.append(match_verdict(m))
+                result.matched_entries.append(m.entry_id)
+        except Exception:
+            log.exception("bank matching failed")
+        return result
+
+    def _match(self, img: DecodedImage, scopes: list[str]):
+        """Every sampled frame of an animation is tried: a GIF can hide the picture in a later frame."""
+        for frame in img.frames:
+            query = fingerprint(frame, bank_variants=False)
             for scope in scopes:
                 idx = self._indexes.get(scope)
                 m = idx.match(query) if idx is not None else None
                 if m is not None:
-                    result.verdicts.append(match_verdict(m))
-                    result.matched_entries.append(m.entry_id)
-                    break
-            result.records = fingerprint(img.image).to_records()
-        except Exception:
-            log.exception("bank matching failed")
-        return result
+                    return m
+        return None
+
+    def records_for(self, pixels: Any) -> list[tuple[str, bytes]]:
+        """Bank fingerprint of a decoded image (~30 ms), computed only once a message is flagged."""
+        return fingerprint(pixels).to_records()
 
     def fingerprint_records(self, data: bytes) -> list[tuple[str, bytes]]:
         """Bank records for an image someone registers; raises ImageRejected for bad input."""

@@ -34,6 +34,8 @@ class ImageScanner(Protocol):
 
     def fingerprint_records(self, data: bytes) -> list[tuple[str, bytes]]: ...
 
+    def records_for(self, pixels) -> list[tuple[str, bytes]]: ...
+
     def add_to_index(self, scope: str, entry_id: int, records: list[tuple[str, bytes]]) -> None: ...
 
 
@@ -68,7 +70,7 @@ class ReportOutcome:
 @dataclass
 class Classified:
     verdicts: list[Verdict] = field(default_factory=list)
-    images: list[list] = field(default_factory=list)  # fingerprint records per image
+    images: list = field(default_factory=list)  # decoded pixels per image, in memory only
     bank_entries: list[int] = field(default_factory=list)
 
 
@@ -160,8 +162,8 @@ class Pipeline:
                 result = await self._scan_attachment(message, att, scopes)
                 if result is not None:
                     out.verdicts += result.verdicts
-                    if result.records:
-                        out.images.append(result.records)
+                    if result.pixels is not None:
+                        out.images.append(result.pixels)
                     out.bank_entries += result.matched_entries
         return out
 
@@ -211,12 +213,18 @@ class Pipeline:
             prior = self.store.recent_flag_count(message.server, message.author_id, since)
         return decide(message, verdicts, settings, self.base_thresholds, prior_flags=prior)
 
-    async def flag(self, message: Message, decision: Decision, source: str, images: Sequence[list] = ()) -> Decision:
+    async def flag(self, message: Message, decision: Decision, source: str, images: Sequence = ()) -> Decision:
         """Persist first (the flag must survive any API failure), then act."""
         settings = self.server_settings(message.server)
         result = self.store.record_flag(message, decision, source=source)
-        if images and result.created:
-            self.store.save_flag_images(message.server, result.flag_id, images)
+        if images and result.created and self.image_scanner is not None:
+            # hashes only, so a moderator's confirm can bank them; the pixels are dropped here
+            loop = asyncio.get_running_loop()
+            try:
+                records = [await loop.run_in_executor(self.executor, self.image_scanner.records_for, px) for px in images]
+                self.store.save_flag_images(message.server, result.flag_id, records)
+            except Exception:  # the flag is stored; without hashes a confirm just can't bank the image
+                log.exception("could not fingerprint the images of flag #%d", result.flag_id)
         incident_id = None
         if result.created:
             incident_id = incidents.assign(self.store, message.server, result.flag_id, message.targets, message.time, settings,

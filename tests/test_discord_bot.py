@@ -62,7 +62,10 @@ class FakeImageScanner:
             matched.append(entry)
         if data.startswith(b"NUDE"):
             verdicts.append(Verdict("sexual", 0.95, f"nudity detector on {len(data)} bytes", "fake_nsfw"))
-        return SimpleNamespace(verdicts=verdicts, records=self.fingerprint_records(data), matched_entries=matched)
+        return SimpleNamespace(verdicts=verdicts, pixels=data, matched_entries=matched)
+
+    def records_for(self, pixels: bytes) -> list[tuple[str, bytes]]:
+        return self.fingerprint_records(pixels)
 
 
 @dataclass

@@ -50,7 +50,7 @@ class KeywordDetector:
 @dataclass
 class ScanResult:
     verdicts: list = field(default_factory=list)
-    records: list = field(default_factory=list)
+    pixels: bytes | None = None
     matched_entries: list = field(default_factory=list)
 
 
@@ -68,13 +68,16 @@ class StandInImages:
         pass
 
     def scan(self, data: bytes, scopes: list[str]) -> ScanResult:
-        out = ScanResult(records=self.fingerprint_records(data))
+        out = ScanResult(pixels=data)
         if data.startswith(b"NSFW"):
             out.verdicts.append(Verdict("sexual", 0.99, "stand-in image detector", "fake-image"))
         if data[:16] in self.index:
             out.verdicts.append(Verdict("reshare", 1.0, "matches a protected image", "fake-bank"))
             out.matched_entries.append(self.index[data[:16]])
         return out
+
+    def records_for(self, pixels: bytes) -> list[tuple[str, bytes]]:
+        return self.fingerprint_records(pixels)
 
     def fingerprint_records(self, data: bytes) -> list[tuple[str, bytes]]:
         if not data.startswith((b"NSFW", b"SAFE", b"PRIV")):
