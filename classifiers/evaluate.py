@@ -26,7 +26,7 @@ def evaluate(data_dir: str | Path, model_path: str | Path | None = None, out_dir
     ds = load_dir(data_dir)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    S = np.array([[s[lab] for lab in TEXT_LABELS] for s in model.scores_batch(ds.texts)]).reshape(len(ds), len(TEXT_LABELS))
+    S = np.array([[s[lab] for lab in TEXT_LABELS] for s in model.scores_batch(ds.texts, n_jobs=0)]).reshape(len(ds), len(TEXT_LABELS))
     rows: list[dict] = []
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for j, label in enumerate(TEXT_LABELS):

@@ -69,6 +69,7 @@ _TABLE.update({0x7F: " ", 0xFFFD: " ", 0x0A: " "})
 _TABLE.update({c: " " for c in range(0x80, 0xA0)})
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SEGMENT = re.compile(r"\s{2,}|\n")
 _BYTE_ESCAPES = re.compile(r"(?:\\x[0-9a-fA-F]{2})+|\\u[0-9a-fA-F]{4}|\\n")
 _URL = re.compile(r"(?:https?://|www\.)\S+|\[?url\]?", re.I)
 _MENTION = re.compile(r"(?<![\w@])@[a-z0-9_]{2,}:?")
@@ -312,13 +313,16 @@ def _known_terms() -> frozenset[str]:
 def normalize(text: object) -> Normalized:
     """Normalise `text` for matching and modelling. Never raises; see the module docstring."""
     original, truncated = sanitize(text)
-    pairs = [(tok, raw) for raw in original.split() for tok in _fold_token(raw)]
     words: list[str] = []
     origins: list[str] = []
-    for tok, origin in _join_spaced(pairs):
-        for w in _norm_token(tok):
-            words.append(w)
-            origins.append(origin)
+    # a run of 2+ spaces (or a line break) separates spaced-out words: "s e n d  n u d e s"
+    segments = _SEGMENT.split(original) if "  " in original or "\n" in original else (original,)
+    for segment in segments:
+        pairs = [(tok, raw) for raw in segment.split() for tok in _fold_token(raw)]
+        for tok, origin in _join_spaced(pairs):
+            for w in _norm_token(tok):
+                words.append(w)
+                origins.append(origin)
     return Normalized(original=original, text=" ".join(words), words=tuple(words),
                       origins=tuple(origins), truncated=truncated)
 

@@ -95,7 +95,7 @@ class _Block:
     text's n-gram counts are the sum of its words' counts: caching per word is exact.
     """
 
-    __slots__ = ("analyzer", "vocab", "idf", "W", "sublinear", "per_word", "_cache", "terms")
+    __slots__ = ("analyzer", "vocab", "idf", "W", "sublinear", "per_word", "word12", "_cache", "terms")
 
     def __init__(self, vec, W: np.ndarray):
         if vec.norm != "l2" or not vec.use_idf:
@@ -103,6 +103,11 @@ class _Block:
         self.analyzer = vec.build_analyzer()
         self.sublinear = bool(vec.sublinear_tf)
         self.per_word = vec.analyzer == "char_wb"
+        # word 1-2 grams over whitespace tokens: done inline (same n-grams as sklearn's analyzer)
+        self.word12 = (vec.analyzer == "word" and tuple(vec.ngram_range) == (1, 2) and vec.token_pattern == r"\S+"
+                       and vec.stop_words is None and vec.preprocessor is None and vec.tokenizer is None
+                       and not vec.lowercase)
+        self.terms = None
         self.vocab: dict[str, int] = dict(vec.vocabulary_)
         self.idf = np.asarray(vec.idf_, dtype=np.float64)
         self.W = np.ascontiguousarray(W, dtype=np.float64)
@@ -126,6 +131,13 @@ class _Block:
                     cols.extend(self._grams(w))
             return cols
         vocab = self.vocab
+        if self.word12:
+            toks = text.split()
+            get = vocab.get
+            cols = [c for c in map(get, toks) if c is not None]
+            if len(toks) > 1:
+                cols.extend(c for c in map(get, map(" ".join, zip(toks, toks[1:]))) if c is not None)
+            return cols
         return [vocab[g] for g in self.analyzer(text) if g in vocab]
 
     def weights(self, cols: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -152,9 +164,41 @@ class _Block:
             return []
         u, v = self.weights(cols)
         contrib = v * self.W[u, j]
-        if not hasattr(self, "terms") or self.terms is None:
+        if self.terms is None:
             self.terms = {i: t for t, i in self.vocab.items()}
         return [(float(c), self.terms[int(i)]) for i, c in zip(u, contrib)]
+
+
+#: Batches smaller than this are not worth forking workers for.
+POOL_MIN_TEXTS = 4000
+_POOL_MODEL: "TextClassifier | None" = None
+
+
+def _pool_call(args: tuple[str, Sequence[str]]) -> list:
+    method, chunk = args
+    return getattr(_POOL_MODEL, method)(chunk)
+
+
+def _in_pool(model: "TextClassifier", method: str, texts: Sequence[str], n_jobs: int) -> list:
+    """Run `model.<method>` over chunks of `texts` in forked workers that share the loaded model."""
+    import multiprocessing
+    import os
+
+    global _POOL_MODEL
+    n_jobs = n_jobs if n_jobs > 0 else (os.cpu_count() or 1)
+    try:
+        ctx = multiprocessing.get_context("fork")
+    except ValueError:  # no fork on this platform
+        return getattr(model, method)(texts)
+    _POOL_MODEL = model
+    size = -(-len(texts) // (n_jobs * 4))
+    chunks = [(method, list(texts[i:i + size])) for i in range(0, len(texts), size)]
+    try:
+        with ctx.Pool(n_jobs) as pool:
+            parts = pool.map(_pool_call, chunks)
+    finally:
+        _POOL_MODEL = None
+    return [item for part in parts for item in part]
 
 
 class TextClassifier:
@@ -316,12 +360,25 @@ class TextClassifier:
             probs.append(self._proba((dec[r] + add).tolist(), logkeep))
         return norms, all_matches, probs
 
-    def scores_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
+    def scores_batch(self, texts: Sequence[str], n_jobs: int = 1) -> list[dict[str, float]]:
         """Like :meth:`scores` for many texts, vectorised (equal up to float rounding)."""
+        if n_jobs != 1 and len(texts) >= POOL_MIN_TEXTS:
+            return _in_pool(self, "_scores_local", texts, n_jobs)
+        return self._scores_local(texts)
+
+    def _scores_local(self, texts: Sequence[str]) -> list[dict[str, float]]:
         return self._batch(texts)[2] if len(texts) else []
 
-    def classify_batch(self, texts: Sequence[str]) -> list[list[Verdict]]:
-        """Like :meth:`classify` for many texts; reasons are only built where a score is notable."""
+    def classify_batch(self, texts: Sequence[str], n_jobs: int = 1) -> list[list[Verdict]]:
+        """Like :meth:`classify` for many texts; reasons are only built where a score is notable.
+
+        `n_jobs` > 1 forks worker processes for large batches (CLI/eval use; not from a threaded bot).
+        """
+        if n_jobs != 1 and len(texts) >= POOL_MIN_TEXTS:
+            return _in_pool(self, "_classify_local", texts, n_jobs)
+        return self._classify_local(texts)
+
+    def _classify_local(self, texts: Sequence[str]) -> list[list[Verdict]]:
         if not len(texts):
             return []
         norms, all_matches, probs = self._batch(texts)

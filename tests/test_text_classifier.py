@@ -42,9 +42,9 @@ POSITIVES = [
     ("usir aseng dari negeri ini", "racial"),
     # obfuscated
     ("kirim b0k3p dong", "sexual"),
-    pytest.param("s e n d  n u d e s", "sexual", marks=pytest.mark.xfail(reason="spaced words run together; next model")),
+    ("s e n d  n u d e s", "sexual"),
     ("ѕеnd nudеs", "sexual"),
-    pytest.param("n\u200bu\u200bd\u200be\u200bs pls", "sexual", marks=pytest.mark.xfail(reason="lone term below threshold; next model")),
+    ("n\u200bu\u200bd\u200be\u200bs pls", "sexual"),
     ("dasar c1na b4b1", "racial"),
     ("ch1ng ch0ng go home", "racial"),
 ]
@@ -145,3 +145,12 @@ def test_is_a_text_detector(model: TextClassifier) -> None:
 def test_missing_model_raises_clear_error(tmp_path) -> None:
     with pytest.raises(ModelNotFoundError, match="triagebot train --data"):
         TextClassifier.load(tmp_path / "nope.skops")
+
+
+def test_pool_batch_equals_local(model: TextClassifier) -> None:
+    texts = [_text(p) for p in POSITIVES] + NEGATIVES
+    texts = texts * (4000 // len(texts) + 1)
+    local = model.classify_batch(texts)
+    pooled = model.classify_batch(texts, n_jobs=2)
+    assert [[(v.label, v.reason) for v in vs] for vs in pooled] == [[(v.label, v.reason) for v in vs] for vs in local]
+    np.testing.assert_allclose([[v.score for v in vs] for vs in pooled], [[v.score for v in vs] for vs in local])

@@ -70,8 +70,7 @@ def classify_cmd(texts: tuple[str, ...], input_file: Path | None, fmt: str, mode
         model = TextClassifier.load(model_path)
     except ModelNotFoundError as exc:
         raise click.ClickException(str(exc))
-    for text in items:
-        verdicts = model.classify(text)
+    for text, verdicts in zip(items, model.classify_batch(items, n_jobs=0)):
         scores = {v.label: round(v.score, 4) for v in verdicts}
         labels = [v.label for v in verdicts if v.score >= model.thresholds[v.label]]
         reasons = [f"{v.label}: {v.reason}" for v in verdicts if v.label in labels and v.reason]
