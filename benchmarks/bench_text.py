@@ -2,7 +2,8 @@
 
 Runs `alt-profanity-check` on the same messages as a reference point (if installed).
 Usage: python benchmarks/bench_text.py [--n 20000] [--model PATH]
-Messages are hand-written chat-style templates (no dev data needed), pinned to one core when possible.
+Messages are random chat-style strings from a hand-written word list, 5% with a harassment phrase
+(no dev data needed); single-message and 1-core figures are pinned to one core.
 """
 from __future__ import annotations
 
@@ -15,13 +16,22 @@ from pathlib import Path
 
 WORDS = ("hai semua apa kabar aku lagi makan siang nih kamu dimana besok kita main game yuk mantap "
          "hello everyone how are you doing today the stream was great lol send me the link please "
-         "kirim foto bugil dong b0k3p dasar cina ching chong go home nice pics mod please remove spam "
-         "selamat pagi jangan lupa sarapan imlek meriah breast cancer screening free this week").split()
+         "nice pics mod please remove spam selamat pagi jangan lupa sarapan imlek meriah "
+         "breast cancer screening free this week chinese new year photos from the trip").split()
+#: About 1 in 20 chat messages carries something the model should flag (a pessimistic rate for chat).
+TRIGGERS = ("kirim foto bugil dong", "b0k3p", "dasar cina lonte", "ching chong go home", "send nudes",
+            "show me your tits", "s e n d  n u d e s")
 
 
-def messages(n: int, seed: int = 7) -> list[str]:
+def messages(n: int, seed: int = 7, flagged_rate: float = 0.05) -> list[str]:
     rng = random.Random(seed)
-    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 25))) for _ in range(n)]
+    out = []
+    for _ in range(n):
+        words = [rng.choice(WORDS) for _ in range(rng.randint(3, 25))]
+        if rng.random() < flagged_rate:
+            words.insert(rng.randint(0, len(words)), rng.choice(TRIGGERS))
+        out.append(" ".join(words))
+    return out
 
 
 def pin_one_core() -> set[int] | None:
