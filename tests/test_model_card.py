@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 import sklearn
@@ -60,3 +61,19 @@ def test_markdown_card_mentions_thresholds(card: dict) -> None:
     md = MODEL.with_name("MODEL_CARD.md").read_text(encoding="utf-8")
     for label, t in card["thresholds"].items():
         assert f"`{label}` = {t}" in md
+
+
+DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dev"
+
+
+@pytest.mark.devdata
+@pytest.mark.skipif(not DEV.exists(), reason="needs ../shared/data/dev")
+def test_card_hashes_match_dev_data(card: dict) -> None:
+    """The committed model was trained on exactly the dev files present (else: retrain)."""
+    for name, info in card["data_files"].items():
+        if name.startswith("handwritten/"):
+            path = MODEL.parent / name
+        else:
+            path = DEV / name
+        assert path.exists(), name
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == info["sha256"], name
