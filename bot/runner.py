@@ -7,6 +7,7 @@ import signal
 
 from bot.config import Settings
 from bot.detectors import build_pipeline
+from bot import retention
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
             "no platform token set: export DISCORD_TOKEN and/or TELEGRAM_TOKEN (see README, 'Running the bots')")
     store = Store.open(settings.db_path)
     pipeline = build_pipeline(settings, store)
-    runners = []
+    runners = [retention.run_daily(store, settings, stop)]
+    names = ["retention", *platforms]
     if "discord" in platforms:
         from bot.platforms import discord_bot
 
@@ -45,7 +47,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     log.info("triagebot running: %s (database %s)", ", ".join(platforms), settings.db_path)
     try:
         results = await asyncio.gather(*runners, return_exceptions=True)
-        for platform, result in zip(platforms, results):
+        for platform, result in zip(names, results):
             if isinstance(result, BaseException):
                 log.error("%s stopped with an error: %s", platform, result, exc_info=result)
     finally:

@@ -5,7 +5,6 @@ import getpass
 import json
 import logging
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -13,8 +12,9 @@ import click
 from bot.cli.app import main
 from bot.cli.options import When, db_option, server_option
 from bot import export as export_mod
+from bot import retention as retention_policy
 from bot.config import ConfigError, load_settings
-from bot.models import REVIEW_DECISIONS, STATUSES, utcnow
+from bot.models import REVIEW_DECISIONS, STATUSES
 from bot.review import review_flag
 from bot.store import Store, StoreError
 from bot.terminal import flag_detail, incident_lines, stats_text
@@ -159,10 +159,7 @@ def purge(db_path: Path, user_id: str | None, server: str | None, retention: boo
             n = store.purge_content(server, user_id=user_id)
             click.echo(f"purged content of {n} flag(s) by user {user_id}")
             return
-        total = 0
-        for key in ([server] if server else store.servers()):
-            days = settings.for_server(key).retention_days
-            total += store.purge_content(key, before=utcnow() - timedelta(days=days))
+        total = retention_policy.apply(store, settings, server)
         click.echo(f"purged content of {total} flag(s) past retention")
 
 
