@@ -306,7 +306,7 @@ class Pipeline:
         flag_id = self.store.find_flag(server, message.channel_id, message.message_id)
         created = False
         if flag_id is None:
-            verdicts = await self.classify(message) if message.text else []
+            verdicts = await self.classify(message)
             labels = self.decide(message, verdicts, settings).labels
             member_verdict = Verdict(label="reported", score=1.0, reason=f"reported by a member: {report.reason}".strip().rstrip(":"), detector="member_report")
             decision = Decision(flagged=True, labels=labels or ("reported",), verdicts=tuple(verdicts) + (member_verdict,), dry_run=settings.dry_run)
