@@ -30,7 +30,9 @@ TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.", "classif
                     "classifiers.multilabel.")
 MAX_REASONS = 4
 #: A word n-gram is shown as a reason only if it adds at least this much to the label's logit.
-MIN_NGRAM_LOGIT = 0.4
+MIN_NGRAM_LOGIT = 1.0
+#: Lexicon rules weaker than this (broad vocabulary lists) are shown only when nothing else is.
+REASON_MIN_PRIOR = 0.3
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -212,6 +214,7 @@ class TextClassifier:
         self.path = path
         self.thresholds: dict[str, float] = {k: float(v) for k, v in card["thresholds"].items()}
         self._lexicon = default_lexicon()
+        self._rule_priors = {r.name: max(r.prior, 0.0) for r in self._lexicon.rules}
         self._build_fast_path()
 
     # -- loading -------------------------------------------------------------------------------
@@ -392,12 +395,21 @@ class TextClassifier:
 
     # -- reasons -------------------------------------------------------------------------------
     def _reason(self, norm: Normalized, j: int, label: str, matches: list) -> str:
+        """Matched lexicon terms (strongest rules first, no term inside an already-shown one), then
+        the word n-grams that pushed the score most, if they add a lot."""
         parts: list[str] = []
-        for m in matches:
-            if m.label == label:
-                s = norm.shown_span(m.start, m.end)
-                if s not in parts:
-                    parts.append(s)
+        covered: set[int] = set()
+        priors = self._rule_priors
+        ranked = sorted((m for m in matches if m.label == label),
+                        key=lambda m: (-priors.get(m.rule, 0.0), m.start - m.end, m.start))
+        for m in ranked:
+            span = set(range(m.start, m.end))
+            if span <= covered or (priors.get(m.rule, 0.0) < REASON_MIN_PRIOR and parts):
+                continue
+            covered |= span
+            s = norm.shown_span(m.start, m.end)
+            if s not in parts:
+                parts.append(s)
         word_block = dict(self._blocks).get("word")
         contrib = word_block.term_contributions(norm.text, j) if word_block is not None and norm.text else []
         top = sorted((c for c in contrib if c[0] > 0), reverse=True)
@@ -405,10 +417,21 @@ class TextClassifier:
         for c, gram in top:
             if len(parts) >= MAX_REASONS or c < floor:
                 break
+            toks = gram.split()
+            if any(i in covered for i in self._positions(norm, toks)):
+                continue
             s = self._show_gram(norm, gram)
             if s and s not in parts and not any(s.strip('"') in p for p in parts):
                 parts.append(s)
         return "; ".join(parts[:MAX_REASONS])
+
+    @staticmethod
+    def _positions(norm: Normalized, toks: list[str]) -> range:
+        n = len(toks)
+        for i in range(len(norm.words) - n + 1):
+            if list(norm.words[i:i + n]) == toks:
+                return range(i, i + n)
+        return range(0)
 
     @staticmethod
     def _show_gram(norm: Normalized, gram: str) -> str:

@@ -219,13 +219,14 @@ def metrics(results: dict, thresholds: dict[str, float]) -> list[dict]:
             npos, nneg = int((y == 1).sum()), int((y == 0).sum())
             auc = float(roc_auc_score(y, s)) if npos and nneg else float("nan")
             rec, fpr = _recall_fpr(y, s, thresholds[label])
-            _, fpr_benign = _recall_fpr(y[benign], s[benign], thresholds[label]) if benign.any() else (0, float("nan"))
+            fpr_benign = _recall_fpr(y[benign], s[benign], thresholds[label])[1] if benign.any() else None
             best_t = _threshold_for_fpr(s[y == 0], 0.02) if nneg else 1.0
             rec2, _ = _recall_fpr(y, s, best_t)
             rows.append({"fold": name, "label": label, "lang": fold.lang, "held_out": list(fold.held_out),
                          "positives": npos, "negatives": nneg, "roc_auc": round(auc, 4),
                          "threshold": thresholds[label], "recall": round(rec, 4), "fpr": round(fpr, 4),
-                         "benign_negatives": int(benign.sum()), "fpr_benign": round(fpr_benign, 4),
+                         "benign_negatives": int(benign.sum()),
+                         "fpr_benign": None if fpr_benign is None else round(fpr_benign, 4),
                          "recall_at_2pct_fpr_oracle": round(rec2, 4), "how": fold.note})
     # the edos fold also reported against each negative pool separately
     r = results.get("en_sexual")
@@ -240,7 +241,8 @@ def metrics(results: dict, thresholds: dict[str, float]) -> list[dict]:
                              "held_out": ["edos_en", "davidson2017_en"], "positives": int((y == 1).sum()),
                              "negatives": int((y == 0).sum()), "roc_auc": round(float(roc_auc_score(y, s)), 4),
                              "threshold": thresholds["sexual"], "recall": round(rec, 4), "fpr": round(fpr, 4),
-                             "benign_negatives": int((y == 0).sum()), "fpr_benign": round(fpr, 4),
+                             "benign_negatives": int((y == 0).sum()) if src in BENIGN_SOURCES else 0,
+                             "fpr_benign": round(fpr, 4) if src in BENIGN_SOURCES else None,
                              "recall_at_2pct_fpr_oracle": round(_recall_fpr(y, s, _threshold_for_fpr(s[y == 0], 0.02))[0], 4),
                              "how": f"edos positives vs {src} negatives only"})
     return rows
@@ -286,13 +288,17 @@ def _card_markdown(card: dict) -> str:
                      f"{info['origin']} | {info['mapping']} |")
     lines += ["", "## Leave-one-source-out metrics", "",
               "Each row: trained without the held-out sources (plus hand-written examples), scored on them. "
-              "`recall`/`fpr` at the shipped threshold; `oracle` = recall at this fold's own 2% FPR threshold "
-              "(not achievable in production, shown for calibration drift).", "",
+              "`recall` and both FPRs at the shipped threshold. `FPR (benign neg)` counts only rows the "
+              "source's annotators marked free of any abuse (davidson 'neither', ibrohim no hate and no abuse, "
+              "blobchat normal chat; count in brackets); `FPR (all neg)` counts every negative of the fold, "
+              "which for netifier, mlma and edos includes abusive text of other kinds. `oracle` = recall at the "
+              "threshold giving 2% FPR on all of this fold's negatives (not available in production).", "",
               "| fold | label | lang | pos | neg | ROC-AUC | recall | FPR (all neg) | FPR (benign neg) | oracle recall@2% | how measured |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     for m in card["loso"]:
         lines.append(f"| {m['fold']} | {m['label']} | {m['lang']} | {m['positives']} | {m['negatives']} | "
-                     f"{m['roc_auc']} | {m['recall']} | {m['fpr']} | {m['fpr_benign']} ({m['benign_negatives']}) | "
+                     f"{m['roc_auc']} | {m['recall']} | {m['fpr']} | "
+                     f"{'n/a' if m['fpr_benign'] is None else m['fpr_benign']} ({m['benign_negatives']}) | "
                      f"{m['recall_at_2pct_fpr_oracle']} | {m['how']} |")
     lines += ["", "### Does the lexicon help? (ROC-AUC per LOSO fold)", "",
               "| fold | learned model only | lexicon priors only | shipped (noisy-OR of both) |", "|---|---|---|---|"]
@@ -398,6 +404,12 @@ def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: boo
             "negatives include religious and other hate.",
             "Thresholds come from held-out (LOSO) scores; the shipped model is trained on all sources, so its "
             "scores on seen sources are more confident than on new ones.",
+            "Quality targets (ROC-AUC >= 0.90 and recall >= 0.75 at <= 2% FPR per label x language, LOSO) are "
+            "NOT all met: see the table. AUC >= 0.90 holds for Indonesian sexual and racial only; recall >= 0.75 "
+            "for Indonesian sexual only (its FPR on netifier non-pornography rows, which include sexual insults, "
+            "is above 2%).",
+            "Netifier 'not pornography' rows include sexual insults (e.g. 'lonte') and 'not SARA' rows include "
+            "racist ones: they are training negatives but not counted as benign for thresholds.",
         ],
     }
     (out_dir / "model_card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
