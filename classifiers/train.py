@@ -102,8 +102,8 @@ def assemble(features: FeatureUnion, clf: MaskedMultiLabel) -> Pipeline:
     return Pipeline([("norm", TextNormalizer()), ("features", features), ("clf", clf)])
 
 
-def _weights(ds: Dataset) -> np.ndarray:
-    return np.where(ds.sources == HANDWRITTEN_SOURCE, HANDWRITTEN_WEIGHT, 1.0)
+def _weights(ds: Dataset, handwritten_weight: float = HANDWRITTEN_WEIGHT) -> np.ndarray:
+    return np.where(ds.sources == HANDWRITTEN_SOURCE, handwritten_weight, 1.0)
 
 
 def fit(norm_texts: Sequence[str], ds: Dataset, params: dict | None = None) -> tuple[FeatureUnion, MaskedMultiLabel]:
@@ -112,7 +112,7 @@ def fit(norm_texts: Sequence[str], ds: Dataset, params: dict | None = None) -> t
     feats = build_features(**{k: v for k, v in params.items() if k in ("char_max", "word_max", "lex_scale")})
     X = feats.fit_transform(list(norm_texts))
     clf = build_classifier(**{k: v for k, v in params.items() if k in ("C", "lex_scale", "use_priors")})
-    clf.fit(X.tocsr(), ds.Y, sample_weight=_weights(ds))
+    clf.fit(X.tocsr(), ds.Y, sample_weight=_weights(ds, params.get("handwritten_weight", HANDWRITTEN_WEIGHT)))
     return feats, clf
 
 
@@ -277,7 +277,8 @@ def _card_markdown(card: dict) -> str:
              + ", ".join(f"`{k}` = {v}" for k, v in card["thresholds"].items()),
              "- per-fold threshold candidates (the largest is shipped): "
              + "; ".join(f"{k}: {v}" for k, v in card.get("threshold_candidates", {}).items()),
-             f"- hand-written examples: {card['handwritten_examples']} (weight {HANDWRITTEN_WEIGHT})",
+             f"- hand-written examples: {card['handwritten_examples']} "
+             f"(sample weight {card['params'].get('handwritten_weight', HANDWRITTEN_WEIGHT)})",
              "", "## Architecture", "", card["architecture"], "",
              "## Data", "", "| file | rows | sha256 |", "|---|---|---|"]
     for name, info in card["data_files"].items():
