@@ -7,7 +7,6 @@ that it equals ``pipeline.predict_proba``.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -20,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from classifiers.base import TEXT_LABELS, Verdict
+from classifiers.data import sha256_file
 from classifiers.lexicon import default_lexicon, lexicon_sha256
 from classifiers.normalize import Normalized, normalize
 
@@ -48,14 +48,6 @@ def default_model_path() -> Path:
     return Path(__file__).resolve().parents[1] / "data" / "model.skops"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def load_pipeline(path: Path):
     """skops-load `path`, trusting only types under :data:`TRUSTED_PREFIXES`."""
     from skops.io import get_untrusted_types, load
@@ -81,7 +73,7 @@ def check_card(card: dict, model_path: Path) -> None:
         log.warning("scikit-learn patch version differs from the card (%s vs %s)",
                     card.get("sklearn_version"), sklearn.__version__)
     digest = card.get("model_sha256")
-    if digest and digest != _sha256(model_path):
+    if digest and digest != sha256_file(model_path):
         raise ModelCardError(f"{model_path} does not match the sha256 in its model card")
     missing = [lab for lab in TEXT_LABELS if lab not in card.get("thresholds", {})]
     if missing:
