@@ -16,6 +16,7 @@ from bot import alerts, incidents
 from bot.config import ServerSettings, Settings
 from bot.models import Action, ActionResult, Attachment, Decision, Message, Report, Review, utcnow
 from bot.policy import decide
+from bot.review import bank_confirmed_images
 from bot.store import FlagView, Store
 from classifiers.base import TextDetector, Verdict
 
@@ -334,19 +335,12 @@ class Pipeline:
         return self.store.flag(review.server, review.flag_id)
 
     def bank_confirmed(self, server: str, flag_id: int, reviewer: str) -> list[int]:
-        if self.store.bank_entries_from_flag(flag_id):
-            return []
         scope = self._bank_scope(server)
-        flag = self.store.flag(server, flag_id)
-        protects = flag.targets[0] if flag.targets else None
-        ids = []
-        for records in self.store.flag_images(server, flag_id):
-            entry = self.store.add_bank_entry(scope, records, f"confirmed by a moderator from flag #{flag_id}", "moderator",
-                                              reviewer, protects=protects, flag_id=flag_id)
-            if self.image_scanner is not None:
+        added = bank_confirmed_images(self.store, server, flag_id, reviewer, scope)
+        if self.image_scanner is not None:
+            for entry, records in added:
                 self.image_scanner.add_to_index(scope, entry, records)
-            ids.append(entry)
-        return ids
+        return [entry for entry, _ in added]
 
     def _bank_scope(self, server: str) -> str:
         from bot.image_scan import SHARED_SCOPE

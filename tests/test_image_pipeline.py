@@ -84,3 +84,12 @@ async def test_only_fingerprints_are_kept(img_pipeline, store):
     kinds = {k for k, _ in records}
     assert kinds and all(b"\x89PNG" not in data and image[:64] not in data for _, data in records)
     assert sum(len(d) for _, d in records) < len(image) / 3  # hashes and keypoints, not a copy
+
+
+async def test_cli_confirm_banks_the_flagged_image_too(img_pipeline, store):
+    from bot.review import review_flag
+
+    d = await img_pipeline.handle(make_message("lewd pic", attachments=(Attachment(kind="image", url="x://original"),)))
+    review_flag(store, d.flag_id, "confirm", "cli:mod")
+    review_flag(store, d.flag_id, "confirm", "cli:mod")  # confirming twice banks once
+    assert store.bank_size(["discord:s1"]) == 1
