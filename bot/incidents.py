@@ -44,6 +44,3 @@ def summary(incident: IncidentView, target_name: str | None = None) -> str:
     minutes = (incident.last_at - incident.first_at).total_seconds() / 60
     return f"{incident.flag_count} {labels} {msgs} from {incident.author_count} {accts} targeting @{who} in {_span(minutes)}"
 
-
-def is_escalated(incident: IncidentView, settings: ServerSettings) -> bool:
-    return incident.flag_count >= settings.incident_escalate_count

@@ -389,11 +389,6 @@ class Store:
                                    (server, channel_id, message_id)).fetchone()
         return row[0] if row else None
 
-    def find_flag_by_message(self, server: str, message_id: str) -> int | None:
-        row = self.db.conn.execute("SELECT id FROM flags WHERE server = ? AND message_id = ? ORDER BY id LIMIT 1",
-                                   (server, message_id)).fetchone()
-        return row[0] if row else None
-
     def flag(self, server: str, flag_id: int) -> FlagView:
         row = self.db.conn.execute("SELECT * FROM flags WHERE id = ? AND server = ?", (flag_id, server)).fetchone()
         if row is None:
@@ -572,28 +567,29 @@ class Store:
             (incident_id, server)).fetchone()
         if row is None:
             raise StoreError(f"no incident #{incident_id} in {server}")
-        ids = tuple(r[0] for r in self.db.conn.execute("SELECT id FROM flags WHERE incident_id = ? ORDER BY id", (incident_id,)))
-        return IncidentView(row[0], row[1], row[2], row[3], parse_time(row[4]), parse_time(row[5]), row[6], row[7],
+        flags = self.db.conn.execute("SELECT id, status FROM flags WHERE incident_id = ? ORDER BY id", (incident_id,)).fetchall()
+        ids = tuple(f[0] for f in flags)
+        status = "open" if any(f[1] in OPEN_STATUSES for f in flags) else "reviewed"
+        return IncidentView(row[0], row[1], row[2], status, parse_time(row[4]), parse_time(row[5]), row[6], row[7],
                             tuple(x for x in row[8].split(",") if x), row[9], ids, row[10])
 
-    def incidents(self, server: str | None, min_flags: int = 2, status: str | None = "open", limit: int = 50) -> list[IncidentView]:
-        q = "SELECT id, server FROM incidents WHERE flag_count >= ?"
+    def incidents(self, server: str | None, min_flags: int = 2, open_only: bool = True, limit: int = 50) -> list[IncidentView]:
+        """Incidents with at least `min_flags` flags, newest first; `open_only` = some flag still awaits review."""
+        q = "SELECT i.id, i.server FROM incidents i WHERE i.flag_count >= ?"
         args: list[Any] = [min_flags]
         if server is not None:
-            q += " AND server = ?"
+            q += " AND i.server = ?"
             args.append(server)
-        if status is not None:
-            q += " AND status = ?"
-            args.append(status)
-        q += " ORDER BY last_at DESC LIMIT ?"
+        if open_only:
+            marks = ",".join("?" * len(OPEN_STATUSES))
+            q += f" AND EXISTS (SELECT 1 FROM flags f WHERE f.incident_id = i.id AND f.status IN ({marks}))"
+            args += OPEN_STATUSES
+        q += " ORDER BY i.last_at DESC LIMIT ?"
         args.append(limit)
         return [self.incident(s, i) for i, s in self.db.conn.execute(q, args).fetchall()]
 
     def set_incident_alert_ref(self, server: str, incident_id: int, ref: str | None) -> None:
         self.db.conn.execute("UPDATE incidents SET alert_ref = ? WHERE id = ? AND server = ?", (ref, incident_id, server))
-
-    def close_incident(self, server: str, incident_id: int) -> None:
-        self.db.conn.execute("UPDATE incidents SET status = 'closed' WHERE id = ? AND server = ?", (incident_id, server))
 
     # ---- image bank ----------------------------------------------------------------
     def add_bank_entry(self, scope: str, records: Sequence[tuple[str, bytes]], note: str | None, source: str,

@@ -57,11 +57,3 @@ def max_scores(verdicts: Sequence[Verdict]) -> dict[str, float]:
         out[v.label] = max(out.get(v.label, 0.0), v.score)
     return out
 
-
-def strongest(verdicts: Sequence[Verdict]) -> dict[str, Verdict]:
-    """The highest-scoring verdict per label."""
-    best: dict[str, Verdict] = {}
-    for v in verdicts:
-        if v.label not in best or v.score > best[v.label].score:
-            best[v.label] = v
-    return best

@@ -170,3 +170,15 @@ async def test_incident_summary_names_the_target(pipeline, store):
 
 def test_status_says_when_images_are_off(pipeline):
     assert pipeline.status() == "Detectors: text (keyword); image scanning off (install triagebot[images])"
+
+
+async def test_reviewed_incidents_leave_the_queue(pipeline, store):
+    for i in range(2):
+        await pipeline.handle(make_message(f"lewd {i}", author=f"a{i}", targets=("victim",)))
+    (inc,) = store.incidents("discord:s1")
+    assert inc.status == "open"
+    for fid in inc.flag_ids:
+        await pipeline.review(Review(flag_id=fid, server="discord:s1", decision="dismiss", reviewer="mod"))
+    assert store.incidents("discord:s1") == []
+    (done,) = store.incidents("discord:s1", open_only=False)
+    assert done.status == "reviewed"
