@@ -1,11 +1,12 @@
 """Shared fixtures: a real temporary SQLite store, a message factory, stand-in detectors and adapters."""
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
+from types import MappingProxyType, SimpleNamespace
 
 import pytest
 
@@ -24,20 +25,61 @@ needs_dev_data = pytest.mark.skipif(not DEV_DATA.exists(), reason="needs ../shar
 
 
 class KeywordDetector:
-    """Stand-in text detector: scores a label 0.99 when its keyword appears (case-insensitive)."""
+    """Stand-in text detector, so tests don't depend on the trained model.
+
+    `words` maps a keyword to its label, or to (label, score); the default score is 0.99.
+    """
 
     name = "keyword"
 
-    def __init__(self, words: dict[str, str] | None = None) -> None:
-        self.words = words or {"lewd": "sexual", "slur": "racial"}
+    def __init__(self, words: dict[str, str | tuple[str, float]] | None = None) -> None:
+        words = words or {"lewd": "sexual", "slur": "racial"}
+        self.words = {w: (v, 0.99) if isinstance(v, str) else v for w, v in words.items()}
 
     def classify(self, text: str) -> list[Verdict]:
         low = text.lower()
-        out = []
-        for word, label in self.words.items():
-            if word in low:
-                out.append(Verdict(label=label, score=0.99, reason=f'matched "{word}"', detector=self.name))
-        return out
+        return [Verdict(label=label, score=score, reason=f'keyword "{word}"', detector=self.name)
+                for word, (label, score) in self.words.items() if word in low]
+
+
+class StandInImageScanner:
+    """The pipeline's ImageScanner protocol without models, for the bot tests.
+
+    Bytes starting with NSFW or NUDE are "nudity"; files starting with NSFW/NUDE/SAFE/PRIV or a
+    PNG signature count as images; a banked image matches again only with identical bytes.
+    """
+
+    IMAGE_PREFIXES = (b"NSFW", b"NUDE", b"SAFE", b"PRIV", b"\x89PNG")
+
+    def __init__(self) -> None:
+        self.index: dict[bytes, int] = {}
+
+    def scopes(self, server: str, shared: bool) -> list[str]:
+        return [server]
+
+    def prepare(self, scopes: list[str]) -> None:
+        pass
+
+    def fingerprint_records(self, data: bytes) -> list[tuple[str, bytes]]:
+        if not data.startswith(self.IMAGE_PREFIXES):
+            raise ValueError("not an image")
+        return [("sha256", hashlib.sha256(data).digest())]
+
+    def records_for(self, pixels: bytes) -> list[tuple[str, bytes]]:
+        return self.fingerprint_records(pixels)
+
+    def add_to_index(self, scope: str, entry_id: int, records: list[tuple[str, bytes]]) -> None:
+        self.index[records[0][1]] = entry_id
+
+    def scan(self, data: bytes, scopes: list[str]) -> SimpleNamespace:
+        verdicts, matched = [], []
+        entry = self.index.get(hashlib.sha256(data).digest())
+        if entry is not None:
+            verdicts.append(Verdict("reshare", 1.0, "matches a protected image", "stand-in bank"))
+            matched.append(entry)
+        if data.startswith((b"NSFW", b"NUDE")):
+            verdicts.append(Verdict("sexual", 0.95, f"stand-in nudity detector on {len(data)} bytes", "stand-in nsfw"))
+        return SimpleNamespace(verdicts=verdicts, pixels=data, matched_entries=matched)
 
 
 class ExplodingDetector:

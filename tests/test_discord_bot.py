@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from dataclasses import dataclass
-from types import MappingProxyType, SimpleNamespace
+from types import MappingProxyType
 
 import pytest
 
@@ -14,58 +13,10 @@ from bot.pipeline import Pipeline
 from bot.platforms import discord_bot
 from bot.platforms.discord_render import PIPE_STANDIN
 from bot.store import Store
-from classifiers.base import Verdict
+from tests.conftest import KeywordDetector, StandInImageScanner
 from tests.fake_discord import (ALICE, APP_ID, BOB, CAROL, DAVE, GENERAL, GUILD, MALLORY, MODQ, OTHER, FakeDiscord)
 
 SERVER = f"discord:{GUILD}"
-
-
-class KeywordDetector:
-    """Stand-in for the text model: flags two keywords so tests do not depend on the real model."""
-
-    name = "keyword"
-
-    def classify(self, text: str) -> list[Verdict]:
-        out = []
-        if "bokep" in text.lower():
-            out.append(Verdict("sexual", 0.99, "keyword 'bokep'", self.name))
-        if "monyet" in text.lower():
-            out.append(Verdict("racial", 0.80, "keyword 'monyet'", self.name))
-        return out
-
-
-class FakeImageScanner:
-    """Stand-in for bot.image_scan.ImageScan: 'nudity' = bytes starting with NUDE; the bank = exact sha256."""
-
-    def __init__(self) -> None:
-        self.index: dict[bytes, int] = {}
-
-    def scopes(self, server: str, shared: bool) -> list[str]:
-        return [server]
-
-    def prepare(self, scopes: list[str]) -> None:
-        pass
-
-    def fingerprint_records(self, data: bytes) -> list[tuple[str, bytes]]:
-        if not data.startswith((b"NUDE", b"\x89PNG")):
-            raise ValueError("not an image")
-        return [("sha256", hashlib.sha256(data).digest())]
-
-    def add_to_index(self, scope: str, entry_id: int, records: list[tuple[str, bytes]]) -> None:
-        self.index[records[0][1]] = entry_id
-
-    def scan(self, data: bytes, scopes: list[str]) -> SimpleNamespace:
-        verdicts, matched = [], []
-        entry = self.index.get(hashlib.sha256(data).digest())
-        if entry is not None:
-            verdicts.append(Verdict("reshare", 1.0, "matches a protected image", "fake_bank"))
-            matched.append(entry)
-        if data.startswith(b"NUDE"):
-            verdicts.append(Verdict("sexual", 0.95, f"nudity detector on {len(data)} bytes", "fake_nsfw"))
-        return SimpleNamespace(verdicts=verdicts, pixels=data, matched_entries=matched)
-
-    def records_for(self, pixels: bytes) -> list[tuple[str, bytes]]:
-        return self.fingerprint_records(pixels)
 
 
 @dataclass
@@ -101,7 +52,7 @@ def make_settings(tmp_path, fake: FakeDiscord, **server) -> Settings:
 
 
 async def start_client(fake: FakeDiscord, settings: Settings, store: Store) -> Env:
-    pipeline = Pipeline(settings, store, text_detectors=[KeywordDetector()], image_scanner=FakeImageScanner())
+    pipeline = Pipeline(settings, store, text_detectors=[KeywordDetector({"bokep": "sexual", "monyet": ("racial", 0.80)})], image_scanner=StandInImageScanner())
     discord_bot.point_at(settings)
     client = discord_bot.build_bot(pipeline, settings, guild_ready_timeout=0.05, sync_commands=False)
     task = asyncio.create_task(client.start(settings.discord.token))
@@ -634,7 +585,7 @@ async def test_protect_refuses_non_images(env):
 async def test_run_connects_registers_commands_and_returns_when_stopped(tmp_path, fake):
     store = Store.open(tmp_path / "t.db")
     settings = make_settings(tmp_path, fake)
-    pipeline = Pipeline(settings, store, text_detectors=[KeywordDetector()])
+    pipeline = Pipeline(settings, store, text_detectors=[KeywordDetector({"bokep": "sexual", "monyet": ("racial", 0.80)})])
     stop = asyncio.Event()
     task = asyncio.create_task(discord_bot.run(pipeline, settings, stop))
     try:
