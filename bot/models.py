@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Any, Literal
 
 from classifiers.base import Verdict, max_scores
 
@@ -91,6 +91,7 @@ class Action:
     dry_run: bool = False
     ref: str | None = None  # existing alert to edit in place
     incident_id: int | None = None
+    alert: Any = field(default=None, compare=False, repr=False)  # for notify: the bot.alerts.Alert to show, built once
 
     @property
     def automatic(self) -> bool:

@@ -272,7 +272,7 @@ class Pipeline:
         alert = None
         if action.kind == "notify":
             alert = self.alert(action)
-            action = replace(action, ref=alert.ref)
+            action = replace(action, ref=alert.ref, alert=alert)
         action_id = self.store.record_action(action)
         if action.dry_run and action.kind != "notify":
             self.store.complete_action(action.server, action_id, "dry-run", f"would {action.kind}")

@@ -239,7 +239,7 @@ class TelegramAdapter:
     async def _notify(self, action: Action) -> ActionResult:
         """Post the alert to the moderators' chat, or edit it in place (the pipeline serialises these per group)."""
         settings = self.pipeline.server_settings(action.server)
-        alert = self.pipeline.alert(action)
+        alert = action.alert or self.pipeline.alert(action)
         done = [a for a in self.pipeline.store.actions_for(action.server, alert.flag.id)
                 if a["kind"] != "notify" and a["status"] != "pending"]
         text, markup = render_alert(alert, group_title=self.titles.get(str(self._chat_of(action.server))),
