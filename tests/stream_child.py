@@ -8,26 +8,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.config import Settings  # noqa: E402
-from bot.models import Action, ActionResult, Attachment, Message  # noqa: E402
+from bot.models import Message  # noqa: E402
 from bot.pipeline import Intake, Pipeline  # noqa: E402
 from bot.store import Store  # noqa: E402
-from tests.conftest import KeywordDetector  # noqa: E402
-
-
-class NullAdapter:
-    platform = "discord"
-
-    async def execute(self, action: Action) -> ActionResult:
-        return ActionResult(ok=True, ref=action.ref or "alert")
-
-    async def fetch(self, attachment: Attachment, max_bytes: int) -> bytes:
-        return b""
+from tests.conftest import KeywordDetector, RecordingAdapter  # noqa: E402
 
 
 async def main(db: Path, start: int, count: int) -> None:
     store = Store.open(db)
     p = Pipeline(Settings(db_path=db), store, [KeywordDetector()], base_thresholds={"sexual": 0.5, "racial": 0.5})
-    p.adapters["discord"] = NullAdapter()
+    p.adapters["discord"] = RecordingAdapter()
 
     def ack(message: Message, decision) -> None:
         if decision is not None and decision.flag_id is not None:
