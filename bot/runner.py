@@ -13,6 +13,9 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 
+NO_TOKEN = "no platform token set: export DISCORD_TOKEN and/or TELEGRAM_TOKEN, then run again (README: 'Running the bots')"
+
+
 class NoPlatformConfigured(RuntimeError):
     pass
 
@@ -30,8 +33,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Run every platform with a token until `stop` is set."""
     platforms = enabled_platforms(settings)
     if not platforms:
-        raise NoPlatformConfigured(
-            "no platform token set: export DISCORD_TOKEN and/or TELEGRAM_TOKEN (see README, 'Running the bots')")
+        raise NoPlatformConfigured(NO_TOKEN)
     store = Store.open(settings.db_path)
     pipeline = build_pipeline(settings, store)
     runners = [retention.run_daily(store, settings, stop)]

@@ -24,10 +24,8 @@ def run(config_path: Path) -> None:
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     if not runner.enabled_platforms(settings):
-        raise click.ClickException(
-            "no platform token set: export DISCORD_TOKEN and/or TELEGRAM_TOKEN, then run again (README: 'Running the bots')")
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        raise click.ClickException(runner.NO_TOKEN)
+    # a running bot logs what it does at INFO (-vv still gives DEBUG)
     logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
     runner.run(settings)
 
