@@ -33,6 +33,8 @@ class Alert:
     attachment_lines: tuple[str, ...]  # detector summaries of images, never the image
     dry_run: bool
     ref: str | None  # existing alert message to edit in place
+    reporters: tuple[str, ...] = ()  # member ids; the mod queue may show them, nothing the reported member sees may
+    actions: tuple[dict, ...] = ()  # finished moderation actions on the flag (kind, actor, status, detail)
 
     @property
     def open(self) -> bool:
@@ -82,6 +84,8 @@ def build_alert(store: Store, action: Action, escalate_at: int | None = None) ->
         server=action.server, flag=flag, incident=incident, title=title, excerpt=excerpt, labels=flag.labels,
         scores=flag.scores, reasons=flag.reasons, report_count=flag.report_count, status_line=status_line(flag),
         attachment_lines=attachment_lines(flag), dry_run=flag.dry_run, ref=ref,
+        reporters=tuple(store.reporters(action.server, flag.id)) if flag.report_count else (),
+        actions=tuple(a for a in store.actions_for(action.server, flag.id) if a["kind"] != "notify" and a["status"] != "pending"),
     )
 
 

@@ -137,7 +137,7 @@ class DiscordAdapter:
             return ActionResult(ok=False, detail="no mod channel set: run /triage setup mod_channel:#channel")
         alert = action.alert or self.pipeline.alert(action)
         embed, view = render_alert(alert), queue_view(alert.flag.id)
-        reporters = self.pipeline.store.reporters(action.server, alert.flag.id)
+        reporters = alert.reporters
         if reporters:  # moderators may see who reported; the mod channel is theirs alone
             shown = " ".join(f"<@{r}>" if r.isdigit() else "?" for r in reporters[:10])
             embed.add_field(name="Reported by", value=shown + (" …" if len(reporters) > 10 else ""), inline=False)

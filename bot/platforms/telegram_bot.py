@@ -240,10 +240,8 @@ class TelegramAdapter:
         """Post the alert to the moderators' chat, or edit it in place (the pipeline serialises these per group)."""
         settings = self.pipeline.server_settings(action.server)
         alert = action.alert or self.pipeline.alert(action)
-        done = [a for a in self.pipeline.store.actions_for(action.server, alert.flag.id)
-                if a["kind"] != "notify" and a["status"] != "pending"]
         text, markup = render_alert(alert, group_title=self.titles.get(str(self._chat_of(action.server))),
-                                    names=self.names, actions=done)
+                                    names=self.names)
         ref = alert.ref or action.ref
         if ref:
             chat_id, _, msg_id = ref.rpartition(":")

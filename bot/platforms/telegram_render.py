@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import logging
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Mapping
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -98,11 +98,11 @@ def _status(alert: Alert, names: Mapping[str, str]) -> str:
     return f"<b>{esc(alert.flag.status)}</b> by {who(review['reviewer'], names)}{note}"
 
 
-def render_alert(alert: Alert, *, group_title: str | None = None, names: Mapping[str, str] | None = None,
-                 actions: Sequence[Mapping] = ()) -> tuple[str, InlineKeyboardMarkup]:
+def render_alert(alert: Alert, *, group_title: str | None = None,
+                 names: Mapping[str, str] | None = None) -> tuple[str, InlineKeyboardMarkup]:
     """The moderators' message for an alert, in Telegram HTML, plus its buttons.
 
-    `actions` are the flag's logged moderation actions (kind, actor, status, detail), shown
+    `alert.actions` (the flag's logged moderation actions: kind, actor, status, detail) are shown
     so the edited message says what was done and by whom. Images are never re-posted: only
     `alert.attachment_lines` and the message link are shown.
     """
@@ -136,7 +136,7 @@ def render_alert(alert: Alert, *, group_title: str | None = None, names: Mapping
     if alert.report_count:
         lines.append(f"Member reports: {alert.report_count}")
     lines.append(f"Status: {_status(alert, names)}")
-    for a in list(actions)[-6:]:
+    for a in list(alert.actions)[-6:]:
         actor = "the bot" if a.get("actor") == "auto" else who(a.get("actor"), names)
         detail = f": {esc(a['detail'])}" if a.get("detail") else ""
         duration = f" {int(a['duration_s']) // 60} min" if a.get("duration_s") else ""
