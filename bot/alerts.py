@@ -71,7 +71,7 @@ def build_alert(store: Store, action: Action, escalate_at: int | None = None) ->
         escalated = escalate_at is not None and incident.flag_count >= escalate_at
         title = ("Escalated incident: " if escalated else "Incident: ") + incidents.summary(incident)
         # The first flag's alert becomes the incident's alert: one message per pile-on.
-        ref = incident.alert_ref or store.flag(action.server, incident.flag_ids[0]).alert_ref
+        ref = incident.alert_ref or store.flag(action.server, incident.first_flag_id).alert_ref
     else:
         incident = None
         source = {"report": "Reported by members", "automod": "Discord AutoMod"}.get(flag.source, "Flagged")

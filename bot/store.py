@@ -123,8 +123,9 @@ class IncidentView:
     author_count: int
     labels: tuple[str, ...]
     alert_ref: str | None
-    flag_ids: tuple[int, ...] = ()
+    flag_ids: tuple[int, ...] = ()  # filled only when asked for (`with_flags`): a pile-on can hold thousands
     target_name: str | None = None
+    first_flag_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -561,19 +562,25 @@ class Store:
                 (n, authors, first, t, ",".join(labels), incident_id))
         return incident_id
 
-    def incident(self, server: str, incident_id: int) -> IncidentView:
+    def incident(self, server: str, incident_id: int, with_flags: bool = False) -> IncidentView:
+        """One incident; aggregates only, so building an alert stays cheap however big the pile-on."""
         row = self.db.conn.execute(
             "SELECT id, server, target_id, status, first_at, last_at, flag_count, author_count, labels, alert_ref, target_name FROM incidents WHERE id = ? AND server = ?",
             (incident_id, server)).fetchone()
         if row is None:
             raise StoreError(f"no incident #{incident_id} in {server}")
-        flags = self.db.conn.execute("SELECT id, status FROM flags WHERE incident_id = ? ORDER BY id", (incident_id,)).fetchall()
-        ids = tuple(f[0] for f in flags)
-        status = "open" if any(f[1] in OPEN_STATUSES for f in flags) else "reviewed"
+        marks = ",".join("?" * len(OPEN_STATUSES))
+        first, n_open = self.db.conn.execute(
+            f"SELECT MIN(id), SUM(status IN ({marks})) FROM flags WHERE incident_id = ?", (*OPEN_STATUSES, incident_id)).fetchone()
+        ids: tuple[int, ...] = ()
+        if with_flags:
+            ids = tuple(r[0] for r in self.db.conn.execute("SELECT id FROM flags WHERE incident_id = ? ORDER BY id", (incident_id,)))
+        status = "open" if n_open else "reviewed"
         return IncidentView(row[0], row[1], row[2], status, parse_time(row[4]), parse_time(row[5]), row[6], row[7],
-                            tuple(x for x in row[8].split(",") if x), row[9], ids, row[10])
+                            tuple(x for x in row[8].split(",") if x), row[9], ids, row[10], first)
 
-    def incidents(self, server: str | None, min_flags: int = 2, open_only: bool = True, limit: int = 50) -> list[IncidentView]:
+    def incidents(self, server: str | None, min_flags: int = 2, open_only: bool = True, limit: int = 50,
+                  with_flags: bool = False) -> list[IncidentView]:
         """Incidents with at least `min_flags` flags, newest first; `open_only` = some flag still awaits review."""
         q = "SELECT i.id, i.server FROM incidents i WHERE i.flag_count >= ?"
         args: list[Any] = [min_flags]
@@ -586,7 +593,7 @@ class Store:
             args += OPEN_STATUSES
         q += " ORDER BY i.last_at DESC LIMIT ?"
         args.append(limit)
-        return [self.incident(s, i) for i, s in self.db.conn.execute(q, args).fetchall()]
+        return [self.incident(s, i, with_flags) for i, s in self.db.conn.execute(q, args).fetchall()]
 
     def set_incident_alert_ref(self, server: str, incident_id: int, ref: str | None) -> None:
         self.db.conn.execute("UPDATE incidents SET alert_ref = ? WHERE id = ? AND server = ?", (ref, incident_id, server))

@@ -60,7 +60,10 @@ def queue_table(items: Sequence[FlagView]) -> str:
 def incident_lines(items: Sequence[IncidentView]) -> str:
     if not items:
         return "No incidents."
-    return "\n".join(f"incident #{i.id} ({i.status}): {incidents.summary(i)} — flags {', '.join(map(str, i.flag_ids))}" for i in items)
+    def flags(i: IncidentView) -> str:
+        shown = ", ".join(map(str, i.flag_ids[:12]))
+        return shown + (f", … ({len(i.flag_ids)} in all)" if len(i.flag_ids) > 12 else "")
+    return "\n".join(f"incident #{i.id} ({i.status}): {incidents.summary(i)} — flags {flags(i)}" for i in items)
 
 
 def flag_detail(f: FlagView) -> str:

@@ -175,8 +175,8 @@ def test_status_says_when_images_are_off(pipeline):
 async def test_reviewed_incidents_leave_the_queue(pipeline, store):
     for i in range(2):
         await pipeline.handle(make_message(f"lewd {i}", author=f"a{i}", targets=("victim",)))
-    (inc,) = store.incidents("discord:s1")
-    assert inc.status == "open"
+    (inc,) = store.incidents("discord:s1", with_flags=True)
+    assert inc.status == "open" and len(inc.flag_ids) == 2
     for fid in inc.flag_ids:
         await pipeline.review(Review(flag_id=fid, server="discord:s1", decision="dismiss", reviewer="mod"))
     assert store.incidents("discord:s1") == []

@@ -46,7 +46,7 @@ def review(db_path: Path, server: str | None, reviewer: str, flag_id: int | None
             click.echo(f"flag #{f.id}: {f.status}")
             return
         items = store.queue(server, limit=limit)
-        incs = store.incidents(server)
+        incs = store.incidents(server, with_flags=True)
         if incs:
             click.echo(incident_lines(incs) + "\n")
         if not items:
@@ -114,7 +114,7 @@ def stats(db_path: Path, server: str | None, as_json: bool) -> None:
             click.echo(json.dumps(data, indent=2, sort_keys=True))
             return
         click.echo(stats_text(data))
-        incs = store.incidents(server)
+        incs = store.incidents(server, with_flags=True)
         if incs:
             click.echo("\n" + incident_lines(incs))
 

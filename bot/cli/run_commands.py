@@ -53,7 +53,7 @@ def demo(db_path: Path) -> None:
         reported_only = store.count_flags(SERVER) - result.flagged
         click.echo(f"The bot flagged {result.flagged} messages" + (f"; members reported {reported_only} it missed" if reported_only else "")
                    + f". Moderators got {_n(result.alerts_posted, 'alert')} in #mod-queue, updated in place {_n(result.alerts_edited, 'time')}.\n")
-        incs = store.incidents(SERVER)
+        incs = store.incidents(SERVER, with_flags=True)
         if incs:
             click.echo("Incidents (one alert each):")
             click.echo(incident_lines(incs) + "\n")
