@@ -1,17 +1,22 @@
 """Loading labelled CSVs (dev sources, hand-written examples) into plain arrays.
 
-Label mapping is the one in ``../shared/data/README.md`` with one documented change: edos rows the
-annotators marked "not sexist" become sexual = 0 (sexual objectification is a kind of sexism), so
-English `sexual` has in-domain negatives and the model cannot learn "edos style = sexual".
+Label mapping is the one in ``../shared/data/README.md`` with documented changes (see `_apply_meta`):
+edos rows the annotators marked "not sexist" become sexual = 0 (sexual objectification is a kind of
+sexism), so English `sexual` has in-domain negatives and the model cannot learn "edos style = sexual";
+and two "silver" racial positives: hate rows that the README leaves at -1 because their category mixes
+race with other targets, kept only where they name an ethnic group or use a racial slur. They give
+each language racial positives from a second source, so no label/language is learned from one source.
 """
 from __future__ import annotations
 
 import csv
 import hashlib
 import logging
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -83,15 +88,41 @@ def read_labelled_csv(path: Path, default_source: str | None = None) -> Dataset:
     return Dataset(texts, np.asarray(langs, dtype=object), np.asarray(sources, dtype=object), Y, {path.name: info})
 
 
+#: Ethnic/national group names and racial slurs, for the silver labels and the racial slices of the
+#: model card (not the lexicon: the model's lexicon features must not decide its own training labels).
+ETHNIC_ID = re.compile(r"\b(cina|china|cino|cindo|cokin|aseng|tionghoa|tiongkok|rrc|papua|batak|madura|"
+                        r"jawa|sunda|bugis|ambon|dayak|arab|onta|negro|pribumi|etnis|ras|suku|bule|yahudi|"
+                        r"india|keling|sipit|amoy|singkek|rohingya|myanmar)(nya|2)?\b")
+ETHNIC_EN = re.compile(r"\b(nigg\w*|nig|niglets?|coons?|jungle bunn\w*|porch monkeys?|spics?|wetbacks?|beaners?|"
+                        r"chinks?|gooks?|pakis?|ragheads?|towelheads?|sand nigg\w*|kikes?|negro(es)?|colou?red|"
+                        r"mexicans?|illegals|immigrants?|africa(ns?)?|blacks?|arabs?|asians?|chinese|jews?|gyps(y|ies)|"
+                        r"half.breeds?|zipperheads?|ching chong|chinam[ae]n|refugees?|migrants?|shithole countr\w*)\b")
+
+
+def _silver_racial(ds: Dataset, rows: list[dict], hate: Callable[[dict], bool], group: re.Pattern) -> int:
+    """racial = 1 where the source's own hate category is set and the text names a group (was -1)."""
+    j = TEXT_LABELS.index("racial")
+    changed = 0
+    for i, row in enumerate(rows):
+        if ds.Y[i, j] == -1 and hate(row) and group.search(ds.texts[i].lower()):
+            ds.Y[i, j] = 1
+            changed += 1
+    return changed
+
+
 def _apply_meta(ds: Dataset, data_dir: Path, path: Path) -> None:
     """Documented re-mappings from ``meta/<source>_orig.csv`` (same row order).
 
     - edos: "not sexist" -> sexual = 0 (in-domain English negatives for `sexual`).
     - netifier: racial = -1 also where `radikalisme` or `pencemaran_nama_baik` is 1: those rows
       often attack ethnic groups under another category, so "not SARA" is no evidence of "not racial".
+      Silver: `sara` = 1 (ethnicity, religion and race mixed) and an ethnic group named -> racial = 1.
+    - davidson: silver racial = 1 for "hate speech" (class 0) rows naming a group or using a racial slur;
+      "neither" rows count as 0/0 only when every annotator voted "neither". A split vote is no
+      evidence of benign (the split rows include "porch monkey", "kikes", "leaked nudes").
     """
     meta = data_dir / "meta" / f"{path.stem}_orig.csv"
-    if path.stem not in ("edos_en", "netifier_id") or not meta.exists():
+    if path.stem not in ("edos_en", "netifier_id", "davidson2017_en") or not meta.exists():
         return
     with open(meta, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -105,11 +136,18 @@ def _apply_meta(ds: Dataset, data_dir: Path, path: Path) -> None:
             if row.get("label_sexist") == "not sexist" and ds.Y[i, j] == -1:
                 ds.Y[i, j] = 0
                 changed += 1
-    else:
+    elif path.stem == "netifier_id":
         j = TEXT_LABELS.index("racial")
         for i, row in enumerate(rows):
             if ds.Y[i, j] == 0 and "1" in (row.get("radikalisme"), row.get("pencemaran_nama_baik")):
                 ds.Y[i, j] = -1
+                changed += 1
+        changed += _silver_racial(ds, rows, lambda r: r.get("sara") == "1", ETHNIC_ID)
+    else:
+        changed += _silver_racial(ds, rows, lambda r: r.get("class") == "0", ETHNIC_EN)
+        for i, row in enumerate(rows):
+            if row.get("class") == "2" and row.get("neither") != row.get("count") and (ds.Y[i] == 0).all():
+                ds.Y[i] = -1
                 changed += 1
     ds.files[f"meta/{meta.name}"] = {"rows": len(rows), "sha256": sha256_file(meta)}
     log.info("%s: %d labels re-mapped from meta", path.stem, changed)

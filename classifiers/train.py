@@ -25,7 +25,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from classifiers.base import TEXT_LABELS
-from classifiers.data import HANDWRITTEN_SOURCE, Dataset, load_dir, load_handwritten, sha256_file
+from classifiers.data import ETHNIC_EN, ETHNIC_ID, HANDWRITTEN_SOURCE, Dataset, load_dir, load_handwritten, sha256_file
 from classifiers.features import LexiconFeatures, PackedTfidfVectorizer, TextNormalizer
 from classifiers.lexicon import default_lexicon, lexicon_sha256
 from classifiers.multilabel import MaskedMultiLabel
@@ -248,6 +248,47 @@ def metrics(results: dict, thresholds: dict[str, float]) -> list[dict]:
     return rows
 
 
+def slices(results: dict, thresholds: dict[str, float], texts: Sequence[str]) -> list[dict]:
+    """Racial folds split by whether the text names an ethnic group or uses a racial slur.
+
+    Why: the sources' racial categories are wider or noisier than the product's label. ibrohim's
+    HS_Race includes anti-communist hate that names no ethnic group, and mlma rows whose annotated
+    target is not "origin" still include "Bad nigger". These rows show how much of a shortfall is that.
+    """
+    rows = []
+    for name, pattern in (("en_racial", ETHNIC_EN), ("id_racial", ETHNIC_ID)):
+        r = results.get(name)
+        if r is None:
+            continue
+        j = TEXT_LABELS.index("racial")
+        y, s = r["Y"][:, j], r["scores"][:, j]
+        named = np.array([bool(pattern.search(texts[i].lower())) for i in r["idx"]])
+        for what, keep in (("positives naming a group or using a slur", (y == 1) & named),
+                           ("positives naming no group", (y == 1) & ~named)):
+            rec, _ = _recall_fpr(y[keep], s[keep], thresholds["racial"])
+            rows.append({"fold": name, "slice": what, "rows": int(keep.sum()), "recall": round(rec, 4)})
+        clean = (y == 1) | ((y == 0) & ~named)
+        if (y[clean] == 0).any():
+            rec, fpr = _recall_fpr(y[clean], s[clean], thresholds["racial"])
+            rows.append({"fold": name, "slice": "negatives naming a group or using a slur left out",
+                         "rows": int(((y == 0) & named).sum()), "recall": round(rec, 4), "fpr": round(fpr, 4),
+                         "roc_auc": round(float(roc_auc_score(y[clean], s[clean])), 4)})
+    return rows
+
+
+def targets(loso_rows: list[dict], auc: float = 0.90, recall: float = 0.75, fpr: float = 0.02) -> list[str]:
+    """One line per label x language fold: does it meet the issue's quality targets?"""
+    out = []
+    for m in loso_rows:
+        if not m["positives"] or not m["negatives"] or m["fold"].startswith("en_sexual_vs"):
+            continue
+        fpr_seen = m["fpr_benign"] if m["fpr_benign"] is not None else m["fpr"]
+        ok = m["roc_auc"] >= auc and m["recall"] >= recall and fpr_seen <= fpr
+        out.append(f"{m['fold']}: ROC-AUC {m['roc_auc']} (target {auc}), recall {m['recall']} (target {recall}) "
+                   f"at FPR {fpr_seen} -> {'met' if ok else 'NOT met'}")
+    return out
+
+
 def ablation(results: dict) -> list[dict]:
     """ROC-AUC per fold of the learned model alone, the lexicon priors alone, and both (shipped)."""
     rows = []
@@ -301,6 +342,13 @@ def _card_markdown(card: dict) -> str:
                      f"{m['roc_auc']} | {m['recall']} | {m['fpr']} | "
                      f"{'n/a' if m['fpr_benign'] is None else m['fpr_benign']} ({m['benign_negatives']}) | "
                      f"{m['recall_at_2pct_fpr_oracle']} | {m['how']} |")
+    lines += ["", "### Targets", "", *[f"- {x}" for x in card.get("targets", [])]]
+    if card.get("slices"):
+        lines += ["", "### Racial folds by whether the text names a group", "",
+                  "| fold | slice | rows | recall | FPR | ROC-AUC |", "|---|---|---|---|---|---|"]
+        for r in card["slices"]:
+            lines.append(f"| {r['fold']} | {r['slice']} | {r['rows']} | {r['recall']} | {r.get('fpr', '')} | "
+                         f"{r.get('roc_auc', '')} |")
     lines += ["", "### Does the lexicon help? (ROC-AUC per LOSO fold)", "",
               "| fold | learned model only | lexicon priors only | shipped (noisy-OR of both) |", "|---|---|---|---|"]
     for a in card.get("ablation", []):
@@ -346,6 +394,7 @@ def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: boo
     thresholds = {lab: 0.5 for lab in TEXT_LABELS}
     loso_rows: list[dict] = []
     ablation_rows: list[dict] = []
+    slice_rows: list[dict] = []
     threshold_candidates: dict[str, dict[str, float]] = {}
     if run_loso and len(set(ds.sources) - {HANDWRITTEN_SOURCE}) > 1:
         def tick(name: str) -> None:
@@ -361,6 +410,7 @@ def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: boo
             thresholds = choose_thresholds(results, why=threshold_candidates)
             loso_rows = metrics(results, thresholds)
             ablation_rows = ablation(results)
+            slice_rows = slices(results, thresholds, ds.texts)
     bar.set_postfix_str("final fit")
     feats, clf = fit(norm_texts, ds, params)
     bar.update(1)
@@ -398,6 +448,8 @@ def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: boo
         "sources": _source_table(ds),
         "loso": loso_rows,
         "ablation": ablation_rows,
+        "slices": slice_rows,
+        "targets": targets(loso_rows),
         "limits": [
             "Each label x language has its positives in one dev source, so each LOSO fold trains that "
             "label/language only on hand-written examples, the lexicon and the other language.",
@@ -405,10 +457,12 @@ def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: boo
             "negatives include religious and other hate.",
             "Thresholds come from held-out (LOSO) scores; the shipped model is trained on all sources, so its "
             "scores on seen sources are more confident than on new ones.",
-            "Quality targets (ROC-AUC >= 0.90 and recall >= 0.75 at <= 2% FPR per label x language, LOSO) are "
-            "NOT all met: see the table. AUC >= 0.90 holds for Indonesian sexual and racial only; recall >= 0.75 "
-            "for Indonesian sexual only (its FPR on netifier non-pornography rows, which include sexual insults, "
-            "is above 2%).",
+            "Quality targets (ROC-AUC >= 0.90 and recall >= 0.75 at <= 2% FPR per label x language, LOSO): see "
+            "'Targets' above; the racial slices show how much of the shortfall comes from the sources' own "
+            "category definitions.",
+            "Silver labels: davidson 'hate speech' and netifier SARA rows become racial = 1 only where they name "
+            "an ethnic group or use a racial slur (classifiers/data.py); they never enter a fold's test rows "
+            "for the label they were derived for.",
             "Netifier 'not pornography' rows include sexual insults (e.g. 'lonte') and 'not SARA' rows include "
             "racist ones: they are training negatives but not counted as benign for thresholds.",
         ],
