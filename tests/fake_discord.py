@@ -132,6 +132,7 @@ class FakeDiscord:
         self.port = 0
         self._runner: web.AppRunner | None = None
         self.commands: list[dict] = []
+        self.automod_rules: dict[int, str] = {}  # rule id -> name, for GET .../auto-moderation/rules/{id}
         self.identify_close_code: int | None = None  # e.g. 4014: privileged intent not enabled
 
     # ---- lifecycle -------------------------------------------------------------------
@@ -377,6 +378,12 @@ class FakeDiscord:
                 return old
             if method == "DELETE":
                 return 204 if self.messages.pop(mid, None) is not None else None
+        if parts[0] == "guilds" and len(parts) == 5 and parts[2] == "auto-moderation" and method == "GET":
+            rule = self.automod_rules.get(int(parts[4]))
+            return None if rule is None else {
+                "id": parts[4], "guild_id": parts[1], "name": rule, "creator_id": str(CAROL), "event_type": 1,
+                "trigger_type": 1, "trigger_metadata": {}, "actions": [], "enabled": True, "exempt_roles": [],
+                "exempt_channels": []}
         if parts[0] == "guilds" and len(parts) == 4 and parts[2] == "members" and method == "PATCH":
             return {**member(int(parts[3])), "communication_disabled_until": (body or {}).get("communication_disabled_until")}
         if parts[0] == "guilds" and len(parts) == 4 and parts[2] == "bans" and method == "PUT":

@@ -466,10 +466,13 @@ async def test_export_is_admin_only_ephemeral_and_this_server_only(env):
 
 
 # ---- Discord AutoMod ------------------------------------------------------------------------
+AUTOMOD_EVENT = {"guild_id": str(GUILD), "rule_id": "777", "rule_trigger_type": 1, "user_id": str(MALLORY),
+                 "channel_id": str(GENERAL), "content": "kata terlarang", "matched_keyword": "terlarang",
+                 "matched_content": "terlarang"}
+
+
 async def test_automod_action_lands_in_the_queue_once(env):
-    event = {"guild_id": str(GUILD), "rule_id": "777", "rule_trigger_type": 1, "user_id": str(MALLORY),
-             "channel_id": str(GENERAL), "content": "kata terlarang", "matched_keyword": "terlarang",
-             "matched_content": "terlarang"}
+    event = AUTOMOD_EVENT
     await env.fake.dispatch("AUTO_MODERATION_ACTION_EXECUTION", {**event, "action": {"type": 1, "metadata": {}}})
     await env.fake.dispatch("AUTO_MODERATION_ACTION_EXECUTION", {**event, "action": {"type": 2, "metadata": {"channel_id": str(MODQ)}},
                                                                  "alert_system_message_id": "5555"})
@@ -480,6 +483,24 @@ async def test_automod_action_lands_in_the_queue_once(env):
     flags = env.store.queue(SERVER)
     assert len(flags) == 1 and flags[0].source == "automod" and "automod" in flags[0].labels
     assert len(mod_posts(env.fake)) == 1  # the second event edits the same entry
+    assert len(env.fake.find("GET", r"/auto-moderation/rules/777$")) == 1  # one lookup, then cached
+
+
+@pytest.mark.parametrize("name, failure, shown", [
+    ("No <@&1> slurs *here*", None, "AutoMod rule 'No"),
+    (None, 403, "AutoMod rule 777 matched"),  # no Manage Server: the id, and the flag still lands
+])
+async def test_automod_alert_names_the_rule_when_readable(env, name, failure, shown):
+    if name:
+        env.fake.automod_rules[777] = name
+    if failure:
+        env.fake.fail("GET", r"/auto-moderation/rules/", failure)
+    await env.fake.dispatch("AUTO_MODERATION_ACTION_EXECUTION", {**AUTOMOD_EVENT, "action": {"type": 1, "metadata": {}}})
+    post = await env.fake.wait_call("POST", rf"^/channels/{MODQ}/messages$")
+    text = embed_text(alert_embed(post))
+    assert shown in text
+    assert post.json.get("allowed_mentions", {}).get("parse") == []
+    assert len(env.store.queue(SERVER)) == 1
 
 
 # ---- automatic actions (decided by the core policy; the adapter only carries them out) -------

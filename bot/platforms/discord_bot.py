@@ -190,11 +190,12 @@ def _audit(action: Action) -> str:
     return f"triagebot ({who}): {action.reason}"[:512]
 
 
-def automod_message(execution: discord.AutoModAction) -> tuple[Message, Verdict]:
+def automod_message(execution: discord.AutoModAction, rule_name: str | None = None) -> tuple[Message, Verdict]:
     """An AutoMod action event as a core Message plus the verdict that says why.
 
     One trigger fires one event per configured action (block, alert, timeout); they share
-    a content-based id so they collapse into one flag.
+    a content-based id so they collapse into one flag. `rule_name` is the rule's name when the bot
+    could read it (needs Manage Server); otherwise the reason shows the rule id.
     """
     content = execution.content or ""
     message_id = execution.message_id
@@ -209,9 +210,14 @@ def automod_message(execution: discord.AutoModAction) -> tuple[Message, Verdict]
     message = Message(platform="discord", server_id=str(execution.guild_id), channel_id=channel_id,
                       message_id=message_id_s, author_id=str(execution.user_id), text=content, link=link)
     matched = execution.matched_keyword or execution.matched_content or "?"
-    verdict = Verdict(label="automod", score=1.0, reason=f"AutoMod rule {execution.rule_id} matched '{matched}'",
+    rule = f"'{rule_name}' ({execution.rule_id})" if rule_name else str(execution.rule_id)
+    verdict = Verdict(label="automod", score=1.0, reason=f"AutoMod rule {rule} matched '{matched}'",
                       detector="discord_automod")
     return message, verdict
+
+
+#: How long an AutoMod rule's name is cached (rules are rarely renamed; a trigger fires several events).
+RULE_NAME_TTL = 600.0
 
 
 class TriageBot(commands.Bot):
@@ -232,6 +238,7 @@ class TriageBot(commands.Bot):
         self.intake = Intake(pipeline, maxsize=settings.queue_size)
         self.sync_commands = sync_commands
         self.errors: deque[tuple[str, BaseException]] = deque(maxlen=100)
+        self._rule_names: dict[tuple[int, int], tuple[float, asyncio.Future[str | None]]] = {}
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
         discord_commands.register(self)
 
@@ -285,8 +292,30 @@ class TriageBot(commands.Bot):
         await self.intake.submit(to_message(after, edited=True))
 
     async def on_automod_action(self, execution: discord.AutoModAction) -> None:
-        message, verdict = automod_message(execution)
+        message, verdict = automod_message(execution, await self.automod_rule_name(execution.guild_id, execution.rule_id))
         await self.pipeline.handle(message, extra_verdicts=[verdict], source="automod")
+
+    async def automod_rule_name(self, guild_id: int, rule_id: int) -> str | None:
+        """The rule's name, cached for RULE_NAME_TTL s and looked up once even when a trigger's
+        block/alert/timeout events arrive together. None without Manage Server or on any API
+        error: the alert then shows the id."""
+        key = (guild_id, rule_id)
+        now = asyncio.get_running_loop().time()
+        hit = self._rule_names.get(key)
+        if hit is None or now - hit[0] >= RULE_NAME_TTL:
+            if len(self._rule_names) > 1000:
+                self._rule_names.clear()
+            hit = (now, asyncio.ensure_future(self._fetch_rule_name(guild_id, rule_id)))
+            self._rule_names[key] = hit
+        return await asyncio.shield(hit[1])
+
+    async def _fetch_rule_name(self, guild_id: int, rule_id: int) -> str | None:
+        try:
+            data = await self.http.get_auto_moderation_rule(guild_id, rule_id)
+        except (discord.HTTPException, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            log.info("AutoMod rule %s in %s: name not readable (%s)", rule_id, guild_id, exc)
+            return None
+        return str(data.get("name") or "")[:100] or None
 
 
 def build_bot(pipeline: Pipeline, settings: Settings, **options: Any) -> TriageBot:
