@@ -453,8 +453,9 @@ def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: boo
         "slices": slice_rows,
         "targets": targets(loso_rows),
         "limits": [
-            "Each label x language has its positives in one dev source, so each LOSO fold trains that "
-            "label/language only on hand-written examples, the lexicon and the other language.",
+            "Each label x language has its gold positives in one dev source, so each LOSO fold trains that "
+            "label/language only on hand-written examples, the lexicon, the other language and (racial "
+            "only) the silver positives of the other source of that language.",
             "English racial is measured against other hate (mlma), the hardest negatives; Indonesian racial "
             "negatives include religious and other hate.",
             "Thresholds come from held-out (LOSO) scores; the shipped model is trained on all sources, so its "
