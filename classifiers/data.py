@@ -5,7 +5,7 @@ edos rows the annotators marked "not sexist" become sexual = 0 (sexual objectifi
 sexism), so English `sexual` has in-domain negatives and the model cannot learn "edos style = sexual";
 and two "silver" racial positives: hate rows that the README leaves at -1 because their category mixes
 race with other targets, kept only where they name an ethnic group or use a racial slur. They give
-each language racial positives from a second source, so no label/language is learned from one source.
+each language racial positives from a second source, so racial is not learned from one source.
 """
 from __future__ import annotations
 
