@@ -333,7 +333,7 @@ def _card_markdown(card: dict) -> str:
     lines += ["", "## Leave-one-source-out metrics", "",
               "Each row: trained without the held-out sources (plus hand-written examples), scored on them. "
               "`recall` and both FPRs at the shipped threshold. `FPR (benign neg)` counts only rows the "
-              "source's annotators marked free of any abuse (davidson 'neither', ibrohim no hate and no abuse, "
+              "source's annotators marked free of any abuse (davidson unanimous 'neither', ibrohim no hate and no abuse, "
               "blobchat normal chat; count in brackets); `FPR (all neg)` counts every negative of the fold, "
               "which for netifier, mlma and edos includes abusive text of other kinds. `oracle` = recall at the "
               "threshold giving 2% FPR on all of this fold's negatives (not available in production).", "",
