@@ -54,6 +54,21 @@ class ServerSettings:
             values["thresholds"] = MappingProxyType(merged)
         return dataclasses.replace(self, **values)
 
+    def differences(self, base: "ServerSettings") -> dict[str, Any]:
+        """The overrides (JSON-ready) that turn `base` into these settings, e.g. to carry a group's
+        settings, from the config file or /setup, over to the new id it gets on an upgrade."""
+        out: dict[str, Any] = {}
+        for name in _SERVER_FIELDS:
+            mine = getattr(self, name)
+            if mine == getattr(base, name):
+                continue
+            if name == "thresholds":
+                mine = dict(mine)
+            elif isinstance(mine, frozenset):
+                mine = sorted(mine)
+            out[name] = mine
+        return out
+
     def threshold(self, label: str, fallback: Mapping[str, float]) -> float:
         if label in self.thresholds:
             return self.thresholds[label]

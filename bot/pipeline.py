@@ -128,6 +128,24 @@ class Pipeline:
         self._server_cache.pop(server, None)
         return self.server_settings(server)
 
+    def carry_over_server(self, old: str, new: str) -> dict[str, object]:
+        """A server that got a new id (a Telegram group upgraded to a supergroup) keeps its settings and
+        its protected-image bank. Its flags stay under the old id: their audit chain is per server and
+        is never rewritten, and they stay reviewable from the same moderators' chat. Idempotent:
+        returns what moved, empty when nothing did."""
+        moved: dict[str, object] = {}
+        if not self.store.server_overrides(new):
+            diff = self.server_settings(old).differences(self.settings.for_server(new))
+            if diff:
+                self.update_server_settings(new, diff)
+                moved["settings"] = sorted(diff)
+        entries = self.store.move_bank_entries(old, new)
+        if entries:
+            moved["bank_entries"] = entries
+        if moved:
+            log.info("carried %s over from %s to %s", moved, old, new)
+        return moved
+
     def thresholds(self, server: str) -> dict[str, float]:
         s = self.server_settings(server)
         labels = set(self.base_thresholds) | set(s.thresholds)

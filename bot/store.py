@@ -610,6 +610,12 @@ class Store:
                                      [(cur.lastrowid, kind, sqlite3.Binary(data)) for kind, data in records])
         return cur.lastrowid
 
+    def move_bank_entries(self, old_scope: str, new_scope: str) -> int:
+        """Re-scope a server's bank entries (a Telegram group's new id after an upgrade); returns how many."""
+        with self._tx():
+            cur = self.db.conn.execute("UPDATE bank_entries SET scope = ? WHERE scope = ?", (new_scope, old_scope))
+        return cur.rowcount
+
     def bank_entries(self, scopes: Sequence[str]) -> list[tuple[int, list[tuple[str, bytes]]]]:
         if not scopes:
             return []

@@ -1,8 +1,9 @@
+import json
 from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_settings, parse_settings
+from bot.config import ConfigError, ServerSettings, load_settings, parse_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,3 +73,18 @@ def test_settings_are_frozen():
     s = parse_settings({}, env={})
     with pytest.raises(Exception):
         s.db_path = Path("x")  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("overrides", [
+    {},
+    {"mod_chat": "-100123", "dry_run": True},
+    {"thresholds": {"sexual": 0.9, "racial": 0.3}, "exempt_users": ["1", "2"], "retention_days": 30},
+    {"allow_channels": ["5"], "shared_bank": True, "auto_delete_threshold": 0.99},
+])
+def test_differences_round_trip(overrides):
+    """What a server changed from a base, re-applied to the base, gives the same settings back."""
+    base = ServerSettings().with_overrides({"thresholds": {"sexual": 0.6}})
+    changed = base.with_overrides(overrides)
+    diff = changed.differences(base)
+    assert base.with_overrides(diff) == changed
+    assert json.loads(json.dumps(diff)) == diff  # JSON-ready, as the store keeps it

@@ -182,3 +182,33 @@ async def test_reviewed_incidents_leave_the_queue(pipeline, store):
     assert store.incidents("discord:s1") == []
     (done,) = store.incidents("discord:s1", open_only=False)
     assert done.status == "reviewed"
+
+
+# ---- a server that gets a new id (Telegram group -> supergroup) -----------------------------
+def _bank(store, scope: str) -> int:
+    return store.add_bank_entry(scope, [("hash256", b"\x01" * 32)], note="photo", source="protect", registered_by="u1")
+
+
+def test_carry_over_moves_settings_and_bank_once(pipeline, store):
+    pipeline.update_server_settings("telegram:-1", {"mod_chat": "-500", "thresholds": {"sexual": 0.8},
+                                                    "exempt_users": ["7", "9"], "dry_run": True})
+    _bank(store, "telegram:-1")
+    moved = pipeline.carry_over_server("telegram:-1", "telegram:-1001")
+    assert moved == {"settings": ["dry_run", "exempt_users", "mod_chat", "thresholds"], "bank_entries": 1}
+    new = pipeline.server_settings("telegram:-1001")
+    assert (new.mod_chat, new.thresholds["sexual"], new.exempt_users, new.dry_run) == ("-500", 0.8, frozenset({"7", "9"}), True)
+    assert store.bank_size(["telegram:-1001"]) == 1 and store.bank_size(["telegram:-1"]) == 0
+    assert pipeline.carry_over_server("telegram:-1", "telegram:-1001") == {}  # announced twice: nothing moves again
+    assert pipeline.server_settings("telegram:-1").mod_chat == "-500"  # old flags stay reviewable from the same chat
+
+
+def test_carry_over_never_overwrites_settings_the_new_id_already_has(pipeline, store):
+    pipeline.update_server_settings("telegram:-1", {"mod_chat": "-500"})
+    pipeline.update_server_settings("telegram:-1001", {"mod_chat": "-600"})
+    assert pipeline.carry_over_server("telegram:-1", "telegram:-1001") == {}
+    assert pipeline.server_settings("telegram:-1001").mod_chat == "-600"
+
+
+def test_carry_over_of_an_unknown_server_moves_nothing(pipeline, store):
+    assert pipeline.carry_over_server("telegram:-404", "telegram:-1001404") == {}
+    assert store.server_overrides("telegram:-1001404") == {}

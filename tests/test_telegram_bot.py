@@ -593,6 +593,26 @@ async def test_short_flood_wait_is_waited_out(env: Env):
 
 
 # ---- members: /protect --------------------------------------------------------------------------
+async def test_group_upgraded_to_supergroup_keeps_its_settings_and_protected_pictures(env: Env):
+    """The monitored group gets a new id; Telegram says so in the old chat and in the new one."""
+    new_id = -1007777777777
+    env.store.add_bank_entry(SERVER, [("hash256", b"\x02" * 32)], note="photo", source="protect", registered_by="400")
+    old_chat = {"id": GROUP, "type": "group", "title": "Sari's fans"}
+    await env.fake.push("message", {**env.fake.new_message(old_chat, ADMIN), "migrate_to_chat_id": new_id})
+    notice = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS)
+    assert "upgraded to a supergroup" in notice[0].params["text"] and "1 protected picture" in notice[0].params["text"]
+    await env.fake.push("message", {**env.fake.new_message(supergroup(new_id, "Sari's fans"), None,
+                                                         sender_chat=supergroup(new_id)), "migrate_from_chat_id": GROUP})
+    # Flags in the new supergroup reach the same moderators' chat, and the bank moved with the group.
+    await env.fake.send(supergroup(new_id, "Sari's fans"), TROLL, "slur")
+    await env.fake.wait_call("sendMessage", n=2, where=lambda c: int(c.params["chat_id"]) == MODS)
+    await env.settle()
+    new_key = f"telegram:{new_id}"
+    assert [f.server for f in env.store.queue(new_key)] == [new_key]
+    assert env.store.bank_size([new_key]) == 1 and env.store.bank_size([SERVER]) == 0
+    assert len(env.mod_messages()) == 2  # the second announcement moved nothing and said nothing
+
+
 async def test_protect_registers_privately_and_reshares_are_flagged_as_aimed_at_the_member(env: Env):
     picture = b"PRIV" + b"\x01" * 3000
     env.fake.add_file("priv1", picture)

@@ -79,6 +79,7 @@ class TelegramHandlers:
         app.add_handler(CommandHandler("protect", self.on_protect, filters=once & filters.ChatType.PRIVATE))
         app.add_handler(MessageHandler(once & filters.ChatType.PRIVATE & (filters.PHOTO | filters.Document.IMAGE)
                                        & filters.CaptionRegex(r"(?i)^/protect(@\w+)?(\s|$)"), self.on_protect))
+        app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self.on_migrate))
         app.add_handler(MessageHandler(filters.ChatType.GROUPS & CONTENT & filters.UpdateType.MESSAGES, self.on_group_message))
         app.add_handler(CallbackQueryHandler(self.on_button))
         app.add_error_handler(self.on_error)
@@ -147,6 +148,34 @@ class TelegramHandlers:
             self.adapter.titles[str(chat.id)] = chat.title or str(chat.id)
 
     # ---- group messages --------------------------------------------------------------
+    async def on_migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A group upgraded to a supergroup gets a new id: carry its settings and protected pictures over.
+
+        Telegram announces it twice (in the old chat and in the new one); the second call moves nothing."""
+        m = update.effective_message
+        if m is None:
+            return
+        if m.migrate_from_chat_id:
+            old, new = m.migrate_from_chat_id, m.chat_id
+        elif m.migrate_to_chat_id:
+            old, new = m.chat_id, m.migrate_to_chat_id
+        else:
+            return
+        new_key = server_key(PLATFORM, new)
+        moved = self.pipeline.carry_over_server(server_key(PLATFORM, old), new_key)
+        self._mod_chats = None
+        mod_chat = self.pipeline.server_settings(new_key).mod_chat
+        if not moved or not mod_chat:
+            return
+        pictures = moved.get("bank_entries", 0)
+        text = (f"This group was upgraded to a supergroup, so Telegram gave it a new id ({new}). Its settings"
+                + (f" and {pictures} protected picture(s)" if pictures else "") + " moved with it. Flags from "
+                f"before the upgrade stay under the old id ({old}) and are still listed by /queue here.")
+        try:
+            await context.bot.send_message(chat_id=int(mod_chat), text=text)
+        except TelegramError as exc:
+            log.info("could not tell the moderators' chat about the upgrade: %s", exc)
+
     async def on_group_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         m, chat = update.effective_message, update.effective_chat
         if m is None or chat is None or str(chat.id) in self.mod_chat_servers():
