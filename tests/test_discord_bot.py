@@ -542,6 +542,35 @@ async def test_edited_message_is_rechecked(env):
     assert flag.excerpt == "halo bokep"
 
 
+@pytest.mark.parametrize("edited_timestamp, rechecked", [(True, True), (False, False)])
+async def test_edit_of_an_uncached_message(env, edited_timestamp, rechecked):
+    """A message sent before the bot started (never cached) and edited now; link-preview updates
+    carry no edit time and are not re-checked."""
+    payload = env.fake.message_payload(MALLORY, "halo bokep")
+    if edited_timestamp:
+        payload["edited_timestamp"] = payload["timestamp"]
+    await env.fake.dispatch("MESSAGE_UPDATE", payload)
+    if rechecked:
+        await env.fake.wait_call("POST", rf"^/channels/{MODQ}/messages$")
+        flag = env.store.flag(SERVER, env.store.find_flag(SERVER, str(GENERAL), payload["id"]))
+        assert flag.excerpt == "halo bokep"
+    else:
+        await asyncio.sleep(0.3)
+        await asyncio.wait_for(env.client.intake.drain(), 10)
+        assert env.client.intake.handled == 0 and env.store.count_flags(SERVER) == 0
+
+
+async def test_unchanged_cached_message_update_is_ignored(env):
+    payload = await env.fake.send_message(MALLORY, "halo bokep")
+    await env.fake.wait_call("POST", rf"^/channels/{MODQ}/messages$")
+    await env.settle()
+    handled = env.client.intake.handled
+    await env.fake.dispatch("MESSAGE_UPDATE", {**payload, "embeds": [{"type": "link", "url": "https://example.org"}]})
+    await asyncio.sleep(0.3)
+    await env.settle()
+    assert env.client.intake.handled == handled
+
+
 async def test_fetch_has_a_hard_byte_cap(env):
     from bot.models import Attachment
     payload = env.fake.message_payload(ALICE, "", attachments=(("big.png", "image/png", b"x" * 5000),))

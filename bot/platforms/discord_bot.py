@@ -286,8 +286,19 @@ class TriageBot(commands.Bot):
             return
         await self.intake.submit(to_message(message))
 
-    async def on_message_edit(self, before: discord.Message, after: discord.Message) -> None:
-        if after.guild is None or before.content == after.content or after.author.bot:
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        """Re-check edited messages, cached or not: a harasser can edit an old message after a restart.
+
+        Without the cached copy the content cannot be compared, so only updates that carry an edit
+        time count; link previews arriving later update a message without one."""
+        after = payload.message
+        if after.guild is None or after.author.bot or (self.user is not None and after.author.id == self.user.id):
+            return
+        before = payload.cached_message
+        if before is not None:
+            if before.content == after.content:
+                return
+        elif not payload.data.get("edited_timestamp"):
             return
         await self.intake.submit(to_message(after, edited=True))
 
