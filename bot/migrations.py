@@ -151,4 +151,14 @@ ALTER TABLE bank_entries ADD COLUMN flag_id INTEGER REFERENCES flags(id);
     (3, "display name of an incident's target, so alerts say @name rather than an id", """
 ALTER TABLE incidents ADD COLUMN target_name TEXT;
 """),
+    (4, "Telegram one-time link codes, so a restart does not void a code an admin was given", """
+CREATE TABLE link_codes (
+    code TEXT PRIMARY KEY,
+    server TEXT NOT NULL,
+    chat_id INTEGER NOT NULL,
+    issued_by INTEGER NOT NULL,
+    expires_at REAL NOT NULL,
+    notice_message_id INTEGER
+);
+"""),
 ]

@@ -598,6 +598,28 @@ class Store:
     def set_incident_alert_ref(self, server: str, incident_id: int, ref: str | None) -> None:
         self.db.conn.execute("UPDATE incidents SET alert_ref = ? WHERE id = ? AND server = ?", (ref, incident_id, server))
 
+    # ---- Telegram link codes -------------------------------------------------------
+    def put_link_code(self, code: str, server: str, chat_id: int, issued_by: int, expires_at: float, now: float) -> None:
+        """A new one-time code for `server`; the server's older codes and every expired code go."""
+        with self._tx():
+            self.db.conn.execute("DELETE FROM link_codes WHERE server = ? OR expires_at <= ?", (server, now))
+            self.db.conn.execute("INSERT OR REPLACE INTO link_codes (code, server, chat_id, issued_by, expires_at) VALUES (?, ?, ?, ?, ?)",
+                                 (code, server, chat_id, issued_by, expires_at))
+
+    def set_link_code_notice(self, code: str, message_id: int) -> None:
+        self.db.conn.execute("UPDATE link_codes SET notice_message_id = ? WHERE code = ?", (message_id, code))
+
+    def link_code(self, code: str, now: float, take: bool = False) -> dict | None:
+        """The unexpired code's row (server, chat_id, issued_by, expires_at, notice_message_id), or None;
+        `take` uses it up."""
+        with self._tx():
+            self.db.conn.execute("DELETE FROM link_codes WHERE expires_at <= ?", (now,))
+            cur = self.db.conn.execute("SELECT server, chat_id, issued_by, expires_at, notice_message_id FROM link_codes WHERE code = ?", (code,))
+            row = cur.fetchone()
+            if row is not None and take:
+                self.db.conn.execute("DELETE FROM link_codes WHERE code = ?", (code,))
+        return dict(zip([d[0] for d in cur.description], row)) if row else None
+
     # ---- image bank ----------------------------------------------------------------
     def add_bank_entry(self, scope: str, records: Sequence[tuple[str, bytes]], note: str | None, source: str,
                        registered_by: str | None, protects: str | None = None, flag_id: int | None = None) -> int:

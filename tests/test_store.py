@@ -116,3 +116,33 @@ def test_retention_purges_only_old(store):
     m, r = flag(store)
     assert store.purge_content(m.server, before=utcnow() - timedelta(days=90)) == 0
     assert store.purge_content(m.server, before=utcnow() + timedelta(seconds=1)) == 1
+
+
+# ---- Telegram link codes -------------------------------------------------------------------
+def test_link_code_is_used_once_and_expires(store):
+    store.put_link_code("ABCD-2345", "telegram:-1", -1, 7, expires_at=1000.0, now=400.0)
+    store.set_link_code_notice("ABCD-2345", 55)
+    assert store.link_code("ABCD-2345", now=500.0) == {"server": "telegram:-1", "chat_id": -1, "issued_by": 7,
+                                                       "expires_at": 1000.0, "notice_message_id": 55}
+    assert store.link_code("ABCD-2345", now=500.0, take=True)["server"] == "telegram:-1"
+    assert store.link_code("ABCD-2345", now=500.0) is None  # used up
+    store.put_link_code("WXYZ-2345", "telegram:-1", -1, 7, expires_at=1000.0, now=400.0)
+    assert store.link_code("WXYZ-2345", now=1000.0) is None  # expired at its deadline
+
+
+def test_new_link_code_replaces_the_servers_older_one(store):
+    store.put_link_code("AAAA-2222", "telegram:-1", -1, 7, expires_at=1000.0, now=0.0)
+    store.put_link_code("BBBB-3333", "telegram:-2", -2, 7, expires_at=1000.0, now=0.0)
+    store.put_link_code("CCCC-4444", "telegram:-1", -1, 8, expires_at=1100.0, now=100.0)
+    assert store.link_code("AAAA-2222", now=200.0) is None
+    assert store.link_code("BBBB-3333", now=200.0)["chat_id"] == -2  # another group's code is untouched
+    assert store.link_code("CCCC-4444", now=200.0)["issued_by"] == 8
+
+
+def test_link_codes_survive_reopening(db_path):
+    s = Store.open(db_path)
+    s.put_link_code("ABCD-2345", "telegram:-1", -1, 7, expires_at=1000.0, now=0.0)
+    s.close()
+    s = Store.open(db_path)
+    assert s.link_code("ABCD-2345", now=10.0, take=True)["server"] == "telegram:-1"
+    s.close()

@@ -342,6 +342,24 @@ async def test_setup_links_the_moderators_chat_with_a_one_time_code(unlinked: En
     await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS and "Flagged" in c.params["text"])
 
 
+async def test_link_code_survives_a_restart(tmp_path, monkeypatch):
+    """An admin gets a code, the bot restarts (same database), the code still links the chat."""
+    env = await start_env(tmp_path, monkeypatch, servers={})
+    await env.fake.send(G, ADMIN, "/setup", entities=[{"type": "bot_command", "offset": 0, "length": 6}])
+    [notice] = await env.fake.wait_call("sendMessage")
+    code = notice.params["text"].split("/link ")[1].split("<")[0]
+    await stop_env(env)
+    env = await start_env(tmp_path, monkeypatch, servers={})
+    try:
+        await env.fake.send(supergroup(MODS, "Mods"), ADMIN, f"/link {code}",
+                            entities=[{"type": "bot_command", "offset": 0, "length": 5}])
+        await env.fake.wait_for(lambda: env.pipeline.server_settings(SERVER).mod_chat == str(MODS), what="linked")
+        await env.fake.wait_call("deleteMessage")  # the code notice posted before the restart is removed
+    finally:
+        await stop_env(env)
+    assert not env.errors, f"handler errors: {env.errors!r}"
+
+
 async def test_setup_threshold_and_dry_run(env: Env):
     cmd = lambda s: {"type": "bot_command", "offset": 0, "length": 6}  # noqa: E731
     await env.fake.send(G, ADMIN, "/setup threshold racial 0.99", entities=[cmd(0)])

@@ -60,7 +60,7 @@ class TelegramHandlers:
         self.store = pipeline.store
         self.adapter = adapter
         self.admins = AdminCache(app.bot, ttl=admin_ttl)
-        self.codes = LinkCodes()
+        self.codes = LinkCodes(self.store)
         self.media_group_delay = media_group_delay
         self.intake = Intake(pipeline, maxsize=pipeline.settings.queue_size)
         self._intake_started = False

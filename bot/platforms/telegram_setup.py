@@ -1,8 +1,8 @@
 """One-time codes that link a moderators' chat to a group, and parsing of `/setup` arguments.
 
 The code is posted in the group, where members can read it; that is safe because `/link`
-also checks that the sender is an admin of the group the code belongs to. Codes live in
-memory only: a restart simply means running `/setup` again.
+also checks that the sender is an admin of the group the code belongs to. Codes are kept in
+the store (wall-clock expiry), so a restart within their 10 minutes does not void them.
 """
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
+
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -28,39 +30,37 @@ class PendingLink:
 
 
 class LinkCodes:
-    def __init__(self, ttl: float = CODE_TTL_S, clock: Callable[[], float] = time.monotonic) -> None:
+    """One-time codes, kept in the store so a restart does not void a code an admin was just given."""
+
+    def __init__(self, store: Store, ttl: float = CODE_TTL_S, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
         self.ttl = ttl
         self.clock = clock
-        self._codes: dict[str, PendingLink] = {}
 
     def issue(self, server: str, chat_id: int, issued_by: int) -> str:
         """A fresh code for the group; any older code of the same group stops working."""
-        self._expire()
-        for code in [c for c, p in self._codes.items() if p.server == server]:
-            del self._codes[code]
         code = "".join(secrets.choice(_ALPHABET) for _ in range(4)) + "-" + "".join(secrets.choice(_ALPHABET) for _ in range(4))
-        self._codes[code] = PendingLink(server, chat_id, issued_by, self.clock() + self.ttl)
+        now = self.clock()
+        self.store.put_link_code(code, server, chat_id, issued_by, now + self.ttl, now)
         return code
 
     def attach_notice(self, code: str, message_id: int) -> None:
         """Remember the group message showing the code, so it can be deleted once used."""
-        p = self._codes.get(code)
-        if p is not None:
-            self._codes[code] = PendingLink(p.server, p.chat_id, p.issued_by, p.expires, message_id)
+        self.store.set_link_code_notice(code, message_id)
 
     def peek(self, code: str) -> PendingLink | None:
-        self._expire()
-        return self._codes.get(normalize_code(code))
+        return self._get(code, take=False)
 
     def redeem(self, code: str) -> PendingLink | None:
         """Use a code once; None when unknown or expired."""
-        self._expire()
-        return self._codes.pop(normalize_code(code), None)
+        return self._get(code, take=True)
 
-    def _expire(self) -> None:
-        now = self.clock()
-        for code in [c for c, p in self._codes.items() if p.expires <= now]:
-            del self._codes[code]
+    def _get(self, code: str, take: bool) -> PendingLink | None:
+        row = self.store.link_code(normalize_code(code), self.clock(), take=take)
+        if row is None:
+            return None
+        return PendingLink(row["server"], int(row["chat_id"]), int(row["issued_by"]), float(row["expires_at"]),
+                           row["notice_message_id"])
 
 
 def normalize_code(code: str) -> str:
