@@ -105,6 +105,11 @@ class Settings:
     def for_server(self, key: str) -> ServerSettings:
         return self.servers.get(key, self.defaults)
 
+    def effective(self, key: str, overrides: Mapping[str, Any]) -> ServerSettings:
+        """The server's config with its stored runtime (/setup) overrides on top, as the bots apply it."""
+        base = self.for_server(key)
+        return base.with_overrides(overrides, f"stored settings of {key}") if overrides else base
+
 
 _SERVER_FIELDS = {f.name: f for f in dataclasses.fields(ServerSettings)}
 

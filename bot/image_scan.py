@@ -40,7 +40,8 @@ class ImageScan:
         self._lock = threading.Lock()
 
     def status(self) -> str:
-        return f"{nudity_status()}; re-share bank: {self.store.bank_size()} entr{'y' if self.store.bank_size() == 1 else 'ies'}"
+        n = self.store.bank_size()
+        return f"{nudity_status()}; re-share bank: {n} entr{'y' if n == 1 else 'ies'}"
 
     def scopes(self, server: str, shared: bool) -> list[str]:
         return [server, SHARED_SCOPE] if shared else [server]

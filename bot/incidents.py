@@ -2,23 +2,23 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from bot.config import ServerSettings
+from bot.models import Message
 from bot.store import IncidentView, Store
 
 log = logging.getLogger(__name__)
 
 
-def assign(store: Store, server: str, flag_id: int, targets: tuple[str, ...], at: datetime, settings: ServerSettings,
-           target_name: str | None = None) -> int | None:
-    """Attach a flag to the open incident for its first target, or start one; None if it targets no one."""
-    if not targets:
+def assign(store: Store, flag_id: int, message: Message, settings: ServerSettings) -> int | None:
+    """Attach a flag to the open incident for its message's first target, or start one; None if it targets no one."""
+    if not message.targets:
         return None
-    target = targets[0]
-    since = at - timedelta(minutes=settings.incident_window_minutes)
-    existing = store.open_incident_for(server, target, since)
-    return store.attach_to_incident(server, flag_id, target, existing, at, target_name)
+    target = message.targets[0]
+    since = message.time - timedelta(minutes=settings.incident_window_minutes)
+    existing = store.open_incident_for(message.server, target, since)
+    return store.attach_to_incident(message.server, flag_id, target, existing, message.time, message.target_name(target))
 
 
 #: Order labels are named in, most serious first; `reported` only adds that members reported it.

@@ -37,6 +37,8 @@ class ImageScanner(Protocol):
 
     def records_for(self, pixels) -> list[tuple[str, bytes]]: ...
 
+    def status(self) -> str: ...
+
     def add_to_index(self, scope: str, entry_id: int, records: list[tuple[str, bytes]]) -> None: ...
 
 
@@ -114,11 +116,7 @@ class Pipeline:
         """Config for the server, with its runtime (/setup) overrides on top; cached."""
         cached = self._server_cache.get(server)
         if cached is None:
-            cached = self.settings.for_server(server)
-            overrides = self.store.server_overrides(server)
-            if overrides:
-                cached = cached.with_overrides(overrides, f"stored settings of {server}")
-            self._server_cache[server] = cached
+            cached = self._server_cache[server] = self.settings.effective(server, self.store.server_overrides(server))
         return cached
 
     def update_server_settings(self, server: str, overrides: Mapping[str, object]) -> ServerSettings:
@@ -246,8 +244,7 @@ class Pipeline:
                 log.exception("could not fingerprint the images of flag #%d", result.flag_id)
         incident_id = None
         if result.created:
-            incident_id = incidents.assign(self.store, message.server, result.flag_id, message.targets, message.time, settings,
-                                           message.target_name(message.targets[0]) if message.targets else None)
+            incident_id = incidents.assign(self.store, result.flag_id, message, settings)
         decision = replace(decision, flag_id=result.flag_id, incident_id=incident_id)
         for action in decision.actions:
             await self.perform(replace(action, flag_id=result.flag_id, incident_id=incident_id))
@@ -268,7 +265,7 @@ class Pipeline:
         if self.image_scanner is None:
             images = "image scanning off (install triagebot[images])"
         else:
-            images = self.image_scanner.status() if hasattr(self.image_scanner, "status") else "image scanning on"
+            images = self.image_scanner.status()
         return f"Detectors: text ({text}); {images}"
 
     def alert(self, action: Action) -> alerts.Alert:
@@ -332,8 +329,7 @@ class Pipeline:
             result = self.store.record_flag(message, decision, source="report")
             flag_id, created = result.flag_id, result.created
             if created:
-                incidents.assign(self.store, server, flag_id, message.targets, message.time, settings,
-                                 message.target_name(message.targets[0]) if message.targets else None)
+                incidents.assign(self.store, flag_id, message, settings)
         elif self.store.has_reported(server, flag_id, report.reporter_id):
             return ReportOutcome(flag_id=flag_id, duplicate=True, count=self.store.flag(server, flag_id).report_count)
         self.store.record_report(server, flag_id, report.reporter_id, report.reason)

@@ -5,7 +5,7 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from bot.config import ServerSettings, Settings
+from bot.config import Settings
 from bot.models import utcnow
 from bot.store import Store
 
@@ -14,18 +14,11 @@ log = logging.getLogger(__name__)
 DAY_S = 24 * 3600
 
 
-def effective(settings: Settings, store: Store, server: str) -> ServerSettings:
-    """Config for the server with its stored runtime overrides on top (as the bots see it)."""
-    base = settings.for_server(server)
-    overrides = store.server_overrides(server)
-    return base.with_overrides(overrides, f"stored settings of {server}") if overrides else base
-
-
 def apply(store: Store, settings: Settings, server: str | None = None) -> int:
     """Purge content older than each server's retention; returns how many flags were purged."""
     total = 0
     for key in ([server] if server else store.servers()):
-        days = effective(settings, store, key).retention_days
+        days = settings.effective(key, store.server_overrides(key)).retention_days
         n = store.purge_content(key, before=utcnow() - timedelta(days=days))
         if n:
             log.info("retention: purged content of %d flag(s) in %s (older than %d days)", n, key, days)

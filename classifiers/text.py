@@ -295,15 +295,13 @@ class TextClassifier:
         """One :class:`Verdict` per label, with readable reasons when the score is notable."""
         norm = normalize(text)
         dec, matches, logkeep = self._raw(norm)
-        probs = self._proba(dec, logkeep)
-        out = []
-        for j, label in enumerate(TEXT_LABELS):
-            p = probs[label]
-            reason = ""
-            if p >= 0.5 * self.thresholds[label]:
-                reason = self._reason(norm, j, label, matches)
-            out.append(Verdict(label=label, score=p, reason=reason, detector=self.name))
-        return out
+        return self._verdicts(norm, matches, self._proba(dec, logkeep))
+
+    def _verdicts(self, norm: Normalized, matches: list, probs: dict[str, float]) -> list[Verdict]:
+        """Reasons are built only where a score is notable (half the label's threshold): they cost more than scoring."""
+        return [Verdict(label=label, score=probs[label], detector=self.name,
+                        reason=self._reason(norm, j, label, matches) if probs[label] >= 0.5 * self.thresholds[label] else "")
+                for j, label in enumerate(TEXT_LABELS)]
 
     def _lexicon_part(self, norm: Normalized) -> tuple[list, np.ndarray, list[float]]:
         """Lexicon matches, their logit contribution, and log(1 - prior) sums per label."""
@@ -377,13 +375,7 @@ class TextClassifier:
         if not len(texts):
             return []
         norms, all_matches, probs = self._batch(texts)
-        out = []
-        for norm, matches, p in zip(norms, all_matches, probs):
-            out.append([Verdict(label=label, score=p[label], detector=self.name,
-                                reason=self._reason(norm, j, label, matches)
-                                if p[label] >= 0.5 * self.thresholds[label] else "")
-                        for j, label in enumerate(TEXT_LABELS)])
-        return out
+        return [self._verdicts(norm, matches, p) for norm, matches, p in zip(norms, all_matches, probs)]
 
     # -- reasons -------------------------------------------------------------------------------
     def _reason(self, norm: Normalized, j: int, label: str, matches: list) -> str:

@@ -373,7 +373,7 @@ def _source_table(ds: Dataset) -> dict[str, dict]:
 
 
 def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: bool = True,
-          params: dict | None = None, run_loso: bool = True, results_path: str | Path | None = None) -> dict:
+          params: dict | None = None, run_loso: bool = True) -> dict:
     """Train on `data_dir` (+ hand-written examples), write model.skops + model cards; returns the card."""
     from skops.io import dump
     from tqdm.auto import tqdm
@@ -403,11 +403,6 @@ def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: boo
             bar.set_postfix_str(f"LOSO {name}")
             bar.update(1)
         results = loso(ds, norm_texts, params, progress=tick)
-        if results_path:  # held-out scores for error analysis; derived from the data: never commit
-            import pickle
-
-            with open(results_path, "wb") as fh:
-                pickle.dump({k: {kk: vv for kk, vv in v.items() if kk != "fold"} for k, v in results.items()}, fh)
         if results:
             thresholds = choose_thresholds(results, why=threshold_candidates)
             loso_rows = metrics(results, thresholds)

@@ -11,7 +11,7 @@ from types import MappingProxyType, SimpleNamespace
 import pytest
 
 from bot.config import ServerSettings, Settings
-from bot.models import Action, ActionResult, Attachment, Message
+from bot.models import Action, ActionResult, Attachment, Decision, Message
 from bot.pipeline import Pipeline
 from bot.store import Store
 from classifiers.base import Verdict
@@ -22,6 +22,8 @@ os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
 REPO = Path(__file__).resolve().parents[1]
 DEV_DATA = REPO.parent / "shared" / "data" / "dev"
 needs_dev_data = pytest.mark.skipif(not DEV_DATA.exists(), reason="needs ../shared/data/dev (dev datasets are not in the repo)")
+needs_model = pytest.mark.skipif(not (REPO / "data" / "model.skops").exists(),
+                                 reason="data/model.skops not built (triagebot train --data DIR)")
 
 
 class KeywordDetector:
@@ -70,6 +72,9 @@ class StandInImageScanner:
 
     def add_to_index(self, scope: str, entry_id: int, records: list[tuple[str, bytes]]) -> None:
         self.index[records[0][1]] = entry_id
+
+    def status(self) -> str:
+        return f"stand-in image scanner: {len(self.index)} banked"
 
     def scan(self, data: bytes, scopes: list[str]) -> SimpleNamespace:
         verdicts, matched = [], []
@@ -131,6 +136,12 @@ def make_message(text: str = "hello", *, server_id: str = "s1", platform: str = 
                  channel: str = "c1", targets: tuple[str, ...] = (), **kw) -> Message:
     return Message(platform=platform, server_id=server_id, channel_id=channel, message_id=kw.pop("message_id", f"m{next(_ids)}"),
                    author_id=author, text=text, targets=targets, **kw)
+
+
+def record_lewd_flag(store: Store, text: str = "lewd", server_id: str = "s1", **kw):
+    """A message flagged `sexual` straight into the store (no pipeline): (message, RecordResult)."""
+    m = make_message(text, server_id=server_id, **kw)
+    return m, store.record_flag(m, Decision(flagged=True, labels=("sexual",), verdicts=(Verdict("sexual", 0.9, "matched lewd", "kw"),)))
 
 
 @pytest.fixture

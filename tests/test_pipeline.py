@@ -4,7 +4,7 @@ import pytest
 
 from bot.models import Action, Report, Review
 from bot.pipeline import Intake, Pipeline
-from tests.conftest import ExplodingDetector, KeywordDetector, RecordingAdapter, make_message, make_settings
+from tests.conftest import ExplodingDetector, KeywordDetector, RecordingAdapter, StandInImageScanner, make_message, make_settings
 
 
 async def test_benign_message_is_not_stored(pipeline, store, adapter):
@@ -170,6 +170,12 @@ async def test_incident_summary_names_the_target(pipeline, store):
 
 def test_status_says_when_images_are_off(pipeline):
     assert pipeline.status() == "Detectors: text (keyword); image scanning off (install triagebot[images])"
+
+
+def test_status_asks_the_image_scanner(store, db_path):
+    p = Pipeline(make_settings(db_path), store, [KeywordDetector()], image_scanner=StandInImageScanner())
+    assert p.status() == "Detectors: text (keyword); stand-in image scanner: 0 banked"
+    p.executor.shutdown(wait=False)
 
 
 async def test_reviewed_incidents_leave_the_queue(pipeline, store):
