@@ -70,7 +70,7 @@ def main() -> None:
     import sklearn.pipeline  # noqa: F401
     import skops.io  # noqa: F401
 
-    from classifiers.text import TextClassifier, default_model_path
+    from classifiers.text import POOL_MIN_TEXTS, TextClassifier, default_model_path
     import_s = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -89,7 +89,9 @@ def main() -> None:
     print(f"triagebot text_model   single (1 core): median {med:.3f} ms  p99 {p99:.3f} ms | batched (1 core) "
           f"classify {batch:,.0f} msg/s, scores {batch_scores:,.0f} msg/s | load {load_s:.2f} s "
           f"(+ {import_s:.2f} s imports) | file {path.stat().st_size / 1e6:.1f} MB")
-    if cores and len(cores) > 1:
+    if cores and len(cores) > 1 and len(msgs) < POOL_MIN_TEXTS:
+        print(f"(no multi-process figure: batches under {POOL_MIN_TEXTS} messages are not forked; use --n {POOL_MIN_TEXTS} or more)")
+    elif cores and len(cores) > 1:
         os.sched_setaffinity(0, cores)
         n = len(cores)
         t = time.perf_counter()
@@ -98,7 +100,8 @@ def main() -> None:
         t = time.perf_counter()
         model.scores_batch(msgs, n_jobs=n)
         pooled_scores = len(msgs) / (time.perf_counter() - t)
-        print(f"triagebot text_model   batched ({n} processes): classify {pooled:,.0f} msg/s, scores {pooled_scores:,.0f} msg/s")
+        print(f"triagebot text_model   batched ({n} processes, pool start-up included): classify {pooled:,.0f} msg/s, "
+              f"scores {pooled_scores:,.0f} msg/s")
         pin_one_core()
 
     try:

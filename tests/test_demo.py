@@ -4,9 +4,9 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from bot.store import Store
+from tests.conftest import needs_model
 
-MODEL = pytest.importorskip("classifiers.text").default_model_path()
-pytestmark = pytest.mark.skipif(not MODEL.exists(), reason="data/model.skops is not built")
+pytestmark = needs_model
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,17 @@ def test_demo_catches_reshares_reports_and_spares_chatter(demo_run):
         assert all(r.ok for r in s.verify_chain())
 
 
-def test_demo_replaces_its_own_db_but_not_a_real_one(tmp_path):
+def test_demo_replaces_its_own_db(demo_run):
+    """A second run starts from scratch: same flags, not twice as many."""
+    _, db = demo_run
+    with Store.open(db) as s:
+        before = s.count_flags("demo:fanserver")
+    CliRunner().invoke(main, ["demo", "--db", str(db)], catch_exceptions=False)
+    with Store.open(db) as s:
+        assert s.count_flags("demo:fanserver") == before > 0
+
+
+def test_demo_refuses_to_replace_a_real_db(tmp_path):
     db = tmp_path / "real.db"
     with Store.open(db) as s:
         s.ensure_server("discord:1")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from collections.abc import Callable
 
 import numpy as np
@@ -286,6 +287,12 @@ def test_estimate_tilt_straightens_a_rotated_frame(angle: float) -> None:
     tilted = np.asarray(Image.fromarray(framed).rotate(angle, resample=Image.Resampling.BICUBIC, expand=True))
     small = np.asarray(Image.fromarray(tilted).resize((tilted.shape[1] // 3, tilted.shape[0] // 3)))
     assert abs(estimate_tilt(small) + angle) <= 1.0
+
+
+def test_estimate_tilt_leaves_an_upright_frame_alone() -> None:
+    from classifiers.images.bank import estimate_tilt
+
+    framed = _letterbox(load("coffee"))
     assert estimate_tilt(np.asarray(Image.fromarray(framed).resize((framed.shape[1] // 3, framed.shape[0] // 3)))) == 0.0
 
 
@@ -359,6 +366,7 @@ def test_modules_import_and_hash_without_opencv_or_nudenet() -> None:
         "assert m is not None and m.entry_id == 3, m\n"
         "print(nudity_status())\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])  # the tree under test, not an installed copy
     assert out.returncode == 0, out.stderr
     assert "nudity detection off (install triagebot[images])" in out.stdout

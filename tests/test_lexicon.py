@@ -43,7 +43,13 @@ def test_every_rule_has_a_prior_and_terms() -> None:
     lex = default_lexicon()
     assert len(set(lex.feature_names)) == len(lex.feature_names)
     for rule in lex.rules:
-        assert rule.terms and 0.0 <= rule.prior < 1.0 and rule.label in ("sexual", "racial")
+        assert rule.terms and rule.label in ("sexual", "racial"), rule.name
+        # hard-negative rules are evidence against (prior 0, a learned negative weight); every other rule
+        # must set its prior: a forgotten one would silently default to 0 and never fire as a prior
+        if rule.name.endswith("_hard_negative"):
+            assert rule.prior == 0.0, rule.name
+        else:
+            assert 0.0 < rule.prior < 1.0, rule.name
 
 
 def test_suffix_is_stripped() -> None:

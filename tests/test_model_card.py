@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import pytest
 import sklearn
@@ -11,10 +10,11 @@ import sklearn
 from classifiers.base import TEXT_LABELS
 from classifiers.lexicon import lexicon_sha256
 from classifiers.text import default_model_path
+from tests.conftest import DEV_DATA, needs_dev_data, needs_model
 
 MODEL = default_model_path()
 CARD = MODEL.with_name("model_card.json")
-pytestmark = pytest.mark.skipif(not MODEL.exists(), reason="data/model.skops not built")
+pytestmark = needs_model
 
 
 @pytest.fixture(scope="module")
@@ -63,17 +63,14 @@ def test_markdown_card_mentions_thresholds(card: dict) -> None:
         assert f"`{label}` = {t}" in md
 
 
-DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dev"
-
-
 @pytest.mark.devdata
-@pytest.mark.skipif(not DEV.exists(), reason="needs ../shared/data/dev")
+@needs_dev_data
 def test_card_hashes_match_dev_data(card: dict) -> None:
     """The committed model was trained on exactly the dev files present (else: retrain)."""
     for name, info in card["data_files"].items():
         if name.startswith("handwritten/"):
             path = MODEL.parent / name
         else:
-            path = DEV / name
+            path = DEV_DATA / name
         assert path.exists(), name
         assert hashlib.sha256(path.read_bytes()).hexdigest() == info["sha256"], name

@@ -4,18 +4,15 @@ from unittest.mock import patch
 
 from bot import retention
 from bot.config import parse_settings
-from bot.models import Decision, utcnow
-from classifiers.base import Verdict
-from tests.conftest import make_message
+from bot.models import utcnow
+from tests.conftest import record_lewd_flag
 
 
-def old_flag(store, server_id, days_ago, author="a1"):
+def old_flag(store, server_id, days_ago):
     """A flag recorded `days_ago` (the store's clock is set back, so the audit chain stays honest)."""
-    m = make_message("lewd words", server_id=server_id, author=author)
     then = utcnow() - timedelta(days=days_ago)
     with patch("bot.store.utcnow", lambda: then):
-        r = store.record_flag(m, Decision(flagged=True, labels=("sexual",), verdicts=(Verdict("sexual", 0.9, "lewd", "kw"),)))
-    return r.flag_id
+        return record_lewd_flag(store, "lewd words", server_id=server_id)[1].flag_id
 
 
 def test_retention_is_per_server_and_runtime_overrides_win(store):

@@ -5,13 +5,10 @@ import pytest
 from bot.models import Action, Decision, Review, utcnow
 from bot.store import Store, StoreError
 from classifiers.base import Verdict
-from tests.conftest import make_message
+from tests.conftest import make_message, record_lewd_flag
 
 
-def flag(store, text="lewd", server_id="s1", **kw):
-    m = make_message(text, server_id=server_id, **kw)
-    d = Decision(flagged=True, labels=("sexual",), verdicts=(Verdict("sexual", 0.9, "matched lewd", "kw"),))
-    return m, store.record_flag(m, d)
+flag = record_lewd_flag
 
 
 def test_file_is_wal_with_foreign_keys_and_migrated(store, db_path):

@@ -54,6 +54,10 @@ class Env:
         return [c for c in self.fake.calls_of("sendMessage") if int(c.params["chat_id"]) == MODS]
 
 
+#: What the stand-in detector flags in these tests.
+KEYWORDS = {"slur": ("racial", 0.95), "nude": ("sexual", 0.9)}
+
+
 def make_settings(fake: FakeTelegram, servers: dict | None = None):
     env = {"TELEGRAM_TOKEN": fake.token, "TRIAGEBOT_TELEGRAM_BASE_URL": fake.base_url,
            "TRIAGEBOT_TELEGRAM_BASE_FILE_URL": fake.base_file_url}
@@ -72,7 +76,7 @@ async def start_env(tmp_path: Path, monkeypatch, servers: dict | None = None):
         fake.set_member(chat, CREATOR, "creator")
     store = Store.open(tmp_path / "t.db")
     settings = make_settings(fake, servers)
-    pipeline = Pipeline(settings, store, text_detectors=[KeywordDetector({"slur": ("racial", 0.95), "nude": ("sexual", 0.9)})], image_scanner=StandInImageScanner())
+    pipeline = Pipeline(settings, store, text_detectors=[KeywordDetector(KEYWORDS)], image_scanner=StandInImageScanner())
     app = build_application(pipeline, settings, media_group_delay=0.3)
     env = Env(fake, store, pipeline, app)
 
@@ -345,10 +349,13 @@ async def test_setup_links_the_moderators_chat_with_a_one_time_code(unlinked: En
 async def test_link_code_survives_a_restart(tmp_path, monkeypatch):
     """An admin gets a code, the bot restarts (same database), the code still links the chat."""
     env = await start_env(tmp_path, monkeypatch, servers={})
-    await env.fake.send(G, ADMIN, "/setup", entities=[{"type": "bot_command", "offset": 0, "length": 6}])
-    [notice] = await env.fake.wait_call("sendMessage")
-    code = notice.params["text"].split("/link ")[1].split("<")[0]
-    await stop_env(env)
+    try:
+        await env.fake.send(G, ADMIN, "/setup", entities=[{"type": "bot_command", "offset": 0, "length": 6}])
+        [notice] = await env.fake.wait_call("sendMessage")
+        code = notice.params["text"].split("/link ")[1].split("<")[0]
+    finally:
+        await stop_env(env)
+    assert not env.errors, f"handler errors before the restart: {env.errors!r}"
     env = await start_env(tmp_path, monkeypatch, servers={})
     try:
         await env.fake.send(supergroup(MODS, "Mods"), ADMIN, f"/link {code}",
@@ -485,7 +492,7 @@ async def test_run_polls_until_stop_and_returns_cleanly(tmp_path, monkeypatch):
     fake = await FakeTelegram().start()
     store = Store.open(tmp_path / "run.db")
     settings = make_settings(fake)
-    pipeline = Pipeline(settings, store, text_detectors=[KeywordDetector({"slur": ("racial", 0.95), "nude": ("sexual", 0.9)})])
+    pipeline = Pipeline(settings, store, text_detectors=[KeywordDetector(KEYWORDS)])
     stop = asyncio.Event()
     task = asyncio.create_task(run(pipeline, settings, stop))
     try:

@@ -6,10 +6,12 @@ import math
 import numpy as np
 import pytest
 
+import classifiers.text as text_mod
 from classifiers.base import TEXT_LABELS, TextDetector, Verdict
-from classifiers.text import ModelNotFoundError, TextClassifier, default_model_path
+from classifiers.text import ModelNotFoundError, TextClassifier
+from tests.conftest import needs_model
 
-pytestmark = pytest.mark.skipif(not default_model_path().exists(), reason="data/model.skops not built")
+pytestmark = needs_model
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +74,6 @@ NEGATIVES = [
 ]
 
 
-def _text(case) -> str:
-    return case.values[0] if hasattr(case, "values") else case[0]
-
-
 @pytest.mark.parametrize("text, label", POSITIVES)
 def test_positives_are_flagged(model: TextClassifier, text: str, label: str) -> None:
     assert label in flagged(model, text), model.scores(text)
@@ -120,10 +118,10 @@ def test_head_and_tail_of_huge_text_are_classified(model: TextClassifier) -> Non
 
 
 def test_batch_equals_single(model: TextClassifier) -> None:
-    texts = [_text(p) for p in POSITIVES] + NEGATIVES
+    texts = [t for t, _ in POSITIVES] + NEGATIVES
     batch = model.classify_batch(texts)
     single = [model.classify(t) for t in texts]
-    for b, s in zip(batch, single):
+    for b, s in zip(batch, single, strict=True):
         assert [v.label for v in b] == [v.label for v in s]
         assert [v.reason for v in b] == [v.reason for v in s]
         np.testing.assert_allclose([v.score for v in b], [v.score for v in s], rtol=1e-9, atol=1e-12)
@@ -131,7 +129,7 @@ def test_batch_equals_single(model: TextClassifier) -> None:
 
 
 def test_lean_path_equals_pipeline(model: TextClassifier) -> None:
-    texts = [_text(p) for p in POSITIVES] + NEGATIVES + ["", "x" * 100_000, "b o k e p 🙂 \ud800"]
+    texts = [t for t, _ in POSITIVES] + NEGATIVES + ["", "x" * 100_000, "b o k e p 🙂 \ud800"]
     expected = model.pipeline.predict_proba(texts)
     got = np.array([[model.scores(t)[lab] for lab in TEXT_LABELS] for t in texts])
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
@@ -147,10 +145,14 @@ def test_missing_model_raises_clear_error(tmp_path) -> None:
         TextClassifier.load(tmp_path / "nope.skops")
 
 
-def test_pool_batch_equals_local(model: TextClassifier) -> None:
-    texts = [_text(p) for p in POSITIVES] + NEGATIVES
-    texts = texts * (4000 // len(texts) + 1)
+def test_pool_batch_equals_local(model: TextClassifier, monkeypatch) -> None:
+    texts = [t for t, _ in POSITIVES] + NEGATIVES
+    texts = texts * (text_mod.POOL_MIN_TEXTS // len(texts) + 1)
     local = model.classify_batch(texts)
+    pools: list[int] = []
+    real = text_mod._in_pool
+    monkeypatch.setattr(text_mod, "_in_pool", lambda m, meth, t, n: pools.append(n) or real(m, meth, t, n))
     pooled = model.classify_batch(texts, n_jobs=2)
+    assert pools == [2]  # the forked workers really ran
     assert [[(v.label, v.reason) for v in vs] for vs in pooled] == [[(v.label, v.reason) for v in vs] for vs in local]
     np.testing.assert_allclose([[v.score for v in vs] for vs in pooled], [[v.score for v in vs] for vs in local])
