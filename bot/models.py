@@ -92,6 +92,8 @@ class Action:
     ref: str | None = None  # existing alert to edit in place
     incident_id: int | None = None
     alert: Any = field(default=None, compare=False, repr=False)  # for notify: the bot.alerts.Alert to show, built once
+    destination: str | None = None  # the moderators' channel/chat for notify and failure notices, resolved by the core
+    link: str | None = None  # link to the flagged message, for notices (adapters never look it up)
 
     @property
     def automatic(self) -> bool:
@@ -103,6 +105,8 @@ class ActionResult:
     ok: bool
     detail: str = ""
     ref: str | None = None  # e.g. id of the alert message the adapter posted
+    retry_after: float | None = None  # the platform asked us to wait this long (429); the core retries then
+    gone: bool = False  # the target no longer exists (message already deleted, member left, alert message removed)
 
 
 @dataclass(frozen=True, slots=True)
