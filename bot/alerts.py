@@ -71,8 +71,11 @@ def build_alert(store: Store, action: Action, escalate_at: int | None = None) ->
     if incident is not None and incident.flag_count >= 2:
         escalated = escalate_at is not None and incident.flag_count >= escalate_at
         title = ("Escalated incident: " if escalated else "Incident: ") + incidents.summary(incident)
-        # The first flag's alert becomes the incident's alert: one message per pile-on.
-        ref = incident.alert_ref or store.flag(action.server, incident.first_flag_id).alert_ref
+        # The first flag's alert becomes the incident's alert: one message per pile-on. (Databases from
+        # before the outbox may have it only on the first flag.)
+        ref = incident.alert_ref
+        if ref is None and incident.first_flag_id is not None:
+            ref = store.flag(action.server, incident.first_flag_id).alert_ref
     else:
         incident = None
         source = {"report": "Reported by members", "automod": "Discord AutoMod"}.get(flag.source, "Flagged")

@@ -5,13 +5,10 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from bot.models import Decision, Message, Report, utcnow
+from bot.pipeline_base import PipelineBase
 from classifiers.base import Verdict
-
-if TYPE_CHECKING:
-    from bot.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +42,10 @@ class ProtectOutcome:
         return self.entry_id is not None
 
 
-class MemberRequestsMixin:
+class MemberRequestsMixin(PipelineBase):
     """Part of `Pipeline`: /report and /protect."""
 
-    async def report(self: "Pipeline", report: Report) -> ReportOutcome:
+    async def report(self, report: Report) -> ReportOutcome:
         """A member's report: rate-limited, de-duplicated, collapsed into the message's queue item."""
         server = report.server
         settings = self.server_settings(server)
@@ -77,7 +74,7 @@ class MemberRequestsMixin:
         self.refresh_alert(server, flag_id)
         return ReportOutcome(flag_id=flag_id, count=self.store.flag(server, flag_id).report_count, created=created)
 
-    async def protect(self: "Pipeline", server: str, data: bytes, registered_by: str, note: str = "") -> ProtectOutcome:
+    async def protect(self, server: str, data: bytes, registered_by: str, note: str = "") -> ProtectOutcome:
         """A member registers an image privately (/protect). Only its hashes are stored; `data` is dropped."""
         if self.image_scanner is None:
             return ProtectOutcome(None, None, "image matching is not available on this bot (install triagebot[images])")
