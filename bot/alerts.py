@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot import incidents
+from bot import incidents, member_history
 from bot.models import Action
 from bot.store import FlagView, IncidentView, Store
 
@@ -36,6 +36,7 @@ class Alert:
     reporters: tuple[str, ...] = ()  # member ids; the mod queue may show them, nothing the reported member sees may
     actions: tuple[dict, ...] = ()  # finished moderation actions on the flag (kind, actor, status, detail)
     outcomes: tuple[str, ...] = ()  # what was done to the whole incident, e.g. "57 deleted, 3 already gone by 123"
+    author_history: str = ""  # the newest flag's author's record, e.g. "3 earlier flags (1 confirmed), 1 timeout"
 
     @property
     def open(self) -> bool:
@@ -91,6 +92,7 @@ def build_alert(store: Store, action: Action, escalate_at: int | None = None) ->
         reporters=tuple(store.reporters(action.server, flag.id)) if flag.report_count else (),
         actions=tuple(a for a in store.actions_for(action.server, flag.id) if a["kind"] != "notify" and a["status"] != "pending"),
         outcomes=outcome_lines(store.outcome_counts(action.server, incident_id=incident.id)) if incident is not None else (),
+        author_history=member_history.summary(store.member_history(action.server, flag.author_id, limit=0, exclude_flag=flag.id)),
     )
 
 

@@ -161,6 +161,20 @@ class FlagResult:
 
 
 @dataclass(frozen=True)
+class MemberHistory:
+    """What the record holds about one member of one server, newest first (moderators only)."""
+
+    server: str
+    user_id: str
+    flags: tuple[FlagView, ...]  # their flagged messages, newest first, up to the limit asked for
+    flag_total: int
+    by_status: Mapping[str, int]
+    actions: tuple[dict, ...]  # finished actions on them (kind, status, actor, duration_s, created_at, flag_id)
+    action_counts: Mapping[str, int]  # carried-out actions by kind
+    reports_against: int
+
+
+@dataclass(frozen=True)
 class OutboxItem:
     """An alert waiting to be posted or edited: the newest flag of its subject (an incident or a lone flag)."""
 
@@ -664,6 +678,30 @@ class Store:
         for action_id, server in rows:
             self.complete_action(server, action_id, "error", "not carried out: the bot stopped before it could")
         return len(rows)
+
+    # ---- member history --------------------------------------------------------------
+    def member_history(self, server: str, user_id: str, limit: int = 20, exclude_flag: int | None = None) -> MemberHistory:
+        """A member's flags, decisions and the actions taken on them in one server (never across servers)."""
+        skip = exclude_flag if exclude_flag is not None else -1
+        by_status = dict(self.db.conn.execute(
+            "SELECT status, COUNT(*) FROM flags WHERE server = ? AND author_id = ? AND id != ? GROUP BY status",
+            (server, user_id, skip)).fetchall())
+        rows = self.db.conn.execute(
+            "SELECT * FROM flags WHERE server = ? AND author_id = ? AND id != ? ORDER BY id DESC LIMIT ?",
+            (server, user_id, skip, limit)).fetchall()
+        cur = self.db.conn.execute(
+            "SELECT kind, status, actor, duration_s, created_at, flag_id FROM actions WHERE server = ? AND target_user = ? "
+            "AND kind != 'notify' AND status != 'pending' ORDER BY id DESC LIMIT ?", (server, user_id, limit))
+        cols = [d[0] for d in cur.description]
+        actions = tuple(dict(zip(cols, r)) for r in cur.fetchall())
+        action_counts = dict(self.db.conn.execute(
+            "SELECT kind, COUNT(*) FROM actions WHERE server = ? AND target_user = ? AND kind != 'notify' AND status = 'ok' "
+            "GROUP BY kind", (server, user_id)).fetchall())
+        reports = self.db.conn.execute(
+            "SELECT COUNT(*) FROM reports r JOIN flags f ON f.id = r.flag_id WHERE f.server = ? AND f.author_id = ?",
+            (server, user_id)).fetchone()[0]
+        return MemberHistory(server, user_id, tuple(self._views(rows)), sum(by_status.values()), by_status,
+                             actions, action_counts, reports)
 
     # ---- incident moderation -------------------------------------------------------
     def incident_flags(self, server: str, incident_id: int, offset: int = 0, limit: int = 50,
