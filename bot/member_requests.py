@@ -89,3 +89,16 @@ class MemberRequestsMixin(PipelineBase):
         entry = self.store.add_bank_entry(scope, records, note or "registered with /protect", "member", registered_by, protects=registered_by)
         self.image_scanner.add_to_index(scope, entry, records)
         return ProtectOutcome(entry, scope, "Registered. Only a fingerprint of the image was kept; re-shares will be flagged to moderators.")
+
+    def protected_images(self, server: str, member_id: str) -> list[dict]:
+        """What a member registered with /protect for this server (shared bank included), newest first."""
+        return self.store.bank_list(self.bank_scope(server), registered_by=member_id)
+
+    def unprotect(self, server: str, member_id: str, entry_id: int) -> bool:
+        """Remove a picture the member registered; she alone can, and re-shares stop matching at once."""
+        scope = self.bank_scope(server)
+        removed = self.store.remove_bank_entry(entry_id, scope=scope, registered_by=member_id)
+        if removed and self.image_scanner is not None:
+            self.image_scanner.remove_from_index(scope, entry_id)
+        log.info("unprotect in %s: entry #%d %s", server, entry_id, "removed" if removed else "not hers or not found")
+        return removed

@@ -836,6 +836,33 @@ class Store:
             cur = self.db.conn.execute("UPDATE bank_entries SET scope = ? WHERE scope = ?", (new_scope, old_scope))
         return cur.rowcount
 
+    def bank_list(self, scope: str | None = None, registered_by: str | None = None) -> list[dict]:
+        """Bank entries without their hashes, newest first: for a victim's /unprotect and `bank list`.
+        `scope=None` lists every scope (admin CLI only)."""
+        clauses, args = [], []
+        if scope is not None:
+            clauses.append("scope = ?"); args.append(scope)
+        if registered_by is not None:
+            clauses.append("registered_by = ?"); args.append(registered_by)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        cur = self.db.conn.execute(
+            f"SELECT id, scope, note, source, registered_by, protects, created_at, flag_id FROM bank_entries {where} ORDER BY id DESC",
+            tuple(args))
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def remove_bank_entry(self, entry_id: int, scope: str | None = None, registered_by: str | None = None) -> bool:
+        """Delete an entry and every hash of it. With `scope`/`registered_by`, only when it matches them (a member
+        can remove only what she registered, in her server). Returns whether anything was removed."""
+        q, args = "DELETE FROM bank_entries WHERE id = ?", [entry_id]  # type: str, list[object]
+        if scope is not None:
+            q += " AND scope = ?"; args.append(scope)
+        if registered_by is not None:
+            q += " AND registered_by = ?"; args.append(registered_by)
+        with self._tx():  # image_hashes go with it (ON DELETE CASCADE, foreign keys on)
+            removed = self.db.conn.execute(q, tuple(args)).rowcount
+        return bool(removed)
+
     def bank_entries(self, scopes: Sequence[str]) -> list[tuple[int, list[tuple[str, bytes]]]]:
         if not scopes:
             return []
