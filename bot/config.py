@@ -44,6 +44,9 @@ class ServerSettings:
     incident_window_minutes: int = 30
     incident_escalate_count: int = 5
     shared_bank: bool = False
+    # Mentioned when an incident escalates or a protected picture is re-shared (never for single flags):
+    # Discord role ids, or Telegram user ids of the admins to notify.
+    escalation_ping: frozenset[str] = frozenset()
 
     def with_overrides(self, overrides: Mapping[str, Any], where: str = "overrides") -> "ServerSettings":
         """A copy with validated overrides applied; `thresholds` merge per label."""
@@ -152,7 +155,7 @@ _SERVER_KINDS = {
     "retention_days": "int", "auto_delete": "bool", "auto_delete_threshold": "prob",
     "auto_timeout": "bool", "timeout_after_flags": "int", "timeout_window_minutes": "int",
     "timeout_minutes": "int", "report_rate_limit": "int", "incident_window_minutes": "int",
-    "incident_escalate_count": "int", "shared_bank": "bool",
+    "incident_escalate_count": "int", "shared_bank": "bool", "escalation_ping": "ids",
 }
 assert set(_SERVER_KINDS) | {"thresholds"} == set(_SERVER_FIELDS)
 

@@ -167,7 +167,8 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
         """Persist first, in one transaction; then start protective actions and wake the alert worker."""
         settings = self.server_settings(message.server)
         result = self.store.record_flag(message, decision, source=source,
-                                        incident_window_minutes=settings.incident_window_minutes)
+                                        incident_window_minutes=settings.incident_window_minutes,
+                                        ping_at=settings.incident_escalate_count if settings.escalation_ping else None)
         self.actions.submit(result.actions)  # protective actions first, not behind any alert
         self.delivery.wake(message.server)
         if images and result.created and self.image_scanner is not None:

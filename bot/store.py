@@ -366,13 +366,17 @@ class Store:
 
     # ---- flags ---------------------------------------------------------------------
     def record_flag(self, message: Message, decision: Decision, source: str = "detector",
-                    incident_window_minutes: int | None = None, alert: bool = True) -> FlagResult:
+                    incident_window_minutes: int | None = None, alert: bool = True,
+                    ping_at: int | None = None) -> FlagResult:
         """Store (or extend) the flag for a message before any action is attempted.
 
         One transaction holds everything a flag needs to survive a crash: the flag, its verdicts, its audit
         row, its incident (a new flag aimed at someone joins the open incident for that member within
         `incident_window_minutes`), the outbox row that will post or update its alert, and the protective
         actions of `decision` logged as pending. Nothing here waits on a platform.
+
+        With `ping_at`, an escalation ping is queued too when this flag makes its incident reach `ping_at`
+        flags, or when it is a re-share of a protected picture.
         """
         server = message.server
         now = iso(utcnow())
@@ -430,6 +434,8 @@ class Store:
                 incident_id = self.db.conn.execute("SELECT incident_id FROM flags WHERE id = ?", (flag_id,)).fetchone()[0]
             if alert:
                 self._enqueue_alert(server, flag_id, incident_id, now)
+            if ping_at is not None and created:
+                self._enqueue_ping(server, flag_id, incident_id, ping_at, "reshare" in decision.labels, now)
             logged = tuple((self.record_action(replace(a, flag_id=flag_id, incident_id=incident_id)),
                             replace(a, flag_id=flag_id, incident_id=incident_id, link=message.link))
                            for a in decision.actions)
@@ -593,6 +599,20 @@ class Store:
             "flag_id = MAX(flag_id, excluded.flag_id), version = version + 1, updated_at = excluded.updated_at, "
             "next_attempt_at = CASE WHEN attempts = 0 THEN excluded.next_attempt_at ELSE next_attempt_at END",
             (server, subject, flag_id, incident_id, now, now, now))
+
+    def _enqueue_ping(self, server: str, flag_id: int, incident_id: int | None, ping_at: int, reshare: bool, now: str) -> None:
+        """Queue one escalation ping: when the incident reaches `ping_at` flags, or for a protected picture's re-share."""
+        subject = None
+        if incident_id is not None:
+            count = self.db.conn.execute("SELECT flag_count FROM incidents WHERE id = ?", (incident_id,)).fetchone()[0]
+            if count == ping_at or reshare:
+                subject = f"ping:incident:{incident_id}"
+        elif reshare:
+            subject = f"ping:flag:{flag_id}"
+        if subject is not None:
+            self.db.conn.execute(
+                "INSERT OR IGNORE INTO outbox (server, subject, flag_id, incident_id, next_attempt_at, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", (server, subject, flag_id, incident_id, now, now, now))
 
     def enqueue_alert(self, server: str, flag_id: int) -> None:
         """Refresh the alert showing a flag (after a report, review or moderator action)."""
