@@ -146,7 +146,7 @@ class AlertDelivery:
                         incident_id=item.incident_id, destination=where,
                         mentions=tuple(sorted(settings.escalation_ping)) if ping else ())
         try:
-            alert = alerts.build_alert(self.store, action, settings.incident_escalate_count)
+            alert = alerts.build_alert(self.store, action, settings.incident_escalate_count, settings.language)
         except Exception as exc:  # e.g. a broken row: keep trying this one, deliver the others
             log.exception("could not build the alert for %s %s", item.server, item.subject)
             return self._failed(item, f"could not build the alert: {type(exc).__name__}", None)

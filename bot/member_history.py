@@ -3,37 +3,32 @@ from __future__ import annotations
 
 import logging
 
+from bot import i18n
 from bot.store import MemberHistory
 from bot.terminal import one_line
 
 log = logging.getLogger(__name__)
 
-_ACTION_NOUNS = {"delete": ("deletion", "deletions"), "timeout": ("timeout", "timeouts"), "ban": ("ban", "bans"),
-                 "warn": ("warning", "warnings")}
-
-
-def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
-
-
-def summary(history: MemberHistory) -> str:
+def summary(history: MemberHistory, lang: str = "en") -> str:
     """E.g. "3 earlier flags (1 confirmed, 1 dismissed), 1 timeout" — shown on alerts next to the author."""
     if not history.flag_total and not history.action_counts:
-        return "no earlier flags"
-    parts = [_plural(history.flag_total, "earlier flag", "earlier flags")]
-    decided = [f"{history.by_status[s]} {s}" for s in ("confirmed", "dismissed", "escalated") if history.by_status.get(s)]
+        return i18n.text("history.none", lang)
+    first = i18n.plural("history.flags", history.flag_total, lang)
+    decided = [f"{history.by_status[s]} {i18n.text(f'status.{s}', lang)}" for s in ("confirmed", "dismissed", "escalated")
+               if history.by_status.get(s)]
     if decided:
-        parts[0] += f" ({', '.join(decided)})"
+        first += f" ({', '.join(decided)})"
+    parts = [first]
     for kind, n in sorted(history.action_counts.items()):
-        one, many = _ACTION_NOUNS.get(kind, (kind, kind + "s"))
-        parts.append(_plural(n, one, many))
+        key = f"history.action.{kind}"
+        parts.append(i18n.plural(key, n, lang) if f"{key}.one" in i18n.catalogue("en") else f"{n} {kind}")
     return ", ".join(parts)
 
 
 def lines(history: MemberHistory, width: int = 100) -> list[str]:
     """The history as plain text, newest first: counts, then each flag and each action (no markup, one line each)."""
-    out = [f"{history.user_id} in {history.server}: {summary(history)}; "
-           f"{_plural(history.reports_against, 'report', 'reports')} by members"]
+    reports = f"{history.reports_against} report{'' if history.reports_against == 1 else 's'} by members"
+    out = [f"{history.user_id} in {history.server}: {summary(history)}; {reports}"]
     if history.flags:
         out.append("Flags (newest first):")
         for f in history.flags:

@@ -146,6 +146,7 @@ class Report:
     channel_id: str | None = None
     message_id: str | None = None
     time: datetime = field(default_factory=utcnow)
+    locale: str | None = None  # the reporter's language as the platform gives it (Discord "id", Telegram "id-ID")
 
     @property
     def server(self) -> str:
