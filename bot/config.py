@@ -50,6 +50,8 @@ class ServerSettings:
     # Discord role ids, or Telegram user ids of the admins to notify.
     escalation_ping: frozenset[str] = frozenset()
     language: str = "en"  # alerts and replies: "en" or "id" (a member's own language wins where the platform says it)
+    warning_message: str | None = None  # what a Warn sends the member privately; None = the built-in text in `language`
+    warnings_count: bool = False  # warnings count toward `timeout_after_flags` like flags do
 
     def with_overrides(self, overrides: Mapping[str, Any], where: str = "overrides") -> "ServerSettings":
         """A copy with validated overrides applied; `thresholds` merge per label."""
@@ -163,7 +165,7 @@ _SERVER_KINDS = {
     "auto_timeout": "bool", "timeout_after_flags": "int", "timeout_window_minutes": "int",
     "timeout_minutes": "int", "report_rate_limit": "int", "incident_window_minutes": "int",
     "incident_escalate_count": "int", "shared_bank": "bool", "escalation_ping": "ids",
-    "language": "lang",
+    "language": "lang", "warning_message": "str", "warnings_count": "bool",
 }
 assert set(_SERVER_KINDS) | {"thresholds"} == set(_SERVER_FIELDS)
 
