@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 
 from classifiers.base import TEXT_LABELS
+from classifiers.errors import TriagebotError
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,10 @@ def _label(value: str) -> int:
     return -1
 
 
+class DataError(TriagebotError, ValueError):
+    """Training or evaluation data that cannot be used (no files, no `text` column)."""
+
+
 def read_labelled_csv(path: Path, default_source: str | None = None) -> Dataset:
     """A CSV with columns text, lang and any of sexual, racial, source (missing label = -1)."""
     path = Path(path)
@@ -77,7 +82,7 @@ def read_labelled_csv(path: Path, default_source: str | None = None) -> Dataset:
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         if reader.fieldnames is None or "text" not in reader.fieldnames:
-            raise ValueError(f"{path}: needs a 'text' column")
+            raise DataError(f"{path}: needs a 'text' column")
         for row in reader:
             texts.append(row["text"] or "")
             langs.append((row.get("lang") or "").strip() or "und")
@@ -158,7 +163,7 @@ def load_dir(data_dir: str | Path, use_meta: bool = True) -> Dataset:
     data_dir = Path(data_dir)
     files = sorted(data_dir.glob("*.csv"))
     if not files:
-        raise FileNotFoundError(f"no *.csv files in {data_dir}")
+        raise DataError(f"no *.csv files in {data_dir}")
     parts = []
     for path in files:
         ds = read_labelled_csv(path)
