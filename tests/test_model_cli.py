@@ -221,3 +221,27 @@ def test_eval_writes_curve_and_tables(trained: Path, tmp_path: Path) -> None:
     assert (out / "pr_curve.png").stat().st_size > 1000
     assert (out / "confusion.csv").exists() and (out / "confusion.md").exists()
     assert "| sexual | en |" in result.output and "| racial | id |" in result.output
+
+
+@pytest.mark.parametrize("change, code, fragment", [
+    ("bom", 0, None),
+    ("invalid utf-8", 1, "not UTF-8 text"),
+    ("no text column", 1, "needs a 'text' column"),
+    ("no csv", 1, "no *.csv files"),
+])
+def test_train_data_problems_are_one_line(tmp_path: Path, change: str, code: int, fragment: str | None) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    for f in TINY.glob("*.csv"):
+        raw = f.read_bytes()
+        if f.name == "chat_en.csv":
+            raw = {"bom": b"\xef\xbb\xbf" + raw, "invalid utf-8": raw.replace(b"naked", b"nak\xffed"),
+                   "no text column": raw.replace(b"text,", b"message,", 1)}.get(change, raw)
+        if change != "no csv":
+            (data / f.name).write_bytes(raw)
+    result = CliRunner().invoke(main, ["train", "--data", str(data), "--out", str(tmp_path / "out"), "--no-progress"],
+                                catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    if fragment:
+        (line,) = result.stderr.splitlines()
+        assert line.startswith("Error: ") and fragment in line
