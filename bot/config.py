@@ -147,7 +147,9 @@ def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        digits = len(str(abs(value))) if abs(value).bit_length() < 10_000 else 10_000
+        if value.bit_length() >= 10_000:  # str() of it would hit Python's 4300-digit limit
+            return f"a number of about {int(value.bit_length() * 0.30103)} digits"
+        digits = len(str(abs(value)))
         return repr(value) if digits <= 24 else f"a {digits}-digit number"
     if isinstance(value, float):
         return repr(value)

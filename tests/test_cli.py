@@ -236,3 +236,20 @@ def test_undecodable_reviewer_user_and_server_arguments(filled_db, value):
     r = run("export", "--db", filled_db, "--format", "ndjson")
     rows = [json.loads(x) for x in r.stdout_bytes.decode("utf-8").splitlines() if x.startswith("{")]
     assert len(rows) == 3 and run("verify", "--db", filled_db).exit_code == 0
+
+
+@pytest.mark.parametrize("line, deep", [
+    ('{"text": "hi"}', False),
+    ("[" * 64 + "]" * 64, False),
+    ("[" * 65 + "]" * 65, True),
+    ('{"a": ' + "[" * 64 + "]" * 64 + "}", True),  # the object itself counts
+    ("[" * 1_000_000, True),
+    ('{"text": "' + "[" * 500 + '"}', False),  # brackets inside a string do not nest
+    ('{"text": "\\" ' + "{" * 500 + '"}', False),  # nor after an escaped quote
+    ('{"text": "kamu \\\\"}' + "]" * 500, False),
+    ("", False),
+])
+def test_json_depth_is_checked_without_recursion(line, deep):
+    from bot.cli.text_input import json_too_deep
+
+    assert json_too_deep(line) is deep

@@ -28,8 +28,8 @@ STDIN = "-"
 MAX_JSON_DEPTH = 64
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKET = re.compile(r"[\[\]{}]")
+#: A JSON string (skipped whole, so brackets inside it do not count) or one bracket.
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 
 
 def clean_text(text: str) -> str:
@@ -86,10 +86,14 @@ def json_too_deep(line: str, limit: int = MAX_JSON_DEPTH) -> bool:
     if line.count("[") + line.count("{") <= limit:
         return False
     depth = 0
-    for bracket in _BRACKET.findall(_JSON_STRING.sub("", line)):
-        depth += 1 if bracket in "[{" else -1
-        if depth > limit:
-            return True
+    for match in _STRING_OR_BRACKET.finditer(line):  # stops at the first bracket over the limit
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in "]}":
+            depth -= 1
     return False
 
 
