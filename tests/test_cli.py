@@ -253,3 +253,13 @@ def test_json_depth_is_checked_without_recursion(line, deep):
     from bot.cli.text_input import json_too_deep
 
     assert json_too_deep(line) is deep
+
+
+@pytest.mark.parametrize("note", [b"\xff\xfe bukan utf-8", b"catatan \xc3", "kasar sekali \u2014 ok".encode()])
+def test_review_prompt_answers_in_another_encoding(filled_db, note):
+    r = CliRunner().invoke(main, ["review", "--db", str(filled_db), "--server", "discord:a"], input=b"c\n" + note + b"\nq\n",
+                           catch_exceptions=False)
+    assert r.exit_code == 0 and "Reviewed 1 item(s)" in r.output
+    r = run("export", "--db", filled_db, "--format", "ndjson")
+    notes = [rv["note"] for row in map(json.loads, r.stdout_bytes.decode("utf-8").splitlines()) for rv in row.get("reviews", [])]
+    assert notes == [note.decode("utf-8", "replace")]

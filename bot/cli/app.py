@@ -3,6 +3,7 @@ a one-line message with exit status 1; kept separate to avoid import cycles."""
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 import click
@@ -52,3 +53,7 @@ def main(verbose: int) -> None:
     """triagebot: harassment triage for Discord and Telegram communities."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # answers typed at prompts (review notes) in another encoding become U+FFFD, not a UnicodeDecodeError
+    reconfigure = getattr(sys.stdin, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="replace")
