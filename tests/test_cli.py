@@ -36,6 +36,8 @@ def test_help_lists_commands():
     (["export", "--format", "csv", "--label", "violence"], "violence"),
     (["review", "--flag", "1"], "--flag and --decision go together"),
     (["review", "--decision", "nuke"], "nuke"),
+    (["review", "--flag", str(10**30), "--decision", "confirm"], "not in the range"),
+    (["review", "--flag", "0", "--decision", "confirm"], "not in the range"),
     (["purge"], "exactly one of"),
     (["stats", "--nope"], "No such option"),
     (["run"], "Missing option"),

@@ -30,7 +30,7 @@ _KEYS = {"c": "confirm", "d": "dismiss", "e": "escalate"}
 @db_option()
 @server_option()
 @click.option("--reviewer", type=CleanText(), default=lambda: f"cli:{getpass.getuser()}", show_default="cli:<your user name>", help="Who is reviewing (logged).")
-@click.option("--flag", "flag_id", type=int, default=None, help="Review one flag without prompting (needs --decision).")
+@click.option("--flag", "flag_id", type=click.IntRange(1, 2**63 - 1), default=None, help="Review one flag without prompting (needs --decision).")
 @click.option("--decision", type=click.Choice(REVIEW_DECISIONS), default=None, help="With --flag: the decision to record.")
 @click.option("--note", type=CleanText(), default="", help="With --flag: a note for the record.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
