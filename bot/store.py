@@ -18,18 +18,20 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import sqlite_utils
 
+from bot import audit_chain as chain
+from bot.audit_chain import GENESIS, ChainProblem, ChainReport, canonical, chain_hash  # noqa: F401 (re-exported)
 from bot.migrations import MIGRATIONS
+from classifiers.errors import TriagebotError
 from classifiers.base import max_scores
 from bot.models import OPEN_STATUSES, REVIEW_DECISIONS, Action, Decision, Message, Review, utcnow
 
 log = logging.getLogger(__name__)
 
 EXCERPT_CHARS = 1000
-GENESIS = "0" * 64
 PURGED = "[purged]"
 
 
-class StoreError(RuntimeError):
+class StoreError(TriagebotError, RuntimeError):
     """A store call that cannot be satisfied (unknown flag, wrong server, bad decision)."""
 
 
@@ -41,15 +43,6 @@ def iso(t: datetime) -> str:
 
 def parse_time(s: str) -> datetime:
     return datetime.fromisoformat(s)
-
-
-def canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def chain_hash(prev_hash: str, server: str, seq: int, kind: str, ref_id: int, payload: str, created_at: str) -> str:
-    body = canonical([prev_hash, server, seq, kind, ref_id, payload, created_at])
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 def content_sha256(text: str) -> str:
@@ -126,30 +119,6 @@ class IncidentView:
     flag_ids: tuple[int, ...] = ()  # filled only when asked for (`with_flags`): a pile-on can hold thousands
     target_name: str | None = None
     first_flag_id: int | None = None
-
-
-@dataclass(frozen=True)
-class ChainProblem:
-    server: str
-    seq: int
-    kind: str
-    ref_id: int
-    problem: str
-
-    def __str__(self) -> str:
-        return f"{self.server}: audit row {self.seq} ({self.kind} #{self.ref_id}): {self.problem}"
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    server: str
-    rows: int
-    head: str
-    problem: ChainProblem | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None
 
 
 @dataclass
@@ -289,50 +258,56 @@ class Store:
                 out[ref] = h
         return out
 
-    def verify_chain(self, server: str | None = None) -> list[ChainReport]:
-        """Recompute every server's chain and compare audited fields with the live rows."""
+    def verify_chain(self, server: str | None = None, expect_head: tuple[str, int | None] | None = None) -> list[ChainReport]:
+        """Recompute every server's chain and compare every audited field with the live rows.
+
+        `expect_head` (hash, count) is a head witnessed outside the database; with it a cut-off tail or a
+        rewritten chain is caught. Without `server` it must be found in one of the chains.
+        """
         servers = [server] if server else [r[0] for r in self.db.conn.execute("SELECT DISTINCT server FROM audit ORDER BY server")]
-        return [self._verify_one(s) for s in servers]
+        reports = [chain.verify(s, self._audit_rows(s), self._live_rows(s), expect_head if server else None) for s in servers]
+        if expect_head and not server and reports:
+            holder = self.head_server(expect_head[0])
+            if holder is None:
+                reports.append(chain.verify("(any server)", [], chain.LiveRows(), expect_head))
+            else:
+                i = servers.index(holder)
+                reports[i] = chain.verify(holder, self._audit_rows(holder), self._live_rows(holder), expect_head)
+        return reports
 
-    def _verify_one(self, server: str) -> ChainReport:
-        prev, expected_seq, n = GENESIS, 1, 0
-        rows = self.db.conn.execute(
+    def head_server(self, row_hash: str) -> str | None:
+        row = self.db.conn.execute("SELECT server FROM audit WHERE row_hash = ? LIMIT 1", (row_hash,)).fetchone()
+        return row[0] if row else None
+
+    def chain_anchor(self, server: str) -> tuple[str, int, str | None]:
+        """The head to witness outside the database: (hash, row count, time of the last row)."""
+        row = self.db.conn.execute("SELECT row_hash, seq, created_at FROM audit WHERE server = ? ORDER BY seq DESC LIMIT 1", (server,)).fetchone()
+        return (row[0], row[1], row[2]) if row else (GENESIS, 0, None)
+
+    def _audit_rows(self, server: str) -> Iterator[chain.AuditRow]:
+        return self.db.conn.execute(
             "SELECT seq, kind, ref_id, payload, prev_hash, row_hash, created_at FROM audit WHERE server = ? ORDER BY id", (server,))
-        for seq, kind, ref_id, payload, prev_hash, row_hash, created_at in rows:
-            n += 1
-            def bad(problem: str) -> ChainReport:
-                return ChainReport(server, n, prev, ChainProblem(server, seq, kind, ref_id, problem))
-            if seq != expected_seq:
-                return bad(f"sequence jumps from {expected_seq - 1} to {seq} (a row was deleted or reordered)")
-            if prev_hash != prev:
-                return bad("does not link to the previous row (a row was deleted, inserted or reordered)")
-            if chain_hash(prev, server, seq, kind, ref_id, payload, created_at) != row_hash:
-                return bad("hash does not match its contents (the audit row was altered)")
-            mismatch = self._live_mismatch(server, kind, ref_id, json.loads(payload))
-            if mismatch:
-                return bad(mismatch)
-            prev, expected_seq = row_hash, expected_seq + 1
-        return ChainReport(server, n, prev)
 
-    _LIVE = {
-        "flag": ("flags", ("server", "channel_id", "message_id", "author_id", "content_sha256", "source", "created_at")),
-        "report": ("reports", ("server", "flag_id", "reporter_id", "created_at")),
-        "review": ("reviews", ("server", "flag_id", "decision", "reviewer_id", "note", "created_at")),
-        "action": ("actions", ("server", "flag_id", "kind", "actor", "dry_run", "created_at")),
-    }
+    def _live_rows(self, server: str) -> chain.LiveRows:
+        """One server's evidence rows, loaded whole for the replay (about 1 KB per flag)."""
+        c = self.db.conn
+        live = chain.LiveRows()
 
-    def _live_mismatch(self, server: str, kind: str, ref_id: int, payload: Mapping[str, Any]) -> str | None:
-        spec = self._LIVE.get(kind)
-        if spec is None:
-            return None
-        table, cols = spec
-        row = self.db.conn.execute(f"SELECT {', '.join(cols)} FROM {table} WHERE id = ?", (ref_id,)).fetchone()
-        if row is None:
-            return f"{table} row #{ref_id} is missing (deleted)"
-        for col, value in zip(cols, row):
-            if col in payload and payload[col] != value:
-                return f"{table} row #{ref_id} column {col} differs from the audited value"
-        return None
+        def load(table: str, cols: str) -> dict[int, dict[str, Any]]:
+            cur = c.execute(f"SELECT id, {cols} FROM {table} WHERE server = ?", (server,))
+            names = [d[0] for d in cur.description]
+            return {r[0]: dict(zip(names, r)) for r in cur}
+        live.flags = load("flags", "server, platform, channel_id, message_id, author_id, content_sha256, excerpt, targets, labels, "
+                                   "max_score, source, status, report_count, dry_run, message_time, created_at, content_purged_at")
+        live.reports = load("reports", "server, flag_id, reporter_id, reason, created_at")
+        live.reviews = load("reviews", "server, flag_id, decision, reviewer_id, note, created_at")
+        live.actions = load("actions", "server, flag_id, kind, actor, automatic, dry_run, target_user, duration_s, reason, status, detail, "
+                                       "created_at, completed_at")
+        for fid, label, score, reason, det in c.execute(
+                "SELECT v.flag_id, v.label, v.score, v.reason, v.detector FROM verdicts v JOIN flags f ON f.id = v.flag_id "
+                "WHERE f.server = ? ORDER BY v.id", (server,)):
+            live.verdicts.setdefault(fid, []).append((label, score, reason, det))
+        return live
 
     # ---- flags ---------------------------------------------------------------------
     def record_flag(self, message: Message, decision: Decision, source: str = "detector") -> FlagResult:
@@ -358,6 +333,7 @@ class Store:
                     "UPDATE flags SET labels = ?, max_score = MAX(max_score, ?), updated_at = ?, excerpt = COALESCE(?, excerpt) WHERE id = ?",
                     (",".join(merged), top, now, text[:EXCERPT_CHARS] if message.edited else None, flag_id))
                 created = False
+                labels, top = ",".join(merged), max(existing[2], top)
             else:
                 cur = self.db.conn.execute(
                     "INSERT INTO flags (server, platform, channel_id, message_id, author_id, author_name, excerpt, content_sha256, link, "
@@ -369,20 +345,15 @@ class Store:
                      source, int(decision.dry_run), iso(message.time), now, now))
                 flag_id = cur.lastrowid
                 created = True
+            vrows = _verdict_rows(decision, labels_of=decision.labels)
             self.db.conn.executemany(
                 "INSERT INTO verdicts (flag_id, label, score, reason, detector) VALUES (?, ?, ?, ?, ?)",
-                [(flag_id, v.label, float(v.score), safe_text(v.reason), v.detector) for v in decision.verdicts
-                 if v.label in decision.labels or v.score > 0])
+                [(flag_id, *v) for v in vrows])
             if created:
-                self._audit(server, "flag", flag_id, {
-                    "server": server, "channel_id": message.channel_id, "message_id": message.message_id,
-                    "author_id": message.author_id, "content_sha256": content_sha256(text), "source": source,
-                    "labels": list(decision.labels), "scores": {k: round(v, 6) for k, v in sorted(scores.items())},
-                    "created_at": now}, now)
+                self._audit(server, "flag", flag_id, _flag_evidence(message, text, labels, top, source, decision.dry_run, vrows, now), now)
             else:
-                self._audit(server, "flag_update", flag_id, {
-                    "labels": list(decision.labels), "scores": {k: round(v, 6) for k, v in sorted(scores.items())},
-                    "edited": message.edited}, now)
+                self._audit(server, "flag_update", flag_id, chain.flag_update_evidence(
+                    labels=labels, max_score=top, excerpt=text[:EXCERPT_CHARS], edited=message.edited, verdicts=vrows), now)
         return FlagResult(flag_id, created)
 
     def find_flag(self, server: str, channel_id: str, message_id: str) -> int | None:
@@ -473,7 +444,8 @@ class Store:
             cur = self.db.conn.execute("INSERT INTO reports (server, flag_id, reporter_id, reason, created_at) VALUES (?, ?, ?, ?, ?)",
                                        (server, flag_id, reporter_id, safe_text(reason)[:1000], now))
             self.db.conn.execute("UPDATE flags SET report_count = report_count + 1, updated_at = ? WHERE id = ?", (now, flag_id))
-            self._audit(server, "report", cur.lastrowid, {"server": server, "flag_id": flag_id, "reporter_id": reporter_id, "created_at": now}, now)
+            self._audit(server, "report", cur.lastrowid, chain.report_evidence(
+                server=server, flag_id=flag_id, reporter_id=reporter_id, reason=safe_text(reason)[:1000], created_at=now), now)
         return cur.lastrowid
 
     def reporters(self, server: str, flag_id: int) -> list[str]:
@@ -496,9 +468,9 @@ class Store:
                 "INSERT INTO reviews (server, flag_id, decision, reviewer_id, note, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (review.server, review.flag_id, review.decision, review.reviewer, safe_text(review.note)[:2000], now))
             self.db.conn.execute("UPDATE flags SET status = ?, updated_at = ? WHERE id = ?", (status, now, review.flag_id))
-            self._audit(review.server, "review", cur.lastrowid, {
-                "server": review.server, "flag_id": review.flag_id, "decision": review.decision,
-                "reviewer_id": review.reviewer, "note": safe_text(review.note)[:2000], "created_at": now}, now)
+            self._audit(review.server, "review", cur.lastrowid, chain.review_evidence(
+                server=review.server, flag_id=review.flag_id, decision=review.decision, reviewer_id=review.reviewer,
+                note=safe_text(review.note)[:2000], status=status, created_at=now), now)
         return cur.lastrowid
 
     # ---- actions -------------------------------------------------------------------
@@ -512,9 +484,10 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
                 (action.server, action.flag_id, action.kind, action.actor, int(action.automatic), int(action.dry_run),
                  action.user_id, action.duration_s, safe_text(action.reason)[:500], now))
-            self._audit(action.server, "action", cur.lastrowid, {
-                "server": action.server, "flag_id": action.flag_id, "kind": action.kind, "actor": action.actor,
-                "dry_run": int(action.dry_run), "target_user": action.user_id, "created_at": now}, now)
+            self._audit(action.server, "action", cur.lastrowid, chain.action_evidence(
+                server=action.server, flag_id=action.flag_id, kind=action.kind, actor=action.actor, automatic=int(action.automatic),
+                dry_run=int(action.dry_run), target_user=action.user_id, duration_s=action.duration_s,
+                reason=safe_text(action.reason)[:500], created_at=now), now)
         return cur.lastrowid
 
     def complete_action(self, server: str, action_id: int, status: str, detail: str = "") -> None:
@@ -523,7 +496,8 @@ class Store:
         with self._tx():
             self.db.conn.execute("UPDATE actions SET status = ?, detail = ?, completed_at = ? WHERE id = ? AND server = ?",
                                  (status, safe_text(detail)[:1000], now, action_id, server))
-            self._audit(server, "action_result", action_id, {"status": status, "detail": safe_text(detail)[:1000]}, now)
+            self._audit(server, "action_result", action_id, chain.action_result_evidence(
+                status=status, detail=safe_text(detail)[:1000], completed_at=now), now)
 
     def actions_for(self, server: str, flag_id: int) -> list[dict]:
         cur = self.db.conn.execute("SELECT * FROM actions WHERE server = ? AND flag_id = ? ORDER BY id", (server, flag_id))
@@ -836,6 +810,21 @@ class _Transaction:
             self.conn.execute("COMMIT")
         else:
             self.conn.execute("ROLLBACK")
+
+
+def _verdict_rows(decision: Decision, labels_of: Sequence[str]) -> list[tuple[str, float, str, str]]:
+    """The verdict rows a flag keeps: those for its labels and any with a score."""
+    return [(v.label, float(v.score), safe_text(v.reason), v.detector) for v in decision.verdicts if v.label in labels_of or v.score > 0]
+
+
+def _flag_evidence(message: Message, text: str, labels: str, top: float, source: str, dry_run: bool,
+                   vrows: Sequence[tuple[str, float, str, str]], now: str) -> dict[str, Any]:
+    """What a new flag's audit row commits to: the values just inserted (see audit_chain.flag_evidence)."""
+    return chain.flag_evidence(
+        server=message.server, platform=message.platform, channel_id=message.channel_id, message_id=message.message_id,
+        author_id=message.author_id, content_sha256=content_sha256(text), excerpt=text[:EXCERPT_CHARS],
+        targets=json.dumps(list(message.targets)), labels=labels, max_score=top, source=source, dry_run=int(dry_run),
+        message_time=iso(message.time), created_at=now, verdicts=vrows)
 
 
 def _flag_filter(server, since, until, label, status) -> tuple[str, tuple]:

@@ -16,6 +16,7 @@ from bot import retention as retention_policy
 from bot.config import ConfigError, load_settings
 from bot.models import REVIEW_DECISIONS, STATUSES
 from bot.review import review_flag
+from bot.audit_chain import parse_head
 from bot.store import Store, StoreError
 from bot.terminal import flag_detail, incident_lines, stats_text
 from classifiers.base import LABELS
@@ -122,17 +123,23 @@ def stats(db_path: Path, server: str | None, as_json: bool) -> None:
 @main.command()
 @db_option()
 @server_option()
-def verify(db_path: Path, server: str | None) -> None:
-    """Check every server's audit hash chain; names the first broken row. Exit 1 if any is broken."""
+@click.option("--expect-head", "expect_head", default=None, metavar="HASH[:COUNT]",
+              help="A head witnessed outside the database (anchor post, export manifest): catches a cut-off or rewritten chain.")
+def verify(db_path: Path, server: str | None, expect_head: str | None) -> None:
+    """Check every server's audit hash chain and every audited field; names the first row that differs. Exit 1 if any is broken."""
+    try:
+        head = parse_head(expect_head) if expect_head else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--expect-head") from None
     with Store.open(db_path) as store:
-        reports = store.verify_chain(server)
+        reports = store.verify_chain(server, expect_head=head)
         if not reports:
             click.echo("no audit rows" + (f" for {server}" if server else ""))
             return
         broken = False
         for r in reports:
             if r.ok:
-                click.echo(f"{r.server}: OK, {r.rows} rows, head {r.head}")
+                click.echo(f"{r.server}: OK, {r.rows} rows, head {r.head}:{r.rows}")
             else:
                 broken = True
                 click.echo(f"{r.server}: BROKEN at {r.problem}")
