@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any, Iterator
@@ -20,6 +21,11 @@ log = logging.getLogger(__name__)
 FORMATS = ("csv", "json", "ndjson")
 #: OWASP CSV injection: cells starting with these are formulas in spreadsheet apps.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: what spreadsheets also read as a formula start once leading blanks and quotes are skipped (full-width too)
+_FORMULA_CHARS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+#: skipped before looking for a formula start: whitespace (NBSP, ideographic space, newlines) and quotes
+_LEADING = " \t\r\n\v\f\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u200b\u2028\u2029\u202f\u205f\u3000\ufeff\"'`\u2018\u2019\u201c\u201d"
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?")
 
 CSV_COLUMNS = [
     "id", "server", "platform", "channel_id", "message_id", "author_id", "author_name", "excerpt", "link",
@@ -29,9 +35,16 @@ CSV_COLUMNS = [
 
 
 def neutralise_cell(value: Any) -> str:
-    """Prefix a quote so spreadsheets show the text instead of running it."""
+    """Prefix a quote so spreadsheets show the text instead of running it.
+
+    A cell is a formula risk when its first character after blanks and quotes (NBSP and newlines
+    included) is = + - @ or their full-width forms; plain numbers such as a Telegram chat id
+    (-1001234567890) are left as they are, so the column still sorts and matches.
+    """
     s = "" if value is None else str(value)
-    if s.startswith(FORMULA_STARTS):
+    if not s or _PLAIN_NUMBER.fullmatch(s):
+        return s
+    if s.startswith(("\t", "\r")) or s.lstrip(_LEADING)[:1] in _FORMULA_CHARS:
         return "'" + s
     return s
 
