@@ -11,6 +11,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -139,6 +140,7 @@ class Store:
         self.path = path
         self._known_servers: set[str] = set()
         self._flag_cols: list[str] | None = None
+        self._gate = threading.Lock()  # outer write transactions vs the checkpointer's WAL restart
 
     # ---- lifecycle -----------------------------------------------------------------
     @classmethod
@@ -163,7 +165,7 @@ class Store:
         store = cls(sqlite_utils.Database(conn), p)
         if migrate:
             store.migrate()
-        store._checkpointer = _Checkpointer(p)
+        store._checkpointer = _Checkpointer(p, store._gate)
         store._checkpointer.start()
         return store
 
@@ -180,7 +182,7 @@ class Store:
         self.close()
 
     def _tx(self):
-        return _Transaction(self.db.conn)
+        return _Transaction(self.db.conn, self._gate)
 
     def migrate(self) -> list[int]:
         """Apply pending numbered migrations; returns the versions applied now."""
@@ -781,14 +783,17 @@ class Store:
 class _Checkpointer(threading.Thread):
     """Copies the WAL back into the database every `interval` seconds, off the message path.
 
-    Normally PASSIVE (never blocks writers); once the WAL passes WAL_RESTART_BYTES, TRUNCATE, which
-    holds new writers back for the length of one checkpoint so the WAL can start again from zero.
+    Normally PASSIVE every `interval` (never blocks writers). The WAL size is looked at every `poll`;
+    past WAL_RESTART_BYTES a PASSIVE pass copies what it can, then TRUNCATE runs under the store's
+    write gate, holding this process's new transactions back for the short remainder so the WAL restarts.
     """
 
-    def __init__(self, path: Path, interval: float = 1.0) -> None:
+    def __init__(self, path: Path, gate: threading.Lock, interval: float = 1.0, poll: float = 0.05) -> None:
         super().__init__(name="sqlite-checkpoint", daemon=True)
         self.path = path
+        self.gate = gate
         self.interval = interval
+        self.poll = poll
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -801,13 +806,25 @@ class _Checkpointer(threading.Thread):
             conn.execute("PRAGMA busy_timeout=2000")
             conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
             wal = Path(str(self.path) + "-wal")
-            while not self._stop_event.wait(self.interval):
+            last = time.monotonic()
+            while not self._stop_event.wait(self.poll):
                 try:
                     # PASSIVE never waits, but under a steady flood it never catches up either, and a WAL
                     # that is never fully copied back is never reset: it grew to 1.2 GB in 10,000 flags.
                     # Past WAL_RESTART_BYTES, RESTART waits for a gap between write transactions instead.
                     big = wal.exists() and wal.stat().st_size > WAL_RESTART_BYTES
-                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)" if big else "PRAGMA wal_checkpoint(PASSIVE)")
+                    size = wal.stat().st_size if wal.exists() else 0
+                    now = time.monotonic()
+                    if size > WAL_RESTART_BYTES:
+                        # copy most frames without holding anyone up, then hold this process's writers back
+                        # for the short remainder so the WAL can be reset (a flood otherwise never leaves a gap)
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                        with self.gate:
+                            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                        last = now
+                    elif now - last >= self.interval:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                        last = now
                 except (sqlite3.Error, OSError) as exc:  # busy or closed: try again next round
                     log.debug("checkpoint skipped: %s", exc)
             try:
@@ -825,23 +842,35 @@ class _Checkpointer(threading.Thread):
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT, nestable (inner levels are no-ops)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, gate: threading.Lock | None = None) -> None:
         self.conn = conn
+        self.gate = gate
         self.outer = False
 
     def __enter__(self) -> "_Transaction":
         if not self.conn.in_transaction:
-            self.conn.execute("BEGIN IMMEDIATE")
+            if self.gate is not None:
+                self.gate.acquire()
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                if self.gate is not None:
+                    self.gate.release()
+                raise
             self.outer = True
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if not self.outer:
             return
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        else:
-            self.conn.execute("ROLLBACK")
+        try:
+            if exc_type is None:
+                self.conn.execute("COMMIT")
+            else:
+                self.conn.execute("ROLLBACK")
+        finally:
+            if self.gate is not None:
+                self.gate.release()
 
 
 def _verdict_rows(decision: Decision, labels_of: Sequence[str]) -> list[tuple[str, float, str, str]]:
