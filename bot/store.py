@@ -740,6 +740,26 @@ class Store:
                 out.setdefault(fid, []).append({"id": rid, "reporter": rep, "reason": reason, "at": at})
         return out
 
+    def audit_rows_for_flags(self, server: str, flag_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        """Every audit row about each flag (its own, its reports', reviews', actions' and holds'), in chain order,
+        so an export carries what is needed to recompute its rows' hashes without the database."""
+        out: dict[int, list[dict[str, Any]]] = {}
+        for chunk in _chunks(list(flag_ids), 400):
+            marks = ",".join("?" * len(chunk))
+            cols = "a.seq, a.kind, a.ref_id, a.payload, a.prev_hash, a.row_hash, a.created_at"
+            q = (f"SELECT {cols}, a.ref_id FROM audit a WHERE a.server = ? AND a.kind IN ('flag', 'flag_update', 'purge') "
+                 f"AND a.ref_id IN ({marks}) "
+                 f"UNION ALL SELECT {cols}, r.flag_id FROM audit a JOIN reports r ON r.id = a.ref_id "
+                 f"WHERE a.server = ? AND a.kind = 'report' AND r.flag_id IN ({marks}) "
+                 f"UNION ALL SELECT {cols}, r.flag_id FROM audit a JOIN reviews r ON r.id = a.ref_id "
+                 f"WHERE a.server = ? AND a.kind = 'review' AND r.flag_id IN ({marks}) "
+                 f"UNION ALL SELECT {cols}, x.flag_id FROM audit a JOIN actions x ON x.id = a.ref_id "
+                 f"WHERE a.server = ? AND a.kind IN ('action', 'action_result') AND x.flag_id IN ({marks}) ORDER BY 1")
+            for seq, kind, ref, payload, prev, h, at, fid in self.db.conn.execute(q, (server, *chunk) * 4):
+                out.setdefault(fid, []).append({"seq": seq, "kind": kind, "ref_id": ref, "payload": payload,
+                                                "prev_hash": prev, "row_hash": h, "created_at": at})
+        return out
+
     # ---- retention & erasure -------------------------------------------------------
     def purge_content(self, server: str | None, *, user_id: str | None = None, before: datetime | None = None) -> int:
         """Erase message content (excerpt, name, reasons, report reasons) but keep hashes, labels and decisions.

@@ -1,0 +1,87 @@
+"""verify-export, key, anchor: thin wrappers over the evidence modules (export_check, signing, anchors)."""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from bot import anchors
+from bot.cli.app import main
+from bot.cli.options import db_option, server_option
+from bot.export_check import check_export
+from bot.signing import key_path_for, load_or_create_key, public_key_text
+from bot.store import Store
+from classifiers.errors import TriagebotError
+
+log = logging.getLogger(__name__)
+
+
+def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A TriagebotError becomes one line on stderr and exit 1 (until the CLI does this centrally)."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except TriagebotError as exc:
+            raise click.ClickException(str(exc)) from None
+    return wrapper
+
+
+@main.command("verify-export")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--manifest", "manifest_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="The manifest (default: FILE.manifest.json).")
+@click.option("--public-key", default=None, help="The key the export must be signed with (from `triagebot key show` or an anchor).")
+@one_line_errors
+def verify_export(file: Path, manifest_path: Path | None, public_key: str | None) -> None:
+    """Check an export without the database: file SHA-256, signature, each row's audit hashes and links. Exit 1 if anything fails."""
+    mpath = manifest_path or file.with_name(file.name + ".manifest.json")
+    if not mpath.exists():
+        raise click.ClickException(f"no manifest at {mpath}; pass --manifest")
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise click.ClickException(f"{mpath} is not a JSON manifest") from None
+    if not isinstance(manifest, dict):
+        raise click.ClickException(f"{mpath} is not a JSON manifest")
+    result = check_export(file.read_bytes(), manifest, public_key)
+    for problem in result.problems:
+        click.echo(f"FAIL: {problem}")
+    if not result.ok:
+        raise SystemExit(1)
+    heads = ", ".join(f"{s} {a['head']}:{a['rows']}" for s, a in (manifest.get("anchors") or {}).items())
+    click.echo(f"OK: {result.rows} rows, {result.audit_rows} audit rows ({result.redacted} redacted), "
+               f"signed by {result.public_key}; head {heads}")
+    if not public_key:
+        click.echo("compare the key above with the one from `triagebot key show` or your anchor posts")
+
+
+@main.group()
+def key() -> None:
+    """The Ed25519 key that signs export manifests (kept outside the database)."""
+
+
+@key.command("show")
+@db_option(must_exist=False)
+@one_line_errors
+def key_show(db_path: Path) -> None:
+    """Print the public key (creates the key pair on first use: $TRIAGEBOT_SIGNING_KEY or DB.signing-key)."""
+    path = key_path_for(db_path)
+    click.echo(public_key_text(load_or_create_key(path)))
+    click.echo(f"private key: {path} (keep it out of backups you hand over; keep a copy of it safe)", err=True)
+
+
+@main.command()
+@db_option()
+@server_option()
+@one_line_errors
+def anchor(db_path: Path, server: str | None) -> None:
+    """Print each server's chain head to keep outside the database (the same text the bots post)."""
+    with Store.open(db_path) as store:
+        keys = [server] if server else store.servers()
+        for s in keys:
+            click.echo(anchors.anchor_text(store, s))

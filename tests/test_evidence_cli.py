@@ -1,0 +1,155 @@
+"""verify-export, key show, anchor, verify --expect-head: the evidence commands end to end."""
+import hashlib
+import json
+import os
+import stat
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.models import Action, Decision, Review
+from bot.signing import default_key_path
+from bot.store import Store
+from classifiers.base import Verdict
+from tests.conftest import make_message
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture
+def evidence_db(db_path, monkeypatch):
+    monkeypatch.delenv("TRIAGEBOT_SIGNING_KEY", raising=False)
+    with Store.open(db_path) as s:
+        for i, text in enumerate(["=cmd|' /C calc'!A0 lewd", "lewd kirim foto bugil", "lewd ｓｌｕｔ", "lewd " + "panjang " * 200]):
+            m = make_message(text, server_id="a", author=f"u{i}", author_name=f"@everyone{i}")
+            r = s.record_flag(m, Decision(flagged=True, labels=("sexual",), verdicts=(Verdict("sexual", 0.9, "kw", "kw"),)))
+            s.record_report(m.server, r.flag_id, f"reporter{i}", "dia kirim foto")
+            if i % 2 == 0:
+                s.record_review(Review(flag_id=r.flag_id, server=m.server, decision="confirm", reviewer="mod", note="-1"))
+                aid = s.record_action(Action(kind="delete", server=m.server, flag_id=r.flag_id, actor="mod"))
+                s.complete_action(m.server, aid, "ok")
+    return db_path
+
+
+def export(db, tmp_path, fmt, *extra):
+    out = tmp_path / f"ex.{fmt}"
+    r = run("export", "--db", db, "--format", fmt, "--server", "discord:a", "-o", out, *extra)
+    assert r.exit_code == 0, r.output
+    return out, out.with_name(out.name + ".manifest.json")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "ndjson"])
+@pytest.mark.parametrize("reporters", [False, True])
+def test_good_export_verifies_on_its_own(evidence_db, tmp_path, fmt, reporters):
+    out, man = export(evidence_db, tmp_path, fmt, *(["--include-reporters"] if reporters else []))
+    key = run("key", "show", "--db", evidence_db).stdout.strip()
+    os.remove(evidence_db)  # the database is not needed
+    r = run("verify-export", out, "--public-key", key)
+    assert r.exit_code == 0, r.output
+    assert "OK: 4 rows" in r.output and key in r.output
+    assert ("(0 redacted)" in r.output) is reporters
+
+
+def _edit_file(out, man):
+    data = out.read_bytes()
+    out.write_bytes(data.replace("panjang".encode(), "pendek!".encode(), 1))
+
+
+def _edit_file_and_manifest_hash(out, man):
+    _edit_file(out, man)
+    m = json.loads(man.read_text())
+    m["sha256"] = hashlib.sha256(out.read_bytes()).hexdigest()
+    man.write_text(json.dumps(m))
+
+
+def _edit_status_and_manifest_hash(out, man):
+    data = out.read_bytes().replace(b"confirmed", b"dismissed", 1)
+    out.write_bytes(data)
+    m = json.loads(man.read_text())
+    m["sha256"] = hashlib.sha256(data).hexdigest()
+    man.write_text(json.dumps(m))
+
+
+def _edit_manifest(out, man):
+    m = json.loads(man.read_text())
+    m["rows"] = 3
+    man.write_text(json.dumps(m))
+
+
+def _edit_head(out, man):
+    m = json.loads(man.read_text())
+    m["anchors"]["discord:a"]["head"] = "0" * 64
+    man.write_text(json.dumps(m))
+
+
+def _resign_with_other_key(out, man, tmp_path):
+    from bot.signing import load_or_create_key, sign_manifest
+    m = json.loads(man.read_text())
+    m.pop("signature")
+    man.write_text(json.dumps(sign_manifest(m, load_or_create_key(tmp_path / "forger.key"))))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "ndjson"])
+@pytest.mark.parametrize("tamper, fragment", [
+    (_edit_file, "SHA-256 does not match"),
+    (_edit_file_and_manifest_hash, "signature does not match"),
+    (_edit_file_and_manifest_hash, "excerpt differs"),
+    (_edit_status_and_manifest_hash, "status differs"),
+    (_edit_manifest, "signature does not match"),
+    (_edit_head, "signature does not match"),
+    (_resign_with_other_key, "not by the expected key"),
+], ids=["edited row", "edited row, manifest hash updated", "edited row found by its audit hash", "edited status",
+        "edited manifest", "edited head", "wrong key"])
+def test_tampered_export_fails(evidence_db, tmp_path, fmt, tamper, fragment):
+    out, man = export(evidence_db, tmp_path, fmt)
+    key = run("key", "show", "--db", evidence_db).stdout.strip()
+    if tamper is _resign_with_other_key:
+        tamper(out, man, tmp_path)
+    else:
+        tamper(out, man)
+    r = run("verify-export", out, "--public-key", key)
+    assert r.exit_code == 1, r.output
+    assert fragment in r.output
+
+
+def test_missing_manifest_is_one_line(evidence_db, tmp_path):
+    out, man = export(evidence_db, tmp_path, "json")
+    man.unlink()
+    r = run("verify-export", out)
+    assert r.exit_code == 1 and "no manifest" in r.output and "Traceback" not in r.output
+
+
+def test_key_is_made_once_outside_the_database_private_to_its_owner(evidence_db):
+    first = run("key", "show", "--db", evidence_db).stdout
+    assert first.startswith("ed25519:") and run("key", "show", "--db", evidence_db).stdout == first
+    path = default_key_path(evidence_db)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.chmod(0o644)
+    r = run("key", "show", "--db", evidence_db)
+    assert r.exit_code == 1 and "chmod 600" in r.output
+
+
+def test_key_path_from_the_environment(evidence_db, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRIAGEBOT_SIGNING_KEY", str(tmp_path / "elsewhere.key"))
+    assert run("key", "show", "--db", evidence_db).exit_code == 0
+    assert (tmp_path / "elsewhere.key").exists() and not default_key_path(evidence_db).exists()
+
+
+def test_anchor_then_expect_head(evidence_db):
+    line = run("anchor", "--db", evidence_db, "--server", "discord:a").stdout
+    head = line.split("head ")[1].split(" ")[0]
+    assert run("verify", "--db", evidence_db, "--expect-head", head).exit_code == 0
+    assert run("verify", "--db", evidence_db, "--server", "discord:a", "--expect-head", head).exit_code == 0
+    with Store.open(evidence_db) as s:
+        s.db.conn.execute("DELETE FROM audit WHERE seq = (SELECT MAX(seq) FROM audit)")
+        s.db.conn.execute("PRAGMA foreign_keys=OFF")
+        s.db.conn.execute("DELETE FROM reports WHERE id = 4")
+        s.db.conn.execute("UPDATE flags SET report_count = 0 WHERE id = 4")
+    assert run("verify", "--db", evidence_db).exit_code == 0  # a consistent cut, invisible without the witness
+    r = run("verify", "--db", evidence_db, "--server", "discord:a", "--expect-head", head)
+    assert r.exit_code == 1 and "witnessed head" in r.output
+    bad = run("verify", "--db", evidence_db, "--expect-head", "nothex")
+    assert bad.exit_code == 2 and "not a chain head" in bad.output
