@@ -125,11 +125,12 @@ class LiveRows:
     reports: dict[int, dict[str, Any]] = field(default_factory=dict)
     reviews: dict[int, dict[str, Any]] = field(default_factory=dict)
     actions: dict[int, dict[str, Any]] = field(default_factory=dict)
+    holds: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 AuditRow = tuple[int, str, int, str, str, str, str]  # seq, kind, ref_id, payload, prev_hash, row_hash, created_at
 
-_V1_TABLES = {"flag": "flags", "report": "reports", "review": "reviews", "action": "actions"}
+_V1_TABLES = {"flag": "flags", "report": "reports", "review": "reviews", "action": "actions", "hold": "holds"}
 # version-1 rows: the columns their payload held, compared as before format 2
 _V1_COLUMNS = {
     "flags": ("server", "channel_id", "message_id", "author_id", "content_sha256", "source", "created_at"),
@@ -165,7 +166,7 @@ def verify(server: str, rows: Iterable[AuditRow], live: LiveRows,
     prev, n, head_time = GENESIS, 0, None
     problems: list[ChainProblem] = []
     fields: dict[tuple[str, int, str], _Expect] = {}  # (table, id, column) -> expected
-    audited: dict[str, dict[int, tuple[int, str]]] = {t: {} for t in ("flags", "reports", "reviews", "actions")}
+    audited: dict[str, dict[int, tuple[int, str]]] = {t: {} for t in ("flags", "reports", "reviews", "actions", "holds")}
     verdicts: dict[int, tuple[list[list[Any]], int, str]] = {}  # flag -> (expected rows, setter seq, kind); format 2 only
     report_counts: dict[int, _Expect] = {}
     purged: dict[int, int] = {}  # flag -> seq of its purge row
@@ -208,7 +209,7 @@ def verify(server: str, rows: Iterable[AuditRow], live: LiveRows,
             setf("flags", ref_id, "purged", True, seq, kind, ref_id)
             continue
         if not v2:
-            if table is not None:
+            if table in _V1_COLUMNS:
                 live_row = getattr(live, table).get(ref_id)
                 if live_row is None:
                     problems.append(bad(f"{table} row #{ref_id} is missing (deleted)"))
@@ -249,6 +250,12 @@ def verify(server: str, rows: Iterable[AuditRow], live: LiveRows,
                 setf("actions", ref_id, col, p[col], seq, kind, ref_id)
             setf("actions", ref_id, "status", "pending", seq, kind, ref_id)
             setf("actions", ref_id, "detail", "", seq, kind, ref_id)
+        elif kind in ("hold", "hold_release"):
+            for col, key in (("target", "target"), ("target_id", "target_id"), ("reason", "reason")):
+                setf("holds", ref_id, col, p[key], seq, kind, ref_id)
+            setf("holds", ref_id, "placed_by" if p["active"] else "released_by", p["by"], seq, kind, ref_id)
+            if p["active"]:
+                setf("holds", ref_id, "released_by", None, seq, kind, ref_id)
         elif kind == "action_result":
             for col in ("status", "detail", "completed_at"):
                 setf("actions", ref_id, col, p[col], seq, kind, ref_id)
@@ -280,7 +287,7 @@ def verify(server: str, rows: Iterable[AuditRow], live: LiveRows,
         row = live.flags.get(fid)
         if row is not None and row["report_count"] != exp.value:
             problems.append(ChainProblem(server, exp.seq, exp.kind, exp.ref, f"flags row #{fid} report_count differs from the audited reports"))
-    for table in ("flags", "reports", "reviews", "actions"):
+    for table in ("flags", "reports", "reviews", "actions", "holds"):
         for rid in getattr(live, table):
             if rid not in audited[table]:
                 problems.append(ChainProblem(server, 0, table, rid, "has no audit row (inserted outside triagebot)"))

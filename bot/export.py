@@ -32,7 +32,7 @@ _PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?")
 CSV_COLUMNS = [
     "id", "server", "platform", "channel_id", "message_id", "author_id", "author_name", "excerpt", "link",
     "labels", "max_score", "scores", "reasons", "source", "status", "report_count", "report_reasons", "reporters",
-    "reviews", "actions", "incident_id", "message_time", "created_at", "content_sha256", "content_purged", "row_hash", "audit",
+    "reviews", "actions", "incident_id", "message_time", "created_at", "content_sha256", "content_purged", "legal_hold", "row_hash", "audit",
 ]
 #: manifest format: 2 adds per-row audit rows, chain anchors and the Ed25519 signature
 MANIFEST_VERSION = 2
@@ -75,7 +75,7 @@ def _audit_for_export(rows: list[dict], include_reporters: bool) -> list[dict]:
 
 
 def _row(flag: FlagView, reviews: list[dict], actions: list[dict], reports: list[dict], row_hash: str | None,
-         content_sha: str | None, include_reporters: bool, audit: list[dict] | None = None) -> dict[str, Any]:
+         content_sha: str | None, include_reporters: bool, audit: list[dict] | None = None, held: bool = False) -> dict[str, Any]:
     return {
         "id": flag.id, "server": flag.server, "platform": flag.platform, "channel_id": flag.channel_id,
         "message_id": flag.message_id, "author_id": flag.author_id, "author_name": flag.author_name,
@@ -88,7 +88,7 @@ def _row(flag: FlagView, reviews: list[dict], actions: list[dict], reports: list
         "actions": [{"kind": a["kind"], "actor": a["actor"], "automatic": bool(a["automatic"]), "dry_run": bool(a["dry_run"]),
                      "status": a["status"], "detail": a["detail"], "at": a["created_at"]} for a in actions],
         "incident_id": flag.incident_id, "message_time": iso(flag.message_time), "created_at": iso(flag.created_at),
-        "content_sha256": content_sha, "content_purged": flag.excerpt == "[purged]", "row_hash": row_hash,
+        "content_sha256": content_sha, "content_purged": flag.excerpt == "[purged]", "legal_hold": held, "row_hash": row_hash,
         "audit": _audit_for_export(audit or [], include_reporters),
     }
 
@@ -111,9 +111,10 @@ def iter_rows(store: Store, server: str | None, since: datetime | None = None, u
             hashes = store.audit_hashes(srv, "flag", ids)
             payload_sha = store.flag_content_hashes(srv, ids)
             audit = store.audit_rows_for_flags(srv, ids)
+            held = store.held_flag_ids(srv)
             for f in flags:
                 yield _row(f, reviews.get(f.id, []), actions.get(f.id, []), reports.get(f.id, []), hashes.get(f.id),
-                           payload_sha.get(f.id), include_reporters, audit.get(f.id, []))
+                           payload_sha.get(f.id), include_reporters, audit.get(f.id, []), f.id in held)
         bar.update(len(batch))
 
     try:

@@ -161,4 +161,18 @@ CREATE TABLE link_codes (
     notice_message_id INTEGER
 );
 """),
+    (6, "legal holds on flags and incidents, which purge and retention must respect", """
+CREATE TABLE holds (
+    id INTEGER PRIMARY KEY,
+    server TEXT NOT NULL REFERENCES servers(key),
+    target TEXT NOT NULL CHECK (target IN ('flag', 'incident')),
+    target_id INTEGER NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    placed_by TEXT NOT NULL,
+    placed_at TEXT NOT NULL,
+    released_by TEXT,
+    released_at TEXT
+);
+CREATE INDEX holds_target ON holds(server, target, target_id);
+"""),
 ]

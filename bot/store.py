@@ -126,6 +126,19 @@ class IncidentView:
     first_flag_id: int | None = None
 
 
+@dataclass(frozen=True)
+class PurgePlan:
+    """What a purge would erase, and what a legal hold keeps: shown before anything is erased."""
+
+    flag_ids: tuple[int, ...]
+    held_ids: tuple[int, ...]
+    servers: tuple[str, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.flag_ids)
+
+
 @dataclass
 class FlagResult:
     flag_id: int
@@ -311,6 +324,7 @@ class Store:
                                    "max_score, source, status, report_count, dry_run, message_time, created_at, content_purged_at")
         live.reports = load("reports", "server, flag_id, reporter_id, reason, created_at")
         live.reviews = load("reviews", "server, flag_id, decision, reviewer_id, note, created_at")
+        live.holds = load("holds", "target, target_id, reason, placed_by, released_by")
         live.actions = load("actions", "server, flag_id, kind, actor, automatic, dry_run, target_user, duration_s, reason, status, detail, "
                                        "created_at, completed_at")
         for fid, label, score, reason, det in c.execute(
@@ -376,6 +390,10 @@ class Store:
         if row is None:
             raise StoreError(f"no flag #{flag_id} in {server}")
         return self._views([row])[0]
+
+    def incident_server(self, incident_id: int) -> str | None:
+        row = self.db.conn.execute("SELECT server FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+        return row[0] if row else None
 
     def flag_server(self, flag_id: int) -> str | None:
         """Which server a flag belongs to (admin CLI use: it then scopes every other call)."""
@@ -761,11 +779,8 @@ class Store:
         return out
 
     # ---- retention & erasure -------------------------------------------------------
-    def purge_content(self, server: str | None, *, user_id: str | None = None, before: datetime | None = None) -> int:
-        """Erase message content (excerpt, name, reasons, report reasons) but keep hashes, labels and decisions.
-
-        The chain stays verifiable because audited payloads never hold content.
-        """
+    def purge_plan(self, server: str | None, *, user_id: str | None = None, before: datetime | None = None) -> PurgePlan:
+        """The flags whose content a purge would erase now, and those a legal hold keeps (counted, never erased)."""
         clauses, args = ["content_purged_at IS NULL"], []
         if server is not None:
             clauses.append("server = ?"); args.append(server)
@@ -773,20 +788,94 @@ class Store:
             clauses.append("author_id = ?"); args.append(user_id)
         if before is not None:
             clauses.append("created_at < ?"); args.append(iso(before))
-        where = " AND ".join(clauses)
+        rows = self.db.conn.execute(f"SELECT id, server FROM flags WHERE {' AND '.join(clauses)} ORDER BY id", args).fetchall()
+        held = self.held_flag_ids(server)
+        return PurgePlan(tuple(i for i, _ in rows if i not in held), tuple(i for i, _ in rows if i in held),
+                         tuple(sorted({s for i, s in rows if i not in held})))
+
+    def purge_content(self, server: str | None, *, user_id: str | None = None, before: datetime | None = None,
+                      plan: PurgePlan | None = None) -> int:
+        """Erase message content (excerpt, name, reasons, report reasons) but keep hashes, labels and decisions.
+
+        Flags under a legal hold are left alone. The chain stays verifiable because audited payloads hold
+        only hashes of content; the WAL is then truncated so the erased text leaves the disk as well.
+        """
+        plan = plan or self.purge_plan(server, user_id=user_id, before=before)
         now = iso(utcnow())
+        why = "user request" if user_id else "retention"
+        erased = 0
         with self._tx():
-            rows = self.db.conn.execute(f"SELECT id, server FROM flags WHERE {where}", args).fetchall()
-            for flag_id, srv in rows:
+            held = self.held_flag_ids(server)
+            for flag_id in plan.flag_ids:
+                row = self.db.conn.execute("SELECT server FROM flags WHERE id = ? AND content_purged_at IS NULL", (flag_id,)).fetchone()
+                if row is None or flag_id in held:
+                    continue
                 self.db.conn.execute(
                     "UPDATE flags SET excerpt = ?, author_name = NULL, link = NULL, attachments = '[]', content_purged_at = ? WHERE id = ?",
                     (PURGED, now, flag_id))
                 self.db.conn.execute("UPDATE verdicts SET reason = ? WHERE flag_id = ? AND reason != ''", (PURGED, flag_id))
                 self.db.conn.execute("UPDATE reports SET reason = ? WHERE flag_id = ? AND reason != ''", (PURGED, flag_id))
-                self._audit(srv, "purge", flag_id, {"why": "user request" if user_id else "retention"}, now)
-        if rows:
+                self._audit(row[0], "purge", flag_id, {"why": why}, now)
+                erased += 1
+        if erased:
             self.checkpoint_truncate()
+        if plan.held_ids:
+            log.info("purge kept %d flag(s) under legal hold", len(plan.held_ids))
+        return erased
+
+    # ---- legal holds ---------------------------------------------------------------
+    HOLD_TARGETS = ("flag", "incident")
+
+    def add_hold(self, server: str, target: str, target_id: int, by: str, reason: str = "") -> int:
+        """Place a legal hold on a flag or an incident (all its flags); returns the hold id (the existing one if held)."""
+        if target not in self.HOLD_TARGETS:
+            raise StoreError(f"a hold is on a flag or an incident, not {target!r}")
+        table = "flags" if target == "flag" else "incidents"
+        now = iso(utcnow())
+        with self._tx():
+            if self.db.conn.execute(f"SELECT 1 FROM {table} WHERE id = ? AND server = ?", (target_id, server)).fetchone() is None:
+                raise StoreError(f"no {target} #{target_id} in {server}")
+            row = self.db.conn.execute("SELECT id FROM holds WHERE server = ? AND target = ? AND target_id = ? AND released_at IS NULL",
+                                       (server, target, target_id)).fetchone()
+            if row:
+                return row[0]
+            reason = safe_text(reason)[:500]
+            cur = self.db.conn.execute("INSERT INTO holds (server, target, target_id, reason, placed_by, placed_at) VALUES (?, ?, ?, ?, ?, ?)",
+                                       (server, target, target_id, reason, by, now))
+            self._audit(server, "hold", cur.lastrowid, chain.hold_evidence(target=target, target_id=target_id, by=by, reason=reason,
+                                                                            active=True), now)
+        return cur.lastrowid
+
+    def release_hold(self, server: str, target: str, target_id: int, by: str) -> int:
+        """Lift the active hold on a flag or incident; returns how many were lifted (0 or 1)."""
+        now = iso(utcnow())
+        with self._tx():
+            rows = self.db.conn.execute("SELECT id, reason FROM holds WHERE server = ? AND target = ? AND target_id = ? AND released_at IS NULL",
+                                        (server, target, target_id)).fetchall()
+            for hold_id, reason in rows:
+                self.db.conn.execute("UPDATE holds SET released_by = ?, released_at = ? WHERE id = ?", (by, now, hold_id))
+                self._audit(server, "hold_release", hold_id, chain.hold_evidence(target=target, target_id=target_id, by=by,
+                                                                                  reason=reason, active=False), now)
         return len(rows)
+
+    def holds(self, server: str | None, active_only: bool = True) -> list[dict[str, Any]]:
+        q = "SELECT id, server, target, target_id, reason, placed_by, placed_at, released_by, released_at FROM holds"
+        clauses, args = [], []
+        if server is not None:
+            clauses.append("server = ?"); args.append(server)
+        if active_only:
+            clauses.append("released_at IS NULL")
+        cur = self.db.conn.execute(q + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY id", args)
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur]
+
+    def held_flag_ids(self, server: str | None) -> set[int]:
+        """Flags under an active hold, directly or through their incident."""
+        where, args = ("AND h.server = ?", (server, server)) if server else ("", ())
+        q = (f"SELECT h.target_id FROM holds h WHERE h.target = 'flag' AND h.released_at IS NULL {where} "
+             f"UNION SELECT f.id FROM holds h JOIN flags f ON f.incident_id = h.target_id AND f.server = h.server "
+             f"WHERE h.target = 'incident' AND h.released_at IS NULL {where}")
+        return {r[0] for r in self.db.conn.execute(q, args)}
 
     def checkpoint_truncate(self) -> bool:
         """Copy the WAL into the database and empty it, so erased content leaves the -wal file too.

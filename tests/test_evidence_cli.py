@@ -153,3 +153,39 @@ def test_anchor_then_expect_head(evidence_db):
     assert r.exit_code == 1 and "witnessed head" in r.output
     bad = run("verify", "--db", evidence_db, "--expect-head", "nothex")
     assert bad.exit_code == 2 and "not a chain head" in bad.output
+
+
+def test_purge_shows_what_it_erases_and_needs_yes(evidence_db):
+    r = run("purge", "--db", evidence_db, "--user", "u1", "--dry-run")
+    assert r.exit_code == 0 and "1 flag(s) by user u1 to erase (flags #2)" in r.output and "dry run" in r.output
+    r = run("purge", "--db", evidence_db, "--user", "u1")
+    assert r.exit_code == 1 and "add --yes" in r.output
+    with Store.open(evidence_db) as s:
+        assert s.flag("discord:a", 2).excerpt != "[purged]"
+    r = run("purge", "--db", evidence_db, "--user", "u1", "--yes")
+    assert r.exit_code == 0 and "purged content of 1 flag(s)" in r.output
+    assert "nothing to erase" in run("purge", "--db", evidence_db, "--user", "u1", "--yes").output
+
+
+def test_hold_commands_and_exports_show_holds(evidence_db, tmp_path):
+    assert "hold #1 on flag #2 in discord:a" in run("hold", "add", "--db", evidence_db, "--flag", 2, "--reason", "case 7").output
+    listing = run("hold", "list", "--db", evidence_db).output
+    assert "flag #2: active" in listing and "case 7" in listing
+    r = run("purge", "--db", evidence_db, "--user", "u1", "--yes")
+    assert "0 flag(s) by user u1 to erase" in r.output and "1 under legal hold kept (flags #2)" in r.output
+    out, _ = export(evidence_db, tmp_path, "json")
+    assert [row["legal_hold"] for row in json.loads(out.read_text())] == [False, True, False, False]
+    assert run("verify-export", out).exit_code == 0
+    assert "lifted the hold" in run("hold", "remove", "--db", evidence_db, "--flag", 2).output
+    assert "no holds" in run("hold", "list", "--db", evidence_db).output
+    assert "lifted" in run("hold", "list", "--db", evidence_db, "--all").output
+    assert run("verify", "--db", evidence_db).exit_code == 0
+
+
+@pytest.mark.parametrize("args, code, fragment", [
+    (["--flag", "99"], 1, "no flag #99"), (["--incident", "99"], 1, "no incident #99"), ([], 2, "exactly one of"),
+    (["--flag", "1", "--incident", "1"], 2, "exactly one of"),
+])
+def test_hold_add_errors_are_one_line(evidence_db, args, code, fragment):
+    r = run("hold", "add", "--db", evidence_db, *args)
+    assert r.exit_code == code and fragment in r.output and "Traceback" not in r.output

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import getpass
 import json
 import logging
 from pathlib import Path
@@ -85,3 +86,64 @@ def anchor(db_path: Path, server: str | None) -> None:
         keys = [server] if server else store.servers()
         for s in keys:
             click.echo(anchors.anchor_text(store, s))
+
+
+@main.group()
+def hold() -> None:
+    """Legal holds: a held flag or incident is never purged, by request or by retention."""
+
+
+def _hold_target(store: Store, flag_id: int | None, incident_id: int | None) -> tuple[str, str, int]:
+    if (flag_id is None) == (incident_id is None):
+        raise click.UsageError("give exactly one of --flag N or --incident N")
+    target, ident = ("flag", flag_id) if flag_id is not None else ("incident", incident_id)
+    server = store.flag_server(ident) if target == "flag" else store.incident_server(ident)
+    if server is None:
+        raise click.ClickException(f"no {target} #{ident}")
+    return server, target, ident
+
+
+@hold.command("add")
+@db_option()
+@click.option("--flag", "flag_id", type=int, default=None)
+@click.option("--incident", "incident_id", type=int, default=None)
+@click.option("--reason", default="", help="Why (case number, request); logged in the audit chain.")
+@click.option("--by", "by", default=lambda: f"cli:{getpass.getuser()}", show_default="cli:<your user name>")
+@one_line_errors
+def hold_add(db_path: Path, flag_id: int | None, incident_id: int | None, reason: str, by: str) -> None:
+    """Place a legal hold on a flag or an incident (all its flags)."""
+    with Store.open(db_path) as store:
+        server, target, ident = _hold_target(store, flag_id, incident_id)
+        hold_id = store.add_hold(server, target, ident, by, reason)
+        click.echo(f"hold #{hold_id} on {target} #{ident} in {server}")
+
+
+@hold.command("remove")
+@db_option()
+@click.option("--flag", "flag_id", type=int, default=None)
+@click.option("--incident", "incident_id", type=int, default=None)
+@click.option("--by", "by", default=lambda: f"cli:{getpass.getuser()}", show_default="cli:<your user name>")
+@one_line_errors
+def hold_remove(db_path: Path, flag_id: int | None, incident_id: int | None, by: str) -> None:
+    """Lift the legal hold on a flag or an incident."""
+    with Store.open(db_path) as store:
+        server, target, ident = _hold_target(store, flag_id, incident_id)
+        n = store.release_hold(server, target, ident, by)
+        click.echo(f"lifted the hold on {target} #{ident}" if n else f"{target} #{ident} was not held")
+
+
+@hold.command("list")
+@db_option()
+@server_option()
+@click.option("--all", "show_all", is_flag=True, help="Include lifted holds.")
+@one_line_errors
+def hold_list(db_path: Path, server: str | None, show_all: bool) -> None:
+    """Active legal holds (with --all, lifted ones too)."""
+    with Store.open(db_path) as store:
+        rows = store.holds(server, active_only=not show_all)
+    if not rows:
+        click.echo("no holds")
+    for h in rows:
+        state = f"lifted {h['released_at']} by {h['released_by']}" if h["released_at"] else "active"
+        click.echo(f"#{h['id']} {h['server']} {h['target']} #{h['target_id']}: {state}; placed {h['placed_at']} by {h['placed_by']}"
+                   + (f"; reason: {h['reason']}" if h["reason"] else ""))

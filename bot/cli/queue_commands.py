@@ -153,8 +153,11 @@ def verify(db_path: Path, server: str | None, expect_head: str | None) -> None:
 @server_option("Limit to one server.")
 @click.option("--retention", is_flag=True, help="Apply each server's retention_days from the config instead.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
-def purge(db_path: Path, user_id: str | None, server: str | None, retention: bool, config_path: Path | None) -> None:
-    """Erase message content but keep hashes, labels and decisions (the chain still verifies)."""
+@click.option("--dry-run", is_flag=True, help="Only count what would be erased.")
+@click.option("--yes", is_flag=True, help="Erase without asking (needed when not at a terminal).")
+def purge(db_path: Path, user_id: str | None, server: str | None, retention: bool, config_path: Path | None,
+          dry_run: bool, yes: bool) -> None:
+    """Erase message content but keep hashes, labels and decisions (the chain still verifies). Held flags are kept."""
     if bool(user_id) == retention:
         raise click.UsageError("give exactly one of --user ID or --retention")
     try:
@@ -163,11 +166,32 @@ def purge(db_path: Path, user_id: str | None, server: str | None, retention: boo
         raise click.ClickException(str(exc)) from None
     with Store.open(db_path) as store:
         if user_id:
-            n = store.purge_content(server, user_id=user_id)
-            click.echo(f"purged content of {n} flag(s) by user {user_id}")
+            steps = [retention_policy.RetentionStep(server or "all servers", 0, store.purge_plan(server, user_id=user_id))]
+        else:
+            steps = retention_policy.plan(store, settings, server)
+        total = 0
+        for step in steps:
+            if step.plan is None:
+                click.echo(f"{step.server}: retention_days = 0, kept forever")
+                continue
+            what = f"by user {user_id}" if user_id else f"older than {step.days} days"
+            held = f"; {len(step.plan.held_ids)} under legal hold kept (flags {_ids(step.plan.held_ids)})" if step.plan.held_ids else ""
+            click.echo(f"{step.server}: {step.plan.count} flag(s) {what} to erase" +
+                       (f" (flags {_ids(step.plan.flag_ids)})" if step.plan.count else "") + held)
+            total += step.plan.count
+        if dry_run or total == 0:
+            click.echo("dry run: nothing erased" if dry_run else "nothing to erase")
             return
-        total = retention_policy.apply(store, settings, server)
-        click.echo(f"purged content of {total} flag(s) past retention")
+        if not yes:
+            if not sys.stdin.isatty():
+                raise click.ClickException(f"nothing erased: add --yes to erase the content of {total} flag(s) (cannot be undone)")
+            click.confirm(f"Erase the content of {total} flag(s)? This cannot be undone", abort=True)
+        n = sum(store.purge_content(server, plan=step.plan) for step in steps if step.plan is not None and step.plan.count)
+        click.echo(f"purged content of {n} flag(s)" + (f" by user {user_id}" if user_id else " past retention"))
+
+
+def _ids(ids: tuple[int, ...], shown: int = 20) -> str:
+    return ", ".join(f"#{i}" for i in ids[:shown]) + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
 
 
 @main.group()
