@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -29,6 +30,8 @@ from bot.models import OPEN_STATUSES, REVIEW_DECISIONS, Action, Decision, Messag
 log = logging.getLogger(__name__)
 
 EXCERPT_CHARS = 1000
+#: how long a statement waits for another connection's write lock before giving up
+BUSY_TIMEOUT_S = 30.0
 #: bytes a reset WAL is truncated back to (PRAGMA journal_size_limit)
 JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
 #: above this the background checkpointer waits for a gap between writers and restarts the WAL
@@ -37,7 +40,25 @@ PURGED = "[purged]"
 
 
 class StoreError(TriagebotError, RuntimeError):
-    """A store call that cannot be satisfied (unknown flag, wrong server, bad decision)."""
+    """A store call that cannot be satisfied (unknown flag, wrong server, bad decision) or a database problem."""
+
+
+def db_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    """One line a person can act on, for whatever SQLite said about the database file."""
+    msg = str(exc)
+    low = msg.lower()
+    if "file is not a database" in low:
+        return StoreError(f"{path} is not a SQLite database (wrong file?)")
+    if "malformed" in low or "corrupt" in low:
+        return StoreError(f"{path} is corrupt ({msg}); restore your latest backup (triagebot db backup) or try: sqlite3 {path} .recover")
+    if "readonly" in low or "read-only" in low:
+        return StoreError(f"{path} is read-only: triagebot needs write access to it (and to its folder, for the -wal and -shm files)")
+    if "locked" in low or "busy" in low:
+        return StoreError(f"{path} is locked by another process for more than {BUSY_TIMEOUT_S:g} s "
+                          "(another triagebot, a backup or an open sqlite3 shell?); try again when it is done")
+    if "unable to open" in low:
+        return StoreError(f"cannot open {path}: check the path and that its folder is writable")
+    return StoreError(f"{path}: database error: {msg}")
 
 
 def iso(t: datetime) -> str:
@@ -158,16 +179,33 @@ class Store:
     # ---- lifecycle -----------------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path, migrate: bool = True) -> "Store":
+        """Open (creating if needed) and migrate; every database problem becomes one StoreError line."""
         p = Path(path)
         if p.parent and not p.parent.exists():
             p.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(p), isolation_level=None, check_same_thread=False, timeout=30)
+        if p.exists() and not os.access(p, os.W_OK):
+            raise StoreError(f"{p} is read-only: triagebot needs write access to it (and to its folder, for the -wal and -shm files)")
+        try:
+            conn = sqlite3.connect(str(p), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
+        except sqlite3.Error as exc:
+            raise db_error(p, exc) from None
+        try:
+            return cls._setup(conn, p, migrate)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise db_error(p, exc) from None
+        except StoreError:
+            conn.close()
+            raise
+
+    @classmethod
+    def _setup(cls, conn: sqlite3.Connection, p: Path, migrate: bool) -> "Store":
         conn.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a committed transaction survives a process crash (SIGKILL);
         # only an OS crash/power cut can lose the last few. See README "Crash safety".
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         # Checkpoints run on a background connection instead of inside whichever write
         # crosses the WAL size limit; that write used to take 10+ ms (the p99 in the benchmark).
         conn.execute("PRAGMA wal_autocheckpoint=0")
@@ -176,8 +214,13 @@ class Store:
         conn.execute("PRAGMA secure_delete=ON")
         conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
         store = cls(sqlite_utils.Database(conn), p)
+        store._refuse_newer_schema()
         if migrate:
             store.migrate()
+        # a writer lock held by someone else for longer than the busy timeout shows up here, as one line,
+        # rather than as a traceback in the middle of a command
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
         store._checkpointer = _Checkpointer(p, store._gate)
         store._checkpointer.start()
         return store
@@ -197,8 +240,20 @@ class Store:
     def _tx(self):
         return _Transaction(self.db.conn, self._gate)
 
+    def _refuse_newer_schema(self) -> None:
+        """A database written by a newer triagebot is refused: this version would misread or damage it."""
+        conn = self.db.conn
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'").fetchone() is None:
+            return
+        newest = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] or 0
+        known = max(v for v, _, _ in MIGRATIONS)
+        if newest > known:
+            raise StoreError(f"{self.path} has schema version {newest}, newer than this triagebot knows ({known}); "
+                             "upgrade triagebot to use it (refusing to touch it)")
+
     def migrate(self) -> list[int]:
         """Apply pending numbered migrations; returns the versions applied now."""
+        self._refuse_newer_schema()
         conn = self.db.conn
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
         done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
@@ -213,6 +268,22 @@ class Store:
             log.info("applied migration %d: %s", version, name)
             applied.append(version)
         return applied
+
+    def backup(self, dest: str | Path) -> None:
+        """A consistent copy of the live database (SQLite online backup API) while writers carry on."""
+        d = Path(dest)
+        if d.exists():
+            raise StoreError(f"{d} already exists; choose a new file name for the backup")
+        if not d.parent.is_dir():
+            raise StoreError(f"the backup folder {d.parent} does not exist")
+        try:
+            target = sqlite3.connect(str(d))
+            try:
+                self.db.conn.backup(target)
+            finally:
+                target.close()
+        except sqlite3.Error as exc:
+            raise db_error(d, exc) from None
 
     def schema_version(self) -> int:
         row = self.db.conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()

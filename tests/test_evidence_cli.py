@@ -189,3 +189,115 @@ def test_hold_commands_and_exports_show_holds(evidence_db, tmp_path):
 def test_hold_add_errors_are_one_line(evidence_db, args, code, fragment):
     r = run("hold", "add", "--db", evidence_db, *args)
     assert r.exit_code == code and fragment in r.output and "Traceback" not in r.output
+
+
+def test_backup_during_concurrent_writes_is_consistent(evidence_db, tmp_path):
+    import threading
+
+    stop = threading.Event()
+    written = []
+
+    def writer():
+        with Store.open(evidence_db) as s:
+            i = 0
+            while not stop.is_set() and i < 2000:
+                m = make_message(f"lewd during backup {i}", server_id="a", author="w")
+                r = s.record_flag(m, Decision(flagged=True, labels=("sexual",), verdicts=(Verdict("sexual", 0.9, "kw", "kw"),)))
+                s.record_report(m.server, r.flag_id, "r", "alasan")
+                written.append(r.flag_id)
+                i += 1
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        while len(written) < 50:
+            t.join(0.01)
+        r = run("db", "backup", "--db", evidence_db, tmp_path / "copy.db")
+        before_end = len(written)
+    finally:
+        stop.set()
+        t.join()
+    assert r.exit_code == 0, r.output
+    assert "discord:a: OK" in r.output and "backup written" in r.output
+    rows = int(r.output.split("head ")[1].split(":")[1].split()[0])
+    assert 4 + 2 * 50 <= rows  # the copy holds what was written before it started, as a consistent chain
+    with Store.open(tmp_path / "copy.db") as copy:
+        assert copy.integrity_ok() and copy.count_flags("discord:a") <= 4 + before_end + 1
+    again = run("db", "backup", "--db", evidence_db, tmp_path / "copy.db")
+    assert again.exit_code == 1 and "already exists" in again.output
+
+
+DB_PROBLEMS = [
+    ("not sqlite", lambda p: p.write_bytes(b"just a text file, not a database\n" * 100), "is not a SQLite database"),
+    ("garbage header", lambda p: p.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000), "is not a SQLite database"),
+    ("corrupt pages", lambda p: _corrupt(p), "is corrupt"),
+    ("read-only", lambda p: (Store.open(p).close(), p.chmod(0o444)), "is read-only"),
+    ("newer schema", lambda p: _newer_schema(p), "schema version 99, newer than this triagebot knows"),
+]
+
+
+def _corrupt(p):
+    with Store.open(p) as s:
+        for i in range(200):
+            s.record_flag(make_message(f"lewd {i}", server_id="a"), Decision(flagged=True, labels=("sexual",),
+                                                                          verdicts=(Verdict("sexual", 0.9, "kw", "kw"),)))
+    data = bytearray(p.read_bytes())
+    data[4096:len(data) - 4096] = b"\xa5" * (len(data) - 8192)
+    p.write_bytes(bytes(data))
+
+
+def test_a_read_only_database_message_from_sqlite_itself(evidence_db):
+    import sqlite3
+
+    from bot.store import db_error
+
+    ro = sqlite3.connect(f"file:{evidence_db}?mode=ro", uri=True)
+    with pytest.raises(sqlite3.Error) as info:
+        ro.execute("DELETE FROM flags")
+    ro.close()
+    assert "is read-only" in str(db_error(evidence_db, info.value))
+
+
+def _newer_schema(p):
+    import sqlite3
+
+    Store.open(p).close()
+    c = sqlite3.connect(p)
+    c.execute("INSERT INTO schema_migrations VALUES (99, 'future', 'x')")
+    c.commit()
+    c.close()
+
+
+@pytest.mark.parametrize("name, make, fragment", DB_PROBLEMS, ids=[d[0] for d in DB_PROBLEMS])
+@pytest.mark.parametrize("command", [["verify"], ["stats"], ["anchor"], ["hold", "list"], ["db", "migrate"],
+                                     ["export", "--format", "csv"]])
+def test_every_database_problem_is_one_line(tmp_path, name, make, fragment, command):
+    if name == "read-only" and os.geteuid() == 0:
+        pytest.skip("root can write to read-only files")
+    p = tmp_path / "bad.db"
+    make(p)
+    r = CliRunner().invoke(main, command + ["--db", str(p)])
+    assert r.exit_code == 1, r.output
+    assert fragment in r.output and "Traceback" not in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_a_lock_held_too_long_is_one_line(evidence_db, monkeypatch):
+    import sqlite3
+
+    import bot.store
+
+    monkeypatch.setattr(bot.store, "BUSY_TIMEOUT_S", 0.2)
+    holder = sqlite3.connect(evidence_db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        r = run("verify", "--db", evidence_db)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert r.exit_code == 1 and "is locked by another process for more than 0.2 s" in r.output
+
+
+def test_export_into_a_missing_folder_is_one_line(evidence_db, tmp_path):
+    r = run("export", "--db", evidence_db, "--format", "csv", "-o", tmp_path / "nope" / "x.csv")
+    assert r.exit_code == 1 and "the output folder" in r.output and "does not exist" in r.output

@@ -1,35 +1,23 @@
 """verify-export, key, anchor: thin wrappers over the evidence modules (export_check, signing, anchors)."""
 from __future__ import annotations
 
-import functools
 import getpass
 import json
 import logging
 from pathlib import Path
-from typing import Any, Callable
 
 import click
 
 from bot import anchors
 from bot.cli.app import main
+from bot.cli.one_line import one_line_errors
 from bot.cli.options import db_option, server_option
+from bot.cli.queue_commands import db
 from bot.export_check import check_export
 from bot.signing import key_path_for, load_or_create_key, public_key_text
 from bot.store import Store
-from classifiers.errors import TriagebotError
 
 log = logging.getLogger(__name__)
-
-
-def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """A TriagebotError becomes one line on stderr and exit 1 (until the CLI does this centrally)."""
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except TriagebotError as exc:
-            raise click.ClickException(str(exc)) from None
-    return wrapper
 
 
 @main.command("verify-export")
@@ -147,3 +135,20 @@ def hold_list(db_path: Path, server: str | None, show_all: bool) -> None:
         state = f"lifted {h['released_at']} by {h['released_by']}" if h["released_at"] else "active"
         click.echo(f"#{h['id']} {h['server']} {h['target']} #{h['target_id']}: {state}; placed {h['placed_at']} by {h['placed_by']}"
                    + (f"; reason: {h['reason']}" if h["reason"] else ""))
+
+
+@db.command("backup")
+@db_option()
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
+@one_line_errors
+def db_backup(db_path: Path, dest: Path) -> None:
+    """Copy the database while the bot runs (SQLite backup API), verify the copy's chain and print its heads."""
+    with Store.open(db_path) as store:
+        store.backup(dest)
+    with Store.open(dest) as copy:
+        reports = copy.verify_chain()
+    for r in reports:
+        click.echo(f"{r.server}: {'OK' if r.ok else 'BROKEN at ' + str(r.problem)}, {r.rows} rows, head {r.head}:{r.rows}")
+    if not all(r.ok for r in reports):
+        raise click.ClickException(f"the backup {dest} was written but its chain does not verify (see above)")
+    click.echo(f"backup written to {dest}")

@@ -17,6 +17,7 @@ from bot.config import ConfigError, load_settings
 from bot.models import REVIEW_DECISIONS, STATUSES
 from bot.review import review_flag
 from bot.audit_chain import parse_head
+from bot.cli.one_line import one_line_errors
 from bot.store import Store, StoreError
 from bot.terminal import flag_detail, incident_lines, stats_text
 from classifiers.base import LABELS
@@ -79,10 +80,13 @@ def review(db_path: Path, server: str | None, reviewer: str, flag_id: int | None
 @click.option("--include-reporters", is_flag=True, help="Include reporter ids (left out by default to protect reporters).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write here (plus OUTPUT.manifest.json) instead of standard output.")
+@one_line_errors
 def export(db_path: Path, fmt: str, server: str | None, since, until, label, status, include_reporters: bool, output: Path | None) -> None:
-    """Export flags with their verdicts, reports, reviews, actions and chain hashes."""
+    """Export flags with their verdicts, reports, reviews, actions and chain hashes, with a signed manifest."""
     if since and until and since >= until:
         raise click.BadParameter("--since must be before --until", param_hint="--since")
+    if output is not None and not output.parent.is_dir():
+        raise click.ClickException(f"the output folder {output.parent} does not exist")
     with Store.open(db_path) as store:
         if output is None:
             manifest = export_mod.write_export(store, sys.stdout.buffer if hasattr(sys.stdout, "buffer") else _TextOut(), fmt, server,
@@ -107,6 +111,7 @@ class _TextOut:
 @db_option()
 @server_option()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@one_line_errors
 def stats(db_path: Path, server: str | None, as_json: bool) -> None:
     """Counts of flags by status, label and source, plus reports, reviews, actions and incidents."""
     with Store.open(db_path) as store:
@@ -125,6 +130,7 @@ def stats(db_path: Path, server: str | None, as_json: bool) -> None:
 @server_option()
 @click.option("--expect-head", "expect_head", default=None, metavar="HASH[:COUNT]",
               help="A head witnessed outside the database (anchor post, export manifest): catches a cut-off or rewritten chain.")
+@one_line_errors
 def verify(db_path: Path, server: str | None, expect_head: str | None) -> None:
     """Check every server's audit hash chain and every audited field; names the first row that differs. Exit 1 if any is broken."""
     try:
@@ -155,6 +161,7 @@ def verify(db_path: Path, server: str | None, expect_head: str | None) -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
 @click.option("--dry-run", is_flag=True, help="Only count what would be erased.")
 @click.option("--yes", is_flag=True, help="Erase without asking (needed when not at a terminal).")
+@one_line_errors
 def purge(db_path: Path, user_id: str | None, server: str | None, retention: bool, config_path: Path | None,
           dry_run: bool, yes: bool) -> None:
     """Erase message content but keep hashes, labels and decisions (the chain still verifies). Held flags are kept."""
@@ -201,6 +208,7 @@ def db() -> None:
 
 @db.command()
 @db_option(must_exist=False)
+@one_line_errors
 def migrate(db_path: Path) -> None:
     """Create the database or bring its schema up to date."""
     with Store.open(db_path, migrate=False) as store:
