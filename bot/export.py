@@ -151,8 +151,22 @@ def write_export(store: Store, out: IO[bytes], fmt: str, server: str | None, sin
                  include_reporters: bool = False, progress: bool = False, key_path: Path | None = None) -> dict[str, Any]:
     """Stream the export to `out` (binary) and return its manifest, signed with the deployment's key.
 
+    Rows, their audit rows and the heads come from one read snapshot, so they agree with each other.
     The key is `key_path`, else $TRIAGEBOT_SIGNING_KEY, else `<db>.signing-key` (made on first use).
     """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r} (expected one of {', '.join(FORMATS)})")
+    with store.read_snapshot():
+        manifest = _write_unsigned(store, out, fmt, server, since, until, label, status, include_reporters, progress)
+    if key_path is None and store.path is None:
+        log.warning("export of an in-memory store is not signed (no key location)")
+        return manifest
+    return sign_manifest(manifest, load_or_create_key(key_path or key_path_for(store.path)))
+
+
+def _write_unsigned(store: Store, out: IO[bytes], fmt: str, server: str | None, since: datetime | None,
+                    until: datetime | None, label: str | None, status: str | None, include_reporters: bool,
+                    progress: bool) -> dict[str, Any]:
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (expected one of {', '.join(FORMATS)})")
     digest = hashlib.sha256()
@@ -192,7 +206,7 @@ def write_export(store: Store, out: IO[bytes], fmt: str, server: str | None, sin
         emit("]\n")
     scope = [server] if server else sorted(servers)
     anchors = {s: store.chain_anchor(s) for s in scope}
-    manifest = {
+    return {
         "manifest_version": MANIFEST_VERSION, "format": fmt, "sha256": digest.hexdigest(), "rows": count,
         "time_range": {"first": first, "last": last},
         "filters": {"server": server, "since": iso(since) if since else None, "until": iso(until) if until else None,
@@ -203,10 +217,6 @@ def write_export(store: Store, out: IO[bytes], fmt: str, server: str | None, sin
         "verify": "`triagebot verify-export FILE` checks the file hash, every row's audit hashes and links, and the signature; "
                   "`triagebot verify --expect-head HEAD:ROWS` on the database proves nothing was cut since",
     }
-    if key_path is None and store.path is None:
-        log.warning("export of an in-memory store is not signed (no key location)")
-        return manifest
-    return sign_manifest(manifest, load_or_create_key(key_path or key_path_for(store.path)))
 
 
 def export_bytes(store: Store, fmt: str, server: str, **filters: Any) -> ExportResult:

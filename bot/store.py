@@ -6,6 +6,7 @@ so evidence can later be shown to be unaltered.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -240,6 +241,22 @@ class Store:
     def _tx(self):
         return _Transaction(self.db.conn, self._gate)
 
+    @contextlib.contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """One consistent view for a multi-query read (an export): rows, audit rows and heads agree.
+
+        Only for a connection nobody else writes through meanwhile (the CLI's, or a bot's event-loop
+        thread during a synchronous export).
+        """
+        if self.db.conn.in_transaction:
+            yield
+            return
+        self.db.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.conn.execute("COMMIT")
+
     def _refuse_newer_schema(self) -> None:
         """A database written by a newer triagebot is refused: this version would misread or damage it."""
         conn = self.db.conn
@@ -360,7 +377,7 @@ class Store:
         """
         servers = [server] if server else [r[0] for r in self.db.conn.execute("SELECT DISTINCT server FROM audit ORDER BY server")]
         reports = [chain.verify(s, self._audit_rows(s), self._live_rows(s), expect_head if server else None) for s in servers]
-        if expect_head and not server and reports:
+        if expect_head and not server:
             holder = self.head_server(expect_head[0])
             if holder is None:
                 reports.append(chain.verify("(any server)", [], chain.LiveRows(), expect_head))

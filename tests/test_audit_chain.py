@@ -186,3 +186,8 @@ def test_parse_head(text, expected):
 def test_parse_head_rejects(text):
     with pytest.raises(ValueError):
         parse_head(text)
+
+
+def test_a_witnessed_head_on_an_empty_database_fails(store):
+    (report,) = store.verify_chain(None, expect_head=("f" * 64, 3))
+    assert not report.ok and "witnessed head" in report.problem.problem
