@@ -64,7 +64,7 @@ async def flood(db: Path, n: int) -> dict:
     t0 = time.perf_counter()
     for i in range(n):
         await intake.submit(Message("discord", "raid", "c1", f"m{i}", f"a{i % 500}", text=f"lewd raid message {i}",
-                                    targets=(f"v{i % 3}",)))
+                                    targets=(f"v{i % 20}",)))
     await intake.stop()
     elapsed = time.perf_counter() - t0
     watcher.stop.set()

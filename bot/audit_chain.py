@@ -22,9 +22,12 @@ GENESIS = "0" * 64
 FORMAT = 2
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(obj: Any) -> str:
     """The one JSON spelling that hashes are taken over (sorted keys, no spaces, UTF-8)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(obj)
 
 
 def chain_hash(prev_hash: str, server: str, seq: int, kind: str, ref_id: int, payload: str, created_at: str) -> str:

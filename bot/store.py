@@ -981,7 +981,7 @@ class _Checkpointer(threading.Thread):
     """Copies the WAL back into the database every `interval` seconds, off the message path.
 
     Normally PASSIVE every `interval` (never blocks writers). The WAL size is looked at every `poll`;
-    past WAL_RESTART_BYTES a PASSIVE pass copies what it can, then TRUNCATE runs under the store's
+    past WAL_RESTART_BYTES a PASSIVE pass copies what it can, then RESTART runs under the store's
     write gate, holding this process's new transactions back for the short remainder so the WAL restarts.
     """
 
@@ -1008,7 +1008,8 @@ class _Checkpointer(threading.Thread):
                 try:
                     # PASSIVE never waits, but under a steady flood it never catches up either, and a WAL
                     # that is never fully copied back is never reset: it grew to 1.2 GB in 10,000 flags.
-                    # Past WAL_RESTART_BYTES, RESTART waits for a gap between write transactions instead.
+                    # Past WAL_RESTART_BYTES, RESTART makes a gap between write transactions instead; the
+                    # next writer then starts the WAL from the beginning (cut to journal_size_limit).
                     big = wal.exists() and wal.stat().st_size > WAL_RESTART_BYTES
                     size = wal.stat().st_size if wal.exists() else 0
                     now = time.monotonic()
@@ -1017,7 +1018,7 @@ class _Checkpointer(threading.Thread):
                         # for the short remainder so the WAL can be reset (a flood otherwise never leaves a gap)
                         conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                         with self.gate:
-                            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                            conn.execute("PRAGMA wal_checkpoint(RESTART)")
                         last = now
                     elif now - last >= self.interval:
                         conn.execute("PRAGMA wal_checkpoint(PASSIVE)")

@@ -56,3 +56,23 @@ def test_purged_text_leaves_every_file_while_a_bot_holds_the_database(tmp_path, 
 def test_secure_delete_is_on(store):
     assert store.db.conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
     assert store.db.conn.execute("PRAGMA journal_size_limit").fetchone()[0] > 0
+
+
+@pytest.mark.slow
+def test_the_wal_stays_bounded_through_a_flood(tmp_path):
+    """3,000 flags with an action each, back to back: the checkpointer keeps the -wal file under 64 MB."""
+    from bot.models import Action
+
+    db = tmp_path / "flood.db"
+    wal = Path(f"{db}-wal")
+    peak = 0
+    with Store.open(db) as store:
+        for i in range(3000):
+            m = make_message(f"lewd flood {i} " + "kata " * 40, server_id="flood", author=f"a{i % 50}", targets=(f"v{i % 7}",))
+            r = store.record_flag(m, Decision(flagged=True, labels=("sexual",), verdicts=(Verdict("sexual", 0.9, "kw", "kw"),)))
+            aid = store.record_action(Action(kind="delete", server=m.server, flag_id=r.flag_id, actor="auto"))
+            store.complete_action(m.server, aid, "ok")
+            if wal.exists():
+                peak = max(peak, wal.stat().st_size)
+        assert store.verify_chain("discord:flood")[0].ok
+    assert 0 < peak < 64 * 2**20, f"WAL peaked at {peak / 2**20:.1f} MB"
