@@ -168,9 +168,10 @@ def test_purge_shows_what_it_erases_and_needs_yes(evidence_db):
 
 
 def test_hold_commands_and_exports_show_holds(evidence_db, tmp_path):
-    assert "hold #1 on flag #2 in discord:a" in run("hold", "add", "--db", evidence_db, "--flag", 2, "--reason", "case 7").output
+    r = run("hold", "add", "--db", evidence_db, "--flag", 2, "--reason", "case 7\n\x1b[31mfake line\u202e")
+    assert "hold #1 on flag #2 in discord:a" in r.output
     listing = run("hold", "list", "--db", evidence_db).output
-    assert "flag #2: active" in listing and "case 7" in listing
+    assert "flag #2: active" in listing and "case 7 \ufffd[31mfake line" in listing and len(listing.splitlines()) == 1
     r = run("purge", "--db", evidence_db, "--user", "u1", "--yes")
     assert "0 flag(s) by user u1 to erase" in r.output and "1 under legal hold kept (flags #2)" in r.output
     out, _ = export(evidence_db, tmp_path, "json")

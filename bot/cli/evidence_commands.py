@@ -16,6 +16,7 @@ from bot.cli.queue_commands import db
 from bot.export_check import check_export
 from bot.signing import key_path_for, load_or_create_key, public_key_text
 from bot.store import Store
+from bot.terminal import one_line
 
 log = logging.getLogger(__name__)
 
@@ -131,10 +132,10 @@ def hold_list(db_path: Path, server: str | None, show_all: bool) -> None:
         rows = store.holds(server, active_only=not show_all)
     if not rows:
         click.echo("no holds")
-    for h in rows:
-        state = f"lifted {h['released_at']} by {h['released_by']}" if h["released_at"] else "active"
-        click.echo(f"#{h['id']} {h['server']} {h['target']} #{h['target_id']}: {state}; placed {h['placed_at']} by {h['placed_by']}"
-                   + (f"; reason: {h['reason']}" if h["reason"] else ""))
+    for h in rows:  # reasons and names are typed by people: one printable line each
+        state = f"lifted {h['released_at']} by {one_line(h['released_by'], 80)}" if h["released_at"] else "active"
+        click.echo(f"#{h['id']} {h['server']} {h['target']} #{h['target_id']}: {state}; placed {h['placed_at']} by "
+                   f"{one_line(h['placed_by'], 80)}" + (f"; reason: {one_line(h['reason'], 300)}" if h["reason"] else ""))
 
 
 @db.command("backup")
