@@ -95,3 +95,17 @@ def test_filters(seeded):
 def test_unknown_format(seeded):
     with pytest.raises(ValueError, match="unknown export format"):
         write_export(seeded, io.BytesIO(), "xlsx", None)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "ndjson"])
+def test_bot_exports_are_signed_and_carry_the_anchor(seeded, fmt):
+    from bot.export_check import check_export
+    from bot.signing import check_signature
+
+    res = export_bytes(seeded, fmt, "discord:a")
+    head, rows, at = seeded.chain_anchor("discord:a")
+    assert res.manifest["anchors"]["discord:a"] == {"head": head, "rows": rows, "at": at}
+    assert check_signature(res.manifest).startswith("ed25519:")
+    result = check_export(res.data, res.manifest)
+    assert result.ok, result.problems
+    assert result.rows == 2 and result.redacted == 2  # each flag's report row is redacted (reporters left out)
