@@ -185,6 +185,20 @@ SELECT server, CASE WHEN incident_id IS NULL THEN 'flag:' || id ELSE 'incident:'
 FROM flags WHERE alert_ref IS NULL AND status IN ('pending', 'escalated')
 GROUP BY server, CASE WHEN incident_id IS NULL THEN 'flag:' || id ELSE 'incident:' || incident_id END;
 """),
+    (6, "legal holds on flags and incidents, which purge and retention must respect", """
+CREATE TABLE holds (
+    id INTEGER PRIMARY KEY,
+    server TEXT NOT NULL REFERENCES servers(key),
+    target TEXT NOT NULL CHECK (target IN ('flag', 'incident')),
+    target_id INTEGER NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    placed_by TEXT NOT NULL,
+    placed_at TEXT NOT NULL,
+    released_by TEXT,
+    released_at TEXT
+);
+CREATE INDEX holds_target ON holds(server, target, target_id);
+"""),
     (12, "moderators' notes on a flag, an incident or a member", """
 CREATE TABLE notes (
     id INTEGER PRIMARY KEY,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import discord
 from discord import app_commands
 
-from bot import incidents
+from bot import anchors, incidents
 from bot.config import ConfigError
 from bot.models import Report, server_key
 from bot.platforms import discord_checks as checks
@@ -121,6 +121,13 @@ class TriageGroup(app_commands.Group):
                 f"By source: {fmt(st['by_source'])}\nReports: {st['reports']} · reviews: {st['reviews']} · "
                 f"incidents: {st['incidents']}\nActions: {fmt(st['actions'])}\n{escape(_bot(interaction).pipeline.status())}")
         await interaction.response.send_message(text[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(description="Post the evidence log's current head here, so it is witnessed outside the database")
+    @require(checks.REVIEW)
+    async def anchor(self, interaction: discord.Interaction) -> None:
+        # not ephemeral: a witness needs a message others can see and keep
+        text = anchors.anchor_text(_bot(interaction).pipeline.store, _server(interaction))
+        await interaction.response.send_message(escape(text)[:2000], allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(description="Re-check recent messages in a channel")
     @app_commands.describe(channel="Channel to re-check", limit="How many recent messages (max 1000)")
