@@ -288,6 +288,9 @@ class Pipeline:
         if action.kind == "notify":
             alert = self.alert(action)
             action = replace(action, ref=alert.ref, alert=alert)
+        if action.destination is None and platform == "discord":  # contract: the core resolves where notices go (raid-discord stop-gap)
+            link = self.store.flag(action.server, action.flag_id).link if action.flag_id is not None else None
+            action = replace(action, destination=self.server_settings(action.server).mod_channel, link=action.link or link)
         action_id = self.store.record_action(action)
         if action.dry_run and action.kind != "notify":
             self.store.complete_action(action.server, action_id, "dry-run", f"would {action.kind}")
