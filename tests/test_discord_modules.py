@@ -48,7 +48,7 @@ def test_no_import_circle_among_discord_modules(module):
 
 @pytest.mark.parametrize("module,needs", [
     ("discord_bot", {"discord_adapter", "discord_events", "discord_commands"}),
-    ("discord_adapter", {"discord_render", "discord_views"}),
+    ("discord_adapter", {"discord_render", "discord_incident_views"}),
     ("discord_events", set()),
 ])
 def test_split_by_job(module, needs):

@@ -18,7 +18,7 @@ import discord
 from bot.download import download_capped
 from bot.models import Action, ActionResult, Attachment, utcnow
 from bot.platforms.discord_render import failure_notice, render_alert
-from bot.platforms.discord_views import alert_view
+from bot.platforms.discord_incident_views import alert_view
 
 log = logging.getLogger(__name__)
 

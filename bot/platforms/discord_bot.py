@@ -23,6 +23,7 @@ from bot.pipeline import Intake, Pipeline
 from bot.platforms import discord_commands
 from bot.platforms.discord_adapter import NO_MENTIONS, DiscordAdapter
 from bot.platforms.discord_events import automod_message, to_message
+from bot.platforms.discord_incident_views import INCIDENT_ITEMS
 from bot.platforms.discord_views import PERSISTENT_ITEMS
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class TriageBot(commands.Bot):
         self.errors.append((where, exc))
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(*PERSISTENT_ITEMS)
+        self.add_dynamic_items(*PERSISTENT_ITEMS, *INCIDENT_ITEMS)
         self.intake.start()
         if self.sync_commands:
             try:

@@ -13,7 +13,6 @@ from typing import Any, Awaitable, Callable
 import discord
 from discord import ui
 
-from bot.alerts import Alert
 from bot.models import REVIEW_DECISIONS, Action, Report, Review, server_key
 from bot.platforms import discord_checks as checks
 from bot.platforms.discord_render import TIMEOUT_CHOICES
@@ -145,11 +144,6 @@ def queue_view(flag_id: int) -> ui.View:
         view.add_item(QueueButton(action, flag_id, label, style))
     view.add_item(TimeoutSelect(flag_id))
     return view
-
-
-def alert_view(alert: "Alert") -> ui.View:
-    """The buttons under an alert: per-flag buttons for one flag."""
-    return queue_view(alert.flag.id)
 
 
 PERSISTENT_ITEMS: tuple[type[ui.DynamicItem[Any]], ...] = (QueueButton, TimeoutSelect)
