@@ -161,4 +161,14 @@ CREATE TABLE link_codes (
     notice_message_id INTEGER
 );
 """),
+    (11, "Discord channel cursors: the newest message handled per channel, so a restart re-checks what it missed", """
+CREATE TABLE channel_cursors (
+    server TEXT NOT NULL,
+    channel_id TEXT NOT NULL,
+    last_message_id INTEGER NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    PRIMARY KEY (server, channel_id)
+);
+CREATE INDEX channel_cursors_seen ON channel_cursors(last_seen_at);
+"""),
 ]

@@ -445,6 +445,9 @@ class FakeDiscord:
                 limit = int(query.get("limit", 50))
                 before = int(query.get("before", 1 << 62))
                 mine = [m for m in self.messages.values() if m["channel_id"] == str(cid) and int(m["id"]) < before]
+                if "after" in query:  # as Discord: the `limit` oldest messages after it, served newest first
+                    after = sorted((m for m in mine if int(m["id"]) > int(query["after"])), key=lambda m: int(m["id"]))
+                    return sorted(after[:limit], key=lambda m: int(m["id"]), reverse=True)
                 return sorted(mine, key=lambda m: int(m["id"]), reverse=True)[:limit]
             mid = int(parts[3])
             if method == "GET":

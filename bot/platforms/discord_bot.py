@@ -21,7 +21,9 @@ from discord.ext import commands
 from bot.config import ConfigError, Settings
 from bot.pipeline import Intake, Pipeline
 from bot.platforms import discord_commands
+from bot.models import Message
 from bot.platforms.discord_adapter import NO_MENTIONS, DiscordAdapter
+from bot.platforms.discord_catchup import CatchUp, CatchUpLimits, ChannelCursors
 from bot.platforms.discord_events import automod_message, to_message
 from bot.platforms.discord_incident_views import INCIDENT_ITEMS
 from bot.platforms.discord_views import PERSISTENT_ITEMS
@@ -36,7 +38,8 @@ RULE_NAME_TTL = 600.0
 class TriageBot(commands.Bot):
     """The Discord client: feeds messages to the Intake and exposes the pipeline to commands and buttons."""
 
-    def __init__(self, pipeline: Pipeline, settings: Settings, *, sync_commands: bool = True, **options: Any) -> None:
+    def __init__(self, pipeline: Pipeline, settings: Settings, *, sync_commands: bool = True,
+                 catch_up: CatchUpLimits = CatchUpLimits(), **options: Any) -> None:
         intents = discord.Intents.default()
         intents.message_content = True
         intents.guilds = True
@@ -49,7 +52,9 @@ class TriageBot(commands.Bot):
         self.settings = settings
         self.adapter = DiscordAdapter(self)
         pipeline.adapters["discord"] = self.adapter
-        self.intake = Intake(pipeline, maxsize=settings.queue_size)
+        self.cursors = ChannelCursors(pipeline.store, flush_every_s=catch_up.flush_every_s)
+        self.intake = Intake(pipeline, maxsize=settings.queue_size, on_done=self.cursors.handled)
+        self.catch_up = CatchUp(self, pipeline.store, self.submit, catch_up)
         self.sync_commands = sync_commands
         self.errors: deque[tuple[str, BaseException]] = deque(maxlen=100)
         self._rule_names: dict[tuple[int, int], tuple[float, asyncio.Future[str | None]]] = {}
@@ -64,15 +69,23 @@ class TriageBot(commands.Bot):
     async def setup_hook(self) -> None:
         self.add_dynamic_items(*PERSISTENT_ITEMS, *INCIDENT_ITEMS)
         self.intake.start()
+        self.cursors.start()
         if self.sync_commands:
             try:
                 await self.tree.sync()
             except Exception as exc:  # the bot still flags and runs buttons without fresh commands
                 log.warning("could not register slash commands: %s", exc)
 
+    async def submit(self, message: Message) -> None:
+        """Into the Intake, with the channel cursor held below it until it is handled."""
+        self.cursors.submitted(message)
+        await self.intake.submit(message)
+
     async def close(self) -> None:
+        await self.catch_up.stop()
+        await self.adapter.close()  # first: cancels calls sleeping out a rate limit, so the intake can finish
         await self.intake.stop()
-        await self.adapter.close()
+        await self.cursors.stop()
         await super().close()
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
@@ -94,11 +107,17 @@ class TriageBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("discord: logged in as %s in %d servers", self.user, len(self.guilds))
+        self.catch_up.start()
+
+    async def on_resumed(self) -> None:
+        """A gateway gap: Discord replays missed events on resume, but re-read to be sure (bounded)."""
+        self.catch_up.start()
 
     async def on_message(self, message: discord.Message) -> None:
         if message.guild is None or (self.user is not None and message.author.id == self.user.id):
             return
-        await self.intake.submit(to_message(message))
+        self.catch_up.saw_live(message.channel.id, message.id)
+        await self.submit(to_message(message))
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         """Re-check edited messages, cached or not: a harasser can edit an old message after a restart.
