@@ -66,14 +66,19 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
+def _known(uid: int) -> tuple[str, bool, list[int]]:
+    """Named test users, or a plain member `user<id>` (pile-on accounts) with no roles."""
+    return USERS.get(uid, (f"user{uid}", False, []))
+
+
 def user(uid: int) -> dict:
-    name, is_bot, _ = USERS[uid]
+    name, is_bot, _ = _known(uid)
     return {"id": str(uid), "username": name, "global_name": name, "discriminator": "0", "avatar": None,
             "bot": is_bot, "public_flags": 0, "flags": 0}
 
 
 def member(uid: int, with_user: bool = True) -> dict:
-    d = {"roles": [str(r) for r in USERS[uid][2]], "joined_at": "2025-01-01T00:00:00+00:00", "deaf": False, "mute": False,
+    d = {"roles": [str(r) for r in _known(uid)[2]], "joined_at": "2025-01-01T00:00:00+00:00", "deaf": False, "mute": False,
          "flags": 0, "nick": None, "avatar": None, "pending": False, "premium_since": None,
          "communication_disabled_until": None}
     if with_user:
@@ -83,7 +88,7 @@ def member(uid: int, with_user: bool = True) -> dict:
 
 def permissions_of(uid: int) -> discord.Permissions:
     value = ROLE_PERMS[GUILD].value
-    for r in USERS[uid][2]:
+    for r in _known(uid)[2]:
         value |= ROLE_PERMS[r].value
     perms = P(value)
     return P.all() if perms.administrator else perms
@@ -159,6 +164,7 @@ class FakeDiscord:
         self.outage_status = 503
         self.outage_pattern = re.compile(r"^/channels/")
         self.extra_members: dict[int, dict] = {}  # uid -> member payload served by GET .../members/{uid}
+        self.pile_on_accounts: set[int] = set()  # extra plain members (see `_known`), served like the named ones
 
     # ---- lifecycle -------------------------------------------------------------------
     async def start(self) -> "FakeDiscord":
@@ -469,7 +475,7 @@ class FakeDiscord:
                 "exempt_channels": []}
         if parts[0] == "guilds" and len(parts) == 4 and parts[2] == "members" and method == "GET":
             uid = int(parts[3])
-            return self.extra_members.get(uid) or (member(uid) if uid in USERS else None)
+            return self.extra_members.get(uid) or (member(uid) if uid in USERS or uid in self.pile_on_accounts else None)
         if parts[0] == "guilds" and len(parts) == 3 and parts[2] == "roles" and method == "GET":
             return roles()
         if parts[0] == "guilds" and len(parts) == 4 and parts[2] == "members" and method == "PATCH":
@@ -557,3 +563,35 @@ async def _read_body(request: web.Request) -> tuple[Any, dict[str, bytes]]:
         return json.loads(raw), {}
     except ValueError:
         return raw.decode("utf-8", "replace"), {}
+
+
+# ---- a pile-on, for raid tests and benchmarks ------------------------------------------------
+HARASSING = ("kirim foto telanjang kamu sekarang lonte", "dasar monyet hitam pulang ke hutan", "send nudes you slut",
+             "show me your tits whore", "dasar cina babi", "you monkey go back to your country")
+CHATTER = ("selamat pagi semua", "nice stream today", "ada yang main nanti malam?", "lol same", "gg",
+           "siapa yang ikut turnamen?", "brb makan dulu", "that clip was great")
+PILE_ON_FIRST_ACCOUNT = 5000
+
+
+def pile_on_plan(total: int, harassing: int, target: int = ALICE, accounts: int = 9) -> list[tuple[int, str, bool]]:
+    """(author, text, harassing) for a flood: every (total/harassing)-th message harasses `target`
+    (mentioned), from `accounts` accounts; the rest is ordinary chatter from other members."""
+    every = max(1, total // max(1, harassing))
+    plan = []
+    for i in range(total):
+        if harassing and i % every == 0 and sum(h for _, _, h in plan) < harassing:
+            plan.append((PILE_ON_FIRST_ACCOUNT + i % accounts, HARASSING[i % len(HARASSING)], True))
+        else:
+            plan.append((PILE_ON_FIRST_ACCOUNT + 100 + i % 40, f"{CHATTER[i % len(CHATTER)]} {i}", False))
+    return plan
+
+
+async def send_pile_on(fake: "FakeDiscord", plan: list[tuple[int, str, bool]], target: int = ALICE,
+                       channel_id: int = GENERAL) -> list[tuple[dict, bool]]:
+    """Dispatch the plan as gateway messages; returns (payload, harassing) in order."""
+    fake.pile_on_accounts |= {a for a, _, _ in plan}
+    out = []
+    for author, text, harassing in plan:
+        payload = await fake.send_message(author, text, channel_id=channel_id, mentions=(target,) if harassing else ())
+        out.append((payload, harassing))
+    return out
