@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 APP_ID = 900
 GUILD = 100
+GUILD2, GENERAL2, MODQ2 = 110, 210, 211  # a second server, when FakeDiscord(guilds=2)
 GENERAL, MODQ, OTHER = 200, 201, 202
 ALICE, BOB, CAROL, MALLORY, DAVE = 301, 302, 303, 304, 305  # member, moderator, admin (owner), abuser, member
 ERIN, FRANK = 306, 307  # a senior member above the moderators; a member whose role is above the bot's
@@ -95,32 +96,38 @@ def permissions_of(uid: int) -> discord.Permissions:
 
 
 def channel(cid: int, name: str) -> dict:
-    return {"id": str(cid), "type": 0, "name": name, "position": cid - GENERAL, "guild_id": str(GUILD),
+    return {"id": str(cid), "type": 0, "name": name, "position": cid % 10, "guild_id": str(CHANNEL_GUILD[cid]),
             "permission_overwrites": [], "nsfw": False, "parent_id": None, "topic": None, "last_message_id": None,
             "rate_limit_per_user": 0, "flags": 0}
 
 
-CHANNELS = {GENERAL: "general", MODQ: "mod-queue", OTHER: "random"}
+CHANNELS = {GENERAL: "general", MODQ: "mod-queue", OTHER: "random", GENERAL2: "lobby", MODQ2: "mods"}
+CHANNEL_GUILD = {GENERAL: GUILD, MODQ: GUILD, OTHER: GUILD, GENERAL2: GUILD2, MODQ2: GUILD2}
 
 
-def roles() -> list[dict]:
+def roles(gid: int = GUILD) -> list[dict]:
+    if gid != GUILD:  # the second server: just @everyone (the fake does not check the bot's rights)
+        return [{"id": str(gid), "name": "@everyone", "permissions": str(EVERYONE_PERMS.value), "position": 0,
+                 "color": 0, "colors": {"primary_color": 0}, "hoist": False, "managed": False, "mentionable": False,
+                 "flags": 0, "icon": None, "unicode_emoji": None}]
     return [{"id": str(rid), "name": "@everyone" if rid == GUILD else f"role{rid}", "permissions": str(p.value),
               "position": ROLE_POSITIONS[rid], "color": 0, "colors": {"primary_color": 0}, "hoist": False,
               "managed": False, "mentionable": False, "flags": 0, "icon": None, "unicode_emoji": None}
              for rid, p in ROLE_PERMS.items()]
 
 
-def guild() -> dict:
-    members = [member(uid) for uid in USERS]
-    return {"id": str(GUILD), "name": "Creator community", "icon": None, "splash": None, "discovery_splash": None,
+def guild(gid: int = GUILD) -> dict:
+    members = [member(uid) for uid in USERS] if gid == GUILD else [{**member(APP_ID), "roles": []}, member(MALLORY)]
+    return {"id": str(gid), "name": "Creator community" if gid == GUILD else "Second server", "icon": None, "splash": None, "discovery_splash": None,
             "owner_id": str(CAROL), "afk_channel_id": None, "afk_timeout": 300, "verification_level": 0,
-            "default_message_notifications": 0, "explicit_content_filter": 0, "roles": roles(), "emojis": [],
+            "default_message_notifications": 0, "explicit_content_filter": 0, "roles": roles(gid), "emojis": [],
             "stickers": [], "features": [], "mfa_level": 0, "application_id": None, "system_channel_id": None,
             "system_channel_flags": 0, "rules_channel_id": None, "max_members": 1000, "vanity_url_code": None,
             "description": None, "banner": None, "premium_tier": 0, "premium_subscription_count": 0,
             "preferred_locale": "en-US", "public_updates_channel_id": None, "nsfw_level": 0,
             "premium_progress_bar_enabled": False, "unavailable": False, "large": False, "joined_at": now_iso(),
-            "member_count": len(members), "members": members, "channels": [channel(c, n) for c, n in CHANNELS.items()],
+            "member_count": len(members), "members": members,
+            "channels": [channel(c, n) for c, n in CHANNELS.items() if CHANNEL_GUILD[c] == gid],
             "threads": [], "presences": [], "voice_states": [], "stage_instances": [], "guild_scheduled_events": [],
             "soundboard_sounds": []}
 
@@ -142,7 +149,8 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 
 class FakeDiscord:
-    def __init__(self) -> None:
+    def __init__(self, guilds: int = 1) -> None:
+        self.guild_ids = (GUILD, GUILD2)[:guilds]
         self.calls: list[Call] = []
         self.messages: dict[int, dict] = {}  # every message either side sent, by id
         self.attachments: dict[int, bytes] = {}
@@ -231,11 +239,12 @@ class FakeDiscord:
             elif op == 2 and self.identify_close_code is not None:
                 await ws.close(code=self.identify_close_code)
             elif op == 2:
-                ready = {"v": 10, "user": user(APP_ID), "guilds": [{"id": str(GUILD), "unavailable": True}],
+                ready = {"v": 10, "user": user(APP_ID), "guilds": [{"id": str(g), "unavailable": True} for g in self.guild_ids],
                          "session_id": "fake-session", "resume_gateway_url": self.gateway, "shard": [0, 1],
                          "application": {"id": str(APP_ID), "flags": 0}, "private_channels": [], "relationships": []}
                 await self._send(ws, "READY", ready)
-                await self._send(ws, "GUILD_CREATE", guild())
+                for g in self.guild_ids:
+                    await self._send(ws, "GUILD_CREATE", guild(g))
                 self.identified.set()
         return ws
 
@@ -259,7 +268,7 @@ class FakeDiscord:
             url = f"http://127.0.0.1:{self.port}/attachments/{aid}/{filename}"
             atts.append({"id": str(aid), "filename": filename, "size": len(data), "url": url, "proxy_url": url,
                          "content_type": ctype, "width": 64, "height": 48})
-        payload = {"id": str(mid), "channel_id": str(channel_id), "guild_id": str(GUILD), "author": user(author),
+        payload = {"id": str(mid), "channel_id": str(channel_id), "guild_id": str(CHANNEL_GUILD[channel_id]), "author": user(author),
                    "member": member(author, with_user=False), "content": content, "timestamp": now_iso(),
                    "edited_timestamp": None, "tts": False, "mention_everyone": False,
                    "mentions": [{**user(u), "member": member(u, with_user=False)} for u in mentions],
