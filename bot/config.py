@@ -10,6 +10,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from bot.i18n import LANGUAGES
+
 log = logging.getLogger(__name__)
 
 DEFAULT_DISCORD_API_BASE = "https://discord.com/api/v10"
@@ -44,6 +46,10 @@ class ServerSettings:
     incident_window_minutes: int = 30
     incident_escalate_count: int = 5
     shared_bank: bool = False
+    # Mentioned when an incident escalates or a protected picture is re-shared (never for single flags):
+    # Discord role ids, or Telegram user ids of the admins to notify.
+    escalation_ping: frozenset[str] = frozenset()
+    language: str = "en"  # alerts and replies: "en" or "id" (a member's own language wins where the platform says it)
 
     def with_overrides(self, overrides: Mapping[str, Any], where: str = "overrides") -> "ServerSettings":
         """A copy with validated overrides applied; `thresholds` merge per label."""
@@ -143,6 +149,10 @@ def _expect(value: Any, kind: str, where: str) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected a string, got {value!r}")
         return value
+    if kind == "lang":
+        if value not in LANGUAGES:
+            raise ConfigError(f"{where}: expected one of {', '.join(LANGUAGES)}, got {value!r}")
+        return value
     raise AssertionError(kind)
 
 
@@ -152,7 +162,8 @@ _SERVER_KINDS = {
     "retention_days": "int", "auto_delete": "bool", "auto_delete_threshold": "prob",
     "auto_timeout": "bool", "timeout_after_flags": "int", "timeout_window_minutes": "int",
     "timeout_minutes": "int", "report_rate_limit": "int", "incident_window_minutes": "int",
-    "incident_escalate_count": "int", "shared_bank": "bool",
+    "incident_escalate_count": "int", "shared_bank": "bool", "escalation_ping": "ids",
+    "language": "lang",
 }
 assert set(_SERVER_KINDS) | {"thresholds"} == set(_SERVER_FIELDS)
 
