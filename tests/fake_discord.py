@@ -582,14 +582,15 @@ CHATTER = ("selamat pagi semua", "nice stream today", "ada yang main nanti malam
 PILE_ON_FIRST_ACCOUNT = 5000
 
 
-def pile_on_plan(total: int, harassing: int, target: int = ALICE, accounts: int = 9) -> list[tuple[int, str, bool]]:
-    """(author, text, harassing) for a flood: every (total/harassing)-th message harasses `target`
-    (mentioned), from `accounts` accounts; the rest is ordinary chatter from other members."""
+def pile_on_plan(total: int, harassing: int, accounts: int = 9,
+                 texts: tuple[str, ...] = HARASSING) -> list[tuple[int, str, bool]]:
+    """(author, text, harassing) for a flood: every (total/harassing)-th message is one of `texts` (sent
+    at the target by `send_pile_on`), from `accounts` accounts; the rest is ordinary chatter from other members."""
     every = max(1, total // max(1, harassing))
     plan = []
     for i in range(total):
         if harassing and i % every == 0 and sum(h for _, _, h in plan) < harassing:
-            plan.append((PILE_ON_FIRST_ACCOUNT + i % accounts, HARASSING[i % len(HARASSING)], True))
+            plan.append((PILE_ON_FIRST_ACCOUNT + i % accounts, f"{texts[i % len(texts)]} #{i}", True))
         else:
             plan.append((PILE_ON_FIRST_ACCOUNT + 100 + i % 40, f"{CHATTER[i % len(CHATTER)]} {i}", False))
     return plan

@@ -17,7 +17,7 @@ import discord
 
 from bot.download import download_capped
 from bot.models import Action, ActionResult, Attachment, utcnow
-from bot.platforms.discord_render import failure_notice, render_alert
+from bot.platforms.discord_render import escape, failure_notice, render_alert
 from bot.platforms.discord_incident_views import alert_view
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class DiscordAdapter:
 
     async def execute(self, action: Action) -> ActionResult:
         handler: Callable[[Action], Awaitable[ActionResult]] | None = {
-            "notify": self._notify, "delete": self._delete, "timeout": self._timeout, "ban": self._ban}.get(action.kind)
+            "notify": self._notify, "ping": self._ping, "delete": self._delete, "timeout": self._timeout, "ban": self._ban}.get(action.kind)
         if handler is None:
             return ActionResult(ok=False, detail=f"discord adapter cannot {action.kind}")
         if self._closing:
@@ -134,6 +134,25 @@ class DiscordAdapter:
                 log.info("alert %s in %s is gone; posting a new one", ref, action.server)
         sent = await channel.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
         return ActionResult(ok=True, detail="alert posted", ref=str(sent.id))
+
+    async def _ping(self, action: Action) -> ActionResult:
+        """A separate short message mentioning the escalation roles (an edited alert notifies nobody).
+
+        Only the configured roles may be mentioned; everything else in it is escaped."""
+        channel = self._destination(action)
+        if channel is None:
+            return ActionResult(ok=False, detail=NO_DESTINATION)
+        roles = [r for r in action.mentions if r.isdigit()]
+        if not roles:
+            return ActionResult(ok=True, detail="no escalation roles to mention")
+        alert = action.alert
+        what = escape(alert.title) if alert is not None else "An incident escalated"
+        ref = (action.ref or (alert.ref if alert is not None else None)) or ""
+        where = f"\nhttps://discord.com/channels/{_guild_id(action.server)}/{action.destination}/{ref}" if ref.isdigit() else ""
+        content = f"{' '.join(f'<@&{r}>' for r in roles)} {what}{where}"[:2000]
+        sent = await channel.send(content, allowed_mentions=discord.AllowedMentions(
+            everyone=False, users=False, replied_user=False, roles=[discord.Object(int(r)) for r in roles]))
+        return ActionResult(ok=True, detail="escalation ping posted", ref=str(sent.id))
 
     async def _delete(self, action: Action) -> ActionResult:
         if not (action.channel_id or "").isdigit() or not (action.message_id or "").isdigit():
