@@ -19,9 +19,9 @@ import yarl
 from discord.ext import commands
 
 from bot.config import ConfigError, Settings
+from bot.models import Message
 from bot.pipeline import Intake, Pipeline
 from bot.platforms import discord_commands
-from bot.models import Message
 from bot.platforms.discord_adapter import NO_MENTIONS, DiscordAdapter
 from bot.platforms.discord_catchup import CatchUp, CatchUpLimits, ChannelCursors
 from bot.platforms.discord_events import automod_message, to_message
