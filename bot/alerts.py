@@ -37,6 +37,7 @@ class Alert:
     actions: tuple[dict, ...] = ()  # finished moderation actions on the flag (kind, actor, status, detail)
     outcomes: tuple[str, ...] = ()  # what was done to the whole incident, e.g. "57 deleted, 3 already gone by 123"
     author_history: str = ""  # the newest flag's author's record, e.g. "3 earlier flags (1 confirmed), 1 timeout"
+    notes: tuple[str, ...] = ()  # moderators' notes on the flag or incident, "author: text", oldest first (escape them)
 
     @property
     def open(self) -> bool:
@@ -98,6 +99,9 @@ def build_alert(store: Store, action: Action, escalate_at: int | None = None, la
         actions=tuple(a for a in store.actions_for(action.server, flag.id) if a["kind"] != "notify" and a["status"] != "pending"),
         outcomes=outcome_lines(store.outcome_counts(action.server, incident_id=incident.id), lang) if incident is not None else (),
         author_history=member_history.summary(history, lang),
+        notes=tuple(f"{n['author_id']}: {n['text']}" for n in (
+            store.notes(action.server, "incident", str(incident.id)) if incident is not None
+            else store.notes(action.server, "flag", str(flag.id)))),
     )
 
 

@@ -41,4 +41,8 @@ def lines(history: MemberHistory, width: int = 100) -> list[str]:
             by = "automatic" if a["actor"] == "auto" else f"by {a['actor']}"
             dur = f" {a['duration_s']} s" if a.get("duration_s") else ""
             out.append(one_line(f"  {a['created_at'][:16]} {a['kind']}{dur} {a['status']} {by} (flag #{a['flag_id']})", width))
+    if history.notes:
+        out.append("Notes:")
+        for n in history.notes:
+            out.append(one_line(f"  {n['created_at'][:16]} {n['author_id']}: {n['text']}", width))
     return out

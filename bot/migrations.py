@@ -195,4 +195,16 @@ CREATE TABLE channel_cursors (
 );
 CREATE INDEX channel_cursors_seen ON channel_cursors(last_seen_at);
 """),
+    (12, "moderators' notes on a flag, an incident or a member", """
+CREATE TABLE notes (
+    id INTEGER PRIMARY KEY,
+    server TEXT NOT NULL REFERENCES servers(key),
+    subject_kind TEXT NOT NULL CHECK (subject_kind IN ('flag', 'incident', 'member')),
+    subject_id TEXT NOT NULL,
+    author_id TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX notes_subject ON notes(server, subject_kind, subject_id);
+"""),
 ]

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Mapping
 
+from bot import i18n
 from bot.models import REVIEW_DECISIONS, Action, ActionResult, Review
 from bot.pipeline_base import PipelineBase
 from bot.review import bank_confirmed_images
@@ -68,6 +69,29 @@ class ModerationMixin(PipelineBase):
         if action.flag_id is not None:
             self.refresh_alert(action.server, action.flag_id)
         return result
+
+    async def warn(self, server: str, flag_id: int, actor: str, text: str | None = None) -> ActionResult:
+        """Send the flag's author a private warning (the server's template, or the built-in one in its language),
+        and record it. With `warnings_count`, warnings count toward an automatic timeout."""
+        flag = self.store.flag(server, flag_id)
+        settings = self.server_settings(server)
+        body = (text or settings.warning_message or i18n.text("warn.default", settings.language)).strip()
+        action = Action(kind="warn", server=server, flag_id=flag_id, channel_id=flag.channel_id, message_id=flag.message_id,
+                        user_id=flag.author_id, reason=body[:500], actor=actor, dry_run=settings.dry_run, link=flag.link)
+        result = await self.actions.perform(action)
+        self.refresh_alert(server, flag_id)
+        return result
+
+    def note(self, server: str, subject_kind: str, subject_id: str, author: str, text: str) -> int:
+        """A moderator's note on a flag, an incident or a member; a flag's or incident's alert shows it."""
+        note_id = self.store.add_note(server, subject_kind, subject_id, author, text)
+        if subject_kind == "flag":
+            self.refresh_alert(server, int(subject_id))
+        elif subject_kind == "incident":
+            first = self.store.incident(server, int(subject_id)).first_flag_id
+            if first is not None:
+                self.refresh_alert(server, first)
+        return note_id
 
     def incident_authors(self, server: str, incident_id: int) -> list[str]:
         """Distinct authors of an incident's flags, in the order they joined it."""

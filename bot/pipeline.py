@@ -161,6 +161,8 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
         if settings.auto_timeout:
             since = utcnow() - timedelta(minutes=settings.timeout_window_minutes)
             prior = self.store.recent_flag_count(message.server, message.author_id, since)
+            if settings.warnings_count:
+                prior += self.store.recent_warnings(message.server, message.author_id, since)
         return decide(message, verdicts, settings, self.base_thresholds, prior_flags=prior)
 
     async def flag(self, message: Message, decision: Decision, source: str, images: Sequence = ()) -> Decision:

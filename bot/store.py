@@ -172,6 +172,7 @@ class MemberHistory:
     actions: tuple[dict, ...]  # finished actions on them (kind, status, actor, duration_s, created_at, flag_id)
     action_counts: Mapping[str, int]  # carried-out actions by kind
     reports_against: int
+    notes: tuple[dict, ...] = ()  # moderators' notes on the member, oldest first
 
 
 @dataclass(frozen=True)
@@ -721,7 +722,46 @@ class Store:
             "SELECT COUNT(*) FROM reports r JOIN flags f ON f.id = r.flag_id WHERE f.server = ? AND f.author_id = ?",
             (server, user_id)).fetchone()[0]
         return MemberHistory(server, user_id, tuple(self._views(rows)), sum(by_status.values()), by_status,
-                             actions, action_counts, reports)
+                             actions, action_counts, reports, tuple(self.notes(server, "member", user_id)) if limit else ())
+
+    # ---- notes ---------------------------------------------------------------------------
+    NOTE_SUBJECTS = ("flag", "incident", "member")
+
+    def add_note(self, server: str, subject_kind: str, subject_id: str, author_id: str, text: str) -> int:
+        """A moderator's note on a flag, an incident or a member; audited like every other decision."""
+        if subject_kind not in self.NOTE_SUBJECTS:
+            raise StoreError(f"a note is about a flag, an incident or a member, not {subject_kind!r}")
+        body = safe_text(text).strip()[:2000]
+        if not body:
+            raise StoreError("a note needs some text")
+        now = iso(utcnow())
+        with self._tx():
+            if subject_kind == "flag":
+                self._require_flag(server, int(subject_id))
+            elif subject_kind == "incident":
+                self.incident(server, int(subject_id))
+            self.ensure_server(server)
+            cur = self.db.conn.execute(
+                "INSERT INTO notes (server, subject_kind, subject_id, author_id, text, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (server, subject_kind, str(subject_id), author_id, body, now))
+            self._audit(server, "note", cur.lastrowid, {
+                "server": server, "subject_kind": subject_kind, "subject_id": str(subject_id), "author_id": author_id,
+                "text_sha256": content_sha256(body), "created_at": now}, now)
+        return cur.lastrowid
+
+    def notes(self, server: str, subject_kind: str, subject_id: str) -> list[dict]:
+        """Notes on one subject, oldest first."""
+        cur = self.db.conn.execute(
+            "SELECT id, author_id, text, created_at FROM notes WHERE server = ? AND subject_kind = ? AND subject_id = ? ORDER BY id",
+            (server, subject_kind, str(subject_id)))
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def recent_warnings(self, server: str, user_id: str, since: datetime) -> int:
+        """Warnings carried out on a member since `since` (they may count toward an automatic timeout)."""
+        return self.db.conn.execute(
+            "SELECT COUNT(*) FROM actions WHERE server = ? AND target_user = ? AND kind = 'warn' AND status = 'ok' AND created_at >= ?",
+            (server, user_id, iso(since))).fetchone()[0]
 
     # ---- incident moderation -------------------------------------------------------
     def incident_flags(self, server: str, incident_id: int, offset: int = 0, limit: int = 50,
