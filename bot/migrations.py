@@ -199,6 +199,16 @@ CREATE TABLE holds (
 );
 CREATE INDEX holds_target ON holds(server, target, target_id);
 """),
+    (11, "Discord channel cursors: the newest message handled per channel, so a restart re-checks what it missed", """
+CREATE TABLE channel_cursors (
+    server TEXT NOT NULL,
+    channel_id TEXT NOT NULL,
+    last_message_id INTEGER NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    PRIMARY KEY (server, channel_id)
+);
+CREATE INDEX channel_cursors_seen ON channel_cursors(last_seen_at);
+"""),
     (12, "moderators' notes on a flag, an incident or a member", """
 CREATE TABLE notes (
     id INTEGER PRIMARY KEY,

@@ -968,6 +968,29 @@ class Store:
                 self.db.conn.execute("DELETE FROM link_codes WHERE code = ?", (code,))
         return dict(zip([d[0] for d in cur.description], row)) if row else None
 
+    # ---- Discord channel cursors (raid-discord, migration 11) ----------------------------
+    # The newest message handled per channel, flushed in batches by the Discord client (never a
+    # write per message); after downtime it re-reads each recently active channel from here.
+    def save_channel_cursors(self, rows: Sequence[tuple[str, str, int, datetime]]) -> None:
+        """Upsert (server, channel, last message id, seen at); a cursor never moves backwards."""
+        if not rows:
+            return
+        with self._tx():
+            self.db.conn.executemany(
+                "INSERT INTO channel_cursors (server, channel_id, last_message_id, last_seen_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(server, channel_id) DO UPDATE SET "
+                "last_message_id = MAX(last_message_id, excluded.last_message_id), "
+                "last_seen_at = MAX(last_seen_at, excluded.last_seen_at)",
+                [(server, channel, int(mid), iso(seen)) for server, channel, mid, seen in rows])
+
+    def channel_cursors(self, platform: str, since: datetime, limit: int) -> list[dict]:
+        """Cursors of channels with a message handled since `since`, most recently active first."""
+        rows = self.db.conn.execute(
+            "SELECT server, channel_id, last_message_id, last_seen_at FROM channel_cursors "
+            "WHERE server LIKE ? AND last_seen_at >= ? ORDER BY last_seen_at DESC LIMIT ?",
+            (f"{platform}:%", iso(since), int(limit))).fetchall()
+        return [{"server": r[0], "channel_id": r[1], "last_message_id": int(r[2]), "last_seen_at": r[3]} for r in rows]
+
     # ---- image bank ----------------------------------------------------------------
     def add_bank_entry(self, scope: str, records: Sequence[tuple[str, bytes]], note: str | None, source: str,
                        registered_by: str | None, protects: str | None = None, flag_id: int | None = None) -> int:
