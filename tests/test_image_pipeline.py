@@ -5,13 +5,22 @@ from bot import demo_images
 from bot.image_scan import ImageScan
 from bot.models import Attachment, Review
 from bot.pipeline import Pipeline
+from classifiers.images.nsfw import nudity_available
+from classifiers.images.worker import ImageWorkerPool
 from tests.conftest import KeywordDetector, RecordingAdapter, make_message, make_settings
 
 
+@pytest.fixture(scope="module")
+def pool():
+    """One pool of image workers for the module: starting one costs ~1 s."""
+    with ImageWorkerPool(2, nudity=nudity_available()) as p:
+        yield p
+
+
 @pytest.fixture
-def img_pipeline(store, db_path):
+def img_pipeline(store, db_path, pool):
     settings = make_settings(db_path)
-    p = Pipeline(settings, store, [KeywordDetector()], image_scanner=ImageScan(store, settings, nsfw=None),
+    p = Pipeline(settings, store, [KeywordDetector()], image_scanner=ImageScan(store, settings, pool=pool),
                  base_thresholds={"sexual": 0.5, "racial": 0.5})
     adapter = RecordingAdapter(files={f"x://{n}": demo_images.variant(n) for n in
                                       ("original", "reshare_cropped", "reshare_jpeg", "reshare_watermark_cropped")})
@@ -42,9 +51,9 @@ async def test_bank_is_per_server(img_pipeline):
     assert not (await img_pipeline.handle(with_image("reshare_cropped", server_id="s2"))).flagged
 
 
-async def test_shared_bank_for_opted_in_servers(store, db_path):
+async def test_shared_bank_for_opted_in_servers(store, db_path, pool):
     settings = make_settings(db_path, shared_bank=True)
-    p = Pipeline(settings, store, [], image_scanner=ImageScan(store, settings, nsfw=None))
+    p = Pipeline(settings, store, [], image_scanner=ImageScan(store, settings, pool=pool))
     p.adapters["discord"] = RecordingAdapter(files={"x://reshare_cropped": demo_images.variant("reshare_cropped")})
     await p.protect("discord:s1", demo_images.variant("original"), "victim")
     assert (await p.handle(with_image("reshare_cropped", server_id="s2"))).flagged
