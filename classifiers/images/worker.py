@@ -18,6 +18,7 @@ import functools
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import weakref
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from classifiers.base import Verdict
+from classifiers.errors import TriagebotError
 from classifiers.images.bank import BankIndex, Fingerprint, Match, fingerprint
 from classifiers.images.decode import DEFAULT_LIMITS, ImageRejected, Limits, decode
 
@@ -35,6 +37,10 @@ log = logging.getLogger(__name__)
 
 #: seconds a new worker may take to import its libraries and load NudeNet (not the job's timeout)
 START_TIMEOUT = 120.0
+
+
+class ImageWorkerError(TriagebotError):
+    """No image worker could be started (or the pool is closed): images cannot be scanned."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,8 @@ def _worker_main(conn: Any, nudity: bool) -> None:
     (the parent logs the rejection, once)."""
     logging.getLogger().addHandler(logging.NullHandler())
     logging.getLogger().setLevel(logging.CRITICAL)
+    # Ctrl-C in a terminal reaches the whole process group: the parent decides, and kills us
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import cv2
 
@@ -227,7 +235,7 @@ class Session:
         worker is killed and the image refused (`ImageRejected`, code `timeout`)."""
         w = self.worker
         if self.broken:
-            raise RuntimeError("this image worker session is over")
+            raise ImageWorkerError("this image worker session is over")
         self.pending = True
         try:
             w.conn.send((op, args))
@@ -255,7 +263,9 @@ class Session:
         if status == "rejected":
             reason, code = payload
             raise self._refuse(reason, code)
-        raise RuntimeError(f"image worker failed: {payload}")
+        # a bug of ours, not the file's fault; still one image refused, not a crash
+        log.error("image worker %d failed: %s", w.pid, payload)
+        raise ImageRejected(f"the image could not be processed ({payload})", "worker_failed")
 
 
 def _kill_all(workers: list[_Worker]) -> None:
@@ -294,17 +304,17 @@ class ImageWorkerPool:
         w = _Worker(proc, parent)
         try:
             if not parent.poll(self.start_timeout):
-                raise RuntimeError(f"image worker did not start within {self.start_timeout:g} s")
+                raise ImageWorkerError(f"image worker did not start within {self.start_timeout:g} s")
             status, payload = parent.recv()
         except (EOFError, OSError) as exc:
             w.kill()
-            raise RuntimeError(f"image worker exited while starting ({type(exc).__name__})") from None
+            raise ImageWorkerError(f"image worker exited while starting ({type(exc).__name__})") from None
         except Exception:
             w.kill()
             raise
         if status != "ready":
             w.kill()
-            raise RuntimeError(str(payload))
+            raise ImageWorkerError(str(payload))
         self.started += 1
         log.info("image worker %d started (nudity %s)", w.pid, "on" if self.nudity else "off")
         return w
@@ -313,7 +323,7 @@ class ImageWorkerPool:
         with self._cond:
             while True:
                 if self._closed:
-                    raise RuntimeError("the image worker pool is closed")
+                    raise ImageWorkerError("the image worker pool is closed")
                 if self._idle:
                     return self._idle.pop()
                 if self._live < self.size:
@@ -408,7 +418,7 @@ def scan(
                         break
                 if match is not None:
                     break
-        except (ImageRejected, RuntimeError):  # the worker overran or died while asked for keypoints
+        except TriagebotError:  # the worker overran or died while asked for keypoints
             raise
         except Exception:  # a broken bank must not cost the nudity verdict
             log.exception("bank matching failed")
@@ -432,6 +442,7 @@ def fingerprint_records(pool: ImageWorkerPool, data: bytes, limits: Limits = DEF
 
 __all__ = [
     "ImageRejected",
+    "ImageWorkerError",
     "ImageWorkerPool",
     "ScanJob",
     "ScanOutcome",
