@@ -93,6 +93,13 @@ def webp_canvas_bomb(width: int, height: int, frames: int) -> bytes:
     return bytes(data)
 
 
+def webp_still(width: int, height: int) -> bytes:
+    """A flat still WebP: a few KB, but libwebp and Pillow hold ~14 bytes per pixel decoding it."""
+    b = io.BytesIO()
+    Image.new("RGB", (width, height), (50, 100, 150)).save(b, "WEBP", quality=50, method=0)
+    return b.getvalue()
+
+
 def apng_claiming(frames: int) -> bytes:
     """A two-frame APNG whose animation header claims `frames` frames."""
     seq = [Image.new("RGB", (200, 200), (i * 90, 0, 0)) for i in range(2)]
@@ -123,8 +130,10 @@ HOSTILE: list[tuple[str, object, str | None]] = [
     ("GIF 4000x4000 canvas, 1000 frames", lambda: gif_canvas_bomb(4000, 4000, 1000), None),
     ("GIF 7000x7000 canvas, 2 frames", lambda: gif_canvas_bomb(7000, 7000, 2), "too_many_bytes"),
     ("GIF 300x300, 200000 frames", lambda: gif_canvas_bomb(300, 300, 200_000), None),
-    ("WebP 3000x3000 canvas, 500 frames", lambda: webp_canvas_bomb(3000, 3000, 500), None),
+    ("WebP 2500x2500 canvas, 500 frames", lambda: webp_canvas_bomb(2500, 2500, 500), None),
     ("WebP 4000x4000 canvas, 500 frames", lambda: webp_canvas_bomb(4000, 4000, 500), "too_many_bytes"),
+    ("WebP still 4000x4000", lambda: webp_still(4000, 4000), "too_many_bytes"),
+    ("WebP still 2800x2800", lambda: webp_still(2800, 2800), None),
     ("WebP 7000x7000 canvas, 50 frames", lambda: webp_canvas_bomb(7000, 7000, 50), "too_many_bytes"),
     ("APNG claiming 2^31-1 frames", lambda: apng_claiming(2**31 - 1), "truncated"),
     ("PNG declaring 100000x100000", lambda: png_declaring(100_000, 100_000), "too_many_pixels"),

@@ -259,9 +259,9 @@ def test_concurrent_decodes_leave_warning_filters_alone() -> None:
         ("I;16", "PNG", False, 2),  # 16-bit grey costs twice 8-bit
         ("RGB", "PNG", False, 4),  # Pillow holds RGB in 4 bytes
         ("RGBA", "PNG", False, 4),
-        ("RGB", "WEBP", False, 8),  # libwebp's buffer, then Pillow's copy
+        ("RGB", "WEBP", False, 16),  # libwebp's canvases, then Pillow's copy
         ("P", "GIF", True, 8),  # later frames are composited in RGBA, previous canvas kept
-        ("RGBA", "WEBP", True, 12),
+        ("RGBA", "WEBP", True, 16),
     ],
 )
 def test_bytes_per_pixel(mode: str, fmt: str, animated: bool, expected: int) -> None:
