@@ -12,6 +12,7 @@ from types import MappingProxyType
 from bot import demo_images
 from bot.config import ServerSettings, Settings
 from bot.detectors import build_pipeline
+from bot.errors import TriagebotError
 from bot.models import Action, ActionResult, Attachment, Message, Report
 from bot.pipeline import Pipeline
 from bot.store import Store
@@ -24,8 +25,8 @@ SERVER = f"demo:{SERVER_ID}"
 VICTIM = "u1001"
 
 
-class DemoError(RuntimeError):
-    pass
+class DemoError(TriagebotError):
+    """The demo cannot run here (bad data file, or a --db that holds real servers)."""
 
 
 @dataclass
@@ -128,6 +129,7 @@ async def _run(pipeline: Pipeline, adapter: DemoAdapter, demo_dir: Path) -> tupl
         out = await pipeline.protect(SERVER, demo_images.variant("original"), VICTIM, "Sari's photo, registered by her with /protect")
         image_note = f"Sari registered 1 photo privately (bank entry #{out.entry_id}); {pipeline.image_scanner.status()}"
     n, flagged, reports = await replay(pipeline, adapter, demo_dir)
+    await pipeline.settle()  # alerts are delivered by a background worker; let it post them
     return n, flagged, reports, image_note
 
 

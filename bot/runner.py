@@ -7,6 +7,7 @@ import signal
 
 from bot.config import Settings
 from bot.detectors import build_pipeline
+from bot.errors import TriagebotError
 from bot import retention
 from bot.store import Store
 
@@ -16,8 +17,8 @@ log = logging.getLogger(__name__)
 NO_TOKEN = "no platform token set: export DISCORD_TOKEN and/or TELEGRAM_TOKEN, then run again (README: 'Running the bots')"
 
 
-class NoPlatformConfigured(RuntimeError):
-    pass
+class NoPlatformConfigured(TriagebotError):
+    """No platform token in the environment: nothing to run."""
 
 
 def enabled_platforms(settings: Settings) -> list[str]:
@@ -47,12 +48,14 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
 
         runners.append(telegram_bot.run(pipeline, settings, stop))
     log.info("triagebot running: %s (database %s)", ", ".join(platforms), settings.db_path)
+    pipeline.start()  # alerts and protective actions the last run left undone
     try:
         results = await asyncio.gather(*runners, return_exceptions=True)
         for platform, result in zip(names, results):
             if isinstance(result, BaseException):
                 log.error("%s stopped with an error: %s", platform, result, exc_info=result)
     finally:
+        await pipeline.stop()  # undelivered alerts stay in the outbox for the next start
         pipeline.executor.shutdown(wait=False, cancel_futures=True)
         store.close()
 
