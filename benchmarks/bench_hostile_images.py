@@ -28,7 +28,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.config import Settings  # noqa: E402
+from bot.config import ServerSettings, Settings  # noqa: E402
 from bot.image_scan import ImageScan  # noqa: E402
 from bot.models import Action, ActionResult, Attachment, Message  # noqa: E402
 from bot.pipeline import Pipeline  # noqa: E402
@@ -101,7 +101,7 @@ def per_file(nudity: bool, repeats: int) -> None:
 
 async def responsiveness(db: Path, nudity: bool, limits: Limits, label: str) -> None:
     store = Store.open(db)
-    settings = Settings(db_path=db)
+    settings = Settings(db_path=db, defaults=ServerSettings(mod_channel="1"))
     scanner = ImageScan(store, settings, nudity=nudity, limits=limits)
     p = Pipeline(settings, store, [Keywords()], image_scanner=scanner, base_thresholds=MappingProxyType({"sexual": 0.5}))
     bomb = scan_bomb(4000, 4000, 1000)
