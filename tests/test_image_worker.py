@@ -82,19 +82,29 @@ def test_a_worker_stuck_past_the_timeout_is_killed_and_the_next_image_is_scanned
         assert out.records and p.started == 2 and p.pids() != [pid]
 
 
-def test_a_worker_that_dies_is_replaced() -> None:
+def test_a_worker_that_dies_mid_image_is_replaced() -> None:
+    bomb = scan_bomb(4000, 4000, 1000)
     with ImageWorkerPool(1, nudity=False) as p:
         scan(p, photo_jpeg())
         (pid,) = p.pids()
-        killer = threading.Timer(0.1, os.kill, (pid, 9))
+        killer = threading.Timer(0.1, os.kill, (pid, 9))  # as the OOM killer would, while it decodes
         killer.start()
         try:
             with pytest.raises(ImageRejected) as exc:
-                scan(p, scan_bomb(4000, 4000, 1000), limits=UNCAPPED_SCANS, timeout=60)
+                scan(p, bomb, limits=UNCAPPED_SCANS, timeout=60)
         finally:
             killer.cancel()
         assert exc.value.code == "worker_died"
         assert scan(p, photo_jpeg(seed=2)).records and p.started == 2
+
+
+def test_a_worker_that_died_while_idle_costs_no_image() -> None:
+    with ImageWorkerPool(1, nudity=False) as p:
+        scan(p, photo_jpeg())
+        (pid,) = p.pids()
+        os.kill(pid, 9)
+        p._idle[0].proc.join(10)  # until the pool can know it is gone
+        assert scan(p, photo_jpeg(seed=3)).records and p.started == 2 and p.killed == 0
 
 
 def test_a_slow_image_holds_only_its_own_worker() -> None:

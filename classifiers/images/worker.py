@@ -325,7 +325,14 @@ class ImageWorkerPool:
                 if self._closed:
                     raise ImageWorkerError("the image worker pool is closed")
                 if self._idle:
-                    return self._idle.pop()
+                    w = self._idle.pop()
+                    if w.proc.is_alive():
+                        return w
+                    # died while idle (e.g. the OOM killer): no image should pay for that
+                    log.warning("image worker %d died while idle (exit %s)", w.pid, w.proc.exitcode)
+                    w.kill()
+                    self._live -= 1
+                    continue
                 if self._live < self.size:
                     self._live += 1
                     break
