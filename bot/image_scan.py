@@ -1,7 +1,7 @@
 """Image side of the pipeline: each upload goes to a killable worker process (decode, nudity,
 fingerprints); only verdicts and hashes come back. Bank matching stays here.
 
-Runs in the classify executor, which waits on the worker with a wall-clock timeout
+Runs in the pipeline's image-wait threads, which wait on the worker with a wall-clock timeout
 (classifiers/images/worker.py): an image over time has its worker killed and is refused.
 Bank indexes are kept in memory per scope and loaded from the store on the event-loop
 thread (`prepare`), so neither the executor thread nor the worker touches SQLite. A scope

@@ -58,6 +58,9 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
         self.base_thresholds.update(settings.thresholds)
         self.inline_text_chars = inline_text_chars
         self.executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="classify")
+        # Threads that only wait on the image worker processes (which do the work, with a timeout): kept apart
+        # from the classify threads so a long text never queues behind images waiting for a free worker.
+        self.image_waits: Executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="image-wait")
         self.adapters: dict[str, Adapter] = {}
         self._server_cache: dict[str, ServerSettings] = {}
         self.delivery = AlertDelivery(store, self.adapters, self.server_settings)
@@ -81,6 +84,7 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
         """Stop background work now; unfinished actions and alerts stay in the store for the next start."""
         await self.actions.stop()
         await self.delivery.stop()
+        self.image_waits.shutdown(wait=False, cancel_futures=True)
 
     # ---- classify ------------------------------------------------------------------
     def classify_text(self, text: str) -> list[Verdict]:
@@ -134,7 +138,7 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
             return None
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self.executor, self.image_scanner.scan, data, scopes)
+            return await loop.run_in_executor(self.image_waits, self.image_scanner.scan, data, scopes)
         except Exception:
             log.exception("image scan failed for %s/%s", message.server, message.message_id)
             return None
