@@ -3,6 +3,11 @@
 It answers the methods the bot uses, records every call, serves files for getFile, and
 implements getUpdates as a real long poll (woken by new updates and by shutdown).
 Parameters arrive as form fields (non-string values JSON-encoded) or multipart.
+
+With `limits=True` it enforces Telegram's flood limits on sending methods the way the
+Bot API answers them (429 with `parameters.retry_after`): about 1 message per second per
+chat and 20 per minute per group. `outage()` makes every method but getUpdates answer 5xx
+for a while; `kicked` holds chats the bot was removed from (403 on anything sent there).
 """
 from __future__ import annotations
 
@@ -10,7 +15,9 @@ import asyncio
 import itertools
 import json
 import logging
+import math
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -28,6 +35,11 @@ JSON_PARAMS = {
     "message_ids", "drop_pending_updates", "reply_parameters", "protect_content", "use_independent_chat_permissions",
     "sender_chat_id", "cache_time", "scope", "entities", "caption_entities", "allow_sending_without_reply",
 }
+#: Methods that post or edit a message: the ones Telegram's flood limits count.
+SENDING = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendDocument", "sendPhoto",
+                     "sendMediaGroup", "copyMessage", "forwardMessage"})
+CHAT_WINDOW_S, CHAT_MAX = 1.0, 1  # per chat: about one message per second
+GROUP_WINDOW_S, GROUP_MAX = 60.0, 20  # per group: 20 messages per minute
 
 
 @dataclass
@@ -79,8 +91,14 @@ def _admin_member(u: dict, status: str) -> dict:
 
 
 class FakeTelegram:
-    def __init__(self, token: str = TOKEN) -> None:
+    def __init__(self, token: str = TOKEN, *, limits: bool = False, clock: Callable[[], float] = time.monotonic) -> None:
         self.token = token
+        self.clock = clock  # for the limits and outages; tests may pass a manual clock
+        self.limits = limits
+        self.rejected: list[Call] = []  # calls answered with 429/403/5xx by the limits, outage or kick
+        self.kicked: set[int] = set()  # chats the bot was removed from: 403 on every call about them
+        self._outage: tuple[float, int] | None = None  # (monotonic end, HTTP status)
+        self._sent_at: dict[int, deque[float]] = {}  # chat -> monotonic times of accepted sends
         self.calls: list[Call] = []
         self.updates: list[dict] = []
         self.members: dict[tuple[int, int], str] = {}  # (chat, user) -> status
@@ -130,6 +148,39 @@ class FakeTelegram:
         return f"http://127.0.0.1:{self.port}/file/bot"
 
     # ---- test-side helpers ----------------------------------------------------------
+    def outage(self, seconds: float, status: int = 500) -> None:
+        """Every method except getUpdates answers `status` for `seconds` from now."""
+        self._outage = (self.clock() + seconds, status)
+
+    def _limited(self, method: str, params: dict[str, Any]) -> tuple[int, str, dict] | None:
+        """The refusal Telegram would give this call now, if any (and counts it as sent otherwise)."""
+        chat = params.get("chat_id")
+        chat_id = int(chat) if isinstance(chat, (int, str)) and str(chat).lstrip("-").isdigit() else None
+        if self._outage is not None and method != "getUpdates":
+            end, status = self._outage
+            if self.clock() < end:
+                return status, "Internal Server Error" if status == 500 else "Bad Gateway", {}
+            self._outage = None
+        if chat_id is not None and chat_id in self.kicked and method != "getUpdates":
+            return 403, "Forbidden: bot was kicked from the supergroup chat", {}
+        if not self.limits or method not in SENDING or chat_id is None:
+            return None
+        now = self.clock()
+        sent = self._sent_at.setdefault(chat_id, deque())
+        while sent and now - sent[0] >= GROUP_WINDOW_S:
+            sent.popleft()
+        waits = []
+        recent = [t for t in sent if now - t < CHAT_WINDOW_S]
+        if len(recent) >= CHAT_MAX:
+            waits.append(recent[-CHAT_MAX] + CHAT_WINDOW_S - now)
+        if chat_id < 0 and len(sent) >= GROUP_MAX:
+            waits.append(sent[-GROUP_MAX] + GROUP_WINDOW_S - now)
+        if waits:
+            retry = max(1, math.ceil(max(waits)))
+            return 429, f"Too Many Requests: retry after {retry}", {"retry_after": retry}
+        sent.append(now)
+        return None
+
     def set_member(self, chat_id: int, u: dict, status: str = "member") -> None:
         self.users[u["id"]] = u
         self.members[(chat_id, u["id"])] = status
@@ -234,7 +285,16 @@ class FakeTelegram:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         method = request.match_info["method"]
         params, files = await self._params(request)
-        self.calls.append(Call(method, params, files))
+        call = Call(method, params, files)
+        self.calls.append(call)
+        refusal = self._limited(method, params)
+        if refusal is not None:
+            code, desc, parameters = refusal
+            self.rejected.append(call)
+            body = {"ok": False, "error_code": code, "description": desc}
+            if parameters:
+                body["parameters"] = parameters
+            return web.json_response(body, status=code)
         if method in self.fail and self.fail_times.get(method, 1) > 0:
             if method in self.fail_times:
                 self.fail_times[method] -= 1
