@@ -69,15 +69,17 @@ def private(u: dict) -> dict:
     return {"id": u["id"], "type": "private", "first_name": u["first_name"]}
 
 
-def _admin_member(u: dict, status: str) -> dict:
+def _admin_member(u: dict, status: str, rights: dict[str, bool] | None = None) -> dict:
+    """A ChatMember as the Bot API sends it; administrators have every right unless `rights` says otherwise."""
     if status == "creator":
         return {"status": "creator", "user": u, "is_anonymous": False}
     if status == "administrator":
-        rights = dict.fromkeys([
+        granted = dict.fromkeys([
             "can_manage_chat", "can_delete_messages", "can_manage_video_chats", "can_restrict_members",
             "can_promote_members", "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
             "can_delete_stories"], True)
-        return {"status": "administrator", "user": u, "can_be_edited": False, "is_anonymous": False, **rights}
+        granted.update(rights or {})
+        return {"status": "administrator", "user": u, "can_be_edited": False, "is_anonymous": False, **granted}
     if status == "restricted":
         perms = dict.fromkeys([
             "is_member", "can_send_messages", "can_send_audios", "can_send_documents", "can_send_photos",
@@ -102,6 +104,7 @@ class FakeTelegram:
         self.calls: list[Call] = []
         self.updates: list[dict] = []
         self.members: dict[tuple[int, int], str] = {}  # (chat, user) -> status
+        self.rights: dict[tuple[int, int], dict[str, bool]] = {}  # (chat, admin) -> rights that differ from "all"
         self.users: dict[int, dict] = {BOT_USER["id"]: BOT_USER}
         self.files: dict[str, bytes] = {}
         self.file_sizes: dict[str, int | None] = {}  # what getFile declares (None = omit)
@@ -181,9 +184,25 @@ class FakeTelegram:
         sent.append(now)
         return None
 
-    def set_member(self, chat_id: int, u: dict, status: str = "member") -> None:
+    def set_member(self, chat_id: int, u: dict, status: str = "member", **rights: bool) -> None:
+        """e.g. set_member(GROUP, ADA, "administrator", can_restrict_members=False)."""
         self.users[u["id"]] = u
         self.members[(chat_id, u["id"])] = status
+        self.rights[(chat_id, u["id"])] = rights
+
+    def member(self, chat_id: int, uid: int) -> dict:
+        u = self.users.get(uid, user(uid))
+        key = (chat_id, uid)
+        return _admin_member(u, self.members.get(key, "member"), self.rights.get(key))
+
+    async def change_member(self, chat: dict, u: dict, status: str, by: dict | None = None, **rights: bool) -> dict:
+        """An admin changes someone's status or rights: the fake's state changes and, as Telegram does for
+        bots that asked for it, a chat_member update (my_chat_member when it is the bot) is sent."""
+        old = self.member(chat["id"], u["id"])
+        self.set_member(chat["id"], u, status, **rights)
+        kind = "my_chat_member" if u["id"] == BOT_USER["id"] else "chat_member"
+        return await self.push(kind, {"chat": chat, "from": by or u, "date": int(time.time()),
+                                      "old_chat_member": old, "new_chat_member": self.member(chat["id"], u["id"])})
 
     def add_file(self, file_id: str, data: bytes, declared_size: int | None | str = "same") -> None:
         self.files[file_id] = data
@@ -377,20 +396,21 @@ class FakeTelegram:
         return True
 
     async def m_getChatMember(self, p, f):
-        uid = int(p["user_id"])
-        u = self.users.get(uid, user(uid))
-        return _admin_member(u, self.members.get((int(p["chat_id"]), uid), "member"))
+        return self.member(int(p["chat_id"]), int(p["user_id"]))
 
     async def m_getChatAdministrators(self, p, f):
         cid = int(p["chat_id"])
-        return [_admin_member(self.users.get(uid, user(uid)), st) for (c, uid), st in self.members.items()
-                if c == cid and st in ("creator", "administrator")]
+        return [self.member(c, uid) for (c, uid), st in self.members.items() if c == cid and st in ("creator", "administrator")]
 
     async def m_restrictChatMember(self, p, f):
+        if self.members.get((int(p["chat_id"]), int(p["user_id"]))) in ("creator", "administrator"):
+            raise _ApiError(400, "Bad Request: user is an administrator of the chat")
         self.members[(int(p["chat_id"]), int(p["user_id"]))] = "restricted"
         return True
 
     async def m_banChatMember(self, p, f):
+        if self.members.get((int(p["chat_id"]), int(p["user_id"]))) in ("creator", "administrator"):
+            raise _ApiError(400, "Bad Request: user is an administrator of the chat")
         self.members[(int(p["chat_id"]), int(p["user_id"]))] = "kicked"
         return True
 
