@@ -47,6 +47,7 @@ class Call:
     method: str
     params: dict[str, Any]
     files: dict[str, tuple[str | None, bytes]] = field(default_factory=dict)
+    result: Any = None  # what the fake answered (e.g. the sent message), when it succeeded
 
 
 def user(uid: int, first: str = "User", username: str | None = None, last: str | None = None) -> dict:
@@ -329,6 +330,7 @@ class FakeTelegram:
             result = await handler(params, files)
         except _ApiError as exc:
             return web.json_response({"ok": False, "error_code": exc.code, "description": exc.description}, status=exc.code)
+        call.result = result
         return web.json_response({"ok": True, "result": result})
 
     async def _file(self, request: web.Request) -> web.StreamResponse:

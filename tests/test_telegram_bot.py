@@ -66,10 +66,10 @@ def make_settings(fake: FakeTelegram, servers: dict | None = None):
     return parse_settings(data, env)
 
 
-async def start_env(tmp_path: Path, monkeypatch, servers: dict | None = None):
+async def start_env(tmp_path: Path, monkeypatch, servers: dict | None = None, fake: FakeTelegram | None = None):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    fake = await FakeTelegram().start()
+    fake = await (fake or FakeTelegram()).start()
     for chat in (GROUP, OTHER_GROUP):
         fake.set_member(chat, ADMIN, "administrator")
         fake.set_member(chat, MEMBER)
