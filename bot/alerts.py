@@ -35,6 +35,7 @@ class Alert:
     ref: str | None  # existing alert message to edit in place
     reporters: tuple[str, ...] = ()  # member ids; the mod queue may show them, nothing the reported member sees may
     actions: tuple[dict, ...] = ()  # finished moderation actions on the flag (kind, actor, status, detail)
+    outcomes: tuple[str, ...] = ()  # what was done to the whole incident, e.g. "57 deleted, 3 already gone by 123"
 
     @property
     def open(self) -> bool:
@@ -86,13 +87,45 @@ def build_alert(store: Store, action: Action, escalate_at: int | None = None) ->
         attachment_lines=attachment_lines(flag), dry_run=flag.dry_run, ref=ref,
         reporters=tuple(store.reporters(action.server, flag.id)) if flag.report_count else (),
         actions=tuple(a for a in store.actions_for(action.server, flag.id) if a["kind"] != "notify" and a["status"] != "pending"),
+        outcomes=outcome_lines(store.outcome_counts(action.server, incident_id=incident.id)) if incident is not None else (),
     )
 
 
-def save_alert_ref(store: Store, alert: Alert, ref: str | None) -> None:
-    """Remember where the alert lives so later updates edit it instead of posting again."""
-    if ref is None:
-        return
-    if alert.incident is not None:
-        store.set_incident_alert_ref(alert.server, alert.incident.id, ref)
-    store.set_alert_ref(alert.server, alert.flag.id, ref)
+_DONE = {"confirm": "confirmed", "dismiss": "dismissed", "escalate": "escalated", "delete": "deleted",
+         "timeout": "timed out", "ban": "banned", "unflag": "unflagged"}
+_OBJECT = {"delete": "", "timeout": " authors", "ban": " authors"}
+
+
+def _duration(seconds: int | None) -> str:
+    if not seconds:
+        return ""
+    if seconds % 86400 == 0:
+        return f" {seconds // 86400} d"
+    if seconds % 3600 == 0:
+        return f" {seconds // 3600} h"
+    return f" {max(1, seconds // 60)} min"
+
+
+def outcome_lines(rows: list[tuple]) -> tuple[str, ...]:
+    """One line per (what, who): "57 deleted, 3 already gone by 123"; "9 authors timed out 1 h by 123".
+
+    `rows` are `Store.outcome_counts` aggregates; actor "auto" reads as "automatically"."""
+    grouped: dict[tuple[str, str, int | None], dict[str, int]] = {}
+    for what, actor, status, duration, n in rows:
+        counts = grouped.setdefault((what, actor, duration), {})
+        counts[status] = counts.get(status, 0) + n
+    lines = []
+    for (what, actor, duration), counts in grouped.items():
+        done = _DONE.get(what, what)
+        parts = []
+        if counts.get("ok"):
+            parts.append(f"{counts['ok']}{_OBJECT.get(what, '')} {done}{_duration(duration)}")
+        if counts.get("gone"):
+            parts.append(f"{counts['gone']} already gone")
+        if counts.get("dry-run"):
+            parts.append(f"{counts['dry-run']} would be {done} (dry run)")
+        if counts.get("error"):
+            parts.append(f"{counts['error']} failed")
+        who = "automatically" if actor == "auto" else f"by {actor}"
+        lines.append(f"{', '.join(parts)} {who}")
+    return tuple(lines)

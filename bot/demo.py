@@ -128,6 +128,7 @@ async def _run(pipeline: Pipeline, adapter: DemoAdapter, demo_dir: Path) -> tupl
         out = await pipeline.protect(SERVER, demo_images.variant("original"), VICTIM, "Sari's photo, registered by her with /protect")
         image_note = f"Sari registered 1 photo privately (bank entry #{out.entry_id}); {pipeline.image_scanner.status()}"
     n, flagged, reports = await replay(pipeline, adapter, demo_dir)
+    await pipeline.settle()  # alerts are delivered by a background worker; let it post them
     return n, flagged, reports, image_note
 
 

@@ -1,24 +1,11 @@
-"""Groups flags aimed at one member within a window into one incident, so a pile-on is one alert."""
+"""How an incident reads in alerts and queues. (Grouping flags into incidents happens as a flag is stored.)"""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
-from bot.config import ServerSettings
-from bot.models import Message
-from bot.store import IncidentView, Store
+from bot.store import IncidentView
 
 log = logging.getLogger(__name__)
-
-
-def assign(store: Store, flag_id: int, message: Message, settings: ServerSettings) -> int | None:
-    """Attach a flag to the open incident for its message's first target, or start one; None if it targets no one."""
-    if not message.targets:
-        return None
-    target = message.targets[0]
-    since = message.time - timedelta(minutes=settings.incident_window_minutes)
-    existing = store.open_incident_for(message.server, target, since)
-    return store.attach_to_incident(message.server, flag_id, target, existing, message.time, message.target_name(target))
 
 
 #: Order labels are named in, most serious first; `reported` only adds that members reported it.

@@ -47,12 +47,14 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
 
         runners.append(telegram_bot.run(pipeline, settings, stop))
     log.info("triagebot running: %s (database %s)", ", ".join(platforms), settings.db_path)
+    pipeline.start()  # alerts and protective actions the last run left undone
     try:
         results = await asyncio.gather(*runners, return_exceptions=True)
         for platform, result in zip(names, results):
             if isinstance(result, BaseException):
                 log.error("%s stopped with an error: %s", platform, result, exc_info=result)
     finally:
+        await pipeline.stop()  # undelivered alerts stay in the outbox for the next start
         pipeline.executor.shutdown(wait=False, cancel_futures=True)
         store.close()
 

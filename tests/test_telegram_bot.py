@@ -1,6 +1,7 @@
 """The Telegram adapter with the real python-telegram-bot client against a fake Bot API on 127.0.0.1."""
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -49,7 +50,7 @@ class Env:
         await self.fake.wait_for(lambda: not self.handlers._albums, what="albums flushed")
         if self.handlers._intake_started:
             await self.handlers.intake.drain()
-        await self.pipeline.settle()
+        await asyncio.wait_for(self.pipeline.settle(), 10)  # alerts and protective actions run in the background
 
     def mod_messages(self) -> list:
         return [c for c in self.fake.calls_of("sendMessage") if int(c.params["chat_id"]) == MODS]
