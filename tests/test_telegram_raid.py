@@ -281,7 +281,7 @@ async def test_linking_a_moderators_chat_delivers_the_groups_backlog(tmp_path, m
         code = notice.params["text"].split("/link ")[1].split("<")[0]
         await env.fake.send(MODS_CHAT, ADMIN, f"/link {code}", entities=[CMD])
         await env.fake.wait_for(lambda: _incident_alerts(env, "3 flags from 3 accounts"), timeout=15, what="backlog posted")
-        assert env.store.undelivered_alerts(SERVER)[0] == 0
+        await env.fake.wait_for(lambda: env.store.undelivered_alerts(SERVER)[0] == 0, what="marked delivered")
     finally:
         await stop_env(env)
     assert not env.errors

@@ -53,6 +53,8 @@ COMMANDS = [
 ]
 CONTENT = filters.TEXT | filters.CAPTION | filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.ANIMATION
 MOD_CHAT_CACHE_S = 30.0
+#: How long a reply a moderator is waiting for may wait for its turn in a busy chat (alerts wait at most 5 s).
+UI_WAIT_S = 15
 
 
 class TelegramHandlers:
@@ -152,7 +154,7 @@ class TelegramHandlers:
         try:
             await self.adapter.call("sendMessage", lambda: self.app.bot.send_message(
                 chat_id=msg.chat_id, text=text, parse_mode=ParseMode.HTML if html_mode else None,
-                link_preview_options=NO_PREVIEW), idempotent=False)
+                link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S), idempotent=False)
         except TelegramError as exc:
             log.warning("reply in %s failed: %s", msg.chat_id, exc)
 
@@ -402,7 +404,7 @@ class TelegramHandlers:
         try:
             sent = await self.adapter.call("sendMessage", lambda: self.app.bot.send_message(
                 chat_id=q.message.chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                link_preview_options=NO_PREVIEW), idempotent=False)
+                link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S), idempotent=False)
             self._confirmations[(sent.chat_id, sent.message_id)] = press.incident_id
             await self._answer(q, "Please confirm below.")
         except TelegramError as exc:
@@ -430,11 +432,11 @@ class TelegramHandlers:
             if key in self._pagers:
                 await self.adapter.call("editMessageText", lambda: self.app.bot.edit_message_text(
                     chat_id=key[0], message_id=key[1], text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                    link_preview_options=NO_PREVIEW))
+                    link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S))
             else:
                 sent = await self.adapter.call("sendMessage", lambda: self.app.bot.send_message(
                     chat_id=q.message.chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                    link_preview_options=NO_PREVIEW), idempotent=False)
+                    link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S), idempotent=False)
                 key = (sent.chat_id, sent.message_id)
             self._pagers[key] = (server, press.incident_id, press.arg or 0)
             await self._answer(q, f"Items {min(total, (press.arg or 0) + 1)}-{(press.arg or 0) + len(flags)} of {total}")
@@ -455,7 +457,7 @@ class TelegramHandlers:
         try:
             await self.adapter.call("editMessageText", lambda: self.app.bot.edit_message_text(
                 chat_id=key[0], message_id=key[1], text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                link_preview_options=NO_PREVIEW))
+                link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S))
         except TelegramError as exc:
             log.info("could not refresh the pager: %s", exc)
 
@@ -466,14 +468,15 @@ class TelegramHandlers:
         try:
             await self.adapter.call("editMessageText", lambda: self.app.bot.edit_message_text(
                 chat_id=message.chat_id, message_id=message.message_id, text=html_text, parse_mode=ParseMode.HTML,
-                link_preview_options=NO_PREVIEW))
+                link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S))
         except TelegramError as exc:
             log.info("could not edit message %s: %s", message.message_id, exc)
 
     async def _say(self, chat_id: int, html_text: str) -> None:
         try:
             await self.adapter.call("sendMessage", lambda: self.app.bot.send_message(
-                chat_id=chat_id, text=html_text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW),
+                chat_id=chat_id, text=html_text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
+                rate_limit_args=UI_WAIT_S),
                 idempotent=False)
         except TelegramError as exc:
             log.info("could not post in %s: %s", chat_id, exc)

@@ -7,8 +7,9 @@ does. Here:
 - only calls that post or edit a message are paced; deleting, restricting and look-ups go at once;
 - each chat gets one message per second, and a group one per `group_period` seconds on average
   (20 a minute, without the burst that a sliding minute would then refuse);
-- nobody waits more than `max_wait` for a turn: the caller gets `RetryAfter` instead and the alert
-  outbox tries again later (an action never sleeps for minutes);
+- nobody waits more than `max_wait` for a turn (a call may pass its own bound as PTB's
+  `rate_limit_args`, e.g. a reply a moderator is waiting for): the caller gets `RetryAfter` instead
+  and the alert outbox tries again later (an action never sleeps for minutes);
 - a 429 of up to `short_retry` seconds is waited out once; a longer one is raised, and that chat
   alone is not sent to again until its wait is over;
 - `close()` ends every wait at once, so stopping the bot is not held up by a queue of alerts.
@@ -100,7 +101,7 @@ class FloodLimiter(AIORateLimiter):
         for limiter in limiters:
             remaining = deadline - self.clock()
             if self._closing.is_set() or remaining <= 0:
-                raise RetryAfter(timedelta(seconds=math.ceil(self.max_wait)))
+                raise RetryAfter(timedelta(seconds=math.ceil(self.group_period)))
             acquire = asyncio.ensure_future(limiter.acquire())
             closing = asyncio.ensure_future(self._closing.wait())
             try:
@@ -110,7 +111,7 @@ class FloodLimiter(AIORateLimiter):
                 if not acquire.done():
                     acquire.cancel()
             if not acquire.done() or acquire.cancelled():
-                raise RetryAfter(timedelta(seconds=math.ceil(self.max_wait)))
+                raise RetryAfter(timedelta(seconds=math.ceil(self.group_period)))
 
     async def process_request(
         self,
@@ -131,7 +132,8 @@ class FloodLimiter(AIORateLimiter):
             limiters = ([self._base_limiter] if self._base_limiter and key is not None else [])
             if key is not None:
                 limiters.append(self._chat_limiter(key))
-            await self._turn(limiters, self.clock() + self.max_wait)
+            bound = float(rate_limit_args) if rate_limit_args else self.max_wait
+            await self._turn(limiters, self.clock() + bound)
         for attempt in range(2):
             try:
                 return await callback(*args, **kwargs)
