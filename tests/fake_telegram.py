@@ -113,6 +113,7 @@ class FakeTelegram:
         self.fail_times: dict[str, int] = {}  # method -> how many more calls fail (with `fail`'s answer)
         self.blocked_private: set[int] = set()  # users who never started the bot
         self.downloads: list[tuple[str, int]] = []  # (file path, bytes actually sent)
+        self.handed_out: dict[int, float] = {}  # update id -> monotonic time getUpdates first handed it to the bot
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(5000)
         self._cond: asyncio.Condition | None = None
@@ -381,7 +382,11 @@ class FakeTelegram:
                     await asyncio.wait_for(self._cond.wait(), remaining)
                 except asyncio.TimeoutError:
                     break
-        return self.updates[:limit]
+        out = self.updates[:limit]
+        now = time.monotonic()
+        for u in out:
+            self.handed_out.setdefault(u["update_id"], now)
+        return out
 
     async def m_sendMessage(self, p, f):
         if int(p["chat_id"]) in self.blocked_private:
