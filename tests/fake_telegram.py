@@ -421,6 +421,9 @@ class FakeTelegram:
         self.members[(int(p["chat_id"]), int(p["user_id"]))] = "kicked"
         return True
 
+    async def m_banChatSenderChat(self, p, f):
+        return True
+
     async def m_getFile(self, p, f):
         file_id = p["file_id"]
         if file_id not in self.files:
