@@ -100,6 +100,7 @@ class FakeTelegram:
         self.limits = limits
         self.rejected: list[Call] = []  # calls answered with 429/403/5xx by the limits, outage or kick
         self.kicked: set[int] = set()  # chats the bot was removed from: 403 on every call about them
+        self.delays: dict[str, float] = {}  # method -> seconds the fake takes to answer (a slow API)
         self._outage: tuple[float, int] | None = None  # (monotonic end, HTTP status)
         self._sent_at: dict[int, deque[float]] = {}  # chat -> monotonic times of accepted sends
         self.calls: list[Call] = []
@@ -308,6 +309,8 @@ class FakeTelegram:
         params, files = await self._params(request)
         call = Call(method, params, files)
         self.calls.append(call)
+        if self.delays.get(method):
+            await asyncio.sleep(self.delays[method])
         refusal = self._limited(method, params)
         if refusal is not None:
             code, desc, parameters = refusal

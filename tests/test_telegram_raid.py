@@ -106,6 +106,16 @@ async def test_the_bot_without_the_right_says_so_instead_of_failing(env: Env):
     await env.fake.wait_call("deleteMessage")
 
 
+async def test_a_slow_button_press_does_not_hold_up_detection(env: Env):
+    fid, _ = await _flag_one(env)
+    env.fake.delays["answerCallbackQuery"] = 6  # Telegram is slow to take the press's answer
+    await env.fake.press(await _alert_message(env), ADMIN, callback_data("confirm", GROUP, fid))
+    [answer] = await env.fake.wait_call("answerCallbackQuery")
+    m = await env.fake.send(G, TROLLS[1], "another slur")
+    await env.fake.wait_for(lambda: env.store.find_flag(SERVER, str(GROUP), str(m["message_id"])), what="new flag stored")
+    assert answer.result is None  # stored while the press was still waiting
+
+
 # ---- incident-level buttons -------------------------------------------------------------------------
 async def test_incident_alert_has_incident_buttons_within_64_bytes(env: Env):
     incident_id, _ = await _pile_on(env)

@@ -86,20 +86,25 @@ class TelegramHandlers:
 
     # ---- wiring ----------------------------------------------------------------------
     def register(self) -> None:
+        """Group messages are handled in order and only reach the intake, so they never wait on a reply.
+
+        Commands and buttons run as tasks (`block=False`): a reply waiting for its turn in a busy
+        moderators' chat, or a whole-incident action, must not hold up the group messages behind it.
+        Member updates stay in order, so a right granted before a press counts for that press."""
         once = filters.UpdateType.MESSAGE  # commands are not re-run when edited
         app = self.app
         for name, fn in (("setup", self.cmd_setup), ("link", self.cmd_link), ("queue", self.cmd_queue),
                          ("stats", self.cmd_stats), ("export", self.cmd_export), ("report", self.cmd_report),
                          ("start", self.cmd_help), ("help", self.cmd_help)):
-            app.add_handler(CommandHandler(name, fn, filters=once))
-        app.add_handler(CommandHandler("protect", self.on_protect, filters=once & filters.ChatType.PRIVATE))
+            app.add_handler(CommandHandler(name, fn, filters=once, block=False))
+        app.add_handler(CommandHandler("protect", self.on_protect, filters=once & filters.ChatType.PRIVATE, block=False))
         app.add_handler(MessageHandler(once & filters.ChatType.PRIVATE & (filters.PHOTO | filters.Document.IMAGE)
-                                       & filters.CaptionRegex(r"(?i)^/protect(@\w+)?(\s|$)"), self.on_protect))
+                                       & filters.CaptionRegex(r"(?i)^/protect(@\w+)?(\s|$)"), self.on_protect, block=False))
         app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self.on_migrate))
         app.add_handler(MessageHandler(filters.ChatType.GROUPS & filters.REPLY & filters.TEXT & once & self._in_mod_chat,
-                                       self.on_mod_chat_reply))
+                                       self.on_mod_chat_reply, block=False))
         app.add_handler(MessageHandler(filters.ChatType.GROUPS & CONTENT & filters.UpdateType.MESSAGES, self.on_group_message))
-        app.add_handler(CallbackQueryHandler(self.on_button))
+        app.add_handler(CallbackQueryHandler(self.on_button, block=False))
         app.add_handler(ChatMemberHandler(self.on_member_update, ChatMemberHandler.ANY_CHAT_MEMBER))
         app.add_error_handler(self.on_error)
 

@@ -247,7 +247,7 @@ def render_alert(alert: Alert, *, group_title: str | None = None,
     if alert.report_count:
         lines.append(f"Member reports: {alert.report_count}")
     lines.append(f"Status: {_status(alert, names)}")
-    for outcome in getattr(alert, "outcomes", ())[:8]:
+    for outcome in alert.outcomes[:8]:
         lines.append(f"Done: {_named(outcome, names)}")
     for a in list(alert.actions)[-6:]:
         actor = "the bot" if a.get("actor") == "auto" else who(a.get("actor"), names)
