@@ -5,6 +5,9 @@ server then builds the alert from the store as it is *now*, so a burst of 59 upd
 a few edits, and retries with back-off on any failure (403/404, 5xx, 429) for as long as it takes. Nothing is
 dropped: an undelivered alert stays in the outbox across restarts (`resume`), and setting or linking a
 moderators' channel makes the backlog due at once (`destination_changed`).
+
+Escalation pings (`ping:` subjects) go through the same outbox, once each: a short separate message that
+mentions the server's `escalation_ping` roles or admins, because editing an alert never notifies anyone.
 """
 from __future__ import annotations
 
@@ -135,10 +138,15 @@ class AlertDelivery:
             return self._failed(item, f"no {platform} connection is running", None)
         if not where:
             return self._failed(item, "no moderators' channel or chat is set for this server", NO_DESTINATION_RETRY_S)
-        action = Action(kind="notify", server=item.server, flag_id=item.flag_id, incident_id=item.incident_id,
-                        destination=where)
+        ping = item.subject.startswith("ping:")
+        if ping and not settings.escalation_ping:  # pings were turned off since: nothing to post
+            self.store.alert_delivered(item, None)
+            return None
+        action = Action(kind="ping" if ping else "notify", server=item.server, flag_id=item.flag_id,
+                        incident_id=item.incident_id, destination=where,
+                        mentions=tuple(sorted(settings.escalation_ping)) if ping else ())
         try:
-            alert = alerts.build_alert(self.store, action, settings.incident_escalate_count)
+            alert = alerts.build_alert(self.store, action, settings.incident_escalate_count, settings.language)
         except Exception as exc:  # e.g. a broken row: keep trying this one, deliver the others
             log.exception("could not build the alert for %s %s", item.server, item.subject)
             return self._failed(item, f"could not build the alert: {type(exc).__name__}", None)
@@ -152,7 +160,7 @@ class AlertDelivery:
             log.warning("alert for %s %s raised %s", item.server, item.subject, exc, exc_info=True)
             result = ActionResult(ok=False, detail=f"{type(exc).__name__}: {exc}")
         if result.ok:
-            self.store.alert_delivered(item, result.ref)
+            self.store.alert_delivered(item, None if ping else result.ref)
             self.delivered += 1
             if item.attempts:
                 log.info("alert for %s %s delivered after %d failed tries", item.server, item.subject, item.attempts)

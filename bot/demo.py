@@ -12,6 +12,7 @@ from types import MappingProxyType
 from bot import demo_images
 from bot.config import ServerSettings, Settings
 from bot.detectors import build_pipeline
+from bot.errors import TriagebotError
 from bot.models import Action, ActionResult, Attachment, Message, Report
 from bot.pipeline import Pipeline
 from bot.store import Store
@@ -24,8 +25,8 @@ SERVER = f"demo:{SERVER_ID}"
 VICTIM = "u1001"
 
 
-class DemoError(RuntimeError):
-    pass
+class DemoError(TriagebotError):
+    """The demo cannot run here (bad data file, or a --db that holds real servers)."""
 
 
 @dataclass

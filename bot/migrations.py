@@ -185,4 +185,16 @@ SELECT server, CASE WHEN incident_id IS NULL THEN 'flag:' || id ELSE 'incident:'
 FROM flags WHERE alert_ref IS NULL AND status IN ('pending', 'escalated')
 GROUP BY server, CASE WHEN incident_id IS NULL THEN 'flag:' || id ELSE 'incident:' || incident_id END;
 """),
+    (12, "moderators' notes on a flag, an incident or a member", """
+CREATE TABLE notes (
+    id INTEGER PRIMARY KEY,
+    server TEXT NOT NULL REFERENCES servers(key),
+    subject_kind TEXT NOT NULL CHECK (subject_kind IN ('flag', 'incident', 'member')),
+    subject_id TEXT NOT NULL,
+    author_id TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX notes_subject ON notes(server, subject_kind, subject_id);
+"""),
 ]

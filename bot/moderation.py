@@ -9,14 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Mapping
+from typing import Mapping
 
+from bot import i18n
 from bot.models import REVIEW_DECISIONS, Action, ActionResult, Review
+from bot.pipeline_base import PipelineBase
 from bot.review import bank_confirmed_images
 from bot.store import FlagView
-
-if TYPE_CHECKING:
-    from bot.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +46,10 @@ class IncidentOutcome:
         return ", ".join(parts)
 
 
-class ModerationMixin:
+class ModerationMixin(PipelineBase):
     """Part of `Pipeline`: review, moderate, and their incident-level forms."""
 
-    async def review(self: "Pipeline", review: Review) -> FlagView:
+    async def review(self, review: Review) -> FlagView:
         """Record a moderator's decision and refresh the queue entry.
 
         Confirming a flag with images puts their hashes into the re-share bank, so later
@@ -62,7 +61,7 @@ class ModerationMixin:
         self.refresh_alert(review.server, review.flag_id)
         return self.store.flag(review.server, review.flag_id)
 
-    async def moderate(self: "Pipeline", action: Action) -> ActionResult:
+    async def moderate(self, action: Action) -> ActionResult:
         """A moderator-initiated delete/timeout/ban on one flag (from a button or command)."""
         if action.flag_id is not None and action.link is None:
             action = _with_link(self, action)
@@ -71,16 +70,39 @@ class ModerationMixin:
             self.refresh_alert(action.server, action.flag_id)
         return result
 
-    def incident_authors(self: "Pipeline", server: str, incident_id: int) -> list[str]:
+    async def warn(self, server: str, flag_id: int, actor: str, text: str | None = None) -> ActionResult:
+        """Send the flag's author a private warning (the server's template, or the built-in one in its language),
+        and record it. With `warnings_count`, warnings count toward an automatic timeout."""
+        flag = self.store.flag(server, flag_id)
+        settings = self.server_settings(server)
+        body = (text or settings.warning_message or i18n.text("warn.default", settings.language)).strip()
+        action = Action(kind="warn", server=server, flag_id=flag_id, channel_id=flag.channel_id, message_id=flag.message_id,
+                        user_id=flag.author_id, reason=body[:500], actor=actor, dry_run=settings.dry_run, link=flag.link)
+        result = await self.actions.perform(action)
+        self.refresh_alert(server, flag_id)
+        return result
+
+    def note(self, server: str, subject_kind: str, subject_id: str, author: str, text: str) -> int:
+        """A moderator's note on a flag, an incident or a member; a flag's or incident's alert shows it."""
+        note_id = self.store.add_note(server, subject_kind, subject_id, author, text)
+        if subject_kind == "flag":
+            self.refresh_alert(server, int(subject_id))
+        elif subject_kind == "incident":
+            first = self.store.incident(server, int(subject_id)).first_flag_id
+            if first is not None:
+                self.refresh_alert(server, first)
+        return note_id
+
+    def incident_authors(self, server: str, incident_id: int) -> list[str]:
         """Distinct authors of an incident's flags, in the order they joined it."""
         return list(dict.fromkeys(t[3] for t in self.store.incident_targets(server, incident_id)))
 
-    def incident_page(self: "Pipeline", server: str, incident_id: int, offset: int, limit: int) -> tuple[list[FlagView], int]:
+    def incident_page(self, server: str, incident_id: int, offset: int, limit: int) -> tuple[list[FlagView], int]:
         """One page of an incident's items for a pager, and how many there are in all."""
         total = self.store.incident(server, incident_id).flag_count
         return self.store.incident_flags(server, incident_id, offset=max(0, offset), limit=limit), total
 
-    async def moderate_incident(self: "Pipeline", server: str, incident_id: int, kind: str, actor: str, *,
+    async def moderate_incident(self, server: str, incident_id: int, kind: str, actor: str, *,
                                 duration_s: int | None = None, reason: str = "",
                                 exclude_users: Mapping[str, str] | None = None) -> IncidentOutcome:
         """Act on a whole incident. confirm/dismiss/escalate review every open flag; delete removes every
@@ -136,7 +158,7 @@ class ModerationMixin:
             self.refresh_alert(server, incident.first_flag_id)
         return outcome
 
-    def bank_confirmed(self: "Pipeline", server: str, flag_id: int, reviewer: str) -> list[int]:
+    def bank_confirmed(self, server: str, flag_id: int, reviewer: str) -> list[int]:
         scope = self.bank_scope(server)
         added = bank_confirmed_images(self.store, server, flag_id, reviewer, scope)
         if self.image_scanner is not None:
@@ -144,13 +166,13 @@ class ModerationMixin:
                 self.image_scanner.add_to_index(scope, entry, records)
         return [entry for entry, _ in added]
 
-    def bank_scope(self: "Pipeline", server: str) -> str:
+    def bank_scope(self, server: str) -> str:
         from bot.image_scan import SHARED_SCOPE
 
         return SHARED_SCOPE if self.server_settings(server).shared_bank else server
 
 
-def _with_link(pipeline: "Pipeline", action: Action) -> Action:
+def _with_link(pipeline: PipelineBase, action: Action) -> Action:
     """Failure notices link to the message; the adapter is given the link rather than looking it up."""
     try:
         return replace(action, link=pipeline.store.flag(action.server, action.flag_id).link)  # type: ignore[arg-type]
@@ -158,6 +180,6 @@ def _with_link(pipeline: "Pipeline", action: Action) -> Action:
         return action
 
 
-async def _perform_all(pipeline: "Pipeline", actions: list[Action]) -> list[ActionResult]:
+async def _perform_all(pipeline: PipelineBase, actions: list[Action]) -> list[ActionResult]:
     """Carry out many actions; the action runner keeps a few per server in flight, each logged before and after."""
     return list(await asyncio.gather(*(pipeline.actions.perform(a) for a in actions)))

@@ -161,13 +161,16 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
         if settings.auto_timeout:
             since = utcnow() - timedelta(minutes=settings.timeout_window_minutes)
             prior = self.store.recent_flag_count(message.server, message.author_id, since)
+            if settings.warnings_count:
+                prior += self.store.recent_warnings(message.server, message.author_id, since)
         return decide(message, verdicts, settings, self.base_thresholds, prior_flags=prior)
 
     async def flag(self, message: Message, decision: Decision, source: str, images: Sequence = ()) -> Decision:
         """Persist first, in one transaction; then start protective actions and wake the alert worker."""
         settings = self.server_settings(message.server)
         result = self.store.record_flag(message, decision, source=source,
-                                        incident_window_minutes=settings.incident_window_minutes)
+                                        incident_window_minutes=settings.incident_window_minutes,
+                                        ping_at=settings.incident_escalate_count if settings.escalation_ping else None)
         self.actions.submit(result.actions)  # protective actions first, not behind any alert
         self.delivery.wake(message.server)
         if images and result.created and self.image_scanner is not None:

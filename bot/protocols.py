@@ -23,6 +23,8 @@ class ImageScanner(Protocol):
 
     def add_to_index(self, scope: str, entry_id: int, records: list[tuple[str, bytes]]) -> None: ...
 
+    def remove_from_index(self, scope: str, entry_id: int) -> None: ...
+
 
 class Adapter(Protocol):
     """What a platform must provide. Implemented in bot/platforms/ and by the demo.

@@ -7,6 +7,7 @@ import signal
 
 from bot.config import Settings
 from bot.detectors import build_pipeline
+from bot.errors import TriagebotError
 from bot import retention
 from bot.store import Store
 
@@ -16,8 +17,8 @@ log = logging.getLogger(__name__)
 NO_TOKEN = "no platform token set: export DISCORD_TOKEN and/or TELEGRAM_TOKEN, then run again (README: 'Running the bots')"
 
 
-class NoPlatformConfigured(RuntimeError):
-    pass
+class NoPlatformConfigured(TriagebotError):
+    """No platform token in the environment: nothing to run."""
 
 
 def enabled_platforms(settings: Settings) -> list[str]:

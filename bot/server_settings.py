@@ -2,28 +2,26 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Mapping
+from typing import Mapping
 
 from bot.config import ServerSettings
 from bot.delivery import destination
-
-if TYPE_CHECKING:
-    from bot.pipeline import Pipeline
+from bot.pipeline_base import PipelineBase
 
 log = logging.getLogger(__name__)
 
 
-class ServerSettingsMixin:
+class ServerSettingsMixin(PipelineBase):
     """Part of `Pipeline`: cached effective settings, updates from /setup, and group id changes."""
 
-    def server_settings(self: "Pipeline", server: str) -> ServerSettings:
+    def server_settings(self, server: str) -> ServerSettings:
         """Config for the server, with its runtime (/setup) overrides on top; cached."""
         cached = self._server_cache.get(server)
         if cached is None:
             cached = self._server_cache[server] = self.settings.effective(server, self.store.server_overrides(server))
         return cached
 
-    def update_server_settings(self: "Pipeline", server: str, overrides: Mapping[str, object]) -> ServerSettings:
+    def update_server_settings(self, server: str, overrides: Mapping[str, object]) -> ServerSettings:
         """Validate, persist and apply runtime settings (raises ConfigError naming the bad key).
 
         A new mod channel or moderators' chat gets the server's undelivered alerts at once."""
@@ -36,11 +34,11 @@ class ServerSettingsMixin:
             self.delivery.destination_changed(server)
         return settings
 
-    def destination(self: "Pipeline", server: str) -> str | None:
+    def destination(self, server: str) -> str | None:
         """The moderators' channel or chat that this server's alerts and notices go to."""
         return destination(server, self.server_settings(server))
 
-    def carry_over_server(self: "Pipeline", old: str, new: str) -> dict[str, object]:
+    def carry_over_server(self, old: str, new: str) -> dict[str, object]:
         """A server that got a new id (a Telegram group upgraded to a supergroup) keeps its settings and
         its protected-image bank. Its flags stay under the old id: their audit chain is per server and
         is never rewritten, and they stay reviewable from the same moderators' chat. Idempotent:
@@ -58,7 +56,7 @@ class ServerSettingsMixin:
             log.info("carried %s over from %s to %s", moved, old, new)
         return moved
 
-    def thresholds(self: "Pipeline", server: str) -> dict[str, float]:
+    def thresholds(self, server: str) -> dict[str, float]:
         s = self.server_settings(server)
         labels = set(self.base_thresholds) | set(s.thresholds)
         return {label: s.threshold(label, self.base_thresholds) for label in sorted(labels)}

@@ -161,6 +161,21 @@ class FlagResult:
 
 
 @dataclass(frozen=True)
+class MemberHistory:
+    """What the record holds about one member of one server, newest first (moderators only)."""
+
+    server: str
+    user_id: str
+    flags: tuple[FlagView, ...]  # their flagged messages, newest first, up to the limit asked for
+    flag_total: int
+    by_status: Mapping[str, int]
+    actions: tuple[dict, ...]  # finished actions on them (kind, status, actor, duration_s, created_at, flag_id)
+    action_counts: Mapping[str, int]  # carried-out actions by kind
+    reports_against: int
+    notes: tuple[dict, ...] = ()  # moderators' notes on the member, oldest first
+
+
+@dataclass(frozen=True)
 class OutboxItem:
     """An alert waiting to be posted or edited: the newest flag of its subject (an incident or a lone flag)."""
 
@@ -352,13 +367,17 @@ class Store:
 
     # ---- flags ---------------------------------------------------------------------
     def record_flag(self, message: Message, decision: Decision, source: str = "detector",
-                    incident_window_minutes: int | None = None, alert: bool = True) -> FlagResult:
+                    incident_window_minutes: int | None = None, alert: bool = True,
+                    ping_at: int | None = None) -> FlagResult:
         """Store (or extend) the flag for a message before any action is attempted.
 
         One transaction holds everything a flag needs to survive a crash: the flag, its verdicts, its audit
         row, its incident (a new flag aimed at someone joins the open incident for that member within
         `incident_window_minutes`), the outbox row that will post or update its alert, and the protective
         actions of `decision` logged as pending. Nothing here waits on a platform.
+
+        With `ping_at`, an escalation ping is queued too when this flag makes its incident reach `ping_at`
+        flags, or when it is a re-share of a protected picture.
         """
         server = message.server
         now = iso(utcnow())
@@ -416,6 +435,8 @@ class Store:
                 incident_id = self.db.conn.execute("SELECT incident_id FROM flags WHERE id = ?", (flag_id,)).fetchone()[0]
             if alert:
                 self._enqueue_alert(server, flag_id, incident_id, now)
+            if ping_at is not None and created:
+                self._enqueue_ping(server, flag_id, incident_id, ping_at, "reshare" in decision.labels, now)
             logged = tuple((self.record_action(replace(a, flag_id=flag_id, incident_id=incident_id)),
                             replace(a, flag_id=flag_id, incident_id=incident_id, link=message.link))
                            for a in decision.actions)
@@ -580,6 +601,20 @@ class Store:
             "next_attempt_at = CASE WHEN attempts = 0 THEN excluded.next_attempt_at ELSE next_attempt_at END",
             (server, subject, flag_id, incident_id, now, now, now))
 
+    def _enqueue_ping(self, server: str, flag_id: int, incident_id: int | None, ping_at: int, reshare: bool, now: str) -> None:
+        """Queue one escalation ping: when the incident reaches `ping_at` flags, or for a protected picture's re-share."""
+        subject = None
+        if incident_id is not None:
+            count = self.db.conn.execute("SELECT flag_count FROM incidents WHERE id = ?", (incident_id,)).fetchone()[0]
+            if count == ping_at or reshare:
+                subject = f"ping:incident:{incident_id}"
+        elif reshare:
+            subject = f"ping:flag:{flag_id}"
+        if subject is not None:
+            self.db.conn.execute(
+                "INSERT OR IGNORE INTO outbox (server, subject, flag_id, incident_id, next_attempt_at, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", (server, subject, flag_id, incident_id, now, now, now))
+
     def enqueue_alert(self, server: str, flag_id: int) -> None:
         """Refresh the alert showing a flag (after a report, review or moderator action)."""
         with self._tx():
@@ -664,6 +699,69 @@ class Store:
         for action_id, server in rows:
             self.complete_action(server, action_id, "error", "not carried out: the bot stopped before it could")
         return len(rows)
+
+    # ---- member history --------------------------------------------------------------
+    def member_history(self, server: str, user_id: str, limit: int = 20, exclude_flag: int | None = None) -> MemberHistory:
+        """A member's flags, decisions and the actions taken on them in one server (never across servers)."""
+        skip = exclude_flag if exclude_flag is not None else -1
+        by_status = dict(self.db.conn.execute(
+            "SELECT status, COUNT(*) FROM flags WHERE server = ? AND author_id = ? AND id != ? GROUP BY status",
+            (server, user_id, skip)).fetchall())
+        rows = self.db.conn.execute(
+            "SELECT * FROM flags WHERE server = ? AND author_id = ? AND id != ? ORDER BY id DESC LIMIT ?",
+            (server, user_id, skip, limit)).fetchall()
+        cur = self.db.conn.execute(
+            "SELECT kind, status, actor, duration_s, created_at, flag_id FROM actions WHERE server = ? AND target_user = ? "
+            "AND kind != 'notify' AND status != 'pending' ORDER BY id DESC LIMIT ?", (server, user_id, limit))
+        cols = [d[0] for d in cur.description]
+        actions = tuple(dict(zip(cols, r)) for r in cur.fetchall())
+        action_counts = dict(self.db.conn.execute(
+            "SELECT kind, COUNT(*) FROM actions WHERE server = ? AND target_user = ? AND kind != 'notify' AND status = 'ok' "
+            "GROUP BY kind", (server, user_id)).fetchall())
+        reports = self.db.conn.execute(
+            "SELECT COUNT(*) FROM reports r JOIN flags f ON f.id = r.flag_id WHERE f.server = ? AND f.author_id = ?",
+            (server, user_id)).fetchone()[0]
+        return MemberHistory(server, user_id, tuple(self._views(rows)), sum(by_status.values()), by_status,
+                             actions, action_counts, reports, tuple(self.notes(server, "member", user_id)) if limit else ())
+
+    # ---- notes ---------------------------------------------------------------------------
+    NOTE_SUBJECTS = ("flag", "incident", "member")
+
+    def add_note(self, server: str, subject_kind: str, subject_id: str, author_id: str, text: str) -> int:
+        """A moderator's note on a flag, an incident or a member; audited like every other decision."""
+        if subject_kind not in self.NOTE_SUBJECTS:
+            raise StoreError(f"a note is about a flag, an incident or a member, not {subject_kind!r}")
+        body = safe_text(text).strip()[:2000]
+        if not body:
+            raise StoreError("a note needs some text")
+        now = iso(utcnow())
+        with self._tx():
+            if subject_kind == "flag":
+                self._require_flag(server, int(subject_id))
+            elif subject_kind == "incident":
+                self.incident(server, int(subject_id))
+            self.ensure_server(server)
+            cur = self.db.conn.execute(
+                "INSERT INTO notes (server, subject_kind, subject_id, author_id, text, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (server, subject_kind, str(subject_id), author_id, body, now))
+            self._audit(server, "note", cur.lastrowid, {
+                "server": server, "subject_kind": subject_kind, "subject_id": str(subject_id), "author_id": author_id,
+                "text_sha256": content_sha256(body), "created_at": now}, now)
+        return cur.lastrowid
+
+    def notes(self, server: str, subject_kind: str, subject_id: str) -> list[dict]:
+        """Notes on one subject, oldest first."""
+        cur = self.db.conn.execute(
+            "SELECT id, author_id, text, created_at FROM notes WHERE server = ? AND subject_kind = ? AND subject_id = ? ORDER BY id",
+            (server, subject_kind, str(subject_id)))
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def recent_warnings(self, server: str, user_id: str, since: datetime) -> int:
+        """Warnings carried out on a member since `since` (they may count toward an automatic timeout)."""
+        return self.db.conn.execute(
+            "SELECT COUNT(*) FROM actions WHERE server = ? AND target_user = ? AND kind = 'warn' AND status = 'ok' AND created_at >= ?",
+            (server, user_id, iso(since))).fetchone()[0]
 
     # ---- incident moderation -------------------------------------------------------
     def incident_flags(self, server: str, incident_id: int, offset: int = 0, limit: int = 50,
@@ -797,6 +895,33 @@ class Store:
         with self._tx():
             cur = self.db.conn.execute("UPDATE bank_entries SET scope = ? WHERE scope = ?", (new_scope, old_scope))
         return cur.rowcount
+
+    def bank_list(self, scope: str | None = None, registered_by: str | None = None) -> list[dict]:
+        """Bank entries without their hashes, newest first: for a victim's /unprotect and `bank list`.
+        `scope=None` lists every scope (admin CLI only)."""
+        clauses, args = [], []
+        if scope is not None:
+            clauses.append("scope = ?"); args.append(scope)
+        if registered_by is not None:
+            clauses.append("registered_by = ?"); args.append(registered_by)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        cur = self.db.conn.execute(
+            f"SELECT id, scope, note, source, registered_by, protects, created_at, flag_id FROM bank_entries {where} ORDER BY id DESC",
+            tuple(args))
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def remove_bank_entry(self, entry_id: int, scope: str | None = None, registered_by: str | None = None) -> bool:
+        """Delete an entry and every hash of it. With `scope`/`registered_by`, only when it matches them (a member
+        can remove only what she registered, in her server). Returns whether anything was removed."""
+        q, args = "DELETE FROM bank_entries WHERE id = ?", [entry_id]  # type: str, list[object]
+        if scope is not None:
+            q += " AND scope = ?"; args.append(scope)
+        if registered_by is not None:
+            q += " AND registered_by = ?"; args.append(registered_by)
+        with self._tx():  # image_hashes go with it (ON DELETE CASCADE, foreign keys on)
+            removed = self.db.conn.execute(q, tuple(args)).rowcount
+        return bool(removed)
 
     def bank_entries(self, scopes: Sequence[str]) -> list[tuple[int, list[tuple[str, bytes]]]]:
         if not scopes:

@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from classifiers.base import TEXT_LABELS, Verdict
 from classifiers.data import sha256_file
+from classifiers.errors import TriagebotError
 from classifiers.lexicon import default_lexicon, lexicon_sha256
 from classifiers.normalize import Normalized, normalize
 
@@ -35,11 +36,11 @@ MIN_NGRAM_LOGIT = 1.0
 REASON_MIN_PRIOR = 0.3
 
 
-class ModelNotFoundError(FileNotFoundError):
+class ModelNotFoundError(TriagebotError, FileNotFoundError):
     """The model file is missing; the message says how to build it."""
 
 
-class ModelCardError(ValueError):
+class ModelCardError(TriagebotError, ValueError):
     """The model card does not match the model or this environment."""
 
 
@@ -220,9 +221,24 @@ class TextClassifier:
         card_path = path.with_name("model_card.json")
         if not card_path.exists():
             raise ModelNotFoundError(f"model card not found at {card_path}; run `triagebot train --data DIR`")
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-        check_card(card, path)
-        clf = cls(load_pipeline(path), card, path)
+        try:
+            card = json.loads(card_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
+            raise ModelCardError(f"{card_path}: not a readable model card ({type(exc).__name__})") from None
+        if not isinstance(card, dict):
+            raise ModelCardError(f"{card_path}: not a model card (expected a JSON object)")
+        try:
+            check_card(card, path)
+        except ModelCardError:
+            raise
+        except (TypeError, ValueError, AttributeError) as exc:  # a field of the wrong shape
+            raise ModelCardError(f"{card_path}: not a valid model card ({type(exc).__name__})") from None
+        try:
+            clf = cls(load_pipeline(path), card, path)
+        except ModelCardError:
+            raise
+        except Exception as exc:  # skops raises whatever a damaged zip or schema triggers
+            raise ModelCardError(f"{path}: not a triagebot model file ({type(exc).__name__})") from None
         log.info("loaded %s in %.0f ms", path, (time.perf_counter() - t0) * 1000)
         return clf
 

@@ -73,6 +73,9 @@ class StandInImageScanner:
     def add_to_index(self, scope: str, entry_id: int, records: list[tuple[str, bytes]]) -> None:
         self.index[records[0][1]] = entry_id
 
+    def remove_from_index(self, scope: str, entry_id: int) -> None:
+        self.index = {k: v for k, v in self.index.items() if v != entry_id}
+
     def status(self) -> str:
         return f"stand-in image scanner: {len(self.index)} banked"
 

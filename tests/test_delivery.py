@@ -170,3 +170,45 @@ async def test_pending_protective_action_is_carried_out_after_a_restart(db_path)
     assert [a["status"] for a in store.actions_for("discord:s1", d.flag_id)] == ["ok"]
     await p.stop()
     store.close()
+
+
+async def test_escalation_pings_once_when_the_incident_escalates(store, db_path):
+    adapter = RecordingAdapter()
+    p = _pipeline(store, db_path, adapter, incident_escalate_count=3, escalation_ping=["555"])
+    for i in range(5):
+        await p.handle(make_message(f"lewd {i}", author=f"a{i}", targets=("victim",)))
+        await p.settle()
+    pings = [a for a in adapter.executed if a.kind == "ping"]
+    assert len(pings) == 1 and pings[0].mentions == ("555",)
+    assert pings[0].alert.title.startswith("Escalated incident: 3 ") and pings[0].ref == "alert-1"  # points at the alert
+    assert all(a.mentions == () for a in adapter.executed if a.kind == "notify")  # alerts themselves never ping
+    await p.stop()
+
+
+async def test_no_ping_without_a_ping_list_or_for_single_flags(store, db_path):
+    adapter = RecordingAdapter()
+    p = _pipeline(store, db_path, adapter, incident_escalate_count=2)
+    for i in range(3):
+        await p.handle(make_message(f"lewd {i}", author=f"a{i}", targets=("victim",)))
+    q = _pipeline(store, db_path, adapter, incident_escalate_count=2, escalation_ping=["555"])
+    await q.handle(make_message("lewd alone", server_id="s3"))
+    await p.settle()
+    await q.settle()
+    assert [a for a in adapter.executed if a.kind == "ping"] == []
+    await p.stop()
+    await q.stop()
+
+
+async def test_reshare_of_a_protected_picture_pings(store, db_path):
+    from bot.models import Attachment
+    from tests.conftest import StandInImageScanner
+
+    adapter = RecordingAdapter(files={"x://copy": b"PRIV her photo"})
+    p = Pipeline(make_settings(db_path, escalation_ping=["555"]), store, [KeywordDetector()], image_scanner=StandInImageScanner())
+    p.adapters["discord"] = adapter
+    await p.protect("discord:s1", b"PRIV her photo", "sari")
+    d = await p.handle(make_message("", attachments=(Attachment(kind="image", url="x://copy"),)))
+    await p.settle()
+    assert d.flagged and "reshare" in d.labels
+    assert [a.mentions for a in adapter.executed if a.kind == "ping"] == [("555",)]
+    await p.stop()

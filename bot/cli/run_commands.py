@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bot.cli.app import main
-from bot.config import ConfigError, load_settings
+from bot.config import load_settings
 
 log = logging.getLogger(__name__)
 
@@ -19,12 +19,9 @@ def run(config_path: Path) -> None:
     """Start every platform that has a token (DISCORD_TOKEN, TELEGRAM_TOKEN)."""
     from bot import runner
 
-    try:
-        settings = load_settings(config_path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = load_settings(config_path)
     if not runner.enabled_platforms(settings):
-        raise click.ClickException(runner.NO_TOKEN)
+        raise runner.NoPlatformConfigured(runner.NO_TOKEN)
     # a running bot logs what it does at INFO (-vv still gives DEBUG)
     logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
     runner.run(settings)
@@ -39,14 +36,11 @@ def _n(k: int, word: str) -> str:
               help="Where to write the demo database (replaced on each run).")
 def demo(db_path: Path) -> None:
     """Run the whole pipeline over a built-in chat (no tokens, no network) and print the review queue."""
-    from bot.demo import SERVER, DemoError, run_demo
+    from bot.demo import SERVER, run_demo
     from bot.store import Store
     from bot.terminal import incident_lines, queue_table
 
-    try:
-        result = run_demo(db_path)
-    except DemoError as exc:
-        raise click.ClickException(str(exc)) from None
+    result = run_demo(db_path)
     with Store.open(db_path) as store:
         click.echo(f"Replayed {result.messages} messages and {result.reports} member reports in {SERVER}.")
         click.echo(f"Images: {result.image_note}.")
