@@ -4,8 +4,8 @@ Run: python benchmarks/bench_pileon_telegram.py [--messages 300] [--harassing 60
 The fake enforces Telegram's limits (about 1 message/s per chat, 20/min per group; 429 with retry_after).
 Measures, per harassing message, the time from the bot receiving it (getUpdates handing it out) to its
 flag being in the store; the same for one harassing message in another group sent mid-flood; the time
-after the flood ends until the incident alert in the moderators' chat shows every harassing message;
-and, with `triagebot run` as a subprocess, the time from SIGTERM mid-flood to exit.
+after the flood ends until the incident alert in the moderators' chat shows every harassing message; that a clean restart halfway
+through loses no flag and no alert; and, with `triagebot run` as a subprocess, the time from SIGTERM mid-flood to exit.
 """
 from __future__ import annotations
 
@@ -119,6 +119,44 @@ async def pile_on(total: int, harassing: int, rate: float, limit: bool, db: Path
     return result
 
 
+async def restart_mid_flood(total: int, harassing: int, db: Path) -> dict:
+    """Stop the bot cleanly halfway through the pile-on and start a new one on the same database: every
+    harassing message ends up stored, and the one incident alert (edited, not re-posted) shows them all."""
+    fake = await FakeTelegram(limits=True).start()
+    settings = parse_settings({"storage": {"path": str(db)}, "servers": {SERVER: {"mod_chat": MODS}}}, env_for(fake))
+    group = supergroup(GROUP, "Sari's fans")
+    target = fake.new_message(group, user(400, "Sari", "sari"), "my new video", message_id=10)
+    plan = flood(total, max(1, total // harassing))
+    harassing_ids: list[int] = []
+    for half in (plan[: total // 2], plan[total // 2:]):
+        store = Store.open(db)
+        pipeline = build_pipeline(settings, store)
+        app = build_application(pipeline, settings)
+        await app.initialize()
+        pipeline.start()
+        await start_polling(app, timeout=1)
+        for author, text, is_harassing in half:
+            m = await fake.send(group, author, text, reply_to=target)
+            if is_harassing:
+                harassing_ids.append(m["message_id"])
+        if half is plan[: total // 2]:
+            await asyncio.sleep(0.3)  # mid-flood: part taken from Telegram, part not yet
+        else:
+            deadline = time.monotonic() + 120
+            while incident_shown(fake) < len(harassing_ids) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+        await stop(app)
+        await pipeline.stop()
+        pipeline.executor.shutdown(wait=False)
+        stored = sum(store.find_flag(SERVER, str(GROUP), str(mid)) is not None for mid in harassing_ids)
+        store.close()
+    result = {"stored": f"{stored}/{len(harassing_ids)}", "alert_shows": incident_shown(fake),
+              "alert_posts": len([c for c in fake.calls_of("sendMessage") if c.result is not None
+                                  and int(c.params["chat_id"]) == MODS and "Incident" in c.params["text"]])}
+    await fake.stop()
+    return result
+
+
 async def stop_mid_flood(tmp: Path, total: int, sig: signal.Signals) -> float:
     """`triagebot run` in a subprocess: seconds from the signal, sent mid pile-on, to exit."""
     fake = await FakeTelegram(limits=True).start()
@@ -167,6 +205,9 @@ async def main() -> None:
               f"limits {'off' if args.no_limit else 'on'}")
         for k, v in r.items():
             print(f"  {k}: {v}")
+        rr = await restart_mid_flood(args.messages, args.harassing, Path(tmp) / "restart.db")
+        print(f"restart mid-flood: harassing stored {rr['stored']}, alert shows {rr['alert_shows']}, "
+              f"incident alert posted {rr['alert_posts']} time(s)")
         times = [await stop_mid_flood(Path(tmp), args.messages, signal.SIGTERM) for _ in range(args.stops)]
         if times:
             print(f"SIGTERM mid-flood -> exit: " + ", ".join(f"{t:.2f} s" for t in times))
