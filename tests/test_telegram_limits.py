@@ -89,6 +89,20 @@ async def test_a_chat_that_answered_429_is_left_alone_until_its_wait_is_over():
     assert len(api.calls) == 3
 
 
+async def test_a_caller_may_wait_longer_for_its_turn_than_the_default():
+    """A reply a moderator is waiting for passes its own bound (PTB's rate_limit_args) and gets its turn."""
+    lim, api = limiter(group_period=0.5), Api()
+    await api.call(lim, "sendMessage", GROUP)
+    with pytest.raises(RetryAfter):
+        await api.call(lim, "sendMessage", GROUP)
+
+    async def callback():
+        api.calls.append(("sendMessage", GROUP))
+        return {"ok": True}
+    assert await lim.process_request(callback, (), {}, "sendMessage", {"chat_id": GROUP}, 5) == {"ok": True}
+    assert len(api.calls) == 2
+
+
 async def test_close_releases_a_waiting_sender_at_once():
     lim, api = FloodLimiter(max_wait=60.0), Api()
     await api.call(lim, "sendMessage", GROUP)

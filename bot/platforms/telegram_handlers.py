@@ -343,6 +343,9 @@ class TelegramHandlers:
     async def on_incident_button(self, q, press) -> None:
         """Buttons on an incident alert: act on all of it (mute/ban all after a confirmation), or page through it."""
         user = q.from_user
+        if q.message is None:  # Telegram no longer gives the message a very old button sits on
+            await self._answer(q, "This button is too old; use the newest alert or /queue.", alert=True)
+            return
         kind = {"delete": "delete", "mute": "timeout", "yesmute": "timeout", "ban": "ban", "yesban": "ban"}.get(press.verb)
         refusal = await self.admins.refusal(press.chat_id, user.id, kind)
         if refusal:
