@@ -26,6 +26,7 @@ MAX_FIELD = 200
 MUTE_CHOICES: tuple[tuple[str, int], ...] = (("10 min", 600), ("1 h", 3600), ("1 day", 86400))
 VERBS = ("confirm", "dismiss", "delete", "mute", "ban")
 CALLBACK_PREFIX = "tb"
+_ASCII_INT = re.compile(r"-?[0-9]{1,20}")  # payloads come from clients: no Unicode digits, no huge numbers
 #: Incident-level buttons. mute/ban only ask for confirmation; yesmute/yesban carry it out.
 INCIDENT_VERBS = ("confirm", "dismiss", "delete", "mute", "ban", "yesmute", "yesban", "cancel", "items")
 INCIDENT_PREFIX = "ti"
@@ -56,11 +57,10 @@ def parse_callback(data: str | None) -> Press | None:
     parts = data.split(":")
     if len(parts) not in (4, 5) or parts[0] != CALLBACK_PREFIX or parts[1] not in VERBS:
         return None
-    try:
-        chat_id, flag_id = int(parts[2]), int(parts[3])
-        seconds = int(parts[4]) if len(parts) == 5 else None
-    except ValueError:
+    if not all(_ASCII_INT.fullmatch(p) for p in parts[2:]):
         return None
+    chat_id, flag_id = int(parts[2]), int(parts[3])
+    seconds = int(parts[4]) if len(parts) == 5 else None
     if parts[1] == "mute" and (seconds is None or seconds <= 0):
         return None
     return Press(parts[1], chat_id, flag_id, seconds)
@@ -90,11 +90,10 @@ def parse_incident_data(data: str | None) -> IncidentPress | None:
     parts = data.split(":")
     if len(parts) not in (4, 5) or parts[0] != INCIDENT_PREFIX or parts[1] not in INCIDENT_VERBS:
         return None
-    try:
-        chat_id, incident_id = int(parts[2]), int(parts[3])
-        arg = int(parts[4]) if len(parts) == 5 else None
-    except ValueError:
+    if not all(_ASCII_INT.fullmatch(p) for p in parts[2:]):
         return None
+    chat_id, incident_id = int(parts[2]), int(parts[3])
+    arg = int(parts[4]) if len(parts) == 5 else None
     if parts[1] in ("mute", "yesmute") and (arg is None or arg <= 0):
         return None
     if parts[1] == "items" and (arg is None or arg < 0):
@@ -228,6 +227,8 @@ def render_alert(alert: Alert, *, group_title: str | None = None,
     lines.append(f"Group: {group}<code>{esc(chat_id, 40)}</code>{link}")
     author = f"{esc(flag.author_name, 100)} · " if flag.author_name else ""
     lines.append(f"Author: {author}id <code>{esc(flag.author_id, 40)}</code>")
+    if alert.author_history:
+        lines.append(f"History: {esc(alert.author_history)}")
     if alert.incident is not None:
         lines.append(f"Incident: {alert.incident.flag_count} flags from {alert.incident.author_count} accounts"
                      f" aimed at id <code>{esc(alert.incident.target_id, 40)}</code>")
@@ -249,6 +250,8 @@ def render_alert(alert: Alert, *, group_title: str | None = None,
     lines.append(f"Status: {_status(alert, names)}")
     for outcome in alert.outcomes[:8]:
         lines.append(f"Done: {_named(outcome, names)}")
+    for note in alert.notes[-5:]:
+        lines.append(f"Note: {esc(note, 300)}")
     for a in list(alert.actions)[-6:]:
         actor = "the bot" if a.get("actor") == "auto" else who(a.get("actor"), names)
         detail = f": {esc(a['detail'])}" if a.get("detail") else ""
