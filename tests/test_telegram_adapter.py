@@ -13,31 +13,13 @@ from bot.models import Action
 from bot.platforms.telegram_adapter import TelegramAdapter
 from bot.platforms.telegram_limits import FloodLimiter
 from tests.fake_telegram import FakeTelegram
+from tests.test_telegram_render import alert as make_alert
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 GROUP, MODS = -1001234567890, -1009999999999
 SERVER = f"telegram:{GROUP}"
 PLATFORMS = Path(__file__).resolve().parents[1] / "bot" / "platforms"
-
-
-class StubAlert:
-    """What render_alert reads from a bot.alerts.Alert, for a lone flag."""
-
-    def __init__(self, ref: str | None = None) -> None:
-        from datetime import datetime, timezone
-
-        from bot.store import FlagView
-
-        self.flag = FlagView(id=7, server=SERVER, platform="telegram", channel_id=str(GROUP), message_id="55",
-                             author_id="300", author_name="Troll", excerpt="you slur", link=None, labels=("racial",),
-                             max_score=0.95, source="detector", status="pending", report_count=0,
-                             created_at=datetime.now(timezone.utc), message_time=datetime.now(timezone.utc),
-                             targets=(), attachments=())
-        self.incident = None
-        self.title, self.excerpt, self.labels, self.scores = "Flagged: racial", "you slur", ("racial",), {"racial": 0.95}
-        self.reasons, self.report_count, self.status_line, self.attachment_lines = (), 0, "pending", ()
-        self.dry_run, self.ref, self.actions, self.outcomes = False, ref, (), ()
 
 
 @pytest.fixture
@@ -55,7 +37,8 @@ async def setup(monkeypatch):
 
 
 def notify(ref: str | None = None, destination: str | None = str(MODS)) -> Action:
-    return Action(kind="notify", server=SERVER, flag_id=7, destination=destination, alert=StubAlert(ref), ref=ref)
+    alert = make_alert(server=SERVER, ref=ref)
+    return Action(kind="notify", server=SERVER, flag_id=7, destination=destination, alert=alert, ref=ref)
 
 
 DELETE = Action(kind="delete", server=SERVER, flag_id=7, channel_id=str(GROUP), message_id="55", user_id="300")
