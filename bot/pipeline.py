@@ -35,7 +35,7 @@ __all__ = ["Adapter", "Classified", "ImageScanner", "IncidentOutcome", "Intake",
 @dataclass
 class Classified:
     verdicts: list[Verdict] = field(default_factory=list)
-    images: list = field(default_factory=list)  # decoded pixels per image, in memory only
+    images: list = field(default_factory=list)  # bank records (hashes/keypoints) per image, from the image worker
     bank_entries: list[int] = field(default_factory=list)
 
 
@@ -112,8 +112,8 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
                 result = await self._scan_attachment(message, att, scopes)
                 if result is not None:
                     out.verdicts += result.verdicts
-                    if result.pixels is not None:
-                        out.images.append(result.pixels)
+                    if result.records:
+                        out.images.append(result.records)
                     out.bank_entries += result.matched_entries
         return out
 
@@ -174,10 +174,9 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
         self.actions.submit(result.actions)  # protective actions first, not behind any alert
         self.delivery.wake(message.server)
         if images and result.created and self.image_scanner is not None:
-            # hashes only, so a moderator's confirm can bank them; the pixels are dropped here
-            loop = asyncio.get_running_loop()
+            # hashes only (made by the image worker), so a moderator's confirm can bank them
             try:
-                records = [await loop.run_in_executor(self.executor, self.image_scanner.records_for, px) for px in images]
+                records = list(images)
                 self.store.save_flag_images(message.server, result.flag_id, records)
             except Exception:  # the flag is stored; without hashes a confirm just can't bank the image
                 log.exception("could not fingerprint the images of flag #%d", result.flag_id)
