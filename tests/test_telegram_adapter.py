@@ -41,6 +41,13 @@ def notify(ref: str | None = None, destination: str | None = str(MODS)) -> Actio
     return Action(kind="notify", server=SERVER, flag_id=7, destination=destination, alert=alert, ref=ref)
 
 
+def ping(mentions: tuple[str, ...]) -> Action:
+    title = "Escalated incident: 12 messages <b>from</b> 4 accounts"
+    alert = make_alert(server=SERVER, ref=f"{MODS}:41", title=title)
+    return Action(kind="ping", server=SERVER, flag_id=7, destination=str(MODS), alert=alert, ref=f"{MODS}:41",
+                  mentions=mentions)
+
+
 DELETE = Action(kind="delete", server=SERVER, flag_id=7, channel_id=str(GROUP), message_id="55", user_id="300")
 BAN = Action(kind="ban", server=SERVER, flag_id=7, user_id="300")
 
@@ -58,6 +65,10 @@ BAN = Action(kind="ban", server=SERVER, flag_id=7, user_id="300")
      None, False, ["editMessageText", "sendMessage"]),
     (notify(ref=f"{MODS}:41"), ("fail", "editMessageText", 400, "Bad Request: message is not modified"), True, "unchanged",
      None, False, ["editMessageText"]),
+    (ping(("100", "400")), None, True, "ping posted", None, False, ["sendMessage"]),
+    (ping(()), None, True, "no escalation admins", None, False, []),
+    (ping(("@everyone", "12<b>")), None, True, "no escalation admins", None, False, []),
+    (ping(("100",)), ("kick",), False, "Forbidden", None, False, ["sendMessage"]),
     (DELETE, None, True, "deleted 1", None, False, ["deleteMessage"]),
     (DELETE, ("fail", "deleteMessage", 400, "Bad Request: message to delete not found"), True, "already", None, True,
      ["deleteMessage"]),
@@ -84,6 +95,16 @@ async def test_execute_turns_every_answer_into_an_action_result(setup, action, s
     assert [c.method for c in fake.calls if c.method not in ("getMe",)] == methods
     if result.ok and action.kind == "notify":
         assert result.ref and result.ref.startswith(f"{MODS}:")
+
+
+async def test_a_ping_mentions_only_the_configured_admins_and_replies_to_the_alert(setup):
+    fake, adapter = setup
+    result = await adapter.execute(ping(("100", "x<y", "400")))
+    [call] = fake.calls_of("sendMessage")
+    text = call.params["text"]
+    assert result.ok and text.count("tg://user?id=") == 2 and 'tg://user?id=100"' in text and 'tg://user?id=400"' in text
+    assert "&lt;b&gt;from&lt;/b&gt;" in text and "x<y" not in text
+    assert call.params["reply_parameters"]["message_id"] == 41
 
 
 async def test_a_migrated_moderators_chat_is_followed_without_settings(setup):

@@ -295,3 +295,17 @@ async def test_linking_a_moderators_chat_delivers_the_groups_backlog(tmp_path, m
     finally:
         await stop_env(env)
     assert not env.errors
+
+
+async def test_an_escalating_incident_pings_the_configured_admins_once(tmp_path, monkeypatch):
+    servers = {SERVER: {"mod_chat": MODS, "escalation_ping": [str(ADMIN["id"])], "incident_escalate_count": 3}}
+    env = await start_env(tmp_path, monkeypatch, servers=servers)
+    try:
+        await _pile_on(env, per_troll=2)  # 6 flags: escalated at 3
+        [ping] = await env.fake.wait_call("sendMessage", timeout=15, where=lambda c: "tg://user?id=" in c.params["text"])
+        assert f'tg://user?id={ADMIN["id"]}"' in ping.params["text"] and "Escalated incident" in ping.params["text"]
+        await env.settle()
+        assert len([c for c in env.fake.calls_of("sendMessage") if "tg://user?id=" in c.params["text"]]) == 1
+    finally:
+        await stop_env(env)
+    assert not env.errors

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable, TypeVar
 
 import aiohttp
-from telegram import Bot, ChatPermissions, LinkPreviewOptions
+from telegram import Bot, ChatPermissions, LinkPreviewOptions, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
@@ -21,7 +21,7 @@ from bot.download import download_capped
 from bot.models import Action, ActionResult, Attachment
 from bot.platforms.telegram_events import PLATFORM, Lru, Seen
 from bot.platforms.telegram_limits import retry_after_seconds
-from bot.platforms.telegram_render import render_alert
+from bot.platforms.telegram_render import esc, render_alert
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class TelegramAdapter:
         raise AssertionError("unreachable")
 
     async def execute(self, action: Action) -> ActionResult:
-        handler = {"notify": self._notify, "delete": self._delete, "timeout": self._timeout,
+        handler = {"notify": self._notify, "ping": self._ping, "delete": self._delete, "timeout": self._timeout,
                    "ban": self._ban, "unflag": self._unflag}.get(action.kind)
         if handler is None:
             return ActionResult(ok=False, detail=f"unsupported action {action.kind!r} on Telegram")
@@ -138,6 +138,29 @@ class TelegramAdapter:
                 self.migrated[str(action.destination)] = str(exc.new_chat_id)
                 mod_chat = exc.new_chat_id
         return ActionResult(ok=False, detail="moderators' chat migrated twice; not posted")
+
+    async def _ping(self, action: Action) -> ActionResult:
+        """A separate short message mentioning the escalation admins (an edited alert notifies nobody).
+
+        Only the configured user ids are mentioned; everything else in it is escaped. It replies to the
+        alert when the alert is in the same chat, so a tap on it leads there."""
+        if not action.destination:
+            return ActionResult(ok=False, detail="no moderators' chat linked: an admin can run /setup in the group")
+        users = [u for u in action.mentions if u.isdigit()]
+        if not users:
+            return ActionResult(ok=True, detail="no escalation admins to mention")
+        alert = action.alert
+        what = esc(alert.title, 300) if alert is not None else "An incident escalated"
+        mention = " ".join(f'<a href="tg://user?id={int(u)}">{esc(self.seen.names.get(u) or "admin", 60)}</a>' for u in users)
+        mod_chat = int(self.migrated.get(str(action.destination), action.destination))
+        ref = action.ref or (alert.ref if alert is not None else None) or ""
+        chat, _, mid = ref.rpartition(":")
+        reply = ReplyParameters(message_id=int(mid), allow_sending_without_reply=True) \
+            if chat == str(mod_chat) and mid.isdigit() else None
+        sent = await self.call("sendMessage", lambda: self.bot.send_message(
+            chat_id=mod_chat, text=f"{mention} {what}", parse_mode=ParseMode.HTML, reply_parameters=reply,
+            link_preview_options=NO_PREVIEW), idempotent=False)
+        return ActionResult(ok=True, detail="escalation ping posted", ref=f"{sent.chat_id}:{sent.message_id}")
 
     async def _delete(self, action: Action) -> ActionResult:
         chat_id = int(action.channel_id or chat_of(action.server))
