@@ -3,6 +3,11 @@
 It answers the methods the bot uses, records every call, serves files for getFile, and
 implements getUpdates as a real long poll (woken by new updates and by shutdown).
 Parameters arrive as form fields (non-string values JSON-encoded) or multipart.
+
+With `limits=True` it enforces Telegram's flood limits on sending methods the way the
+Bot API answers them (429 with `parameters.retry_after`): about 1 message per second per
+chat and 20 per minute per group. `outage()` makes every method but getUpdates answer 5xx
+for a while; `kicked` holds chats the bot was removed from (403 on anything sent there).
 """
 from __future__ import annotations
 
@@ -10,7 +15,9 @@ import asyncio
 import itertools
 import json
 import logging
+import math
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -28,6 +35,11 @@ JSON_PARAMS = {
     "message_ids", "drop_pending_updates", "reply_parameters", "protect_content", "use_independent_chat_permissions",
     "sender_chat_id", "cache_time", "scope", "entities", "caption_entities", "allow_sending_without_reply",
 }
+#: Methods that post or edit a message: the ones Telegram's flood limits count.
+SENDING = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendDocument", "sendPhoto",
+                     "sendMediaGroup", "copyMessage", "forwardMessage"})
+CHAT_WINDOW_S, CHAT_MAX = 1.0, 1  # per chat: about one message per second
+GROUP_WINDOW_S, GROUP_MAX = 60.0, 20  # per group: 20 messages per minute
 
 
 @dataclass
@@ -35,6 +47,7 @@ class Call:
     method: str
     params: dict[str, Any]
     files: dict[str, tuple[str | None, bytes]] = field(default_factory=dict)
+    result: Any = None  # what the fake answered (e.g. the sent message), when it succeeded
 
 
 def user(uid: int, first: str = "User", username: str | None = None, last: str | None = None) -> dict:
@@ -57,15 +70,17 @@ def private(u: dict) -> dict:
     return {"id": u["id"], "type": "private", "first_name": u["first_name"]}
 
 
-def _admin_member(u: dict, status: str) -> dict:
+def _admin_member(u: dict, status: str, rights: dict[str, bool] | None = None) -> dict:
+    """A ChatMember as the Bot API sends it; administrators have every right unless `rights` says otherwise."""
     if status == "creator":
         return {"status": "creator", "user": u, "is_anonymous": False}
     if status == "administrator":
-        rights = dict.fromkeys([
+        granted = dict.fromkeys([
             "can_manage_chat", "can_delete_messages", "can_manage_video_chats", "can_restrict_members",
             "can_promote_members", "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
             "can_delete_stories"], True)
-        return {"status": "administrator", "user": u, "can_be_edited": False, "is_anonymous": False, **rights}
+        granted.update(rights or {})
+        return {"status": "administrator", "user": u, "can_be_edited": False, "is_anonymous": False, **granted}
     if status == "restricted":
         perms = dict.fromkeys([
             "is_member", "can_send_messages", "can_send_audios", "can_send_documents", "can_send_photos",
@@ -79,11 +94,19 @@ def _admin_member(u: dict, status: str) -> dict:
 
 
 class FakeTelegram:
-    def __init__(self, token: str = TOKEN) -> None:
+    def __init__(self, token: str = TOKEN, *, limits: bool = False, clock: Callable[[], float] = time.monotonic) -> None:
         self.token = token
+        self.clock = clock  # for the limits and outages; tests may pass a manual clock
+        self.limits = limits
+        self.rejected: list[Call] = []  # calls answered with 429/403/5xx by the limits, outage or kick
+        self.kicked: set[int] = set()  # chats the bot was removed from: 403 on every call about them
+        self.delays: dict[str, float] = {}  # method -> seconds the fake takes to answer (a slow API)
+        self._outage: tuple[float, int] | None = None  # (monotonic end, HTTP status)
+        self._sent_at: dict[int, deque[float]] = {}  # chat -> monotonic times of accepted sends
         self.calls: list[Call] = []
         self.updates: list[dict] = []
         self.members: dict[tuple[int, int], str] = {}  # (chat, user) -> status
+        self.rights: dict[tuple[int, int], dict[str, bool]] = {}  # (chat, admin) -> rights that differ from "all"
         self.users: dict[int, dict] = {BOT_USER["id"]: BOT_USER}
         self.files: dict[str, bytes] = {}
         self.file_sizes: dict[str, int | None] = {}  # what getFile declares (None = omit)
@@ -91,6 +114,7 @@ class FakeTelegram:
         self.fail_times: dict[str, int] = {}  # method -> how many more calls fail (with `fail`'s answer)
         self.blocked_private: set[int] = set()  # users who never started the bot
         self.downloads: list[tuple[str, int]] = []  # (file path, bytes actually sent)
+        self.handed_out: dict[int, float] = {}  # update id -> monotonic time getUpdates first handed it to the bot
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(5000)
         self._cond: asyncio.Condition | None = None
@@ -130,9 +154,58 @@ class FakeTelegram:
         return f"http://127.0.0.1:{self.port}/file/bot"
 
     # ---- test-side helpers ----------------------------------------------------------
-    def set_member(self, chat_id: int, u: dict, status: str = "member") -> None:
+    def outage(self, seconds: float, status: int = 500) -> None:
+        """Every method except getUpdates answers `status` for `seconds` from now."""
+        self._outage = (self.clock() + seconds, status)
+
+    def _limited(self, method: str, params: dict[str, Any]) -> tuple[int, str, dict] | None:
+        """The refusal Telegram would give this call now, if any (and counts it as sent otherwise)."""
+        chat = params.get("chat_id")
+        chat_id = int(chat) if isinstance(chat, (int, str)) and str(chat).lstrip("-").isdigit() else None
+        if self._outage is not None and method != "getUpdates":
+            end, status = self._outage
+            if self.clock() < end:
+                return status, "Internal Server Error" if status == 500 else "Bad Gateway", {}
+            self._outage = None
+        if chat_id is not None and chat_id in self.kicked and method != "getUpdates":
+            return 403, "Forbidden: bot was kicked from the supergroup chat", {}
+        if not self.limits or method not in SENDING or chat_id is None:
+            return None
+        now = self.clock()
+        sent = self._sent_at.setdefault(chat_id, deque())
+        while sent and now - sent[0] >= GROUP_WINDOW_S:
+            sent.popleft()
+        waits = []
+        recent = [t for t in sent if now - t < CHAT_WINDOW_S]
+        if len(recent) >= CHAT_MAX:
+            waits.append(recent[-CHAT_MAX] + CHAT_WINDOW_S - now)
+        if chat_id < 0 and len(sent) >= GROUP_MAX:
+            waits.append(sent[-GROUP_MAX] + GROUP_WINDOW_S - now)
+        if waits:
+            retry = max(1, math.ceil(max(waits)))
+            return 429, f"Too Many Requests: retry after {retry}", {"retry_after": retry}
+        sent.append(now)
+        return None
+
+    def set_member(self, chat_id: int, u: dict, status: str = "member", **rights: bool) -> None:
+        """e.g. set_member(GROUP, ADA, "administrator", can_restrict_members=False)."""
         self.users[u["id"]] = u
         self.members[(chat_id, u["id"])] = status
+        self.rights[(chat_id, u["id"])] = rights
+
+    def member(self, chat_id: int, uid: int) -> dict:
+        u = self.users.get(uid, user(uid))
+        key = (chat_id, uid)
+        return _admin_member(u, self.members.get(key, "member"), self.rights.get(key))
+
+    async def change_member(self, chat: dict, u: dict, status: str, by: dict | None = None, **rights: bool) -> dict:
+        """An admin changes someone's status or rights: the fake's state changes and, as Telegram does for
+        bots that asked for it, a chat_member update (my_chat_member when it is the bot) is sent."""
+        old = self.member(chat["id"], u["id"])
+        self.set_member(chat["id"], u, status, **rights)
+        kind = "my_chat_member" if u["id"] == BOT_USER["id"] else "chat_member"
+        return await self.push(kind, {"chat": chat, "from": by or u, "date": int(time.time()),
+                                      "old_chat_member": old, "new_chat_member": self.member(chat["id"], u["id"])})
 
     def add_file(self, file_id: str, data: bytes, declared_size: int | None | str = "same") -> None:
         self.files[file_id] = data
@@ -234,7 +307,18 @@ class FakeTelegram:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         method = request.match_info["method"]
         params, files = await self._params(request)
-        self.calls.append(Call(method, params, files))
+        call = Call(method, params, files)
+        self.calls.append(call)
+        if self.delays.get(method):
+            await asyncio.sleep(self.delays[method])
+        refusal = self._limited(method, params)
+        if refusal is not None:
+            code, desc, parameters = refusal
+            self.rejected.append(call)
+            body = {"ok": False, "error_code": code, "description": desc}
+            if parameters:
+                body["parameters"] = parameters
+            return web.json_response(body, status=code)
         if method in self.fail and self.fail_times.get(method, 1) > 0:
             if method in self.fail_times:
                 self.fail_times[method] -= 1
@@ -250,6 +334,7 @@ class FakeTelegram:
             result = await handler(params, files)
         except _ApiError as exc:
             return web.json_response({"ok": False, "error_code": exc.code, "description": exc.description}, status=exc.code)
+        call.result = result
         return web.json_response({"ok": True, "result": result})
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
@@ -300,7 +385,11 @@ class FakeTelegram:
                     await asyncio.wait_for(self._cond.wait(), remaining)
                 except asyncio.TimeoutError:
                     break
-        return self.updates[:limit]
+        out = self.updates[:limit]
+        now = time.monotonic()
+        for u in out:
+            self.handed_out.setdefault(u["update_id"], now)
+        return out
 
     async def m_sendMessage(self, p, f):
         if int(p["chat_id"]) in self.blocked_private:
@@ -317,21 +406,25 @@ class FakeTelegram:
         return True
 
     async def m_getChatMember(self, p, f):
-        uid = int(p["user_id"])
-        u = self.users.get(uid, user(uid))
-        return _admin_member(u, self.members.get((int(p["chat_id"]), uid), "member"))
+        return self.member(int(p["chat_id"]), int(p["user_id"]))
 
     async def m_getChatAdministrators(self, p, f):
         cid = int(p["chat_id"])
-        return [_admin_member(self.users.get(uid, user(uid)), st) for (c, uid), st in self.members.items()
-                if c == cid and st in ("creator", "administrator")]
+        return [self.member(c, uid) for (c, uid), st in self.members.items() if c == cid and st in ("creator", "administrator")]
 
     async def m_restrictChatMember(self, p, f):
+        if self.members.get((int(p["chat_id"]), int(p["user_id"]))) in ("creator", "administrator"):
+            raise _ApiError(400, "Bad Request: user is an administrator of the chat")
         self.members[(int(p["chat_id"]), int(p["user_id"]))] = "restricted"
         return True
 
     async def m_banChatMember(self, p, f):
+        if self.members.get((int(p["chat_id"]), int(p["user_id"]))) in ("creator", "administrator"):
+            raise _ApiError(400, "Bad Request: user is an administrator of the chat")
         self.members[(int(p["chat_id"]), int(p["user_id"]))] = "kicked"
+        return True
+
+    async def m_banChatSenderChat(self, p, f):
         return True
 
     async def m_getFile(self, p, f):

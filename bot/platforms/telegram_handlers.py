@@ -15,15 +15,18 @@ from telegram import BotCommand, InputFile, Update
 from telegram import Message as TgMessage
 from telegram.constants import ChatType, ParseMode
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler, ContextTypes, MessageHandler,
+                          filters)
 
 from bot import anchors, incidents
 from bot.config import ConfigError
-from bot.models import Action, Message, Report, Review, server_key
+from bot.models import Action, Message, Report, Review, server_key, utcnow
 from bot.pipeline import Intake
 from bot.platforms.telegram_admins import AdminCache
-from bot.platforms.telegram_bot import NO_PREVIEW, PLATFORM, TelegramAdapter, merge_album, to_message
-from bot.platforms.telegram_render import esc, parse_callback
+from bot.platforms.telegram_adapter import DELETE_WINDOW, NO_PREVIEW, TelegramAdapter
+from bot.platforms.telegram_events import PLATFORM, Lru, merge_album, to_message
+from bot.platforms.telegram_render import (PAGE_SIZE, confirm_keyboard, confirm_text, esc, parse_callback,
+                                           parse_incident_data, render_page)
 from bot.platforms.telegram_setup import SETUP_HELP, LinkCodes, SetupUsage, parse_setup_args
 from bot.store import StoreError
 
@@ -51,6 +54,8 @@ COMMANDS = [
 ]
 CONTENT = filters.TEXT | filters.CAPTION | filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.ANIMATION
 MOD_CHAT_CACHE_S = 30.0
+#: How long a reply a moderator is waiting for may wait for its turn in a busy chat (alerts wait at most 5 s).
+UI_WAIT_S = 15
 
 
 class TelegramHandlers:
@@ -60,6 +65,7 @@ class TelegramHandlers:
         self.pipeline = pipeline
         self.store = pipeline.store
         self.adapter = adapter
+        self.seen = adapter.seen
         self.admins = AdminCache(app.bot, ttl=admin_ttl)
         self.codes = LinkCodes(self.store)
         self.media_group_delay = media_group_delay
@@ -68,21 +74,39 @@ class TelegramHandlers:
         self._albums: dict[tuple[str, str], list[Message]] = {}
         self._album_tasks: dict[tuple[str, str], asyncio.Task] = {}
         self._mod_chats: tuple[float, dict[str, list[str]]] | None = None
+        self._confirmations: Lru = Lru(500)  # (chat, question message) -> incident id
+        self._reasons: Lru = Lru(500)  # (chat, question message) -> reason given by reply
+        self._pagers: Lru = Lru(500)  # (chat, pager message) -> (server, incident, offset)
+        handlers = self
+
+        class _InModChat(filters.MessageFilter):
+            def filter(self, message) -> bool:
+                return str(message.chat_id) in handlers.mod_chat_servers()
+
+        self._in_mod_chat = _InModChat()
 
     # ---- wiring ----------------------------------------------------------------------
     def register(self) -> None:
+        """Group messages are handled in order and only reach the intake, so they never wait on a reply.
+
+        Commands and buttons run as tasks (`block=False`): a reply waiting for its turn in a busy
+        moderators' chat, or a whole-incident action, must not hold up the group messages behind it.
+        Member updates stay in order, so a right granted before a press counts for that press."""
         once = filters.UpdateType.MESSAGE  # commands are not re-run when edited
         app = self.app
         for name, fn in (("setup", self.cmd_setup), ("link", self.cmd_link), ("queue", self.cmd_queue),
                          ("stats", self.cmd_stats), ("export", self.cmd_export), ("anchor", self.cmd_anchor), ("report", self.cmd_report),
                          ("start", self.cmd_help), ("help", self.cmd_help)):
-            app.add_handler(CommandHandler(name, fn, filters=once))
-        app.add_handler(CommandHandler("protect", self.on_protect, filters=once & filters.ChatType.PRIVATE))
+            app.add_handler(CommandHandler(name, fn, filters=once, block=False))
+        app.add_handler(CommandHandler("protect", self.on_protect, filters=once & filters.ChatType.PRIVATE, block=False))
         app.add_handler(MessageHandler(once & filters.ChatType.PRIVATE & (filters.PHOTO | filters.Document.IMAGE)
-                                       & filters.CaptionRegex(r"(?i)^/protect(@\w+)?(\s|$)"), self.on_protect))
+                                       & filters.CaptionRegex(r"(?i)^/protect(@\w+)?(\s|$)"), self.on_protect, block=False))
         app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self.on_migrate))
+        app.add_handler(MessageHandler(filters.ChatType.GROUPS & filters.REPLY & filters.TEXT & once & self._in_mod_chat,
+                                       self.on_mod_chat_reply, block=False))
         app.add_handler(MessageHandler(filters.ChatType.GROUPS & CONTENT & filters.UpdateType.MESSAGES, self.on_group_message))
-        app.add_handler(CallbackQueryHandler(self.on_button))
+        app.add_handler(CallbackQueryHandler(self.on_button, block=False))
+        app.add_handler(ChatMemberHandler(self.on_member_update, ChatMemberHandler.ANY_CHAT_MEMBER))
         app.add_error_handler(self.on_error)
 
     async def publish_commands(self) -> None:
@@ -136,17 +160,17 @@ class TelegramHandlers:
         try:
             await self.adapter.call("sendMessage", lambda: self.app.bot.send_message(
                 chat_id=msg.chat_id, text=text, parse_mode=ParseMode.HTML if html_mode else None,
-                link_preview_options=NO_PREVIEW), idempotent=False)
+                link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S), idempotent=False)
         except TelegramError as exc:
             log.warning("reply in %s failed: %s", msg.chat_id, exc)
 
     def _title(self, server: str) -> str:
         cid = server.split(":", 1)[1]
-        return self.adapter.titles.get(cid) or cid
+        return self.seen.titles.get(cid) or cid
 
     def _remember_chat(self, chat) -> None:
         if chat is not None and chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
-            self.adapter.titles[str(chat.id)] = chat.title or str(chat.id)
+            self.seen.titles[str(chat.id)] = chat.title or str(chat.id)
 
     # ---- group messages --------------------------------------------------------------
     async def on_migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -161,6 +185,13 @@ class TelegramHandlers:
         elif m.migrate_to_chat_id:
             old, new = m.chat_id, m.migrate_to_chat_id
         else:
+            return
+        served = self.mod_chat_servers().get(str(old), [])
+        if served:  # a moderators' chat was upgraded: its groups' alerts follow it
+            for key in served:
+                self.pipeline.update_server_settings(key, {"mod_chat": str(new)})
+            self._mod_chats = None
+            log.info("moderators' chat %s became %s; %d group(s) follow it", old, new, len(served))
             return
         new_key = server_key(PLATFORM, new)
         moved = self.pipeline.carry_over_server(server_key(PLATFORM, old), new_key)
@@ -182,18 +213,18 @@ class TelegramHandlers:
         if m is None or chat is None or str(chat.id) in self.mod_chat_servers():
             return  # moderators discussing abuse in their own chat are not flagged
         self._remember_chat(chat)
-        self.adapter.remember_user(m.from_user)
+        self.seen.remember_user(m.from_user)
         if m.reply_to_message is not None:
-            self.adapter.remember_user(m.reply_to_message.from_user)
+            self.seen.remember_user(m.reply_to_message.from_user)
         if m.from_user is not None and m.from_user.id == context.bot.id:
             return
         mods = await self.admins.admin_ids(chat.id)
         edited = update.edited_message is not None
-        msg = to_message(m, moderators=mods, usernames=self.adapter.usernames, edited=edited)
+        msg = to_message(m, moderators=mods, usernames=self.seen.usernames, edited=edited)
         if m.media_group_id and not edited:
             self._collect(msg, m.media_group_id)
             return
-        first = self.adapter.album_first.get((msg.channel_id, msg.message_id))
+        first = self.seen.album_first.get((msg.channel_id, msg.message_id))
         if first and first != msg.message_id:
             msg = replace(msg, message_id=first)
         await self._submit(msg)
@@ -219,9 +250,9 @@ class TelegramHandlers:
             return
         merged = merge_album(parts)
         ids = tuple(sorted({p.message_id for p in parts}, key=int))
-        self.adapter.albums[(merged.channel_id, merged.message_id)] = ids
+        self.seen.albums[(merged.channel_id, merged.message_id)] = ids
         for mid in ids:
-            self.adapter.album_first[(merged.channel_id, mid)] = merged.message_id
+            self.seen.album_first[(merged.channel_id, mid)] = merged.message_id
         await self._submit(merged)
 
     # ---- members: /report --------------------------------------------------------------
@@ -242,10 +273,10 @@ class TelegramHandlers:
         if target is None:
             await self._dm(reporter, "To report, reply to the message with /report (optionally add a reason).")
             return
-        self.adapter.remember_user(target.from_user)
+        self.seen.remember_user(target.from_user)
         mods = await self.admins.admin_ids(chat.id)
-        reported = to_message(target, moderators=mods, usernames=self.adapter.usernames, edited=False)
-        first = self.adapter.album_first.get((reported.channel_id, reported.message_id))
+        reported = to_message(target, moderators=mods, usernames=self.seen.usernames, edited=False)
+        first = self.seen.album_first.get((reported.channel_id, reported.message_id))
         if first and first != reported.message_id:
             reported = replace(reported, message_id=first)
         reason = " ".join(context.args or [])[:500]
@@ -268,15 +299,21 @@ class TelegramHandlers:
     # ---- moderators: buttons -------------------------------------------------------------
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         q = update.callback_query
+        self.seen.remember_user(q.from_user)
+        incident_press = parse_incident_data(q.data)
+        if incident_press is not None:
+            await self.on_incident_button(q, incident_press)
+            return
         press = parse_callback(q.data)
         if press is None:
             await self._answer(q, "Unknown button.")
             return
         user = q.from_user
-        self.adapter.remember_user(user)
-        if not await self.admins.is_admin(press.chat_id, user.id):
-            log.info("refused %s on telegram:%s flag %s: user %s is not an admin", press.verb, press.chat_id, press.flag_id, user.id)
-            await self._answer(q, "Only admins of that group can use these buttons.", alert=True)
+        kind = {"delete": "delete", "mute": "timeout", "ban": "ban"}.get(press.verb)
+        refusal = await self.admins.refusal(press.chat_id, user.id, kind)
+        if refusal:
+            log.info("refused %s on telegram:%s flag %s by %s: %s", press.verb, press.chat_id, press.flag_id, user.id, refusal)
+            await self._answer(q, refusal, alert=True)
             return
         server = server_key(PLATFORM, press.chat_id)
         try:
@@ -288,13 +325,179 @@ class TelegramHandlers:
         if press.verb in ("confirm", "dismiss"):
             await self.pipeline.review(Review(flag_id=flag.id, server=server, decision=press.verb, reviewer=str(user.id)))
             await self._answer(q, f"Marked {press.verb}ed.")
+            await self._refresh_pager(q)
             return
-        kind = {"delete": "delete", "mute": "timeout", "ban": "ban"}[press.verb]
+        if kind == "delete":
+            age = utcnow() - flag.message_time
+            if age > DELETE_WINDOW:
+                await self._answer(q, f"Not deleted: the message is {age.total_seconds() / 3600:.0f} h old and Telegram lets "
+                                      "bots delete only messages younger than 48 h; delete it by hand.", alert=True)
+                return
         # dry_run stays False: dry run stops the bot's automatic actions, not an admin's explicit press.
         result = await self.pipeline.moderate(Action(
             kind=kind, server=server, flag_id=flag.id, channel_id=flag.channel_id, message_id=flag.message_id,
-            user_id=flag.author_id, duration_s=press.seconds, reason=f"{press.verb} button", actor=str(user.id)))
+            user_id=flag.author_id, duration_s=press.seconds, reason=f"{press.verb} button", actor=str(user.id),
+            link=flag.link))
         await self._answer(q, ("Done: " if result.ok else "Failed: ") + result.detail, alert=not result.ok)
+        await self._refresh_pager(q)
+
+    async def on_incident_button(self, q, press) -> None:
+        """Buttons on an incident alert: act on all of it (mute/ban all after a confirmation), or page through it."""
+        user = q.from_user
+        if q.message is None:  # Telegram no longer gives the message a very old button sits on
+            await self._answer(q, "This button is too old; use the newest alert or /queue.", alert=True)
+            return
+        kind = {"delete": "delete", "mute": "timeout", "yesmute": "timeout", "ban": "ban", "yesban": "ban"}.get(press.verb)
+        refusal = await self.admins.refusal(press.chat_id, user.id, kind)
+        if refusal:
+            log.info("refused incident %s on telegram:%s #%s by %s: %s", press.verb, press.chat_id, press.incident_id,
+                     user.id, refusal)
+            await self._answer(q, refusal, alert=True)
+            return
+        server = server_key(PLATFORM, press.chat_id)
+        try:
+            self.store.incident(server, press.incident_id)
+        except StoreError:
+            await self._answer(q, "This incident no longer exists.", alert=True)
+            return
+        if press.verb == "items":
+            await self._show_page(q, server, press)
+            return
+        if press.verb == "cancel":
+            self._reasons.pop(_msg_key(q.message), None)
+            await self._edit(q.message, "Cancelled: nothing was done.")
+            await self._answer(q, "Cancelled.")
+            return
+        if press.verb in ("mute", "ban"):
+            await self._ask_confirmation(q, server, press)
+            return
+        actor = str(user.id)
+        reason = self._reasons.pop(_msg_key(q.message), "") if press.verb.startswith("yes") else ""
+        exclude = await self._excluded_authors(server, press.incident_id) if kind in ("timeout", "ban") else {}
+        incident_kind = {"yesmute": "timeout", "yesban": "ban"}.get(press.verb, press.verb)
+        log.info("incident %s on %s #%s by %s", incident_kind, server, press.incident_id, actor)
+        await self._answer(q, "Working on it…")
+        outcome = await self.pipeline.moderate_incident(
+            server, press.incident_id, incident_kind, actor, duration_s=press.arg if incident_kind == "timeout" else None,
+            reason=reason, exclude_users=exclude)
+        summary = str(outcome.summary)
+        if press.verb.startswith("yes"):
+            await self._edit(q.message, f"Incident #{press.incident_id}: {esc(summary, 300)} by "
+                                        f"{esc(self.seen.names.get(actor) or actor, 100)}"
+                                        + (f"\nReason: {esc(reason, 300)}" if reason else ""))
+        else:
+            await self._say(q.message.chat_id, f"Incident #{press.incident_id}: {esc(summary, 300)} by "
+                                               f"{esc(self.seen.names.get(actor) or actor, 100)}")
+
+    async def _excluded_authors(self, server: str, incident_id: int) -> dict[str, str]:
+        """Authors the bot must not mute or ban: the group's admins (Telegram refuses, and it is not ours to
+        decide) and the bot itself."""
+        chat_id = int(server.split(":", 1)[1])
+        admins = await self.admins.admin_ids(chat_id)
+        out: dict[str, str] = {}
+        for author in self.pipeline.incident_authors(server, incident_id):
+            if author.lstrip("-").isdigit() and (int(author) in admins or int(author) == self.app.bot.id):
+                out[author] = "an admin of the group"
+        return out
+
+    async def _ask_confirmation(self, q, server: str, press) -> None:
+        """Mute-all and ban-all ask first, in a message of their own (the alert itself keeps being edited)."""
+        exclude = await self._excluded_authors(server, press.incident_id)
+        authors = [a for a in self.pipeline.incident_authors(server, press.incident_id) if a not in exclude]
+        if not authors:
+            await self._answer(q, "Nobody to act on: every author is an admin of the group.", alert=True)
+            return
+        text = confirm_text(press.verb, len(authors), exclude, self.seen.titles.get(str(press.chat_id)),
+                            press.incident_id, press.arg)
+        markup = confirm_keyboard(press.verb, press.chat_id, press.incident_id, len(authors), press.arg)
+        try:
+            sent = await self.adapter.call("sendMessage", lambda: self.app.bot.send_message(
+                chat_id=q.message.chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S), idempotent=False)
+            self._confirmations[(sent.chat_id, sent.message_id)] = press.incident_id
+            await self._answer(q, "Please confirm below.")
+        except TelegramError as exc:
+            log.warning("could not ask for confirmation in %s: %s", q.message.chat_id, exc)
+            await self._answer(q, f"Could not ask for confirmation: {exc}", alert=True)
+
+    async def on_mod_chat_reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A reply to a mute-all/ban-all confirmation is the reason that gets logged with it."""
+        m = update.effective_message
+        if m is None or m.reply_to_message is None:
+            return
+        key = (m.chat_id, m.reply_to_message.message_id)
+        if key not in self._confirmations:
+            return
+        self._reasons[key] = (m.text or m.caption or "")[:500]
+        await self._reply(update, "Reason noted; press Yes on the question to go ahead.")
+
+    async def _show_page(self, q, server: str, press) -> None:
+        """The pager: a message of its own in the moderators' chat, edited in place by Prev/Next."""
+        flags, total = self.pipeline.incident_page(server, press.incident_id, press.arg or 0, PAGE_SIZE)
+        text, markup = render_page(flags, total, press.arg or 0, press.chat_id, press.incident_id,
+                                   group_title=self.seen.titles.get(str(press.chat_id)))
+        key = _msg_key(q.message)
+        try:
+            if key in self._pagers:
+                await self.adapter.call("editMessageText", lambda: self.app.bot.edit_message_text(
+                    chat_id=key[0], message_id=key[1], text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                    link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S))
+            else:
+                sent = await self.adapter.call("sendMessage", lambda: self.app.bot.send_message(
+                    chat_id=q.message.chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                    link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S), idempotent=False)
+                key = (sent.chat_id, sent.message_id)
+            self._pagers[key] = (server, press.incident_id, press.arg or 0)
+            await self._answer(q, f"Items {min(total, (press.arg or 0) + 1)}-{(press.arg or 0) + len(flags)} of {total}")
+        except TelegramError as exc:
+            log.info("pager for incident %s: %s", press.incident_id, exc)
+            await self._answer(q, f"Could not show the items: {exc}", alert=True)
+
+    async def _refresh_pager(self, q) -> None:
+        """After a per-item press on a pager, show the item's new status there."""
+        key = _msg_key(q.message)
+        page = self._pagers.get(key)
+        if page is None:
+            return
+        server, incident_id, offset = page
+        flags, total = self.pipeline.incident_page(server, incident_id, offset, PAGE_SIZE)
+        chat_id = server.split(":", 1)[1]
+        text, markup = render_page(flags, total, offset, chat_id, incident_id, group_title=self.seen.titles.get(chat_id))
+        try:
+            await self.adapter.call("editMessageText", lambda: self.app.bot.edit_message_text(
+                chat_id=key[0], message_id=key[1], text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S))
+        except TelegramError as exc:
+            log.info("could not refresh the pager: %s", exc)
+
+    async def _edit(self, message, html_text: str) -> None:
+        """Replace a question's text (and drop its buttons) with what happened."""
+        if message is None:
+            return
+        try:
+            await self.adapter.call("editMessageText", lambda: self.app.bot.edit_message_text(
+                chat_id=message.chat_id, message_id=message.message_id, text=html_text, parse_mode=ParseMode.HTML,
+                link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S))
+        except TelegramError as exc:
+            log.info("could not edit message %s: %s", message.message_id, exc)
+
+    async def _say(self, chat_id: int, html_text: str) -> None:
+        try:
+            await self.adapter.call("sendMessage", lambda: self.app.bot.send_message(
+                chat_id=chat_id, text=html_text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
+                rate_limit_args=UI_WAIT_S),
+                idempotent=False)
+        except TelegramError as exc:
+            log.info("could not post in %s: %s", chat_id, exc)
+
+    async def on_member_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """chat_member / my_chat_member: someone's (or the bot's own) status or rights changed; cache it now."""
+        change = update.chat_member or update.my_chat_member
+        if change is None:
+            return
+        self.admins.update(change.chat.id, change.new_chat_member)
+        log.info("rights of %s in %s updated: %s", change.new_chat_member.user.id, change.chat.id,
+                 change.new_chat_member.status)
 
     @staticmethod
     async def _answer(q, text: str, alert: bool = False) -> None:
@@ -565,6 +768,10 @@ class TelegramHandlers:
     async def cmd_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_chat.type == ChatType.PRIVATE:
             await self._reply(update, HELP)
+
+
+def _msg_key(message) -> tuple[int, int]:
+    return (message.chat_id, message.message_id) if message is not None else (0, 0)
 
 
 def _manifest_sha(manifest: Any) -> str | None:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -25,6 +26,11 @@ MAX_FIELD = 200
 MUTE_CHOICES: tuple[tuple[str, int], ...] = (("10 min", 600), ("1 h", 3600), ("1 day", 86400))
 VERBS = ("confirm", "dismiss", "delete", "mute", "ban")
 CALLBACK_PREFIX = "tb"
+_ASCII_INT = re.compile(r"-?[0-9]{1,20}")  # payloads come from clients: no Unicode digits, no huge numbers
+#: Incident-level buttons. mute/ban only ask for confirmation; yesmute/yesban carry it out.
+INCIDENT_VERBS = ("confirm", "dismiss", "delete", "mute", "ban", "yesmute", "yesban", "cancel", "items")
+INCIDENT_PREFIX = "ti"
+PAGE_SIZE = 5
 
 
 @dataclass(frozen=True)
@@ -51,14 +57,118 @@ def parse_callback(data: str | None) -> Press | None:
     parts = data.split(":")
     if len(parts) not in (4, 5) or parts[0] != CALLBACK_PREFIX or parts[1] not in VERBS:
         return None
-    try:
-        chat_id, flag_id = int(parts[2]), int(parts[3])
-        seconds = int(parts[4]) if len(parts) == 5 else None
-    except ValueError:
+    if not all(_ASCII_INT.fullmatch(p) for p in parts[2:]):
         return None
+    chat_id, flag_id = int(parts[2]), int(parts[3])
+    seconds = int(parts[4]) if len(parts) == 5 else None
     if parts[1] == "mute" and (seconds is None or seconds <= 0):
         return None
     return Press(parts[1], chat_id, flag_id, seconds)
+
+
+@dataclass(frozen=True)
+class IncidentPress:
+    """A decoded incident-level button press. `arg`: mute seconds, or the pager's offset."""
+
+    verb: str
+    chat_id: int
+    incident_id: int
+    arg: int | None = None
+
+
+def incident_data(verb: str, chat_id: int | str, incident_id: int, arg: int | None = None) -> str:
+    """Payload of an incident button; within Telegram's 64 bytes for any chat and incident id."""
+    data = f"{INCIDENT_PREFIX}:{verb}:{chat_id}:{incident_id}" + (f":{arg}" if arg is not None else "")
+    assert len(data.encode()) <= 64, data
+    return data
+
+
+def parse_incident_data(data: str | None) -> IncidentPress | None:
+    """Inverse of `incident_data`; None for anything malformed."""
+    if not data:
+        return None
+    parts = data.split(":")
+    if len(parts) not in (4, 5) or parts[0] != INCIDENT_PREFIX or parts[1] not in INCIDENT_VERBS:
+        return None
+    if not all(_ASCII_INT.fullmatch(p) for p in parts[2:]):
+        return None
+    chat_id, incident_id = int(parts[2]), int(parts[3])
+    arg = int(parts[4]) if len(parts) == 5 else None
+    if parts[1] in ("mute", "yesmute") and (arg is None or arg <= 0):
+        return None
+    if parts[1] == "items" and (arg is None or arg < 0):
+        return None
+    return IncidentPress(parts[1], chat_id, incident_id, arg)
+
+
+def incident_keyboard(chat_id: int | str, incident_id: int) -> InlineKeyboardMarkup:
+    """Buttons acting on every item of an incident, and the pager that goes through them one by one."""
+    d = lambda verb, arg=None: incident_data(verb, chat_id, incident_id, arg)  # noqa: E731
+    return InlineKeyboardMarkup([
+        [InlineKeyboardButton("✅ Confirm all", callback_data=d("confirm")),
+         InlineKeyboardButton("✖️ Dismiss all", callback_data=d("dismiss"))],
+        [InlineKeyboardButton("🗑 Delete all", callback_data=d("delete")),
+         InlineKeyboardButton("⛔ Ban all…", callback_data=d("ban"))],
+        [InlineKeyboardButton(f"🔇 Mute all {label}…", callback_data=d("mute", secs)) for label, secs in MUTE_CHOICES],
+        [InlineKeyboardButton("📋 Go through the items", callback_data=d("items", 0))],
+    ])
+
+
+def duration_label(seconds: int) -> str:
+    for label, secs in MUTE_CHOICES:
+        if secs == seconds:
+            return label
+    return f"{seconds // 60} min"
+
+
+def confirm_text(verb: str, authors: int, excluded: Mapping[str, str], group_title: str | None, incident_id: int,
+                 seconds: int | None = None) -> str:
+    """The question asked before muting or banning every author of an incident."""
+    what = f"Mute for {duration_label(seconds or 0)}" if verb == "mute" else "Ban"
+    lines = [f"<b>{what} {authors} author(s) of incident #{incident_id}</b> in {esc(group_title or 'the group', 100)}?",
+             "Reply to this message with a reason first if you want one logged (optional)."]
+    if excluded:
+        lines.append(f"Left out ({len(excluded)}):")
+        lines += [f"• id <code>{esc(uid, 40)}</code>: {esc(why)}" for uid, why in list(excluded.items())[:10]]
+    return "\n".join(lines)
+
+
+def confirm_keyboard(verb: str, chat_id: int | str, incident_id: int, authors: int,
+                     seconds: int | None = None) -> InlineKeyboardMarkup:
+    yes = f"Yes, mute {authors} authors {duration_label(seconds or 0)}" if verb == "mute" else f"Yes, ban {authors} authors"
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(yes, callback_data=incident_data("yes" + verb, chat_id, incident_id, seconds)),
+        InlineKeyboardButton("Cancel", callback_data=incident_data("cancel", chat_id, incident_id)),
+    ]])
+
+
+def render_page(flags: Sequence, total: int, offset: int, chat_id: int | str, incident_id: int, *,
+                group_title: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
+    """One page of an incident's items: a line per item with its link, per-item buttons, prev/next."""
+    first = offset + 1 if flags else 0
+    lines = [f"<b>Incident #{incident_id}</b> in {esc(group_title or chat_id, 100)}: items {first}-{offset + len(flags)} of {total}"]
+    rows = []
+    for f in flags:
+        link = f' · <a href="{html.escape(f.link, quote=True)}">message</a>' if f.link else ""
+        lines.append(f"#{f.id} · {esc(', '.join(f.labels) or 'reported', 60)} · {esc(f.status)} · "
+                     f"{esc(f.author_name or f.author_id, 60)}{link}")
+        if f.excerpt:
+            lines.append(f"   <tg-spoiler>{esc(f.excerpt, 120)}</tg-spoiler>")
+        rows.append([InlineKeyboardButton(f"✅ #{f.id}", callback_data=callback_data("confirm", chat_id, f.id)),
+                     InlineKeyboardButton("✖️", callback_data=callback_data("dismiss", chat_id, f.id)),
+                     InlineKeyboardButton("🗑", callback_data=callback_data("delete", chat_id, f.id)),
+                     InlineKeyboardButton("🔇 1 h", callback_data=callback_data("mute", chat_id, f.id, 3600)),
+                     InlineKeyboardButton("⛔", callback_data=callback_data("ban", chat_id, f.id))])
+    nav = []
+    if offset > 0:
+        nav.append(InlineKeyboardButton("◀ Prev", callback_data=incident_data("items", chat_id, incident_id,
+                                                                             max(0, offset - PAGE_SIZE))))
+    if offset + len(flags) < total:
+        nav.append(InlineKeyboardButton("Next ▶", callback_data=incident_data("items", chat_id, incident_id,
+                                                                             offset + PAGE_SIZE)))
+    if nav:
+        rows.append(nav)
+    return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
 def keyboard(chat_id: int | str, flag_id: int) -> InlineKeyboardMarkup:
@@ -117,6 +227,8 @@ def render_alert(alert: Alert, *, group_title: str | None = None,
     lines.append(f"Group: {group}<code>{esc(chat_id, 40)}</code>{link}")
     author = f"{esc(flag.author_name, 100)} · " if flag.author_name else ""
     lines.append(f"Author: {author}id <code>{esc(flag.author_id, 40)}</code>")
+    if alert.author_history:
+        lines.append(f"History: {esc(alert.author_history)}")
     if alert.incident is not None:
         lines.append(f"Incident: {alert.incident.flag_count} flags from {alert.incident.author_count} accounts"
                      f" aimed at id <code>{esc(alert.incident.target_id, 40)}</code>")
@@ -136,15 +248,32 @@ def render_alert(alert: Alert, *, group_title: str | None = None,
     if alert.report_count:
         lines.append(f"Member reports: {alert.report_count}")
     lines.append(f"Status: {_status(alert, names)}")
+    for outcome in alert.outcomes[:8]:
+        lines.append(f"Done: {_named(outcome, names)}")
+    for note in alert.notes[-5:]:
+        lines.append(f"Note: {esc(note, 300)}")
     for a in list(alert.actions)[-6:]:
         actor = "the bot" if a.get("actor") == "auto" else who(a.get("actor"), names)
         detail = f": {esc(a['detail'])}" if a.get("detail") else ""
         duration = f" {int(a['duration_s']) // 60} min" if a.get("duration_s") else ""
         lines.append(f"Action: {esc(a.get('kind'))}{duration} by {actor} → {esc(a.get('status'))}{detail}")
-    lines.append(f"Flag #{flag.id}")
+    lines.append(f"Incident #{alert.incident.id} · newest flag #{flag.id}" if alert.incident is not None else f"Flag #{flag.id}")
     text = "\n".join(lines)
     if len(text) > MAX_TEXT:  # only reachable with many long actions; drop whole lines so no tag is cut
         while len(text) > MAX_TEXT and len(lines) > 3:
             lines.pop(-2)
             text = "\n".join(lines)
+    if alert.incident is not None:
+        return text, incident_keyboard(chat_id, alert.incident.id)
     return text, keyboard(chat_id, flag.id)
+
+
+_BY_ID = re.compile(r" by (\d+)$")
+
+
+def _named(outcome: str, names: Mapping[str, str]) -> str:
+    """An outcome line ("57 deleted by 123") escaped, with the moderator's name where we know it."""
+    m = _BY_ID.search(outcome)
+    if m is None:
+        return esc(outcome)
+    return f"{esc(outcome[:m.start()])} by {who(m.group(1), names)}"
