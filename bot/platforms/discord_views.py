@@ -15,7 +15,7 @@ from discord import ui
 
 from bot.models import REVIEW_DECISIONS, Action, Report, Review, server_key
 from bot.platforms import discord_checks as checks
-from bot.platforms.discord_render import TIMEOUT_CHOICES
+from bot.platforms.discord_render import TIMEOUT_CHOICES, escape
 from bot.store import FlagView, StoreError
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ BUTTONS: tuple[tuple[str, str, discord.ButtonStyle], ...] = (
     ("dismiss", "Dismiss", discord.ButtonStyle.secondary),
     ("delete", "Delete message", discord.ButtonStyle.primary),
     ("ban", "Ban", discord.ButtonStyle.danger),
+    ("warn", "Warn", discord.ButtonStyle.secondary),
 )
 _DURATIONS = {str(s): label for label, s in TIMEOUT_CHOICES}
 
@@ -62,8 +63,8 @@ def _flag_for(interaction: discord.Interaction, flag_id: int) -> tuple[str, Flag
 
 
 async def act(interaction: discord.Interaction, action: str, flag_id: int, duration_s: int | None = None) -> None:
-    """One click: check permission (and for delete/timeout/ban the role hierarchy), then review or
-    moderate through the pipeline (which logs and re-renders)."""
+    """One click: check permission (and for delete/timeout/ban/warn the role hierarchy), then review,
+    warn or moderate through the pipeline (which logs and re-renders)."""
     denied = checks.missing(interaction, checks.FOR_ACTION[action])
     if denied:
         log.info("denied %s on flag %s to %s", action, flag_id, interaction.user.id)
@@ -85,6 +86,12 @@ async def act(interaction: discord.Interaction, action: str, flag_id: int, durat
         if refused:
             await interaction.followup.send(f"Not done: {refused[flag.author_id]}", ephemeral=True)
             return
+    if action == "warn":
+        result = await pipeline.warn(server, flag_id, actor)
+        await interaction.followup.send("Warned: the member got a private message." if result.ok
+                                        else f"Not warned: {escape(result.detail)}.", ephemeral=True,
+                                        allowed_mentions=discord.AllowedMentions.none())
+        return
     if action in REVIEW_DECISIONS:
         view = await pipeline.review(Review(flag_id=flag_id, server=server, decision=action, reviewer=actor))
         await interaction.followup.send(f"Marked {view.status}.", ephemeral=True)
@@ -97,8 +104,8 @@ async def act(interaction: discord.Interaction, action: str, flag_id: int, durat
     await interaction.followup.send(text, ephemeral=True)
 
 
-class QueueButton(ui.DynamicItem[ui.Button], template=r"tb:(?P<action>confirm|dismiss|delete|ban):(?P<flag>[0-9]+)"):
-    """Confirm / Dismiss / Delete message / Ban on one queue item."""
+class QueueButton(ui.DynamicItem[ui.Button], template=r"tb:(?P<action>confirm|dismiss|delete|ban|warn):(?P<flag>[0-9]+)"):
+    """Confirm / Dismiss / Delete message / Ban / Warn on one queue item."""
 
     def __init__(self, action: str, flag_id: int, label: str | None = None,
                  style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> None:
