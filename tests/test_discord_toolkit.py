@@ -277,6 +277,8 @@ async def test_report_and_protect_answer_in_the_members_language(env, locale, la
     assert (await env.fake.followup(inter)).json["content"] == i18n.text("report.sent", lang)
     menu = await env.fake.context_menu(DAVE, int(target["id"]), locale=locale)
     modal = (await env.fake.callback(menu)).json["data"]
+    assert modal["title"] == i18n.text("discord.report.modal_title", lang)
+    assert i18n.text("discord.report.modal_label", lang) in json.dumps(modal, ensure_ascii=False)
     sub = await env.fake.submit_modal(DAVE, modal, "dia menghina", locale=locale)
     await env.fake.callback(sub)
     assert (await env.fake.followup(sub)).json["content"] == i18n.text("report.sent", lang)
@@ -298,3 +300,68 @@ async def test_alert_shows_the_authors_history(env):
     await flag_one(env, "bokep satu", channel_id=GENERAL)
     _, alert, flag_id = await flag_one(env, "bokep dua")
     assert "1 earlier flag" in field(alert["embeds"][0], "Author")
+
+
+# ---- the warning DM's text (no Discord needed) ---------------------------------------------------------
+@pytest.mark.parametrize("reason, guild, link, must, length", [
+    ("Stop it.", "Creator community", "https://discord.com/channels/1/2/3", ["Stop it.", "— Creator community", "/1/2/3"], None),
+    ("Stop it.", None, None, ["Stop it."], len("Stop it.")),                     # nothing to add
+    ("", "Komunitas", None, ["A moderator warned you", "Komunitas"], None),       # empty reason: a generic line
+    ("x" * 5000, "**Server** <@1>", "https://discord.com/channels/1/2/3", ["…", "\\*\\*Server"], 2000),  # huge: cut
+    ("Jangan ulangi 🙏", "Komunitas Kreator", None, ["🙏"], None),
+])
+def test_warning_text(reason, guild, link, must, length):
+    from bot.models import Action
+    from bot.platforms.discord_adapter import warning_text
+    text = warning_text(Action(kind="warn", server=f"discord:{GUILD}", reason=reason, link=link), guild)
+    assert all(m in text for m in must) and len(text) <= 2000
+    if length is not None:
+        assert len(text) == length
+    assert "<@1>" not in text
+
+
+# ---- command descriptions in Indonesian ------------------------------------------------------------------
+async def test_commands_are_registered_with_indonesian_descriptions_and_english_names(tmp_path, fake):
+    from bot.pipeline import Pipeline
+    from bot.platforms import discord_bot
+    from bot.store import Store
+    from tests.conftest import KeywordDetector
+    from tests.test_discord_bot import KEYWORDS, make_settings
+    store = Store.open(tmp_path / "t.db")
+    settings = make_settings(tmp_path, fake)
+    pipeline = Pipeline(settings, store, text_detectors=[KeywordDetector(KEYWORDS)])
+    stop = asyncio.Event()
+    task = asyncio.create_task(discord_bot.run(pipeline, settings, stop))
+    try:
+        await fake.wait_call("PUT", rf"^/applications/{APP_ID}/commands$", timeout=10)
+        by_name = {c["name"]: c for c in fake.commands}
+        assert {"triage", "report", "protect", "unprotect", "Report message"} <= set(by_name)
+        for name in ("report", "protect", "unprotect"):
+            assert by_name[name]["description_localizations"] == {"id": i18n.text(f"command.{name}", "id")}
+            assert by_name[name]["description"] == i18n.text(f"command.{name}", "en")
+            assert not by_name[name].get("name_localizations")  # names stay English
+        subs = {o["name"]: o for o in by_name["triage"]["options"]}
+        assert {"member", "note"} <= set(subs)
+        assert subs["member"]["description_localizations"] == {"id": i18n.text("command.triage.member", "id")}
+        reason = next(o for o in by_name["report"]["options"] if o["name"] == "reason")
+        assert reason["description_localizations"] == {"id": i18n.text("command.report.reason", "id")}
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    finally:
+        if not task.done():
+            task.cancel()
+        pipeline.executor.shutdown(wait=False)
+        store.close()
+
+
+def test_every_command_description_has_a_catalogue_entry():
+    """The translator finds descriptions by their English text, so a reworded description must be reworded in
+    en.toml too (and translated in id.toml); this keeps them in step."""
+    from discord import app_commands
+    from bot.platforms import discord_commands
+    from bot.platforms.discord_unprotect import unprotect_command
+    english = set(i18n.catalogue("en").values())
+    group = discord_commands.TriageGroup()
+    commands = [group, *group.commands, discord_commands.report_command, discord_commands.protect_command, unprotect_command]
+    missing = [c.qualified_name for c in commands if c.description not in english]
+    assert not missing, missing

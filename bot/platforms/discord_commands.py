@@ -20,7 +20,7 @@ from bot.config import ConfigError
 from bot.models import Report, server_key
 from bot.platforms import discord_checks as checks
 from bot.platforms.discord_events import to_message
-from bot.platforms.discord_i18n import locale_of, say
+from bot.platforms.discord_i18n import locale_of, member_lang, say
 from bot.platforms.discord_render import escape
 from bot.platforms.discord_unprotect import unprotect_command
 from bot.platforms.discord_views import ReportModal
@@ -337,7 +337,7 @@ async def report_message_menu(interaction: discord.Interaction, message: discord
         return Report(platform="discord", server_id=str(interaction.guild_id), reporter_id=str(interaction.user.id),
                       reason=reason, message=core_message, channel_id=core_message.channel_id,
                       message_id=core_message.message_id, locale=locale_of(interaction))
-    await interaction.response.send_modal(ReportModal(build))
+    await interaction.response.send_modal(ReportModal(build, member_lang(interaction)))
 
 
 def register(bot: Any) -> None:

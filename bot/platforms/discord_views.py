@@ -13,6 +13,7 @@ from typing import Any, Awaitable, Callable
 import discord
 from discord import ui
 
+from bot import i18n
 from bot.models import REVIEW_DECISIONS, Action, Report, Review, server_key
 from bot.platforms import discord_checks as checks
 from bot.platforms.discord_render import TIMEOUT_CHOICES, escape
@@ -157,13 +158,13 @@ PERSISTENT_ITEMS: tuple[type[ui.DynamicItem[Any]], ...] = (QueueButton, TimeoutS
 
 
 class ReportModal(ui.Modal, title="Report message"):
-    """The reason form behind the "Report message" context menu."""
+    """The reason form behind the "Report message" context menu, in the reporter's language."""
 
-    reason: ui.TextInput = ui.TextInput(label="What is wrong with this message?", style=discord.TextStyle.paragraph,
-                                        max_length=500, required=False)
-
-    def __init__(self, build_report: Callable[[str], Report]) -> None:
-        super().__init__(timeout=900)
+    def __init__(self, build_report: Callable[[str], Report], lang: str = "en") -> None:
+        super().__init__(title=i18n.text("discord.report.modal_title", lang)[:45], timeout=900)
+        self.reason: ui.TextInput = ui.TextInput(label=i18n.text("discord.report.modal_label", lang)[:45],
+                                                 style=discord.TextStyle.paragraph, max_length=500, required=False)
+        self.add_item(self.reason)
         self.build_report = build_report
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
