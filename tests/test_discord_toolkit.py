@@ -68,6 +68,31 @@ async def test_warn_to_a_member_with_closed_dms_is_reported_not_raised(env):
     assert env.store.flag(SERVER, flag_id).status == "pending"
 
 
+@pytest.mark.parametrize("status", [403, 404])
+async def test_warn_that_discord_refuses_otherwise_tells_the_moderators(env, status):
+    env.fake.fail("POST", r"^/users/@me/channels$", status, "Nope <@301> **x**")
+    _, alert, flag_id = await flag_one(env)
+    start = len(env.fake.calls)
+    inter, _, _ = await click(env, BOB, alert, "warn", flag_id)
+    assert "Not warned" in (await env.fake.followup(inter, timeout=15)).json["content"]
+    [act] = [a for a in env.store.actions_for(SERVER, flag_id) if a["kind"] == "warn"]
+    assert act["status"] != "ok" and str(status) in act["detail"]
+    if status == 403:  # a permission problem (not closed DMs): a notice in the mod channel, escaped
+        notice = await env.fake.wait_call("POST", rf"^/channels/{MODQ}/messages$", start=start)
+        assert "Could not warn" in notice.json["content"] and "<@301>" not in notice.json["content"]
+        assert notice.json["allowed_mentions"] == {"parse": []}
+
+
+@pytest.mark.parametrize("env", [{"dry_run": True}], indirect=True)
+async def test_warn_in_dry_run_is_logged_not_sent(env):
+    _, alert, flag_id = await flag_one(env)
+    inter, _, _ = await click(env, BOB, alert, "warn", flag_id)
+    assert "Dry run" in (await env.fake.followup(inter)).json["content"]
+    assert env.fake.find("POST", r"^/users/@me/channels$") == [] and env.fake.dms_to(MALLORY) == []
+    [act] = [a for a in env.store.actions_for(SERVER, flag_id) if a["kind"] == "warn"]
+    assert act["status"] == "dry-run"
+
+
 @pytest.mark.parametrize("who, author, refused", [
     (ALICE, MALLORY, "Manage Messages"),          # a plain member may not warn
     (DAVE, MALLORY, "Manage Messages"),
@@ -136,6 +161,7 @@ async def test_member_history_shows_actions_and_notes(env):
     env.pipeline.note(SERVER, "member", str(MALLORY), str(BOB), "sudah diperingatkan lewat DM")
     content = (await member_history_reply(env, BOB, MALLORY))["data"]["content"]
     assert "delete" in content and f"#{flag_id}" in content and "sudah diperingatkan lewat DM" in content
+    assert f"by <@{BOB}>" in content  # who acted, as a mention the reply does not ping (allowed_mentions none)
 
 
 async def test_member_history_needs_manage_messages(env):

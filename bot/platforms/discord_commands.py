@@ -21,7 +21,7 @@ from bot.models import Report, server_key
 from bot.platforms import discord_checks as checks
 from bot.platforms.discord_events import to_message
 from bot.platforms.discord_i18n import locale_of, member_lang, say
-from bot.platforms.discord_render import escape
+from bot.platforms.discord_render import escape, mention_ids
 from bot.platforms.discord_unprotect import unprotect_command
 from bot.platforms.discord_views import ReportModal
 from bot.store import StoreError
@@ -175,7 +175,8 @@ class TriageGroup(app_commands.Group):
     @require(checks.REVIEW)
     async def member(self, interaction: discord.Interaction, user: discord.User) -> None:
         history = _bot(interaction).pipeline.store.member_history(_server(interaction), str(user.id), limit=HISTORY_LIMIT)
-        text = fit_lines([escape(line) for line in member_history.lines(history)], 2000)
+        # moderators' ids ("by 123…") become mentions, which never ping here
+        text = fit_lines([mention_ids(escape(line)) for line in member_history.lines(history)], 2000)
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(description="Add a moderators' note to a flag, an incident or a member")

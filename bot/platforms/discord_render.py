@@ -58,7 +58,7 @@ def _user(user_id: str) -> str:
 _BY_ID = re.compile(r"\bby ([0-9]{3,20})\b")
 
 
-def _mention_ids(escaped: str) -> str:
+def mention_ids(escaped: str) -> str:
     """"… by 123456789012345678" (a moderator's id from the core) shown as a non-pinging mention."""
     return _BY_ID.sub(lambda m: f"by <@{m.group(1)}>", escaped)
 
@@ -98,7 +98,7 @@ def render_alert(alert: Alert) -> discord.Embed:
         embed.add_field(name="Incident", value=f"{alert.incident.flag_count} flags from {alert.incident.author_count} accounts", inline=True)
     outcomes = getattr(alert, "outcomes", ())  # what moderators did to the whole incident, newest last
     if outcomes:
-        shown = "\n".join(f"• {_mention_ids(escape(line))}" for line in outcomes[-8:])
+        shown = "\n".join(f"• {mention_ids(escape(line))}" for line in outcomes[-8:])
         embed.add_field(name="Outcome", value=_cap(shown, 1024), inline=False)
     if alert.incident is None and getattr(alert, "actions", ()):  # what moderators or the bot did to this flag
         embed.add_field(name="Actions", value=_cap("\n".join(action_line(a) for a in list(alert.actions)[-6:]), 1024),

@@ -89,9 +89,11 @@ async def act(interaction: discord.Interaction, action: str, flag_id: int, durat
             return
     if action == "warn":
         result = await pipeline.warn(server, flag_id, actor)
-        await interaction.followup.send("Warned: the member got a private message." if result.ok
-                                        else f"Not warned: {escape(result.detail)}.", ephemeral=True,
-                                        allowed_mentions=discord.AllowedMentions.none())
+        if result.ok and result.detail == "dry-run":
+            text = "Dry run: the warning was logged, not sent."
+        else:
+            text = "Warned: the member got a private message." if result.ok else f"Not warned: {escape(result.detail)}."
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
         return
     if action in REVIEW_DECISIONS:
         view = await pipeline.review(Review(flag_id=flag_id, server=server, decision=action, reviewer=actor))
