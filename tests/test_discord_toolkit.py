@@ -182,6 +182,7 @@ def test_note_targets(target, expected):
 
 @pytest.mark.parametrize("lines, limit, kept", [
     ([], 100, []), (["a"], 100, ["a"]), (["x" * 50] * 10, 200, ["x" * 50] * 3 + ["… 7 more lines"]), (["y" * 300], 100, ["… 1 more lines"]),
+    (["z" * 49] * 4, 199, ["z" * 49] * 4),  # exactly fits: nothing cut, no "more" line
 ])
 def test_fit_lines_keeps_whole_lines(lines, limit, kept):
     out = fit_lines(lines, limit)

@@ -235,6 +235,9 @@ def note_subject(target: str) -> tuple[str, str] | None:
 
 def fit_lines(lines: list[str], limit: int) -> str:
     """Whole lines up to `limit` characters, then "… N more lines" (a cut line could split an escape)."""
+    whole = "\n".join(lines)
+    if len(whole) <= limit:
+        return whole
     out: list[str] = []
     used = 0
     for i, line in enumerate(lines):
