@@ -10,8 +10,7 @@ import pytest
 from bot import i18n
 from bot.platforms.discord_commands import fit_lines, note_subject
 from tests.fake_discord import (ALICE, APP_ID, BOB, DAVE, ERIN, GENERAL, GUILD, MALLORY, MODQ, user)
-from tests.test_discord_bot import (SERVER, alert_embed, callback_flags, click, custom_ids, env, fake,  # noqa: F401
-                                    flag_one, wait_until)
+from tests.test_discord_bot import SERVER, alert_embed, click, env, fake, flag_one, wait_until  # noqa: F401
 
 HOSTILE = "@everyone **bold** <@301> ||spoiler|| `code`"
 
@@ -27,8 +26,8 @@ def last_alert_edit(env, alert: dict) -> dict:
 
 
 def dm_opens(env, uid: int) -> list:
-    return [c for c in env.fake.find("POST", r"^/users/@me/channels$") if c.json == {"recipient_id": uid}
-            or c.json.get("recipient_id") in (uid, str(uid))]
+    """Requests to open a DM channel with `uid` (discord.py sends the id as a string or a number)."""
+    return [c for c in env.fake.find("POST", r"^/users/@me/channels$") if str(c.json.get("recipient_id")) == str(uid)]
 
 
 # ---- Warn ------------------------------------------------------------------------------------------
@@ -384,7 +383,6 @@ async def test_commands_are_registered_with_indonesian_descriptions_and_english_
 def test_every_command_description_has_a_catalogue_entry():
     """The translator finds descriptions by their English text, so a reworded description must be reworded in
     en.toml too (and translated in id.toml); this keeps them in step."""
-    from discord import app_commands
     from bot.platforms import discord_commands
     from bot.platforms.discord_unprotect import unprotect_command
     english = set(i18n.catalogue("en").values())
