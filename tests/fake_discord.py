@@ -173,6 +173,8 @@ class FakeDiscord:
         self.outage_pattern = re.compile(r"^/channels/")
         self.extra_members: dict[int, dict] = {}  # uid -> member payload served by GET .../members/{uid}
         self.pile_on_accounts: set[int] = set()  # extra plain members (see `_known`), served like the named ones
+        self.dm_channels: dict[int, int] = {}  # user id -> DM channel id, opened by POST /users/@me/channels
+        self.closed_dms: set[int] = set()  # users who do not accept DMs from server members (403, code 50007)
 
     # ---- lifecycle -------------------------------------------------------------------
     async def start(self) -> "FakeDiscord":
@@ -218,6 +220,15 @@ class FakeDiscord:
             self.channel_errors.pop(channel_id, None)
         else:
             self.channel_errors[channel_id] = status
+
+    def refuse_dms(self, user_id: int) -> None:
+        """`user_id` has DMs from server members switched off: sending to their DM channel answers 403 / 50007."""
+        self.closed_dms.add(user_id)
+
+    def dms_to(self, user_id: int) -> list[Call]:
+        """Messages the bot sent into `user_id`'s DM channel (refused ones included, with their status)."""
+        cid = self.dm_channels.get(user_id)
+        return [] if cid is None else self.find("POST", rf"^/channels/{cid}/messages$")
 
     def outage(self, seconds: float, status: int = 503, path_regex: str = r"^/channels/") -> None:
         """Answer `status` to matching calls for the next `seconds` (Discord having a bad minute)."""
@@ -294,14 +305,15 @@ class FakeDiscord:
         await self.dispatch("MESSAGE_CREATE", payload)
         return payload
 
-    async def interact(self, kind: int, data: dict, who: int, channel_id: int = GENERAL, message: dict | None = None) -> dict:
+    async def interact(self, kind: int, data: dict, who: int, channel_id: int = GENERAL, message: dict | None = None,
+                       locale: str = "en-US") -> dict:
         """Dispatch INTERACTION_CREATE (2 command, 3 component, 5 modal submit); returns the payload."""
         iid = self.new_id()
         payload = {"id": str(iid), "application_id": str(APP_ID), "type": kind, "data": data, "guild_id": str(GUILD),
                    "channel_id": str(channel_id), "channel": channel(channel_id, CHANNELS[channel_id]),
                    "member": {**member(who), "permissions": str(permissions_of(who).value)},
                    "token": f"tok{iid}", "version": 1, "app_permissions": str(permissions_of(APP_ID).value),
-                   "locale": "en-US", "guild_locale": "en-US", "entitlements": [],
+                   "locale": locale, "guild_locale": "en-US", "entitlements": [],
                    "authorizing_integration_owners": {"0": str(GUILD)}, "context": 0,
                    "attachment_size_limit": 25 * 1024 * 1024}
         if message is not None:
@@ -310,35 +322,36 @@ class FakeDiscord:
         return payload
 
     async def slash(self, who: int, name: str, sub: str | None = None, options: dict[str, Any] | None = None,
-                    resolved: dict | None = None) -> dict:
+                    resolved: dict | None = None, locale: str = "en-US") -> dict:
         opts = [_option(k, v) for k, v in (options or {}).items()]
         if sub is not None:
             opts = [{"name": sub, "type": 1, "options": opts}]
         data = {"id": str(self.new_id()), "name": name, "type": 1, "options": opts}
         if resolved:
             data["resolved"] = resolved
-        return await self.interact(2, data, who)
+        return await self.interact(2, data, who, locale=locale)
 
-    async def context_menu(self, who: int, message_id: int) -> dict:
+    async def context_menu(self, who: int, message_id: int, locale: str = "en-US") -> dict:
         data = {"id": str(self.new_id()), "name": "Report message", "type": 3, "target_id": str(message_id),
                 "resolved": {"messages": {str(message_id): self.messages[message_id]}}}
-        return await self.interact(2, data, who)
+        return await self.interact(2, data, who, locale=locale)
 
-    async def click(self, who: int, message_id: int, custom_id: str, values: list[str] | None = None) -> dict:
+    async def click(self, who: int, message_id: int, custom_id: str, values: list[str] | None = None,
+                    locale: str = "en-US") -> dict:
         msg = self.messages[message_id]
         data: dict[str, Any] = {"custom_id": custom_id, "component_type": 3 if values is not None else 2}
         if values is not None:
             data["values"] = values
-        return await self.interact(3, data, who, channel_id=int(msg["channel_id"]), message=msg)
+        return await self.interact(3, data, who, channel_id=int(msg["channel_id"]), message=msg, locale=locale)
 
-    async def submit_modal(self, who: int, modal: dict, values: dict[str, str] | str) -> dict:
+    async def submit_modal(self, who: int, modal: dict, values: dict[str, str] | str, locale: str = "en-US") -> dict:
         """Submit a modal the bot opened (`modal` = the callback's data); a str fills every text input."""
         rows = []
         for comp in _walk(modal.get("components", [])):
             if comp.get("type") == 4:
                 value = values if isinstance(values, str) else values.get(comp["custom_id"], "")
                 rows.append({"type": 1, "components": [{"type": 4, "custom_id": comp["custom_id"], "value": value}]})
-        return await self.interact(5, {"custom_id": modal["custom_id"], "components": rows}, who)
+        return await self.interact(5, {"custom_id": modal["custom_id"], "components": rows}, who, locale=locale)
 
     # ---- waiting on what the bot did -------------------------------------------------
     async def wait_call(self, method: str, path_regex: str, start: int = 0, timeout: float = 5.0) -> Call:
@@ -381,6 +394,10 @@ class FakeDiscord:
                 call.status = status
                 return _json({"message": message, "code": 50013 if status == 403 else 0}, status)
         cid = _channel_of(path)
+        dm_user = next((u for u, c in self.dm_channels.items() if c == cid), None)
+        if dm_user in self.closed_dms and request.method == "POST":
+            call.status = 403
+            return _json({"message": "Cannot send messages to this user", "code": 50007}, 403)
         if cid is not None and cid in self.channel_errors:
             call.status = self.channel_errors[cid]
             text = "Missing Access" if call.status == 403 else "Unknown Channel"
@@ -450,6 +467,10 @@ class FakeDiscord:
         if method == "PUT" and re.fullmatch(rf"/applications/{APP_ID}/commands", path):
             self.commands = [{"description": "", "options": [], **c, "id": str(self.new_id()), "application_id": str(APP_ID), "version": "1"} for c in body]
             return self.commands
+        if (method, path) == ("POST", "/users/@me/channels"):  # open (or reuse) the DM channel with a user
+            uid = int((body or {})["recipient_id"])
+            cid = self.dm_channels.setdefault(uid, self.new_id())
+            return {"id": str(cid), "type": 1, "last_message_id": None, "recipients": [user(uid)], "flags": 0}
         if parts[0] == "channels" and len(parts) >= 3 and parts[2] == "messages":
             cid = int(parts[1])
             if len(parts) == 3 and method == "POST":

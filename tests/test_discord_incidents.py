@@ -59,7 +59,7 @@ async def test_single_flag_keeps_per_flag_buttons(env):
     await env.settle()
     flag_id = env.store.find_flag(SERVER, str(GENERAL), payload["id"])
     alert = env.fake.messages[int(env.store.flag(SERVER, flag_id).alert_ref)]
-    assert custom_ids(alert) == [f"tb:{a}:{flag_id}" for a in ("confirm", "dismiss", "delete", "ban", "timeout")]
+    assert custom_ids(alert) == [f"tb:{a}:{flag_id}" for a in ("confirm", "dismiss", "delete", "ban", "warn", "timeout")]
 
 
 # ---- each incident-level action -------------------------------------------------------------------
@@ -163,9 +163,10 @@ async def test_items_pager_pages_with_per_item_buttons_and_jump_links(env):
     flag_ids = [env.store.find_flag(SERVER, str(GENERAL), p["id"]) for p in payloads]
     ids = ids_of(cb)
     assert [f"tb:confirm:{f}" in ids for f in flag_ids] == [True] * 4 + [False] * 2
-    assert any(u and u.startswith("https://discord.com/channels/") for u in ids)
+    assert [f"tb:warn:{f}" in ids for f in flag_ids] == [True] * 4 + [False] * 2
     assert f"tbi:page:{incident_id}:4" in ids
     desc = first["embeds"][0]["description"]
+    assert f"[Jump](https://discord.com/channels/{GUILD}/{GENERAL}/{payloads[0]['id']})" in desc  # links in the text
     assert "@everyone" not in desc and "<@301>" not in desc and "of 6" in first["embeds"][0]["title"]
     # next page: the ephemeral message is edited in place
     msg = env.fake._bot_message(MODQ, first)

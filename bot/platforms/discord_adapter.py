@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()
 MAX_TIMEOUT_S = 28 * 86400  # Discord's limit
 NO_DESTINATION = "no mod channel set: run /triage setup mod_channel:#channel"
+DMS_CLOSED = "the member does not accept DMs"
+CANNOT_DM = 50007  # Discord's "Cannot send messages to this user"
 
 
 class DiscordAdapter:
@@ -51,7 +53,8 @@ class DiscordAdapter:
 
     async def execute(self, action: Action) -> ActionResult:
         handler: Callable[[Action], Awaitable[ActionResult]] | None = {
-            "notify": self._notify, "ping": self._ping, "delete": self._delete, "timeout": self._timeout, "ban": self._ban}.get(action.kind)
+            "notify": self._notify, "ping": self._ping, "delete": self._delete, "timeout": self._timeout, "ban": self._ban,
+            "warn": self._warn}.get(action.kind)
         if handler is None:
             return ActionResult(ok=False, detail=f"discord adapter cannot {action.kind}")
         if self._closing:
@@ -175,6 +178,29 @@ class DiscordAdapter:
         await self.client.http.ban(int(action.user_id), _guild_id(action.server), delete_message_seconds=0, reason=_audit(action))
         return ActionResult(ok=True, detail="member banned")
 
+    async def _warn(self, action: Action) -> ActionResult:
+        """DM the member the warning the core wrote (`reason`), naming the server and linking the message.
+
+        Mentions are off: the text is the server's template or a moderator's words. A member who does not
+        accept DMs (403, code 50007) is an ordinary outcome the alert shows, not a permission problem."""
+        if not (action.user_id or "").isdigit():
+            return ActionResult(ok=False, detail="no member to warn")
+        body = warning_text(action, self._guild_name(action.server))
+        try:
+            dm = await self.client.http.start_private_message(int(action.user_id))
+            channel = self.client.get_partial_messageable(int(dm["id"]), type=discord.ChannelType.private)
+            await channel.send(body, allowed_mentions=NO_MENTIONS)
+        except discord.Forbidden as exc:
+            if exc.code == CANNOT_DM:
+                log.info("warn in %s: member %s does not accept DMs (%s)", action.server, action.user_id, exc.code)
+                return ActionResult(ok=False, detail=DMS_CLOSED)
+            raise
+        return ActionResult(ok=True, detail="warning sent by DM")
+
+    def _guild_name(self, server: str) -> str | None:
+        guild = self.client.get_guild(_guild_id(server))
+        return guild.name if guild is not None else None
+
     async def fetch(self, attachment: Attachment, max_bytes: int) -> bytes:
         """Stream the file, stopping as soon as it passes `max_bytes` (declared sizes can lie)."""
         if not attachment.url.startswith(("https://", "http://")):
@@ -182,6 +208,17 @@ class DiscordAdapter:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         return await download_capped(self._session, attachment.url, max_bytes)
+
+
+def warning_text(action: Action, guild_name: str | None) -> str:
+    """The DM: the warning itself, then where it comes from (server name, message link), within 2000 characters."""
+    where = [f"— {escape(guild_name)}" if guild_name else "", action.link or ""]
+    tail = "\n".join(x for x in where if x)
+    body = action.reason.strip() or "A moderator warned you about a message you posted."
+    room = 2000 - len(tail) - 2
+    if len(body) > room:
+        body = body[: room - 1] + "…"
+    return f"{body}\n\n{tail}" if tail else body
 
 
 def _guild_id(server: str) -> int:

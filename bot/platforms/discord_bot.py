@@ -25,7 +25,9 @@ from bot.platforms import discord_commands
 from bot.platforms.discord_adapter import NO_MENTIONS, DiscordAdapter
 from bot.platforms.discord_catchup import CatchUp, CatchUpLimits, ChannelCursors
 from bot.platforms.discord_events import automod_message, to_message
+from bot.platforms.discord_i18n import CatalogueTranslator
 from bot.platforms.discord_incident_views import INCIDENT_ITEMS
+from bot.platforms.discord_unprotect import UNPROTECT_ITEMS
 from bot.platforms.discord_views import PERSISTENT_ITEMS
 
 log = logging.getLogger(__name__)
@@ -67,9 +69,10 @@ class TriageBot(commands.Bot):
         self.errors.append((where, exc))
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(*PERSISTENT_ITEMS, *INCIDENT_ITEMS)
+        self.add_dynamic_items(*PERSISTENT_ITEMS, *INCIDENT_ITEMS, *UNPROTECT_ITEMS)
         self.intake.start()
         self.cursors.start()
+        await self.tree.set_translator(CatalogueTranslator())  # Indonesian command descriptions
         if self.sync_commands:
             try:
                 await self.tree.sync()

@@ -28,12 +28,14 @@ REVIEW = Need("manage_messages", "Manage Messages")
 DELETE = Need("manage_messages", "Manage Messages")
 TIMEOUT = Need("moderate_members", "Moderate Members")
 BAN = Need("ban_members", "Ban Members")
+#: Warning is milder than deleting the message, so whoever may review and delete may warn.
+WARN = Need("manage_messages", "Manage Messages")
 SETUP = Need("manage_guild", "Manage Server")
 EXPORT = Need("administrator", "Administrator")
 
 #: Which permission each button action needs.
 FOR_ACTION: dict[str, Need] = {"confirm": REVIEW, "dismiss": REVIEW, "escalate": REVIEW,
-                               "delete": DELETE, "timeout": TIMEOUT, "ban": BAN}
+                               "delete": DELETE, "timeout": TIMEOUT, "ban": BAN, "warn": WARN}
 
 
 def missing(interaction: discord.Interaction, need: Need) -> str | None:
@@ -47,7 +49,7 @@ def missing(interaction: discord.Interaction, need: Need) -> str | None:
 
 # ---- role hierarchy ---------------------------------------------------------------------------
 #: Actions that land on a member (their message, or the member), so the role hierarchy applies.
-ON_A_MEMBER: frozenset[str] = frozenset({"delete", "timeout", "ban"})
+ON_A_MEMBER: frozenset[str] = frozenset({"delete", "timeout", "ban", "warn"})
 
 
 async def member_or_none(guild: discord.Guild, user_id: int) -> discord.Member | None:

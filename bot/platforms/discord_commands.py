@@ -15,13 +15,16 @@ from typing import Any, Literal
 import discord
 from discord import app_commands
 
-from bot import anchors, incidents
+from bot import anchors, incidents, member_history
 from bot.config import ConfigError
 from bot.models import Report, server_key
 from bot.platforms import discord_checks as checks
 from bot.platforms.discord_events import to_message
-from bot.platforms.discord_render import escape
+from bot.platforms.discord_i18n import locale_of, member_lang, say
+from bot.platforms.discord_render import escape, mention_ids
+from bot.platforms.discord_unprotect import unprotect_command
 from bot.platforms.discord_views import ReportModal
+from bot.store import StoreError
 
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,11 @@ log = logging.getLogger(__name__)
 LINK = re.compile(r"https?://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/channels/(\d+)/(\d+)/(\d+)")
 NO_MENTIONS = discord.AllowedMentions.none()
 SCAN_PROGRESS_EVERY = 25
+HISTORY_LIMIT = 25  # flags and actions fetched for /triage member (the counts cover everything; lines are cut to fit)
+_MENTION = re.compile(r"<@!?([0-9]{1,20})>")
+_FLAG = re.compile(r"(?:flag\s*)?#?([0-9]{1,12})", re.I)
+_INCIDENT = re.compile(r"(?:incident|i)\s*#?([0-9]{1,12})", re.I)
+_SNOWFLAKE = re.compile(r"[0-9]{15,20}")
 
 
 def require(need: checks.Need):
@@ -162,6 +170,37 @@ class TriageGroup(app_commands.Group):
         await interaction.edit_original_response(
             content=f"Scan of <#{channel.id}> done: {checked} messages checked, {flagged} flagged (see the mod queue).")
 
+    @app_commands.command(description="A member's flags, actions and notes in this server, newest first")
+    @app_commands.describe(user="The member (they need not be in the server any more)")
+    @require(checks.REVIEW)
+    async def member(self, interaction: discord.Interaction, user: discord.User) -> None:
+        history = _bot(interaction).pipeline.store.member_history(_server(interaction), str(user.id), limit=HISTORY_LIMIT)
+        # moderators' ids ("by 123…") become mentions, which never ping here
+        text = fit_lines([mention_ids(escape(line)) for line in member_history.lines(history)], 2000)
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(description="Add a moderators' note to a flag, an incident or a member")
+    @app_commands.describe(target="A flag (12 or #12), an incident (incident 3) or a member (@name or their id)",
+                           text="The note (moderators see it on the alert, in the member's history and in exports)")
+    @require(checks.REVIEW)
+    async def note(self, interaction: discord.Interaction, target: app_commands.Range[str, 1, 100],
+                   text: app_commands.Range[str, 1, 1000]) -> None:
+        subject = note_subject(target)
+        if subject is None:
+            await interaction.response.send_message(
+                "Give a flag id (`12`), an incident (`incident 3`) or a member (@name or their id).", ephemeral=True)
+            return
+        kind, subject_id = subject
+        try:
+            _bot(interaction).pipeline.note(_server(interaction), kind, subject_id, str(interaction.user.id), text)
+        except StoreError as exc:
+            await interaction.response.send_message(f"Not saved: {escape(str(exc))}", ephemeral=True,
+                                                    allowed_mentions=NO_MENTIONS)
+            return
+        log.info("note on %s %s in %s by %s", kind, subject_id, _server(interaction), interaction.user.id)
+        shown = f"<@{subject_id}>" if kind == "member" else f"{kind} #{subject_id}"
+        await interaction.response.send_message(f"Note added to {shown}.", ephemeral=True, allowed_mentions=NO_MENTIONS)
+
     @app_commands.command(description="Download this server's records (administrators only)")
     @app_commands.describe(format="File format")
     @require(checks.EXPORT)
@@ -178,6 +217,37 @@ class TriageGroup(app_commands.Group):
         await interaction.followup.send(
             "This server's records and a manifest to verify them later; keep the file private (it holds reported content).",
             files=files, ephemeral=True)
+
+
+def note_subject(target: str) -> tuple[str, str] | None:
+    """What `/triage note target:` names: ("member", id) for a mention or a user id (15-20 digits),
+    ("incident", n) for "incident 3" / "i3", ("flag", n) for "12" / "#12" / "flag 12"; None otherwise."""
+    target = target.strip()
+    for pattern, kind in ((_MENTION, "member"), (_INCIDENT, "incident")):
+        m = pattern.fullmatch(target)
+        if m:
+            return kind, str(int(m[1])) if kind != "member" else m[1]
+    if _SNOWFLAKE.fullmatch(target):
+        return "member", target
+    m = _FLAG.fullmatch(target)
+    return ("flag", str(int(m[1]))) if m else None
+
+
+def fit_lines(lines: list[str], limit: int) -> str:
+    """Whole lines up to `limit` characters, then "… N more lines" (a cut line could split an escape)."""
+    whole = "\n".join(lines)
+    if len(whole) <= limit:
+        return whole
+    out: list[str] = []
+    used = 0
+    for i, line in enumerate(lines):
+        more = f"… {len(lines) - i} more lines"
+        if used + len(line) + 1 > limit - len(more) - 1:
+            out.append(more)
+            break
+        out.append(line)
+        used += len(line) + 1
+    return "\n".join(out)
 
 
 def _cannot_post(interaction: discord.Interaction, channel_id: str | None) -> str | None:
@@ -202,13 +272,13 @@ async def report_command(interaction: discord.Interaction, reason: app_commands.
                          message_link: str | None = None, member: discord.User | None = None) -> None:
 
     if not message_link and member is None:
-        await interaction.response.send_message("Give a message link or a member to report.", ephemeral=True)
+        await interaction.response.send_message(say(interaction, "discord.report.need_target"), ephemeral=True)
         return
     channel_id = message_id = None
     if message_link:
         m = LINK.search(message_link)
         if m is None or int(m[1]) != interaction.guild_id:
-            await interaction.response.send_message("That is not a link to a message in this server.", ephemeral=True)
+            await interaction.response.send_message(say(interaction, "discord.report.bad_link"), ephemeral=True)
             return
         channel_id, message_id = m[2], m[3]
     await interaction.response.defer(ephemeral=True, thinking=True)
@@ -224,7 +294,8 @@ async def report_command(interaction: discord.Interaction, reason: app_commands.
             log.info("reported message %s not fetched: %s", message_id, exc)
     outcome = await _bot(interaction).pipeline.report(Report(
         platform="discord", server_id=str(interaction.guild_id), reporter_id=str(interaction.user.id), reason=reason,
-        message=message, target_user_id=str(member.id) if member else None, channel_id=channel_id, message_id=message_id))
+        message=message, target_user_id=str(member.id) if member else None, channel_id=channel_id, message_id=message_id,
+        locale=locale_of(interaction)))
     await interaction.followup.send(outcome.message, ephemeral=True)
 
 
@@ -239,19 +310,21 @@ async def protect_command(interaction: discord.Interaction, image: discord.Attac
     bot = _bot(interaction)
     cap = bot.settings.max_attachment_bytes
     if not (image.content_type or "").startswith("image/"):
-        await interaction.response.send_message("Please attach an image file.", ephemeral=True)
+        await interaction.response.send_message(say(interaction, "discord.protect.not_image"), ephemeral=True)
         return
     if image.size > cap:
-        await interaction.response.send_message(f"That image is larger than {cap // (1024 * 1024)} MB.", ephemeral=True)
+        await interaction.response.send_message(say(interaction, "discord.protect.too_large", mb=cap // (1024 * 1024)),
+                                                ephemeral=True)
         return
     await interaction.response.defer(ephemeral=True, thinking=True)
     try:
         data = await bot.adapter.fetch(Attachment(kind="image", url=image.url, size=image.size, mime=image.content_type), cap)
     except Exception as exc:
         log.info("protect: could not download the image in %s: %s", _server(interaction), exc)
-        await interaction.followup.send("I could not download that image; please try again.", ephemeral=True)
+        await interaction.followup.send(say(interaction, "discord.protect.download_failed"), ephemeral=True)
         return
-    outcome = await bot.pipeline.protect(_server(interaction), data, registered_by=str(interaction.user.id), note=note or "")
+    outcome = await bot.pipeline.protect(_server(interaction), data, registered_by=str(interaction.user.id), note=note or "",
+                                         locale=locale_of(interaction))
     del data
     await interaction.followup.send(outcome.message, ephemeral=True)
 
@@ -267,12 +340,13 @@ async def report_message_menu(interaction: discord.Interaction, message: discord
     def build(reason: str) -> Report:
         return Report(platform="discord", server_id=str(interaction.guild_id), reporter_id=str(interaction.user.id),
                       reason=reason, message=core_message, channel_id=core_message.channel_id,
-                      message_id=core_message.message_id)
-    await interaction.response.send_modal(ReportModal(build))
+                      message_id=core_message.message_id, locale=locale_of(interaction))
+    await interaction.response.send_modal(ReportModal(build, member_lang(interaction)))
 
 
 def register(bot: Any) -> None:
     bot.tree.add_command(TriageGroup())
     bot.tree.add_command(report_command)
     bot.tree.add_command(protect_command)
+    bot.tree.add_command(unprotect_command)
     bot.tree.add_command(app_commands.ContextMenu(name="Report message", callback=report_message_menu))

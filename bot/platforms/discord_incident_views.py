@@ -185,7 +185,7 @@ class PageButton(ui.DynamicItem[ui.Button], template=r"tbi:page:(?P<incident>[0-
 
 
 async def send_page(interaction: discord.Interaction, incident_id: int, offset: int, *, edit: bool) -> None:
-    """The ephemeral pager: a few items with per-item buttons and jump links, and page buttons."""
+    """The ephemeral pager: a few items with per-item buttons (Warn included) and jump links, and page buttons."""
     try:
         items, total = _pipeline(interaction).incident_page(_server(interaction), incident_id, offset, PAGE_SIZE)
     except StoreError:
@@ -210,13 +210,13 @@ def render_page(incident_id: int, offset: int, items: list, total: int) -> tuple
         jump = f" · [Jump]({flag.link})" if flag.link else ""
         lines.append(f"**#{flag.id}** <@{flag.author_id}>{name} · {escape(flag.status)}{jump}\n{spoiler(flag.excerpt or '', 150)}"
                      if flag.author_id.isdigit() else f"**#{flag.id}** {escape(flag.author_id)} · {escape(flag.status)}")
-        for action, label in (("confirm", "Confirm"), ("dismiss", "Dismiss"), ("delete", "Delete"), ("ban", "Ban")):
+        # five buttons fill a row, so the jump link lives in the text above rather than in a sixth button
+        for action, label in (("confirm", "Confirm"), ("dismiss", "Dismiss"), ("delete", "Delete"), ("ban", "Ban"),
+                              ("warn", "Warn")):
             style = discord.ButtonStyle.danger if action in ("confirm", "ban") else discord.ButtonStyle.secondary
             button = QueueButton(action, flag.id, f"{label} #{flag.id}", style)
             button.item.row = row
             view.add_item(button)
-        if flag.link:
-            view.add_item(ui.Button(label="Jump", url=flag.link, row=row))
     embed.description = "\n\n".join(lines)[:4000] or "No items."
     prev_offset = max(0, offset - PAGE_SIZE)
     view.add_item(_row(PageButton(incident_id, prev_offset, "◀ Previous", disabled=offset == 0), PAGE_SIZE))

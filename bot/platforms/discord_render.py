@@ -58,7 +58,7 @@ def _user(user_id: str) -> str:
 _BY_ID = re.compile(r"\bby ([0-9]{3,20})\b")
 
 
-def _mention_ids(escaped: str) -> str:
+def mention_ids(escaped: str) -> str:
     """"… by 123456789012345678" (a moderator's id from the core) shown as a non-pinging mention."""
     return _BY_ID.sub(lambda m: f"by <@{m.group(1)}>", escaped)
 
@@ -78,7 +78,9 @@ def render_alert(alert: Alert) -> discord.Embed:
     embed = discord.Embed(title=_cap(escape(alert.title), 256), colour=STATUS_COLOURS.get(flag.status, discord.Colour.orange()))
     embed.description = spoiler(alert.excerpt or "", 900)
     name = f" ({escape(flag.author_name)})" if flag.author_name else ""
-    embed.add_field(name="Author", value=_cap(f"{_user(flag.author_id)}{name}\n`{escape(flag.author_id)}`", 1024), inline=True)
+    history = f"\n{escape(alert.author_history)}" if getattr(alert, "author_history", "") else ""
+    embed.add_field(name="Author", value=_cap(f"{_user(flag.author_id)}{name}\n`{escape(flag.author_id)}`{history}", 1024),
+                    inline=True)
     channel = f"<#{flag.channel_id}>" if flag.channel_id.isdigit() else escape(flag.channel_id)
     embed.add_field(name="Channel", value=channel, inline=True)
     if flag.link:
@@ -96,8 +98,14 @@ def render_alert(alert: Alert) -> discord.Embed:
         embed.add_field(name="Incident", value=f"{alert.incident.flag_count} flags from {alert.incident.author_count} accounts", inline=True)
     outcomes = getattr(alert, "outcomes", ())  # what moderators did to the whole incident, newest last
     if outcomes:
-        shown = "\n".join(f"• {_mention_ids(escape(line))}" for line in outcomes[-8:])
+        shown = "\n".join(f"• {mention_ids(escape(line))}" for line in outcomes[-8:])
         embed.add_field(name="Outcome", value=_cap(shown, 1024), inline=False)
+    if alert.incident is None and getattr(alert, "actions", ()):  # what moderators or the bot did to this flag
+        embed.add_field(name="Actions", value=_cap("\n".join(action_line(a) for a in list(alert.actions)[-6:]), 1024),
+                        inline=False)
+    notes = getattr(alert, "notes", ())
+    if notes:
+        embed.add_field(name="Notes", value=_cap("\n".join(f"• {note_line(n, 300)}" for n in notes[-5:]), 1024), inline=False)
     footer = f"flag #{flag.id}" if alert.incident is None else f"incident #{alert.incident.id} · newest flag #{flag.id}"
     if alert.dry_run:
         footer += " · DRY RUN: automatic actions are only logged"
@@ -106,8 +114,29 @@ def render_alert(alert: Alert) -> discord.Embed:
     return embed
 
 
+def action_line(action: dict) -> str:
+    """One logged action: "• warn by @mod → ok", with Discord's refusal (escaped) when it failed."""
+    actor = "the bot" if action.get("actor") == "auto" else _user(str(action.get("actor", "")))
+    duration = f" {int(action['duration_s']) // 60} min" if action.get("duration_s") else ""
+    detail = f": {escape(str(action['detail']))[:200]}" if action.get("detail") and action.get("status") != "ok" else ""
+    return f"• {escape(str(action.get('kind', '')))}{duration} by {actor} → {escape(str(action.get('status', '')))}{detail}"
+
+
+def note_line(note: str, limit: int = 300) -> str:
+    """ "author: text" from the core: the author as a non-pinging mention, the text escaped (moderators' words
+    are still untrusted) and cut to `limit`."""
+    author, sep, text = note.partition(": ")
+    if not sep:
+        author, text = "", note
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    who = _user(author) + ": " if author else ""
+    return who + escape(text)
+
+
 def failure_notice(kind: str, detail: str, link: str | None) -> str:
     """What moderators read when Discord refused an action (the flag itself is kept)."""
+    if kind == "warn":
+        return f"\u26a0\ufe0f Could not warn{f' for {link}' if link else ''}: {escape(detail)}. The flag is kept in the queue."
     need = {"delete": "Manage Messages", "timeout": "Moderate Members", "ban": "Ban Members",
             "notify": "View Channel, Send Messages and Embed Links in the mod channel"}.get(kind, "the needed permission")
     where = f" for {link}" if link else ""

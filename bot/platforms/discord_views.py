@@ -13,9 +13,10 @@ from typing import Any, Awaitable, Callable
 import discord
 from discord import ui
 
+from bot import i18n
 from bot.models import REVIEW_DECISIONS, Action, Report, Review, server_key
 from bot.platforms import discord_checks as checks
-from bot.platforms.discord_render import TIMEOUT_CHOICES
+from bot.platforms.discord_render import TIMEOUT_CHOICES, escape
 from bot.store import FlagView, StoreError
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ BUTTONS: tuple[tuple[str, str, discord.ButtonStyle], ...] = (
     ("dismiss", "Dismiss", discord.ButtonStyle.secondary),
     ("delete", "Delete message", discord.ButtonStyle.primary),
     ("ban", "Ban", discord.ButtonStyle.danger),
+    ("warn", "Warn", discord.ButtonStyle.secondary),
 )
 _DURATIONS = {str(s): label for label, s in TIMEOUT_CHOICES}
 
@@ -62,8 +64,8 @@ def _flag_for(interaction: discord.Interaction, flag_id: int) -> tuple[str, Flag
 
 
 async def act(interaction: discord.Interaction, action: str, flag_id: int, duration_s: int | None = None) -> None:
-    """One click: check permission (and for delete/timeout/ban the role hierarchy), then review or
-    moderate through the pipeline (which logs and re-renders)."""
+    """One click: check permission (and for delete/timeout/ban/warn the role hierarchy), then review,
+    warn or moderate through the pipeline (which logs and re-renders)."""
     denied = checks.missing(interaction, checks.FOR_ACTION[action])
     if denied:
         log.info("denied %s on flag %s to %s", action, flag_id, interaction.user.id)
@@ -85,6 +87,14 @@ async def act(interaction: discord.Interaction, action: str, flag_id: int, durat
         if refused:
             await interaction.followup.send(f"Not done: {refused[flag.author_id]}", ephemeral=True)
             return
+    if action == "warn":
+        result = await pipeline.warn(server, flag_id, actor)
+        if result.ok and result.detail == "dry-run":
+            text = "Dry run: the warning was logged, not sent."
+        else:
+            text = "Warned: the member got a private message." if result.ok else f"Not warned: {escape(result.detail)}."
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+        return
     if action in REVIEW_DECISIONS:
         view = await pipeline.review(Review(flag_id=flag_id, server=server, decision=action, reviewer=actor))
         await interaction.followup.send(f"Marked {view.status}.", ephemeral=True)
@@ -97,8 +107,8 @@ async def act(interaction: discord.Interaction, action: str, flag_id: int, durat
     await interaction.followup.send(text, ephemeral=True)
 
 
-class QueueButton(ui.DynamicItem[ui.Button], template=r"tb:(?P<action>confirm|dismiss|delete|ban):(?P<flag>[0-9]+)"):
-    """Confirm / Dismiss / Delete message / Ban on one queue item."""
+class QueueButton(ui.DynamicItem[ui.Button], template=r"tb:(?P<action>confirm|dismiss|delete|ban|warn):(?P<flag>[0-9]+)"):
+    """Confirm / Dismiss / Delete message / Ban / Warn on one queue item."""
 
     def __init__(self, action: str, flag_id: int, label: str | None = None,
                  style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> None:
@@ -150,13 +160,13 @@ PERSISTENT_ITEMS: tuple[type[ui.DynamicItem[Any]], ...] = (QueueButton, TimeoutS
 
 
 class ReportModal(ui.Modal, title="Report message"):
-    """The reason form behind the "Report message" context menu."""
+    """The reason form behind the "Report message" context menu, in the reporter's language."""
 
-    reason: ui.TextInput = ui.TextInput(label="What is wrong with this message?", style=discord.TextStyle.paragraph,
-                                        max_length=500, required=False)
-
-    def __init__(self, build_report: Callable[[str], Report]) -> None:
-        super().__init__(timeout=900)
+    def __init__(self, build_report: Callable[[str], Report], lang: str = "en") -> None:
+        super().__init__(title=i18n.text("discord.report.modal_title", lang)[:45], timeout=900)
+        self.reason: ui.TextInput = ui.TextInput(label=i18n.text("discord.report.modal_label", lang)[:45],
+                                                 style=discord.TextStyle.paragraph, max_length=500, required=False)
+        self.add_item(self.reason)
         self.build_report = build_report
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
