@@ -93,7 +93,7 @@ class TelegramSettings:
 @dataclass(frozen=True)
 class Settings:
     db_path: Path = Path("triagebot.db")
-    model_path: Path | None = None  # None = the shipped data/model.skops
+    model_path: Path | None = None  # None = the shipped classifiers/resources/model.skops
     thresholds: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     defaults: ServerSettings = ServerSettings()
     servers: Mapping[str, ServerSettings] = field(default_factory=lambda: MappingProxyType({}))

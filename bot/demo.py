@@ -1,4 +1,4 @@
-"""`triagebot demo`: the whole pipeline over the built-in chat in data/demo/, with no tokens or network."""
+"""`triagebot demo`: the whole pipeline over the built-in chat in bot/resources/demo/, with no tokens or network."""
 from __future__ import annotations
 
 import asyncio
@@ -6,6 +6,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
 
@@ -18,7 +19,7 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"
+DEMO_DIR = Path(str(files("bot") / "resources" / "demo"))
 SERVER_ID = "fanserver"
 SERVER = f"demo:{SERVER_ID}"
 VICTIM = "u1001"

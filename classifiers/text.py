@@ -12,6 +12,7 @@ import logging
 import math
 from array import array
 import time
+from importlib.resources import files
 from pathlib import Path
 from typing import Sequence
 
@@ -44,8 +45,8 @@ class ModelCardError(ValueError):
 
 
 def default_model_path() -> Path:
-    """``<repo>/data/model.skops``, next to ``model_card.json``."""
-    return Path(__file__).resolve().parents[1] / "data" / "model.skops"
+    """The shipped ``classifiers/resources/model.skops`` (package data), next to ``model_card.json``."""
+    return Path(str(files("classifiers") / "resources" / "model.skops"))
 
 
 def load_pipeline(path: Path):
@@ -79,7 +80,7 @@ def check_card(card: dict, model_path: Path) -> None:
     if missing:
         raise ModelCardError(f"model card has no threshold for {missing}")
     if card.get("lexicon_sha256") and card["lexicon_sha256"] != lexicon_sha256():
-        log.warning("data/lexicons changed since the model was trained; retrain to keep them in step")
+        log.warning("the lexicons changed since the model was trained; retrain to keep them in step")
 
 
 class _Block:

@@ -14,6 +14,7 @@ import platform
 import time
 import zipfile
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -33,7 +34,7 @@ from classifiers.normalize import HEAD_CHARS, TAIL_CHARS, normalize
 
 log = logging.getLogger(__name__)
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+DATA_DIR = Path(str(files("classifiers") / "resources"))
 SEED = 20261126
 #: False-positive budget on benign messages per label (the issue allows 2%; we keep a margin).
 FPR_BUDGET = 0.015

@@ -56,7 +56,7 @@ def _read_input(path: Path) -> Iterator[str]:
               help="A .txt (one message per line), .csv (`text` column) or .jsonl (`text` field) file.")
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table", show_default=True)
 @click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Model file (default: data/model.skops).")
+              help="Model file (default: the shipped model).")
 def classify_cmd(texts: tuple[str, ...], input_file: Path | None, fmt: str, model_path: Path | None) -> None:
     """Score messages for sexual and racial harassment with the shipped text model."""
     from classifiers.text import ModelNotFoundError, TextClassifier
@@ -88,7 +88,7 @@ def classify_cmd(texts: tuple[str, ...], input_file: Path | None, fmt: str, mode
 @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Directory of labelled CSVs (text,lang,sexual,racial,source).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to write model.skops and the model cards (default: data/).")
+              help="Where to write model.skops and the model cards (default: the package's classifiers/resources/).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def train_cmd(data_dir: Path, out_dir: Path | None, no_progress: bool) -> None:
     """Train the text model reproducibly and write its model card."""
