@@ -134,6 +134,7 @@ class FakeDiscord:
         self.commands: list[dict] = []
         self.automod_rules: dict[int, str] = {}  # rule id -> name, for GET .../auto-moderation/rules/{id}
         self.identify_close_code: int | None = None  # e.g. 4014: privileged intent not enabled
+        self.accepted_token: str | None = None  # set: REST calls with another bot token get 401, as Discord does
 
     # ---- lifecycle -------------------------------------------------------------------
     async def start(self) -> "FakeDiscord":
@@ -319,6 +320,9 @@ class FakeDiscord:
         call = Call(request.method, path, dict(request.query), body, files,
                     {k: v for k, v in request.headers.items() if k.lower().startswith("x-audit")})
         self.calls.append(call)
+        if self.accepted_token is not None and request.headers.get("Authorization") != f"Bot {self.accepted_token}":
+            call.status = 401
+            return _json({"message": "401: Unauthorized", "code": 0}, 401)
         for method, pattern, status, message in self.failures:
             if method == request.method and pattern.search(path):
                 call.status = status

@@ -27,7 +27,10 @@ def run(config_path: Path) -> None:
         raise click.ClickException(runner.NO_TOKEN)
     # a running bot logs what it does at INFO (-vv still gives DEBUG)
     logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
-    runner.run(settings)
+    try:
+        runner.run(settings)
+    except runner.FatalError as exc:  # one line, no token (runner redacts), non-zero exit for the supervisor
+        raise click.ClickException(str(exc)) from None
 
 
 def _n(k: int, word: str) -> str:

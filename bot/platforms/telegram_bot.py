@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 #: Bots may delete group messages only while they are younger than 48 hours.
 DELETE_WINDOW = timedelta(hours=48)
+#: getMe attempts at start-up (waits 1+2+4+8 s between them) before the runner is told Telegram is unreachable.
+STARTUP_ATTEMPTS = 5
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # a link preview could re-post the flagged image
 T = TypeVar("T")
 
@@ -382,11 +384,16 @@ def build_application(pipeline, settings: Settings, *, media_group_delay: float 
 async def run(pipeline, settings: Settings, stop: asyncio.Event) -> None:
     """Poll Telegram until `stop` is set, then finish queued work and return.
 
-    A network failure at start-up is retried with backoff (until `stop`); a bad token is not.
+    A network failure at start-up is retried with backoff, :data:`STARTUP_ATTEMPTS` times; a bad token is not.
     """
     app = build_application(pipeline, settings)
     handlers = app.bot_data["triagebot"]
-    if not await _initialize(app, stop):
+    try:
+        started = await _initialize(app, stop)
+    except BaseException:
+        await handlers.aclose()
+        raise
+    if not started:
         await handlers.aclose()
         return
     try:
@@ -408,13 +415,17 @@ async def run(pipeline, settings: Settings, stop: asyncio.Event) -> None:
 async def _initialize(app: Application, stop: asyncio.Event) -> bool:
     """app.initialize() (getMe) with backoff on network errors; False if `stop` was set meanwhile."""
     delay = 1.0
-    while not stop.is_set():
+    for attempt in range(1, STARTUP_ATTEMPTS + 1):
+        if stop.is_set():
+            break
         try:
             await app.initialize()
             return True
-        except InvalidToken:
-            raise
+        except InvalidToken:  # its message holds the token: never pass it on
+            raise ConfigError("TELEGRAM_TOKEN: Telegram rejected the token (get a new one from @BotFather)") from None
         except NetworkError as exc:
+            if attempt == STARTUP_ATTEMPTS:
+                raise ConnectionError(f"cannot reach Telegram after {attempt} attempts") from None
             log.warning("cannot reach Telegram (%s); retrying in %.0f s", exc, delay)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=delay)
