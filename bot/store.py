@@ -14,9 +14,10 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
-import sqlite_utils
+if TYPE_CHECKING:  # imported in Store.open: it pulls numpy (and pandas when installed) into every CLI start
+    import sqlite_utils
 
 from bot.migrations import MIGRATIONS
 from classifiers.base import max_scores
@@ -183,6 +184,8 @@ class Store:
         # Checkpoints run on a background connection instead of inside whichever write
         # crosses the WAL size limit; that write used to take 10+ ms (the p99 in the benchmark).
         conn.execute("PRAGMA wal_autocheckpoint=0")
+        import sqlite_utils
+
         store = cls(sqlite_utils.Database(conn), p)
         if migrate:
             store.migrate()

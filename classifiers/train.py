@@ -468,5 +468,8 @@ def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: boo
     }
     (out_dir / "model_card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out_dir / "MODEL_CARD.md").write_text(_card_markdown(card), encoding="utf-8")
+    from classifiers.text import write_lean  # the lean artefact the bot and `classify` load (classifiers/lean.py)
+
+    write_lean(model_path)
     log.info("wrote %s (%d bytes) in %.1fs", model_path, card["model_bytes"], time.time() - t0)
     return card

@@ -9,15 +9,16 @@ import getpass
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bot.cli.app import main
 from bot.cli.options import ServerKey, db_option
-from classifiers.images.bank import BankIndex, Match, fingerprint, index_from_entries
-from classifiers.images.decode import DEFAULT_LIMITS, DecodedImage, ImageRejected, decode, read_capped
-from classifiers.images.nsfw import STATUS_OFF, NsfwDetector, nudity_available
+
+if TYPE_CHECKING:  # imported inside the commands: `triagebot --help` must not load numpy/OpenCV
+    from classifiers.images.bank import BankIndex, Match
+    from classifiers.images.decode import DecodedImage
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ class BankScope(ServerKey):
 
 def load_image(path: Path) -> DecodedImage:
     """Read (capped) and decode one file; every failure becomes ImageRejected."""
+    from classifiers.images.decode import DEFAULT_LIMITS, ImageRejected, decode, read_capped
+
     try:
         with open(path, "rb") as f:
             data = read_capped(f, DEFAULT_LIMITS.max_bytes)
@@ -71,9 +74,12 @@ def _short(v: Any) -> str:
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Score at which `sexual` is listed in labels.")
 def scan_image(images: tuple[Path, ...], fmt: str, threshold: float) -> None:
     """Score images for explicit content (NudeNet); one result per image, errors included."""
-    if not nudity_available():
-        raise click.ClickException(STATUS_OFF)
-    det = NsfwDetector()
+    from classifiers.images import nsfw
+    from classifiers.images.decode import ImageRejected
+
+    if not nsfw.nudity_available():
+        raise click.ClickException(nsfw.STATUS_OFF)
+    det = nsfw.NsfwDetector()
     rows: list[dict[str, Any]] = []
     for path in images:
         try:
@@ -116,6 +122,8 @@ def _scopes(servers: tuple[str, ...]) -> list[str]:
 def bank_add(db_path: Path, images: tuple[Path, ...], note: str | None, scope: str, fmt: str) -> None:
     """Fingerprint images and store their hashes; the images themselves are not stored."""
     from bot.store import Store
+    from classifiers.images.bank import fingerprint
+    from classifiers.images.decode import ImageRejected
 
     who = f"cli:{getpass.getuser()}"
     rows: list[dict[str, Any]] = []
@@ -156,6 +164,8 @@ def match_row(path: Path, m: Match | None) -> dict[str, Any]:
 def bank_match(db_path: Path, images: tuple[Path, ...], servers: tuple[str, ...], fmt: str) -> None:
     """Check images against the bank; one result per image, errors included."""
     from bot.store import Store
+    from classifiers.images.bank import fingerprint, index_from_entries
+    from classifiers.images.decode import ImageRejected
 
     scopes = _scopes(servers)
     with Store.open(db_path) as store:

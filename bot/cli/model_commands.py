@@ -84,6 +84,20 @@ def classify_cmd(texts: tuple[str, ...], input_file: Path | None, fmt: str, mode
                        f"{','.join(labels) or '-'}  {' | '.join(reasons)}")
 
 
+@main.command("lean-model")
+@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The skops model to derive from (default: the shipped model).")
+def lean_model_cmd(model_path: Path | None) -> None:
+    """Rebuild model_lean.npz (what `run` and `classify` load) from model.skops, after retraining or merging a new model."""
+    from classifiers.text import ModelCardError, ModelNotFoundError, write_lean
+
+    try:
+        out = write_lean(model_path)
+    except (ModelNotFoundError, ModelCardError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {out}")
+
+
 @main.command("train")
 @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Directory of labelled CSVs (text,lang,sexual,racial,source).")
