@@ -92,7 +92,9 @@ def from_pipeline(pipeline: Any, model_sha256: str, labels: tuple[str, ...]) -> 
     """Pull the lean model out of a fitted ``norm -> features -> clf`` pipeline (see classifiers/train.py)."""
     feats = pipeline.named_steps["features"]
     clf = pipeline.named_steps["clf"]
-    coefs, intercepts, calib = [], [], []
+    coefs: list[np.ndarray] = []
+    intercepts: list[float] = []
+    calib: list[tuple[float, float] | None] = []
     for est in clf.estimators_:
         cc = est.calibrated_classifiers_[0] if hasattr(est, "calibrated_classifiers_") else None
         lr = cc.estimator if cc is not None else est
@@ -150,7 +152,7 @@ def save(model: LeanModel, path: Path) -> None:
     if model.lex_W is not None:
         arrays["lex_W"] = model.lex_W
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
+    np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]  # numpy's stub confuses **arrays with allow_pickle
     tmp.replace(path)
     log.info("wrote %s", path)
 
@@ -175,7 +177,7 @@ def load(path: Path) -> LeanModel:
         raise
     except Exception as exc:  # noqa: BLE001 - numpy/zipfile raise many types (EOFError, BadZipFile, KeyError, ...)
         raise LeanModelError(f"{path}: not a readable lean model ({exc})") from exc
-    calib = [tuple(c) if c else None for c in meta["calib"]]
-    return LeanModel(tuple(meta["labels"]), blocks, [float(x) for x in meta["intercepts"]], calib,  # type: ignore[arg-type]
+    calib: list[tuple[float, float] | None] = [(float(c[0]), float(c[1])) if c else None for c in meta["calib"]]
+    return LeanModel(tuple(meta["labels"]), blocks, [float(x) for x in meta["intercepts"]], calib,
                      list(meta["lex_names"]), float(meta["lex_scale"]), lex_W, meta["priors_logkeep"], meta["model_sha256"])
 

@@ -42,12 +42,16 @@ def _n(k: int, word: str) -> str:
               help="Where to write the demo database (replaced on each run).")
 def demo(db_path: Path) -> None:
     """Run the whole pipeline over a built-in chat (no tokens, no network) and print the review queue."""
+    def progress(line: str) -> None:  # on stderr, so stdout stays the report
+        click.echo(line, err=True)
+
+    progress("Starting the demo...")
     from bot.demo import SERVER, DemoError, run_demo
     from bot.store import Store
     from bot.terminal import incident_lines, queue_table
 
     try:
-        result = run_demo(db_path)
+        result = run_demo(db_path, progress=progress)
     except DemoError as exc:
         raise click.ClickException(str(exc)) from None
     with Store.open(db_path) as store:
