@@ -161,4 +161,11 @@ CREATE TABLE link_codes (
     notice_message_id INTEGER
 );
 """),
+    (10, "small key/value state of the running bot (e.g. the hash of the last registered Discord command set)", """
+CREATE TABLE app_state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"""),
 ]

@@ -127,18 +127,23 @@ def _open_store(settings: Settings):
         raise FatalError(f"database {settings.db_path} is unusable: {describe(exc)}") from exc
 
 
-def _platform_runner(name: str, pipeline, settings: Settings, stop: asyncio.Event) -> Callable[[], Awaitable[None]]:
+def _platform_runner(name: str, pipeline, settings: Settings, stop: asyncio.Event,
+                     sync_commands: bool = False) -> Callable[[], Awaitable[None]]:
     if name == "discord":
         from bot.platforms import discord_bot
 
-        return lambda: discord_bot.run(pipeline, settings, stop)
+        return lambda: discord_bot.run(pipeline, settings, stop, force_sync=sync_commands)
     from bot.platforms import telegram_bot
 
     return lambda: telegram_bot.run(pipeline, settings, stop)
 
 
-async def serve(settings: Settings, stop: asyncio.Event, policy: Supervision = Supervision()) -> None:
-    """Run every platform with a token until `stop` is set; raise :class:`FatalError` if one cannot run."""
+async def serve(settings: Settings, stop: asyncio.Event, policy: Supervision = Supervision(),
+                sync_commands: bool = False) -> None:
+    """Run every platform with a token until `stop` is set; raise :class:`FatalError` if one cannot run.
+
+    `sync_commands` re-registers Discord's slash commands even if they did not change since the last start.
+    """
     from bot import retention
     from bot.detectors import build_pipeline
     from classifiers.text import ModelCardError, ModelNotFoundError
@@ -154,7 +159,7 @@ async def serve(settings: Settings, stop: asyncio.Event, policy: Supervision = S
             raise FatalError(f"text model: {exc}") from exc
         tasks = {asyncio.create_task(retention.run_daily(store, settings, stop), name="retention"): "retention"}
         for name in platforms:
-            task = asyncio.create_task(supervise(name, _platform_runner(name, pipeline, settings, stop), stop, policy),
+            task = asyncio.create_task(supervise(name, _platform_runner(name, pipeline, settings, stop, sync_commands), stop, policy),
                                        name=f"supervise-{name}")
             tasks[task] = name
         log.info("triagebot running: %s (database %s)", ", ".join(platforms), settings.db_path)
@@ -187,14 +192,14 @@ async def _until_stopped_or_fatal(tasks: dict[asyncio.Task, str], stop: asyncio.
         raise fatal
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, sync_commands: bool = False) -> None:
     """Blocking entry point; SIGINT/SIGTERM stop cleanly. Raises :class:`FatalError` (token-free) if the bot cannot run."""
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(settings, stop)
+        await serve(settings, stop, sync_commands=sync_commands)
 
     try:
         asyncio.run(main())

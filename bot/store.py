@@ -235,6 +235,27 @@ class Store:
     def journal_mode(self) -> str:
         return self.db.conn.execute("PRAGMA journal_mode").fetchone()[0]
 
+    # ---- app state (migration 10) ------------------------------------------------------
+    def get_state(self, key: str) -> str | None:
+        """A value the running bot keeps between starts (e.g. the registered command-set hash)."""
+        row = self.db.conn.execute("SELECT value FROM app_state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_state(self, key: str, value: str) -> None:
+        with self._tx():
+            self.db.conn.execute("INSERT INTO app_state (key, value, updated_at) VALUES (?, ?, ?) "
+                                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                                 (key, value, iso(utcnow())))
+
+    def writable(self) -> bool:
+        """Can the database take a write right now (health check)? Takes and releases the write lock."""
+        try:
+            self.db.conn.execute("BEGIN IMMEDIATE")
+            self.db.conn.execute("ROLLBACK")
+            return True
+        except sqlite3.Error:
+            return False
+
     # ---- servers -------------------------------------------------------------------
     def ensure_server(self, key: str, name: str | None = None) -> None:
         if name is None and key in self._known_servers:

@@ -15,7 +15,9 @@ log = logging.getLogger(__name__)
 @main.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), required=True, envvar="TRIAGEBOT_CONFIG",
               help="TOML config (see config.example.toml).")
-def run(config_path: Path) -> None:
+@click.option("--sync-commands", is_flag=True,
+              help="Re-register Discord slash commands even if unchanged (they are registered only when they change).")
+def run(config_path: Path, sync_commands: bool) -> None:
     """Start every platform that has a token (DISCORD_TOKEN, TELEGRAM_TOKEN)."""
     from bot import runner
 
@@ -28,7 +30,7 @@ def run(config_path: Path) -> None:
     # a running bot logs what it does at INFO (-vv still gives DEBUG)
     logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
     try:
-        runner.run(settings)
+        runner.run(settings, sync_commands=sync_commands)
     except runner.FatalError as exc:  # one line, no token (runner redacts), non-zero exit for the supervisor
         raise click.ClickException(str(exc)) from None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import sys
 from collections import deque
@@ -18,6 +19,7 @@ from typing import Any
 import aiohttp
 import discord
 import yarl
+from discord import app_commands
 from discord.ext import commands
 
 from bot.download import download_capped
@@ -30,6 +32,9 @@ from bot.platforms.discord_views import PERSISTENT_ITEMS, queue_view
 from classifiers.base import Verdict
 
 log = logging.getLogger(__name__)
+# The bot never joins voice: skip discord.py's start-up warnings about PyNaCl and davey.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
 
 NO_MENTIONS = discord.AllowedMentions.none()
 MAX_TIMEOUT_S = 28 * 86400  # Discord's limit
@@ -223,7 +228,8 @@ RULE_NAME_TTL = 600.0
 class TriageBot(commands.Bot):
     """The Discord client: feeds messages to the Intake and exposes the pipeline to commands and buttons."""
 
-    def __init__(self, pipeline: Pipeline, settings: Settings, *, sync_commands: bool = True, **options: Any) -> None:
+    def __init__(self, pipeline: Pipeline, settings: Settings, *, sync_commands: bool = True, force_sync: bool = False,
+                 **options: Any) -> None:
         intents = discord.Intents.default()
         intents.message_content = True
         intents.guilds = True
@@ -237,6 +243,7 @@ class TriageBot(commands.Bot):
         pipeline.adapters["discord"] = self.adapter
         self.intake = Intake(pipeline, maxsize=settings.queue_size)
         self.sync_commands = sync_commands
+        self.force_sync = force_sync
         self.errors: deque[tuple[str, BaseException]] = deque(maxlen=100)
         self._rule_names: dict[tuple[int, int], tuple[float, asyncio.Future[str | None]]] = {}
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
@@ -251,10 +258,23 @@ class TriageBot(commands.Bot):
         self.add_dynamic_items(*PERSISTENT_ITEMS)
         self.intake.start()
         if self.sync_commands:
-            try:
-                await self.tree.sync()
-            except Exception as exc:  # the bot still flags and runs buttons without fresh commands
-                log.warning("could not register slash commands: %s", exc)
+            await self._sync_commands_if_changed()
+
+    async def _sync_commands_if_changed(self) -> None:
+        """Register the command set only when it differs from the last registered one (Discord allows 200
+        command creations a day); `triagebot run --sync-commands` forces it."""
+        key = f"discord:commands:{self.application_id}"
+        digest = command_set_hash(self.tree)
+        store = self.pipeline.store
+        if not self.force_sync and store.get_state(key) == digest:
+            log.info("slash commands unchanged since they were last registered; not syncing (--sync-commands forces it)")
+            return
+        try:
+            await self.tree.sync()
+        except Exception as exc:  # the bot still flags and runs buttons without fresh commands
+            log.warning("could not register slash commands: %s", exc)
+            return
+        store.set_state(key, digest)
 
     async def close(self) -> None:
         await self.intake.stop()
@@ -329,6 +349,12 @@ class TriageBot(commands.Bot):
         return str(data.get("name") or "")[:100] or None
 
 
+def command_set_hash(tree: app_commands.CommandTree) -> str:
+    """sha256 of the global command payload Discord would receive from `tree.sync()`."""
+    payload = sorted((c.to_dict(tree) for c in tree.get_commands()), key=lambda d: (d.get("type", 1), d["name"]))
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def build_bot(pipeline: Pipeline, settings: Settings, **options: Any) -> TriageBot:
     """The configured client; `options` go to discord.py (tests pass a small `guild_ready_timeout`)."""
     return TriageBot(pipeline, settings, **options)
@@ -342,13 +368,13 @@ def point_at(settings: Settings) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord.gateway)
 
 
-async def run(pipeline: Pipeline, settings: Settings, stop: asyncio.Event) -> None:
+async def run(pipeline: Pipeline, settings: Settings, stop: asyncio.Event, force_sync: bool = False) -> None:
     """Connect and serve until `stop` is set, then close the client; login errors propagate."""
     token = settings.discord.token
     if not token:
         raise ConfigError("DISCORD_TOKEN: not set")
     point_at(settings)
-    client = build_bot(pipeline, settings)
+    client = build_bot(pipeline, settings, force_sync=force_sync)
     async with client:
         runner = asyncio.create_task(client.start(token), name="discord-client")
         stopper = asyncio.create_task(stop.wait(), name="discord-stop")
