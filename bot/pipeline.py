@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Callable, Mapping, Protocol, Sequence
 
-from bot import alerts, incidents
+from bot import alerts, incidents, metrics
 from bot.config import ServerSettings, Settings
 from bot.models import Action, ActionResult, Attachment, Decision, Message, Report, Review, utcnow
 from bot.policy import decide
@@ -201,7 +201,9 @@ class Pipeline:
             return None
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self.executor, self.image_scanner.scan, data, scopes)
+            result = await loop.run_in_executor(self.executor, self.image_scanner.scan, data, scopes)
+            metrics.image_refused(getattr(result, "error", None))
+            return result
         except Exception:
             log.exception("image scan failed for %s/%s", message.server, message.message_id)
             return None
@@ -219,8 +221,10 @@ class Pipeline:
             extra_targets = [e["protects"] for e in map(self.store.bank_entry, found.bank_entries) if e and e.get("protects")]
             message = replace(message, targets=tuple(dict.fromkeys((*message.targets, *extra_targets))))
         decision = self.decide(message, found.verdicts + list(extra_verdicts), settings)
+        metrics.message_seen(message.platform)
         if not decision.flagged:
             return decision
+        metrics.flagged(message.platform, decision.labels)
         return await self.flag(message, decision, source=source, images=found.images)
 
     def decide(self, message: Message, verdicts: Sequence[Verdict], settings: ServerSettings) -> Decision:

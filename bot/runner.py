@@ -144,7 +144,7 @@ async def serve(settings: Settings, stop: asyncio.Event, policy: Supervision = S
 
     `sync_commands` re-registers Discord's slash commands even if they did not change since the last start.
     """
-    from bot import retention
+    from bot import health, metrics, retention
     from bot.detectors import build_pipeline
     from classifiers.text import ModelCardError, ModelNotFoundError
 
@@ -158,6 +158,11 @@ async def serve(settings: Settings, stop: asyncio.Event, policy: Supervision = S
         except (ModelNotFoundError, ModelCardError) as exc:
             raise FatalError(f"text model: {exc}") from exc
         tasks = {asyncio.create_task(retention.run_daily(store, settings, stop), name="retention"): "retention"}
+        health.add_check("store", lambda: health.Check(store.writable(), str(settings.db_path)))
+        for name in platforms:
+            health.add_check(name, lambda n=name: health.Check(metrics.is_connected(n)))  # type: ignore[misc]
+        if settings.health.enabled:
+            tasks[asyncio.create_task(health.serve(settings.health, stop), name="health")] = "health endpoint"
         for name in platforms:
             task = asyncio.create_task(supervise(name, _platform_runner(name, pipeline, settings, stop, sync_commands), stop, policy),
                                        name=f"supervise-{name}")
@@ -166,6 +171,8 @@ async def serve(settings: Settings, stop: asyncio.Event, policy: Supervision = S
         try:
             await _until_stopped_or_fatal(tasks, stop)
         finally:
+            for name in ("store", *platforms):
+                health.remove_check(name)
             pipeline.executor.shutdown(wait=False, cancel_futures=True)
     finally:
         store.close()

@@ -248,10 +248,17 @@ class Store:
                                  (key, value, iso(utcnow())))
 
     def writable(self) -> bool:
-        """Can the database take a write right now (health check)? Takes and releases the write lock."""
+        """Can the database take a write right now (health check)? Probed on a short-lived connection of its
+        own, so it never touches a transaction in progress; blocks up to 2 s when another writer holds the lock."""
+        if self.path is None:
+            return True
         try:
-            self.db.conn.execute("BEGIN IMMEDIATE")
-            self.db.conn.execute("ROLLBACK")
+            conn = sqlite3.connect(str(self.path), timeout=2)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+            finally:
+                conn.close()
             return True
         except sqlite3.Error:
             return False

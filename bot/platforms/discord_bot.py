@@ -22,6 +22,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot import metrics
 from bot.download import download_capped
 from bot.config import ConfigError, Settings
 from bot.models import Action, ActionResult, Attachment, Message, utcnow
@@ -375,6 +376,8 @@ async def run(pipeline: Pipeline, settings: Settings, stop: asyncio.Event, force
         raise ConfigError("DISCORD_TOKEN: not set")
     point_at(settings)
     client = build_bot(pipeline, settings, force_sync=force_sync)
+    metrics.watch_connection("discord", lambda: client.is_ready() and not client.is_closed())
+    metrics.watch_queue("discord", client.intake.queue.qsize)
     async with client:
         runner = asyncio.create_task(client.start(token), name="discord-client")
         stopper = asyncio.create_task(stop.wait(), name="discord-stop")
@@ -394,4 +397,5 @@ async def run(pipeline: Pipeline, settings: Settings, stop: asyncio.Event, force
         else:
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
+    metrics.forget("discord")
     log.info("discord client stopped")

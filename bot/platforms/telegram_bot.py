@@ -21,6 +21,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, Ne
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
+from bot import metrics
 from bot.download import download_capped
 from bot.config import ConfigError, Settings
 from bot.models import Action, ActionResult, Attachment, Message
@@ -400,9 +401,12 @@ async def run(pipeline, settings: Settings, stop: asyncio.Event) -> None:
         await app.updater.start_polling(allowed_updates=["message", "edited_message", "callback_query"], bootstrap_retries=3)
         await app.start()
         await handlers.publish_commands()
+        metrics.watch_connection("telegram", lambda: app.updater.running)
+        metrics.watch_queue("telegram", handlers.intake.queue.qsize)
         log.info("telegram bot @%s polling", app.bot.username)
         await stop.wait()
     finally:
+        metrics.forget("telegram")
         log.info("telegram bot stopping")
         if app.updater.running:
             await app.updater.stop()
