@@ -93,7 +93,8 @@ async def supervise(name: str, start: Callable[[], Awaitable[None]], stop: async
         except asyncio.CancelledError:
             raise
         except ConfigError as exc:
-            raise FatalError(f"{name}: {describe(exc)}") from exc
+            msg = describe(exc)
+            raise FatalError(msg if msg.lower().startswith(name) else f"{name}: {msg}") from exc
         except Exception as exc:  # noqa: BLE001 - any crash is either restarted or fatal, never swallowed
             problem = exc
         if stop.is_set():
