@@ -27,6 +27,8 @@ def test_demo_prints_incident_queue_and_database(demo_run):
     out = result.output
     assert "Review queue (oldest first):" in out and f"Database: {db.resolve()}" in out
     assert "targeting @sari" in out and "re-shared image" in out
+    # progress while it runs (stderr): each step, then the replay counter up to every event
+    assert out.index("Loading the text model...") < out.index("Replaying the chat...") < out.index("replayed 26/26")
 
 
 def test_demo_catches_reshares_reports_and_spares_chatter(demo_run):

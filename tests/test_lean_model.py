@@ -86,3 +86,33 @@ def test_lean_load_imports_neither_sklearn_nor_skops() -> None:
             "print(sorted({k.split('.')[0] for k in sys.modules} & {'sklearn', 'skops', 'scipy', 'pandas'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@needs_model
+def test_lean_model_command_reproduces_the_shipped_file_byte_for_byte(model_dir: Path) -> None:
+    """Regeneration is one command and deterministic: rebuilding from the shipped skops gives the shipped file."""
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    (model_dir / lean.LEAN_NAME).unlink()
+    result = CliRunner().invoke(main, ["lean-model", "--model", str(model_dir / "model.skops")])
+    assert result.exit_code == 0, result.output
+    assert (model_dir / lean.LEAN_NAME).read_bytes() == default_model_path().with_name(lean.LEAN_NAME).read_bytes()
+
+
+@pytest.mark.parametrize("files, code, fragment", [
+    ({}, 2, "does not exist"),
+    ({"model.skops": b"not a model"}, 1, "model card not found"),
+    ({"model.skops": b"", "model_card.json": b'{"labels": ["sexual"], "thresholds": {}}'}, 1, "model card labels"),
+])
+def test_lean_model_command_errors(tmp_path: Path, files: dict[str, bytes], code: int, fragment: str) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    result = CliRunner().invoke(main, ["lean-model", "--model", str(tmp_path / "model.skops")])
+    assert result.exit_code == code and fragment in result.output, result.output
+    assert not (tmp_path / lean.LEAN_NAME).exists()
