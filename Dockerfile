@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# triagebot: multi-stage image. Build:  docker build -t triagebot .
+# triagebot: multi-stage image (needs BuildKit, the default builder since Docker 23). Build:  docker build -t triagebot .
 # Run:    docker run -d --env-file triagebot.env -v triagebot-data:/var/lib/triagebot triagebot
 # (see deploy/compose.yaml and README "Running with Docker")
 
@@ -27,7 +27,7 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
  && useradd --system --uid 10001 --user-group --home-dir /var/lib/triagebot --shell /usr/sbin/nologin triagebot \
  && install -d -o triagebot -g triagebot -m 0750 /var/lib/triagebot
 # The model, lexicons and demo chat live in site-packages, owned by root: read-only for the bot.
-COPY --chmod=0644 deploy/triagebot.docker.toml /etc/triagebot/triagebot.toml
+COPY deploy/triagebot.docker.toml /etc/triagebot/triagebot.toml
 USER triagebot
 WORKDIR /var/lib/triagebot
 # The database (and its -wal/-shm files) is the only state: keep it on a volume and back it up.
