@@ -401,7 +401,7 @@ async def run(pipeline, settings: Settings, stop: asyncio.Event) -> None:
         await app.updater.start_polling(allowed_updates=["message", "edited_message", "callback_query"], bootstrap_retries=3)
         await app.start()
         await handlers.publish_commands()
-        metrics.watch_connection("telegram", lambda: app.updater.running)
+        metrics.watch_connection("telegram", lambda: app.updater is not None and app.updater.running)
         metrics.watch_queue("telegram", handlers.intake.queue.qsize)
         log.info("telegram bot @%s polling", app.bot.username)
         await stop.wait()
