@@ -148,3 +148,33 @@ async def test_run_exits_non_zero_on_a_rejected_telegram_token(tmp_path: Path) -
     assert code != 0, out[-2000:]
     assert len(_error_lines(out)) == 1 and "Telegram rejected the token" in _error_lines(out)[0], out[-2000:]
     assert TELEGRAM_TOKEN not in out and TELEGRAM_TOKEN.split(":")[1] not in out and "Traceback" not in out
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again on exit: nothing listens there
+
+
+@needs_model
+@pytest.mark.parametrize("platform, expected", [
+    ("discord", "discord: could not start: ClientConnectorError"),
+    ("telegram", "telegram: could not start: ConnectionError: cannot reach Telegram after 2 attempts"),
+])
+async def test_api_unreachable_at_start_up_is_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, platform: str, expected: str) -> None:
+    from bot.platforms import telegram_bot
+
+    monkeypatch.setattr(telegram_bot, "STARTUP_ATTEMPTS", 2)  # 1 s of back-off instead of 15
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    base = f"http://127.0.0.1:{_closed_port()}"
+    if platform == "discord":
+        settings = Settings(db_path=tmp_path / "bot.db", discord=DiscordSettings(token=DISCORD_TOKEN, api_base=f"{base}/api/v10"))
+    else:
+        settings = Settings(db_path=tmp_path / "bot.db",
+                            telegram=TelegramSettings(token=TELEGRAM_TOKEN, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot"))
+    with pytest.raises(FatalError, match=expected) as info:
+        await asyncio.wait_for(serve(settings, asyncio.Event()), 60)
+    assert TELEGRAM_TOKEN not in str(info.value) and DISCORD_TOKEN not in str(info.value)
