@@ -10,6 +10,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from bot.errors import TriagebotError
+from bot.i18n import LANGUAGES
+
 log = logging.getLogger(__name__)
 
 DEFAULT_DISCORD_API_BASE = "https://discord.com/api/v10"
@@ -17,7 +20,7 @@ DEFAULT_TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_TELEGRAM_BASE_FILE_URL = "https://api.telegram.org/file/bot"
 
 
-class ConfigError(ValueError):
+class ConfigError(TriagebotError, ValueError):
     """A config problem, phrased as one line naming the key."""
 
 
@@ -44,6 +47,12 @@ class ServerSettings:
     incident_window_minutes: int = 30
     incident_escalate_count: int = 5
     shared_bank: bool = False
+    # Mentioned when an incident escalates or a protected picture is re-shared (never for single flags):
+    # Discord role ids, or Telegram user ids of the admins to notify.
+    escalation_ping: frozenset[str] = frozenset()
+    language: str = "en"  # alerts and replies: "en" or "id" (a member's own language wins where the platform says it)
+    warning_message: str | None = None  # what a Warn sends the member privately; None = the built-in text in `language`
+    warnings_count: bool = False  # warnings count toward `timeout_after_flags` like flags do
 
     def with_overrides(self, overrides: Mapping[str, Any], where: str = "overrides") -> "ServerSettings":
         """A copy with validated overrides applied; `thresholds` merge per label."""
@@ -118,51 +127,134 @@ class Settings:
     def effective(self, key: str, overrides: Mapping[str, Any]) -> ServerSettings:
         """The server's config with its stored runtime (/setup) overrides on top, as the bots apply it."""
         base = self.for_server(key)
-        return base.with_overrides(overrides, f"stored settings of {key}") if overrides else base
+        if not overrides:
+            return base
+        try:
+            return base.with_overrides(overrides, f"stored settings of {key}")
+        except ConfigError as exc:
+            # stored by an older version with looser rules: keep the keys that are still valid
+            log.warning("ignoring invalid stored settings: %s", exc)
+            good: dict[str, Any] = {}
+            for name, value in overrides.items():
+                try:
+                    _validate_server({name: value}, "stored")
+                except ConfigError:
+                    continue
+                good[name] = value
+            return base.with_overrides(good, f"stored settings of {key}")
 
 
 _SERVER_FIELDS = {f.name: f for f in dataclasses.fields(ServerSettings)}
 
+#: Bounds for every number in the config. Durations stop at a year (366 days), so timestamps computed
+#: from them never overflow; counts stop where a larger value can only be a typo.
+YEAR_DAYS = 366
+YEAR_MINUTES = YEAR_DAYS * 24 * 60
+MAX_TIMEOUT_MINUTES = 28 * 24 * 60  # Discord refuses longer timeouts
+MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024  # the image decoder's own byte cap
+MAX_QUEUE_SIZE = 100_000
+MAX_ID_CHARS = 64
+MAX_IDS = 10_000
+MAX_TEXT_CHARS = 4096
+_ID_INT_RANGE = (-(2**63), 2**63 - 1)  # Discord snowflakes and Telegram chat ids are 64-bit
 
-def _expect(value: Any, kind: str, where: str) -> Any:
+
+def _show(value: Any) -> str:
+    """A short, safe description of a bad value: never a huge or recursive repr in a one-line error."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        if value.bit_length() >= 10_000:  # str() of it would hit Python's 4300-digit limit
+            return f"a number of about {int(value.bit_length() * 0.30103)} digits"
+        digits = len(str(abs(value)))
+        return repr(value) if digits <= 24 else f"a {digits}-digit number"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:39] + "…"
+        shown = "".join(c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else "?" for c in shown)
+        return repr(shown)
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a table"
+    return f"a {type(value).__name__}"
+
+
+def _name(key: Any) -> str:
+    """A key as written in the file, made safe for a one-line message."""
+    if isinstance(key, str) and key.isprintable() and len(key) <= 64:
+        return key
+    return _show(key)
+
+
+def _expect(value: Any, kind: str, where: str, lo: int | None = None, hi: int | None = None) -> Any:
+    """Check one scalar by kind (and, for numbers, by range); raise ConfigError naming `where`."""
     if kind == "bool":
         if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+            raise ConfigError(f"{where}: expected true or false, got {_show(value)}")
         return value
     if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError(f"{where}: expected a whole number >= 0, got {value!r}")
+        lo = 0 if lo is None else lo
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected a whole number, got {_show(value)}")
+        if value < lo or (hi is not None and value > hi):
+            span = f"from {lo} to {hi}" if hi is not None else f">= {lo}"
+            raise ConfigError(f"{where}: expected a whole number {span}, got {_show(value)}")
         return value
     if kind == "prob":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
-            raise ConfigError(f"{where}: expected a number between 0 and 1, got {value!r}")
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or (isinstance(value, int) and value.bit_length() > 64) or not 0.0 <= float(value) <= 1.0):
+            raise ConfigError(f"{where}: expected a number between 0 and 1, got {_show(value)}")
         return float(value)
     if kind == "id":
-        if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise ConfigError(f"{where}: expected an id (string or number), got {value!r}")
-        return str(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not _ID_INT_RANGE[0] <= value <= _ID_INT_RANGE[1]:
+                raise ConfigError(f"{where}: expected a 64-bit id, got {_show(value)}")
+            return str(value)
+        if (not isinstance(value, str) or not value or len(value) > MAX_ID_CHARS
+                or not value.isprintable() or any(c.isspace() for c in value)):
+            raise ConfigError(f"{where}: expected an id (a number, or a string of up to {MAX_ID_CHARS} "
+                              f"visible characters), got {_show(value)}")
+        return value
     if kind == "ids":
         if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list of ids, got {value!r}")
+            raise ConfigError(f"{where}: expected a list of ids, got {_show(value)}")
+        if len(value) > MAX_IDS:
+            raise ConfigError(f"{where}: at most {MAX_IDS} ids, got {len(value)}")
         return frozenset(_expect(v, "id", f"{where}[{i}]") for i, v in enumerate(value))
     if kind == "path":
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(f"{where}: expected a file path, got {value!r}")
+        if not isinstance(value, str) or not value.strip() or "\0" in value or len(value) > MAX_TEXT_CHARS:
+            raise ConfigError(f"{where}: expected a file path, got {_show(value)}")
         return Path(value).expanduser()
     if kind == "str":
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        if not isinstance(value, str) or "\0" in value or len(value) > MAX_TEXT_CHARS:
+            raise ConfigError(f"{where}: expected a string of up to {MAX_TEXT_CHARS} characters, got {_show(value)}")
+        return value
+    if kind == "lang":
+        if value not in LANGUAGES:
+            raise ConfigError(f"{where}: expected one of {', '.join(LANGUAGES)}, got {value!r}")
         return value
     raise AssertionError(kind)
 
 
-_SERVER_KINDS = {
-    "dry_run": "bool", "mod_channel": "id", "mod_chat": "id", "allow_channels": "ids",
-    "exempt_users": "ids", "exempt_bots": "bool", "exempt_moderators": "bool",
-    "retention_days": "int", "auto_delete": "bool", "auto_delete_threshold": "prob",
-    "auto_timeout": "bool", "timeout_after_flags": "int", "timeout_window_minutes": "int",
-    "timeout_minutes": "int", "report_rate_limit": "int", "incident_window_minutes": "int",
-    "incident_escalate_count": "int", "shared_bank": "bool",
+#: kind, then (low, high) for whole numbers.
+_SERVER_KINDS: dict[str, tuple[str, int | None, int | None]] = {
+    "dry_run": ("bool", None, None), "mod_channel": ("id", None, None), "mod_chat": ("id", None, None),
+    "allow_channels": ("ids", None, None), "exempt_users": ("ids", None, None),
+    "exempt_bots": ("bool", None, None), "exempt_moderators": ("bool", None, None),
+    "retention_days": ("int", 0, YEAR_DAYS),  # 0 = keep content forever
+    "auto_delete": ("bool", None, None), "auto_delete_threshold": ("prob", None, None),
+    "auto_timeout": ("bool", None, None),
+    "timeout_after_flags": ("int", 1, 1000),
+    "timeout_window_minutes": ("int", 1, YEAR_MINUTES),
+    "timeout_minutes": ("int", 1, MAX_TIMEOUT_MINUTES),
+    "report_rate_limit": ("int", 0, 10_000),  # 0 = unlimited
+    "incident_window_minutes": ("int", 1, YEAR_MINUTES),
+    "incident_escalate_count": ("int", 1, 10_000),
+    "shared_bank": ("bool", None, None),
+    "escalation_ping": ("ids", None, None), "language": ("lang", None, None),
+    "warning_message": ("str", None, None), "warnings_count": ("bool", None, None),
 }
 assert set(_SERVER_KINDS) | {"thresholds"} == set(_SERVER_FIELDS)
 
@@ -171,26 +263,27 @@ def validate_thresholds(raw: Any, where: str) -> dict[str, float]:
     from classifiers.base import LABELS
 
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a table of label = number, got {raw!r}")
+        raise ConfigError(f"{where}: expected a table of label = number, got {_show(raw)}")
     out: dict[str, float] = {}
     for label, value in raw.items():
         if label not in LABELS:
-            raise ConfigError(f"{where}.{label}: unknown label (known: {', '.join(LABELS)})")
+            raise ConfigError(f"{where}.{_name(label)}: unknown label (known: {', '.join(LABELS)})")
         out[label] = _expect(value, "prob", f"{where}.{label}")
     return out
 
 
 def _validate_server(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where}: expected a table, got {raw!r}")
+        raise ConfigError(f"{where}: expected a table, got {_show(raw)}")
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if key == "thresholds":
             out[key] = MappingProxyType(validate_thresholds(value, f"{where}.thresholds"))
         elif key in _SERVER_KINDS:
-            out[key] = _expect(value, _SERVER_KINDS[key], f"{where}.{key}")
+            kind, lo, hi = _SERVER_KINDS[key]
+            out[key] = _expect(value, kind, f"{where}.{key}", lo, hi)
         else:
-            raise ConfigError(f"{where}.{key}: unknown key")
+            raise ConfigError(f"{where}.{_name(key)}: unknown key")
     return out
 
 
@@ -205,44 +298,48 @@ def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None
     known = {"storage", "model", "thresholds", "defaults", "servers", "discord", "telegram", "limits", "health"}
     for key in data:
         if key not in known:
-            raise ConfigError(f"{key}: unknown section (known: {', '.join(sorted(known))})")
+            raise ConfigError(f"{_name(key)}: unknown section (known: {', '.join(sorted(known))})")
 
     def table(name: str) -> Mapping[str, Any]:
         value = data.get(name, {})
         if not isinstance(value, dict):
-            raise ConfigError(f"{name}: expected a table, got {value!r}")
+            raise ConfigError(f"{name}: expected a table, got {_show(value)}")
         return value
 
     def only(name: str, allowed: set[str]) -> Mapping[str, Any]:
         t = table(name)
         for k in t:
             if k not in allowed:
-                raise ConfigError(f"{name}.{k}: unknown key")
+                raise ConfigError(f"{name}.{_name(k)}: unknown key")
         return t
 
     storage = only("storage", {"path"})
     db_path = _expect(storage["path"], "path", "storage.path") if "path" in storage else Path("triagebot.db")
+    db_where = "storage.path"
     if env.get("TRIAGEBOT_DB"):
-        db_path = Path(env["TRIAGEBOT_DB"])
+        db_path, db_where = _expect(env["TRIAGEBOT_DB"], "path", "TRIAGEBOT_DB"), "TRIAGEBOT_DB"
     model = only("model", {"path"})
     model_path = _expect(model["path"], "path", "model.path") if "path" in model else None
     if base_dir is not None:
         db_path = db_path if db_path.is_absolute() else base_dir / db_path
         model_path = model_path if model_path is None or model_path.is_absolute() else base_dir / model_path
+    if db_path.is_dir():
+        raise ConfigError(f"{db_where}: {_show(str(db_path))} is a directory, expected a database file")
+    if model_path is not None and model_path.is_dir():
+        raise ConfigError(f"model.path: {_show(str(model_path))} is a directory, expected a model file")
 
     thresholds = MappingProxyType(validate_thresholds(table("thresholds"), "thresholds"))
     defaults = ServerSettings().with_overrides(table("defaults"), "defaults")
     servers: dict[str, ServerSettings] = {}
     for key, section in table("servers").items():
         if not _server_key_ok(key):
-            raise ConfigError(f'servers."{key}": expected a name like "discord:<guild id>" or "telegram:<chat id>"')
+            raise ConfigError(f'servers."{_name(key)}": expected a name like "discord:<guild id>" or "telegram:<chat id>"')
         servers[key] = defaults.with_overrides(section, f'servers."{key}"')
 
     limits = only("limits", {"max_attachment_bytes", "queue_size"})
-    max_bytes = _expect(limits.get("max_attachment_bytes", 10 * 1024 * 1024), "int", "limits.max_attachment_bytes")
-    queue_size = _expect(limits.get("queue_size", 1000), "int", "limits.queue_size")
-    if queue_size < 1:
-        raise ConfigError("limits.queue_size: expected a whole number >= 1")
+    max_bytes = _expect(limits.get("max_attachment_bytes", 10 * 1024 * 1024), "int", "limits.max_attachment_bytes",
+                        1024, MAX_ATTACHMENT_BYTES)
+    queue_size = _expect(limits.get("queue_size", 1000), "int", "limits.queue_size", 1, MAX_QUEUE_SIZE)
 
     d = only("discord", {"api_base", "gateway"})
     discord = DiscordSettings(
@@ -258,9 +355,7 @@ def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None
         max_download_bytes=max_bytes,
     )
     h = only("health", {"enabled", "host", "port"})
-    port = _expect(h.get("port", HealthSettings.port), "int", "health.port")
-    if not 1 <= port <= 65535:
-        raise ConfigError(f"health.port: expected a port between 1 and 65535, got {port}")
+    port = _expect(h.get("port", HealthSettings.port), "int", "health.port", 1, 65535)
     health = HealthSettings(enabled=_expect(h.get("enabled", False), "bool", "health.enabled"),
                             host=_expect(h.get("host", HealthSettings.host), "str", "health.host"), port=port)
     return Settings(
@@ -275,17 +370,25 @@ def load_settings(path: str | Path | None, env: Mapping[str, str] | None = None)
     if path is None:
         return parse_settings({}, env)
     p = Path(path)
+    shown = _show(str(p))[1:-1] if len(str(p)) <= 40 else str(p).encode("utf-8", "replace").decode("utf-8")
+    if p.is_dir():
+        raise ConfigError(f"{shown}: is a directory, expected a TOML config file")
     try:
         raw = p.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{p}: cannot read config file ({exc.strerror or exc})") from None
+        raise ConfigError(f"{shown}: cannot read config file ({exc.strerror or exc})") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8-sig"))  # a BOM (Windows editors) is fine
     except UnicodeDecodeError:
-        raise ConfigError(f"{p}: config file is not UTF-8 text") from None
+        raise ConfigError(f"{shown}: config file is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+        raise ConfigError(f"{shown}: not valid TOML: {exc}") from None
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively; no config nests this deep
+        raise ConfigError(f"{shown}: not valid TOML: arrays or tables nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer literal over Python's 4300-digit limit
+        raise ConfigError(f"{shown}: not valid TOML: {str(exc).splitlines()[0][:100]}") from None
     try:
         return parse_settings(data, env, base_dir=p.resolve().parent)
     except ConfigError as exc:
-        raise ConfigError(f"{p}: {exc}") from None
+        raise ConfigError(f"{shown}: {exc}") from None

@@ -14,6 +14,7 @@ from typing import Callable
 from bot import demo_images
 from bot.config import ServerSettings, Settings
 from bot.detectors import build_pipeline
+from bot.errors import TriagebotError
 from bot.models import Action, ActionResult, Attachment, Message, Report
 from bot.pipeline import Pipeline
 from bot.store import Store
@@ -26,8 +27,8 @@ SERVER = f"demo:{SERVER_ID}"
 VICTIM = "u1001"
 
 
-class DemoError(RuntimeError):
-    pass
+class DemoError(TriagebotError):
+    """The demo cannot run here (bad data file, or a --db that holds real servers)."""
 
 
 @dataclass
@@ -140,6 +141,7 @@ async def _run(pipeline: Pipeline, adapter: DemoAdapter, demo_dir: Path,
         image_note = f"Sari registered 1 photo privately (bank entry #{out.entry_id}); {pipeline.image_scanner.status()}"
     progress("Replaying the chat...")
     n, flagged, reports = await replay(pipeline, adapter, demo_dir, progress)
+    await pipeline.settle()  # alerts are delivered by a background worker; let it post them
     return n, flagged, reports, image_note
 
 

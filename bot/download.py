@@ -5,12 +5,14 @@ import logging
 
 import aiohttp
 
+from bot.errors import TriagebotError
+
 log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
 
 
-class DownloadRefused(ValueError):
+class DownloadRefused(TriagebotError, ValueError):
     """The server said no, or the body is bigger than allowed."""
 
 

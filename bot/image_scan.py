@@ -99,3 +99,8 @@ class ImageScan:
         idx = self._indexes.get(scope)
         if idx is not None:
             idx.add_records(entry_id, records)
+
+    def remove_from_index(self, scope: str, entry_id: int) -> None:
+        """An entry was removed from the store: drop the scope's cached index, rebuilt from the store on next use."""
+        with self._lock:
+            self._indexes.pop(scope, None)

@@ -1,46 +1,43 @@
-"""Groups flags aimed at one member within a window into one incident, so a pile-on is one alert."""
+"""How an incident reads in alerts and queues. (Grouping flags into incidents happens as a flag is stored.)"""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from typing import Sequence
 
-from bot.config import ServerSettings
-from bot.models import Message
-from bot.store import IncidentView, Store
+from bot import i18n
+from bot.store import IncidentView
 
 log = logging.getLogger(__name__)
 
 
-def assign(store: Store, flag_id: int, message: Message, settings: ServerSettings) -> int | None:
-    """Attach a flag to the open incident for its message's first target, or start one; None if it targets no one."""
-    if not message.targets:
-        return None
-    target = message.targets[0]
-    since = message.time - timedelta(minutes=settings.incident_window_minutes)
-    existing = store.open_incident_for(message.server, target, since)
-    return store.attach_to_incident(message.server, flag_id, target, existing, message.time, message.target_name(target))
-
-
 #: Order labels are named in, most serious first; `reported` only adds that members reported it.
 _LABEL_ORDER = ("sexual", "racial", "reshare", "automod", "reported")
-_LABEL_WORDS = {"reshare": "re-shared image", "automod": "AutoMod", "reported": "reported"}
 
 
-def _span(minutes: float) -> str:
+def label_words(labels: Sequence[str], lang: str = "en") -> str:
+    """E.g. "sexual/racial" (or "seksual/rasial"), most serious first; `reported` alone only when nothing else."""
+    ordered = sorted(labels, key=lambda x: _LABEL_ORDER.index(x) if x in _LABEL_ORDER else len(_LABEL_ORDER))
+    words = [_label(x, lang) for x in ordered if x != "reported"]
+    return "/".join(words) or i18n.text("label.reported", lang)
+
+
+def _label(label: str, lang: str) -> str:
+    return i18n.text(f"label.{label}", lang) if label in _LABEL_ORDER else label
+
+
+def _span(minutes: float, lang: str) -> str:
     if minutes < 1:
-        return "under a minute"
+        return i18n.text("span.under_minute", lang)
     if minutes < 120:
-        return f"{round(minutes)} min"
-    return f"{minutes / 60:.1f} h"
+        return i18n.text("span.minutes", lang, n=round(minutes))
+    return i18n.text("span.hours", lang, n=f"{minutes / 60:.1f}")
 
 
-def summary(incident: IncidentView, target_name: str | None = None) -> str:
+def summary(incident: IncidentView, target_name: str | None = None, lang: str = "en") -> str:
     """E.g. "14 sexual/racial messages from 9 accounts targeting @member in 20 min"."""
     who = target_name or incident.target_name or incident.target_id
-    ordered = sorted(incident.labels, key=lambda x: _LABEL_ORDER.index(x) if x in _LABEL_ORDER else len(_LABEL_ORDER))
-    labels = "/".join(_LABEL_WORDS.get(x, x) for x in ordered if x != "reported") or "reported"
-    msgs = "message" if incident.flag_count == 1 else "messages"
-    accts = "account" if incident.author_count == 1 else "accounts"
     minutes = (incident.last_at - incident.first_at).total_seconds() / 60
-    return f"{incident.flag_count} {labels} {msgs} from {incident.author_count} {accts} targeting @{who} in {_span(minutes)}"
-
+    return i18n.text("incident.summary", lang, count=incident.flag_count, labels=label_words(incident.labels, lang),
+                     messages=i18n.plural("word.message", incident.flag_count, lang),
+                     accounts=i18n.plural("word.account", incident.author_count, lang),
+                     authors=incident.author_count, who=who, span=_span(minutes, lang))

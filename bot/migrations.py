@@ -161,11 +161,47 @@ CREATE TABLE link_codes (
     notice_message_id INTEGER
 );
 """),
+    (5, "alert outbox: alerts to post or edit are rows written with the flag, delivered by a worker", """
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY,
+    server TEXT NOT NULL REFERENCES servers(key),
+    subject TEXT NOT NULL,
+    flag_id INTEGER NOT NULL REFERENCES flags(id),
+    incident_id INTEGER REFERENCES incidents(id),
+    version INTEGER NOT NULL DEFAULT 1,
+    delivered_version INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    delivered_at TEXT,
+    UNIQUE(server, subject)
+);
+CREATE INDEX outbox_due ON outbox(server, next_attempt_at) WHERE delivered_version < version;
+INSERT OR IGNORE INTO outbox (server, subject, flag_id, incident_id, next_attempt_at, created_at, updated_at)
+SELECT server, CASE WHEN incident_id IS NULL THEN 'flag:' || id ELSE 'incident:' || incident_id END,
+       MAX(id), incident_id, MAX(created_at), MAX(created_at), MAX(created_at)
+FROM flags WHERE alert_ref IS NULL AND status IN ('pending', 'escalated')
+GROUP BY server, CASE WHEN incident_id IS NULL THEN 'flag:' || id ELSE 'incident:' || incident_id END;
+"""),
     (10, "small key/value state of the running bot (e.g. the hash of the last registered Discord command set)", """
 CREATE TABLE app_state (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
+"""),
+    (12, "moderators' notes on a flag, an incident or a member", """
+CREATE TABLE notes (
+    id INTEGER PRIMARY KEY,
+    server TEXT NOT NULL REFERENCES servers(key),
+    subject_kind TEXT NOT NULL CHECK (subject_kind IN ('flag', 'incident', 'member')),
+    subject_id TEXT NOT NULL,
+    author_id TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX notes_subject ON notes(server, subject_kind, subject_id);
 """),
 ]

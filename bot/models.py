@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 Platform = Literal["discord", "telegram", "demo", "cli"]
 ReviewDecision = Literal["confirm", "dismiss", "escalate"]
-ActionKind = Literal["notify", "delete", "timeout", "ban", "unflag"]
+ActionKind = Literal["notify", "ping", "delete", "timeout", "ban", "unflag"]
 
 #: Review decisions a moderator can take, in the order UIs show them.
 REVIEW_DECISIONS: tuple[str, ...] = ("confirm", "dismiss", "escalate")
@@ -77,6 +77,7 @@ class Action:
     """Something an adapter should do on the platform; logged before and after it is tried.
 
     `notify` posts (or, when `ref` is set, edits) the moderators' queue entry for `flag_id`.
+    `ping` posts a short separate message that mentions `mentions` (an escalation; edits never notify anyone).
     """
 
     kind: str
@@ -92,6 +93,9 @@ class Action:
     ref: str | None = None  # existing alert to edit in place
     incident_id: int | None = None
     alert: Any = field(default=None, compare=False, repr=False)  # for notify: the bot.alerts.Alert to show, built once
+    destination: str | None = None  # the moderators' channel/chat for notify and failure notices, resolved by the core
+    link: str | None = None  # link to the flagged message, for notices (adapters never look it up)
+    mentions: tuple[str, ...] = ()  # for `ping`: the only roles (Discord) or users (Telegram) it may mention
 
     @property
     def automatic(self) -> bool:
@@ -103,6 +107,8 @@ class ActionResult:
     ok: bool
     detail: str = ""
     ref: str | None = None  # e.g. id of the alert message the adapter posted
+    retry_after: float | None = None  # the platform asked us to wait this long (429); the core retries then
+    gone: bool = False  # the target no longer exists (message already deleted, member left, alert message removed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +146,7 @@ class Report:
     channel_id: str | None = None
     message_id: str | None = None
     time: datetime = field(default_factory=utcnow)
+    locale: str | None = None  # the reporter's language as the platform gives it (Discord "id", Telegram "id-ID")
 
     @property
     def server(self) -> str:

@@ -56,7 +56,8 @@ def decide(
     top = max(v.score for v in verdicts if v.label in labels)
     common = dict(server=message.server, channel_id=message.channel_id, message_id=message.message_id,
                   user_id=message.author_id, dry_run=settings.dry_run)
-    actions = [Action(kind="notify", reason=", ".join(labels), **common)]
+    # Every flag is shown to moderators (the alert outbox does that); actions here are the protective ones.
+    actions: list[Action] = []
     if settings.auto_delete and top >= settings.auto_delete_threshold:
         actions.append(Action(kind="delete", reason=f"auto: {', '.join(labels)} score {top:.2f} >= {settings.auto_delete_threshold:.2f}", **common))
     if settings.auto_timeout and prior_flags + 1 >= settings.timeout_after_flags:

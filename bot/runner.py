@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from bot.config import ConfigError, Settings
+from bot.errors import TriagebotError
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,11 @@ MAX_QUICK_RESTARTS = 5
 SHUTDOWN_GRACE_S = 15.0
 
 
-class NoPlatformConfigured(RuntimeError):
-    pass
+class NoPlatformConfigured(TriagebotError):
+    """No platform token in the environment: nothing to run."""
 
 
-class FatalError(RuntimeError):
+class FatalError(TriagebotError):
     """The bot cannot run; the message is one line, names what to fix, and never holds a secret."""
 
 
@@ -169,11 +170,13 @@ async def serve(settings: Settings, stop: asyncio.Event, policy: Supervision = S
                                        name=f"supervise-{name}")
             tasks[task] = name
         log.info("triagebot running: %s (database %s)", ", ".join(platforms), settings.db_path)
+        pipeline.start()  # alerts and protective actions the last run left undone
         try:
             await _until_stopped_or_fatal(tasks, stop)
         finally:
             for name in ("store", *platforms):
                 health.remove_check(name)
+            await pipeline.stop()  # undelivered alerts stay in the outbox for the next start
             pipeline.executor.shutdown(wait=False, cancel_futures=True)
     finally:
         store.close()

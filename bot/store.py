@@ -11,8 +11,8 @@ import json
 import logging
 import sqlite3
 import threading
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
@@ -157,6 +157,37 @@ class ChainReport:
 class FlagResult:
     flag_id: int
     created: bool
+    incident_id: int | None = None
+    actions: tuple[tuple[int, Action], ...] = ()  # protective actions logged as pending, with their ids
+
+
+@dataclass(frozen=True)
+class MemberHistory:
+    """What the record holds about one member of one server, newest first (moderators only)."""
+
+    server: str
+    user_id: str
+    flags: tuple[FlagView, ...]  # their flagged messages, newest first, up to the limit asked for
+    flag_total: int
+    by_status: Mapping[str, int]
+    actions: tuple[dict, ...]  # finished actions on them (kind, status, actor, duration_s, created_at, flag_id)
+    action_counts: Mapping[str, int]  # carried-out actions by kind
+    reports_against: int
+    notes: tuple[dict, ...] = ()  # moderators' notes on the member, oldest first
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """An alert waiting to be posted or edited: the newest flag of its subject (an incident or a lone flag)."""
+
+    id: int
+    server: str
+    subject: str
+    flag_id: int
+    incident_id: int | None
+    version: int
+    attempts: int
+    created_at: datetime
 
 
 class Store:
@@ -366,8 +397,19 @@ class Store:
         return None
 
     # ---- flags ---------------------------------------------------------------------
-    def record_flag(self, message: Message, decision: Decision, source: str = "detector") -> FlagResult:
-        """Store (or extend) the flag for a message before any action is attempted."""
+    def record_flag(self, message: Message, decision: Decision, source: str = "detector",
+                    incident_window_minutes: int | None = None, alert: bool = True,
+                    ping_at: int | None = None) -> FlagResult:
+        """Store (or extend) the flag for a message before any action is attempted.
+
+        One transaction holds everything a flag needs to survive a crash: the flag, its verdicts, its audit
+        row, its incident (a new flag aimed at someone joins the open incident for that member within
+        `incident_window_minutes`), the outbox row that will post or update its alert, and the protective
+        actions of `decision` logged as pending. Nothing here waits on a platform.
+
+        With `ping_at`, an escalation ping is queued too when this flag makes its incident reach `ping_at`
+        flags, or when it is a re-share of a protected picture.
+        """
         server = message.server
         now = iso(utcnow())
         text = safe_text(message.text)
@@ -414,7 +456,22 @@ class Store:
                 self._audit(server, "flag_update", flag_id, {
                     "labels": list(decision.labels), "scores": {k: round(v, 6) for k, v in sorted(scores.items())},
                     "edited": message.edited}, now)
-        return FlagResult(flag_id, created)
+            incident_id = None
+            if created and incident_window_minutes is not None and message.targets:
+                target = message.targets[0]
+                since = message.time - timedelta(minutes=incident_window_minutes)
+                incident_id = self.attach_to_incident(server, flag_id, target, self.open_incident_for(server, target, since),
+                                                      message.time, message.target_name(target))
+            elif not created:
+                incident_id = self.db.conn.execute("SELECT incident_id FROM flags WHERE id = ?", (flag_id,)).fetchone()[0]
+            if alert:
+                self._enqueue_alert(server, flag_id, incident_id, now)
+            if ping_at is not None and created:
+                self._enqueue_ping(server, flag_id, incident_id, ping_at, "reshare" in decision.labels, now)
+            logged = tuple((self.record_action(replace(a, flag_id=flag_id, incident_id=incident_id)),
+                            replace(a, flag_id=flag_id, incident_id=incident_id, link=message.link))
+                           for a in decision.actions)
+        return FlagResult(flag_id, created, incident_id, logged)
 
     def find_flag(self, server: str, channel_id: str, message_id: str) -> int | None:
         row = self.db.conn.execute("SELECT id FROM flags WHERE server = ? AND channel_id = ? AND message_id = ?",
@@ -561,6 +618,207 @@ class Store:
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in cur]
 
+    # ---- alert outbox --------------------------------------------------------------
+    def _enqueue_alert(self, server: str, flag_id: int, incident_id: int | None, now: str) -> None:
+        """Ask for the alert of this flag's subject to be posted or refreshed (inside the caller's transaction).
+
+        One row per subject: a burst of flags in one incident only bumps its version, so the delivery worker
+        coalesces them into a few edits. A row in back-off after failures keeps its retry time."""
+        subject = f"incident:{incident_id}" if incident_id is not None else f"flag:{flag_id}"
+        self.db.conn.execute(
+            "INSERT INTO outbox (server, subject, flag_id, incident_id, next_attempt_at, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(server, subject) DO UPDATE SET "
+            "flag_id = MAX(flag_id, excluded.flag_id), version = version + 1, updated_at = excluded.updated_at, "
+            "next_attempt_at = CASE WHEN attempts = 0 THEN excluded.next_attempt_at ELSE next_attempt_at END",
+            (server, subject, flag_id, incident_id, now, now, now))
+
+    def _enqueue_ping(self, server: str, flag_id: int, incident_id: int | None, ping_at: int, reshare: bool, now: str) -> None:
+        """Queue one escalation ping: when the incident reaches `ping_at` flags, or for a protected picture's re-share."""
+        subject = None
+        if incident_id is not None:
+            count = self.db.conn.execute("SELECT flag_count FROM incidents WHERE id = ?", (incident_id,)).fetchone()[0]
+            if count == ping_at or reshare:
+                subject = f"ping:incident:{incident_id}"
+        elif reshare:
+            subject = f"ping:flag:{flag_id}"
+        if subject is not None:
+            self.db.conn.execute(
+                "INSERT OR IGNORE INTO outbox (server, subject, flag_id, incident_id, next_attempt_at, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", (server, subject, flag_id, incident_id, now, now, now))
+
+    def enqueue_alert(self, server: str, flag_id: int) -> None:
+        """Refresh the alert showing a flag (after a report, review or moderator action)."""
+        with self._tx():
+            row = self.db.conn.execute("SELECT incident_id FROM flags WHERE id = ? AND server = ?", (flag_id, server)).fetchone()
+            if row is None:
+                raise StoreError(f"no flag #{flag_id} in {server}")
+            self._enqueue_alert(server, flag_id, row[0], iso(utcnow()))
+
+    def due_alerts(self, server: str, now: datetime, limit: int = 20) -> list[OutboxItem]:
+        """Undelivered alerts whose retry time has come, oldest first."""
+        rows = self.db.conn.execute(
+            "SELECT id, server, subject, flag_id, incident_id, version, attempts, created_at FROM outbox "
+            "WHERE server = ? AND delivered_version < version AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+            (server, iso(now), limit)).fetchall()
+        return [OutboxItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], parse_time(r[7])) for r in rows]
+
+    def next_alert_due(self, server: str) -> datetime | None:
+        row = self.db.conn.execute("SELECT MIN(next_attempt_at) FROM outbox WHERE server = ? AND delivered_version < version",
+                                   (server,)).fetchone()
+        return parse_time(row[0]) if row and row[0] else None
+
+    def servers_with_undelivered_alerts(self) -> list[str]:
+        return [r[0] for r in self.db.conn.execute("SELECT DISTINCT server FROM outbox WHERE delivered_version < version ORDER BY server")]
+
+    def undelivered_alerts(self, server: str | None = None) -> tuple[int, datetime | None]:
+        """How many alerts wait, and since when the oldest has waited (for health checks and /stats)."""
+        q = "SELECT COUNT(*), MIN(updated_at) FROM outbox WHERE delivered_version < version"
+        row = self.db.conn.execute(q + (" AND server = ?" if server else ""), (server,) if server else ()).fetchone()
+        return row[0], parse_time(row[1]) if row[1] else None
+
+    def alert_delivered(self, item: OutboxItem, ref: str | None) -> None:
+        """Record a delivered version and where the alert lives, so later updates edit it in place."""
+        now = iso(utcnow())
+        with self._tx():
+            self.db.conn.execute(
+                "UPDATE outbox SET delivered_version = MAX(delivered_version, ?), attempts = 0, last_error = NULL, "
+                "delivered_at = ?, next_attempt_at = ? WHERE id = ?", (item.version, now, now, item.id))
+            if ref is not None:
+                self.db.conn.execute("UPDATE flags SET alert_ref = ? WHERE id = ? AND server = ?", (ref, item.flag_id, item.server))
+                if item.incident_id is not None:
+                    self.db.conn.execute("UPDATE incidents SET alert_ref = ? WHERE id = ? AND server = ?",
+                                         (ref, item.incident_id, item.server))
+
+    def alert_failed(self, item: OutboxItem, error: str, retry_at: datetime) -> None:
+        self.db.conn.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+                             (safe_text(error)[:500], iso(retry_at), item.id))
+
+    def retry_alerts_now(self, server: str) -> int:
+        """Make every undelivered alert of a server due now (its destination was just set or came back)."""
+        return self.db.conn.execute("UPDATE outbox SET next_attempt_at = ? WHERE server = ? AND delivered_version < version",
+                                    (iso(utcnow()), server)).rowcount
+
+    def outcome_counts(self, server: str, *, flag_id: int | None = None, incident_id: int | None = None) -> list[tuple]:
+        """What moderators and automatic actions did to a flag or a whole incident, as aggregates:
+        rows of (what, actor, status, duration_s, count), `what` being an action kind or a review decision."""
+        if (flag_id is None) == (incident_id is None):
+            raise StoreError("outcome_counts needs a flag or an incident")
+        scope = ("f.id = ?", flag_id) if flag_id is not None else ("f.incident_id = ?", incident_id)
+        acts = self.db.conn.execute(
+            "SELECT a.kind, a.actor, a.status, a.duration_s, COUNT(*) FROM actions a JOIN flags f ON f.id = a.flag_id "
+            f"WHERE f.server = ? AND {scope[0]} AND a.kind != 'notify' AND a.status != 'pending' "
+            "GROUP BY a.kind, a.actor, a.status, a.duration_s ORDER BY MIN(a.id)", (server, scope[1])).fetchall()
+        revs = self.db.conn.execute(
+            "SELECT r.decision, r.reviewer_id, 'ok', NULL, COUNT(*) FROM reviews r JOIN flags f ON f.id = r.flag_id "
+            f"WHERE f.server = ? AND {scope[0]} GROUP BY r.decision, r.reviewer_id ORDER BY MIN(r.id)", (server, scope[1])).fetchall()
+        return [tuple(r) for r in revs + acts]
+
+    def pending_actions(self, since: datetime) -> list[tuple[int, Action]]:
+        """Protective actions logged but never finished (the process stopped first), newest window only."""
+        rows = self.db.conn.execute(
+            "SELECT a.id, a.server, a.flag_id, a.kind, a.actor, a.dry_run, a.target_user, a.duration_s, a.reason, "
+            "f.channel_id, f.message_id, f.incident_id, f.link FROM actions a LEFT JOIN flags f ON f.id = a.flag_id "
+            "WHERE a.status = 'pending' AND a.kind != 'notify' AND a.created_at >= ? ORDER BY a.id", (iso(since),)).fetchall()
+        return [(r[0], Action(kind=r[3], server=r[1], flag_id=r[2], channel_id=r[9], message_id=r[10], user_id=r[6],
+                              duration_s=r[7], reason=r[8], actor=r[4], dry_run=bool(r[5]), incident_id=r[11], link=r[12]))
+                for r in rows]
+
+    def abandon_actions(self, before: datetime) -> int:
+        """Pending actions too old to carry out now are closed as errors, so nothing stays pending forever."""
+        rows = self.db.conn.execute("SELECT id, server FROM actions WHERE status = 'pending' AND created_at < ?",
+                                    (iso(before),)).fetchall()
+        for action_id, server in rows:
+            self.complete_action(server, action_id, "error", "not carried out: the bot stopped before it could")
+        return len(rows)
+
+    # ---- member history --------------------------------------------------------------
+    def member_history(self, server: str, user_id: str, limit: int = 20, exclude_flag: int | None = None) -> MemberHistory:
+        """A member's flags, decisions and the actions taken on them in one server (never across servers)."""
+        skip = exclude_flag if exclude_flag is not None else -1
+        by_status = dict(self.db.conn.execute(
+            "SELECT status, COUNT(*) FROM flags WHERE server = ? AND author_id = ? AND id != ? GROUP BY status",
+            (server, user_id, skip)).fetchall())
+        rows = self.db.conn.execute(
+            "SELECT * FROM flags WHERE server = ? AND author_id = ? AND id != ? ORDER BY id DESC LIMIT ?",
+            (server, user_id, skip, limit)).fetchall()
+        cur = self.db.conn.execute(
+            "SELECT kind, status, actor, duration_s, created_at, flag_id FROM actions WHERE server = ? AND target_user = ? "
+            "AND kind != 'notify' AND status != 'pending' ORDER BY id DESC LIMIT ?", (server, user_id, limit))
+        cols = [d[0] for d in cur.description]
+        actions = tuple(dict(zip(cols, r)) for r in cur.fetchall())
+        action_counts = dict(self.db.conn.execute(
+            "SELECT kind, COUNT(*) FROM actions WHERE server = ? AND target_user = ? AND kind != 'notify' AND status = 'ok' "
+            "GROUP BY kind", (server, user_id)).fetchall())
+        reports = self.db.conn.execute(
+            "SELECT COUNT(*) FROM reports r JOIN flags f ON f.id = r.flag_id WHERE f.server = ? AND f.author_id = ?",
+            (server, user_id)).fetchone()[0]
+        return MemberHistory(server, user_id, tuple(self._views(rows)), sum(by_status.values()), by_status,
+                             actions, action_counts, reports, tuple(self.notes(server, "member", user_id)) if limit else ())
+
+    # ---- notes ---------------------------------------------------------------------------
+    NOTE_SUBJECTS = ("flag", "incident", "member")
+
+    def add_note(self, server: str, subject_kind: str, subject_id: str, author_id: str, text: str) -> int:
+        """A moderator's note on a flag, an incident or a member; audited like every other decision."""
+        if subject_kind not in self.NOTE_SUBJECTS:
+            raise StoreError(f"a note is about a flag, an incident or a member, not {subject_kind!r}")
+        body = safe_text(text).strip()[:2000]
+        if not body:
+            raise StoreError("a note needs some text")
+        now = iso(utcnow())
+        with self._tx():
+            if subject_kind == "flag":
+                self._require_flag(server, int(subject_id))
+            elif subject_kind == "incident":
+                self.incident(server, int(subject_id))
+            self.ensure_server(server)
+            cur = self.db.conn.execute(
+                "INSERT INTO notes (server, subject_kind, subject_id, author_id, text, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (server, subject_kind, str(subject_id), author_id, body, now))
+            self._audit(server, "note", cur.lastrowid, {
+                "server": server, "subject_kind": subject_kind, "subject_id": str(subject_id), "author_id": author_id,
+                "text_sha256": content_sha256(body), "created_at": now}, now)
+        return cur.lastrowid
+
+    def notes(self, server: str, subject_kind: str, subject_id: str) -> list[dict]:
+        """Notes on one subject, oldest first."""
+        cur = self.db.conn.execute(
+            "SELECT id, author_id, text, created_at FROM notes WHERE server = ? AND subject_kind = ? AND subject_id = ? ORDER BY id",
+            (server, subject_kind, str(subject_id)))
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def recent_warnings(self, server: str, user_id: str, since: datetime) -> int:
+        """Warnings carried out on a member since `since` (they may count toward an automatic timeout)."""
+        return self.db.conn.execute(
+            "SELECT COUNT(*) FROM actions WHERE server = ? AND target_user = ? AND kind = 'warn' AND status = 'ok' AND created_at >= ?",
+            (server, user_id, iso(since))).fetchone()[0]
+
+    # ---- incident moderation -------------------------------------------------------
+    def incident_flags(self, server: str, incident_id: int, offset: int = 0, limit: int = 50,
+                       statuses: Sequence[str] | None = None) -> list[FlagView]:
+        """The incident's flags, oldest first, a page at a time (pile-ons can hold thousands)."""
+        q = "SELECT * FROM flags WHERE server = ? AND incident_id = ?"
+        args: list[Any] = [server, incident_id]
+        if statuses is not None:
+            q += f" AND status IN ({','.join('?' * len(statuses))})"
+            args += list(statuses)
+        rows = self.db.conn.execute(q + " ORDER BY id LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
+        return self._views(rows)
+
+    def incident_targets(self, server: str, incident_id: int) -> list[tuple[int, str, str, str, str | None]]:
+        """(flag id, channel id, message id, author id, link) of every flag in an incident, oldest first: what
+        incident-level actions act on, without building full views."""
+        return [tuple(r) for r in self.db.conn.execute(
+            "SELECT id, channel_id, message_id, author_id, link FROM flags WHERE server = ? AND incident_id = ? ORDER BY id",
+            (server, incident_id))]
+
+    def incident_open_flag_ids(self, server: str, incident_id: int) -> list[int]:
+        marks = ",".join("?" * len(OPEN_STATUSES))
+        return [r[0] for r in self.db.conn.execute(
+            f"SELECT id FROM flags WHERE server = ? AND incident_id = ? AND status IN ({marks}) ORDER BY id",
+            (server, incident_id, *OPEN_STATUSES))]
+
     # ---- incidents -----------------------------------------------------------------
     def open_incident_for(self, server: str, target_id: str, since: datetime) -> int | None:
         row = self.db.conn.execute(
@@ -668,6 +926,33 @@ class Store:
         with self._tx():
             cur = self.db.conn.execute("UPDATE bank_entries SET scope = ? WHERE scope = ?", (new_scope, old_scope))
         return cur.rowcount
+
+    def bank_list(self, scope: str | None = None, registered_by: str | None = None) -> list[dict]:
+        """Bank entries without their hashes, newest first: for a victim's /unprotect and `bank list`.
+        `scope=None` lists every scope (admin CLI only)."""
+        clauses, args = [], []
+        if scope is not None:
+            clauses.append("scope = ?"); args.append(scope)
+        if registered_by is not None:
+            clauses.append("registered_by = ?"); args.append(registered_by)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        cur = self.db.conn.execute(
+            f"SELECT id, scope, note, source, registered_by, protects, created_at, flag_id FROM bank_entries {where} ORDER BY id DESC",
+            tuple(args))
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def remove_bank_entry(self, entry_id: int, scope: str | None = None, registered_by: str | None = None) -> bool:
+        """Delete an entry and every hash of it. With `scope`/`registered_by`, only when it matches them (a member
+        can remove only what she registered, in her server). Returns whether anything was removed."""
+        q, args = "DELETE FROM bank_entries WHERE id = ?", [entry_id]  # type: str, list[object]
+        if scope is not None:
+            q += " AND scope = ?"; args.append(scope)
+        if registered_by is not None:
+            q += " AND registered_by = ?"; args.append(registered_by)
+        with self._tx():  # image_hashes go with it (ON DELETE CASCADE, foreign keys on)
+            removed = self.db.conn.execute(q, tuple(args)).rowcount
+        return bool(removed)
 
     def bank_entries(self, scopes: Sequence[str]) -> list[tuple[int, list[tuple[str, bytes]]]]:
         if not scopes:

@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from classifiers.base import TEXT_LABELS
+from classifiers.errors import TriagebotError
 
 log = logging.getLogger(__name__)
 
@@ -71,19 +72,26 @@ def _label(value: str) -> int:
     return -1
 
 
+class DataError(TriagebotError, ValueError):
+    """Training or evaluation data that cannot be used (no files, no `text` column)."""
+
+
 def read_labelled_csv(path: Path, default_source: str | None = None) -> Dataset:
     """A CSV with columns text, lang and any of sexual, racial, source (missing label = -1)."""
     path = Path(path)
     texts, langs, sources, ys = [], [], [], []
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None or "text" not in reader.fieldnames:
-            raise ValueError(f"{path}: needs a 'text' column")
-        for row in reader:
-            texts.append(row["text"] or "")
-            langs.append((row.get("lang") or "").strip() or "und")
-            sources.append((row.get("source") or "").strip() or default_source or path.stem)
-            ys.append([_label(row.get(lab, "")) for lab in TEXT_LABELS])
+    with open(path, newline="", encoding="utf-8-sig") as fh:  # a BOM (Excel) is fine
+        try:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames is None or "text" not in reader.fieldnames:
+                raise DataError(f"{path}: needs a 'text' column")
+            for row in reader:
+                texts.append(row["text"] or "")
+                langs.append((row.get("lang") or "").strip() or "und")
+                sources.append((row.get("source") or "").strip() or default_source or path.stem)
+                ys.append([_label(row.get(lab, "")) for lab in TEXT_LABELS])
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: not UTF-8 text (bad byte near offset {exc.start} of a read block)") from None
     Y = np.asarray(ys, dtype=np.int8).reshape(len(texts), len(TEXT_LABELS))
     info = {"rows": len(texts), "sha256": sha256_file(path)}
     return Dataset(texts, np.asarray(langs, dtype=object), np.asarray(sources, dtype=object), Y, {path.name: info})
@@ -159,7 +167,7 @@ def load_dir(data_dir: str | Path, use_meta: bool = True) -> Dataset:
     data_dir = Path(data_dir)
     files = sorted(data_dir.glob("*.csv"))
     if not files:
-        raise FileNotFoundError(f"no *.csv files in {data_dir}")
+        raise DataError(f"no *.csv files in {data_dir}")
     parts = []
     for path in files:
         ds = read_labelled_csv(path)

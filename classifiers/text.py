@@ -22,6 +22,7 @@ import numpy as np
 from classifiers import lean
 from classifiers.base import TEXT_LABELS, Verdict
 from classifiers.data import sha256_file
+from classifiers.errors import TriagebotError
 from classifiers.lexicon import default_lexicon, lexicon_sha256
 from classifiers.normalize import Normalized, normalize
 
@@ -37,11 +38,11 @@ MIN_NGRAM_LOGIT = 1.0
 REASON_MIN_PRIOR = 0.3
 
 
-class ModelNotFoundError(FileNotFoundError):
+class ModelNotFoundError(TriagebotError, FileNotFoundError):
     """The model file is missing; the message says how to build it."""
 
 
-class ModelCardError(ValueError):
+class ModelCardError(TriagebotError, ValueError):
     """The model card does not match the model or this environment."""
 
 
@@ -62,13 +63,24 @@ def load_pipeline(path: Path):
 
 
 def _read_card(path: Path) -> dict:
+    """The model card beside `path`, with the checks that need no scikit-learn; one-line errors for bad files."""
     if not path.exists():
         raise ModelNotFoundError(f"text model not found at {path}; run `triagebot train --data DIR`")
     card_path = path.with_name("model_card.json")
     if not card_path.exists():
         raise ModelNotFoundError(f"model card not found at {card_path}; run `triagebot train --data DIR`")
-    card: dict = json.loads(card_path.read_text(encoding="utf-8"))
-    check_card_labels(card)
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
+        raise ModelCardError(f"{card_path}: not a readable model card ({type(exc).__name__})") from None
+    if not isinstance(card, dict):
+        raise ModelCardError(f"{card_path}: not a model card (expected a JSON object)")
+    try:
+        check_card_labels(card)
+    except ModelCardError:
+        raise
+    except (TypeError, ValueError, AttributeError) as exc:  # a field of the wrong shape
+        raise ModelCardError(f"{card_path}: not a valid model card ({type(exc).__name__})") from None
     return card
 
 
@@ -272,12 +284,19 @@ class TextClassifier:
         """Load the skops pipeline itself (needs scikit-learn; ``.pipeline`` is set) and derive the lean model in memory."""
         path = Path(path) if path else default_model_path()
         card = card if card is not None else _read_card(path)
-        check_card(card, path)
-        pipeline = load_pipeline(path)
         try:
+            check_card(card, path)
+        except ModelCardError:
+            raise
+        except (TypeError, ValueError, AttributeError) as exc:  # a field of the wrong shape
+            raise ModelCardError(f"{path.with_name('model_card.json')}: not a valid model card ({type(exc).__name__})") from None
+        try:
+            pipeline = load_pipeline(path)
             model = lean.from_pipeline(pipeline, card.get("model_sha256") or sha256_file(path), TEXT_LABELS)
-        except lean.LeanModelError as exc:
-            raise ModelCardError(str(exc)) from None
+        except ModelCardError:
+            raise
+        except Exception as exc:  # skops raises whatever a damaged zip or schema triggers
+            raise ModelCardError(f"{path}: not a triagebot model file ({type(exc).__name__})") from None
         return cls(model, card, path, pipeline=pipeline)
 
     def _build_fast_path(self, model: lean.LeanModel) -> None:

@@ -73,6 +73,9 @@ class StandInImageScanner:
     def add_to_index(self, scope: str, entry_id: int, records: list[tuple[str, bytes]]) -> None:
         self.index[records[0][1]] = entry_id
 
+    def remove_from_index(self, scope: str, entry_id: int) -> None:
+        self.index = {k: v for k, v in self.index.items() if v != entry_id}
+
     def status(self) -> str:
         return f"stand-in image scanner: {len(self.index)} banked"
 
@@ -150,7 +153,11 @@ def msg():
 
 
 def make_settings(db_path: Path, **server_overrides) -> Settings:
-    defaults = ServerSettings().with_overrides(server_overrides) if server_overrides else ServerSettings()
+    """Settings for pipeline tests: keyword thresholds 0.5, and a mod channel so alerts have somewhere to go."""
+    server_overrides.setdefault("mod_channel", "900")
+    if server_overrides["mod_channel"] is None:
+        del server_overrides["mod_channel"]
+    defaults = ServerSettings().with_overrides(server_overrides)
     return Settings(db_path=db_path, defaults=defaults, thresholds=MappingProxyType({"sexual": 0.5, "racial": 0.5}))
 
 

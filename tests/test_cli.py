@@ -36,6 +36,8 @@ def test_help_lists_commands():
     (["export", "--format", "csv", "--label", "violence"], "violence"),
     (["review", "--flag", "1"], "--flag and --decision go together"),
     (["review", "--decision", "nuke"], "nuke"),
+    (["review", "--flag", str(10**30), "--decision", "confirm"], "not in the range"),
+    (["review", "--flag", "0", "--decision", "confirm"], "not in the range"),
     (["purge"], "exactly one of"),
     (["stats", "--nope"], "No such option"),
     (["run"], "Missing option"),
@@ -134,3 +136,132 @@ def test_run_with_bad_config_is_one_line(tmp_path):
     cfg.write_text("[defaults]\ndry_run = 'yes'\n")
     r = CliRunner().invoke(main, ["run", "--config", str(cfg)])
     assert r.exit_code == 1 and "defaults.dry_run" in r.output and "Traceback" not in r.output
+
+
+# -- one error root: every TriagebotError is one line and exit 1, anything else keeps its traceback --
+
+def _user_errors():
+    from bot.config import ConfigError
+    from bot.demo import DemoError
+    from bot.download import DownloadRefused
+    from bot.errors import BatchFailed, InputError
+    from bot.runner import NoPlatformConfigured
+    from bot.store import StoreError
+    from classifiers.data import DataError
+    from classifiers.text import ModelCardError, ModelNotFoundError
+
+    return [ConfigError("defaults.dry_run: expected true or false"), DemoError("x.db holds real servers"),
+            DownloadRefused("file exceeds the 10 byte cap"), BatchFailed(2, 3, "images"), InputError("in.csv: cannot read"),
+            NoPlatformConfigured("no platform token set"), StoreError("no flag #3 in discord:a"),
+            DataError("no *.csv files in d"), ModelCardError("model card labels"), ModelNotFoundError("text model not found")]
+
+
+def test_every_user_error_class_has_the_one_root():
+    from bot.errors import TriagebotError
+    from classifiers.errors import TriagebotError as Root
+
+    assert TriagebotError is Root
+    # StoreError lives in bot/store.py (owned elsewhere); the CLI treats it as a user error until it is rebased
+    assert [type(e).__name__ for e in _user_errors() if not isinstance(e, Root)] in ([], ["StoreError"])
+
+
+@pytest.mark.parametrize("exc", _user_errors(), ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("command", [["purge", "--retention"], ["db", "migrate"]])
+def test_user_error_is_one_line_exit_1(filled_db, monkeypatch, exc, command):
+    def boom(*a, **k):
+        raise exc
+
+    monkeypatch.setattr("bot.cli.queue_commands.load_settings", boom)
+    monkeypatch.setattr("bot.cli.queue_commands.Store.open", boom)
+    r = CliRunner().invoke(main, [*command, "--db", str(filled_db)], catch_exceptions=False)
+    assert r.exit_code == 1
+    assert r.stderr == f"Error: {exc}\n" and r.stdout == ""
+
+
+@pytest.mark.parametrize("message, shown", [
+    ("line one\nline two\r\n\tthree", "line one line two three"),
+    ("bad \udcff byte", "bad \ufffd byte"),
+    ("", "ConfigError"),
+])
+def test_user_error_message_is_made_one_valid_line(filled_db, monkeypatch, message, shown):
+    from bot.config import ConfigError
+
+    def boom(*a, **k):
+        raise ConfigError(message)
+
+    monkeypatch.setattr("bot.cli.queue_commands.load_settings", boom)
+    r = CliRunner().invoke(main, ["purge", "--retention", "--db", str(filled_db)], catch_exceptions=False)
+    assert r.exit_code == 1 and r.stderr_bytes.decode("utf-8") == f"Error: {shown}\n"
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("bug"), KeyError("k"), RecursionError(), UnicodeEncodeError("utf-8", "x", 0, 1, "r")])
+def test_unknown_exception_keeps_its_traceback(filled_db, monkeypatch, exc):
+    def boom(*a, **k):
+        raise exc
+
+    monkeypatch.setattr("bot.cli.queue_commands.load_settings", boom)
+    with pytest.raises(type(exc)):
+        CliRunner().invoke(main, ["purge", "--retention", "--db", str(filled_db)], catch_exceptions=False)
+
+
+# -- arguments real users type -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("when", [
+    "0001-01-01T00:00+14:00", "9999-12-31T23:59-12:00", "9999-12-31T23:59:59.999999-00:01", "0001-01-01T00:00:00+23:59",
+])
+@pytest.mark.parametrize("option", ["--since", "--until"])
+def test_out_of_range_times_are_bad_arguments(filled_db, when, option):
+    r = CliRunner().invoke(main, ["export", "--db", str(filled_db), "--format", "ndjson", option, when], catch_exceptions=False)
+    assert r.exit_code == 2 and "out of range" in r.output
+
+
+@pytest.mark.parametrize("when, rows", [
+    ("0001-01-01", 3), ("0001-01-01T00:00-14:00", 3), ("9999-12-31T23:59:59", 0), ("2000-01-01T07:00+07:00", 3),
+])
+def test_extreme_but_valid_times_work(filled_db, when, rows):
+    r = CliRunner().invoke(main, ["export", "--db", str(filled_db), "--format", "ndjson", "--since", when], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert len([x for x in r.stdout.splitlines() if x.startswith("{")]) == rows
+
+
+@pytest.mark.parametrize("value", ["mod\udcff", "\udce9\udce9", "Budi \u202e\u0000", "x" * 10_000])
+def test_undecodable_reviewer_user_and_server_arguments(filled_db, value):
+    """Bytes that are not UTF-8 reach Python as lone surrogates; they become U+FFFD, never a UnicodeEncodeError."""
+    r = run("review", "--db", filled_db, "--flag", "1", "--decision", "confirm", "--reviewer", value, "--note", value)
+    assert r.exit_code == 0 and "flag #1: confirmed" in r.output
+    r = run("purge", "--db", filled_db, "--user", value)
+    assert r.exit_code == 0
+    r.stdout_bytes.decode("utf-8")
+    r = CliRunner().invoke(main, ["stats", "--db", str(filled_db), "--server", "discord:" + value], catch_exceptions=False)
+    assert r.exit_code == 0
+    r.stdout_bytes.decode("utf-8")
+    r = run("export", "--db", filled_db, "--format", "ndjson")
+    rows = [json.loads(x) for x in r.stdout_bytes.decode("utf-8").splitlines() if x.startswith("{")]
+    assert len(rows) == 3 and run("verify", "--db", filled_db).exit_code == 0
+
+
+@pytest.mark.parametrize("line, deep", [
+    ('{"text": "hi"}', False),
+    ("[" * 64 + "]" * 64, False),
+    ("[" * 65 + "]" * 65, True),
+    ('{"a": ' + "[" * 64 + "]" * 64 + "}", True),  # the object itself counts
+    ("[" * 1_000_000, True),
+    ('{"text": "' + "[" * 500 + '"}', False),  # brackets inside a string do not nest
+    ('{"text": "\\" ' + "{" * 500 + '"}', False),  # nor after an escaped quote
+    ('{"text": "kamu \\\\"}' + "]" * 500, False),
+    ("", False),
+])
+def test_json_depth_is_checked_without_recursion(line, deep):
+    from bot.cli.text_input import json_too_deep
+
+    assert json_too_deep(line) is deep
+
+
+@pytest.mark.parametrize("note", [b"\xff\xfe bukan utf-8", b"catatan \xc3", "kasar sekali \u2014 ok".encode()])
+def test_review_prompt_answers_in_another_encoding(filled_db, note):
+    r = CliRunner().invoke(main, ["review", "--db", str(filled_db), "--server", "discord:a"], input=b"c\n" + note + b"\nq\n",
+                           catch_exceptions=False)
+    assert r.exit_code == 0 and "Reviewed 1 item(s)" in r.output
+    r = run("export", "--db", filled_db, "--format", "ndjson")
+    notes = [rv["note"] for row in map(json.loads, r.stdout_bytes.decode("utf-8").splitlines()) for rv in row.get("reviews", [])]
+    assert notes == [note.decode("utf-8", "replace")]

@@ -33,6 +33,7 @@ class Env:
         want = handled if handled is not None else sum(1 for m in self.fake.messages.values() if m["author"]["id"] != str(APP_ID))
         await wait_until(lambda: self.client.intake.handled + self.client.intake.failed >= want)
         await asyncio.wait_for(self.client.intake.drain(), 10)
+        await asyncio.wait_for(self.pipeline.settle(), 10)  # alerts and protective actions run in the background
 
 
 async def wait_until(pred, timeout: float = 10.0) -> None:
@@ -65,6 +66,7 @@ async def start_client(fake: FakeDiscord, settings: Settings, store: Store) -> E
 
 
 async def stop_client(env: Env) -> None:
+    await env.pipeline.stop()
     await env.client.close()
     await asyncio.wait_for(env.task, 10)
     assert not env.client.errors, f"handler errors: {list(env.client.errors)}"
@@ -220,7 +222,7 @@ async def test_buttons_check_permissions_at_click_time(env, action, who, allowed
         await asyncio.sleep(0.1)
         assert env.fake.find("DELETE", "messages") == [] and env.fake.find("PUT", "bans") == []
         assert env.store.flag(SERVER, flag_id).status == "pending"
-        assert env.store.actions_for(SERVER, flag_id)[-1]["kind"] == "notify"
+        assert env.store.actions_for(SERVER, flag_id) == []
         return
     await env.fake.followup(inter)
     if action == "delete":
@@ -605,8 +607,11 @@ async def test_no_mod_channel_keeps_flag_and_logs_error(tmp_path, fake):
         payload = await fake.send_message(MALLORY, "bokep")
         await e.settle(1)
         flag_id = store.find_flag(SERVER, str(GENERAL), payload["id"])
-        act = store.actions_for(SERVER, flag_id)[0]
-        assert act["kind"] == "notify" and act["status"] == "error" and "/triage setup" in act["detail"]
+        assert flag_id and store.undelivered_alerts(SERVER)[0] == 1 and mod_posts(fake) == []
+        e.pipeline.update_server_settings(SERVER, {"mod_channel": str(MODQ)})  # /triage setup later
+        await fake.wait_call("POST", rf"^/channels/{MODQ}/messages$")
+        await e.pipeline.settle()
+        assert store.undelivered_alerts(SERVER)[0] == 0 and len(mod_posts(fake)) == 1
     finally:
         await stop_client(e)
         store.close()
@@ -690,9 +695,13 @@ async def test_mod_channel_forbidden_keeps_flag(env):
     payload = await env.fake.send_message(MALLORY, "bokep")
     await env.settle()
     flag_id = env.store.find_flag(SERVER, str(GENERAL), payload["id"])
-    act = env.store.actions_for(SERVER, flag_id)[0]
-    assert act["kind"] == "notify" and act["status"] == "error" and "403" in act["detail"]
+    assert env.store.undelivered_alerts(SERVER)[0] == 1  # kept in the outbox, tried again later
     assert env.store.flag(SERVER, flag_id).status == "pending"
+    env.fake.failures.clear()  # the channel works again: the alert arrives, once
+    await env.fake.wait_call("POST", rf"^/channels/{MODQ}/messages$", start=len(env.fake.calls))
+    await env.pipeline.settle()
+    assert env.store.undelivered_alerts(SERVER)[0] == 0
+    assert [c.status for c in mod_posts(env.fake)][-1] == 200 and sum(c.status == 200 for c in mod_posts(env.fake)) == 1
 
 
 async def test_bad_token_is_a_config_error(tmp_path, fake):

@@ -62,8 +62,9 @@ def jsonl(output: str) -> list[dict]:
 @pytest.mark.skipif(not HAS_NUDENET, reason="nudenet not installed")
 def test_scan_image_jsonl_keeps_going_after_bad_files(files: dict[str, Path]) -> None:
     r = run("scan-image", files["original"], files["text"], files["other"], files["svg"], files["empty"], "missing.png", "--format", "jsonl")
-    assert r.exit_code == 0, r.output
-    rows = jsonl(r.output)
+    assert r.exit_code == 1, r.output
+    assert r.stderr.strip() == "Error: 4 of 6 images failed (see the error lines above)"
+    rows = jsonl(r.stdout)
     assert [row["path"] for row in rows] == [str(files["original"]), str(files["text"]), str(files["other"]), str(files["svg"]), str(files["empty"]), "missing.png"]
     ok = [rows[0], rows[2]]
     for row in ok:
@@ -77,8 +78,8 @@ def test_scan_image_jsonl_keeps_going_after_bad_files(files: dict[str, Path]) ->
 @pytest.mark.skipif(not HAS_NUDENET, reason="nudenet not installed")
 def test_scan_image_table(files: dict[str, Path]) -> None:
     r = run("scan-image", files["original"], files["text"])
-    assert r.exit_code == 0
-    lines = r.output.splitlines()
+    assert r.exit_code == 1
+    lines = r.stdout.splitlines()
     assert lines[0].startswith("path") and "sexual=" in lines[1] and "error:" in lines[2]
 
 
@@ -109,14 +110,14 @@ def test_usage_errors(args: list[str], fragment: str, tmp_path: Path, monkeypatc
 def test_bank_add_then_match(files: dict[str, Path], tmp_path: Path) -> None:
     db = tmp_path / "bank.db"
     r = run("bank", "add", "--db", db, files["original"], files["text"], "--note", "reported by victim", "--format", "jsonl")
-    assert r.exit_code == 0, r.output
-    added, bad = jsonl(r.output)
+    assert r.exit_code == 1, r.output
+    added, bad = jsonl(r.stdout)
     assert added["scope"] == "cli" and isinstance(added["entry"], int)
     assert set(bad) == {"path", "error"}
 
     r = run("bank", "match", "--db", db, files["cropped"], files["other"], files["svg"], "--format", "jsonl")
-    assert r.exit_code == 0, r.output
-    hit, miss, err = jsonl(r.output)
+    assert r.exit_code == 1, r.output
+    hit, miss, err = jsonl(r.stdout)
     assert hit["matched"] is True and hit["entry"] == added["entry"] and hit["method"] in ("hash", "orb")
     assert ("distance" in hit) if hit["method"] == "hash" else ("score" in hit)
     assert miss == {"path": str(files["other"]), "matched": False, "entry": None, "method": None}
@@ -154,3 +155,53 @@ def test_help_lists_image_commands() -> None:
     assert "scan-image" in out and "bank" in out
     out = run("bank", "--help").output
     assert "add" in out and "match" in out
+
+
+BATCH_EXIT = [
+    # command, files (keys of `files`, or a missing path), expected exit code
+    (["bank", "add"], ["original"], 0),
+    (["bank", "add"], ["original", "text"], 1),
+    (["bank", "add"], ["text", "original"], 1),  # the failure comes first: the rest still runs
+    (["bank", "add"], ["svg", "empty", "missing.png"], 1),
+    (["bank", "match"], ["cropped", "other"], 0),
+    (["bank", "match"], ["cropped", "empty"], 1),
+    (["bank", "match"], ["missing.png", "cropped"], 1),
+    (["scan-image"], ["original", "other"], 0),
+    (["scan-image"], ["svg", "original"], 1),
+    (["scan-image"], ["original", "text", "missing.png"], 1),
+]
+
+
+@needs_store
+@pytest.mark.parametrize("command, names, code", BATCH_EXIT)
+def test_batch_exit_code_after_the_whole_batch(command: list[str], names: list[str], code: int,
+                                                files: dict[str, Path], tmp_path: Path) -> None:
+    if command == ["scan-image"] and not HAS_NUDENET:
+        pytest.skip("nudenet not installed")
+    db = tmp_path / "bank.db"
+    if command[0] == "bank":
+        assert run("bank", "add", "--db", db, files["original"]).exit_code == 0
+        command = command + ["--db", str(db)]
+    paths = [str(files[n]) if n in files else str(tmp_path / n) for n in names]
+    r = run(*command, *paths, "--format", "jsonl")
+    assert r.exit_code == code, r.output
+    rows = jsonl(r.stdout)
+    assert [row["path"] for row in rows] == paths  # every item reported, in order
+    failed = sum("error" in row for row in rows)
+    assert (failed > 0) == (code == 1)
+    if code:
+        assert r.stderr.strip() == f"Error: {failed} of {len(paths)} images failed (see the error lines above)"
+    else:
+        assert r.stderr == ""
+
+
+@needs_store
+def test_bank_note_and_path_with_undecodable_bytes_give_valid_utf8(files: dict[str, Path], tmp_path: Path) -> None:
+    """An argument with bytes that are not UTF-8 arrives as lone surrogates; output stays valid UTF-8."""
+    db = tmp_path / "bank.db"
+    r = run("bank", "add", "--db", db, files["original"], str(tmp_path / "caf\udce9.png"),
+            "--note", "dari korban \udcff", "--format", "jsonl")
+    assert r.exit_code == 1
+    text = r.stdout_bytes.decode("utf-8")  # strict: raises on invalid UTF-8
+    rows = [json.loads(line) for line in text.splitlines()]
+    assert rows[1]["path"].endswith("caf\ufffd.png") and "error" in rows[1]

@@ -50,19 +50,19 @@ def test_exemption_can_be_turned_off():
     assert d.flagged
 
 
-def test_notify_only_by_default():
+def test_no_protective_action_by_default():
     d = decide(make_message("x"), [v("sexual", 0.99)], ServerSettings(), BASE)
-    assert [a.kind for a in d.actions] == ["notify"]
+    assert d.flagged and d.actions == ()
 
 
 def test_auto_delete_and_timeout_when_enabled():
     s = ServerSettings(auto_delete=True, auto_delete_threshold=0.95, auto_timeout=True, timeout_after_flags=3, timeout_minutes=5)
     d = decide(make_message("x"), [v("sexual", 0.97)], s, BASE, prior_flags=2)
     kinds = {a.kind: a for a in d.actions}
-    assert set(kinds) == {"notify", "delete", "timeout"}
+    assert set(kinds) == {"delete", "timeout"}
     assert kinds["timeout"].duration_s == 300
     d2 = decide(make_message("x"), [v("sexual", 0.90)], s, BASE, prior_flags=0)
-    assert [a.kind for a in d2.actions] == ["notify"]
+    assert d2.flagged and d2.actions == ()
 
 
 def test_dry_run_marks_actions():

@@ -7,5 +7,8 @@ from bot.cli import queue_commands  # noqa: E402,F401
 from bot.cli import run_commands  # noqa: E402,F401
 from bot.cli import model_commands  # noqa: E402,F401
 from bot.cli import image_commands  # noqa: E402,F401
+from bot.cli import member_commands  # noqa: E402,F401
+from bot.cli import bank_commands  # noqa: E402,F401
+from bot.cli import note_commands  # noqa: E402,F401
 
 __all__ = ["main"]

@@ -1,7 +1,7 @@
 """scan-image and bank add/match: thin wrappers over classifiers.images and the store.
 
 Every image is read with the same byte cap and decoded with the same safety limits as
-in the bots; one bad file gives an `error` line and the batch goes on.
+in the bots; one bad file gives an `error` line and the batch goes on, then the command exits 1.
 """
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ import click
 
 from bot.cli.app import main
 from bot.cli.options import ServerKey, db_option
+from bot.cli.text_input import CleanText, clean_text
+from bot.errors import BatchFailed
 
 if TYPE_CHECKING:  # imported inside the commands: `triagebot --help` must not load numpy/OpenCV
     from classifiers.images.bank import BankIndex, Match
@@ -62,6 +64,18 @@ def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[tuple[str, str]]) 
         click.echo("  ".join(v.ljust(w) for v, w in zip(c, widths)).rstrip())
 
 
+def _shown(path: Path) -> str:
+    """The path as given, made valid UTF-8 for output (undecodable file-name bytes become U+FFFD)."""
+    return clean_text(str(path))
+
+
+def _fail_if_any(rows: list[dict[str, Any]], what: str) -> None:
+    """After the whole batch is reported: exit 1 (one line on stderr) if any item failed."""
+    failed = sum(1 for r in rows if "error" in r)
+    if failed:
+        raise BatchFailed(failed, len(rows), what)
+
+
 def _short(v: Any) -> str:
     if isinstance(v, dict):
         return ", ".join(f"{k}={x}" for k, x in v.items())
@@ -86,12 +100,12 @@ def scan_image(images: tuple[Path, ...], fmt: str, threshold: float) -> None:
             img = load_image(path)
             verdicts = det.classify_decoded(img)
         except ImageRejected as e:
-            rows.append({"path": str(path), "error": e.reason})
+            rows.append({"path": _shown(path), "error": clean_text(e.reason)})
             continue
         scores = {v.label: round(v.score, 4) for v in verdicts}
         rows.append(
             {
-                "path": str(path),
+                "path": _shown(path),
                 "scores": scores,
                 "labels": [label for label, s in scores.items() if s >= threshold],
                 "reasons": [v.reason for v in verdicts],
@@ -102,6 +116,7 @@ def scan_image(images: tuple[Path, ...], fmt: str, threshold: float) -> None:
             if "error" in r:
                 r["reasons"] = ["error: " + r["error"]]
     _emit(rows, fmt, [("path", "path"), ("scores", "scores"), ("labels", "labels"), ("reasons", "reasons / error")])
+    _fail_if_any(rows, "images")
 
 
 @main.group()
@@ -116,7 +131,7 @@ def _scopes(servers: tuple[str, ...]) -> list[str]:
 @bank.command("add")
 @db_option(must_exist=False)
 @click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--note", default=None, help="Why these images are banked (kept with the entry).")
+@click.option("--note", type=CleanText(), default=None, help="Why these images are banked (kept with the entry).")
 @click.option("--server", "scope", type=BankScope(), default=DEFAULT_SCOPE, show_default=True, help="Bank scope: a server key, `shared`, or `cli`.")
 @click.option("--format", "fmt", type=_FORMATS, default="table", show_default=True)
 def bank_add(db_path: Path, images: tuple[Path, ...], note: str | None, scope: str, fmt: str) -> None:
@@ -132,19 +147,20 @@ def bank_add(db_path: Path, images: tuple[Path, ...], note: str | None, scope: s
             try:
                 records = fingerprint(load_image(path)).to_records()
             except ImageRejected as e:
-                rows.append({"path": str(path), "error": e.reason})
+                rows.append({"path": _shown(path), "error": clean_text(e.reason)})
                 continue
             entry = store.add_bank_entry(scope, records, note, "cli", who)
-            rows.append({"path": str(path), "entry": entry, "scope": scope})
+            rows.append({"path": _shown(path), "entry": entry, "scope": scope})
     if fmt == "table":
         for r in rows:
             r["result"] = f"entry #{r['entry']}" if "entry" in r else f"error: {r['error']}"
     _emit(rows, fmt, [("path", "path"), ("scope", "scope"), ("result", "entry / error")])
+    _fail_if_any(rows, "images")
 
 
 def match_row(path: Path, m: Match | None) -> dict[str, Any]:
     """The `bank match` JSON object for one image."""
-    row: dict[str, Any] = {"path": str(path), "matched": m is not None, "entry": None, "method": None}
+    row: dict[str, Any] = {"path": _shown(path), "matched": m is not None, "entry": None, "method": None}
     if m is None:
         return row
     row.update(entry=m.entry_id, method=m.method)
@@ -176,7 +192,7 @@ def bank_match(db_path: Path, images: tuple[Path, ...], servers: tuple[str, ...]
         try:
             img = load_image(path)
         except ImageRejected as e:
-            rows.append({"path": str(path), "error": e.reason})
+            rows.append({"path": _shown(path), "error": clean_text(e.reason)})
             continue
         m = None
         for frame in img.frames:
@@ -194,3 +210,4 @@ def bank_match(db_path: Path, images: tuple[Path, ...], servers: tuple[str, ...]
             else:
                 r["result"] = "no match"
     _emit(rows, fmt, [("path", "path"), ("result", "match")])
+    _fail_if_any(rows, "images")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from bot.cli.text_input import clean_text
+
 log = logging.getLogger(__name__)
 
 DEFAULT_DB = "triagebot.db"
@@ -26,6 +28,7 @@ class ServerKey(click.ParamType):
 
     def convert(self, value, param, ctx):
         if isinstance(value, str):
+            value = clean_text(value)  # undecodable bytes in the argument
             platform, _, ident = value.partition(":")
             if platform in ("discord", "telegram", "demo", "cli") and ident:
                 return value
@@ -33,7 +36,8 @@ class ServerKey(click.ParamType):
 
 
 class When(click.ParamType):
-    """ISO date or datetime; naive values are UTC."""
+    """ISO date or datetime; naive values are UTC. Returned in UTC, so a time that has no UTC
+    equivalent (year 1 at +14:00, year 9999 at -12:00) is a bad argument here, not an OverflowError later."""
 
     name = "DATETIME"
 
@@ -41,7 +45,11 @@ class When(click.ParamType):
         if isinstance(value, datetime):
             return value
         try:
-            dt = datetime.fromisoformat(value)
+            dt = datetime.fromisoformat(clean_text(value))
         except ValueError:
-            self.fail(f"{value!r} is not a date like 2026-11-01 or 2026-11-01T12:00", param, ctx)
-        return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+            self.fail(f"{clean_text(value)!r} is not a date like 2026-11-01 or 2026-11-01T12:00", param, ctx)
+        dt = dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+        try:
+            return dt.astimezone(timezone.utc)
+        except (OverflowError, ValueError):
+            self.fail(f"{clean_text(value)!r} is out of range (it has no UTC time between years 1 and 9999)", param, ctx)

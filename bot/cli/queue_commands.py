@@ -11,12 +11,13 @@ import click
 
 from bot.cli.app import main
 from bot.cli.options import When, db_option, server_option
+from bot.cli.text_input import CleanText, clean_text
 from bot import export as export_mod
 from bot import retention as retention_policy
-from bot.config import ConfigError, load_settings
+from bot.config import load_settings
 from bot.models import REVIEW_DECISIONS, STATUSES
 from bot.review import review_flag
-from bot.store import Store, StoreError
+from bot.store import Store
 from bot.terminal import flag_detail, incident_lines, stats_text
 from classifiers.base import LABELS
 
@@ -28,10 +29,10 @@ _KEYS = {"c": "confirm", "d": "dismiss", "e": "escalate"}
 @main.command()
 @db_option()
 @server_option()
-@click.option("--reviewer", default=lambda: f"cli:{getpass.getuser()}", show_default="cli:<your user name>", help="Who is reviewing (logged).")
-@click.option("--flag", "flag_id", type=int, default=None, help="Review one flag without prompting (needs --decision).")
+@click.option("--reviewer", type=CleanText(), default=lambda: f"cli:{getpass.getuser()}", show_default="cli:<your user name>", help="Who is reviewing (logged).")
+@click.option("--flag", "flag_id", type=click.IntRange(1, 2**63 - 1), default=None, help="Review one flag without prompting (needs --decision).")
 @click.option("--decision", type=click.Choice(REVIEW_DECISIONS), default=None, help="With --flag: the decision to record.")
-@click.option("--note", default="", help="With --flag: a note for the record.")
+@click.option("--note", type=CleanText(), default="", help="With --flag: a note for the record.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 def review(db_path: Path, server: str | None, reviewer: str, flag_id: int | None, decision: str | None, note: str, limit: int) -> None:
     """Work through the pending queue: [c]onfirm, [d]ismiss, [e]scalate, [s]kip or [q]uit, with a note."""
@@ -39,10 +40,7 @@ def review(db_path: Path, server: str | None, reviewer: str, flag_id: int | None
         raise click.UsageError("--flag and --decision go together")
     with Store.open(db_path) as store:
         if flag_id is not None:
-            try:
-                f = review_flag(store, flag_id, decision, reviewer, note, server)
-            except StoreError as exc:
-                raise click.ClickException(str(exc)) from None
+            f = review_flag(store, flag_id, decision, reviewer, note, server)
             click.echo(f"flag #{f.id}: {f.status}")
             return
         items = store.queue(server, limit=limit)
@@ -60,7 +58,7 @@ def review(db_path: Path, server: str | None, reviewer: str, flag_id: int | None
                 break
             if key == "s":
                 continue
-            text = click.prompt("note (optional)", default="", show_default=False)
+            text = clean_text(click.prompt("note (optional)", default="", show_default=False))
             review_flag(store, f.id, _KEYS[key], reviewer, text, f.server)
             done += 1
             click.echo(f"-> {_KEYS[key]}ed" if key != "e" else "-> escalated")
@@ -142,7 +140,7 @@ def verify(db_path: Path, server: str | None) -> None:
 
 @main.command()
 @db_option()
-@click.option("--user", "user_id", default=None, help="Erase this person's message content (a privacy request).")
+@click.option("--user", "user_id", type=CleanText(), default=None, help="Erase this person's message content (a privacy request).")
 @server_option("Limit to one server.")
 @click.option("--retention", is_flag=True, help="Apply each server's retention_days from the config instead.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
@@ -150,10 +148,7 @@ def purge(db_path: Path, user_id: str | None, server: str | None, retention: boo
     """Erase message content but keep hashes, labels and decisions (the chain still verifies)."""
     if bool(user_id) == retention:
         raise click.UsageError("give exactly one of --user ID or --retention")
-    try:
-        settings = load_settings(config_path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = load_settings(config_path)
     with Store.open(db_path) as store:
         if user_id:
             n = store.purge_content(server, user_id=user_id)

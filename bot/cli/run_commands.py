@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bot.cli.app import main
-from bot.config import ConfigError, load_settings
+from bot.config import load_settings
 
 log = logging.getLogger(__name__)
 
@@ -21,18 +21,13 @@ def run(config_path: Path, sync_commands: bool) -> None:
     """Start every platform that has a token (DISCORD_TOKEN, TELEGRAM_TOKEN)."""
     from bot import runner
 
-    try:
-        settings = load_settings(config_path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = load_settings(config_path)
     if not runner.enabled_platforms(settings):
-        raise click.ClickException(runner.NO_TOKEN)
+        raise runner.NoPlatformConfigured(runner.NO_TOKEN)
     # a running bot logs what it does at INFO (-vv still gives DEBUG)
     logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
-    try:
-        runner.run(settings, sync_commands=sync_commands)
-    except runner.FatalError as exc:  # one line, no token (runner redacts), non-zero exit for the supervisor
-        raise click.ClickException(str(exc)) from None
+    # a FatalError (token-free, redacted by the runner) becomes one line and exit 1 in bot/cli/app.py
+    runner.run(settings, sync_commands=sync_commands)
 
 
 def _n(k: int, word: str) -> str:
@@ -48,14 +43,11 @@ def demo(db_path: Path) -> None:
         click.echo(line, err=True)
 
     progress("Starting the demo...")
-    from bot.demo import SERVER, DemoError, run_demo
+    from bot.demo import SERVER, run_demo
     from bot.store import Store
     from bot.terminal import incident_lines, queue_table
 
-    try:
-        result = run_demo(db_path, progress=progress)
-    except DemoError as exc:
-        raise click.ClickException(str(exc)) from None
+    result = run_demo(db_path, progress=progress)
     with Store.open(db_path) as store:
         click.echo(f"Replayed {result.messages} messages and {result.reports} member reports in {SERVER}.")
         click.echo(f"Images: {result.image_note}.")

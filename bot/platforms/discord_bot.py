@@ -141,7 +141,7 @@ class DiscordAdapter:
         if channel is None:
             log.warning("no mod channel for %s; flag %s stays in the queue", action.server, action.flag_id)
             return ActionResult(ok=False, detail="no mod channel set: run /triage setup mod_channel:#channel")
-        alert = action.alert or self.pipeline.alert(action)
+        alert = action.alert  # always built by the core's delivery worker
         embed, view = render_alert(alert), queue_view(alert.flag.id)
         reporters = alert.reporters
         if reporters:  # moderators may see who reported; the mod channel is theirs alone

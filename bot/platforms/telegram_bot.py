@@ -242,7 +242,7 @@ class TelegramAdapter:
     async def _notify(self, action: Action) -> ActionResult:
         """Post the alert to the moderators' chat, or edit it in place (the pipeline serialises these per group)."""
         settings = self.pipeline.server_settings(action.server)
-        alert = action.alert or self.pipeline.alert(action)
+        alert = action.alert  # always built by the core's delivery worker
         text, markup = render_alert(alert, group_title=self.titles.get(str(self._chat_of(action.server))),
                                     names=self.names)
         ref = alert.ref or action.ref
