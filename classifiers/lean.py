@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from classifiers.errors import TriagebotError
+
 log = logging.getLogger(__name__)
 
 LEAN_NAME = "model_lean.npz"
@@ -24,7 +26,7 @@ FORMAT = 1
 _WHITE_SPACES = re.compile(r"\s\s+")  # as scikit-learn's vectorisers
 
 
-class LeanModelError(ValueError):
+class LeanModelError(TriagebotError, ValueError):
     """The lean artefact is missing, malformed, or does not describe a supported pipeline."""
 
 
