@@ -6,13 +6,16 @@ import hashlib
 import io
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any, Iterator
 
 from tqdm import tqdm
 
 from bot.models import utcnow
+from bot.signing import key_path_for, load_or_create_key, sign_manifest
 from bot.store import FlagView, Store, iso
 
 log = logging.getLogger(__name__)
@@ -20,18 +23,32 @@ log = logging.getLogger(__name__)
 FORMATS = ("csv", "json", "ndjson")
 #: OWASP CSV injection: cells starting with these are formulas in spreadsheet apps.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: what spreadsheets also read as a formula start once leading blanks and quotes are skipped (full-width too)
+_FORMULA_CHARS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+#: skipped before looking for a formula start: whitespace (NBSP, ideographic space, newlines) and quotes
+_LEADING = " \t\r\n\v\f\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u200b\u2028\u2029\u202f\u205f\u3000\ufeff\"'`\u2018\u2019\u201c\u201d"
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?")
 
 CSV_COLUMNS = [
     "id", "server", "platform", "channel_id", "message_id", "author_id", "author_name", "excerpt", "link",
     "labels", "max_score", "scores", "reasons", "source", "status", "report_count", "report_reasons", "reporters",
-    "reviews", "actions", "incident_id", "message_time", "created_at", "content_sha256", "content_purged", "row_hash",
+    "reviews", "actions", "incident_id", "message_time", "created_at", "content_sha256", "content_purged", "legal_hold", "row_hash", "audit",
 ]
+#: manifest format: 2 adds per-row audit rows, chain anchors and the Ed25519 signature
+MANIFEST_VERSION = 2
 
 
 def neutralise_cell(value: Any) -> str:
-    """Prefix a quote so spreadsheets show the text instead of running it."""
+    """Prefix a quote so spreadsheets show the text instead of running it.
+
+    A cell is a formula risk when its first character after blanks and quotes (NBSP and newlines
+    included) is = + - @ or their full-width forms; plain numbers such as a Telegram chat id
+    (-1001234567890) are left as they are, so the column still sorts and matches.
+    """
     s = "" if value is None else str(value)
-    if s.startswith(FORMULA_STARTS):
+    if not s or _PLAIN_NUMBER.fullmatch(s):
+        return s
+    if s.startswith(("\t", "\r")) or s.lstrip(_LEADING)[:1] in _FORMULA_CHARS:
         return "'" + s
     return s
 
@@ -47,8 +64,18 @@ class ExportResult:
         return (json.dumps(self.manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+def _audit_for_export(rows: list[dict], include_reporters: bool) -> list[dict]:
+    """The flag's audit rows; report rows lose their payload (it names the reporter) unless reporters are included.
+
+    A redacted row still links its neighbours through its hashes; only its own hash cannot be recomputed.
+    """
+    if include_reporters:
+        return rows
+    return [{**r, "payload": None, "redacted": "reporter"} if r["kind"] == "report" else r for r in rows]
+
+
 def _row(flag: FlagView, reviews: list[dict], actions: list[dict], reports: list[dict], row_hash: str | None,
-         content_sha: str | None, include_reporters: bool) -> dict[str, Any]:
+         content_sha: str | None, include_reporters: bool, audit: list[dict] | None = None, held: bool = False) -> dict[str, Any]:
     return {
         "id": flag.id, "server": flag.server, "platform": flag.platform, "channel_id": flag.channel_id,
         "message_id": flag.message_id, "author_id": flag.author_id, "author_name": flag.author_name,
@@ -61,7 +88,8 @@ def _row(flag: FlagView, reviews: list[dict], actions: list[dict], reports: list
         "actions": [{"kind": a["kind"], "actor": a["actor"], "automatic": bool(a["automatic"]), "dry_run": bool(a["dry_run"]),
                      "status": a["status"], "detail": a["detail"], "at": a["created_at"]} for a in actions],
         "incident_id": flag.incident_id, "message_time": iso(flag.message_time), "created_at": iso(flag.created_at),
-        "content_sha256": content_sha, "content_purged": flag.excerpt == "[purged]", "row_hash": row_hash,
+        "content_sha256": content_sha, "content_purged": flag.excerpt == "[purged]", "legal_hold": held, "row_hash": row_hash,
+        "audit": _audit_for_export(audit or [], include_reporters),
     }
 
 
@@ -82,9 +110,11 @@ def iter_rows(store: Store, server: str | None, since: datetime | None = None, u
             reviews, actions, reports = store.reviews_for(srv, ids), store.actions_by_flag(srv, ids), store.reports_by_flag(srv, ids)
             hashes = store.audit_hashes(srv, "flag", ids)
             payload_sha = store.flag_content_hashes(srv, ids)
+            audit = store.audit_rows_for_flags(srv, ids)
+            held = store.held_flag_ids(srv)
             for f in flags:
                 yield _row(f, reviews.get(f.id, []), actions.get(f.id, []), reports.get(f.id, []), hashes.get(f.id),
-                           payload_sha.get(f.id), include_reporters)
+                           payload_sha.get(f.id), include_reporters, audit.get(f.id, []), f.id in held)
         bar.update(len(batch))
 
     try:
@@ -108,6 +138,8 @@ def _csv_row(row: dict[str, Any]) -> list[str]:
             return " | ".join(v or [])
         if key == "reviews":
             return " | ".join(f"{r['decision']} by {r['reviewer']} at {r['at']}" + (f": {r['note']}" if r["note"] else "") for r in v)
+        if key == "audit":
+            return json.dumps(v, ensure_ascii=False, sort_keys=True)
         if key == "actions":
             return " | ".join(f"{a['kind']}:{a['status']} by {a['actor']}" + (" (dry-run)" if a["dry_run"] else "") for a in v)
         return v
@@ -116,8 +148,25 @@ def _csv_row(row: dict[str, Any]) -> list[str]:
 
 def write_export(store: Store, out: IO[bytes], fmt: str, server: str | None, since: datetime | None = None,
                  until: datetime | None = None, label: str | None = None, status: str | None = None,
-                 include_reporters: bool = False, progress: bool = False) -> dict[str, Any]:
-    """Stream the export to `out` (binary) and return its manifest."""
+                 include_reporters: bool = False, progress: bool = False, key_path: Path | None = None) -> dict[str, Any]:
+    """Stream the export to `out` (binary) and return its manifest, signed with the deployment's key.
+
+    Rows, their audit rows and the heads come from one read snapshot, so they agree with each other.
+    The key is `key_path`, else $TRIAGEBOT_SIGNING_KEY, else `<db>.signing-key` (made on first use).
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r} (expected one of {', '.join(FORMATS)})")
+    with store.read_snapshot():
+        manifest = _write_unsigned(store, out, fmt, server, since, until, label, status, include_reporters, progress)
+    if key_path is None and store.path is None:
+        log.warning("export of an in-memory store is not signed (no key location)")
+        return manifest
+    return sign_manifest(manifest, load_or_create_key(key_path or key_path_for(store.path)))
+
+
+def _write_unsigned(store: Store, out: IO[bytes], fmt: str, server: str | None, since: datetime | None,
+                    until: datetime | None, label: str | None, status: str | None, include_reporters: bool,
+                    progress: bool) -> dict[str, Any]:
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (expected one of {', '.join(FORMATS)})")
     digest = hashlib.sha256()
@@ -156,14 +205,17 @@ def write_export(store: Store, out: IO[bytes], fmt: str, server: str | None, sin
     if fmt == "json":
         emit("]\n")
     scope = [server] if server else sorted(servers)
+    anchors = {s: store.chain_anchor(s) for s in scope}
     return {
-        "format": fmt, "sha256": digest.hexdigest(), "rows": count,
+        "manifest_version": MANIFEST_VERSION, "format": fmt, "sha256": digest.hexdigest(), "rows": count,
         "time_range": {"first": first, "last": last},
         "filters": {"server": server, "since": iso(since) if since else None, "until": iso(until) if until else None,
                     "label": label, "status": status, "include_reporters": include_reporters},
-        "chain_heads": {s: store.chain_head(s) for s in scope},
+        "chain_heads": {s: a[0] for s, a in anchors.items()},
+        "anchors": {s: {"head": h, "rows": n, "at": at} for s, (h, n, at) in anchors.items()},
         "exported_at": iso(utcnow()),
-        "verify": "sha256sum the file and compare; run `triagebot verify` on the database; each row_hash is in the audit chain",
+        "verify": "`triagebot verify-export FILE` checks the file hash, every row's audit hashes and links, and the signature; "
+                  "`triagebot verify --expect-head HEAD:ROWS` on the database proves nothing was cut since",
     }
 
 

@@ -185,12 +185,36 @@ SELECT server, CASE WHEN incident_id IS NULL THEN 'flag:' || id ELSE 'incident:'
 FROM flags WHERE alert_ref IS NULL AND status IN ('pending', 'escalated')
 GROUP BY server, CASE WHEN incident_id IS NULL THEN 'flag:' || id ELSE 'incident:' || incident_id END;
 """),
+    (6, "legal holds on flags and incidents, which purge and retention must respect", """
+CREATE TABLE holds (
+    id INTEGER PRIMARY KEY,
+    server TEXT NOT NULL REFERENCES servers(key),
+    target TEXT NOT NULL CHECK (target IN ('flag', 'incident')),
+    target_id INTEGER NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    placed_by TEXT NOT NULL,
+    placed_at TEXT NOT NULL,
+    released_by TEXT,
+    released_at TEXT
+);
+CREATE INDEX holds_target ON holds(server, target, target_id);
+"""),
     (10, "small key/value state of the running bot (e.g. the hash of the last registered Discord command set)", """
 CREATE TABLE app_state (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
+"""),
+    (11, "Discord channel cursors: the newest message handled per channel, so a restart re-checks what it missed", """
+CREATE TABLE channel_cursors (
+    server TEXT NOT NULL,
+    channel_id TEXT NOT NULL,
+    last_message_id INTEGER NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    PRIMARY KEY (server, channel_id)
+);
+CREATE INDEX channel_cursors_seen ON channel_cursors(last_seen_at);
 """),
     (12, "moderators' notes on a flag, an incident or a member", """
 CREATE TABLE notes (

@@ -121,10 +121,12 @@ async def supervise(name: str, start: Callable[[], Awaitable[None]], stop: async
 
 
 def _open_store(settings: Settings):
-    from bot.store import Store
+    from bot.store import Store, StoreError
 
     try:
         return Store.open(settings.db_path)
+    except StoreError as exc:  # already one line naming the file and what to do
+        raise FatalError(f"database: {exc}") from exc
     except (sqlite3.Error, OSError) as exc:
         raise FatalError(f"database {settings.db_path} is unusable: {describe(exc)}") from exc
 

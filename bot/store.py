@@ -6,11 +6,14 @@ so evidence can later be shown to be unaltered.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,19 +22,45 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 if TYPE_CHECKING:  # imported in Store.open: it pulls numpy (and pandas when installed) into every CLI start
     import sqlite_utils
 
+from bot import audit_chain as chain
+from bot.audit_chain import GENESIS, ChainProblem, ChainReport, canonical, chain_hash  # noqa: F401 (re-exported)
 from bot.migrations import MIGRATIONS
+from classifiers.errors import TriagebotError
 from classifiers.base import max_scores
 from bot.models import OPEN_STATUSES, REVIEW_DECISIONS, Action, Decision, Message, Review, utcnow
 
 log = logging.getLogger(__name__)
 
 EXCERPT_CHARS = 1000
-GENESIS = "0" * 64
+#: how long a statement waits for another connection's write lock before giving up
+BUSY_TIMEOUT_S = 30.0
+#: bytes a reset WAL is truncated back to (PRAGMA journal_size_limit)
+JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
+#: above this the background checkpointer waits for a gap between writers and restarts the WAL
+WAL_RESTART_BYTES = 16 * 1024 * 1024
 PURGED = "[purged]"
 
 
-class StoreError(RuntimeError):
-    """A store call that cannot be satisfied (unknown flag, wrong server, bad decision)."""
+class StoreError(TriagebotError, RuntimeError):
+    """A store call that cannot be satisfied (unknown flag, wrong server, bad decision) or a database problem."""
+
+
+def db_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    """One line a person can act on, for whatever SQLite said about the database file."""
+    msg = str(exc)
+    low = msg.lower()
+    if "file is not a database" in low:
+        return StoreError(f"{path} is not a SQLite database (wrong file?)")
+    if "malformed" in low or "corrupt" in low:
+        return StoreError(f"{path} is corrupt ({msg}); restore your latest backup (triagebot db backup) or try: sqlite3 {path} .recover")
+    if "readonly" in low or "read-only" in low:
+        return StoreError(f"{path} is read-only: triagebot needs write access to it (and to its folder, for the -wal and -shm files)")
+    if "locked" in low or "busy" in low:
+        return StoreError(f"{path} is locked by another process for more than {BUSY_TIMEOUT_S:g} s "
+                          "(another triagebot, a backup or an open sqlite3 shell?); try again when it is done")
+    if "unable to open" in low:
+        return StoreError(f"cannot open {path}: check the path and that its folder is writable")
+    return StoreError(f"{path}: database error: {msg}")
 
 
 def iso(t: datetime) -> str:
@@ -42,15 +71,6 @@ def iso(t: datetime) -> str:
 
 def parse_time(s: str) -> datetime:
     return datetime.fromisoformat(s)
-
-
-def canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def chain_hash(prev_hash: str, server: str, seq: int, kind: str, ref_id: int, payload: str, created_at: str) -> str:
-    body = canonical([prev_hash, server, seq, kind, ref_id, payload, created_at])
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 def content_sha256(text: str) -> str:
@@ -130,27 +150,16 @@ class IncidentView:
 
 
 @dataclass(frozen=True)
-class ChainProblem:
-    server: str
-    seq: int
-    kind: str
-    ref_id: int
-    problem: str
+class PurgePlan:
+    """What a purge would erase, and what a legal hold keeps: shown before anything is erased."""
 
-    def __str__(self) -> str:
-        return f"{self.server}: audit row {self.seq} ({self.kind} #{self.ref_id}): {self.problem}"
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    server: str
-    rows: int
-    head: str
-    problem: ChainProblem | None = None
+    flag_ids: tuple[int, ...]
+    held_ids: tuple[int, ...]
+    servers: tuple[str, ...]
 
     @property
-    def ok(self) -> bool:
-        return self.problem is None
+    def count(self) -> int:
+        return len(self.flag_ids)
 
 
 @dataclass
@@ -198,29 +207,56 @@ class Store:
         self.path = path
         self._known_servers: set[str] = set()
         self._flag_cols: list[str] | None = None
+        self._gate = threading.Lock()  # outer write transactions vs the checkpointer's WAL restart
 
     # ---- lifecycle -----------------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path, migrate: bool = True) -> "Store":
+        """Open (creating if needed) and migrate; every database problem becomes one StoreError line."""
         p = Path(path)
         if p.parent and not p.parent.exists():
             p.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(p), isolation_level=None, check_same_thread=False, timeout=30)
+        if p.exists() and not os.access(p, os.W_OK):
+            raise StoreError(f"{p} is read-only: triagebot needs write access to it (and to its folder, for the -wal and -shm files)")
+        try:
+            conn = sqlite3.connect(str(p), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
+        except sqlite3.Error as exc:
+            raise db_error(p, exc) from None
+        try:
+            return cls._setup(conn, p, migrate)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise db_error(p, exc) from None
+        except StoreError:
+            conn.close()
+            raise
+
+    @classmethod
+    def _setup(cls, conn: sqlite3.Connection, p: Path, migrate: bool) -> "Store":
         conn.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a committed transaction survives a process crash (SIGKILL);
         # only an OS crash/power cut can lose the last few. See README "Crash safety".
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         # Checkpoints run on a background connection instead of inside whichever write
         # crosses the WAL size limit; that write used to take 10+ ms (the p99 in the benchmark).
         conn.execute("PRAGMA wal_autocheckpoint=0")
+        # Erasure must reach the disk: freed cells and pages are zeroed, not just unlinked (the upstream
+        # default keeps them), and a WAL reset shrinks the file back to this size instead of keeping its peak.
+        conn.execute("PRAGMA secure_delete=ON")
+        conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
         import sqlite_utils
 
         store = cls(sqlite_utils.Database(conn), p)
+        store._refuse_newer_schema()
         if migrate:
             store.migrate()
-        store._checkpointer = _Checkpointer(p)
+        # a writer lock held by someone else for longer than the busy timeout shows up here, as one line,
+        # rather than as a traceback in the middle of a command
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        store._checkpointer = _Checkpointer(p, store._gate)
         store._checkpointer.start()
         return store
 
@@ -237,10 +273,38 @@ class Store:
         self.close()
 
     def _tx(self):
-        return _Transaction(self.db.conn)
+        return _Transaction(self.db.conn, self._gate)
+
+    @contextlib.contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """One consistent view for a multi-query read (an export): rows, audit rows and heads agree.
+
+        Only for a connection nobody else writes through meanwhile (the CLI's, or a bot's event-loop
+        thread during a synchronous export).
+        """
+        if self.db.conn.in_transaction:
+            yield
+            return
+        self.db.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.conn.execute("COMMIT")
+
+    def _refuse_newer_schema(self) -> None:
+        """A database written by a newer triagebot is refused: this version would misread or damage it."""
+        conn = self.db.conn
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'").fetchone() is None:
+            return
+        newest = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] or 0
+        known = max(v for v, _, _ in MIGRATIONS)
+        if newest > known:
+            raise StoreError(f"{self.path} has schema version {newest}, newer than this triagebot knows ({known}); "
+                             "upgrade triagebot to use it (refusing to touch it)")
 
     def migrate(self) -> list[int]:
         """Apply pending numbered migrations; returns the versions applied now."""
+        self._refuse_newer_schema()
         conn = self.db.conn
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
         done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
@@ -255,6 +319,22 @@ class Store:
             log.info("applied migration %d: %s", version, name)
             applied.append(version)
         return applied
+
+    def backup(self, dest: str | Path) -> None:
+        """A consistent copy of the live database (SQLite online backup API) while writers carry on."""
+        d = Path(dest)
+        if d.exists():
+            raise StoreError(f"{d} already exists; choose a new file name for the backup")
+        if not d.parent.is_dir():
+            raise StoreError(f"the backup folder {d.parent} does not exist")
+        try:
+            target = sqlite3.connect(str(d))
+            try:
+                self.db.conn.backup(target)
+            finally:
+                target.close()
+        except sqlite3.Error as exc:
+            raise db_error(d, exc) from None
 
     def schema_version(self) -> int:
         row = self.db.conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
@@ -351,50 +431,57 @@ class Store:
                 out[ref] = h
         return out
 
-    def verify_chain(self, server: str | None = None) -> list[ChainReport]:
-        """Recompute every server's chain and compare audited fields with the live rows."""
+    def verify_chain(self, server: str | None = None, expect_head: tuple[str, int | None] | None = None) -> list[ChainReport]:
+        """Recompute every server's chain and compare every audited field with the live rows.
+
+        `expect_head` (hash, count) is a head witnessed outside the database; with it a cut-off tail or a
+        rewritten chain is caught. Without `server` it must be found in one of the chains.
+        """
         servers = [server] if server else [r[0] for r in self.db.conn.execute("SELECT DISTINCT server FROM audit ORDER BY server")]
-        return [self._verify_one(s) for s in servers]
+        reports = [chain.verify(s, self._audit_rows(s), self._live_rows(s), expect_head if server else None) for s in servers]
+        if expect_head and not server:
+            holder = self.head_server(expect_head[0])
+            if holder is None:
+                reports.append(chain.verify("(any server)", [], chain.LiveRows(), expect_head))
+            else:
+                i = servers.index(holder)
+                reports[i] = chain.verify(holder, self._audit_rows(holder), self._live_rows(holder), expect_head)
+        return reports
 
-    def _verify_one(self, server: str) -> ChainReport:
-        prev, expected_seq, n = GENESIS, 1, 0
-        rows = self.db.conn.execute(
+    def head_server(self, row_hash: str) -> str | None:
+        row = self.db.conn.execute("SELECT server FROM audit WHERE row_hash = ? LIMIT 1", (row_hash,)).fetchone()
+        return row[0] if row else None
+
+    def chain_anchor(self, server: str) -> tuple[str, int, str | None]:
+        """The head to witness outside the database: (hash, row count, time of the last row)."""
+        row = self.db.conn.execute("SELECT row_hash, seq, created_at FROM audit WHERE server = ? ORDER BY seq DESC LIMIT 1", (server,)).fetchone()
+        return (row[0], row[1], row[2]) if row else (GENESIS, 0, None)
+
+    def _audit_rows(self, server: str) -> Iterator[chain.AuditRow]:
+        return self.db.conn.execute(
             "SELECT seq, kind, ref_id, payload, prev_hash, row_hash, created_at FROM audit WHERE server = ? ORDER BY id", (server,))
-        for seq, kind, ref_id, payload, prev_hash, row_hash, created_at in rows:
-            n += 1
-            def bad(problem: str) -> ChainReport:
-                return ChainReport(server, n, prev, ChainProblem(server, seq, kind, ref_id, problem))
-            if seq != expected_seq:
-                return bad(f"sequence jumps from {expected_seq - 1} to {seq} (a row was deleted or reordered)")
-            if prev_hash != prev:
-                return bad("does not link to the previous row (a row was deleted, inserted or reordered)")
-            if chain_hash(prev, server, seq, kind, ref_id, payload, created_at) != row_hash:
-                return bad("hash does not match its contents (the audit row was altered)")
-            mismatch = self._live_mismatch(server, kind, ref_id, json.loads(payload))
-            if mismatch:
-                return bad(mismatch)
-            prev, expected_seq = row_hash, expected_seq + 1
-        return ChainReport(server, n, prev)
 
-    _LIVE = {
-        "flag": ("flags", ("server", "channel_id", "message_id", "author_id", "content_sha256", "source", "created_at")),
-        "report": ("reports", ("server", "flag_id", "reporter_id", "created_at")),
-        "review": ("reviews", ("server", "flag_id", "decision", "reviewer_id", "note", "created_at")),
-        "action": ("actions", ("server", "flag_id", "kind", "actor", "dry_run", "created_at")),
-    }
+    def _live_rows(self, server: str) -> chain.LiveRows:
+        """One server's evidence rows, loaded whole for the replay (about 1 KB per flag)."""
+        c = self.db.conn
+        live = chain.LiveRows()
 
-    def _live_mismatch(self, server: str, kind: str, ref_id: int, payload: Mapping[str, Any]) -> str | None:
-        spec = self._LIVE.get(kind)
-        if spec is None:
-            return None
-        table, cols = spec
-        row = self.db.conn.execute(f"SELECT {', '.join(cols)} FROM {table} WHERE id = ?", (ref_id,)).fetchone()
-        if row is None:
-            return f"{table} row #{ref_id} is missing (deleted)"
-        for col, value in zip(cols, row):
-            if col in payload and payload[col] != value:
-                return f"{table} row #{ref_id} column {col} differs from the audited value"
-        return None
+        def load(table: str, cols: str) -> dict[int, dict[str, Any]]:
+            cur = c.execute(f"SELECT id, {cols} FROM {table} WHERE server = ?", (server,))
+            names = [d[0] for d in cur.description]
+            return {r[0]: dict(zip(names, r)) for r in cur}
+        live.flags = load("flags", "server, platform, channel_id, message_id, author_id, content_sha256, excerpt, targets, labels, "
+                                   "max_score, source, status, report_count, dry_run, message_time, created_at, content_purged_at")
+        live.reports = load("reports", "server, flag_id, reporter_id, reason, created_at")
+        live.reviews = load("reviews", "server, flag_id, decision, reviewer_id, note, created_at")
+        live.holds = load("holds", "target, target_id, reason, placed_by, released_by")
+        live.actions = load("actions", "server, flag_id, kind, actor, automatic, dry_run, target_user, duration_s, reason, status, detail, "
+                                       "created_at, completed_at")
+        for fid, label, score, reason, det in c.execute(
+                "SELECT v.flag_id, v.label, v.score, v.reason, v.detector FROM verdicts v JOIN flags f ON f.id = v.flag_id "
+                "WHERE f.server = ? ORDER BY v.id", (server,)):
+            live.verdicts.setdefault(fid, []).append((label, score, reason, det))
+        return live
 
     # ---- flags ---------------------------------------------------------------------
     def record_flag(self, message: Message, decision: Decision, source: str = "detector",
@@ -431,6 +518,7 @@ class Store:
                     "UPDATE flags SET labels = ?, max_score = MAX(max_score, ?), updated_at = ?, excerpt = COALESCE(?, excerpt) WHERE id = ?",
                     (",".join(merged), top, now, text[:EXCERPT_CHARS] if message.edited else None, flag_id))
                 created = False
+                labels, top = ",".join(merged), max(existing[2], top)
             else:
                 cur = self.db.conn.execute(
                     "INSERT INTO flags (server, platform, channel_id, message_id, author_id, author_name, excerpt, content_sha256, link, "
@@ -442,20 +530,15 @@ class Store:
                      source, int(decision.dry_run), iso(message.time), now, now))
                 flag_id = cur.lastrowid
                 created = True
+            vrows = _verdict_rows(decision, labels_of=decision.labels)
             self.db.conn.executemany(
                 "INSERT INTO verdicts (flag_id, label, score, reason, detector) VALUES (?, ?, ?, ?, ?)",
-                [(flag_id, v.label, float(v.score), safe_text(v.reason), v.detector) for v in decision.verdicts
-                 if v.label in decision.labels or v.score > 0])
+                [(flag_id, *v) for v in vrows])
             if created:
-                self._audit(server, "flag", flag_id, {
-                    "server": server, "channel_id": message.channel_id, "message_id": message.message_id,
-                    "author_id": message.author_id, "content_sha256": content_sha256(text), "source": source,
-                    "labels": list(decision.labels), "scores": {k: round(v, 6) for k, v in sorted(scores.items())},
-                    "created_at": now}, now)
+                self._audit(server, "flag", flag_id, _flag_evidence(message, text, labels, top, source, decision.dry_run, vrows, now), now)
             else:
-                self._audit(server, "flag_update", flag_id, {
-                    "labels": list(decision.labels), "scores": {k: round(v, 6) for k, v in sorted(scores.items())},
-                    "edited": message.edited}, now)
+                self._audit(server, "flag_update", flag_id, chain.flag_update_evidence(
+                    labels=labels, max_score=top, excerpt=text[:EXCERPT_CHARS], edited=message.edited, verdicts=vrows), now)
             incident_id = None
             if created and incident_window_minutes is not None and message.targets:
                 target = message.targets[0]
@@ -483,6 +566,10 @@ class Store:
         if row is None:
             raise StoreError(f"no flag #{flag_id} in {server}")
         return self._views([row])[0]
+
+    def incident_server(self, incident_id: int) -> str | None:
+        row = self.db.conn.execute("SELECT server FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+        return row[0] if row else None
 
     def flag_server(self, flag_id: int) -> str | None:
         """Which server a flag belongs to (admin CLI use: it then scopes every other call)."""
@@ -561,7 +648,8 @@ class Store:
             cur = self.db.conn.execute("INSERT INTO reports (server, flag_id, reporter_id, reason, created_at) VALUES (?, ?, ?, ?, ?)",
                                        (server, flag_id, reporter_id, safe_text(reason)[:1000], now))
             self.db.conn.execute("UPDATE flags SET report_count = report_count + 1, updated_at = ? WHERE id = ?", (now, flag_id))
-            self._audit(server, "report", cur.lastrowid, {"server": server, "flag_id": flag_id, "reporter_id": reporter_id, "created_at": now}, now)
+            self._audit(server, "report", cur.lastrowid, chain.report_evidence(
+                server=server, flag_id=flag_id, reporter_id=reporter_id, reason=safe_text(reason)[:1000], created_at=now), now)
         return cur.lastrowid
 
     def reporters(self, server: str, flag_id: int) -> list[str]:
@@ -584,9 +672,9 @@ class Store:
                 "INSERT INTO reviews (server, flag_id, decision, reviewer_id, note, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (review.server, review.flag_id, review.decision, review.reviewer, safe_text(review.note)[:2000], now))
             self.db.conn.execute("UPDATE flags SET status = ?, updated_at = ? WHERE id = ?", (status, now, review.flag_id))
-            self._audit(review.server, "review", cur.lastrowid, {
-                "server": review.server, "flag_id": review.flag_id, "decision": review.decision,
-                "reviewer_id": review.reviewer, "note": safe_text(review.note)[:2000], "created_at": now}, now)
+            self._audit(review.server, "review", cur.lastrowid, chain.review_evidence(
+                server=review.server, flag_id=review.flag_id, decision=review.decision, reviewer_id=review.reviewer,
+                note=safe_text(review.note)[:2000], status=status, created_at=now), now)
         return cur.lastrowid
 
     # ---- actions -------------------------------------------------------------------
@@ -600,9 +688,10 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
                 (action.server, action.flag_id, action.kind, action.actor, int(action.automatic), int(action.dry_run),
                  action.user_id, action.duration_s, safe_text(action.reason)[:500], now))
-            self._audit(action.server, "action", cur.lastrowid, {
-                "server": action.server, "flag_id": action.flag_id, "kind": action.kind, "actor": action.actor,
-                "dry_run": int(action.dry_run), "target_user": action.user_id, "created_at": now}, now)
+            self._audit(action.server, "action", cur.lastrowid, chain.action_evidence(
+                server=action.server, flag_id=action.flag_id, kind=action.kind, actor=action.actor, automatic=int(action.automatic),
+                dry_run=int(action.dry_run), target_user=action.user_id, duration_s=action.duration_s,
+                reason=safe_text(action.reason)[:500], created_at=now), now)
         return cur.lastrowid
 
     def complete_action(self, server: str, action_id: int, status: str, detail: str = "") -> None:
@@ -611,7 +700,8 @@ class Store:
         with self._tx():
             self.db.conn.execute("UPDATE actions SET status = ?, detail = ?, completed_at = ? WHERE id = ? AND server = ?",
                                  (status, safe_text(detail)[:1000], now, action_id, server))
-            self._audit(server, "action_result", action_id, {"status": status, "detail": safe_text(detail)[:1000]}, now)
+            self._audit(server, "action_result", action_id, chain.action_result_evidence(
+                status=status, detail=safe_text(detail)[:1000], completed_at=now), now)
 
     def actions_for(self, server: str, flag_id: int) -> list[dict]:
         cur = self.db.conn.execute("SELECT * FROM actions WHERE server = ? AND flag_id = ? ORDER BY id", (server, flag_id))
@@ -909,6 +999,29 @@ class Store:
                 self.db.conn.execute("DELETE FROM link_codes WHERE code = ?", (code,))
         return dict(zip([d[0] for d in cur.description], row)) if row else None
 
+    # ---- Discord channel cursors (raid-discord, migration 11) ----------------------------
+    # The newest message handled per channel, flushed in batches by the Discord client (never a
+    # write per message); after downtime it re-reads each recently active channel from here.
+    def save_channel_cursors(self, rows: Sequence[tuple[str, str, int, datetime]]) -> None:
+        """Upsert (server, channel, last message id, seen at); a cursor never moves backwards."""
+        if not rows:
+            return
+        with self._tx():
+            self.db.conn.executemany(
+                "INSERT INTO channel_cursors (server, channel_id, last_message_id, last_seen_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(server, channel_id) DO UPDATE SET "
+                "last_message_id = MAX(last_message_id, excluded.last_message_id), "
+                "last_seen_at = MAX(last_seen_at, excluded.last_seen_at)",
+                [(server, channel, int(mid), iso(seen)) for server, channel, mid, seen in rows])
+
+    def channel_cursors(self, platform: str, since: datetime, limit: int) -> list[dict]:
+        """Cursors of channels with a message handled since `since`, most recently active first."""
+        rows = self.db.conn.execute(
+            "SELECT server, channel_id, last_message_id, last_seen_at FROM channel_cursors "
+            "WHERE server LIKE ? AND last_seen_at >= ? ORDER BY last_seen_at DESC LIMIT ?",
+            (f"{platform}:%", iso(since), int(limit))).fetchall()
+        return [{"server": r[0], "channel_id": r[1], "last_message_id": int(r[2]), "last_seen_at": r[3]} for r in rows]
+
     # ---- image bank ----------------------------------------------------------------
     def add_bank_entry(self, scope: str, records: Sequence[tuple[str, bytes]], note: str | None, source: str,
                        registered_by: str | None, protects: str | None = None, flag_id: int | None = None) -> int:
@@ -1072,12 +1185,29 @@ class Store:
                 out.setdefault(fid, []).append({"id": rid, "reporter": rep, "reason": reason, "at": at})
         return out
 
-    # ---- retention & erasure -------------------------------------------------------
-    def purge_content(self, server: str | None, *, user_id: str | None = None, before: datetime | None = None) -> int:
-        """Erase message content (excerpt, name, reasons, report reasons) but keep hashes, labels and decisions.
+    def audit_rows_for_flags(self, server: str, flag_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+        """Every audit row about each flag (its own, its reports', reviews', actions' and holds'), in chain order,
+        so an export carries what is needed to recompute its rows' hashes without the database."""
+        out: dict[int, list[dict[str, Any]]] = {}
+        for chunk in _chunks(list(flag_ids), 400):
+            marks = ",".join("?" * len(chunk))
+            cols = "a.seq, a.kind, a.ref_id, a.payload, a.prev_hash, a.row_hash, a.created_at"
+            q = (f"SELECT {cols}, a.ref_id FROM audit a WHERE a.server = ? AND a.kind IN ('flag', 'flag_update', 'purge') "
+                 f"AND a.ref_id IN ({marks}) "
+                 f"UNION ALL SELECT {cols}, r.flag_id FROM audit a JOIN reports r ON r.id = a.ref_id "
+                 f"WHERE a.server = ? AND a.kind = 'report' AND r.flag_id IN ({marks}) "
+                 f"UNION ALL SELECT {cols}, r.flag_id FROM audit a JOIN reviews r ON r.id = a.ref_id "
+                 f"WHERE a.server = ? AND a.kind = 'review' AND r.flag_id IN ({marks}) "
+                 f"UNION ALL SELECT {cols}, x.flag_id FROM audit a JOIN actions x ON x.id = a.ref_id "
+                 f"WHERE a.server = ? AND a.kind IN ('action', 'action_result') AND x.flag_id IN ({marks}) ORDER BY 1")
+            for seq, kind, ref, payload, prev, h, at, fid in self.db.conn.execute(q, (server, *chunk) * 4):
+                out.setdefault(fid, []).append({"seq": seq, "kind": kind, "ref_id": ref, "payload": payload,
+                                                "prev_hash": prev, "row_hash": h, "created_at": at})
+        return out
 
-        The chain stays verifiable because audited payloads never hold content.
-        """
+    # ---- retention & erasure -------------------------------------------------------
+    def purge_plan(self, server: str | None, *, user_id: str | None = None, before: datetime | None = None) -> PurgePlan:
+        """The flags whose content a purge would erase now, and those a legal hold keeps (counted, never erased)."""
         clauses, args = ["content_purged_at IS NULL"], []
         if server is not None:
             clauses.append("server = ?"); args.append(server)
@@ -1085,27 +1215,121 @@ class Store:
             clauses.append("author_id = ?"); args.append(user_id)
         if before is not None:
             clauses.append("created_at < ?"); args.append(iso(before))
-        where = " AND ".join(clauses)
+        rows = self.db.conn.execute(f"SELECT id, server FROM flags WHERE {' AND '.join(clauses)} ORDER BY id", args).fetchall()
+        held = self.held_flag_ids(server)
+        return PurgePlan(tuple(i for i, _ in rows if i not in held), tuple(i for i, _ in rows if i in held),
+                         tuple(sorted({s for i, s in rows if i not in held})))
+
+    def purge_content(self, server: str | None, *, user_id: str | None = None, before: datetime | None = None,
+                      plan: PurgePlan | None = None) -> int:
+        """Erase message content (excerpt, name, reasons, report reasons) but keep hashes, labels and decisions.
+
+        Flags under a legal hold are left alone. The chain stays verifiable because audited payloads hold
+        only hashes of content; the WAL is then truncated so the erased text leaves the disk as well.
+        """
+        plan = plan or self.purge_plan(server, user_id=user_id, before=before)
         now = iso(utcnow())
+        why = "user request" if user_id else "retention"
+        erased = 0
         with self._tx():
-            rows = self.db.conn.execute(f"SELECT id, server FROM flags WHERE {where}", args).fetchall()
-            for flag_id, srv in rows:
+            held = self.held_flag_ids(server)
+            for flag_id in plan.flag_ids:
+                row = self.db.conn.execute("SELECT server FROM flags WHERE id = ? AND content_purged_at IS NULL", (flag_id,)).fetchone()
+                if row is None or flag_id in held:
+                    continue
                 self.db.conn.execute(
                     "UPDATE flags SET excerpt = ?, author_name = NULL, link = NULL, attachments = '[]', content_purged_at = ? WHERE id = ?",
                     (PURGED, now, flag_id))
                 self.db.conn.execute("UPDATE verdicts SET reason = ? WHERE flag_id = ? AND reason != ''", (PURGED, flag_id))
                 self.db.conn.execute("UPDATE reports SET reason = ? WHERE flag_id = ? AND reason != ''", (PURGED, flag_id))
-                self._audit(srv, "purge", flag_id, {"why": "user request" if user_id else "retention"}, now)
+                self._audit(row[0], "purge", flag_id, {"why": why}, now)
+                erased += 1
+        if erased:
+            self.checkpoint_truncate()
+        if plan.held_ids:
+            log.info("purge kept %d flag(s) under legal hold", len(plan.held_ids))
+        return erased
+
+    # ---- legal holds ---------------------------------------------------------------
+    HOLD_TARGETS = ("flag", "incident")
+
+    def add_hold(self, server: str, target: str, target_id: int, by: str, reason: str = "") -> int:
+        """Place a legal hold on a flag or an incident (all its flags); returns the hold id (the existing one if held)."""
+        if target not in self.HOLD_TARGETS:
+            raise StoreError(f"a hold is on a flag or an incident, not {target!r}")
+        table = "flags" if target == "flag" else "incidents"
+        now = iso(utcnow())
+        with self._tx():
+            if self.db.conn.execute(f"SELECT 1 FROM {table} WHERE id = ? AND server = ?", (target_id, server)).fetchone() is None:
+                raise StoreError(f"no {target} #{target_id} in {server}")
+            row = self.db.conn.execute("SELECT id FROM holds WHERE server = ? AND target = ? AND target_id = ? AND released_at IS NULL",
+                                       (server, target, target_id)).fetchone()
+            if row:
+                return row[0]
+            reason = safe_text(reason)[:500]
+            cur = self.db.conn.execute("INSERT INTO holds (server, target, target_id, reason, placed_by, placed_at) VALUES (?, ?, ?, ?, ?, ?)",
+                                       (server, target, target_id, reason, by, now))
+            self._audit(server, "hold", cur.lastrowid, chain.hold_evidence(target=target, target_id=target_id, by=by, reason=reason,
+                                                                            active=True), now)
+        return cur.lastrowid
+
+    def release_hold(self, server: str, target: str, target_id: int, by: str) -> int:
+        """Lift the active hold on a flag or incident; returns how many were lifted (0 or 1)."""
+        now = iso(utcnow())
+        with self._tx():
+            rows = self.db.conn.execute("SELECT id, reason FROM holds WHERE server = ? AND target = ? AND target_id = ? AND released_at IS NULL",
+                                        (server, target, target_id)).fetchall()
+            for hold_id, reason in rows:
+                self.db.conn.execute("UPDATE holds SET released_by = ?, released_at = ? WHERE id = ?", (by, now, hold_id))
+                self._audit(server, "hold_release", hold_id, chain.hold_evidence(target=target, target_id=target_id, by=by,
+                                                                                  reason=reason, active=False), now)
         return len(rows)
+
+    def holds(self, server: str | None, active_only: bool = True) -> list[dict[str, Any]]:
+        q = "SELECT id, server, target, target_id, reason, placed_by, placed_at, released_by, released_at FROM holds"
+        clauses, args = [], []
+        if server is not None:
+            clauses.append("server = ?"); args.append(server)
+        if active_only:
+            clauses.append("released_at IS NULL")
+        cur = self.db.conn.execute(q + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY id", args)
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur]
+
+    def held_flag_ids(self, server: str | None) -> set[int]:
+        """Flags under an active hold, directly or through their incident."""
+        where, args = ("AND h.server = ?", (server, server)) if server else ("", ())
+        q = (f"SELECT h.target_id FROM holds h WHERE h.target = 'flag' AND h.released_at IS NULL {where} "
+             f"UNION SELECT f.id FROM holds h JOIN flags f ON f.incident_id = h.target_id AND f.server = h.server "
+             f"WHERE h.target = 'incident' AND h.released_at IS NULL {where}")
+        return {r[0] for r in self.db.conn.execute(q, args)}
+
+    def checkpoint_truncate(self) -> bool:
+        """Copy the WAL into the database and empty it, so erased content leaves the -wal file too.
+
+        Waits (busy timeout) for other connections' transactions to end; returns False if one still
+        blocked it, in which case the background checkpointer's next restart finishes the job.
+        """
+        busy, _log_frames, _done = self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            log.warning("WAL truncate after purge was blocked by another connection; it will be retried")
+        return not busy
 
 
 class _Checkpointer(threading.Thread):
-    """Copies the WAL back into the database every `interval` seconds without blocking writers."""
+    """Copies the WAL back into the database every `interval` seconds, off the message path.
 
-    def __init__(self, path: Path, interval: float = 1.0) -> None:
+    Normally PASSIVE every `interval` (never blocks writers). The WAL size is looked at every `poll`;
+    past WAL_RESTART_BYTES a PASSIVE pass copies what it can, then RESTART runs under the store's
+    write gate, holding this process's new transactions back for the short remainder so the WAL restarts.
+    """
+
+    def __init__(self, path: Path, gate: threading.Lock, interval: float = 1.0, poll: float = 0.05) -> None:
         super().__init__(name="sqlite-checkpoint", daemon=True)
         self.path = path
+        self.gate = gate
         self.interval = interval
+        self.poll = poll
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -1115,10 +1339,30 @@ class _Checkpointer(threading.Thread):
             log.exception("checkpointer could not open %s", self.path)
             return
         try:
-            while not self._stop_event.wait(self.interval):
+            conn.execute("PRAGMA busy_timeout=2000")
+            conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
+            wal = Path(str(self.path) + "-wal")
+            last = time.monotonic()
+            while not self._stop_event.wait(self.poll):
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error as exc:  # busy or closed: try again next round
+                    # PASSIVE never waits, but under a steady flood it never catches up either, and a WAL
+                    # that is never fully copied back is never reset: it grew to 1.2 GB in 10,000 flags.
+                    # Past WAL_RESTART_BYTES, RESTART makes a gap between write transactions instead; the
+                    # next writer then starts the WAL from the beginning (cut to journal_size_limit).
+                    big = wal.exists() and wal.stat().st_size > WAL_RESTART_BYTES
+                    size = wal.stat().st_size if wal.exists() else 0
+                    now = time.monotonic()
+                    if size > WAL_RESTART_BYTES:
+                        # copy most frames without holding anyone up, then hold this process's writers back
+                        # for the short remainder so the WAL can be reset (a flood otherwise never leaves a gap)
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                        with self.gate:
+                            conn.execute("PRAGMA wal_checkpoint(RESTART)")
+                        last = now
+                    elif now - last >= self.interval:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                        last = now
+                except (sqlite3.Error, OSError) as exc:  # busy or closed: try again next round
                     log.debug("checkpoint skipped: %s", exc)
             try:
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -1135,23 +1379,50 @@ class _Checkpointer(threading.Thread):
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT, nestable (inner levels are no-ops)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, gate: threading.Lock | None = None) -> None:
         self.conn = conn
+        self.gate = gate
         self.outer = False
 
     def __enter__(self) -> "_Transaction":
         if not self.conn.in_transaction:
-            self.conn.execute("BEGIN IMMEDIATE")
+            if self.gate is not None:
+                self.gate.acquire()
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                if self.gate is not None:
+                    self.gate.release()
+                raise
             self.outer = True
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if not self.outer:
             return
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        else:
-            self.conn.execute("ROLLBACK")
+        try:
+            if exc_type is None:
+                self.conn.execute("COMMIT")
+            else:
+                self.conn.execute("ROLLBACK")
+        finally:
+            if self.gate is not None:
+                self.gate.release()
+
+
+def _verdict_rows(decision: Decision, labels_of: Sequence[str]) -> list[tuple[str, float, str, str]]:
+    """The verdict rows a flag keeps: those for its labels and any with a score."""
+    return [(v.label, float(v.score), safe_text(v.reason), v.detector) for v in decision.verdicts if v.label in labels_of or v.score > 0]
+
+
+def _flag_evidence(message: Message, text: str, labels: str, top: float, source: str, dry_run: bool,
+                   vrows: Sequence[tuple[str, float, str, str]], now: str) -> dict[str, Any]:
+    """What a new flag's audit row commits to: the values just inserted (see audit_chain.flag_evidence)."""
+    return chain.flag_evidence(
+        server=message.server, platform=message.platform, channel_id=message.channel_id, message_id=message.message_id,
+        author_id=message.author_id, content_sha256=content_sha256(text), excerpt=text[:EXCERPT_CHARS],
+        targets=json.dumps(list(message.targets)), labels=labels, max_score=top, source=source, dry_run=int(dry_run),
+        message_time=iso(message.time), created_at=now, verdicts=vrows)
 
 
 def _flag_filter(server, since, until, label, status) -> tuple[str, tuple]:

@@ -6,6 +6,12 @@ AutoMod actions). Pitfalls it respects (measured on discord.py 2.7): JSON is ser
 exactly `application/json`; unknown routes answer 404 (5xx would be retried with sleeps);
 interaction payloads carry `attachment_size_limit`; members carry `flags`; the guild's
 `member_count` equals the members sent.
+
+Discord's limits, when switched on (`limit_messages()`): message create and edit share one bucket
+per channel (5 per 5 s), answered with a 429 as Discord sends it (`retry_after` JSON, `Via` and
+`X-RateLimit-*` headers incl. `X-RateLimit-Bucket`); successful calls carry the bucket headers too,
+so discord.py waits pre-emptively as it does against the real API. `channel_status()` makes one
+channel answer 403/404, `outage()` answers 5xx for a while.
 """
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ import itertools
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -25,9 +32,11 @@ log = logging.getLogger(__name__)
 
 APP_ID = 900
 GUILD = 100
+GUILD2, GENERAL2, MODQ2 = 110, 210, 211  # a second server, when FakeDiscord(guilds=2)
 GENERAL, MODQ, OTHER = 200, 201, 202
-ALICE, BOB, CAROL, MALLORY, DAVE = 301, 302, 303, 304, 305  # member, moderator, admin, abuser, member
-ROLE_MOD, ROLE_ADMIN, ROLE_BOT = 400, 401, 402
+ALICE, BOB, CAROL, MALLORY, DAVE = 301, 302, 303, 304, 305  # member, moderator, admin (owner), abuser, member
+ERIN, FRANK = 306, 307  # a senior member above the moderators; a member whose role is above the bot's
+ROLE_MOD, ROLE_ADMIN, ROLE_BOT, ROLE_SENIOR, ROLE_HIGH = 400, 401, 402, 403, 404
 
 P = discord.Permissions
 EVERYONE_PERMS = P(view_channel=True, send_messages=True, read_message_history=True, use_application_commands=True)
@@ -37,7 +46,11 @@ ROLE_PERMS = {
     ROLE_ADMIN: P(administrator=True),
     ROLE_BOT: P(view_channel=True, send_messages=True, embed_links=True, attach_files=True, read_message_history=True,
                 manage_messages=True, moderate_members=True, ban_members=True),
+    ROLE_SENIOR: P(),
+    ROLE_HIGH: P(),
 }
+#: Role order (higher is above): moderators < senior members < the bot < high < admins.
+ROLE_POSITIONS = {GUILD: 0, ROLE_MOD: 1, ROLE_SENIOR: 2, ROLE_BOT: 3, ROLE_HIGH: 4, ROLE_ADMIN: 5}
 USERS = {
     APP_ID: ("triagebot", True, [ROLE_BOT]),
     ALICE: ("alice", False, []),
@@ -45,6 +58,8 @@ USERS = {
     CAROL: ("carol_admin", False, [ROLE_ADMIN]),
     MALLORY: ("mallory", False, []),
     DAVE: ("dave", False, []),
+    ERIN: ("erin_senior", False, [ROLE_SENIOR]),
+    FRANK: ("frank_high", False, [ROLE_HIGH]),
 }
 
 
@@ -52,14 +67,19 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
+def _known(uid: int) -> tuple[str, bool, list[int]]:
+    """Named test users, or a plain member `user<id>` (pile-on accounts) with no roles."""
+    return USERS.get(uid, (f"user{uid}", False, []))
+
+
 def user(uid: int) -> dict:
-    name, is_bot, _ = USERS[uid]
+    name, is_bot, _ = _known(uid)
     return {"id": str(uid), "username": name, "global_name": name, "discriminator": "0", "avatar": None,
             "bot": is_bot, "public_flags": 0, "flags": 0}
 
 
 def member(uid: int, with_user: bool = True) -> dict:
-    d = {"roles": [str(r) for r in USERS[uid][2]], "joined_at": "2025-01-01T00:00:00+00:00", "deaf": False, "mute": False,
+    d = {"roles": [str(r) for r in _known(uid)[2]], "joined_at": "2025-01-01T00:00:00+00:00", "deaf": False, "mute": False,
          "flags": 0, "nick": None, "avatar": None, "pending": False, "premium_since": None,
          "communication_disabled_until": None}
     if with_user:
@@ -69,36 +89,45 @@ def member(uid: int, with_user: bool = True) -> dict:
 
 def permissions_of(uid: int) -> discord.Permissions:
     value = ROLE_PERMS[GUILD].value
-    for r in USERS[uid][2]:
+    for r in _known(uid)[2]:
         value |= ROLE_PERMS[r].value
     perms = P(value)
     return P.all() if perms.administrator else perms
 
 
 def channel(cid: int, name: str) -> dict:
-    return {"id": str(cid), "type": 0, "name": name, "position": cid - GENERAL, "guild_id": str(GUILD),
+    return {"id": str(cid), "type": 0, "name": name, "position": cid % 10, "guild_id": str(CHANNEL_GUILD[cid]),
             "permission_overwrites": [], "nsfw": False, "parent_id": None, "topic": None, "last_message_id": None,
             "rate_limit_per_user": 0, "flags": 0}
 
 
-CHANNELS = {GENERAL: "general", MODQ: "mod-queue", OTHER: "random"}
+CHANNELS = {GENERAL: "general", MODQ: "mod-queue", OTHER: "random", GENERAL2: "lobby", MODQ2: "mods"}
+CHANNEL_GUILD = {GENERAL: GUILD, MODQ: GUILD, OTHER: GUILD, GENERAL2: GUILD2, MODQ2: GUILD2}
 
 
-def guild() -> dict:
-    roles = [{"id": str(rid), "name": "@everyone" if rid == GUILD else f"role{rid}", "permissions": str(p.value),
-              "position": 0 if rid == GUILD else 1, "color": 0, "colors": {"primary_color": 0}, "hoist": False,
+def roles(gid: int = GUILD) -> list[dict]:
+    if gid != GUILD:  # the second server: just @everyone (the fake does not check the bot's rights)
+        return [{"id": str(gid), "name": "@everyone", "permissions": str(EVERYONE_PERMS.value), "position": 0,
+                 "color": 0, "colors": {"primary_color": 0}, "hoist": False, "managed": False, "mentionable": False,
+                 "flags": 0, "icon": None, "unicode_emoji": None}]
+    return [{"id": str(rid), "name": "@everyone" if rid == GUILD else f"role{rid}", "permissions": str(p.value),
+              "position": ROLE_POSITIONS[rid], "color": 0, "colors": {"primary_color": 0}, "hoist": False,
               "managed": False, "mentionable": False, "flags": 0, "icon": None, "unicode_emoji": None}
              for rid, p in ROLE_PERMS.items()]
-    members = [member(uid) for uid in USERS]
-    return {"id": str(GUILD), "name": "Creator community", "icon": None, "splash": None, "discovery_splash": None,
+
+
+def guild(gid: int = GUILD) -> dict:
+    members = [member(uid) for uid in USERS] if gid == GUILD else [{**member(APP_ID), "roles": []}, member(MALLORY)]
+    return {"id": str(gid), "name": "Creator community" if gid == GUILD else "Second server", "icon": None, "splash": None, "discovery_splash": None,
             "owner_id": str(CAROL), "afk_channel_id": None, "afk_timeout": 300, "verification_level": 0,
-            "default_message_notifications": 0, "explicit_content_filter": 0, "roles": roles, "emojis": [],
+            "default_message_notifications": 0, "explicit_content_filter": 0, "roles": roles(gid), "emojis": [],
             "stickers": [], "features": [], "mfa_level": 0, "application_id": None, "system_channel_id": None,
             "system_channel_flags": 0, "rules_channel_id": None, "max_members": 1000, "vanity_url_code": None,
             "description": None, "banner": None, "premium_tier": 0, "premium_subscription_count": 0,
             "preferred_locale": "en-US", "public_updates_channel_id": None, "nsfw_level": 0,
             "premium_progress_bar_enabled": False, "unavailable": False, "large": False, "joined_at": now_iso(),
-            "member_count": len(members), "members": members, "channels": [channel(c, n) for c, n in CHANNELS.items()],
+            "member_count": len(members), "members": members,
+            "channels": [channel(c, n) for c, n in CHANNELS.items() if CHANNEL_GUILD[c] == gid],
             "threads": [], "presences": [], "voice_states": [], "stage_instances": [], "guild_scheduled_events": [],
             "soundboard_sounds": []}
 
@@ -120,7 +149,8 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 
 class FakeDiscord:
-    def __init__(self) -> None:
+    def __init__(self, guilds: int = 1) -> None:
+        self.guild_ids = (GUILD, GUILD2)[:guilds]
         self.calls: list[Call] = []
         self.messages: dict[int, dict] = {}  # every message either side sent, by id
         self.attachments: dict[int, bytes] = {}
@@ -135,6 +165,15 @@ class FakeDiscord:
         self.automod_rules: dict[int, str] = {}  # rule id -> name, for GET .../auto-moderation/rules/{id}
         self.identify_close_code: int | None = None  # e.g. 4014: privileged intent not enabled
         self.accepted_token: str | None = None  # set: REST calls with another bot token get 401, as Discord does
+        self.message_limit: tuple[int, float] | None = None  # (count, seconds) per channel, off by default
+        self._windows: dict[int, tuple[float, int]] = {}  # channel -> (window start, requests in it)
+        self.rate_limited: list[Call] = []  # every 429 the fake answered
+        self.channel_errors: dict[int, int] = {}  # channel -> 403 or 404 for every call about it
+        self.outage_until = 0.0  # monotonic time until which matching calls answer `outage_status`
+        self.outage_status = 503
+        self.outage_pattern = re.compile(r"^/channels/")
+        self.extra_members: dict[int, dict] = {}  # uid -> member payload served by GET .../members/{uid}
+        self.pile_on_accounts: set[int] = set()  # extra plain members (see `_known`), served like the named ones
 
     # ---- lifecycle -------------------------------------------------------------------
     async def start(self) -> "FakeDiscord":
@@ -170,6 +209,23 @@ class FakeDiscord:
         """Make matching REST calls fail (e.g. 403 on delete) from now on."""
         self.failures.append((method, re.compile(path_regex), status, message))
 
+    def limit_messages(self, count: int = 5, per: float = 5.0) -> None:
+        """Enforce Discord's per-channel limit on message create/edit from now on."""
+        self.message_limit = (count, per)
+
+    def channel_status(self, channel_id: int, status: int | None) -> None:
+        """Every call about `channel_id` answers `status` (403 lost access, 404 channel deleted); None heals it."""
+        if status is None:
+            self.channel_errors.pop(channel_id, None)
+        else:
+            self.channel_errors[channel_id] = status
+
+    def outage(self, seconds: float, status: int = 503, path_regex: str = r"^/channels/") -> None:
+        """Answer `status` to matching calls for the next `seconds` (Discord having a bad minute)."""
+        self.outage_until = time.monotonic() + seconds
+        self.outage_status = status
+        self.outage_pattern = re.compile(path_regex)
+
     # ---- gateway ---------------------------------------------------------------------
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -184,11 +240,12 @@ class FakeDiscord:
             elif op == 2 and self.identify_close_code is not None:
                 await ws.close(code=self.identify_close_code)
             elif op == 2:
-                ready = {"v": 10, "user": user(APP_ID), "guilds": [{"id": str(GUILD), "unavailable": True}],
+                ready = {"v": 10, "user": user(APP_ID), "guilds": [{"id": str(g), "unavailable": True} for g in self.guild_ids],
                          "session_id": "fake-session", "resume_gateway_url": self.gateway, "shard": [0, 1],
                          "application": {"id": str(APP_ID), "flags": 0}, "private_channels": [], "relationships": []}
                 await self._send(ws, "READY", ready)
-                await self._send(ws, "GUILD_CREATE", guild())
+                for g in self.guild_ids:
+                    await self._send(ws, "GUILD_CREATE", guild(g))
                 self.identified.set()
         return ws
 
@@ -212,7 +269,7 @@ class FakeDiscord:
             url = f"http://127.0.0.1:{self.port}/attachments/{aid}/{filename}"
             atts.append({"id": str(aid), "filename": filename, "size": len(data), "url": url, "proxy_url": url,
                          "content_type": ctype, "width": 64, "height": 48})
-        payload = {"id": str(mid), "channel_id": str(channel_id), "guild_id": str(GUILD), "author": user(author),
+        payload = {"id": str(mid), "channel_id": str(channel_id), "guild_id": str(CHANNEL_GUILD[channel_id]), "author": user(author),
                    "member": member(author, with_user=False), "content": content, "timestamp": now_iso(),
                    "edited_timestamp": None, "tts": False, "mention_everyone": False,
                    "mentions": [{**user(u), "member": member(u, with_user=False)} for u in mentions],
@@ -327,6 +384,26 @@ class FakeDiscord:
             if method == request.method and pattern.search(path):
                 call.status = status
                 return _json({"message": message, "code": 50013 if status == 403 else 0}, status)
+        cid = _channel_of(path)
+        if cid is not None and cid in self.channel_errors:
+            call.status = self.channel_errors[cid]
+            text = "Missing Access" if call.status == 403 else "Unknown Channel"
+            return _json({"message": text, "code": 50001 if call.status == 403 else 10003}, call.status)
+        if time.monotonic() < self.outage_until and self.outage_pattern.search(path):
+            call.status = self.outage_status
+            return web.Response(status=call.status, text="upstream connect error", headers={"Content-Type": "text/plain"})
+        limit_headers: dict[str, str] = {}
+        if cid is not None and self.message_limit is not None and _is_message_write(request.method, path):
+            limit_headers = self._take(cid)
+            if limit_headers.get("X-RateLimit-Remaining") == "-1":
+                call.status = 429
+                self.rate_limited.append(call)
+                retry = float(limit_headers["X-RateLimit-Reset-After"])
+                headers = {**limit_headers, "X-RateLimit-Remaining": "0", "Retry-After": str(max(1, round(retry))),
+                           "X-RateLimit-Scope": "user", "Via": "1.1 google"}
+                body429 = {"message": "You are being rate limited.", "retry_after": retry, "global": False}
+                return web.Response(status=429, body=json.dumps(body429).encode(),
+                                    headers={"Content-Type": "application/json", **headers})
         try:
             result = self._route(request.method, path, body, dict(request.query))
         except KeyError:
@@ -336,8 +413,26 @@ class FakeDiscord:
             return _json({"message": "404: Not Found", "code": 0}, 404)
         if result == 204:
             call.status = 204
-            return web.Response(status=204)
-        return _json(result)
+            return web.Response(status=204, headers=limit_headers)
+        response = _json(result)
+        response.headers.update(limit_headers)
+        return response
+
+    def _take(self, cid: int) -> dict[str, str]:
+        """Count one create/edit in the channel's fixed window; Remaining "-1" means over the limit."""
+        assert self.message_limit is not None
+        count, per = self.message_limit
+        now = time.monotonic()
+        start, used = self._windows.get(cid, (now, 0))
+        if now - start >= per:
+            start, used = now, 0
+        used += 1
+        if used <= count:
+            self._windows[cid] = (start, used)
+        reset_after = max(0.001, start + per - now)
+        return {"X-RateLimit-Limit": str(count), "X-RateLimit-Remaining": str(count - used if used <= count else -1),
+                "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}", "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+                "X-RateLimit-Bucket": "fake-channel-messages"}
 
     def _bot_message(self, channel_id: int, body: dict | None, mid: int | None = None) -> dict:
         body = body or {}
@@ -369,6 +464,9 @@ class FakeDiscord:
                 limit = int(query.get("limit", 50))
                 before = int(query.get("before", 1 << 62))
                 mine = [m for m in self.messages.values() if m["channel_id"] == str(cid) and int(m["id"]) < before]
+                if "after" in query:  # as Discord: the `limit` oldest messages after it, served newest first
+                    after = sorted((m for m in mine if int(m["id"]) > int(query["after"])), key=lambda m: int(m["id"]))
+                    return sorted(after[:limit], key=lambda m: int(m["id"]), reverse=True)
                 return sorted(mine, key=lambda m: int(m["id"]), reverse=True)[:limit]
             mid = int(parts[3])
             if method == "GET":
@@ -388,6 +486,11 @@ class FakeDiscord:
                 "id": parts[4], "guild_id": parts[1], "name": rule, "creator_id": str(CAROL), "event_type": 1,
                 "trigger_type": 1, "trigger_metadata": {}, "actions": [], "enabled": True, "exempt_roles": [],
                 "exempt_channels": []}
+        if parts[0] == "guilds" and len(parts) == 4 and parts[2] == "members" and method == "GET":
+            uid = int(parts[3])
+            return self.extra_members.get(uid) or (member(uid) if uid in USERS or uid in self.pile_on_accounts else None)
+        if parts[0] == "guilds" and len(parts) == 3 and parts[2] == "roles" and method == "GET":
+            return roles()
         if parts[0] == "guilds" and len(parts) == 4 and parts[2] == "members" and method == "PATCH":
             return {**member(int(parts[3])), "communication_disabled_until": (body or {}).get("communication_disabled_until")}
         if parts[0] == "guilds" and len(parts) == 4 and parts[2] == "bans" and method == "PUT":
@@ -408,6 +511,20 @@ class FakeDiscord:
             if len(parts) == 5 and parts[3] == "messages" and method in ("PATCH", "GET"):
                 return self._bot_message(0, body, mid=1)
         return None
+
+
+_CHANNEL_PATH = re.compile(r"^/channels/(\d+)(?:/|$)")
+_MESSAGE_WRITE = re.compile(r"^/channels/\d+/messages(?:/\d+)?$")
+
+
+def _channel_of(path: str) -> int | None:
+    m = _CHANNEL_PATH.match(path)
+    return int(m.group(1)) if m else None
+
+
+def _is_message_write(method: str, path: str) -> bool:
+    """Message create (POST .../messages) and edit (PATCH .../messages/{id}): one bucket per channel."""
+    return (method == "POST" and path.endswith("/messages") or method == "PATCH") and bool(_MESSAGE_WRITE.match(path))
 
 
 OPTION_TYPES = {"user": 6, "channel": 7, "role": 8, "number": 10, "attachment": 11}
@@ -459,3 +576,36 @@ async def _read_body(request: web.Request) -> tuple[Any, dict[str, bytes]]:
         return json.loads(raw), {}
     except ValueError:
         return raw.decode("utf-8", "replace"), {}
+
+
+# ---- a pile-on, for raid tests and benchmarks ------------------------------------------------
+HARASSING = ("kirim foto telanjang kamu sekarang lonte", "dasar monyet hitam pulang ke hutan", "send nudes you slut",
+             "show me your tits whore", "dasar cina babi", "you monkey go back to your country")
+CHATTER = ("selamat pagi semua", "nice stream today", "ada yang main nanti malam?", "lol same", "gg",
+           "siapa yang ikut turnamen?", "brb makan dulu", "that clip was great")
+PILE_ON_FIRST_ACCOUNT = 5000
+
+
+def pile_on_plan(total: int, harassing: int, accounts: int = 9,
+                 texts: tuple[str, ...] = HARASSING) -> list[tuple[int, str, bool]]:
+    """(author, text, harassing) for a flood: every (total/harassing)-th message is one of `texts` (sent
+    at the target by `send_pile_on`), from `accounts` accounts; the rest is ordinary chatter from other members."""
+    every = max(1, total // max(1, harassing))
+    plan = []
+    for i in range(total):
+        if harassing and i % every == 0 and sum(h for _, _, h in plan) < harassing:
+            plan.append((PILE_ON_FIRST_ACCOUNT + i % accounts, f"{texts[i % len(texts)]} #{i}", True))
+        else:
+            plan.append((PILE_ON_FIRST_ACCOUNT + 100 + i % 40, f"{CHATTER[i % len(CHATTER)]} {i}", False))
+    return plan
+
+
+async def send_pile_on(fake: "FakeDiscord", plan: list[tuple[int, str, bool]], target: int = ALICE,
+                       channel_id: int = GENERAL) -> list[tuple[dict, bool]]:
+    """Dispatch the plan as gateway messages; returns (payload, harassing) in order."""
+    fake.pile_on_accounts |= {a for a, _, _ in plan}
+    out = []
+    for author, text, harassing in plan:
+        payload = await fake.send_message(author, text, channel_id=channel_id, mentions=(target,) if harassing else ())
+        out.append((payload, harassing))
+    return out

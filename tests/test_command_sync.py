@@ -67,16 +67,18 @@ async def test_failed_sync_is_retried_next_start(tmp_path: Path, fake: FakeDisco
         assert await _start_and_stop(fake, store, tmp_path, force=False) == 1
 
 
-def test_command_hash_is_stable_and_sensitive_to_the_command_set() -> None:
-    from types import SimpleNamespace
+def test_command_hash_is_stable_and_sensitive_to_the_command_set(tmp_path: Path) -> None:
+    from bot.config import Settings
 
-    settings = SimpleNamespace(queue_size=10)
-    pipeline = SimpleNamespace(adapters={}, settings=settings)
-    a = discord_bot.TriageBot(pipeline, settings)  # type: ignore[arg-type]
-    b = discord_bot.TriageBot(pipeline, settings)  # type: ignore[arg-type]
-    assert discord_bot.command_set_hash(a.tree) == discord_bot.command_set_hash(b.tree)
-    b.tree.remove_command("report")
-    assert discord_bot.command_set_hash(a.tree) != discord_bot.command_set_hash(b.tree)
+    settings = Settings(db_path=tmp_path / "t.db")
+    with Store.open(tmp_path / "t.db") as store:
+        pipeline = Pipeline(settings, store, text_detectors=[KeywordDetector({})])
+        a = discord_bot.TriageBot(pipeline, settings)
+        b = discord_bot.TriageBot(pipeline, settings)
+        assert discord_bot.command_set_hash(a.tree) == discord_bot.command_set_hash(b.tree)
+        b.tree.remove_command("report")
+        assert discord_bot.command_set_hash(a.tree) != discord_bot.command_set_hash(b.tree)
+        pipeline.executor.shutdown(wait=False)
 
 
 def test_run_has_a_sync_commands_flag() -> None:

@@ -346,6 +346,7 @@ async def test_report_member_and_reporter_is_never_shown_to_them(env):
     await env.fake.callback(inter)
     follow = await env.fake.followup(inter)
     assert follow.json["flags"] & 64
+    await env.settle()  # the alert is posted by the delivery worker
     # nothing went anywhere but the mod channel and the reporter's own ephemeral replies
     posts = [c for c in env.fake.calls if c.method == "POST" and c.path.startswith("/channels/")]
     assert posts and all(c.path == f"/channels/{MODQ}/messages" for c in posts)
@@ -404,6 +405,7 @@ async def test_setup_changes_mod_channel_thresholds_and_dry_run(env):
 @pytest.mark.parametrize("who,sub,needed", [
     (BOB, "setup", "Manage Server"), (ALICE, "setup", "Manage Server"), (ALICE, "queue", "Manage Messages"),
     (DAVE, "stats", "Manage Messages"), (BOB, "export", "Administrator"), (ALICE, "scan", "Manage Messages"),
+    (DAVE, "anchor", "Manage Messages"),
 ])
 async def test_triage_commands_are_checked_at_run_time(env, who, sub, needed):
     options = {"channel": ("channel", OTHER)} if sub == "scan" else {}
@@ -417,7 +419,17 @@ async def test_triage_commands_declare_default_member_permissions(env):
     from discord import Permissions
     group = env.client.tree.get_command("triage")
     assert group.default_permissions == Permissions(manage_messages=True) and group.guild_only
-    assert {c.name for c in group.commands} == {"setup", "queue", "stats", "scan", "export"}
+    assert {c.name for c in group.commands} == {"setup", "queue", "stats", "scan", "export", "anchor"}
+
+
+async def test_anchor_is_posted_for_the_channel_to_witness(env):
+    await flag_one(env, "bokep 1")
+    head, rows, _ = env.store.chain_anchor(SERVER)
+    cb = await env.fake.callback(await env.fake.slash(BOB, "triage", "anchor"))
+    assert cb.json["type"] == 4 and not callback_flags(cb) & 64  # visible to the channel, not ephemeral
+    text = cb.json["data"]["content"]
+    assert f"{head}:{rows}" in text and SERVER in text and "--expect-head" in text
+    assert cb.json["data"]["allowed_mentions"] == {"parse": []}
 
 
 async def test_queue_and_stats(env):

@@ -409,6 +409,19 @@ async def test_queue_and_stats_in_the_moderators_chat(env: Env):
     assert "slur" not in r.params["text"] and "#1" not in r.params["text"]
 
 
+async def test_anchor_in_the_moderators_chat_or_for_group_admins(env: Env):
+    await _flag_one(env)
+    head, rows, _ = env.store.chain_anchor(SERVER)
+    cmd = [{"type": "bot_command", "offset": 0, "length": 7}]
+    await env.fake.send(supergroup(MODS, "Mods"), MEMBER, "/anchor", entities=cmd)
+    [r] = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS and "Evidence anchor" in c.params["text"])
+    assert f"{head}:{rows}" in r.params["text"] and SERVER in r.params["text"]
+    await env.fake.send(G, MEMBER, "/anchor", entities=cmd)
+    await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == GROUP and "Only" in c.params["text"])
+    await env.fake.send(G, ADMIN, "/anchor", entities=cmd)
+    await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == GROUP and f"{head}:{rows}" in c.params["text"])
+
+
 async def test_export_sends_only_that_groups_log(env: Env):
     pytest.importorskip("bot.export", reason="bot.export (export_bytes) is not written yet")
     await _flag_one(env, "group one slur")

@@ -13,10 +13,6 @@ from bot.errors import TriagebotError
 
 log = logging.getLogger(__name__)
 
-#: Errors users meet that are not (yet) TriagebotErrors because their module is owned elsewhere, as
-#: (module prefix, class name): matched by name so this module does not import them (bot.store may
-#: become a package). Drop an entry once its class derives from the root.
-_ALSO_USER_ERRORS = (("bot.store", "StoreError"),)
 
 
 def one_line(message: str) -> str:
@@ -25,11 +21,8 @@ def one_line(message: str) -> str:
 
 
 def is_user_error(exc: BaseException) -> bool:
-    """A TriagebotError (or one of the few not yet rebased on it): shown as one line, never a traceback."""
-    if isinstance(exc, TriagebotError):
-        return True
-    return any(k.__module__.startswith(prefix) and k.__name__ == name
-               for k in type(exc).__mro__ for prefix, name in _ALSO_USER_ERRORS)
+    """A TriagebotError: shown as one line, never a traceback."""
+    return isinstance(exc, TriagebotError)
 
 
 class TriagebotGroup(click.Group):

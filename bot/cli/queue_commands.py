@@ -17,6 +17,7 @@ from bot import retention as retention_policy
 from bot.config import load_settings
 from bot.models import REVIEW_DECISIONS, STATUSES
 from bot.review import review_flag
+from bot.audit_chain import parse_head
 from bot.store import Store
 from bot.terminal import flag_detail, incident_lines, stats_text
 from classifiers.base import LABELS
@@ -77,9 +78,11 @@ def review(db_path: Path, server: str | None, reviewer: str, flag_id: int | None
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write here (plus OUTPUT.manifest.json) instead of standard output.")
 def export(db_path: Path, fmt: str, server: str | None, since, until, label, status, include_reporters: bool, output: Path | None) -> None:
-    """Export flags with their verdicts, reports, reviews, actions and chain hashes."""
+    """Export flags with their verdicts, reports, reviews, actions and chain hashes, with a signed manifest."""
     if since and until and since >= until:
         raise click.BadParameter("--since must be before --until", param_hint="--since")
+    if output is not None and not output.parent.is_dir():
+        raise click.ClickException(f"the output folder {output.parent} does not exist")
     with Store.open(db_path) as store:
         if output is None:
             manifest = export_mod.write_export(store, sys.stdout.buffer if hasattr(sys.stdout, "buffer") else _TextOut(), fmt, server,
@@ -120,17 +123,23 @@ def stats(db_path: Path, server: str | None, as_json: bool) -> None:
 @main.command()
 @db_option()
 @server_option()
-def verify(db_path: Path, server: str | None) -> None:
-    """Check every server's audit hash chain; names the first broken row. Exit 1 if any is broken."""
+@click.option("--expect-head", "expect_head", default=None, metavar="HASH[:COUNT]",
+              help="A head witnessed outside the database (anchor post, export manifest): catches a cut-off or rewritten chain.")
+def verify(db_path: Path, server: str | None, expect_head: str | None) -> None:
+    """Check every server's audit hash chain and every audited field; names the first row that differs. Exit 1 if any is broken."""
+    try:
+        head = parse_head(expect_head) if expect_head else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--expect-head") from None
     with Store.open(db_path) as store:
-        reports = store.verify_chain(server)
+        reports = store.verify_chain(server, expect_head=head)
         if not reports:
             click.echo("no audit rows" + (f" for {server}" if server else ""))
             return
         broken = False
         for r in reports:
             if r.ok:
-                click.echo(f"{r.server}: OK, {r.rows} rows, head {r.head}")
+                click.echo(f"{r.server}: OK, {r.rows} rows, head {r.head}:{r.rows}")
             else:
                 broken = True
                 click.echo(f"{r.server}: BROKEN at {r.problem}")
@@ -144,18 +153,42 @@ def verify(db_path: Path, server: str | None) -> None:
 @server_option("Limit to one server.")
 @click.option("--retention", is_flag=True, help="Apply each server's retention_days from the config instead.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
-def purge(db_path: Path, user_id: str | None, server: str | None, retention: bool, config_path: Path | None) -> None:
-    """Erase message content but keep hashes, labels and decisions (the chain still verifies)."""
+@click.option("--dry-run", is_flag=True, help="Only count what would be erased.")
+@click.option("--yes", is_flag=True, help="Erase without asking (needed when not at a terminal).")
+def purge(db_path: Path, user_id: str | None, server: str | None, retention: bool, config_path: Path | None,
+          dry_run: bool, yes: bool) -> None:
+    """Erase message content but keep hashes, labels and decisions (the chain still verifies). Held flags are kept."""
     if bool(user_id) == retention:
         raise click.UsageError("give exactly one of --user ID or --retention")
     settings = load_settings(config_path)
     with Store.open(db_path) as store:
         if user_id:
-            n = store.purge_content(server, user_id=user_id)
-            click.echo(f"purged content of {n} flag(s) by user {user_id}")
+            steps = [retention_policy.RetentionStep(server or "all servers", 0, store.purge_plan(server, user_id=user_id))]
+        else:
+            steps = retention_policy.plan(store, settings, server)
+        total = 0
+        for step in steps:
+            if step.plan is None:
+                click.echo(f"{step.server}: retention_days = 0, kept forever")
+                continue
+            what = f"by user {user_id}" if user_id else f"older than {step.days} days"
+            held = f"; {len(step.plan.held_ids)} under legal hold kept (flags {_ids(step.plan.held_ids)})" if step.plan.held_ids else ""
+            click.echo(f"{step.server}: {step.plan.count} flag(s) {what} to erase" +
+                       (f" (flags {_ids(step.plan.flag_ids)})" if step.plan.count else "") + held)
+            total += step.plan.count
+        if dry_run or total == 0:
+            click.echo("dry run: nothing erased" if dry_run else "nothing to erase")
             return
-        total = retention_policy.apply(store, settings, server)
-        click.echo(f"purged content of {total} flag(s) past retention")
+        if not yes:
+            if not sys.stdin.isatty():
+                raise click.ClickException(f"nothing erased: add --yes to erase the content of {total} flag(s) (cannot be undone)")
+            click.confirm(f"Erase the content of {total} flag(s)? This cannot be undone", abort=True)
+        n = sum(store.purge_content(server, plan=step.plan) for step in steps if step.plan is not None and step.plan.count)
+        click.echo(f"purged content of {n} flag(s)" + (f" by user {user_id}" if user_id else " past retention"))
+
+
+def _ids(ids: tuple[int, ...], shown: int = 20) -> str:
+    return ", ".join(f"#{i}" for i in ids[:shown]) + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
 
 
 @main.group()

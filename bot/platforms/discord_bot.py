@@ -1,8 +1,8 @@
-"""Discord adapter: gateway events -> core Messages, core Actions -> Discord API calls.
+"""The Discord client wiring: gateway events in (via discord_events), actions out (via discord_adapter).
 
 Thin on purpose: thresholds, exemptions, dry-run and auto-actions are decided by the
-core policy; this module only translates and carries out. Classification runs behind
-the bounded `Intake`, so a message flood never blocks the gateway.
+core policy. Classification runs behind the bounded `Intake`, so a message flood never
+blocks the gateway.
 """
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import json
 import logging
 import sys
 from collections import deque
-from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -23,203 +22,20 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import metrics
-from bot.download import download_capped
 from bot.config import ConfigError, Settings
-from bot.models import Action, ActionResult, Attachment, Message, utcnow
+from bot.models import Message
 from bot.pipeline import Intake, Pipeline
 from bot.platforms import discord_commands
-from bot.platforms.discord_render import failure_notice, render_alert
-from bot.platforms.discord_views import PERSISTENT_ITEMS, queue_view
-from classifiers.base import Verdict
+from bot.platforms.discord_adapter import NO_MENTIONS, DiscordAdapter
+from bot.platforms.discord_catchup import CatchUp, CatchUpLimits, ChannelCursors
+from bot.platforms.discord_events import automod_message, to_message
+from bot.platforms.discord_incident_views import INCIDENT_ITEMS
+from bot.platforms.discord_views import PERSISTENT_ITEMS
 
 log = logging.getLogger(__name__)
 # The bot never joins voice: skip discord.py's start-up warnings about PyNaCl and davey.
 discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
-
-NO_MENTIONS = discord.AllowedMentions.none()
-MAX_TIMEOUT_S = 28 * 86400  # Discord's limit
-
-
-def _kind(content_type: str | None) -> str:
-    major = (content_type or "").split("/", 1)[0]
-    return major if major in ("image", "video") else "file"
-
-
-def to_message(msg: discord.Message, edited: bool = False) -> Message:
-    """A guild message as the core sees it: targets are the replied-to author and mentioned members."""
-    author_id = str(msg.author.id)
-    targets: list[str] = []
-    names: dict[str, str] = {}
-    resolved = msg.reference.resolved if msg.reference else None
-    if isinstance(resolved, discord.Message):
-        targets.append(str(resolved.author.id))
-        names[str(resolved.author.id)] = resolved.author.display_name
-    for user in msg.mentions:
-        uid = str(user.id)
-        if uid != author_id and uid not in targets:
-            targets.append(uid)
-            names[uid] = user.display_name
-    is_mod = False
-    if isinstance(msg.author, discord.Member):
-        try:
-            is_mod = msg.channel.permissions_for(msg.author).manage_messages  # type: ignore[union-attr]
-        except Exception:  # partial channels cannot compute overwrites; fall back to server-wide
-            is_mod = msg.author.guild_permissions.manage_messages
-    attachments = tuple(
-        Attachment(kind=_kind(a.content_type), url=a.url, size=a.size, mime=a.content_type, width=a.width,
-                   height=a.height, filename=a.filename, ref=str(a.id))
-        for a in msg.attachments)
-    return Message(
-        platform="discord", server_id=str(msg.guild.id if msg.guild else 0), channel_id=str(msg.channel.id),
-        message_id=str(msg.id), author_id=author_id, text=msg.content or "", targets=tuple(targets),
-        attachments=attachments, time=msg.created_at, link=msg.jump_url,
-        author_name=getattr(msg.author, "display_name", None) or msg.author.name,
-        author_is_bot=msg.author.bot, author_is_moderator=is_mod, edited=edited,
-        target_names=tuple((t, names[t]) for t in targets if names.get(t)))
-
-
-class DiscordAdapter:
-    """Carries out core Actions with the Discord API; API errors become ActionResults, never exceptions."""
-
-    platform = "discord"
-
-    def __init__(self, client: discord.Client, pipeline: Pipeline) -> None:
-        self.client = client
-        self.pipeline = pipeline
-        self._session: aiohttp.ClientSession | None = None
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def execute(self, action: Action) -> ActionResult:
-        handler = {"notify": self._notify, "delete": self._delete, "timeout": self._timeout, "ban": self._ban}.get(action.kind)
-        if handler is None:
-            return ActionResult(ok=False, detail=f"discord adapter cannot {action.kind}")
-        try:
-            return await handler(action)
-        except discord.NotFound as exc:
-            if action.kind == "delete":
-                return ActionResult(ok=True, detail="message was already deleted")
-            return await self._failed(action, f"404 Not Found: {exc.text or 'unknown target'}")
-        except discord.Forbidden as exc:
-            return await self._failed(action, f"403 Forbidden: {exc.text or 'missing permissions'}")
-        except discord.HTTPException as exc:
-            return await self._failed(action, f"{exc.status} {exc.text or 'Discord API error'}")
-
-    async def _failed(self, action: Action, detail: str) -> ActionResult:
-        log.warning("discord %s failed in %s (flag %s): %s", action.kind, action.server, action.flag_id, detail)
-        if action.kind != "notify":
-            await self._post_notice(action, detail)
-        return ActionResult(ok=False, detail=detail)
-
-    async def _post_notice(self, action: Action, detail: str) -> None:
-        """Tell moderators in the mod channel; best effort, since that may be what is broken."""
-        channel = self._mod_channel(action.server)
-        if channel is None:
-            return
-        link = None
-        if action.flag_id is not None:
-            with contextlib.suppress(Exception):
-                link = self.pipeline.store.flag(action.server, action.flag_id).link
-        try:
-            await channel.send(failure_notice(action.kind, detail, link), allowed_mentions=NO_MENTIONS)
-        except discord.HTTPException as exc:
-            log.warning("could not post a failure notice in %s: %s", action.server, exc)
-
-    def _mod_channel(self, server: str) -> discord.PartialMessageable | None:
-        channel_id = self.pipeline.server_settings(server).mod_channel
-        if not channel_id or not channel_id.isdigit():
-            return None
-        return self.client.get_partial_messageable(int(channel_id), guild_id=_guild_id(server))
-
-    async def _notify(self, action: Action) -> ActionResult:
-        """Post the queue entry, or edit it in place when it already exists (the pipeline serialises these)."""
-        channel = self._mod_channel(action.server)
-        if channel is None:
-            log.warning("no mod channel for %s; flag %s stays in the queue", action.server, action.flag_id)
-            return ActionResult(ok=False, detail="no mod channel set: run /triage setup mod_channel:#channel")
-        alert = action.alert  # always built by the core's delivery worker
-        embed, view = render_alert(alert), queue_view(alert.flag.id)
-        reporters = alert.reporters
-        if reporters:  # moderators may see who reported; the mod channel is theirs alone
-            shown = " ".join(f"<@{r}>" if r.isdigit() else "?" for r in reporters[:10])
-            embed.add_field(name="Reported by", value=shown + (" …" if len(reporters) > 10 else ""), inline=False)
-        if alert.ref and alert.ref.isdigit():
-            try:
-                await channel.get_partial_message(int(alert.ref)).edit(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
-                return ActionResult(ok=True, detail="alert updated", ref=alert.ref)
-            except discord.NotFound:
-                log.info("alert %s in %s is gone; posting a new one", alert.ref, action.server)
-        sent = await channel.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
-        return ActionResult(ok=True, detail="alert posted", ref=str(sent.id))
-
-    async def _delete(self, action: Action) -> ActionResult:
-        if not (action.channel_id or "").isdigit() or not (action.message_id or "").isdigit():
-            return ActionResult(ok=False, detail="no Discord message to delete")
-        await self.client.http.delete_message(int(action.channel_id), int(action.message_id), reason=_audit(action))
-        return ActionResult(ok=True, detail="message deleted")
-
-    async def _timeout(self, action: Action) -> ActionResult:
-        if not (action.user_id or "").isdigit():
-            return ActionResult(ok=False, detail="no member to time out")
-        seconds = min(max(int(action.duration_s or 600), 60), MAX_TIMEOUT_S)
-        until = utcnow() + timedelta(seconds=seconds)
-        await self.client.http.edit_member(_guild_id(action.server), int(action.user_id), reason=_audit(action),
-                                           communication_disabled_until=until.isoformat())
-        return ActionResult(ok=True, detail=f"timed out for {seconds} s")
-
-    async def _ban(self, action: Action) -> ActionResult:
-        if not (action.user_id or "").isdigit():
-            return ActionResult(ok=False, detail="no member to ban")
-        await self.client.http.ban(int(action.user_id), _guild_id(action.server), delete_message_seconds=0, reason=_audit(action))
-        return ActionResult(ok=True, detail="member banned")
-
-    async def fetch(self, attachment: Attachment, max_bytes: int) -> bytes:
-        """Stream the file, stopping as soon as it passes `max_bytes` (declared sizes can lie)."""
-        if not attachment.url.startswith(("https://", "http://")):
-            raise ValueError(f"refusing to fetch {attachment.url!r}")
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        return await download_capped(self._session, attachment.url, max_bytes)
-
-
-def _guild_id(server: str) -> int:
-    return int(server.split(":", 1)[1])
-
-
-def _audit(action: Action) -> str:
-    """The reason shown in Discord's audit log (max 512 characters)."""
-    who = "automatic" if action.automatic else f"moderator {action.actor}"
-    return f"triagebot ({who}): {action.reason}"[:512]
-
-
-def automod_message(execution: discord.AutoModAction, rule_name: str | None = None) -> tuple[Message, Verdict]:
-    """An AutoMod action event as a core Message plus the verdict that says why.
-
-    One trigger fires one event per configured action (block, alert, timeout); they share
-    a content-based id so they collapse into one flag. `rule_name` is the rule's name when the bot
-    could read it (needs Manage Server); otherwise the reason shows the rule id.
-    """
-    content = execution.content or ""
-    message_id = execution.message_id
-    if message_id is None:
-        digest = hashlib.sha256(f"{execution.rule_id}:{execution.user_id}:{content}".encode()).hexdigest()[:16]
-        message_id_s = f"automod:{digest}"
-    else:
-        message_id_s = str(message_id)
-    channel_id = str(execution.channel_id or 0)
-    link = (f"https://discord.com/channels/{execution.guild_id}/{channel_id}/{message_id}"
-            if message_id is not None and execution.channel_id else None)
-    message = Message(platform="discord", server_id=str(execution.guild_id), channel_id=channel_id,
-                      message_id=message_id_s, author_id=str(execution.user_id), text=content, link=link)
-    matched = execution.matched_keyword or execution.matched_content or "?"
-    rule = f"'{rule_name}' ({execution.rule_id})" if rule_name else str(execution.rule_id)
-    verdict = Verdict(label="automod", score=1.0, reason=f"AutoMod rule {rule} matched '{matched}'",
-                      detector="discord_automod")
-    return message, verdict
 
 
 #: How long an AutoMod rule's name is cached (rules are rarely renamed; a trigger fires several events).
@@ -230,19 +46,22 @@ class TriageBot(commands.Bot):
     """The Discord client: feeds messages to the Intake and exposes the pipeline to commands and buttons."""
 
     def __init__(self, pipeline: Pipeline, settings: Settings, *, sync_commands: bool = True, force_sync: bool = False,
-                 **options: Any) -> None:
+                 catch_up: CatchUpLimits = CatchUpLimits(), **options: Any) -> None:
         intents = discord.Intents.default()
         intents.message_content = True
         intents.guilds = True
         intents.auto_moderation_execution = True
         intents.members = False
         options.setdefault("allowed_mentions", NO_MENTIONS)
+        options.setdefault("max_ratelimit_timeout", 30.0)  # longer waits come back as retry_after, for the core to schedule
         super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None, **options)
         self.pipeline = pipeline
         self.settings = settings
-        self.adapter = DiscordAdapter(self, pipeline)
+        self.adapter = DiscordAdapter(self)
         pipeline.adapters["discord"] = self.adapter
-        self.intake = Intake(pipeline, maxsize=settings.queue_size)
+        self.cursors = ChannelCursors(pipeline.store, flush_every_s=catch_up.flush_every_s)
+        self.intake = Intake(pipeline, maxsize=settings.queue_size, on_done=self.cursors.handled)
+        self.catch_up = CatchUp(self, pipeline.store, self.submit, catch_up)
         self.sync_commands = sync_commands
         self.force_sync = force_sync
         self.errors: deque[tuple[str, BaseException]] = deque(maxlen=100)
@@ -256,8 +75,9 @@ class TriageBot(commands.Bot):
         self.errors.append((where, exc))
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(*PERSISTENT_ITEMS)
+        self.add_dynamic_items(*PERSISTENT_ITEMS, *INCIDENT_ITEMS)
         self.intake.start()
+        self.cursors.start()
         if self.sync_commands:
             await self._sync_commands_if_changed()
 
@@ -277,9 +97,16 @@ class TriageBot(commands.Bot):
             return
         store.set_state(key, digest)
 
+    async def submit(self, message: Message) -> None:
+        """Into the Intake, with the channel cursor held below it until it is handled."""
+        self.cursors.submitted(message)
+        await self.intake.submit(message)
+
     async def close(self) -> None:
+        await self.catch_up.stop()
+        await self.adapter.close()  # first: cancels calls sleeping out a rate limit, so the intake can finish
         await self.intake.stop()
-        await self.adapter.close()
+        await self.cursors.stop()
         await super().close()
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
@@ -301,11 +128,17 @@ class TriageBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("discord: logged in as %s in %d servers", self.user, len(self.guilds))
+        self.catch_up.start()
+
+    async def on_resumed(self) -> None:
+        """A gateway gap: Discord replays missed events on resume, but re-read to be sure (bounded)."""
+        self.catch_up.start()
 
     async def on_message(self, message: discord.Message) -> None:
         if message.guild is None or (self.user is not None and message.author.id == self.user.id):
             return
-        await self.intake.submit(to_message(message))
+        self.catch_up.saw_live(message.channel.id, message.id)
+        await self.submit(to_message(message))
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         """Re-check edited messages, cached or not: a harasser can edit an old message after a restart.

@@ -43,3 +43,71 @@ def missing(interaction: discord.Interaction, need: Need) -> str | None:
     if need.allowed(interaction.permissions):
         return None
     return f"You need the **{need.label}** permission for this."
+
+
+# ---- role hierarchy ---------------------------------------------------------------------------
+#: Actions that land on a member (their message, or the member), so the role hierarchy applies.
+ON_A_MEMBER: frozenset[str] = frozenset({"delete", "timeout", "ban"})
+
+
+async def member_or_none(guild: discord.Guild, user_id: int) -> discord.Member | None:
+    """The member with roles, over REST (the members intent is off, so the cache has almost nobody).
+
+    None when they are not in the server any more (then there are no roles to compare)."""
+    cached = guild.get_member(user_id)
+    if cached is not None:
+        return cached
+    try:
+        return await guild.fetch_member(user_id)
+    except discord.NotFound:
+        return None
+
+
+def outranks(guild: discord.Guild, actor: discord.Member, target: discord.Member) -> bool:
+    """Discord's rule: the owner outranks everyone, otherwise the top role must be strictly higher."""
+    if actor.id == guild.owner_id:
+        return True
+    return actor.top_role > target.top_role
+
+
+def refusal(guild: discord.Guild, moderator: discord.Member, me: discord.Member, target_id: int,
+            target: discord.Member | None) -> str | None:
+    """None if `moderator` may have the bot act on `target_id`, else why not (shown to the moderator).
+
+    As Red's `is_allowed_by_hierarchy`: the moderator must be above the target, and so must the bot,
+    or the bot would lend its rank to someone without it. The owner is never a target."""
+    if target_id == guild.owner_id:
+        return "The server owner can never be a target."
+    if target_id == moderator.id:
+        return "You cannot use this on yourself."
+    if target_id == me.id:
+        return "I will not act on myself."
+    if target is None:
+        return None  # left the server: no roles to compare, nothing to protect
+    if not outranks(guild, moderator, target):
+        return f"Your top role is not above {target.display_name}'s top role."
+    if not outranks(guild, me, target):
+        return f"My top role is not above {target.display_name}'s top role; move triagebot's role higher."
+    return None
+
+
+async def hierarchy_refusals(interaction: discord.Interaction, target_ids: list[str]) -> dict[str, str]:
+    """For each target the clicker may not have the bot act on: the reason. Fetches members over REST."""
+    guild = interaction.guild
+    moderator = interaction.user
+    if guild is None or not isinstance(moderator, discord.Member):
+        return {t: "This only works inside a server." for t in target_ids}
+    me = guild.me or await member_or_none(guild, interaction.client.user.id)  # type: ignore[union-attr]
+    if me is None:
+        return {t: "I could not read my own roles in this server." for t in target_ids}
+    out: dict[str, str] = {}
+    for target_id in dict.fromkeys(target_ids):
+        if not target_id.isdigit():
+            continue
+        uid = int(target_id)
+        target = None if uid in (guild.owner_id, moderator.id, me.id) else await member_or_none(guild, uid)
+        why = refusal(guild, moderator, me, uid, target)
+        if why:
+            log.info("hierarchy: %s may not act on %s in %s: %s", moderator.id, uid, guild.id, why)
+            out[target_id] = why
+    return out

@@ -10,20 +10,19 @@ import json
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
 
-from bot import incidents
+from bot import anchors, incidents
 from bot.config import ConfigError
 from bot.models import Report, server_key
 from bot.platforms import discord_checks as checks
+from bot.platforms.discord_events import to_message
 from bot.platforms.discord_render import escape
 from bot.platforms.discord_views import ReportModal
 
-if TYPE_CHECKING:
-    from bot.platforms.discord_bot import TriageBot
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,8 @@ def _server(interaction: discord.Interaction) -> str:
     return server_key("discord", interaction.guild_id or 0)
 
 
-def _bot(interaction: discord.Interaction) -> "TriageBot":
+def _bot(interaction: discord.Interaction) -> Any:
+    """The TriageBot (typed loosely: importing discord_bot here would make an import circle)."""
     return interaction.client  # type: ignore[return-value]
 
 
@@ -122,12 +122,18 @@ class TriageGroup(app_commands.Group):
                 f"incidents: {st['incidents']}\nActions: {fmt(st['actions'])}\n{escape(_bot(interaction).pipeline.status())}")
         await interaction.response.send_message(text[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS)
 
+    @app_commands.command(description="Post the evidence log's current head here, so it is witnessed outside the database")
+    @require(checks.REVIEW)
+    async def anchor(self, interaction: discord.Interaction) -> None:
+        # not ephemeral: a witness needs a message others can see and keep
+        text = anchors.anchor_text(_bot(interaction).pipeline.store, _server(interaction))
+        await interaction.response.send_message(escape(text)[:2000], allowed_mentions=NO_MENTIONS)
+
     @app_commands.command(description="Re-check recent messages in a channel")
     @app_commands.describe(channel="Channel to re-check", limit="How many recent messages (max 1000)")
     @require(checks.REVIEW)
     async def scan(self, interaction: discord.Interaction, channel: discord.TextChannel,
                    limit: app_commands.Range[int, 1, 1000] = 100) -> None:
-        from bot.platforms.discord_bot import to_message
 
         await interaction.response.defer(ephemeral=True, thinking=True)
         pipeline = _bot(interaction).pipeline
@@ -194,7 +200,6 @@ def _cannot_post(interaction: discord.Interaction, channel_id: str | None) -> st
 @app_commands.guild_only()
 async def report_command(interaction: discord.Interaction, reason: app_commands.Range[str, 1, 500],
                          message_link: str | None = None, member: discord.User | None = None) -> None:
-    from bot.platforms.discord_bot import to_message
 
     if not message_link and member is None:
         await interaction.response.send_message("Give a message link or a member to report.", ephemeral=True)
@@ -254,7 +259,6 @@ async def protect_command(interaction: discord.Interaction, image: discord.Attac
 @app_commands.guild_only()
 async def report_message_menu(interaction: discord.Interaction, message: discord.Message) -> None:
     """Right-click → Apps → Report message: ask for a reason, then report."""
-    from bot.platforms.discord_bot import to_message
 
     if message.guild is None:
         message.guild = interaction.guild  # type: ignore[misc]
@@ -267,7 +271,7 @@ async def report_message_menu(interaction: discord.Interaction, message: discord
     await interaction.response.send_modal(ReportModal(build))
 
 
-def register(bot: "TriageBot") -> None:
+def register(bot: Any) -> None:
     bot.tree.add_command(TriageGroup())
     bot.tree.add_command(report_command)
     bot.tree.add_command(protect_command)

@@ -55,6 +55,14 @@ def _user(user_id: str) -> str:
     return f"<@{user_id}>" if user_id.isdigit() else escape(user_id)
 
 
+_BY_ID = re.compile(r"\bby ([0-9]{3,20})\b")
+
+
+def _mention_ids(escaped: str) -> str:
+    """"… by 123456789012345678" (a moderator's id from the core) shown as a non-pinging mention."""
+    return _BY_ID.sub(lambda m: f"by <@{m.group(1)}>", escaped)
+
+
 def status_text(alert: Alert) -> str:
     """The core's status line, with the reviewer shown as a (non-pinging) mention."""
     review = alert.flag.last_review
@@ -86,7 +94,11 @@ def render_alert(alert: Alert) -> discord.Embed:
     embed.add_field(name="Status", value=_cap(status_text(alert), 1024), inline=True)
     if alert.incident is not None:
         embed.add_field(name="Incident", value=f"{alert.incident.flag_count} flags from {alert.incident.author_count} accounts", inline=True)
-    footer = f"flag #{flag.id}"
+    outcomes = getattr(alert, "outcomes", ())  # what moderators did to the whole incident, newest last
+    if outcomes:
+        shown = "\n".join(f"• {_mention_ids(escape(line))}" for line in outcomes[-8:])
+        embed.add_field(name="Outcome", value=_cap(shown, 1024), inline=False)
+    footer = f"flag #{flag.id}" if alert.incident is None else f"incident #{alert.incident.id} · newest flag #{flag.id}"
     if alert.dry_run:
         footer += " · DRY RUN: automatic actions are only logged"
     embed.set_footer(text=footer)

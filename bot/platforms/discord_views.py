@@ -62,7 +62,8 @@ def _flag_for(interaction: discord.Interaction, flag_id: int) -> tuple[str, Flag
 
 
 async def act(interaction: discord.Interaction, action: str, flag_id: int, duration_s: int | None = None) -> None:
-    """One click: check permission, then review or moderate through the pipeline (which logs and re-renders)."""
+    """One click: check permission (and for delete/timeout/ban the role hierarchy), then review or
+    moderate through the pipeline (which logs and re-renders)."""
     denied = checks.missing(interaction, checks.FOR_ACTION[action])
     if denied:
         log.info("denied %s on flag %s to %s", action, flag_id, interaction.user.id)
@@ -79,6 +80,11 @@ async def act(interaction: discord.Interaction, action: str, flag_id: int, durat
         await interaction.response.send_message("There is no message to delete for this item.", ephemeral=True)
         return
     await interaction.response.defer(ephemeral=True, thinking=False)
+    if action in checks.ON_A_MEMBER:
+        refused = await checks.hierarchy_refusals(interaction, [flag.author_id])
+        if refused:
+            await interaction.followup.send(f"Not done: {refused[flag.author_id]}", ephemeral=True)
+            return
     if action in REVIEW_DECISIONS:
         view = await pipeline.review(Review(flag_id=flag_id, server=server, decision=action, reviewer=actor))
         await interaction.followup.send(f"Marked {view.status}.", ephemeral=True)

@@ -17,7 +17,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
-from bot import incidents
+from bot import anchors, incidents
 from bot.config import ConfigError
 from bot.models import Action, Message, Report, Review, server_key
 from bot.pipeline import Intake
@@ -46,6 +46,7 @@ COMMANDS = [
     BotCommand("queue", "open items for the moderators"),
     BotCommand("stats", "counts for the moderators"),
     BotCommand("export", "admins: the group's log as CSV or JSON"),
+    BotCommand("anchor", "moderators: post the evidence log's current head, to witness it"),
     BotCommand("protect", "privately register an image of you so re-shares are flagged"),
 ]
 CONTENT = filters.TEXT | filters.CAPTION | filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.ANIMATION
@@ -73,7 +74,7 @@ class TelegramHandlers:
         once = filters.UpdateType.MESSAGE  # commands are not re-run when edited
         app = self.app
         for name, fn in (("setup", self.cmd_setup), ("link", self.cmd_link), ("queue", self.cmd_queue),
-                         ("stats", self.cmd_stats), ("export", self.cmd_export), ("report", self.cmd_report),
+                         ("stats", self.cmd_stats), ("export", self.cmd_export), ("anchor", self.cmd_anchor), ("report", self.cmd_report),
                          ("start", self.cmd_help), ("help", self.cmd_help)):
             app.add_handler(CommandHandler(name, fn, filters=once))
         app.add_handler(CommandHandler("protect", self.on_protect, filters=once & filters.ChatType.PRIVATE))
@@ -514,6 +515,13 @@ class TelegramHandlers:
                     lines.append(f"{name.replace('_', ' ')}: " + ", ".join(f"{esc(k)} {v}" for k, v in sorted(st[name].items())))
         lines.append(esc(self.pipeline.status(), 300))
         await self._reply(update, "\n".join(lines), html_mode=True)
+
+    async def cmd_anchor(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The evidence log's head posted here (moderators' chat, or a group's admins), witnessed outside the database."""
+        _, group = self._args(context)
+        servers = await self._servers_here(update, group, need_admin=False)
+        if servers is not None:
+            await self._reply(update, "\n".join(anchors.anchor_text(self.store, s) for s in servers))
 
     async def cmd_export(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat

@@ -1,0 +1,256 @@
+"""Incident-level buttons under an incident alert, the confirmation modal, and the item pager.
+
+Every button is a persistent `DynamicItem` whose custom_id carries the kind and incident id
+(`tbi:delete:42`), so clicks on old alerts work after a restart. Timeout-all and Ban-all open a
+modal that asks for a reason before anything happens. The clicker's permission is checked at
+click time, and for delete/timeout/ban the role hierarchy decides which authors are left out
+(`exclude_users`); the core does the work and logs every per-flag effect with the clicker.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import discord
+from discord import ui
+
+from bot.alerts import Alert
+from bot.models import server_key
+from bot.platforms import discord_checks as checks
+from bot.platforms.discord_render import TIMEOUT_CHOICES, escape, spoiler
+from bot.platforms.discord_views import QueueButton, guarded, queue_view
+from bot.store import StoreError
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 4  # four item rows of buttons, plus the navigation row: Discord allows five rows
+ASK_REASON = ("timeout", "ban")
+INCIDENT_BUTTONS: tuple[tuple[str, str, discord.ButtonStyle], ...] = (
+    ("confirm", "Confirm all", discord.ButtonStyle.danger),
+    ("dismiss", "Dismiss all", discord.ButtonStyle.secondary),
+    ("delete", "Delete all", discord.ButtonStyle.primary),
+    ("ban", "Ban all…", discord.ButtonStyle.danger),
+    ("items", "Items", discord.ButtonStyle.secondary),
+)
+_DURATIONS = {str(s): label for label, s in TIMEOUT_CHOICES}
+NEEDS = {**checks.FOR_ACTION, "items": checks.REVIEW}
+
+
+def incident_id_for(kind: str, incident_id: int) -> str:
+    return f"tbi:{kind}:{incident_id}"
+
+
+def _server(interaction: discord.Interaction) -> str:
+    return server_key("discord", interaction.guild_id or 0)
+
+
+def _pipeline(interaction: discord.Interaction) -> Any:
+    return interaction.client.pipeline  # type: ignore[attr-defined]
+
+
+async def _denied(interaction: discord.Interaction, kind: str) -> bool:
+    denied = checks.missing(interaction, NEEDS[kind])
+    if denied:
+        log.info("denied incident %s to %s", kind, interaction.user.id)
+        await interaction.response.send_message(denied, ephemeral=True)
+    return bool(denied)
+
+
+async def run_incident_action(interaction: discord.Interaction, kind: str, incident_id: int,
+                              duration_s: int | None = None, reason: str = "") -> None:
+    """Check rights, act on the whole incident through the core, tell the clicker the outcome (ephemeral)."""
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=True, thinking=True)
+    server, pipeline = _server(interaction), _pipeline(interaction)
+    exclude: dict[str, str] = {}
+    try:
+        if kind in checks.ON_A_MEMBER:
+            exclude = await checks.hierarchy_refusals(interaction, pipeline.incident_authors(server, incident_id))
+        if kind == "delete" and exclude:
+            # the core deletes every flagged message; rather than delete some you may not touch, do none
+            lines = [f"Not done: you may not delete the messages of {len(exclude)} of the authors; "
+                     "use **Items** to delete the others one by one."]
+            lines += [f"• <@{uid}>: {escape(why)}" for uid, why in list(exclude.items())[:10]]
+            await interaction.followup.send("\n".join(lines)[:2000], ephemeral=True,
+                                            allowed_mentions=discord.AllowedMentions.none())
+            return
+        outcome = await pipeline.moderate_incident(server, incident_id, kind, str(interaction.user.id),
+                                                   duration_s=duration_s, reason=reason, exclude_users=exclude)
+    except StoreError:
+        await interaction.followup.send("This incident is not in this server's records.", ephemeral=True)
+        return
+    lines = [escape(outcome.summary or f"{kind}: {outcome.done} done")]
+    if exclude:
+        lines.append(f"Left out {len(exclude)}:")
+        lines += [f"• <@{uid}>: {escape(why)}" for uid, why in list(exclude.items())[:10]]
+        if len(exclude) > 10:
+            lines.append(f"… and {len(exclude) - 10} more")
+    await interaction.followup.send("\n".join(lines)[:2000], ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+
+
+class ReasonModal(ui.Modal):
+    """"Ban all" / "Timeout all" ask before acting: the moderator types a reason to go ahead."""
+
+    reason: ui.TextInput = ui.TextInput(label="Reason (kept in the audit log)", style=discord.TextStyle.paragraph,
+                                        min_length=3, max_length=400, required=True)
+
+    def __init__(self, kind: str, incident_id: int, authors: int, duration_s: int | None = None) -> None:
+        what = "Ban" if kind == "ban" else f"Time out ({_DURATIONS.get(str(duration_s), f'{duration_s} s')})"
+        super().__init__(title=f"{what} all {authors} authors of incident #{incident_id}"[:45], timeout=900)
+        self.kind, self.incident_id, self.duration_s = kind, incident_id, duration_s
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await guarded(interaction, f"incident {self.kind} #{self.incident_id}",
+                      lambda: run_incident_action(interaction, self.kind, self.incident_id, self.duration_s,
+                                                  self.reason.value or ""))
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
+        record = getattr(interaction.client, "record_error", None)
+        if record is not None:
+            record("incident modal", error)
+
+
+async def _ask_reason(interaction: discord.Interaction, kind: str, incident_id: int, duration_s: int | None) -> None:
+    try:
+        authors = len(_pipeline(interaction).incident_authors(_server(interaction), incident_id))
+    except StoreError:
+        await interaction.response.send_message("This incident is not in this server's records.", ephemeral=True)
+        return
+    await interaction.response.send_modal(ReasonModal(kind, incident_id, authors, duration_s))
+
+
+class IncidentButton(ui.DynamicItem[ui.Button], template=r"tbi:(?P<kind>confirm|dismiss|delete|ban|items):(?P<incident>[0-9]+)"):
+    """Confirm all / Dismiss all / Delete all / Ban all… / Items on an incident alert."""
+
+    def __init__(self, kind: str, incident_id: int, label: str | None = None,
+                 style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> None:
+        super().__init__(ui.Button(label=label or kind.title(), style=style, custom_id=incident_id_for(kind, incident_id)))
+        self.kind, self.incident_id = kind, incident_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Button, match: re.Match[str]) -> "IncidentButton":
+        return cls(match["kind"], int(match["incident"]), item.label, item.style)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        async def go() -> None:
+            if await _denied(interaction, self.kind):
+                return
+            if self.kind == "items":
+                await send_page(interaction, self.incident_id, 0, edit=False)
+            elif self.kind in ASK_REASON:
+                await _ask_reason(interaction, self.kind, self.incident_id, None)
+            else:
+                await run_incident_action(interaction, self.kind, self.incident_id)
+        await guarded(interaction, f"incident {self.kind} #{self.incident_id}", go)
+
+
+class IncidentTimeoutSelect(ui.DynamicItem[ui.Select], template=r"tbi:timeout:(?P<incident>[0-9]+)"):
+    """Timeout all authors, with the duration chosen here and the reason in a modal."""
+
+    def __init__(self, incident_id: int) -> None:
+        options = [discord.SelectOption(label=f"Timeout all authors: {label}", value=str(s)) for label, s in TIMEOUT_CHOICES]
+        super().__init__(ui.Select(placeholder="Timeout all authors…", options=options,
+                                   custom_id=incident_id_for("timeout", incident_id)))
+        self.incident_id = incident_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Select, match: re.Match[str]) -> "IncidentTimeoutSelect":
+        return cls(int(match["incident"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        values = self.item.values or (interaction.data or {}).get("values", [])  # type: ignore[union-attr]
+        value = values[0] if values else ""
+
+        async def go() -> None:
+            if await _denied(interaction, "timeout"):
+                return
+            if value not in _DURATIONS:
+                await interaction.response.send_message("Unknown duration.", ephemeral=True)
+                return
+            await _ask_reason(interaction, "timeout", self.incident_id, int(value))
+        await guarded(interaction, f"incident timeout #{self.incident_id}", go)
+
+
+class PageButton(ui.DynamicItem[ui.Button], template=r"tbi:page:(?P<incident>[0-9]+):(?P<offset>[0-9]+)"):
+    """Previous / next page of the item pager."""
+
+    def __init__(self, incident_id: int, offset: int, label: str = "Next", disabled: bool = False) -> None:
+        super().__init__(ui.Button(label=label, style=discord.ButtonStyle.secondary, disabled=disabled,
+                                   custom_id=f"tbi:page:{incident_id}:{offset}"))
+        self.incident_id, self.offset = incident_id, offset
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Button, match: re.Match[str]) -> "PageButton":
+        return cls(int(match["incident"]), int(match["offset"]), item.label or "Next")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        async def go() -> None:
+            if await _denied(interaction, "items"):
+                return
+            await send_page(interaction, self.incident_id, self.offset, edit=True)
+        await guarded(interaction, f"incident page #{self.incident_id}", go)
+
+
+async def send_page(interaction: discord.Interaction, incident_id: int, offset: int, *, edit: bool) -> None:
+    """The ephemeral pager: a few items with per-item buttons and jump links, and page buttons."""
+    try:
+        items, total = _pipeline(interaction).incident_page(_server(interaction), incident_id, offset, PAGE_SIZE)
+    except StoreError:
+        await interaction.response.send_message("This incident is not in this server's records.", ephemeral=True)
+        return
+    embed, view = render_page(incident_id, offset, items, total)
+    if edit:
+        await interaction.response.edit_message(embed=embed, view=view)
+    else:
+        await interaction.response.send_message(embed=embed, view=view, ephemeral=True,
+                                                allowed_mentions=discord.AllowedMentions.none())
+
+
+def render_page(incident_id: int, offset: int, items: list, total: int) -> tuple[discord.Embed, ui.View]:
+    """One page of an incident's items; every quoted string escaped, one row of buttons per item."""
+    last = min(offset + len(items), total)
+    embed = discord.Embed(title=f"Incident #{incident_id}: items {offset + 1 if items else 0}–{last} of {total}")
+    lines = []
+    view = ui.View(timeout=None)
+    for row, flag in enumerate(items):
+        name = f" ({escape(flag.author_name)})" if flag.author_name else ""
+        jump = f" · [Jump]({flag.link})" if flag.link else ""
+        lines.append(f"**#{flag.id}** <@{flag.author_id}>{name} · {escape(flag.status)}{jump}\n{spoiler(flag.excerpt or '', 150)}"
+                     if flag.author_id.isdigit() else f"**#{flag.id}** {escape(flag.author_id)} · {escape(flag.status)}")
+        for action, label in (("confirm", "Confirm"), ("dismiss", "Dismiss"), ("delete", "Delete"), ("ban", "Ban")):
+            style = discord.ButtonStyle.danger if action in ("confirm", "ban") else discord.ButtonStyle.secondary
+            button = QueueButton(action, flag.id, f"{label} #{flag.id}", style)
+            button.item.row = row
+            view.add_item(button)
+        if flag.link:
+            view.add_item(ui.Button(label="Jump", url=flag.link, row=row))
+    embed.description = "\n\n".join(lines)[:4000] or "No items."
+    prev_offset = max(0, offset - PAGE_SIZE)
+    view.add_item(_row(PageButton(incident_id, prev_offset, "◀ Previous", disabled=offset == 0), PAGE_SIZE))
+    view.add_item(_row(PageButton(incident_id, offset + PAGE_SIZE, "Next ▶", disabled=offset + PAGE_SIZE >= total), PAGE_SIZE))
+    return embed, view
+
+
+def _row(item: ui.DynamicItem[Any], row: int) -> ui.DynamicItem[Any]:
+    item.item.row = row
+    return item
+
+
+def incident_view(incident_id: int) -> ui.View:
+    """The buttons under an incident alert; persistent because every item is a registered DynamicItem."""
+    view = ui.View(timeout=None)
+    for kind, label, style in INCIDENT_BUTTONS:
+        view.add_item(IncidentButton(kind, incident_id, label, style))
+    view.add_item(IncidentTimeoutSelect(incident_id))
+    return view
+
+
+def alert_view(alert: Alert) -> ui.View:
+    """Incident-level buttons for an incident alert, per-flag buttons for a single flag."""
+    if alert.incident is not None:
+        return incident_view(alert.incident.id)
+    return queue_view(alert.flag.id)
+
+
+INCIDENT_ITEMS: tuple[type[ui.DynamicItem[Any]], ...] = (IncidentButton, IncidentTimeoutSelect, PageButton)
