@@ -1,22 +1,25 @@
-"""Image side of the pipeline: decode once, check nudity and the re-share bank, keep only hashes.
+"""Image side of the pipeline: each upload goes to a killable worker process (decode, nudity,
+fingerprints); only verdicts and hashes come back. Bank matching stays here.
 
-Runs in the classify executor. Bank indexes are kept in memory per scope and loaded from
-the store on the event-loop thread (`prepare`), so the worker thread never touches SQLite.
-A scope is a server key, or `shared` for entries from servers that opted into a shared bank.
+Runs in the pipeline's image-wait threads, which wait on the worker with a wall-clock timeout
+(classifiers/images/worker.py): an image over time has its worker killed and is refused.
+Bank indexes are kept in memory per scope and loaded from the store on the event-loop
+thread (`prepare`), so neither the executor thread nor the worker touches SQLite. A scope
+is a server key, or `shared` for entries from servers that opted into a shared bank.
 """
 from __future__ import annotations
 
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
 from bot.config import Settings
 from bot.store import Store
 from classifiers.base import Verdict
-from classifiers.images.bank import BankIndex, fingerprint, index_from_entries, match_verdict
-from classifiers.images.decode import DEFAULT_LIMITS, DecodedImage, ImageRejected, decode
-from classifiers.images.nsfw import NsfwDetector, nudity_available, nudity_status
+from classifiers.images import worker
+from classifiers.images.bank import BankIndex, index_from_entries, match_verdict
+from classifiers.images.decode import DEFAULT_LIMITS, ImageRejected, Limits
+from classifiers.images.nsfw import nudity_available, nudity_status
 
 log = logging.getLogger(__name__)
 
@@ -26,22 +29,36 @@ SHARED_SCOPE = "shared"
 @dataclass
 class ImageResult:
     verdicts: list[Verdict] = field(default_factory=list)
-    pixels: Any = None  # the decoded (<= 1024 px) first frame, in memory only: fingerprinted if the message is flagged
+    #: bank records (hashes + keypoints) of the first frame, made in the worker: stored with
+    #: the flag if the message is flagged, so a moderator's confirm can bank the image
+    records: list[tuple[str, bytes]] | None = None
     matched_entries: list[int] = field(default_factory=list)
     error: str | None = None
 
 
 class ImageScan:
-    def __init__(self, store: Store, settings: Settings, nsfw: NsfwDetector | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        nudity: bool | None = None,
+        pool: worker.ImageWorkerPool | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        workers: int = 2,
+    ) -> None:
+        """`nudity=None` turns NudeNet on when it is installed. Workers start on the first image."""
         self.store = store
         self.settings = settings
-        self.nsfw = nsfw if nsfw is not None else (NsfwDetector() if nudity_available() else None)
+        self.nudity = nudity_available() if nudity is None else nudity
+        self.pool = pool if pool is not None else worker.ImageWorkerPool(workers, nudity=self.nudity)
+        self.limits = limits
         self._indexes: dict[str, BankIndex] = {}
         self._lock = threading.Lock()
 
     def status(self) -> str:
         n = self.store.bank_size()
-        return f"{nudity_status()}; re-share bank: {n} entr{'y' if n == 1 else 'ies'}"
+        nudity = nudity_status() if self.nudity else "nudity detection off"
+        return f"{nudity}; re-share bank: {n} entr{'y' if n == 1 else 'ies'}"
 
     def scopes(self, server: str, shared: bool) -> list[str]:
         return [server, SHARED_SCOPE] if shared else [server]
@@ -54,46 +71,26 @@ class ImageScan:
                 self._indexes[scope] = index_from_entries(self.store.bank_entries([scope]))
 
     def scan(self, data: bytes, scopes: list[str]) -> ImageResult:
-        """Decode with the safety limits, then nudity + bank. Never raises for bad images."""
+        """Nudity + bank + records, in a worker with a timeout. Never raises for bad images."""
+        indexes = [self._indexes[s] for s in scopes if s in self._indexes and len(self._indexes[s])]
         try:
-            img = decode(data, DEFAULT_LIMITS)
+            out = worker.scan(self.pool, data, indexes, nudity=self.nudity, records=True, limits=self.limits)
         except ImageRejected as exc:
             log.info("image rejected: %s", exc.reason)
             return ImageResult(error=exc.reason)
-        result = ImageResult()
-        if self.nsfw is not None:
-            try:
-                result.verdicts += self.nsfw.classify_decoded(img)
-            except Exception:
-                log.exception("nudity detector failed")
-        result.pixels = img.image
-        try:
-            m = self._match(img, scopes)
-            if m is not None:
-                result.verdicts.append(match_verdict(m))
-                result.matched_entries.append(m.entry_id)
-        except Exception:
-            log.exception("bank matching failed")
+        result = ImageResult(verdicts=list(out.verdicts), records=out.records)
+        if out.match is not None:
+            result.verdicts.append(match_verdict(out.match))
+            result.matched_entries.append(out.match.entry_id)
         return result
-
-    def _match(self, img: DecodedImage, scopes: list[str]):
-        """Every sampled frame of an animation is tried: a GIF can hide the picture in a later frame."""
-        for frame in img.frames:
-            query = fingerprint(frame, bank_variants=False)
-            for scope in scopes:
-                idx = self._indexes.get(scope)
-                m = idx.match(query) if idx is not None else None
-                if m is not None:
-                    return m
-        return None
-
-    def records_for(self, pixels: Any) -> list[tuple[str, bytes]]:
-        """Bank fingerprint of a decoded image (~30 ms), computed only once a message is flagged."""
-        return fingerprint(pixels).to_records()
 
     def fingerprint_records(self, data: bytes) -> list[tuple[str, bytes]]:
         """Bank records for an image someone registers; raises ImageRejected for bad input."""
-        return fingerprint(decode(data, DEFAULT_LIMITS).image).to_records()
+        return worker.fingerprint_records(self.pool, data, self.limits)
+
+    def close(self) -> None:
+        """Stop the worker processes (they are daemons, so they also end with the bot)."""
+        self.pool.close()
 
     def add_to_index(self, scope: str, entry_id: int, records: list[tuple[str, bytes]]) -> None:
         idx = self._indexes.get(scope)

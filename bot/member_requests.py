@@ -82,7 +82,7 @@ class MemberRequestsMixin(PipelineBase):
             return ProtectOutcome(None, None, i18n.text("protect.unavailable", lang))
         loop = asyncio.get_running_loop()
         try:
-            records = await loop.run_in_executor(self.executor, self.image_scanner.fingerprint_records, data)
+            records = await loop.run_in_executor(self.image_waits, self.image_scanner.fingerprint_records, data)
         except Exception as exc:
             reason = getattr(exc, "reason", None) or f"{type(exc).__name__}"
             log.info("protect: image refused in %s: %s", server, reason)

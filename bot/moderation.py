@@ -106,8 +106,8 @@ class ModerationMixin(PipelineBase):
                                 duration_s: int | None = None, reason: str = "",
                                 exclude_users: Mapping[str, str] | None = None) -> IncidentOutcome:
         """Act on a whole incident. confirm/dismiss/escalate review every open flag; delete removes every
-        flagged message; timeout/ban act once on every distinct author except `exclude_users` (id -> why the
-        caller may not act on them). Raises StoreError for an incident not in `server`."""
+        flagged message; timeout/ban act once on every distinct author. Authors in `exclude_users` (id -> why
+        the caller may not act on them) are skipped by all three. Raises StoreError for an incident not in `server`."""
         if kind not in INCIDENT_KINDS:
             raise ValueError(f"unknown incident action {kind!r} (expected one of {', '.join(INCIDENT_KINDS)})")
         incident = self.store.incident(server, incident_id)
@@ -130,6 +130,9 @@ class ModerationMixin(PipelineBase):
                 for flag_id, channel_id, message_id, author_id, link in targets:
                     if channel_id == "member" or message_id.startswith(("member:", "automod:")):
                         skipped += 1  # a report about a member, or an AutoMod block: no message to delete
+                        continue
+                    if author_id in exclude:  # the caller may not act on this author's messages
+                        skipped += 1
                         continue
                     actions.append(Action(kind="delete", server=server, flag_id=flag_id, channel_id=channel_id,
                                           message_id=message_id, user_id=author_id, reason=why, actor=actor,

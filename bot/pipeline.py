@@ -36,7 +36,7 @@ __all__ = ["Adapter", "Classified", "ImageScanner", "IncidentOutcome", "Intake",
 @dataclass
 class Classified:
     verdicts: list[Verdict] = field(default_factory=list)
-    images: list = field(default_factory=list)  # decoded pixels per image, in memory only
+    images: list = field(default_factory=list)  # bank records (hashes/keypoints) per image, from the image worker
     bank_entries: list[int] = field(default_factory=list)
 
 
@@ -59,6 +59,9 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
         self.base_thresholds.update(settings.thresholds)
         self.inline_text_chars = inline_text_chars
         self.executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="classify")
+        # Threads that only wait on the image worker processes (which do the work, with a timeout): kept apart
+        # from the classify threads so a long text never queues behind images waiting for a free worker.
+        self.image_waits: Executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="image-wait")
         self.adapters: dict[str, Adapter] = {}
         self._server_cache: dict[str, ServerSettings] = {}
         self.delivery = AlertDelivery(store, self.adapters, self.server_settings)
@@ -82,6 +85,7 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
         """Stop background work now; unfinished actions and alerts stay in the store for the next start."""
         await self.actions.stop()
         await self.delivery.stop()
+        self.image_waits.shutdown(wait=False, cancel_futures=True)
 
     # ---- classify ------------------------------------------------------------------
     def classify_text(self, text: str) -> list[Verdict]:
@@ -113,8 +117,8 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
                 result = await self._scan_attachment(message, att, scopes)
                 if result is not None:
                     out.verdicts += result.verdicts
-                    if result.pixels is not None:
-                        out.images.append(result.pixels)
+                    if result.records:
+                        out.images.append(result.records)
                     out.bank_entries += result.matched_entries
         return out
 
@@ -135,7 +139,7 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
             return None
         loop = asyncio.get_running_loop()
         try:
-            result = await loop.run_in_executor(self.executor, self.image_scanner.scan, data, scopes)
+            result = await loop.run_in_executor(self.image_waits, self.image_scanner.scan, data, scopes)
             metrics.image_refused(getattr(result, "error", None))
             return result
         except Exception:
@@ -179,10 +183,9 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
         self.actions.submit(result.actions)  # protective actions first, not behind any alert
         self.delivery.wake(message.server)
         if images and result.created and self.image_scanner is not None:
-            # hashes only, so a moderator's confirm can bank them; the pixels are dropped here
-            loop = asyncio.get_running_loop()
+            # hashes only (made by the image worker), so a moderator's confirm can bank them
             try:
-                records = [await loop.run_in_executor(self.executor, self.image_scanner.records_for, px) for px in images]
+                records = list(images)
                 self.store.save_flag_images(message.server, result.flag_id, records)
             except Exception:  # the flag is stored; without hashes a confirm just can't bank the image
                 log.exception("could not fingerprint the images of flag #%d", result.flag_id)

@@ -25,6 +25,7 @@ class PipelineBase(ABC):
     store: Store
     image_scanner: ImageScanner | None
     executor: Executor
+    image_waits: Executor
     base_thresholds: dict[str, float]
     adapters: dict[str, Adapter]
     delivery: "AlertDelivery"

@@ -67,9 +67,6 @@ class StandInImageScanner:
             raise ValueError("not an image")
         return [("sha256", hashlib.sha256(data).digest())]
 
-    def records_for(self, pixels: bytes) -> list[tuple[str, bytes]]:
-        return self.fingerprint_records(pixels)
-
     def add_to_index(self, scope: str, entry_id: int, records: list[tuple[str, bytes]]) -> None:
         self.index[records[0][1]] = entry_id
 
@@ -87,7 +84,8 @@ class StandInImageScanner:
             matched.append(entry)
         if data.startswith((b"NSFW", b"NUDE")):
             verdicts.append(Verdict("sexual", 0.95, f"stand-in nudity detector on {len(data)} bytes", "stand-in nsfw"))
-        return SimpleNamespace(verdicts=verdicts, pixels=data, matched_entries=matched)
+        records = self.fingerprint_records(data) if data.startswith(self.IMAGE_PREFIXES) else None
+        return SimpleNamespace(verdicts=verdicts, records=records, matched_entries=matched)
 
 
 class ExplodingDetector:

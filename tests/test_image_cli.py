@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from bot.cli import main
+from tests.hostile_images import png_raw, scan_bomb
 
 skdata = pytest.importorskip("skimage.data")
 HAS_NUDENET = importlib.util.find_spec("nudenet") is not None
@@ -205,3 +206,28 @@ def test_bank_note_and_path_with_undecodable_bytes_give_valid_utf8(files: dict[s
     text = r.stdout_bytes.decode("utf-8")  # strict: raises on invalid UTF-8
     rows = [json.loads(line) for line in text.splitlines()]
     assert rows[1]["path"].endswith("caf\ufffd.png") and "error" in rows[1]
+
+
+@pytest.mark.skipif(not HAS_NUDENET, reason="nudenet not installed")
+def test_scan_image_batch_with_bombs_still_reports_the_other_files(files: dict[str, Path], tmp_path: Path) -> None:
+    bomb = _write(tmp_path / "bomb.jpg", scan_bomb(4000, 4000, 1000))
+    grey16 = _write(tmp_path / "grey16.png", png_raw(7000, 7000, 16, 0))
+    rgba = _write(tmp_path / "rgba.png", png_raw(7000, 7000, 8, 6))
+    r = run("scan-image", files["original"], bomb, grey16, rgba, files["other"], "--format", "jsonl")
+    assert r.exit_code == 1 and "2 of 5 images failed" in r.stderr
+    rows = jsonl(r.stdout)
+    assert [row["path"] for row in rows] == [str(p) for p in (files["original"], bomb, grey16, rgba, files["other"])]
+    assert "scans" in rows[1]["error"] and "MB" in rows[3]["error"]
+    for row in (rows[0], rows[2], rows[4]):  # the 16-bit PNG is decoded downscaled, not refused
+        assert "error" not in row and 0.0 <= row["scores"]["sexual"] <= 1.0
+
+
+@needs_store
+def test_bank_batches_with_a_bomb_still_handle_the_other_files(files: dict[str, Path], tmp_path: Path) -> None:
+    db = tmp_path / "bank.db"
+    bomb = _write(tmp_path / "bomb.jpg", scan_bomb(2000, 2000, 500))
+    added = jsonl(run("bank", "add", "--db", db, files["original"], bomb, files["other"], "--format", "jsonl").stdout)
+    assert [("entry" in r, "error" in r) for r in added] == [(True, False), (False, True), (True, False)]
+    assert "scans" in added[1]["error"]
+    rows = jsonl(run("bank", "match", "--db", db, bomb, files["cropped"], "--format", "jsonl").stdout)
+    assert "scans" in rows[0]["error"] and rows[1]["matched"] and rows[1]["entry"] == added[0]["entry"]

@@ -1,12 +1,10 @@
 """Safe decoding: hostile files get a clear rejection (never a crash, never unbounded memory)."""
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import io
 import logging
 import struct
-import threading
 import tracemalloc
 import warnings
 import zlib
@@ -15,6 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from classifiers.errors import TriagebotError
+from tests.hostile_images import scan_bomb
 from classifiers.images.decode import (
     AVIF_AVAILABLE,
     DEFAULT_LIMITS,
@@ -22,9 +22,10 @@ from classifiers.images.decode import (
     ImageRejected,
     Limits,
     aread_capped,
+    bytes_per_pixel,
     check_declared,
     decode,
-    decode_async,
+    jpeg_cost,
     read_capped,
 )
 
@@ -228,33 +229,9 @@ async def test_aread_capped(n: int, cap: int, ok: bool) -> None:
             await aread_capped(chunks(), cap)
 
 
-async def test_decode_async_returns_the_decoded_image() -> None:
-    img = await decode_async(jpeg_bytes(), timeout=30)
-    assert img.format == "JPEG" and img.image.shape == (240, 320, 3)
-
-
-async def test_decode_async_times_out_with_a_rejection() -> None:
-    release = threading.Event()
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    pool.submit(release.wait)  # the only worker is busy: the decode cannot start
-    try:
-        with pytest.raises(ImageRejected) as exc:
-            await decode_async(jpeg_bytes(), timeout=0.05, executor=pool)
-        assert exc.value.code == "timeout"
-    finally:
-        release.set()
-        pool.shutdown(wait=True)
-
-
-async def test_decode_async_propagates_rejections() -> None:
-    with pytest.raises(ImageRejected):
-        await decode_async(b"", timeout=30)
-
-
 def test_rejected_is_an_exception_with_reason() -> None:
     e = ImageRejected("because", "code")
-    assert isinstance(e, Exception) and e.reason == "because" and e.code == "code"
-    assert asyncio.iscoroutinefunction(decode_async)
+    assert isinstance(e, TriagebotError) and e.reason == "because" and e.code == "code"
 
 
 def test_concurrent_decodes_leave_warning_filters_alone() -> None:
@@ -272,3 +249,79 @@ def test_concurrent_decodes_leave_warning_filters_alone() -> None:
         codes = list(pool.map(one, inputs))
     assert codes == ["too_many_pixels", "ok", "ok", "too_many_pixels"] * 6
     assert list(warnings.filters) == before
+
+
+@pytest.mark.parametrize(
+    "mode,fmt,animated,expected",
+    [
+        ("L", "PNG", False, 1),
+        ("P", "GIF", False, 1),
+        ("I;16", "PNG", False, 2),  # 16-bit grey costs twice 8-bit
+        ("RGB", "PNG", False, 4),  # Pillow holds RGB in 4 bytes
+        ("RGBA", "PNG", False, 4),
+        ("RGB", "WEBP", False, 16),  # libwebp's canvases, then Pillow's copy
+        ("P", "GIF", True, 8),  # later frames are composited in RGBA, previous canvas kept
+        ("RGBA", "WEBP", True, 16),
+    ],
+)
+def test_bytes_per_pixel(mode: str, fmt: str, animated: bool, expected: int) -> None:
+    assert bytes_per_pixel(mode, fmt, animated) == expected
+
+
+def _progressive(w: int = 64, h: int = 48, mode: str = "RGB") -> bytes:
+    b = io.BytesIO()
+    Image.new(mode, (w, h), 90).save(b, "JPEG", progressive=True)
+    return b.getvalue()
+
+
+@pytest.mark.parametrize(
+    "name,data,scans,progressive",
+    [
+        ("baseline", jpeg_bytes(), 1, False),
+        ("progressive colour (libjpeg's 10 scans)", _progressive(), 10, True),
+        ("progressive grey", _progressive(mode="L"), 6, True),
+        ("last scan repeated 100x", scan_bomb(64, 48, 100), 110, True),
+        ("garbage after SOI", b"\xff\xd8\xff\xe0" + b"\x00" * 40, 0, False),
+        ("SOI only", b"\xff\xd8", 0, False),
+        ("empty", b"", 0, False),
+    ],
+)
+def test_jpeg_cost_counts_scans_from_the_markers(name: str, data: bytes, scans: int, progressive: bool) -> None:
+    n, prog, coef = jpeg_cost(data)
+    assert (n, prog) == (scans, progressive)
+    assert coef == 0 or (prog and coef >= 64 * 48 * 2)  # 2 bytes per coefficient, >= 1 per pixel
+
+
+def test_scan_bomb_is_refused_before_decoding() -> None:
+    with pytest.raises(ImageRejected) as exc:
+        decode(scan_bomb(4000, 4000, 1000))
+    assert exc.value.code == "too_many_scans" and "1010 scans" in exc.value.reason
+
+
+def test_decoded_bytes_cap_counts_bytes_not_pixels() -> None:
+    grey = encode(np.zeros((1000, 1000), np.uint8), "PNG")
+    rgba = encode(np.zeros((1000, 1000, 4), np.uint8), "PNG")
+    limits = Limits(max_decoded_bytes=2_000_000)  # 1 MP: 1 MB grey passes, 4 MB RGBA does not
+    assert decode(grey, limits).image.shape == (1000, 1000, 3)
+    with pytest.raises(ImageRejected) as exc:
+        decode(rgba, limits)
+    assert exc.value.code == "too_many_bytes" and "RGBA" in exc.value.reason
+
+
+def test_16_bit_grey_is_stretched_with_one_range_over_all_strips() -> None:
+    ramp = np.repeat(np.linspace(1000, 60000, 4000).astype(np.uint16)[:, None], 1500, axis=1)  # tall: many strips
+    b = io.BytesIO()
+    Image.fromarray(ramp).save(b, "PNG")
+    img = decode(b.getvalue())
+    col = img.image[:, 0, 0].astype(int)
+    assert img.image.shape == (1024, 384, 3)
+    assert col[0] <= 2 and col[-1] >= 253 and (np.diff(col) >= 0).all()
+
+
+def test_large_transparent_png_is_flattened_strip_by_strip() -> None:
+    rgba = np.zeros((3000, 2000, 4), np.uint8)
+    rgba[..., 0] = 255
+    rgba[:1500, :, 3] = 255  # top half opaque red, bottom half transparent
+    img = decode(encode(rgba, "PNG"))
+    assert img.image.shape == (1024, 683, 3)
+    assert tuple(img.image[100, 100]) == (255, 0, 0) and tuple(img.image[1000, 100]) == (255, 255, 255)

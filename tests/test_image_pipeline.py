@@ -7,18 +7,30 @@ from bot import demo_images
 from bot.image_scan import ImageScan
 from bot.models import Attachment, Review
 from bot.pipeline import Pipeline
+from classifiers.images.decode import Limits
+from classifiers.images.nsfw import nudity_available
+from classifiers.images.worker import ImageWorkerPool
 from tests.conftest import KeywordDetector, RecordingAdapter, make_message, make_settings
+from tests.hostile_images import scan_bomb
+
+
+@pytest.fixture(scope="module")
+def pool():
+    """One pool of image workers for the module: starting one costs ~1 s."""
+    with ImageWorkerPool(2, nudity=nudity_available()) as p:
+        yield p
 
 
 @pytest.fixture
-def img_pipeline(store, db_path):
+def img_pipeline(store, db_path, pool):
     settings = make_settings(db_path)
-    p = Pipeline(settings, store, [KeywordDetector()], image_scanner=ImageScan(store, settings, nsfw=None),
+    p = Pipeline(settings, store, [KeywordDetector()], image_scanner=ImageScan(store, settings, pool=pool),
                  base_thresholds={"sexual": 0.5, "racial": 0.5})
     adapter = RecordingAdapter(files={f"x://{n}": demo_images.variant(n) for n in
                                       ("original", "reshare_cropped", "reshare_jpeg", "reshare_watermark_cropped")})
     adapter.files["x://garbage"] = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
     adapter.files["x://text"] = b"this is not an image at all"
+    adapter.files["x://bomb"] = scan_bomb(2000, 2000, 500)
     p.adapters["discord"] = adapter
     yield p
     p.executor.shutdown(wait=False)
@@ -50,9 +62,9 @@ async def test_bank_is_per_server(img_pipeline):
     assert not (await img_pipeline.handle(with_image("reshare_jpeg", server_id="s2"))).flagged
 
 
-async def test_shared_bank_for_opted_in_servers(store, db_path):
+async def test_shared_bank_for_opted_in_servers(store, db_path, pool):
     settings = make_settings(db_path, shared_bank=True)
-    p = Pipeline(settings, store, [], image_scanner=ImageScan(store, settings, nsfw=None))
+    p = Pipeline(settings, store, [], image_scanner=ImageScan(store, settings, pool=pool))
     p.adapters["discord"] = RecordingAdapter(files={"x://reshare_jpeg": demo_images.variant("reshare_jpeg")})
     await p.protect("discord:s1", demo_images.variant("original"), "victim")
     assert (await p.handle(with_image("reshare_jpeg", server_id="s2"))).flagged
@@ -101,3 +113,25 @@ async def test_cli_confirm_banks_the_flagged_image_too(img_pipeline, store):
     review_flag(store, d.flag_id, "confirm", "cli:mod")
     review_flag(store, d.flag_id, "confirm", "cli:mod")  # confirming twice banks once
     assert store.bank_size(["discord:s1"]) == 1
+
+
+async def test_an_image_over_time_is_refused_and_the_rest_of_the_message_goes_on(store, db_path, caplog):
+    """The bot path uses the worker's timeout: the overrunning image's worker is killed, the
+    text is still flagged and the message's other image is still scanned and fingerprinted."""
+    settings = make_settings(db_path)
+    with ImageWorkerPool(1, nudity=False) as slow_pool:
+        scanner = ImageScan(store, settings, nudity=False, pool=slow_pool, limits=Limits(max_jpeg_scans=10**6, timeout=2))
+        p = Pipeline(settings, store, [KeywordDetector()], image_scanner=scanner, base_thresholds={"sexual": 0.5, "racial": 0.5})
+        p.adapters["discord"] = RecordingAdapter(files={"x://bomb": scan_bomb(4000, 4000, 1000),
+                                                        "x://original": demo_images.variant("original")})
+        m = make_message("lewd", attachments=(Attachment(kind="image", url="x://bomb"), Attachment(kind="image", url="x://original")))
+        d = await p.handle(m)
+        p.executor.shutdown(wait=False)
+    assert d.flagged and d.labels == ("sexual",)
+    assert slow_pool.killed == 1 and any("took longer than 2 s" in r.getMessage() for r in caplog.records)
+    assert len(store.flag_images("discord:s1", d.flag_id)) == 1  # the other image's hashes, not the bomb's
+
+
+async def test_a_cpu_bomb_is_refused_by_its_scan_count(img_pipeline, store):
+    d = await img_pipeline.handle(make_message("hi", attachments=(Attachment(kind="image", url="x://bomb"),)))
+    assert not d.flagged and img_pipeline.image_scanner.pool.killed == 0

@@ -114,3 +114,10 @@ async def test_pager_and_scope(p, store):
         await p.moderate_incident("discord:other", inc, "dismiss", "mod1")
     with pytest.raises(ValueError):
         await p.moderate_incident(SERVER, inc, "explode", "mod1")
+
+
+async def test_delete_all_skips_authors_the_moderator_may_not_act_on(p, store, gone_adapter):
+    inc = await pile_on(p, n=6, authors=3)
+    out = await p.moderate_incident(SERVER, inc, "delete", "mod1", exclude_users={"a1": "outranks you"})
+    deleted = sorted(a.message_id for a in gone_adapter.executed if a.kind == "delete")
+    assert deleted == ["m-0", "m-2", "m-3", "m-5"] and out.skipped == 2

@@ -1,7 +1,8 @@
 """scan-image and bank add/match: thin wrappers over classifiers.images and the store.
 
-Every image is read with the same byte cap and decoded with the same safety limits as
-in the bots; one bad file gives an `error` line and the batch goes on, then the command exits 1.
+Every image is read with the same byte cap and handled by the same killable worker
+process, with the same limits and timeout, as in the bots; one bad file gives an `error`
+line and the batch goes on, then the command exits 1.
 """
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from bot.errors import BatchFailed
 
 if TYPE_CHECKING:  # imported inside the commands: `triagebot --help` must not load numpy/OpenCV
     from classifiers.images.bank import BankIndex, Match
-    from classifiers.images.decode import DecodedImage
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +39,15 @@ class BankScope(ServerKey):
         return super().convert(value, param, ctx)
 
 
-def load_image(path: Path) -> DecodedImage:
-    """Read (capped) and decode one file; every failure becomes ImageRejected."""
-    from classifiers.images.decode import DEFAULT_LIMITS, ImageRejected, decode, read_capped
+def load_image(path: Path) -> bytes:
+    """Read one file with the byte cap; decoding happens in the worker. Failures are ImageRejected."""
+    from classifiers.images.decode import DEFAULT_LIMITS, ImageRejected, read_capped
 
     try:
         with open(path, "rb") as f:
-            data = read_capped(f, DEFAULT_LIMITS.max_bytes)
+            return read_capped(f, DEFAULT_LIMITS.max_bytes)
     except OSError as e:
         raise ImageRejected(f"cannot read file: {e.strerror or e}", "unreadable") from None
-    return decode(data, DEFAULT_LIMITS)
 
 
 def _emit(rows: list[dict[str, Any]], fmt: str, columns: list[tuple[str, str]]) -> None:
@@ -88,29 +87,28 @@ def _short(v: Any) -> str:
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Score at which `sexual` is listed in labels.")
 def scan_image(images: tuple[Path, ...], fmt: str, threshold: float) -> None:
     """Score images for explicit content (NudeNet); one result per image, errors included."""
-    from classifiers.images import nsfw
+    from classifiers.images import nsfw, worker
     from classifiers.images.decode import ImageRejected
 
     if not nsfw.nudity_available():
         raise click.ClickException(nsfw.STATUS_OFF)
-    det = nsfw.NsfwDetector()
     rows: list[dict[str, Any]] = []
-    for path in images:
-        try:
-            img = load_image(path)
-            verdicts = det.classify_decoded(img)
-        except ImageRejected as e:
-            rows.append({"path": _shown(path), "error": clean_text(e.reason)})
-            continue
-        scores = {v.label: round(v.score, 4) for v in verdicts}
-        rows.append(
-            {
-                "path": _shown(path),
-                "scores": scores,
-                "labels": [label for label, s in scores.items() if s >= threshold],
-                "reasons": [v.reason for v in verdicts],
-            }
-        )
+    with worker.ImageWorkerPool(1, nudity=True) as pool:
+        for path in images:
+            try:
+                verdicts = worker.scan(pool, load_image(path), nudity=True, records=False).verdicts
+            except ImageRejected as e:
+                rows.append({"path": _shown(path), "error": clean_text(e.reason)})
+                continue
+            scores = {v.label: round(v.score, 4) for v in verdicts}
+            rows.append(
+                {
+                    "path": _shown(path),
+                    "scores": scores,
+                    "labels": [label for label, s in scores.items() if s >= threshold],
+                    "reasons": [v.reason for v in verdicts],
+                }
+            )
     if fmt == "table":
         for r in rows:
             if "error" in r:
@@ -137,15 +135,15 @@ def _scopes(servers: tuple[str, ...]) -> list[str]:
 def bank_add(db_path: Path, images: tuple[Path, ...], note: str | None, scope: str, fmt: str) -> None:
     """Fingerprint images and store their hashes; the images themselves are not stored."""
     from bot.store import Store
-    from classifiers.images.bank import fingerprint
+    from classifiers.images import worker
     from classifiers.images.decode import ImageRejected
 
     who = f"cli:{getpass.getuser()}"
     rows: list[dict[str, Any]] = []
-    with Store.open(db_path) as store:
+    with Store.open(db_path) as store, worker.ImageWorkerPool(1, nudity=False) as pool:
         for path in images:
             try:
-                records = fingerprint(load_image(path)).to_records()
+                records = worker.fingerprint_records(pool, load_image(path))
             except ImageRejected as e:
                 rows.append({"path": _shown(path), "error": clean_text(e.reason)})
                 continue
@@ -180,7 +178,8 @@ def match_row(path: Path, m: Match | None) -> dict[str, Any]:
 def bank_match(db_path: Path, images: tuple[Path, ...], servers: tuple[str, ...], fmt: str) -> None:
     """Check images against the bank; one result per image, errors included."""
     from bot.store import Store
-    from classifiers.images.bank import fingerprint, index_from_entries
+    from classifiers.images import worker
+    from classifiers.images.bank import index_from_entries
     from classifiers.images.decode import ImageRejected
 
     scopes = _scopes(servers)
@@ -188,18 +187,14 @@ def bank_match(db_path: Path, images: tuple[Path, ...], servers: tuple[str, ...]
         entries = store.bank_entries(scopes)
     index: BankIndex = index_from_entries(entries)
     rows: list[dict[str, Any]] = []
-    for path in images:
-        try:
-            img = load_image(path)
-        except ImageRejected as e:
-            rows.append({"path": _shown(path), "error": clean_text(e.reason)})
-            continue
-        m = None
-        for frame in img.frames:
-            m = index.match(fingerprint(frame, bank_variants=False))
-            if m is not None:
-                break
-        rows.append(match_row(path, m))
+    with worker.ImageWorkerPool(1, nudity=False) as pool:
+        for path in images:
+            try:
+                m = worker.scan(pool, load_image(path), [index], nudity=False, records=False).match
+            except ImageRejected as e:
+                rows.append({"path": _shown(path), "error": clean_text(e.reason)})
+                continue
+            rows.append(match_row(path, m))
     if fmt == "table":
         for r in rows:
             if "error" in r:

@@ -67,14 +67,6 @@ async def run_incident_action(interaction: discord.Interaction, kind: str, incid
     try:
         if kind in checks.ON_A_MEMBER:
             exclude = await checks.hierarchy_refusals(interaction, pipeline.incident_authors(server, incident_id))
-        if kind == "delete" and exclude:
-            # the core deletes every flagged message; rather than delete some you may not touch, do none
-            lines = [f"Not done: you may not delete the messages of {len(exclude)} of the authors; "
-                     "use **Items** to delete the others one by one."]
-            lines += [f"• <@{uid}>: {escape(why)}" for uid, why in list(exclude.items())[:10]]
-            await interaction.followup.send("\n".join(lines)[:2000], ephemeral=True,
-                                            allowed_mentions=discord.AllowedMentions.none())
-            return
         outcome = await pipeline.moderate_incident(server, incident_id, kind, str(interaction.user.id),
                                                    duration_s=duration_s, reason=reason, exclude_users=exclude)
     except StoreError:

@@ -27,7 +27,7 @@ import importlib.util
 import json
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -327,6 +327,9 @@ class Fingerprint:
     _query: np.ndarray | None = field(default=None, repr=False)  # whole RGB, for query ORB
     _qorb: dict[tuple[bool, int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
     _view_boxes: list[tuple[int, int, int, int]] = field(default_factory=list, repr=False)  # full-res, per whole view
+    #: where a pixel-free query gets its ORB from: (mirrored, view) -> (xy, desc); the image
+    #: worker that still holds the upload (classifiers/images/worker.py)
+    _orb_source: Callable[[bool, int], tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False)
 
     @property
     def whole_mask(self) -> np.ndarray:
@@ -360,7 +363,9 @@ class Fingerprint:
         screenshot's UI text does not crowd out the photo's keypoints. Cached."""
         key = (mirrored, view)
         if key not in self._qorb:
-            if self._query is None:
+            if self._query is None and self._orb_source is not None:
+                self._qorb[key] = self._orb_source(mirrored, view)
+            elif self._query is None:
                 if mirrored:  # descriptors are not mirror-invariant: without pixels we cannot redo them
                     return self.orb_xy[:0], self.orb_desc[:0]
                 self._qorb[key] = (self.orb_xy, self.orb_desc)

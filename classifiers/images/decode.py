@@ -3,17 +3,23 @@
 Why this module exists: Pillow happily opens EPS (Ghostscript), only *warns* about
 decompression bombs below twice its own cap, decodes every frame of an animation on
 seek, and keeps full-resolution pixels around. Here every input goes through one
-path: sniff -> whitelist -> size caps (before any pixel is decoded) -> bounded frame
-sampling -> EXIF orientation -> downscale to <= 1024 px. Anything else raises
+path: sniff -> whitelist -> size and cost caps (before any pixel is decoded: declared
+pixels, JPEG scan count, decoded bytes over the frames we would decode) -> bounded frame
+sampling -> downscale (libjpeg's `draft` while decoding, then box-reduction in strips so
+no full-size copy is ever made) -> EXIF orientation. Anything else raises
 `ImageRejected` with a reason a moderator can read, and is logged.
+
+The caps bound memory and most of the CPU; what they cannot bound (a decoder bug, a
+pathological file we did not foresee) is bounded by running `decode` in a killable
+worker process with a wall-clock timeout (classifiers/images/worker.py).
 """
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import io
 import logging
+import math
+import struct
 import threading
 import warnings
 from collections.abc import AsyncIterable, Iterator
@@ -21,7 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from classifiers.errors import TriagebotError
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +65,22 @@ class Limits:
     #: total pixels we may decode while seeking through an animation (bounds CPU)
     max_seek_pixels: int = 80_000_000
     max_output_side: int = 1024
-    timeout: float = 10.0
+    #: bytes the decoder may fill over all frames it decodes (width x height x bytes per
+    #: pixel as held in memory x frames, plus a progressive JPEG's coefficient buffer).
+    #: 128 MiB admits a 4K RGBA screenshot (33 MB) or a 6000 x 5000 16-bit grey scan.
+    max_decoded_bytes: int = 128 * 1024 * 1024
+    #: progressive JPEGs have ~10 scans (libjpeg, mozjpeg); every extra scan costs a pass over
+    #: all blocks, which is how a 172 KB file takes 11 s to decode
+    max_jpeg_scans: int = 48
+    #: wall clock for one image in the worker process (decode + NudeNet + fingerprints); the
+    #: slowest file that passes the caps (a 7000 x 7000 16-bit PNG) took 1.3 s on a loaded core
+    timeout: float = 5.0
 
 
 DEFAULT_LIMITS = Limits()
 
 
-class ImageRejected(Exception):
+class ImageRejected(TriagebotError):
     """The input was refused; `reason` is safe to show to moderators, `code` is for metrics."""
 
     def __init__(self, reason: str, code: str = "rejected") -> None:
@@ -198,26 +215,153 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         bg = Image.new("RGB", rgba.size, (255, 255, 255))
         bg.paste(rgba, mask=rgba.getchannel("A"))
         return bg
-    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(im, dtype=np.float64)
-        lo, hi = float(arr.min()), float(arr.max())
-        arr = (arr - lo) / (hi - lo or 1.0) * 255.0
-        return Image.fromarray(arr.astype(np.uint8)).convert("RGB")
     return im.convert("RGB")
 
 
-def _sample_indices(n_frames: int, frame_pixels: int, limits: Limits) -> list[int]:
-    """Spread <= max_frames_sampled indices over the part of the animation we can afford to seek."""
-    reachable = max(1, min(n_frames, limits.max_seek_pixels // max(1, frame_pixels)))
+def _sample_indices(n_frames: int, frame_pixels: int, limits: Limits, frame_bytes: int = 0) -> list[int]:
+    """Spread <= max_frames_sampled indices over the part of the animation we can afford to seek
+    (seeking decodes every frame on the way, so both budgets count all frames up to the last)."""
+    reachable = min(
+        n_frames,
+        limits.max_seek_pixels // max(1, frame_pixels),
+        limits.max_decoded_bytes // max(1, frame_bytes),
+    )
+    reachable = max(1, reachable)
     k = min(limits.max_frames_sampled, reachable)
     return sorted({int(round(x)) for x in np.linspace(0, reachable - 1, k)})
 
 
-def _finish(im: Image.Image, limits: Limits) -> np.ndarray:
-    im = _to_rgb(im)
-    if max(im.size) > limits.max_output_side:
-        im.thumbnail((limits.max_output_side, limits.max_output_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return np.asarray(im, dtype=np.uint8).copy()
+#: EXIF orientation -> the transpose that displays the image upright (as ImageOps.exif_transpose)
+_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+#: bytes per pixel Pillow holds for a mode (RGB is stored as 4 bytes, 16-bit grey as 2)
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+#: rows are reduced in strips of about this many source pixels: no full-size copy is made
+_STRIP_PIXELS = 1 << 20
+
+
+def bytes_per_pixel(mode: str, fmt: str = "", animated: bool = False) -> int:
+    """What one decoded pixel costs in memory at peak, for the decoded-bytes cap.
+
+    Palette and grey frames of an animation are composited into RGB(A) after the first
+    (Pillow's GIF/APNG loading keeps the previous canvas too), so they count 8. Pillow reads
+    every WebP, still or animated, through libwebp's animation decoder, which holds its own
+    RGBA canvas and the previous one before Pillow copies the frame: measured at about 14
+    bytes per pixel (a 4000 x 4000 still WebP raised a worker's peak by 220 MB), so 16.
+    """
+    if fmt == "WEBP":
+        return 16
+    if animated:
+        return 8
+    return _MODE_BYTES.get(mode, 4)
+
+
+def _flatten_strip(im: Image.Image, lo_hi: tuple[float, float] | None) -> Image.Image:
+    """One strip to RGB: transparency onto white (what a viewer sees), 16-bit/float stretched
+    to 8 bits with the whole image's range (so strips agree)."""
+    if im.mode in _SIXTEEN_BIT:
+        lo, hi = lo_hi or (0.0, 1.0)
+        arr = np.asarray(im, dtype=np.float32)
+        arr = (arr - lo) * (255.0 / (hi - lo or 1.0))
+        return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L").convert("RGB")
+    return _to_rgb(im)
+
+
+def _shrink(im: Image.Image, side: int) -> Image.Image:
+    """RGB copy no larger than `side` px, made without any full-size intermediate.
+
+    Why strips: Pillow's resize/convert of an RGBA or 16-bit image makes one or two
+    full-size copies (premultiplied alpha, a mode conversion); on a 7000 x 7000 image that
+    alone is hundreds of MB. Each strip is flattened and box-reduced by the same integer
+    factor, then pasted into the small result; a final bilinear pass fits `side` exactly.
+    """
+    w, h = im.size
+    factor = max(1, max(w, h) // side)
+    lo_hi = None
+    if im.mode in _SIXTEEN_BIT:
+        ext = im.getextrema()
+        lo_hi = (float(ext[0]), float(ext[1]))  # type: ignore[index,arg-type]
+    if factor == 1:
+        out = _flatten_strip(im, lo_hi)
+    else:
+        out = Image.new("RGB", (math.ceil(w / factor), math.ceil(h / factor)))
+        rows = max(factor, (_STRIP_PIXELS // max(1, w)) // factor * factor)
+        for y in range(0, h, rows):
+            strip = _flatten_strip(im.crop((0, y, w, min(h, y + rows))), lo_hi)
+            out.paste(strip.reduce(factor), (0, y // factor))
+    if max(out.size) > side:
+        out.thumbnail((side, side), Image.Resampling.BILINEAR)
+    return out
+
+
+def _finish(im: Image.Image, limits: Limits, orientation: int = 1) -> np.ndarray:
+    small = _shrink(im, limits.max_output_side)
+    if orientation in _ORIENTATION:
+        small = small.transpose(_ORIENTATION[orientation])
+    return np.asarray(small, dtype=np.uint8).copy()
+
+
+def jpeg_cost(data: bytes) -> tuple[int, bool, int]:
+    """(SOS segments before EOI, progressive?, coefficient-buffer bytes if progressive) of a JPEG.
+
+    Why: libjpeg-turbo decodes whatever number of scans a file holds, and each scan is a
+    pass over every block; a progressive file keeps all coefficients (2 bytes each) in
+    memory until the end. Both are known from the markers alone, before any decoding.
+    A malformed marker stream ends the count early; Pillow reports the damage then.
+    """
+    n = len(data)
+    i, scans, progressive, coef = 2, 0, False, 0
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            break
+        m = data[i + 1]
+        if m == 0xFF:  # fill byte
+            i += 1
+            continue
+        if m == 0xD9:  # EOI
+            break
+        if m in (0x01, *range(0xD0, 0xD8)):  # standalone markers
+            i += 2
+            continue
+        (length,) = struct.unpack_from(">H", data, i + 2)
+        if length < 2:
+            break
+        seg = i + 4
+        if m in (0xC2, 0xC6, 0xCA, 0xCE) or m in (0xC0, 0xC1, 0xC3, 0xC5, 0xC7, 0xC9, 0xCB, 0xCD):
+            progressive = m in (0xC2, 0xC6, 0xCA, 0xCE)
+            if seg + 6 <= n:
+                hgt, wid, nc = struct.unpack_from(">HHB", data, seg + 1)
+                comps = [data[seg + 6 + 3 * k + 1] for k in range(nc) if seg + 6 + 3 * k + 1 < n]
+                hmax = max([c >> 4 for c in comps] + [1])
+                vmax = max([c & 15 for c in comps] + [1])
+                coef = sum(
+                    math.ceil(math.ceil(wid * max(1, c >> 4) / hmax) / 8)
+                    * math.ceil(math.ceil(hgt * max(1, c & 15) / vmax) / 8)
+                    * 128
+                    for c in comps
+                )
+        i += 2 + length
+        if m == 0xDA:  # SOS: skip the entropy-coded data up to the next real marker
+            scans += 1
+            while True:
+                j = data.find(b"\xff", i)
+                if j < 0 or j + 1 >= n:
+                    return scans, progressive, coef if progressive else 0
+                nxt = data[j + 1]
+                if nxt == 0x00 or 0xD0 <= nxt <= 0xD7:
+                    i = j + 2
+                    continue
+                i = j
+                break
+    return scans, progressive, coef if progressive else 0
 
 
 def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> DecodedImage:
@@ -285,12 +429,33 @@ def _decode(data: bytes, limits: Limits) -> DecodedImage:
         if max(w, h) > limits.max_side or w * h > limits.max_pixels:
             raise _reject(f"{w}x{h} exceeds the {limits.max_pixels:,}-pixel cap", "too_many_pixels")
         n_frames = int(getattr(im, "n_frames", 1) or 1)
-        indices = _sample_indices(n_frames, w * h, limits) if n_frames > 1 else [0]
-        frames: list[np.ndarray] = []
+        orientation = 1
+        if "exif" in im.info:  # without it, PNG's getexif() would decode the whole image to look for one
+            try:
+                orientation = int(im.getexif().get(0x0112, 1) or 1)
+            except Exception:  # a broken EXIF block is not worth refusing the picture for
+                orientation = 1
+        extra = 0
         if fmt == "JPEG":
+            scans, _progressive, extra = jpeg_cost(data)
+            if scans > limits.max_jpeg_scans:
+                raise _reject(
+                    f"JPEG has {scans} scans, over the cap of {limits.max_jpeg_scans} (a progressive-JPEG CPU bomb)",
+                    "too_many_scans",
+                )
             # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: a 12 MP photo never exists in memory.
             scale = min(1.0, limits.max_output_side / max(w, h))
             im.draft("RGB", (max(1, int(w * scale)), max(1, int(h * scale))))
+        dw, dh = im.size  # after draft: what the decoder will really fill
+        frame_bytes = dw * dh * bytes_per_pixel(im.mode, fmt, animated=n_frames > 1)
+        if frame_bytes + extra > limits.max_decoded_bytes:
+            raise _reject(
+                f"{w}x{h} {im.mode} would need {(frame_bytes + extra) / 2**20:.0f} MB to decode, "
+                f"over the {limits.max_decoded_bytes / 2**20:.0f} MB cap",
+                "too_many_bytes",
+            )
+        indices = _sample_indices(n_frames, w * h, limits, frame_bytes) if n_frames > 1 else [0]
+        frames: list[np.ndarray] = []
         for idx in indices:
             if idx:
                 with _bombs_are_errors():  # GIF frames may grow the canvas; Pillow checks on seek
@@ -299,42 +464,8 @@ def _decode(data: bytes, limits: Limits) -> DecodedImage:
                 if max(fw, fh) > limits.max_side or fw * fh > limits.max_pixels:
                     raise _reject(f"frame {idx} grows the image to {fw}x{fh}, over the pixel cap", "too_many_pixels")
             im.load()
-            frame = ImageOps.exif_transpose(im) if idx == 0 else im
-            frames.append(_finish(frame.copy() if frame is im else frame, limits))
+            frames.append(_finish(im, limits, orientation if idx == 0 else 1))
     return DecodedImage(frames=frames, format=fmt, size=(w, h), n_frames=n_frames, frame_indices=indices)
-
-
-_executor: concurrent.futures.ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
-
-
-def _get_executor() -> concurrent.futures.ThreadPoolExecutor:
-    """A small dedicated pool: a flood of uploads queues instead of starving the event loop's default pool."""
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            _executor = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="image-decode")
-        return _executor
-
-
-async def decode_async(
-    data: bytes,
-    timeout: float | None = None,
-    limits: Limits = DEFAULT_LIMITS,
-    executor: concurrent.futures.Executor | None = None,
-) -> DecodedImage:
-    """`decode` off the event loop with a timeout; a slow decode becomes `ImageRejected`.
-
-    The worker thread cannot be killed, so the caps in `limits` are what bound its work;
-    the timeout only stops the caller from waiting.
-    """
-    loop = asyncio.get_running_loop()
-    fut = loop.run_in_executor(executor or _get_executor(), decode, data, limits)
-    t = limits.timeout if timeout is None else timeout
-    try:
-        return await asyncio.wait_for(fut, timeout=t)
-    except asyncio.TimeoutError:
-        raise _reject(f"decoding took longer than {t:g} s", "timeout") from None
 
 
 def as_pil(frame: np.ndarray) -> Image.Image:
@@ -353,7 +484,8 @@ __all__ = [
     "aread_capped",
     "as_pil",
     "check_declared",
+    "bytes_per_pixel",
     "decode",
-    "decode_async",
+    "jpeg_cost",
     "read_capped",
 ]
