@@ -25,7 +25,7 @@ def sweep() -> int:
     tmp = Path(tempfile.mkdtemp())
     db = tmp / "d.db"
     CliRunner().invoke(main, ["demo", "--db", str(db)])
-    trained = Path(__file__).resolve().parents[1] / "data" / "model.skops"
+    trained = Path(__file__).resolve().parents[1] / "classifiers" / "resources" / "model.skops"
     S = ["\udcff", "\ud800", "x" * 100_000, "", " ", "\x00", "=cmd|' /C calc'!A0", "-1001234567890", "\u202e", "日本", "@everyone"]
     inputs = {
         "a.txt": [b"", b"\xef\xbb\xbf", b"\xff\xfe\x00\x00", b"a\r\nb\rc\n", b"\x00" * 100, ("x" * 1_000_000).encode()],

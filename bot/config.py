@@ -100,9 +100,18 @@ class TelegramSettings:
 
 
 @dataclass(frozen=True)
+class HealthSettings:
+    """The optional /healthz + /metrics HTTP endpoint (bot/health.py): off by default, localhost only."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 9464
+
+
+@dataclass(frozen=True)
 class Settings:
     db_path: Path = Path("triagebot.db")
-    model_path: Path | None = None  # None = the shipped data/model.skops
+    model_path: Path | None = None  # None = the shipped classifiers/resources/model.skops
     thresholds: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     defaults: ServerSettings = ServerSettings()
     servers: Mapping[str, ServerSettings] = field(default_factory=lambda: MappingProxyType({}))
@@ -110,6 +119,7 @@ class Settings:
     telegram: TelegramSettings = TelegramSettings()
     max_attachment_bytes: int = 10 * 1024 * 1024
     queue_size: int = 1000  # bounded intake: adapters wait when it is full
+    health: HealthSettings = HealthSettings()
 
     def for_server(self, key: str) -> ServerSettings:
         return self.servers.get(key, self.defaults)
@@ -285,7 +295,7 @@ def _server_key_ok(key: str) -> bool:
 def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None, base_dir: Path | None = None) -> Settings:
     """Build Settings from parsed TOML plus environment (tokens and API addresses)."""
     env = os.environ if env is None else env
-    known = {"storage", "model", "thresholds", "defaults", "servers", "discord", "telegram", "limits"}
+    known = {"storage", "model", "thresholds", "defaults", "servers", "discord", "telegram", "limits", "health"}
     for key in data:
         if key not in known:
             raise ConfigError(f"{_name(key)}: unknown section (known: {', '.join(sorted(known))})")
@@ -344,10 +354,14 @@ def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None
         base_file_url=env.get("TRIAGEBOT_TELEGRAM_BASE_FILE_URL") or _expect(t.get("base_file_url", DEFAULT_TELEGRAM_BASE_FILE_URL), "str", "telegram.base_file_url"),
         max_download_bytes=max_bytes,
     )
+    h = only("health", {"enabled", "host", "port"})
+    port = _expect(h.get("port", HealthSettings.port), "int", "health.port", 1, 65535)
+    health = HealthSettings(enabled=_expect(h.get("enabled", False), "bool", "health.enabled"),
+                            host=_expect(h.get("host", HealthSettings.host), "str", "health.host"), port=port)
     return Settings(
         db_path=db_path, model_path=model_path, thresholds=thresholds, defaults=defaults,
         servers=MappingProxyType(servers), discord=discord, telegram=telegram,
-        max_attachment_bytes=max_bytes, queue_size=queue_size,
+        max_attachment_bytes=max_bytes, queue_size=queue_size, health=health,
     )
 
 

@@ -1,4 +1,4 @@
-"""`triagebot demo`: the whole pipeline over the built-in chat in data/demo/, with no tokens or network."""
+"""`triagebot demo`: the whole pipeline over the built-in chat in bot/resources/demo/, with no tokens or network."""
 from __future__ import annotations
 
 import asyncio
@@ -6,8 +6,10 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
+from typing import Callable
 
 from bot import demo_images
 from bot.config import ServerSettings, Settings
@@ -19,7 +21,7 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "demo"
+DEMO_DIR = Path(str(files("bot") / "resources" / "demo"))
 SERVER_ID = "fanserver"
 SERVER = f"demo:{SERVER_ID}"
 VICTIM = "u1001"
@@ -101,7 +103,12 @@ def prepare_db(db_path: Path) -> None:
             Path(str(db_path) + suffix).unlink(missing_ok=True)
 
 
-async def replay(pipeline: Pipeline, adapter: DemoAdapter, demo_dir: Path = DEMO_DIR) -> tuple[int, int, int]:
+def _quiet(line: str) -> None:
+    """No progress output (the default for library callers and tests)."""
+
+
+async def replay(pipeline: Pipeline, adapter: DemoAdapter, demo_dir: Path = DEMO_DIR,
+                 progress: Callable[[str], None] = _quiet) -> tuple[int, int, int]:
     chat = _load_jsonl(demo_dir / "chat.jsonl")
     reports = _load_jsonl(demo_dir / "reports.jsonl")
     by_id = {r["id"]: r for r in chat}
@@ -110,7 +117,9 @@ async def replay(pipeline: Pipeline, adapter: DemoAdapter, demo_dir: Path = DEMO
     flagged = 0
     names = {r["author"]: r["name"] for r in chat if r.get("name")}
     messages = {r["id"]: _message(r, start, by_id, names) for r in chat}
-    for _, kind, row in sorted(events, key=lambda e: (e[0], e[1])):
+    for i, (_, kind, row) in enumerate(sorted(events, key=lambda e: (e[0], e[1])), 1):
+        if i % 10 == 0 or i == len(events):
+            progress(f"  replayed {i}/{len(events)} messages and reports")
         if kind == 0:
             decision = await pipeline.handle(messages[row["id"]])
             flagged += decision.flagged
@@ -122,27 +131,32 @@ async def replay(pipeline: Pipeline, adapter: DemoAdapter, demo_dir: Path = DEMO
     return len(chat), flagged, len(reports)
 
 
-async def _run(pipeline: Pipeline, adapter: DemoAdapter, demo_dir: Path) -> tuple[int, int, int, str]:
+async def _run(pipeline: Pipeline, adapter: DemoAdapter, demo_dir: Path,
+               progress: Callable[[str], None]) -> tuple[int, int, int, str]:
     image_note = "image matching unavailable (install triagebot[images])"
     if pipeline.image_scanner is not None:
+        progress("Registering Sari's photo in the image bank...")
         # Sari registers her own photo privately first, as she would with /protect.
         out = await pipeline.protect(SERVER, demo_images.variant("original"), VICTIM, "Sari's photo, registered by her with /protect")
         image_note = f"Sari registered 1 photo privately (bank entry #{out.entry_id}); {pipeline.image_scanner.status()}"
-    n, flagged, reports = await replay(pipeline, adapter, demo_dir)
+    progress("Replaying the chat...")
+    n, flagged, reports = await replay(pipeline, adapter, demo_dir, progress)
     await pipeline.settle()  # alerts are delivered by a background worker; let it post them
     return n, flagged, reports, image_note
 
 
-def run_demo(db_path: Path, demo_dir: Path = DEMO_DIR) -> DemoResult:
+def run_demo(db_path: Path, demo_dir: Path = DEMO_DIR, progress: Callable[[str], None] = _quiet) -> DemoResult:
+    """Replay the demo chat into a fresh `db_path`; `progress` gets a line per step (the CLI prints them)."""
     prepare_db(db_path)
     settings = Settings(db_path=db_path, servers=MappingProxyType({SERVER: ServerSettings(mod_channel="mod-queue")}))
     with Store.open(db_path) as store:
         store.ensure_server(SERVER, "Sari's fan server (demo)")
+        progress("Loading the text model...")
         pipeline = build_pipeline(settings, store)
         adapter = DemoAdapter()
         pipeline.adapters["demo"] = adapter
         try:
-            n, flagged, reports, image_note = asyncio.run(_run(pipeline, adapter, demo_dir))
+            n, flagged, reports, image_note = asyncio.run(_run(pipeline, adapter, demo_dir, progress))
         finally:
             pipeline.executor.shutdown(wait=False)
         notes = [a for a in adapter.posted if a.kind == "notify"]

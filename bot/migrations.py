@@ -199,6 +199,13 @@ CREATE TABLE holds (
 );
 CREATE INDEX holds_target ON holds(server, target, target_id);
 """),
+    (10, "small key/value state of the running bot (e.g. the hash of the last registered Discord command set)", """
+CREATE TABLE app_state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"""),
     (11, "Discord channel cursors: the newest message handled per channel, so a restart re-checks what it missed", """
 CREATE TABLE channel_cursors (
     server TEXT NOT NULL,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Mapping, Sequence
 
+from bot import metrics
 from bot.action_runner import ActionRunner
 from bot.config import ServerSettings, Settings
 from bot.delivery import AlertDelivery
@@ -138,7 +139,9 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
             return None
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self.image_waits, self.image_scanner.scan, data, scopes)
+            result = await loop.run_in_executor(self.image_waits, self.image_scanner.scan, data, scopes)
+            metrics.image_refused(getattr(result, "error", None))
+            return result
         except Exception:
             log.exception("image scan failed for %s/%s", message.server, message.message_id)
             return None
@@ -156,8 +159,10 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
             extra_targets = [e["protects"] for e in map(self.store.bank_entry, found.bank_entries) if e and e.get("protects")]
             message = replace(message, targets=tuple(dict.fromkeys((*message.targets, *extra_targets))))
         decision = self.decide(message, found.verdicts + list(extra_verdicts), settings)
+        metrics.message_seen(message.platform)
         if not decision.flagged:
             return decision
+        metrics.flagged(message.platform, decision.labels)
         return await self.flag(message, decision, source=source, images=found.images)
 
     def decide(self, message: Message, verdicts: Sequence[Verdict], settings: ServerSettings) -> Decision:

@@ -17,9 +17,10 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
-import sqlite_utils
+if TYPE_CHECKING:  # imported in Store.open: it pulls numpy (and pandas when installed) into every CLI start
+    import sqlite_utils
 
 from bot import audit_chain as chain
 from bot.audit_chain import GENESIS, ChainProblem, ChainReport, canonical, chain_hash  # noqa: F401 (re-exported)
@@ -245,6 +246,8 @@ class Store:
         # default keeps them), and a WAL reset shrinks the file back to this size instead of keeping its peak.
         conn.execute("PRAGMA secure_delete=ON")
         conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
+        import sqlite_utils
+
         store = cls(sqlite_utils.Database(conn), p)
         store._refuse_newer_schema()
         if migrate:
@@ -342,6 +345,34 @@ class Store:
 
     def journal_mode(self) -> str:
         return self.db.conn.execute("PRAGMA journal_mode").fetchone()[0]
+
+    # ---- app state (migration 10) ------------------------------------------------------
+    def get_state(self, key: str) -> str | None:
+        """A value the running bot keeps between starts (e.g. the registered command-set hash)."""
+        row = self.db.conn.execute("SELECT value FROM app_state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_state(self, key: str, value: str) -> None:
+        with self._tx():
+            self.db.conn.execute("INSERT INTO app_state (key, value, updated_at) VALUES (?, ?, ?) "
+                                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                                 (key, value, iso(utcnow())))
+
+    def writable(self) -> bool:
+        """Can the database take a write right now (health check)? Probed on a short-lived connection of its
+        own, so it never touches a transaction in progress; blocks up to 2 s when another writer holds the lock."""
+        if self.path is None:
+            return True
+        try:
+            conn = sqlite3.connect(str(self.path), timeout=2)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+            finally:
+                conn.close()
+            return True
+        except sqlite3.Error:
+            return False
 
     # ---- servers -------------------------------------------------------------------
     def ensure_server(self, key: str, name: str | None = None) -> None:

@@ -15,6 +15,7 @@ import logging
 import re
 import sys
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Callable
 
@@ -25,7 +26,7 @@ from classifiers.errors import TriagebotError
 
 log = logging.getLogger(__name__)
 
-HANDWRITTEN_DIR = Path(__file__).resolve().parents[1] / "data" / "handwritten"
+HANDWRITTEN_DIR = Path(str(files("classifiers") / "resources" / "handwritten"))
 HANDWRITTEN_SOURCE = "handwritten"
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -192,7 +193,7 @@ def dedupe(ds: Dataset) -> Dataset:
 
 
 def load_handwritten(directory: Path = HANDWRITTEN_DIR) -> Dataset:
-    """The hand-written examples shipped in the repo (``data/handwritten/*.csv``)."""
+    """The hand-written examples shipped in the repo (``classifiers/resources/handwritten/*.csv``)."""
     parts = [read_labelled_csv(p, default_source=HANDWRITTEN_SOURCE) for p in sorted(Path(directory).glob("*.csv"))]
     if not parts:
         return Dataset([], np.asarray([], dtype=object), np.asarray([], dtype=object),

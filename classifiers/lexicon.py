@@ -5,7 +5,7 @@ source, not the abuse. Lexicon rules are language-independent features ("a slur 
 next to an insult") whose weights are learned from one language and transfer to the other and to
 new sources. Context rules keep "breast cancer", "Imlek" or "I'm Chinese-Indonesian" from firing.
 
-Rules live in ``data/lexicons/*.toml`` (see the comments there): ``terms`` (words or phrases in
+Rules live in ``classifiers/resources/lexicons/*.toml`` (see the comments there): ``terms`` (words or phrases in
 normalised form), optional ``with`` (context needed within ``window`` words) and ``unless``
 (context that cancels the match).
 """
@@ -16,12 +16,13 @@ import logging
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Iterable, Sequence
 
 log = logging.getLogger(__name__)
 
-LEXICON_DIR = Path(__file__).resolve().parents[1] / "data" / "lexicons"
+LEXICON_DIR = Path(str(files("classifiers") / "resources" / "lexicons"))
 MAX_PHRASE = 6
 #: Indonesian clitics/particles, and the English plural; stripped only when the stem is a lexicon word.
 _SUFFIXES = ("nya", "mu", "ku", "lah", "kah", "s")
@@ -182,7 +183,7 @@ class Lexicon:
 
 @lru_cache(maxsize=1)
 def default_lexicon() -> Lexicon:
-    """The shipped lexicon (``data/lexicons``), loaded once."""
+    """The shipped lexicon (``classifiers/resources/lexicons``), loaded once."""
     return Lexicon.from_dir(LEXICON_DIR)
 
 

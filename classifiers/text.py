@@ -1,9 +1,10 @@
-"""The shipped text model: load (skops + card check), score, explain, with a lean prediction path.
+"""The shipped text model: load (lean artefact, or skops + card check), score, explain.
 
 Why a lean path: a bot classifies messages one at a time and sklearn's per-call overhead (~1 ms)
-dwarfs the actual work. At load time we pull the fitted vocabularies, idf weights, coefficients and
-calibrators out of the pipeline and compute the same linear score with dict lookups. A test checks
-that it equals ``pipeline.predict_proba``.
+dwarfs the actual work, and importing scikit-learn and skops costs seconds per cold start. The fitted
+vocabularies, idf weights, coefficients and calibrators are pulled out of the pipeline
+(:mod:`classifiers.lean`, saved as ``model_lean.npz``) and the same linear score is computed with dict
+lookups. Tests check that it equals ``pipeline.predict_proba``.
 """
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ import logging
 import math
 from array import array
 import time
+from importlib.resources import files
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
+from classifiers import lean
 from classifiers.base import TEXT_LABELS, Verdict
 from classifiers.data import sha256_file
 from classifiers.errors import TriagebotError
@@ -45,8 +47,8 @@ class ModelCardError(TriagebotError, ValueError):
 
 
 def default_model_path() -> Path:
-    """``<repo>/data/model.skops``, next to ``model_card.json``."""
-    return Path(__file__).resolve().parents[1] / "data" / "model.skops"
+    """The shipped ``classifiers/resources/model.skops`` (package data), next to ``model_card.json``."""
+    return Path(str(files("classifiers") / "resources" / "model.skops"))
 
 
 def load_pipeline(path: Path):
@@ -60,12 +62,55 @@ def load_pipeline(path: Path):
     return load(path, trusted=untrusted)
 
 
+def _read_card(path: Path) -> dict:
+    """The model card beside `path`, with the checks that need no scikit-learn; one-line errors for bad files."""
+    if not path.exists():
+        raise ModelNotFoundError(f"text model not found at {path}; run `triagebot train --data DIR`")
+    card_path = path.with_name("model_card.json")
+    if not card_path.exists():
+        raise ModelNotFoundError(f"model card not found at {card_path}; run `triagebot train --data DIR`")
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
+        raise ModelCardError(f"{card_path}: not a readable model card ({type(exc).__name__})") from None
+    if not isinstance(card, dict):
+        raise ModelCardError(f"{card_path}: not a model card (expected a JSON object)")
+    try:
+        check_card_labels(card)
+    except ModelCardError:
+        raise
+    except (TypeError, ValueError, AttributeError) as exc:  # a field of the wrong shape
+        raise ModelCardError(f"{card_path}: not a valid model card ({type(exc).__name__})") from None
+    return card
+
+
+def _load_lean(path: Path, card: dict) -> lean.LeanModel | None:
+    """The lean model at `path`, or None when it is unreadable or was derived from another skops file."""
+    try:
+        model = lean.load(path)
+    except lean.LeanModelError as exc:
+        log.warning("ignoring %s: %s", path, exc)
+        return None
+    if not card.get("model_sha256") or model.model_sha256 != card["model_sha256"]:
+        log.warning("ignoring %s: derived from another model.skops than its model card describes", path)
+        return None
+    return model
+
+
+def write_lean(path: str | Path | None = None) -> Path:
+    """Regenerate ``model_lean.npz`` beside the skops model at `path` (default: the shipped one); returns its path."""
+    clf = TextClassifier.from_skops(path)
+    assert clf.path is not None
+    out = clf.path.with_name(lean.LEAN_NAME)
+    lean.save(lean.from_pipeline(clf.pipeline, clf.card.get("model_sha256") or sha256_file(clf.path), TEXT_LABELS), out)
+    return out
+
+
 def check_card(card: dict, model_path: Path) -> None:
     """Refuse a model whose card names other labels, another sklearn minor version or another file."""
     import sklearn
 
-    if tuple(card.get("labels", ())) != TEXT_LABELS:
-        raise ModelCardError(f"model card labels {card.get('labels')} != {list(TEXT_LABELS)}")
+    check_card_labels(card)
     have, want = sklearn.__version__.split(".")[:2], str(card.get("sklearn_version", "")).split(".")[:2]
     if have != want:
         raise ModelCardError(f"model trained with scikit-learn {card.get('sklearn_version')}, "
@@ -76,11 +121,17 @@ def check_card(card: dict, model_path: Path) -> None:
     digest = card.get("model_sha256")
     if digest and digest != sha256_file(model_path):
         raise ModelCardError(f"{model_path} does not match the sha256 in its model card")
+
+
+def check_card_labels(card: dict) -> None:
+    """The checks that need no scikit-learn: labels, thresholds, lexicon drift."""
+    if tuple(card.get("labels", ())) != TEXT_LABELS:
+        raise ModelCardError(f"model card labels {card.get('labels')} != {list(TEXT_LABELS)}")
     missing = [lab for lab in TEXT_LABELS if lab not in card.get("thresholds", {})]
     if missing:
         raise ModelCardError(f"model card has no threshold for {missing}")
     if card.get("lexicon_sha256") and card["lexicon_sha256"] != lexicon_sha256():
-        log.warning("data/lexicons changed since the model was trained; retrain to keep them in step")
+        log.warning("the lexicons changed since the model was trained; retrain to keep them in step")
 
 
 class _Block:
@@ -90,29 +141,23 @@ class _Block:
     text's n-gram counts are the sum of its words' counts: caching per word is exact.
     """
 
-    __slots__ = ("analyzer", "vocab", "idf", "W", "sublinear", "per_word", "word12", "_cache", "terms")
+    __slots__ = ("ngram_range", "vocab", "idf", "W", "sublinear", "per_word", "_cache", "terms")
 
-    def __init__(self, vec, W: np.ndarray):
-        if vec.norm != "l2" or not vec.use_idf:
-            raise ModelCardError("lean path supports l2-normalised tf-idf only")
-        self.analyzer = vec.build_analyzer()
-        self.sublinear = bool(vec.sublinear_tf)
-        self.per_word = vec.analyzer == "char_wb"
-        # word 1-2 grams over whitespace tokens: done inline (same n-grams as sklearn's analyzer)
-        self.word12 = (vec.analyzer == "word" and tuple(vec.ngram_range) == (1, 2) and vec.token_pattern == r"\S+"
-                       and vec.stop_words is None and vec.preprocessor is None and vec.tokenizer is None
-                       and not vec.lowercase)
-        self.terms = None
-        self.vocab: dict[str, int] = dict(vec.vocabulary_)
-        self.idf = np.asarray(vec.idf_, dtype=np.float64)
-        self.W = np.ascontiguousarray(W, dtype=np.float64)
+    def __init__(self, block: lean.LeanBlock):
+        self.ngram_range = block.ngram_range
+        self.sublinear = block.sublinear
+        self.per_word = block.kind == "char_wb"  # otherwise "word12": word 1-2 grams over whitespace tokens
+        self.terms = block.terms
+        self.vocab: dict[str, int] = {t: i for i, t in enumerate(block.terms)}
+        self.idf = np.asarray(block.idf, dtype=np.float64)
+        self.W = np.ascontiguousarray(block.W, dtype=np.float64)
         self._cache: dict[str, tuple[int, ...]] = {}
 
     def _grams(self, word: str) -> tuple[int, ...]:
         got = self._cache.get(word)
         if got is None:
             vocab = self.vocab
-            got = tuple(vocab[g] for g in self.analyzer(word) if g in vocab)
+            got = tuple(vocab[g] for g in lean.char_wb_ngrams(word, self.ngram_range) if g in vocab)
             if len(self._cache) < 200_000:
                 self._cache[word] = got
         return got
@@ -125,15 +170,12 @@ class _Block:
                 if w:
                     cols.extend(self._grams(w))
             return cols
-        vocab = self.vocab
-        if self.word12:
-            toks = text.split()
-            get = vocab.get
-            cols = [c for c in map(get, toks) if c is not None]
-            if len(toks) > 1:
-                cols.extend(c for c in map(get, map(" ".join, zip(toks, toks[1:]))) if c is not None)
-            return cols
-        return [vocab[g] for g in self.analyzer(text) if g in vocab]
+        toks = text.split()
+        get = self.vocab.get
+        cols = [c for c in map(get, toks) if c is not None]
+        if len(toks) > 1:
+            cols.extend(c for c in map(get, map(" ".join, zip(toks, toks[1:]))) if c is not None)
+        return cols
 
     def weights(self, cols: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """(unique columns, their l2-normalised tf-idf values)."""
@@ -159,11 +201,11 @@ class _Block:
             return []
         u, v = self.weights(cols)
         contrib = v * self.W[u, j]
-        if self.terms is None:
-            self.terms = {i: t for t, i in self.vocab.items()}
         return [(float(c), self.terms[int(i)]) for i, c in zip(u, contrib)]
 
 
+#: Below this many texts a batch is scored text by text (no scipy import: a fast `classify hello`).
+SMALL_BATCH = 16
 #: Batches smaller than this are not worth forking workers for.
 POOL_MIN_TEXTS = 4000
 _POOL_MODEL: "TextClassifier | None" = None
@@ -201,86 +243,75 @@ class TextClassifier:
 
     name: str = "text_model"
 
-    def __init__(self, pipeline, card: dict, path: Path | None = None):
-        self.pipeline = pipeline
+    def __init__(self, model: lean.LeanModel, card: dict, path: Path | None = None, pipeline: Any = None):
+        self.pipeline = pipeline  # the skops pipeline when loaded from it (evaluation, tests); None when lean
         self.card = card
         self.path = path
         self.thresholds: dict[str, float] = {k: float(v) for k, v in card["thresholds"].items()}
         self._lexicon = default_lexicon()
         self._rule_priors = {r.name: max(r.prior, 0.0) for r in self._lexicon.rules}
-        self._build_fast_path()
+        self._build_fast_path(model)
 
     # -- loading -------------------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path | None = None) -> "TextClassifier":
-        """Load the model at `path` (default :func:`default_model_path`) and check its card."""
+        """Load the model at `path` (default :func:`default_model_path`) and check its card.
+
+        Uses the lean artefact beside a ``.skops`` file when it was derived from that very file (fast,
+        no scikit-learn); otherwise loads the skops pipeline and warns that the lean file should be rebuilt.
+        A ``.npz`` path loads that lean file (its card must sit beside it).
+        """
         t0 = time.perf_counter()
         path = Path(path) if path else default_model_path()
-        if not path.exists():
-            raise ModelNotFoundError(f"text model not found at {path}; run `triagebot train --data DIR`")
-        card_path = path.with_name("model_card.json")
-        if not card_path.exists():
-            raise ModelNotFoundError(f"model card not found at {card_path}; run `triagebot train --data DIR`")
-        try:
-            card = json.loads(card_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
-            raise ModelCardError(f"{card_path}: not a readable model card ({type(exc).__name__})") from None
-        if not isinstance(card, dict):
-            raise ModelCardError(f"{card_path}: not a model card (expected a JSON object)")
+        card = _read_card(path)
+        lean_path = path if path.suffix == ".npz" else path.with_name(lean.LEAN_NAME)
+        if lean_path.exists():
+            model = _load_lean(lean_path, card)
+            if model is not None:
+                clf = cls(model, card, path)
+                log.info("loaded %s in %.0f ms", lean_path, (time.perf_counter() - t0) * 1000)
+                return clf
+        if path.suffix == ".npz":
+            raise ModelCardError(f"{path} was not derived from the model its card describes: run `triagebot lean-model`")
+        log.warning("no up-to-date %s beside %s: loading the skops pipeline (slow start); "
+                    "run `triagebot lean-model` to rebuild it", lean.LEAN_NAME, path)
+        clf = cls.from_skops(path, card)
+        log.info("loaded %s in %.0f ms", path, (time.perf_counter() - t0) * 1000)
+        return clf
+
+    @classmethod
+    def from_skops(cls, path: str | Path | None = None, card: dict | None = None) -> "TextClassifier":
+        """Load the skops pipeline itself (needs scikit-learn; ``.pipeline`` is set) and derive the lean model in memory."""
+        path = Path(path) if path else default_model_path()
+        card = card if card is not None else _read_card(path)
         try:
             check_card(card, path)
         except ModelCardError:
             raise
         except (TypeError, ValueError, AttributeError) as exc:  # a field of the wrong shape
-            raise ModelCardError(f"{card_path}: not a valid model card ({type(exc).__name__})") from None
+            raise ModelCardError(f"{path.with_name('model_card.json')}: not a valid model card ({type(exc).__name__})") from None
         try:
-            clf = cls(load_pipeline(path), card, path)
+            pipeline = load_pipeline(path)
+            model = lean.from_pipeline(pipeline, card.get("model_sha256") or sha256_file(path), TEXT_LABELS)
         except ModelCardError:
             raise
         except Exception as exc:  # skops raises whatever a damaged zip or schema triggers
             raise ModelCardError(f"{path}: not a triagebot model file ({type(exc).__name__})") from None
-        log.info("loaded %s in %.0f ms", path, (time.perf_counter() - t0) * 1000)
-        return clf
+        return cls(model, card, path, pipeline=pipeline)
 
-    def _build_fast_path(self) -> None:
-        feats = self.pipeline.named_steps["features"]
-        clf = self.pipeline.named_steps["clf"]
-        coefs, intercepts, calib = [], [], []
-        for est in clf.estimators_:
-            cc = est.calibrated_classifiers_[0] if hasattr(est, "calibrated_classifiers_") else None
-            lr = cc.estimator if cc is not None else est
-            coefs.append(np.asarray(lr.coef_).ravel())
-            intercepts.append(float(np.asarray(lr.intercept_).ravel()[0]))
-            if cc is not None:
-                cal = cc.calibrators[0]
-                calib.append((float(cal.a_), float(cal.b_)))
-            else:
-                calib.append(None)
-        W = np.vstack(coefs).T  # (n_features, n_labels)
-        self._priors_logkeep = None
-        if getattr(clf, "lex_columns", 0) and clf.priors is not None:
-            self._priors_logkeep = np.log1p(-np.clip(np.asarray(clf.priors, dtype=np.float64), 0.0, 0.999)).tolist()
-        self._intercepts = intercepts
-        self._calib = calib
-        self._blocks: list[tuple[str, _Block]] = []
-        self._lex_w: np.ndarray | None = None
-        self._lex_names: list[str] = []
+    def _build_fast_path(self, model: lean.LeanModel) -> None:
+        if tuple(model.labels) != TEXT_LABELS:
+            raise ModelCardError(f"lean model labels {list(model.labels)} != {list(TEXT_LABELS)}")
+        if model.lex_W is not None and tuple(model.lex_names) != tuple(self._lexicon.feature_names):
+            raise ModelCardError(f"lexicon rules changed since training: {model.lex_names} != {list(self._lexicon.feature_names)}")
+        self._priors_logkeep = model.priors_logkeep
+        self._intercepts = list(model.intercepts)
+        self._calib = list(model.calib)
+        self._blocks: list[tuple[str, _Block]] = [(b.name, _Block(b)) for b in model.blocks]
+        self._lex_w: np.ndarray | None = None if model.lex_W is None else np.asarray(model.lex_W, dtype=np.float64)
+        self._lex_names: list[str] = list(model.lex_names)
         self._zeros = np.zeros(len(TEXT_LABELS))
-        self._lex_scale = 1.0
-        offset = 0
-        for name, tr in feats.transformer_list:
-            if hasattr(tr, "vocabulary_"):
-                n = len(tr.vocabulary_)
-                self._blocks.append((name, _Block(tr, W[offset:offset + n])))
-            else:
-                n = len(tr.feature_names_)
-                tr.check_lexicon()
-                self._lex_w = W[offset:offset + n]
-                self._lex_scale = float(tr.scale)
-                self._lex_names = list(tr.feature_names_)
-            offset += n
-        if offset != W.shape[0]:
-            raise ModelCardError(f"feature count mismatch: blocks {offset} vs coefficients {W.shape[0]}")
+        self._lex_scale = model.lex_scale
 
     # -- scoring -------------------------------------------------------------------------------
     def _raw(self, norm: Normalized) -> tuple[list[float], list, list[float]]:
@@ -341,6 +372,8 @@ class TextClassifier:
 
     def _batch(self, texts: Sequence[str]) -> tuple[list[Normalized], list[list], list[dict[str, float]]]:
         """Vectorised scoring: one sparse matrix per tf-idf block for the whole batch."""
+        import scipy.sparse as sp  # only batches need it; a bot scoring one message at a time never imports it
+
         norms = [normalize(t) for t in texts]
         n = len(norms)
         dec = np.tile(np.asarray(self._intercepts, dtype=np.float64), (n, 1))
@@ -376,7 +409,9 @@ class TextClassifier:
         return self._scores_local(texts)
 
     def _scores_local(self, texts: Sequence[str]) -> list[dict[str, float]]:
-        return self._batch(texts)[2] if len(texts) else []
+        if len(texts) < SMALL_BATCH:
+            return [self.scores(t) for t in texts]
+        return self._batch(texts)[2]
 
     def classify_batch(self, texts: Sequence[str], n_jobs: int = 1) -> list[list[Verdict]]:
         """Like :meth:`classify` for many texts; reasons are only built where a score is notable.
@@ -388,8 +423,8 @@ class TextClassifier:
         return self._classify_local(texts)
 
     def _classify_local(self, texts: Sequence[str]) -> list[list[Verdict]]:
-        if not len(texts):
-            return []
+        if len(texts) < SMALL_BATCH:
+            return [self.classify(t) for t in texts]
         norms, all_matches, probs = self._batch(texts)
         return [self._verdicts(norm, matches, p) for norm, matches, p in zip(norms, all_matches, probs)]
 

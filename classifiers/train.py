@@ -14,6 +14,7 @@ import platform
 import time
 import zipfile
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -33,7 +34,7 @@ from classifiers.normalize import HEAD_CHARS, TAIL_CHARS, normalize
 
 log = logging.getLogger(__name__)
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+DATA_DIR = Path(str(files("classifiers") / "resources"))
 SEED = 20261126
 #: False-positive budget on benign messages per label (the issue allows 2%; we keep a margin).
 FPR_BUDGET = 0.015
@@ -467,5 +468,8 @@ def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: boo
     }
     (out_dir / "model_card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out_dir / "MODEL_CARD.md").write_text(_card_markdown(card), encoding="utf-8")
+    from classifiers.text import write_lean  # the lean artefact the bot and `classify` load (classifiers/lean.py)
+
+    write_lean(model_path)
     log.info("wrote %s (%d bytes) in %.1fs", model_path, card["model_bytes"], time.time() - t0)
     return card

@@ -22,8 +22,8 @@ os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
 REPO = Path(__file__).resolve().parents[1]
 DEV_DATA = REPO.parent / "shared" / "data" / "dev"
 needs_dev_data = pytest.mark.skipif(not DEV_DATA.exists(), reason="needs ../shared/data/dev (dev datasets are not in the repo)")
-needs_model = pytest.mark.skipif(not (REPO / "data" / "model.skops").exists(),
-                                 reason="data/model.skops not built (triagebot train --data DIR)")
+needs_model = pytest.mark.skipif(not (REPO / "classifiers" / "resources" / "model.skops").exists(),
+                                 reason="classifiers/resources/model.skops not built (triagebot train --data DIR)")
 
 
 class KeywordDetector:

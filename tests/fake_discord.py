@@ -164,6 +164,7 @@ class FakeDiscord:
         self.commands: list[dict] = []
         self.automod_rules: dict[int, str] = {}  # rule id -> name, for GET .../auto-moderation/rules/{id}
         self.identify_close_code: int | None = None  # e.g. 4014: privileged intent not enabled
+        self.accepted_token: str | None = None  # set: REST calls with another bot token get 401, as Discord does
         self.message_limit: tuple[int, float] | None = None  # (count, seconds) per channel, off by default
         self._windows: dict[int, tuple[float, int]] = {}  # channel -> (window start, requests in it)
         self.rate_limited: list[Call] = []  # every 429 the fake answered
@@ -389,6 +390,9 @@ class FakeDiscord:
         call = Call(request.method, path, dict(request.query), body, files,
                     {k: v for k, v in request.headers.items() if k.lower().startswith("x-audit")})
         self.calls.append(call)
+        if self.accepted_token is not None and request.headers.get("Authorization") != f"Bot {self.accepted_token}":
+            call.status = 401
+            return _json({"message": "401: Unauthorized", "code": 0}, 401)
         for method, pattern, status, message in self.failures:
             if method == request.method and pattern.search(path):
                 call.status = status

@@ -15,9 +15,9 @@ import pytest
 from bot.store import Store
 from tests.fake_discord import GUILD, MODQ, FakeDiscord, pile_on_plan, send_pile_on
 
-MODEL = Path(__file__).resolve().parents[1] / "data" / "model.skops"
+MODEL = Path(__file__).resolve().parents[1] / "classifiers" / "resources" / "model.skops"
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("classifiers.text") is None or not MODEL.exists(),
-                                reason="`triagebot run` loads the shipped text model (data/model.skops), not built yet")
+                                reason="`triagebot run` loads the shipped text model (classifiers/resources/model.skops), not built yet")
 SERVER = f"discord:{GUILD}"
 
 

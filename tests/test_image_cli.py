@@ -85,9 +85,9 @@ def test_scan_image_table(files: dict[str, Path]) -> None:
 
 
 def test_scan_image_without_nudenet_says_so(files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.cli import image_commands
+    from classifiers.images import nsfw
 
-    monkeypatch.setattr(image_commands, "nudity_available", lambda: False)
+    monkeypatch.setattr(nsfw, "nudity_available", lambda: False)
     r = CliRunner().invoke(main, ["scan-image", str(files["original"])])
     assert r.exit_code != 0 and "install triagebot[images]" in r.output
 

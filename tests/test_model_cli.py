@@ -27,6 +27,7 @@ def run(*args: str):
 def test_train_writes_model_and_cards(trained: Path) -> None:
     card = json.loads((trained / "model_card.json").read_text())
     assert (trained / "model.skops").exists() and (trained / "MODEL_CARD.md").exists()
+    assert (trained / "model_lean.npz").exists()  # train writes the lean artefact too
     assert set(card["thresholds"]) == {"sexual", "racial"}
     assert set(card["data_files"]) >= {"chat_en.csv", "chat_id.csv"}
 

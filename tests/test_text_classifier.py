@@ -128,11 +128,27 @@ def test_batch_equals_single(model: TextClassifier) -> None:
     assert model.classify_batch([]) == []
 
 
-def test_lean_path_equals_pipeline(model: TextClassifier) -> None:
-    texts = [t for t, _ in POSITIVES] + NEGATIVES + ["", "x" * 100_000, "b o k e p 🙂 \ud800"]
-    expected = model.pipeline.predict_proba(texts)
-    got = np.array([[model.scores(t)[lab] for lab in TEXT_LABELS] for t in texts])
+LEAN_TABLE = [t for t, _ in POSITIVES] + NEGATIVES + ["", "x" * 100_000, "b o k e p 🙂 \ud800", "Kirim FOTO bugil",
+                                                      "dasar  cina\t\tlonte", "c h i n g  c h o n g", "ѕеnd nudеs"]
+
+
+@pytest.fixture(scope="module")
+def skops_model() -> TextClassifier:
+    return TextClassifier.from_skops()
+
+
+def test_lean_path_equals_pipeline(skops_model: TextClassifier) -> None:
+    expected = skops_model.pipeline.predict_proba(LEAN_TABLE)
+    got = np.array([[skops_model.scores(t)[lab] for lab in TEXT_LABELS] for t in LEAN_TABLE])
     np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_shipped_lean_artefact_is_derived_from_the_shipped_skops_model(model: TextClassifier, skops_model: TextClassifier) -> None:
+    """A lean file left over from an older model.skops fails here: rebuild it with `triagebot lean-model`."""
+    assert model.pipeline is None, "the shipped lean artefact is missing or stale, so load() fell back to skops"
+    assert [model.scores(t) for t in LEAN_TABLE] == [skops_model.scores(t) for t in LEAN_TABLE]
+    assert [[(v.label, v.score, v.reason) for v in vs] for vs in model.classify_batch(LEAN_TABLE)] == \
+        [[(v.label, v.score, v.reason) for v in vs] for vs in skops_model.classify_batch(LEAN_TABLE)]
 
 
 def test_is_a_text_detector(model: TextClassifier) -> None:

@@ -10,7 +10,7 @@ import getpass
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,10 +18,9 @@ from bot.cli.app import main
 from bot.cli.options import ServerKey, db_option
 from bot.cli.text_input import CleanText, clean_text
 from bot.errors import BatchFailed
-from classifiers.images import worker
-from classifiers.images.bank import BankIndex, Match, index_from_entries
-from classifiers.images.decode import DEFAULT_LIMITS, ImageRejected, read_capped
-from classifiers.images.nsfw import STATUS_OFF, nudity_available
+
+if TYPE_CHECKING:  # imported inside the commands: `triagebot --help` must not load numpy/OpenCV
+    from classifiers.images.bank import BankIndex, Match
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +41,8 @@ class BankScope(ServerKey):
 
 def load_image(path: Path) -> bytes:
     """Read one file with the byte cap; decoding happens in the worker. Failures are ImageRejected."""
+    from classifiers.images.decode import DEFAULT_LIMITS, ImageRejected, read_capped
+
     try:
         with open(path, "rb") as f:
             return read_capped(f, DEFAULT_LIMITS.max_bytes)
@@ -86,8 +87,11 @@ def _short(v: Any) -> str:
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Score at which `sexual` is listed in labels.")
 def scan_image(images: tuple[Path, ...], fmt: str, threshold: float) -> None:
     """Score images for explicit content (NudeNet); one result per image, errors included."""
-    if not nudity_available():
-        raise click.ClickException(STATUS_OFF)
+    from classifiers.images import nsfw, worker
+    from classifiers.images.decode import ImageRejected
+
+    if not nsfw.nudity_available():
+        raise click.ClickException(nsfw.STATUS_OFF)
     rows: list[dict[str, Any]] = []
     with worker.ImageWorkerPool(1, nudity=True) as pool:
         for path in images:
@@ -131,6 +135,8 @@ def _scopes(servers: tuple[str, ...]) -> list[str]:
 def bank_add(db_path: Path, images: tuple[Path, ...], note: str | None, scope: str, fmt: str) -> None:
     """Fingerprint images and store their hashes; the images themselves are not stored."""
     from bot.store import Store
+    from classifiers.images import worker
+    from classifiers.images.decode import ImageRejected
 
     who = f"cli:{getpass.getuser()}"
     rows: list[dict[str, Any]] = []
@@ -172,6 +178,9 @@ def match_row(path: Path, m: Match | None) -> dict[str, Any]:
 def bank_match(db_path: Path, images: tuple[Path, ...], servers: tuple[str, ...], fmt: str) -> None:
     """Check images against the bank; one result per image, errors included."""
     from bot.store import Store
+    from classifiers.images import worker
+    from classifiers.images.bank import index_from_entries
+    from classifiers.images.decode import ImageRejected
 
     scopes = _scopes(servers)
     with Store.open(db_path) as store:

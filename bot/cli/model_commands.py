@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
               help="Format of --input (default: from its suffix; txt for stdin).")
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table", show_default=True)
 @click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Model file (default: data/model.skops).")
+              help="Model file (default: the shipped model).")
 def classify_cmd(texts: tuple[str, ...], input_file: str | None, input_fmt: str | None, fmt: str,
                  model_path: Path | None) -> None:
     """Score messages for sexual and racial harassment with the shipped text model.
@@ -63,11 +63,21 @@ def classify_cmd(texts: tuple[str, ...], input_file: str | None, input_fmt: str 
         raise BatchFailed(failed, len(items), "input lines")
 
 
+@main.command("lean-model")
+@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The skops model to derive from (default: the shipped model).")
+def lean_model_cmd(model_path: Path | None) -> None:
+    """Rebuild model_lean.npz (what `run` and `classify` load) from model.skops, after retraining or merging a new model."""
+    from classifiers.text import write_lean
+
+    click.echo(f"wrote {write_lean(model_path)}")  # a missing or bad model is a one-line error (TriagebotError)
+
+
 @main.command("train")
 @click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Directory of labelled CSVs (text,lang,sexual,racial,source).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to write model.skops and the model cards (default: data/).")
+              help="Where to write model.skops and the model cards (default: the package's classifiers/resources/).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def train_cmd(data_dir: Path, out_dir: Path | None, no_progress: bool) -> None:
     """Train the text model reproducibly and write its model card."""

@@ -15,7 +15,9 @@ log = logging.getLogger(__name__)
 @main.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), required=True, envvar="TRIAGEBOT_CONFIG",
               help="TOML config (see config.example.toml).")
-def run(config_path: Path) -> None:
+@click.option("--sync-commands", is_flag=True,
+              help="Re-register Discord slash commands even if unchanged (they are registered only when they change).")
+def run(config_path: Path, sync_commands: bool) -> None:
     """Start every platform that has a token (DISCORD_TOKEN, TELEGRAM_TOKEN)."""
     from bot import runner
 
@@ -24,7 +26,8 @@ def run(config_path: Path) -> None:
         raise runner.NoPlatformConfigured(runner.NO_TOKEN)
     # a running bot logs what it does at INFO (-vv still gives DEBUG)
     logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
-    runner.run(settings)
+    # a FatalError (token-free, redacted by the runner) becomes one line and exit 1 in bot/cli/app.py
+    runner.run(settings, sync_commands=sync_commands)
 
 
 def _n(k: int, word: str) -> str:
@@ -36,11 +39,15 @@ def _n(k: int, word: str) -> str:
               help="Where to write the demo database (replaced on each run).")
 def demo(db_path: Path) -> None:
     """Run the whole pipeline over a built-in chat (no tokens, no network) and print the review queue."""
+    def progress(line: str) -> None:  # on stderr, so stdout stays the report
+        click.echo(line, err=True)
+
+    progress("Starting the demo...")
     from bot.demo import SERVER, run_demo
     from bot.store import Store
     from bot.terminal import incident_lines, queue_table
 
-    result = run_demo(db_path)
+    result = run_demo(db_path, progress=progress)
     with Store.open(db_path) as store:
         click.echo(f"Replayed {result.messages} messages and {result.reports} member reports in {SERVER}.")
         click.echo(f"Images: {result.image_note}.")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
 import sys
 from collections import deque
@@ -16,8 +18,10 @@ from typing import Any
 import aiohttp
 import discord
 import yarl
+from discord import app_commands
 from discord.ext import commands
 
+from bot import metrics
 from bot.config import ConfigError, Settings
 from bot.models import Message
 from bot.pipeline import Intake, Pipeline
@@ -31,6 +35,9 @@ from bot.platforms.discord_unprotect import UNPROTECT_ITEMS
 from bot.platforms.discord_views import PERSISTENT_ITEMS
 
 log = logging.getLogger(__name__)
+# The bot never joins voice: skip discord.py's start-up warnings about PyNaCl and davey.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
 
 
 #: How long an AutoMod rule's name is cached (rules are rarely renamed; a trigger fires several events).
@@ -40,7 +47,7 @@ RULE_NAME_TTL = 600.0
 class TriageBot(commands.Bot):
     """The Discord client: feeds messages to the Intake and exposes the pipeline to commands and buttons."""
 
-    def __init__(self, pipeline: Pipeline, settings: Settings, *, sync_commands: bool = True,
+    def __init__(self, pipeline: Pipeline, settings: Settings, *, sync_commands: bool = True, force_sync: bool = False,
                  catch_up: CatchUpLimits = CatchUpLimits(), **options: Any) -> None:
         intents = discord.Intents.default()
         intents.message_content = True
@@ -58,6 +65,7 @@ class TriageBot(commands.Bot):
         self.intake = Intake(pipeline, maxsize=settings.queue_size, on_done=self.cursors.handled)
         self.catch_up = CatchUp(self, pipeline.store, self.submit, catch_up)
         self.sync_commands = sync_commands
+        self.force_sync = force_sync
         self.errors: deque[tuple[str, BaseException]] = deque(maxlen=100)
         self._rule_names: dict[tuple[int, int], tuple[float, asyncio.Future[str | None]]] = {}
         self.tree.on_error = self._on_tree_error  # type: ignore[method-assign]
@@ -74,10 +82,23 @@ class TriageBot(commands.Bot):
         self.cursors.start()
         await self.tree.set_translator(CatalogueTranslator())  # Indonesian command descriptions
         if self.sync_commands:
-            try:
-                await self.tree.sync()
-            except Exception as exc:  # the bot still flags and runs buttons without fresh commands
-                log.warning("could not register slash commands: %s", exc)
+            await self._sync_commands_if_changed()
+
+    async def _sync_commands_if_changed(self) -> None:
+        """Register the command set only when it differs from the last registered one (Discord allows 200
+        command creations a day); `triagebot run --sync-commands` forces it."""
+        key = f"discord:commands:{self.application_id}"
+        digest = command_set_hash(self.tree)
+        store = self.pipeline.store
+        if not self.force_sync and store.get_state(key) == digest:
+            log.info("slash commands unchanged since they were last registered; not syncing (--sync-commands forces it)")
+            return
+        try:
+            await self.tree.sync()
+        except Exception as exc:  # the bot still flags and runs buttons without fresh commands
+            log.warning("could not register slash commands: %s", exc)
+            return
+        store.set_state(key, digest)
 
     async def submit(self, message: Message) -> None:
         """Into the Intake, with the channel cursor held below it until it is handled."""
@@ -165,6 +186,12 @@ class TriageBot(commands.Bot):
         return str(data.get("name") or "")[:100] or None
 
 
+def command_set_hash(tree: app_commands.CommandTree) -> str:
+    """sha256 of the global command payload Discord would receive from `tree.sync()`."""
+    payload = sorted((c.to_dict(tree) for c in tree.get_commands()), key=lambda d: (d.get("type", 1), d["name"]))
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def build_bot(pipeline: Pipeline, settings: Settings, **options: Any) -> TriageBot:
     """The configured client; `options` go to discord.py (tests pass a small `guild_ready_timeout`)."""
     return TriageBot(pipeline, settings, **options)
@@ -178,13 +205,15 @@ def point_at(settings: Settings) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord.gateway)
 
 
-async def run(pipeline: Pipeline, settings: Settings, stop: asyncio.Event) -> None:
+async def run(pipeline: Pipeline, settings: Settings, stop: asyncio.Event, force_sync: bool = False) -> None:
     """Connect and serve until `stop` is set, then close the client; login errors propagate."""
     token = settings.discord.token
     if not token:
         raise ConfigError("DISCORD_TOKEN: not set")
     point_at(settings)
-    client = build_bot(pipeline, settings)
+    client = build_bot(pipeline, settings, force_sync=force_sync)
+    metrics.watch_connection("discord", lambda: client.is_ready() and not client.is_closed())
+    metrics.watch_queue("discord", client.intake.queue.qsize)
     async with client:
         runner = asyncio.create_task(client.start(token), name="discord-client")
         stopper = asyncio.create_task(stop.wait(), name="discord-stop")
@@ -204,4 +233,5 @@ async def run(pipeline: Pipeline, settings: Settings, stop: asyncio.Event) -> No
         else:
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
+    metrics.forget("discord")
     log.info("discord client stopped")

@@ -13,6 +13,7 @@ from telegram.error import InvalidToken, NetworkError
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
+from bot import metrics
 from bot.config import ConfigError, Settings
 from bot.platforms.telegram_adapter import TelegramAdapter
 from bot.platforms.telegram_events import PLATFORM, Seen
@@ -27,6 +28,8 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "chat_member",
 POLL_TIMEOUT_S = 10
 #: Each stop step is bounded so SIGTERM/SIGINT ends the Telegram side within seconds, even mid-flood.
 STOP_STEP_S = 2.0
+#: getMe attempts at start-up (waits 1+2+4+8 s between them) before the runner is told Telegram is unreachable.
+STARTUP_ATTEMPTS = 5
 
 
 def build_application(pipeline, settings: Settings, *, media_group_delay: float = 1.0, admin_ttl: float = 60.0,
@@ -97,19 +100,27 @@ async def _bounded(what: str, step) -> None:
 async def run(pipeline, settings: Settings, stop_event: asyncio.Event) -> None:
     """Poll Telegram until `stop_event` is set, then stop within seconds (see `stop`).
 
-    A network failure at start-up is retried with backoff (until `stop_event`); a bad token is not.
+    A network failure at start-up is retried with backoff, :data:`STARTUP_ATTEMPTS` times; a bad token is not.
     """
     app = build_application(pipeline, settings)
     handlers = app.bot_data["triagebot"]
-    if not await _initialize(app, stop_event):
+    try:
+        started = await _initialize(app, stop_event)
+    except BaseException:
+        await handlers.aclose()
+        raise
+    if not started:
         await handlers.aclose()
         return
     try:
         await start_polling(app)
         await handlers.publish_commands()
+        metrics.watch_connection("telegram", lambda: app.updater is not None and app.updater.running)
+        metrics.watch_queue("telegram", handlers.intake.queue.qsize)
         log.info("telegram bot @%s polling", app.bot.username)
         await stop_event.wait()
     finally:
+        metrics.forget("telegram")
         log.info("telegram bot stopping")
         with contextlib.suppress(Exception):
             await stop(app)
@@ -119,13 +130,17 @@ async def run(pipeline, settings: Settings, stop_event: asyncio.Event) -> None:
 async def _initialize(app: Application, stop_event: asyncio.Event) -> bool:
     """app.initialize() (getMe) with backoff on network errors; False if `stop_event` was set meanwhile."""
     delay = 1.0
-    while not stop_event.is_set():
+    for attempt in range(1, STARTUP_ATTEMPTS + 1):
+        if stop_event.is_set():
+            break
         try:
             await app.initialize()
             return True
-        except InvalidToken:
-            raise
+        except InvalidToken:  # its message holds the token: never pass it on
+            raise ConfigError("TELEGRAM_TOKEN: Telegram rejected the token (get a new one from @BotFather)") from None
         except NetworkError as exc:
+            if attempt == STARTUP_ATTEMPTS:
+                raise ConnectionError(f"cannot reach Telegram after {attempt} attempts") from None
             log.warning("cannot reach Telegram (%s); retrying in %.0f s", exc, delay)
             try:
                 await asyncio.wait_for(stop_event.wait(), timeout=delay)
