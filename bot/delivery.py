@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 RETRY_CAP_S = 300.0
 #: With no moderators' channel set, look again this often (setting one makes the backlog due at once).
 NO_DESTINATION_RETRY_S = 3600.0
+#: /healthz reports delivery as failing when the oldest undelivered alert has waited longer than this.
+HEALTHY_LAG_S = 900.0
 
 
 def destination(server: str, settings: ServerSettings) -> str | None:
@@ -83,6 +85,11 @@ class AlertDelivery:
         """A mod channel was set or a moderators' chat linked: its backlog is due now, not after back-off."""
         if self.store.retry_alerts_now(server):
             self.wake(server)
+
+    def backlog(self) -> tuple[int, float]:
+        """(alerts waiting, seconds the oldest has waited): for /healthz and /metrics."""
+        pending, oldest = self.store.undelivered_alerts()
+        return pending, max(0.0, (self.clock() - oldest).total_seconds()) if oldest else 0.0
 
     async def settle(self) -> None:
         """Wait until no server has an alert that is due now (alerts in back-off may remain). For tests and the demo."""

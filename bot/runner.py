@@ -13,10 +13,14 @@ import signal
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from bot.config import ConfigError, Settings
 from bot.errors import TriagebotError
+
+if TYPE_CHECKING:
+    from bot import health
+    from bot.delivery import AlertDelivery
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +167,9 @@ async def serve(settings: Settings, stop: asyncio.Event, policy: Supervision = S
             raise FatalError(f"text model: {exc}") from exc
         tasks = {asyncio.create_task(retention.run_daily(store, settings, stop), name="retention"): "retention"}
         health.add_check("store", lambda: health.Check(store.writable(), str(settings.db_path)))
+        health.add_check("outbox", lambda: _outbox_check(pipeline.delivery))
+        metrics.ALERTS_PENDING.set_function(lambda: pipeline.delivery.backlog()[0])
+        metrics.DELIVERY_LAG.set_function(lambda: pipeline.delivery.backlog()[1])
         for name in platforms:
             health.add_check(name, lambda n=name: health.Check(metrics.is_connected(n)))  # type: ignore[misc]
         if settings.health.enabled:
@@ -176,12 +183,21 @@ async def serve(settings: Settings, stop: asyncio.Event, policy: Supervision = S
         try:
             await _until_stopped_or_fatal(tasks, stop)
         finally:
-            for name in ("store", *platforms):
+            for name in ("store", "outbox", *platforms):
                 health.remove_check(name)
             await pipeline.stop()  # undelivered alerts stay in the outbox for the next start
             pipeline.executor.shutdown(wait=False, cancel_futures=True)
     finally:
         store.close()
+
+
+def _outbox_check(delivery: AlertDelivery) -> health.Check:
+    """Failing while the oldest undelivered alert has waited past HEALTHY_LAG_S (moderators are not being told)."""
+    from bot import health
+    from bot.delivery import HEALTHY_LAG_S
+
+    pending, lag = delivery.backlog()
+    return health.Check(lag <= HEALTHY_LAG_S, {"pending": pending, "oldest_s": round(lag)})
 
 
 async def _until_stopped_or_fatal(tasks: dict[asyncio.Task, str], stop: asyncio.Event) -> None:

@@ -212,3 +212,22 @@ async def test_reshare_of_a_protected_picture_pings(store, db_path):
     assert d.flagged and "reshare" in d.labels
     assert [a.mentions for a in adapter.executed if a.kind == "ping"] == [("555",)]
     await p.stop()
+
+
+async def test_backlog_feeds_the_health_check(store, db_path):
+    from datetime import timedelta
+
+    from bot.models import utcnow
+    from bot.runner import _outbox_check
+
+    p = _pipeline(store, db_path, RecordingAdapter(fail_kinds={"notify"}))
+    assert p.delivery.backlog() == (0, 0.0) and _outbox_check(p.delivery).ok
+    await p.handle(make_message("lewd"))
+    await p.settle()
+    pending, lag = p.delivery.backlog()
+    assert pending == 1 and 0 <= lag < 60
+    assert _outbox_check(p.delivery).ok  # a fresh failure is not yet unhealthy
+    p.delivery.clock = lambda: utcnow() + timedelta(hours=1)  # an hour later, still undelivered
+    check = _outbox_check(p.delivery)
+    assert not check.ok and check.detail["pending"] == 1 and check.detail["oldest_s"] >= 3600
+    await p.stop()
