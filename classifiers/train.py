@@ -414,6 +414,8 @@ def _functional_markdown(f: dict | None) -> list[str]:
                   "name the group; the lexicon keeps its group names (shipped knowledge), and the dev sources still "
                   "mention some groups (Chinese-Indonesians often, Papuans sometimes), so those rows are not strictly "
                   "unseen. `tests/functional/logo.py` reproduces them."]
+        if f.get("logo_note"):
+            lines += ["", f["logo_note"]]
     lines += ["", "Share flagged per kind at each racial threshold (" +
               ", ".join(f"{k} {v}" for k, v in sh["thresholds"].items()) + "):", "",
               "| kind | " + " | ".join(sh["thresholds"]) + " |", "|---|" + "---|" * len(sh["thresholds"])]
@@ -422,11 +424,11 @@ def _functional_markdown(f: dict | None) -> list[str]:
     return lines
 
 
-def record_functional(shipped: dict, logo: list[dict], out_dir: Path = DATA_DIR) -> None:
+def record_functional(shipped: dict, logo: list[dict], out_dir: Path = DATA_DIR, logo_note: str = "") -> None:
     """Add functional-suite figures to an existing model card (json + markdown); the model is untouched."""
     path = Path(out_dir) / "model_card.json"
     card = json.loads(path.read_text(encoding="utf-8"))
-    card["functional"] = {"shipped": shipped, "logo": logo}
+    card["functional"] = {"shipped": shipped, "logo": logo, "logo_note": logo_note}
     path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (Path(out_dir) / "MODEL_CARD.md").write_text(_card_markdown(card), encoding="utf-8")
 

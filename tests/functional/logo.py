@@ -111,6 +111,7 @@ def main() -> None:
     ap.add_argument("--shipped", action="store_true", help="report the shipped model on the suite")
     ap.add_argument("--card", action="store_true", help="record the results in data/model_card.json + MODEL_CARD.md")
     ap.add_argument("--logo-json", type=Path, default=None, help="LOGO results to record with --card")
+    ap.add_argument("--logo-note", default="", help="a caveat to print under the LOGO rows")
     args = ap.parse_args()
     if args.shipped:
         report = shipped_report()
@@ -119,7 +120,8 @@ def main() -> None:
             from classifiers.train import record_functional
 
             logo = json.loads(args.logo_json.read_text()) if args.logo_json else []
-            record_functional(report, [{k: v for k, v in r.items() if k != "scores"} for r in logo])
+            record_functional(report, [{k: v for k, v in r.items() if k != "scores"} for r in logo],
+                              logo_note=args.logo_note)
         return
     from joblib import Parallel, delayed
 
