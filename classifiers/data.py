@@ -108,6 +108,34 @@ ETHNIC_EN = re.compile(r"\b(nigg\w*|nig|niglets?|coons?|jungle bunn\w*|porch mon
                         r"half.breeds?|zipperheads?|ching chong|chinam[ae]n|refugees?|migrants?|shithole countr\w*)\b")
 
 
+#: Label policy (docs/labels.md): genital words used as an expletive or insult are not `sexual`. A
+#: netifier "pornografi" row whose only sexual words are genital words (no act, request, body
+#: comment, ad, link or hashtag) is such a row or undecidable, so its sexual label becomes unknown.
+GENITAL_ID = re.compile(r"\b(kontol|kont0l|k0ntol|kntl|memek|mmk|meki|titit|peler|pepek|puki|pukimak|kimak|jembut|"
+                        r"jmbut|tempik|itil|palkon)(nya|mu|ku|lo|lu|q)?\b", re.I)
+SEXUAL_CONTENT_ID = re.compile(
+    r"remas|sepong|ngentot|ngentod|entot|ngewe|\bewe|bugil|telanjang|bokep|sange|crot|muncrat|jilat|isep|hisap|"
+    r"coli|colmek|ngocok|kocok|vcs|video ?call|masturbasi|porno|mesum|\bsex|\bseks|payudara|toket|tetek|pentil|"
+    r"horny|desah|basah|sempit|masuk|sodok|tusuk|peju|perawan|\bml\b|open ?bo|\bbo\b|bispak|lonte|pelacur|"
+    r"jablay|cabul|syur|\bhot\b|#|http|ngaceng|tegang|keras|nenen|susu|paha|pantat|cium|elus|peluk|ranjang|"
+    r"kamar|hamil|ahh|mmh|emh|ssh|aah|ohh|uhh|gesek|woman on top|gaya", re.I)
+
+
+def _policy_sexual_netifier(ds: Dataset) -> int:
+    """sexual 1 -> -1 for rows whose only sexual words are genital words (see :data:`GENITAL_ID`)."""
+    j = TEXT_LABELS.index("sexual")
+    changed = 0
+    for i, text in enumerate(ds.texts):
+        if ds.Y[i, j] == 1 and GENITAL_ID.search(text) and not SEXUAL_CONTENT_ID.search(text):
+            ds.Y[i, j] = -1
+            changed += 1
+    return changed
+
+
+#: Apply the label-policy re-mapping of netifier "pornografi" (off only to measure its effect).
+POLICY_REMAP = True
+
+
 def _silver_racial(ds: Dataset, rows: list[dict], hate: Callable[[dict], bool], group: re.Pattern) -> int:
     """racial = 1 where the source's own hate category is set and the text names a group (was -1)."""
     j = TEXT_LABELS.index("racial")
@@ -123,6 +151,8 @@ def _apply_meta(ds: Dataset, data_dir: Path, path: Path) -> None:
     """Documented re-mappings from ``meta/<source>_orig.csv`` (same row order).
 
     - edos: "not sexist" -> sexual = 0 (in-domain English negatives for `sexual`).
+    - netifier: sexual = -1 where the only sexual words are genital words used as an expletive or
+      insult (label policy, docs/labels.md; :data:`GENITAL_ID`).
     - netifier: racial = -1 also where `radikalisme` or `pencemaran_nama_baik` is 1: those rows
       often attack ethnic groups under another category, so "not SARA" is no evidence of "not racial".
       Silver: `sara` = 1 (ethnicity, religion and race mixed) and an ethnic group named -> racial = 1.
@@ -152,6 +182,8 @@ def _apply_meta(ds: Dataset, data_dir: Path, path: Path) -> None:
                 ds.Y[i, j] = -1
                 changed += 1
         changed += _silver_racial(ds, rows, lambda r: r.get("sara") == "1", ETHNIC_ID)
+        if POLICY_REMAP:
+            changed += _policy_sexual_netifier(ds)
     else:
         changed += _silver_racial(ds, rows, lambda r: r.get("class") == "0", ETHNIC_EN)
         for i, row in enumerate(rows):
@@ -203,3 +235,64 @@ def load_handwritten(directory: Path = HANDWRITTEN_DIR) -> Dataset:
         out = out.concat(p)
     out.sources[:] = HANDWRITTEN_SOURCE
     return out
+
+
+#: Group names swapped by :func:`augment_group_swaps`, per language (plain names only: a slur or a
+#: stereotype belongs to one group and is never moved to another).
+SWAP_GROUPS: dict[str, tuple[str, ...]] = {
+    "id": ("cina", "tionghoa", "jawa", "sunda", "madura", "batak", "minang", "padang", "bugis", "makassar",
+           "betawi", "banten", "banjar", "aceh", "bali", "sasak", "dayak", "toraja", "nias", "ambon", "maluku",
+           "manado", "flores", "timor", "sumba", "ntt", "papua", "arab", "india", "afrika", "nigeria"),
+    "en": ("chinese", "javanese", "sundanese", "madurese", "batak", "papuan", "papuans", "balinese", "acehnese",
+           "dayak", "ambonese", "arab", "arabs", "indian", "indians", "african", "africans", "nigerian",
+           "nigerians", "mexican", "mexicans", "asian", "asians", "somali", "somalis", "pakistani", "haitian",
+           "filipino", "vietnamese", "korean", "latino", "latinos", "black", "blacks", "jewish", "jews"),
+}
+_SWAP_RE = {lang: re.compile(r"\b(" + "|".join(sorted(names, key=len, reverse=True)) + r")\b", re.I)
+            for lang, names in SWAP_GROUPS.items()}
+
+
+def augment_group_swaps(ds: Dataset, copies: int = 3, seed: int = 20261205) -> Dataset:
+    """Copies of racially labelled rows that name exactly one group, with that group swapped for others.
+
+    Why: hand-written hate and its non-hateful counterparts named a few groups (mostly Chinese-
+    Indonesians); swapping keeps each row's label and wording while spreading the target over every
+    group, so the model learns the pattern ("X itu parasit") and not which group is usually hated.
+    Positives and negatives are swapped alike, so a group name never becomes evidence by itself.
+    """
+    rng = np.random.default_rng(seed)
+    j = TEXT_LABELS.index("racial")
+    texts, langs, sources, ys = [], [], [], []
+    for i, text in enumerate(ds.texts):
+        lang = str(ds.langs[i])
+        pattern = _SWAP_RE.get(lang)
+        if pattern is None or ds.Y[i, j] == -1:
+            continue
+        found = {m.group(1).lower() for m in pattern.finditer(text)}
+        if len(found) != 1:
+            continue
+        old = found.pop()
+        others = [g for g in SWAP_GROUPS[lang] if g != old]
+        for new in rng.choice(others, size=min(copies, len(others)), replace=False):
+            texts.append(pattern.sub(str(new), text))
+            langs.append(lang)
+            sources.append(ds.sources[i])
+            ys.append(ds.Y[i])
+    if not texts:
+        return ds
+    extra = Dataset(texts, np.asarray(langs, dtype=object), np.asarray(sources, dtype=object),
+                    np.asarray(ys, dtype=ds.Y.dtype).reshape(len(texts), ds.Y.shape[1]))
+    log.info("group-swap augmentation: %d rows", len(texts))
+    return ds.concat(extra)
+
+
+def group_shares(ds: Dataset, lang: str) -> dict[str, float]:
+    """Share of `lang` racial positives naming each swap group (a row naming two counts for both)."""
+    j = TEXT_LABELS.index("racial")
+    pattern = _SWAP_RE[lang]
+    pos = [t for t, l, y in zip(ds.texts, ds.langs, ds.Y[:, j]) if l == lang and y == 1]
+    counts: dict[str, int] = {}
+    for t in pos:
+        for g in {m.group(1).lower() for m in pattern.finditer(t)}:
+            counts[g] = counts.get(g, 0) + 1
+    return {g: round(c / len(pos), 4) for g, c in sorted(counts.items(), key=lambda kv: -kv[1])} if pos else {}

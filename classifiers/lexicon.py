@@ -20,10 +20,14 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from classifiers.cache import ByteLRU
+
 log = logging.getLogger(__name__)
 
 LEXICON_DIR = Path(str(files("classifiers") / "resources" / "lexicons"))
 MAX_PHRASE = 6
+#: Byte budget of the suffix-stripping cache (see classifiers/cache.py).
+CANON_CACHE_BYTES = 8 * 1024 * 1024
 #: Indonesian clitics/particles, and the English plural; stripped only when the stem is a lexicon word.
 _SUFFIXES = ("nya", "mu", "ku", "lah", "kah", "s")
 
@@ -51,6 +55,9 @@ class Match:
     start: int
     end: int
     weight: float
+    #: where the ``with`` context that allowed the match sits (-1 when the rule needs none)
+    ctx_start: int = -1
+    ctx_end: int = -1
 
 
 def _phrases(items: Iterable[str]) -> tuple[tuple[str, ...], ...]:
@@ -83,26 +90,20 @@ class Lexicon:
         for cands in self._index.values():
             cands.sort(key=lambda c: -len(c[0]))
         self._vocab = frozenset(self.words())
-        self._canon_cache: dict[str, str] = {}
+        self._canon_cache: ByteLRU[str, str] = ByteLRU(CANON_CACHE_BYTES)
         self._ctx = [(_PhraseSet(r.with_), _PhraseSet(r.unless)) for r in self.rules]
 
     def _canon(self, words: Sequence[str]) -> list[str]:
         """Strip Indonesian clitics/suffixes ("bugilnya" -> bugil) when that yields a lexicon word."""
-        cache = self._canon_cache
-        out = []
-        for w in words:
-            c = cache.get(w)
-            if c is None:
-                c = w
-                if w not in self._index and len(w) > 4:
-                    for suf in _SUFFIXES:
-                        if w.endswith(suf) and w[: -len(suf)] in self._vocab:
-                            c = w[: -len(suf)]
-                            break
-                if len(cache) < 200_000:
-                    cache[w] = c
-            out.append(c)
-        return out
+        get = self._canon_cache.get_or_compute
+        return [get(w, self._canon_word) for w in words]
+
+    def _canon_word(self, w: str) -> str:
+        if w not in self._index and len(w) > 4:
+            for suf in _SUFFIXES:
+                if w.endswith(suf) and w[: -len(suf)] in self._vocab:
+                    return w[: -len(suf)]
+        return w
 
     @classmethod
     def from_dir(cls, directory: Path = LEXICON_DIR) -> "Lexicon":
@@ -132,21 +133,21 @@ class Lexicon:
         return out
 
     @staticmethod
-    def _near(words: Sequence[str], start: int, end: int, phrases: "_PhraseSet", window: int) -> bool:
-        """Does any phrase occur within `window` words before or after words[start:end]?"""
+    def _near(words: Sequence[str], start: int, end: int, phrases: "_PhraseSet", window: int) -> tuple[int, int] | None:
+        """Where (start, end) a phrase occurs within `window` words before or after words[start:end], or None."""
         lo, hi = max(0, start - window), min(len(words), end + window)
         for i in range(lo, hi):
             if start <= i < end:
                 continue
             w = words[i]
             if w in phrases.single:
-                return True
+                return i, i + 1
             multi = phrases.multi.get(w)
             if multi:
                 for p in multi:
                     if tuple(words[i:i + len(p)]) == p and i + len(p) <= hi:
-                        return True
-        return False
+                        return i, i + len(p)
+        return None
 
     def match(self, words: Sequence[str]) -> list[Match]:
         """All rule matches in a normalised word sequence (longest phrase first at each position)."""
@@ -165,12 +166,16 @@ class Lexicon:
                     continue
                 rule = self.rules[ri]
                 ctx = self._ctx[ri]
-                if rule.with_ and not self._near(words, i, i + k, ctx[0], rule.window):
-                    continue
-                if rule.unless and self._near(words, i, i + k, ctx[1], rule.window):
+                near = None
+                if rule.with_:
+                    near = self._near(words, i, i + k, ctx[0], rule.window)
+                    if near is None:
+                        continue
+                if rule.unless and self._near(words, i, i + k, ctx[1], rule.window) is not None:
                     continue
                 seen_rules.add(ri)
-                out.append(Match(rule.name, rule.label, i, i + k, rule.weight))
+                out.append(Match(rule.name, rule.label, i, i + k, rule.weight,
+                                 *(near if near is not None else (-1, -1))))
         return out
 
     def features(self, words: Sequence[str]) -> list[float]:
@@ -198,3 +203,15 @@ def lexicon_sha256(directory: Path = LEXICON_DIR) -> str:
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()
+
+
+#: Rules at least this likely on their own (``prior``) count as strong evidence: their one-word terms
+#: are the only ones the normaliser repairs from typos or splits out of run-together words.
+STRONG_PRIOR = 0.25
+
+
+def strong_words(min_prior: float = STRONG_PRIOR) -> set[str]:
+    """One-word terms that are evidence on their own: rules with ``prior >= min_prior`` and no ``with``
+    context (a group name like "irian" needs context, so "sendirian" is never "send irian")."""
+    return {p[0] for r in default_lexicon().rules if r.prior >= min_prior and not r.with_
+            for p in r.terms if len(p) == 1}

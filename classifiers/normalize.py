@@ -1,10 +1,10 @@
 """Undo the disguises people use to slip abuse past filters, keeping the original for display.
 
-Why hand-written tables and not a library: NFKC (stdlib, C speed) already folds fullwidth and
-mathematical alphanumerics; what is left is a short table of Cyrillic/Greek look-alikes and leetspeak
-that must be *context-aware* (``kita2`` is Indonesian reduplication, ``2nd`` is not leet, ``@name``
-is a mention). ``unidecode``/``confusable-homoglyphs`` are not dependencies of the project; see the
-README for the measurement note.
+Characters: NFKC (stdlib, C speed) folds fullwidth and mathematical alphanumerics; look-alikes from
+every script come from Unicode's UTS #39 confusables data and invisible characters are found by
+category (:mod:`classifiers.confusables`); a short hand table adds stylistic Cyrillic/Greek readings
+UTS #39 does not list (``и`` as ``u``). Leetspeak must be *context-aware* (``kita2`` is Indonesian
+reduplication, ``2nd`` is not leet, ``@name`` is a mention, ``|`` is ``l`` only inside a word).
 
 Pipeline (each step is cheap; per-token work is cached):
 
@@ -12,8 +12,13 @@ Pipeline (each step is cheap; per-token work is cached):
 2. HTML entities, NFKC, lower-case, accents stripped, confusables folded, zero-width/control removed;
 3. URLs, mentions and dataset placeholders (``USER``, ``URL``, ``RT``, ``\\xf0..`` byte strings) dropped;
 4. spaced-out letters re-joined (``b o k e p``, ``s.e.x``, ``s-e-x``);
-5. per token: leetspeak, squashing of repeated letters, Indonesian reduplication (``kata2``) and
-   slang/alay spellings (``yg`` -> ``yang``).
+5. per token: masked lexicon terms (``sl*t``, ``b**kep``, ``f#ck``), leetspeak, squashing of repeated
+   letters, Indonesian reduplication (``kata2``), slang/alay spellings (``yg`` -> ``yang``), and for
+   strong lexicon terms only: swapped or dropped letters (``bokpe``, ``kontl``) and run-together words
+   (``sendnudes``).
+
+Per-token work is cached in byte-bounded LRU caches (:data:`CACHE_BYTES` each), see
+:mod:`classifiers.cache`.
 
 :class:`Normalized` keeps, for every output word, the original fragment it came from, so a reason can
 say ``"b0k3p" → bokep``.
@@ -25,7 +30,9 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+
+from classifiers.cache import ByteLRU
+from classifiers.confusables import FoldTable
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +40,8 @@ log = logging.getLogger(__name__)
 #: characters, so a slur appended after a wall of filler is still seen.
 HEAD_CHARS = 4000
 TAIL_CHARS = 1000
+#: Byte budget of each of the two per-token caches (fold, normalise); worst case stated in the README.
+CACHE_BYTES = 16 * 1024 * 1024
 
 # Cyrillic and Greek letters that look like Latin ones (lower and upper case), plus a few symbols.
 _CONFUSABLES = {
@@ -57,16 +66,13 @@ _CONFUSABLES = {
     "đ": "d", "ł": "l", "Ł": "l", "ß": "ss", "æ": "ae", "œ": "oe", "þ": "th", "ð": "d",
     "€": "e", "£": "l", "¥": "y", "©": "c", "®": "r", "¡": "i", "∪": "u", "∩": "n", "×": "x",
 }
-# Zero-width and formatting characters vanish; other controls become spaces.
-_INVISIBLE = "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200d\u200e\u200f" \
-    "\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\u206a" \
-    "\u206b\u206c\u206d\u206e\u206f\u3164\ufeff\uffa0\ufe00\ufe01\ufe02\ufe03\ufe04\ufe05\ufe06" \
-    "\ufe07\ufe08\ufe09\ufe0a\ufe0b\ufe0c\ufe0d\ufe0e\ufe0f"
-_TABLE: dict[int, str | None] = {ord(k): v for k, v in _CONFUSABLES.items()}
-_TABLE.update({ord(c): None for c in _INVISIBLE})
+# Explicit entries win; anything else non-ASCII is looked up on first sight (UTS #39, invisibles by
+# category, controls), see classifiers/confusables.py. ASCII controls become spaces.
+_TABLE = FoldTable({ord(k): v for k, v in _CONFUSABLES.items()})
 _TABLE.update({c: " " for c in range(0x20) if c not in (0x0A,)})
 _TABLE.update({0x7F: " ", 0xFFFD: " ", 0x0A: " "})
 _TABLE.update({c: " " for c in range(0x80, 0xA0)})
+_TABLE.update({c: chr(c) for c in range(0x20, 0x7F)})
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SEGMENT = re.compile(r"\s{2,}|\n")
@@ -79,6 +85,9 @@ _WORD = re.compile(r"[^\W_]+|[\U0001F300-\U0001FAFF\u2600-\u27BF]")
 _REPEAT3 = re.compile(r"(.)\1{2,}")
 _REPEAT2 = re.compile(r"(.)\1+")
 _REDUP = re.compile(r"^([a-z]{2,})2$")
+_MASK_CHARS = frozenset("*#._-")
+_MASKED = re.compile(r"^[a-z0-9]+(?:[*#._\-]+[a-z0-9]+)+$")  # masks inside a word only: "pak." is not "paki"
+_MASK_SPLIT = re.compile(r"([*#._\-]+)")
 _UNIT = re.compile(r"^\d+(?:st|nd|rd|th|am|pm|an|k|rb|jt|m|x|s|gb|mb|km|kg|cm|mm|p|h|d|y|yo|y/o|an)?$")
 
 # Characters read as letters when written inside a word ("b0k3p", "s3x", "h@ram", "$ex", "n!gga").
@@ -150,7 +159,7 @@ class Normalized:
             if not origins or origins[-1] != o:
                 origins.append(o)
         origin = " ".join(origins)
-        if _plain(origin) == words:
+        if _plain(origin) == words and words in origin.lower():
             return f'"{words}"'
         return f'"{_clip(origin)}" → {words}'
 
@@ -194,24 +203,24 @@ def _fold(text: str) -> str:
     return text
 
 
-def _join_spaced(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Re-join runs of >= 3 one-letter tokens ("b o k e p") into one token; items are (token, origin)."""
+def _join_spaced(items: list[tuple[str, int]], raws: list[str]) -> list[tuple[str, str]]:
+    """Re-join runs of >= 3 one-letter tokens ("b o k e p") into one token.
+
+    `items` are (token, index of the raw whitespace token it came from); returns (token, origin) where
+    the origin is the raw text, each raw token once (``n i g g e r`` keeps both ``g``)."""
     out: list[tuple[str, str]] = []
-    i, n = 0, len(pairs)
+    i, n = 0, len(items)
     while i < n:
-        if len(pairs[i][0]) == 1 and pairs[i][0] not in _NOT_LETTER:
+        if len(items[i][0]) == 1 and items[i][0] not in _NOT_LETTER:
             j = i
-            while j < n and len(pairs[j][0]) == 1 and pairs[j][0] not in _NOT_LETTER:
+            while j < n and len(items[j][0]) == 1 and items[j][0] not in _NOT_LETTER:
                 j += 1
             if j - i >= 3:
-                origins: list[str] = []
-                for _, o in pairs[i:j]:
-                    if not origins or origins[-1] != o:
-                        origins.append(o)
-                out.append(("".join(t for t, _ in pairs[i:j]), " ".join(origins)))
+                idx = list(dict.fromkeys(k for _, k in items[i:j]))
+                out.append(("".join(t for t, _ in items[i:j]), " ".join(raws[k] for k in idx)))
                 i = j
                 continue
-        out.append(pairs[i])
+        out.append((items[i][0], raws[items[i][1]]))
         i += 1
     return out
 
@@ -219,9 +228,16 @@ def _join_spaced(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
 _NOT_LETTER = frozenset("-–—.,!?:;\"'()[]{}/&*#~")
 
 
-@lru_cache(maxsize=131072)
+_FOLD_CACHE: ByteLRU[str, tuple[str, ...]] = ByteLRU(CACHE_BYTES)
+_NORM_CACHE: ByteLRU[str, tuple[str, ...]] = ByteLRU(CACHE_BYTES)
+
+
 def _fold_token(raw: str) -> tuple[str, ...]:
     """One original whitespace token -> folded sub-tokens (URLs dropped). Cached."""
+    return _FOLD_CACHE.get_or_compute(raw, _fold_token_uncached)
+
+
+def _fold_token_uncached(raw: str) -> tuple[str, ...]:
     folded = _fold(raw)
     if "http" in folded or "www." in folded or "url" in folded:
         folded = _URL.sub(" ", folded)
@@ -234,8 +250,10 @@ def _deleet(tok: str, known: frozenset[str]) -> str:
         return tok
     if not any(c.isalpha() for c in tok):
         return tok
+    if "|" in tok:
+        tok = tok.strip("|")  # a bar at the edge of a word is punctuation, never a letter ("it!|")
     full = "".join(_LEET.get(c, c) for c in tok)
-    core = full.strip("!$@|+(<.,?")
+    core = full.strip("!$@+(<.,?")
     if core in known or _squash(core, known) in known:
         return core
     chars = list(tok)
@@ -262,10 +280,58 @@ def _squash(word: str, known: frozenset[str]) -> str:
     return two
 
 
-@lru_cache(maxsize=131072)
 def _norm_token(tok: str) -> tuple[str, ...]:
     """One whitespace token (already folded) -> normalised words. Cached: chat vocabularies repeat."""
-    known = _known_terms()
+    return _NORM_CACHE.get_or_compute(tok, _norm_token_uncached)
+
+
+def _unmask(tok: str, vocab: "_Vocab") -> str | None:
+    """``sl*t`` / ``b**kep`` / ``f#ck`` -> the one lexicon word that fits, else None.
+
+    A run of k ``*`` or ``#`` inside a word stands for 1..k letters (at most 3) and may resolve to any
+    lexicon word. ``.``, ``-`` and ``_`` are also ordinary punctuation ("so...i", "e-mail", "P.O"), so
+    only a single one of them counts, and only for a strong term (``sl.t``, ``b-kep``). A mask at
+    either end is punctuation (``bangsa.`` is not ``bangsat``). At least two letters must be visible
+    and the answer must be unique."""
+    if not _MASKED.match(tok) or sum(c.isalpha() for c in tok) < 2 or not tok[0].isalpha():
+        return None
+    parts = []
+    strong_only = False
+    for run in _MASK_SPLIT.split(tok):
+        if not run:
+            continue
+        if run[0] in _MASK_CHARS:
+            if any(c in ".-_" for c in run):
+                if len(run) > 1:
+                    return None
+                strong_only = True
+            parts.append(f"[a-z]{{1,{min(len(run), 3)}}}")
+        else:
+            parts.append(re.escape(run))
+    pattern = re.compile("".join(parts))
+    found = {w for w in vocab.by_first.get(tok[0], ()) if pattern.fullmatch(w)}
+    strong = found & vocab.strong
+    if strong_only:
+        found = strong
+    if len(found) == 1:
+        return found.pop()
+    return strong.pop() if len(strong) == 1 else None
+
+
+def _split_joined(w: str, vocab: "_Vocab") -> tuple[str, str] | None:
+    """``sendnudes`` -> (send, nudes): one part a strong lexicon term (>= 4 letters), the other a
+    lexicon word of >= 4 letters, so ``therapist`` is never ``the rapist``."""
+    n = len(w)
+    for i in range(4, n - 3):
+        a, b = w[:i], w[i:]
+        if (a in vocab.strong and b in vocab.known) or (b in vocab.strong and a in vocab.known):
+            return a, b
+    return None
+
+
+def _norm_token_uncached(tok: str) -> tuple[str, ...]:
+    vocab = _vocab()
+    known = vocab.known
     if _MENTION.match(tok) and not tok[1:].strip(":").isdigit():
         cand = "a" + tok[1:].rstrip(":")
         if cand in known or _deleet(cand, known) in known:
@@ -277,6 +343,8 @@ def _norm_token(tok: str) -> tuple[str, ...]:
     m = _SEPARATED.match(tok)
     if m:
         tok = "".join(c for c in tok if c.isalnum())
+    elif any(c in _MASK_CHARS for c in tok):
+        tok = _unmask(tok, vocab) or tok
     tok = _deleet(tok, known)
     words: list[str] = []
     for w in _WORD.findall(tok):
@@ -289,8 +357,60 @@ def _norm_token(tok: str) -> tuple[str, ...]:
             continue
         w = _squash(w, known)
         w = SLANG.get(w, w)
+        if w not in known and len(w) >= 5 and w.isalpha():
+            fixed = vocab.typo.get(w)
+            if fixed is not None:
+                w = fixed
+            elif len(w) >= 8:
+                split = _split_joined(w, vocab)
+                if split:
+                    words.extend(split)
+                    continue
         words.append(w)
     return tuple(words)
+
+
+class _Vocab:
+    """Lexicon-derived word sets the normaliser trusts: all words, strong terms, typo variants."""
+
+    __slots__ = ("known", "strong", "typo", "by_first")
+
+    def __init__(self, known: frozenset[str], strong: frozenset[str]):
+        self.known = known
+        self.strong = strong
+        self.by_first: dict[str, list[str]] = {}
+        for w in known:
+            if w.isalpha():
+                self.by_first.setdefault(w[0], []).append(w)
+        typo: dict[str, str | None] = {}
+        blocked = known | frozenset(SLANG)
+        for term in strong:
+            if not term.isalpha() or len(term) < 5:
+                continue
+            variants = {term[:i] + term[i + 1] + term[i] + term[i + 2:] for i in range(len(term) - 1)}
+            if len(term) >= 7:  # shorter ones collide with real words (breast/beast, korean/koran)
+                variants |= {term[:i] + term[i + 1:] for i in range(1, len(term) - 1)}  # ends kept
+            for v in variants - {term} - blocked:
+                typo[v] = term if typo.get(v, term) == term else None  # ambiguous -> dropped
+        self.typo = {k: v for k, v in typo.items() if v is not None}
+
+
+_VOCAB: _Vocab | None = None
+
+
+def _vocab() -> _Vocab:
+    global _VOCAB
+    if _VOCAB is None:
+        known = _known_terms()
+        try:
+            from classifiers.lexicon import strong_words
+
+            strong = frozenset(strong_words()) & known
+        except Exception:
+            log.exception("lexicon unavailable for normalisation; continuing without it")
+            strong = frozenset()
+        _VOCAB = _Vocab(known, strong)
+    return _VOCAB
 
 
 _KNOWN: frozenset[str] | None = None
@@ -318,8 +438,9 @@ def normalize(text: object) -> Normalized:
     # a run of 2+ spaces (or a line break) separates spaced-out words: "s e n d  n u d e s"
     segments = _SEGMENT.split(original) if "  " in original or "\n" in original else (original,)
     for segment in segments:
-        pairs = [(tok, raw) for raw in segment.split() for tok in _fold_token(raw)]
-        for tok, origin in _join_spaced(pairs):
+        raws = segment.split()
+        items = [(tok, k) for k, raw in enumerate(raws) for tok in _fold_token(raw)]
+        for tok, origin in _join_spaced(items, raws):
             for w in _norm_token(tok):
                 words.append(w)
                 origins.append(origin)

@@ -21,6 +21,7 @@ import numpy as np
 
 from classifiers import lean
 from classifiers.base import TEXT_LABELS, Verdict
+from classifiers.cache import ByteLRU
 from classifiers.data import sha256_file
 from classifiers.errors import TriagebotError
 from classifiers.lexicon import default_lexicon, lexicon_sha256
@@ -32,10 +33,21 @@ log = logging.getLogger(__name__)
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.", "classifiers.features.",
                     "classifiers.multilabel.")
 MAX_REASONS = 4
+#: Byte budget of each tf-idf block's per-word n-gram cache (two blocks; see classifiers/cache.py).
+BLOCK_CACHE_BYTES = 16 * 1024 * 1024
 #: A word n-gram is shown as a reason only if it adds at least this much to the label's logit.
 MIN_NGRAM_LOGIT = 1.0
 #: Lexicon rules weaker than this (broad vocabulary lists) are shown only when nothing else is.
 REASON_MIN_PRIOR = 0.3
+#: English and Indonesian function words: never a reason on their own, whatever their weight.
+FUNCTION_WORDS = frozenset(
+    "i me my mine you your yours u ur he him his she her hers it its we us our they them their one ones "
+    "this that these those the a an and or but if of to in on at for with from by as is are was were be "
+    "been am do does did have has had will would can could should so not no yes just very too all some "
+    "what who whom which where when why how here there then than now".split()
+    + "aku saya gue gua kamu lo anda dia ia kita kami mereka nya mu ku ini itu yang dan atau tapi di ke "
+    "dari untuk buat sama dengan pada oleh karena jadi juga saja aja sih dong deh kok nih tuh ya iya "
+    "gak tidak bukan udah sudah belum lagi mau bisa ada adalah akan kalau kayak banget".split())
 
 
 class ModelNotFoundError(TriagebotError, FileNotFoundError):
@@ -151,16 +163,14 @@ class _Block:
         self.vocab: dict[str, int] = {t: i for i, t in enumerate(block.terms)}
         self.idf = np.asarray(block.idf, dtype=np.float64)
         self.W = np.ascontiguousarray(block.W, dtype=np.float64)
-        self._cache: dict[str, tuple[int, ...]] = {}
+        self._cache: ByteLRU[str, tuple[int, ...]] = ByteLRU(BLOCK_CACHE_BYTES)
 
     def _grams(self, word: str) -> tuple[int, ...]:
-        got = self._cache.get(word)
-        if got is None:
-            vocab = self.vocab
-            got = tuple(vocab[g] for g in lean.char_wb_ngrams(word, self.ngram_range) if g in vocab)
-            if len(self._cache) < 200_000:
-                self._cache[word] = got
-        return got
+        return self._cache.get_or_compute(word, self._grams_uncached)
+
+    def _grams_uncached(self, word: str) -> tuple[int, ...]:
+        vocab = self.vocab
+        return tuple(vocab[g] for g in lean.char_wb_ngrams(word, self.ngram_range) if g in vocab)
 
     def columns(self, text: str) -> list[int]:
         """Vocabulary columns of every in-vocabulary n-gram occurrence in `text`."""
@@ -250,6 +260,9 @@ class TextClassifier:
         self.thresholds: dict[str, float] = {k: float(v) for k, v in card["thresholds"].items()}
         self._lexicon = default_lexicon()
         self._rule_priors = {r.name: max(r.prior, 0.0) for r in self._lexicon.rules}
+        # words that are no evidence on their own: function words, and terms that need context
+        self._not_evidence = FUNCTION_WORDS | {p[0] for r in self._lexicon.rules if r.with_
+                                              for p in r.terms if len(p) == 1}
         self._build_fast_path(model)
 
     # -- loading -------------------------------------------------------------------------------
@@ -310,6 +323,7 @@ class TextClassifier:
         self._blocks: list[tuple[str, _Block]] = [(b.name, _Block(b)) for b in model.blocks]
         self._lex_w: np.ndarray | None = None if model.lex_W is None else np.asarray(model.lex_W, dtype=np.float64)
         self._lex_names: list[str] = list(model.lex_names)
+        self._lex_index: dict[str, int] = {name: k for k, name in enumerate(self._lex_names)}
         self._zeros = np.zeros(len(TEXT_LABELS))
         self._lex_scale = model.lex_scale
 
@@ -431,18 +445,26 @@ class TextClassifier:
     # -- reasons -------------------------------------------------------------------------------
     def _reason(self, norm: Normalized, j: int, label: str, matches: list) -> str:
         """Matched lexicon terms (strongest rules first, no term inside an already-shown one), then
-        the word n-grams that pushed the score most, if they add a lot."""
+        the word n-grams that pushed the score most, if they add a lot.
+
+        Only positive evidence is named: a rule whose learned weight and prior are both nil for this
+        label is skipped; a term that needs context ("foto" needs "bugil") is shown together with
+        that context, as the message spells it; an n-gram made only of words that are no evidence
+        alone (pronouns, "foto", "link") is never shown, nor one the message does not contain."""
         parts: list[str] = []
         covered: set[int] = set()
         priors = self._rule_priors
-        ranked = sorted((m for m in matches if m.label == label),
+        ranked = sorted((m for m in matches if m.label == label and self._rule_supports(m.rule, j)),
                         key=lambda m: (-priors.get(m.rule, 0.0), m.start - m.end, m.start))
         for m in ranked:
-            span = set(range(m.start, m.end))
-            if span <= covered or (priors.get(m.rule, 0.0) < REASON_MIN_PRIOR and parts):
+            start, end = m.start, m.end
+            if m.ctx_start >= 0:
+                start, end = min(start, m.ctx_start), max(end, m.ctx_end)
+            span = set(range(start, end))
+            if covered.intersection(range(m.start, m.end)) or (priors.get(m.rule, 0.0) < REASON_MIN_PRIOR and parts):
                 continue
             covered |= span
-            s = norm.shown_span(m.start, m.end)
+            s = norm.shown_span(start, end)
             if s not in parts:
                 parts.append(s)
         word_block = dict(self._blocks).get("word")
@@ -453,12 +475,22 @@ class TextClassifier:
             if len(parts) >= MAX_REASONS or c < floor:
                 break
             toks = gram.split()
-            if any(i in covered for i in self._positions(norm, toks)):
+            if all(t in self._not_evidence for t in toks):
                 continue
-            s = self._show_gram(norm, gram)
+            pos = self._positions(norm, toks)
+            if not pos or any(i in covered for i in pos):
+                continue
+            s = norm.shown_span(pos.start, pos.stop)
             if s and s not in parts and not any(s.strip('"') in p for p in parts):
                 parts.append(s)
         return "; ".join(parts[:MAX_REASONS])
+
+    def _rule_supports(self, rule: str, j: int) -> bool:
+        """Does this rule count *for* label j (a prior, or a positive learned weight)?"""
+        if self._rule_priors.get(rule, 0.0) > 0:
+            return True
+        k = self._lex_index.get(rule)
+        return k is not None and self._lex_w is not None and self._lex_w[k, j] > 0
 
     @staticmethod
     def _positions(norm: Normalized, toks: list[str]) -> range:
@@ -468,11 +500,3 @@ class TextClassifier:
                 return range(i, i + n)
         return range(0)
 
-    @staticmethod
-    def _show_gram(norm: Normalized, gram: str) -> str:
-        toks = gram.split()
-        n = len(toks)
-        for i in range(len(norm.words) - n + 1):
-            if list(norm.words[i:i + n]) == toks:
-                return norm.shown_span(i, i + n)
-        return f'"{gram}"'

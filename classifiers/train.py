@@ -26,7 +26,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from classifiers.base import TEXT_LABELS
-from classifiers.data import ETHNIC_EN, ETHNIC_ID, HANDWRITTEN_SOURCE, Dataset, load_dir, load_handwritten, sha256_file
+from classifiers.data import (ETHNIC_EN, ETHNIC_ID, HANDWRITTEN_SOURCE, Dataset, augment_group_swaps, group_shares,
+                              load_dir, load_handwritten, sha256_file)
 from classifiers.features import LexiconFeatures, PackedTfidfVectorizer, TextNormalizer
 from classifiers.lexicon import default_lexicon, lexicon_sha256
 from classifiers.multilabel import MaskedMultiLabel
@@ -38,12 +39,16 @@ DATA_DIR = Path(str(files("classifiers") / "resources"))
 SEED = 20261126
 #: False-positive budget on benign messages per label (the issue allows 2%; we keep a margin).
 FPR_BUDGET = 0.015
+#: Two more operating points per label (issue 14 item 5): a recall-oriented one for the moderators'
+#: review queue and a precision-oriented one for automatic actions; budgets on held-out benign chat.
+REVIEW_FPR_BUDGET = 0.05
+ACTION_FPR_BUDGET = 0.003
 HANDWRITTEN_WEIGHT = 5.0
 
 #: Licences and origins, from ../shared/data/README.md (kept here so the card can name them).
 SOURCES: dict[str, dict[str, str]] = {
     "ibrohim2019_id": {"licence": "CC BY-NC-SA 4.0", "origin": "okkyibrohim/id-multi-label-hate-speech-and-abusive-language-detection @ be98de98, re_dataset.csv (Ibrohim & Budi 2019)", "mapping": "racial = HS_Race; sexual = 0 where HS=0 and Abusive=0, else -1"},
-    "netifier_id": {"licence": "none in the repo; its dataset card says CC BY-NC-SA 4.0", "origin": "ahmadizzan/netifier @ 725b7ebc, data/raw/{train,test}.csv", "mapping": "sexual = pornografi; sara = 1 gives racial -1; additionally racial = -1 where radikalisme or pencemaran_nama_baik = 1, and silver racial = 1 where sara = 1 and the text names an ethnic group (from meta/netifier_id_orig.csv)"},
+    "netifier_id": {"licence": "none in the repo; its dataset card says CC BY-NC-SA 4.0", "origin": "ahmadizzan/netifier @ 725b7ebc, data/raw/{train,test}.csv", "mapping": "sexual = pornografi, except -1 where the only sexual words are genital words used as an expletive or insult (label policy, docs/labels.md); sara = 1 gives racial -1; additionally racial = -1 where radikalisme or pencemaran_nama_baik = 1, and silver racial = 1 where sara = 1 and the text names an ethnic group (from meta/netifier_id_orig.csv)"},
     "blobchat_id": {"licence": "MIT", "origin": "Blob-Development/indonesia-language-dataset @ 65433985", "mapping": "normal chat = 0/0; negative_impact = -1/-1"},
     "davidson2017_en": {"licence": "MIT", "origin": "t-davidson/hate-speech-and-offensive-language @ cb50f7e9, data/labeled_data.csv", "mapping": "neither = 0/0 only when every annotator voted neither (split votes -1/-1); hate or offensive = -1/-1, except silver racial = 1 for hate rows naming an ethnic group or using a racial slur (from meta/davidson2017_en_orig.csv)"},
     "mlma_en": {"licence": "MIT", "origin": "HKUST-KnowComp/MLMA_hate_speech @ 47983698, en_dataset_with_stop_words.csv", "mapping": "racial = target origin"},
@@ -203,6 +208,28 @@ def choose_thresholds(results: dict, budget: float = FPR_BUDGET, why: dict | Non
     return th
 
 
+def benign_fpr_at(results: dict, j: int, t: float) -> float:
+    """The largest held-out benign false-positive rate over folds at threshold `t` for label j."""
+    worst = 0.0
+    for r in results.values():
+        neg = r["scores"][(r["Y"][:, j] == 0) & benign_mask(r["Y"], r["sources"]), j]
+        if len(neg) >= 50:
+            worst = max(worst, float((neg >= t).mean()))
+    return round(worst, 4)
+
+
+def recall_at(results: dict, j: int, t: float) -> dict[str, float]:
+    """Held-out recall at `t` in each fold built for label j."""
+    out = {}
+    for name, r in results.items():
+        if r["fold"].label != TEXT_LABELS[j]:
+            continue
+        pos = r["scores"][r["Y"][:, j] == 1, j]
+        if len(pos):
+            out[name] = round(float((pos >= t).mean()), 4)
+    return out
+
+
 def metrics(results: dict, thresholds: dict[str, float]) -> list[dict]:
     """AUC, recall and FPR at the shipped thresholds, for each fold x label x language measurable."""
     rows = []
@@ -319,6 +346,11 @@ def _card_markdown(card: dict) -> str:
              f"- input cut: first {HEAD_CHARS} + last {TAIL_CHARS} characters",
              f"- thresholds (per label, FPR budget {card['fpr_budget']:.1%} on held-out benign rows): "
              + ", ".join(f"`{k}` = {v}" for k, v in card["thresholds"].items()),
+             "- operating points per label (thresholds chosen on held-out LOSO benign rows; `benign FPR` is the "
+             "worst fold's): " + "; ".join(f"{key} `{lab}` = {v['threshold']} (benign FPR {v['benign_fpr_max']:.1%}, "
+                                            f"recall {v['recall']})"
+                                            for key, per in card.get("operating_points", {}).items()
+                                            for lab, v in per.items()),
              "- per-fold threshold candidates (the largest is shipped): "
              + "; ".join(f"{k}: {v}" for k, v in card.get("threshold_candidates", {}).items()),
              f"- hand-written examples: {card['handwritten_examples']} "
@@ -356,8 +388,50 @@ def _card_markdown(card: dict) -> str:
               "| fold | learned model only | lexicon priors only | shipped (noisy-OR of both) |", "|---|---|---|---|"]
     for a in card.get("ablation", []):
         lines.append(f"| {a['fold']} | {a['model_only']} | {a['lexicon_only']} | {a['shipped']} |")
+    lines += _functional_markdown(card.get("functional"))
     lines += ["", "## Limits", "", *[f"- {x}" for x in card["limits"]], ""]
     return "\n".join(lines)
+
+
+def _functional_markdown(f: dict | None) -> list[str]:
+    if not f:
+        return []
+    sh = f["shipped"]
+    lines = ["", "## Functional suite (`tests/functional/`)", "",
+             f"{sh['cases']} generated cases: {len(sh['auc_per_group'])} Indonesian ethnic and national-origin groups x "
+             "hateful templates (dehumanisation, threat, exclusion, inferiority, stereotype) and non-hateful ones "
+             "(neutral, positive, pride, counter-speech, negation, news), in Indonesian and English, plain and with "
+             "the group name masked. No template is in the training data, so every figure is leave-all-templates-out. "
+             "Racial ROC-AUC, hateful vs non-hateful about the same groups:", "",
+             "| model | ID | EN | ID masked | EN masked | weakest group |", "|---|---|---|---|---|---|"]
+    weakest = min(sh["auc_per_group"].items(), key=lambda kv: kv[1])
+    lines.append(f"| shipped | {sh['auc_id']} | {sh['auc_en']} | {sh['auc_id_obfuscated']} | {sh['auc_en_obfuscated']} | "
+                 f"{weakest[0]} {weakest[1]} |")
+    for r in f.get("logo", []):
+        lines.append(f"| trained without hand-written rows naming `{r['group']}` ({r['removed_rows']} rows), "
+                     f"scored on that group only | {r['auc_id']} | {r['auc_en']} | {r['auc_obfuscated']} (both) | | |")
+    if f.get("logo"):
+        lines += ["", "Leave-one-group-out removes only the hand-written rows (and their group-swapped copies) that "
+                  "name the group; the lexicon keeps its group names (shipped knowledge), and the dev sources still "
+                  "mention some groups (Chinese-Indonesians often, Papuans sometimes), so those rows are not strictly "
+                  "unseen. `tests/functional/logo.py` reproduces them."]
+        if f.get("logo_note"):
+            lines += ["", f["logo_note"]]
+    lines += ["", "Share flagged per kind at each racial threshold (" +
+              ", ".join(f"{k} {v}" for k, v in sh["thresholds"].items()) + "):", "",
+              "| kind | " + " | ".join(sh["thresholds"]) + " |", "|---|" + "---|" * len(sh["thresholds"])]
+    for kind, shares in sorted(sh["flagged_share_by_kind"].items()):
+        lines.append(f"| {kind} | " + " | ".join(str(shares[k]) for k in sh["thresholds"]) + " |")
+    return lines
+
+
+def record_functional(shipped: dict, logo: list[dict], out_dir: Path = DATA_DIR, logo_note: str = "") -> None:
+    """Add functional-suite figures to an existing model card (json + markdown); the model is untouched."""
+    path = Path(out_dir) / "model_card.json"
+    card = json.loads(path.read_text(encoding="utf-8"))
+    card["functional"] = {"shipped": shipped, "logo": logo, "logo_note": logo_note}
+    path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (Path(out_dir) / "MODEL_CARD.md").write_text(_card_markdown(card), encoding="utf-8")
 
 
 def _source_table(ds: Dataset) -> dict[str, dict]:
@@ -384,7 +458,8 @@ def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: boo
     out_dir.mkdir(parents=True, exist_ok=True)
     np.random.seed(SEED)
     dev = load_dir(data_dir)
-    hw = load_handwritten()
+    hw_written = load_handwritten()
+    hw = augment_group_swaps(hw_written)
     ds = dev.concat(hw) if len(hw) else dev
     log.info("loaded %d rows (%d hand-written)", len(ds), len(hw))
 
@@ -399,6 +474,7 @@ def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: boo
     ablation_rows: list[dict] = []
     slice_rows: list[dict] = []
     threshold_candidates: dict[str, dict[str, float]] = {}
+    operating: dict[str, dict] = {}
     if run_loso and len(set(ds.sources) - {HANDWRITTEN_SOURCE}) > 1:
         def tick(name: str) -> None:
             bar.set_postfix_str(f"LOSO {name}")
@@ -406,6 +482,12 @@ def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: boo
         results = loso(ds, norm_texts, params, progress=tick)
         if results:
             thresholds = choose_thresholds(results, why=threshold_candidates)
+            for key, budget in (("review", REVIEW_FPR_BUDGET), ("action", ACTION_FPR_BUDGET)):
+                th = choose_thresholds(results, budget=budget)
+                operating[key] = {lab: {"threshold": th[lab], "fpr_budget": budget,
+                                        "benign_fpr_max": benign_fpr_at(results, j, th[lab]),
+                                        "recall": recall_at(results, j, th[lab])}
+                                  for j, lab in enumerate(TEXT_LABELS)}
             loso_rows = metrics(results, thresholds)
             ablation_rows = ablation(results)
             slice_rows = slices(results, thresholds, ds.texts)
@@ -432,6 +514,7 @@ def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: boo
         "thresholds": thresholds,
         "fpr_budget": FPR_BUDGET,
         "threshold_candidates": threshold_candidates,
+        "operating_points": operating,
         "params": params or {},
         "architecture": ("Pipeline: TextNormalizer (classifiers/normalize.py) -> FeatureUnion[char_wb 2-5 tf-idf, "
                          "word 1-2 tf-idf, lexicon rule counts (data/lexicons)] -> MaskedMultiLabel: per label "
@@ -439,7 +522,10 @@ def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: boo
                          "only on rows where that label is known; its probability is combined by noisy-OR with "
                          "hand-set per-rule lexicon priors (data/lexicons/*.toml `prior`)."),
         "input_limit": {"head_chars": HEAD_CHARS, "tail_chars": TAIL_CHARS},
-        "handwritten_examples": int(len(hw)),
+        "handwritten_examples": int(len(hw_written)),
+        "group_swap_rows": int(len(hw) - len(hw_written)),
+        "handwritten_racial_group_shares": {lang: dict(list(group_shares(hw, lang).items())[:5])
+                                            for lang in ("id", "en")},
         "rows": int(len(ds)),
         "data_files": {**{k: v for k, v in dev.files.items()},
                        **{f"handwritten/{k}": v for k, v in hw.files.items()}},

@@ -74,3 +74,12 @@ def test_card_hashes_match_dev_data(card: dict) -> None:
             path = DEV_DATA / name
         assert path.exists(), name
         assert hashlib.sha256(path.read_bytes()).hexdigest() == info["sha256"], name
+
+
+@pytest.mark.parametrize("label", TEXT_LABELS)
+def test_review_and_action_thresholds_bracket_the_shipped_one(card: dict, label: str) -> None:
+    review, action = card["operating_points"]["review"][label], card["operating_points"]["action"][label]
+    assert 0.0 < review["threshold"] <= card["thresholds"][label] <= action["threshold"] < 1.0
+    for point in (review, action):
+        assert 0.0 <= point["benign_fpr_max"] <= point["fpr_budget"] + 0.001  # the stated rate meets its budget
+        assert point["recall"] and all(0.0 <= r <= 1.0 for r in point["recall"].values())

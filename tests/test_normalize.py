@@ -103,3 +103,69 @@ def test_origins_align_with_words() -> None:
     n = normalize("kirim f0t0 b u g i l dong")
     assert n.words == ("kirim", "foto", "bugil", "dong")
     assert n.origins == ("kirim", "f0t0", "b u g i l", "dong")
+
+
+@pytest.mark.parametrize("raw, expected", [
+    # masking with * # . _ - and repeated symbols resolves to the one lexicon word that fits
+    ("sl*t", "slut"),
+    ("sl**t", "slut"),
+    ("b*kep", "bokep"),
+    ("b**kep gratis", "bokep gratis"),
+    ("f#ck you", "fuck you"),
+    ("n*gg*r", "nigger"),
+    ("dasar l_nte", "dasar lonte"),
+    # ...and leaves ordinary punctuation inside words alone
+    ("e-mail me", "e mail me"),
+    ("well.done", "well done"),
+    ("f***", "f"),
+    ("", ""),
+    # UTS #39 confusables from scripts the old hand table never had (Armenian, Cherokee, Latin small caps)
+    ("send nսdes", "send nudes"),
+    ("ᎠᎥᏟᏦ", "dick"),
+    ("ꮃꮋꮎꮢꭼ", "whꮎre"),  # Cherokee small O is not in the UTS #39 data: the rest still folds
+    ("ʙᴏᴋᴇᴘ", "bokep"),
+    ("ΒΙΤCΗ", "bitch"),
+    # invisible characters by Unicode category (Cf) and default-ignorable code points, not a list
+    ("n\u2064u\U000E0041d\u180fes", "nudes"),
+    ("bo\u00adkep", "bokep"),
+    ("bo\u034fk\u115fep", "bokep"),
+    # a bar is a letter only inside a word
+    ("it!|", "it"),
+    ("|bokep|", "bokep"),
+    # swapped letters in strong lexicon terms, and dropped letters in long ones
+    ("bokpe dong", "bokep dong"),
+    ("kirim fotoo telanjnag", "kirim foto telanjang"),
+    ("dasar ngentt", "dasar ngentot"),
+    # ...but real words one edit away stay as written
+    ("beast mode", "beast mode"),
+    ("baca koran pagi", "baca koran pagi"),
+    ("bener banget", "bener banget"),
+    # run-together words split only when one part is a strong term and the other a lexicon word
+    ("sendnudes", "send nudes"),
+    ("sendirian", "sendirian"),
+    ("kirimbugil", "kirim bugil"),
+    ("bangsa. pak.", "bangsa pak"),
+    ("indonesia.", "indonesia"),
+    ("therapist", "therapist"),
+    ("pussycat", "pussycat"),
+    # emoji are kept as words (the lexicon reads them in context)
+    ("🍆💦 for you", "🍆 💦 for you"),
+])
+def test_evasion_is_undone(raw: str, expected: str) -> None:
+    assert normalize(raw).text == expected
+
+
+@pytest.mark.parametrize("raw", ["n i g g e r", "b o o b s", "s l u t  l o n t e", "a a a b o k e p"])
+def test_joined_origin_is_text_of_the_message(raw: str) -> None:
+    n = normalize(raw)
+    for origin in n.origins:
+        assert origin in raw
+
+
+def test_caches_stay_within_their_byte_budget() -> None:
+    from classifiers import normalize as nz
+
+    for i in range(3000):
+        normalize(f"pesan{i} " + "x" * 1990 + str(i))
+    assert nz._FOLD_CACHE.bytes <= nz.CACHE_BYTES
+    assert nz._NORM_CACHE.bytes <= nz.CACHE_BYTES

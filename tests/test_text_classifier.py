@@ -87,11 +87,52 @@ def test_hard_negatives_are_not_flagged(model: TextClassifier, text: str) -> Non
 @pytest.mark.parametrize("text, must_contain", [
     ("kirim b0k3p dong", '"b0k3p" → bokep'),
     ("dasar cina lonte", '"lonte"'),
-    ("ѕеnd nudеs", "→ nudes"),
+    ("ѕеnd nudеs", "→ send nudes"),
+    ("🍆💦 for you sis", '"🍆💦 for you" → 🍆 💦 for you'),
 ])
 def test_reasons_show_the_normalised_form(model: TextClassifier, text: str, must_contain: str) -> None:
     reasons = " ".join(v.reason for v in model.classify(text))
     assert must_contain in reasons
+
+
+@pytest.mark.parametrize("text, label", [
+    ("n i g g e r", "racial"),
+    ("kirim foto bugil dong", "sexual"),
+    ("post the ones where she is in a bikini", "sexual"),
+    ("send me the link to her nudes", "sexual"),
+    ("she is so hot i want to see her naked", "sexual"),
+    ("sl**t", "sexual"),
+    ("dasar c1na b4b1", "racial"),
+    ("b o k e p  g r a t i s", "sexual"),
+    ("🍆💦 for you sis", "sexual"),
+    ("dasar jawir kampungan", "racial"),
+])
+def test_reasons_quote_the_message_and_name_only_evidence(model: TextClassifier, text: str, label: str) -> None:
+    reason = next(v.reason for v in model.classify(text) if v.label == label)
+    assert reason
+    for part in reason.split("; "):
+        quoted = part.split('"')[1]
+        assert quoted.lower() in text.lower(), part  # every quote is text that is in the message
+        assert quoted.lower() not in ("she", "her", "ones", "foto", "link", "the", "dong"), part
+
+
+@pytest.mark.parametrize("text, label", [
+    ("sl*t", "sexual"), ("b*kep gratis", "sexual"), ("f#ck you sl**t", "sexual"), ("send nսdes", "sexual"),
+    ("n\u2064u\U000E0041des pls", "sexual"), ("sendnudes", "sexual"), ("🍆💦 for you sis", "sexual"),
+    ("montok banget kamu neng", "sexual"), ("vcs yuk sayang", "sexual"), ("pap tanpa baju dong", "sexual"),
+    ("n*gg*r", "racial"), ("dasar jawir", "racial"),
+])
+def test_evasions_are_flagged(model: TextClassifier, text: str, label: str) -> None:
+    assert label in flagged(model, text), model.scores(text)
+
+
+@pytest.mark.parametrize("text", [
+    "bikin terong balado 🍆 enak banget", "mobilnya seksi banget warnanya merah", "pap makan siang dong",
+    "aku bangga jadi orang madura", "bukan berarti orang padang itu pelit", "therapist appointment at 3",
+    "e-mail me the report", "it!| works", "aku lagi sange banget malam ini", "kontol lah hujan lagi",
+])
+def test_contrastive_negatives_are_not_flagged(model: TextClassifier, text: str) -> None:
+    assert flagged(model, text) == set(), model.scores(text)
 
 
 @pytest.mark.parametrize("text", [

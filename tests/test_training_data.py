@@ -85,3 +85,55 @@ def test_handwritten_examples_are_well_formed() -> None:
             col = hw.Y[hw.langs == lang, j]
             assert (col == 1).sum() >= 50 and (col == 0).sum() >= 50, (TEXT_LABELS[j], lang)
     assert all(t.strip() for t in hw.texts)
+
+
+def _ds(rows: list[tuple[str, str, int, int]]):
+    from classifiers.data import Dataset
+
+    return Dataset([r[0] for r in rows], np.asarray([r[1] for r in rows], dtype=object),
+                   np.asarray(["handwritten"] * len(rows), dtype=object),
+                   np.asarray([[r[2], r[3]] for r in rows], dtype=np.int8).reshape(len(rows), 2))
+
+
+@pytest.mark.parametrize("text, lang, racial, copies", [
+    ("orang madura itu maling semua", "id", 1, 3),
+    ("aku bangga jadi orang batak", "id", 0, 3),
+    ("papuans are animals", "en", 1, 3),
+    ("orang cina dan orang jawa", "id", 1, 0),  # two groups: not swapped
+    ("dasar cokin", "id", 1, 0),  # a slur belongs to one group: not swapped
+    ("", "id", 0, 0),
+    ("kirim foto bugil", "id", -1, 0),  # racial unknown: not swapped
+])
+def test_group_swap_keeps_label_and_changes_group(text: str, lang: str, racial: int, copies: int) -> None:
+    from classifiers.data import augment_group_swaps
+
+    out = augment_group_swaps(_ds([(text, lang, 0, racial)]))
+    extra = out.texts[1:]
+    assert len(extra) == copies
+    assert len(set(extra)) == copies and text not in extra
+    assert (out.Y[1:, 1] == racial).all()
+
+
+def test_no_group_dominates_handwritten_racial_positives() -> None:
+    from classifiers.data import augment_group_swaps, group_shares, load_handwritten
+
+    ds = augment_group_swaps(load_handwritten())
+    for lang in ("id", "en"):
+        shares = group_shares(ds, lang)
+        assert shares and max(shares.values()) <= 0.20, shares
+
+
+@pytest.mark.parametrize("text, remapped", [
+    ("heh kontol jangan sok lu", True),
+    ("jembut lebat banget", True),
+    ("memek kamu basah say", False),
+    ("bokep gratis klik link", False),
+    ("kirim foto bugil", False),
+    ("", False),
+])
+def test_netifier_policy_remap(text: str, remapped: bool) -> None:
+    from classifiers.data import _policy_sexual_netifier
+
+    ds = _ds([(text, "id", 1, 0)])
+    assert _policy_sexual_netifier(ds) == int(remapped)
+    assert ds.Y[0, 0] == (-1 if remapped else 1)

@@ -1,0 +1,76 @@
+"""Functional suite on the shipped model: hateful vs non-hateful about the same group, every group,
+both languages, plain and obfuscated (regression floors; measured figures are in the model card)."""
+from __future__ import annotations
+
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from classifiers.text import TextClassifier
+from tests.conftest import needs_model
+from tests.functional.generator import GROUPS, TEMPLATES_EN, TEMPLATES_ID, Case, cases, obfuscate
+
+pytestmark = needs_model
+
+#: Floors a little under the shipped model's measured figures (model card: functional suite).
+AUC_FLOOR = {"id": 0.95, "en": 0.85}
+GROUP_AUC_FLOOR = 0.85
+OBFUSCATED_AUC_FLOOR = 0.80
+
+
+@pytest.fixture(scope="module")
+def model() -> TextClassifier:
+    return TextClassifier.load()
+
+
+@pytest.fixture(scope="module")
+def scored(model: TextClassifier) -> list[tuple[Case, float]]:
+    all_cases = list(cases(obfuscated=True))
+    scores = model.scores_batch([c.text for c in all_cases])
+    return [(c, s["racial"]) for c, s in zip(all_cases, scores)]
+
+
+def _auc(rows: list[tuple[Case, float]]) -> float:
+    return float(roc_auc_score([c.hateful for c, _ in rows], [s for _, s in rows]))
+
+
+def test_generator_covers_every_group_template_and_language() -> None:
+    plain = [c for c in cases() if not c.obfuscated]
+    assert len(plain) == len(GROUPS) * (len(TEMPLATES_ID) + len(TEMPLATES_EN))
+    assert {c.group for c in plain} == {g for g, _ in GROUPS}
+    assert {c.hateful for c in plain} == {True, False}
+    assert len({c.text for c in plain}) == len(plain)
+
+
+@pytest.mark.parametrize("text, word, expected", [
+    ("orang madura itu", "madura", "orang m*d*ra itu"),
+    ("papuan people", "papuan", "p*p*an people"),
+    ("orang nias", "nias", "orang n*as"),
+    ("bali", "bal", "bali"),
+    ("", "x", ""),
+])
+def test_obfuscate(text: str, word: str, expected: str) -> None:
+    assert obfuscate(text, word) == expected
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_hateful_ranks_above_non_hateful_about_the_same_groups(scored, lang: str) -> None:
+    rows = [(c, s) for c, s in scored if c.lang == lang and not c.obfuscated]
+    assert _auc(rows) >= AUC_FLOOR[lang]
+
+
+@pytest.mark.parametrize("group", [g for g, _ in GROUPS])
+def test_every_group_is_known(scored, group: str) -> None:
+    rows = [(c, s) for c, s in scored if c.group == group and not c.obfuscated]
+    assert _auc(rows) >= GROUP_AUC_FLOOR
+
+
+def test_obfuscated_group_names_still_rank(scored) -> None:
+    rows = [(c, s) for c, s in scored if c.obfuscated]
+    assert _auc(rows) >= OBFUSCATED_AUC_FLOOR
+
+
+@pytest.mark.parametrize("kind", ["pride", "neutral", "positive", "negation", "news"])
+def test_non_hateful_kinds_are_rarely_flagged(model: TextClassifier, scored, kind: str) -> None:
+    rows = [s for c, s in scored if c.kind == kind and not c.obfuscated]
+    flagged = sum(s >= model.thresholds["racial"] for s in rows)
+    assert flagged <= 0.1 * len(rows)
