@@ -38,7 +38,7 @@ class ServerSettings:
     exempt_moderators: bool = True
     retention_days: int = 90
     auto_delete: bool = False
-    auto_delete_threshold: float = 0.97
+    auto_delete_threshold: float | None = None  # None: the model's per-label action thresholds (model card)
     auto_timeout: bool = False
     timeout_after_flags: int = 3
     timeout_window_minutes: int = 60

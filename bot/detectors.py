@@ -12,16 +12,16 @@ from classifiers.base import TextDetector
 log = logging.getLogger(__name__)
 
 
-def load_text_detectors(settings: Settings) -> tuple[list[TextDetector], Mapping[str, float]]:
-    """The shipped text model and its card's thresholds (raises if the model file is missing)."""
+def load_text_detectors(settings: Settings) -> tuple[list[TextDetector], Mapping[str, float], Mapping[str, float]]:
+    """The shipped text model, its review thresholds and its action thresholds (raises if the model file is missing)."""
     from classifiers.text import TextClassifier
 
     model = TextClassifier.load(settings.model_path)
-    return [model], dict(model.thresholds)
+    return [model], dict(model.thresholds), dict(model.action_thresholds)
 
 
 def build_pipeline(settings: Settings, store: Store) -> Pipeline:
-    detectors, thresholds = load_text_detectors(settings)
+    detectors, thresholds, action_thresholds = load_text_detectors(settings)
     scanner = None
     try:
         from bot.image_scan import ImageScan
@@ -29,4 +29,5 @@ def build_pipeline(settings: Settings, store: Store) -> Pipeline:
         scanner = ImageScan(store, settings)
     except ImportError as exc:  # images are optional; text still works
         log.warning("image scanning unavailable: %s", exc)
-    return Pipeline(settings, store, detectors, image_scanner=scanner, base_thresholds=thresholds)
+    return Pipeline(settings, store, detectors, image_scanner=scanner, base_thresholds=thresholds,
+                    action_thresholds=action_thresholds)

@@ -50,6 +50,7 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
         base_thresholds: Mapping[str, float] | None = None,
         executor: Executor | None = None,
         inline_text_chars: int = 2000,
+        action_thresholds: Mapping[str, float] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -57,6 +58,7 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
         self.image_scanner = image_scanner
         self.base_thresholds = dict(base_thresholds or {})
         self.base_thresholds.update(settings.thresholds)
+        self.action_thresholds = dict(action_thresholds or {})  # the model's precision-oriented points, per label
         self.inline_text_chars = inline_text_chars
         self.executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="classify")
         # Threads that only wait on the image worker processes (which do the work, with a timeout): kept apart
@@ -172,7 +174,8 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
             prior = self.store.recent_flag_count(message.server, message.author_id, since)
             if settings.warnings_count:
                 prior += self.store.recent_warnings(message.server, message.author_id, since)
-        return decide(message, verdicts, settings, self.base_thresholds, prior_flags=prior)
+        return decide(message, verdicts, settings, self.base_thresholds, prior_flags=prior,
+                      action_thresholds=self.action_thresholds)
 
     async def flag(self, message: Message, decision: Decision, source: str, images: Sequence = ()) -> Decision:
         """Persist first, in one transaction; then start protective actions and wake the alert worker."""

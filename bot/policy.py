@@ -33,15 +33,32 @@ def flagged_labels(verdicts: Sequence[Verdict], settings: ServerSettings, base_t
     return tuple(out)
 
 
+#: Action points for labels that come from no text model: a re-share matched against a protected picture
+#: (verified by the bank, no false match in its benchmark) is as sure as it gets.
+BUILTIN_ACTION_THRESHOLDS: Mapping[str, float] = {"reshare": 0.99}
+
+
+def delete_threshold(label: str, settings: ServerSettings, action_thresholds: Mapping[str, float]) -> float:
+    """The score a `label` verdict needs for an automatic delete: the server's own bar, else the model's action
+    point for that label (or the built-in one for re-shares); other labels (AutoMod, reports) never qualify on
+    their own unless the server set a bar."""
+    if settings.auto_delete_threshold is not None:
+        return settings.auto_delete_threshold
+    return action_thresholds.get(label, BUILTIN_ACTION_THRESHOLDS.get(label, float("inf")))
+
+
 def decide(
     message: Message,
     verdicts: Sequence[Verdict],
     settings: ServerSettings,
     base_thresholds: Mapping[str, float],
     prior_flags: int = 0,
+    action_thresholds: Mapping[str, float] | None = None,
 ) -> Decision:
     """Apply exemptions, thresholds, automatic actions and dry-run.
 
+    A message is flagged for review at the (recall-oriented) `base_thresholds`; automatic deletion needs
+    the precision-oriented `action_thresholds` of its label, unless the server set `auto_delete_threshold`.
     `prior_flags` is how many flags this author already has within the server's
     timeout window; the caller looks it up so this function stays pure.
     """
@@ -53,13 +70,16 @@ def decide(
     if not labels:
         return Decision(flagged=False, labels=(), verdicts=verdicts, dry_run=settings.dry_run)
 
-    top = max(v.score for v in verdicts if v.label in labels)
     common = dict(server=message.server, channel_id=message.channel_id, message_id=message.message_id,
                   user_id=message.author_id, dry_run=settings.dry_run)
     # Every flag is shown to moderators (the alert outbox does that); actions here are the protective ones.
     actions: list[Action] = []
-    if settings.auto_delete and top >= settings.auto_delete_threshold:
-        actions.append(Action(kind="delete", reason=f"auto: {', '.join(labels)} score {top:.2f} >= {settings.auto_delete_threshold:.2f}", **common))
+    if settings.auto_delete:
+        bars = {label: delete_threshold(label, settings, action_thresholds or {}) for label in labels}
+        sure = [(v.label, v.score, bars[v.label]) for v in verdicts if v.label in bars and v.score >= bars[v.label]]
+        if sure:
+            label, score, bar = max(sure, key=lambda t: t[1])
+            actions.append(Action(kind="delete", reason=f"auto: {label} score {score:.2f} >= {bar:.2f}", **common))
     if settings.auto_timeout and prior_flags + 1 >= settings.timeout_after_flags:
         actions.append(Action(
             kind="timeout", duration_s=settings.timeout_minutes * 60,

@@ -74,3 +74,24 @@ def test_dry_run_marks_actions():
 def test_decide_is_pure():
     m, vs, s = make_message("x"), [v("sexual", 0.97)], ServerSettings()
     assert decide(m, vs, s, BASE) == decide(m, vs, s, BASE)
+
+
+ACTION = {"sexual": 0.85, "racial": 0.98}
+
+
+@pytest.mark.parametrize("scores, server_bar, deleted", [
+    ({"sexual": 0.90}, None, True),  # over the model's action point for sexual
+    ({"sexual": 0.80}, None, False),  # flagged for review, not sure enough to delete
+    ({"racial": 0.97}, None, False),
+    ({"racial": 0.99}, None, True),
+    ({"reshare": 1.0}, None, True),  # a verified re-share of a protected picture
+    ({"automod": 1.0}, None, False),  # no action point: review only
+    ({"sexual": 0.80}, 0.75, True),  # the server's own bar wins
+    ({"automod": 1.0}, 0.75, True),
+])
+def test_auto_delete_uses_the_action_threshold(scores, server_bar, deleted):
+    overrides = {"auto_delete": True} | ({"auto_delete_threshold": server_bar} if server_bar is not None else {})
+    s = ServerSettings().with_overrides(overrides)
+    d = decide(make_message("x"), [v(label, score) for label, score in scores.items()], s,
+               {"sexual": 0.46, "racial": 0.67, "reshare": 0.5, "automod": 0.5}, action_thresholds=ACTION)
+    assert d.flagged and (any(a.kind == "delete" for a in d.actions) is deleted)

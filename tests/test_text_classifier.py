@@ -213,3 +213,9 @@ def test_pool_batch_equals_local(model: TextClassifier, monkeypatch) -> None:
     assert pools == [2]  # the forked workers really ran
     assert [[(v.label, v.reason) for v in vs] for vs in pooled] == [[(v.label, v.reason) for v in vs] for vs in local]
     np.testing.assert_allclose([[v.score for v in vs] for vs in pooled], [[v.score for v in vs] for vs in local])
+
+
+def test_action_thresholds_come_from_the_card_and_are_stricter():
+    model = TextClassifier.load()
+    assert set(model.action_thresholds) == set(model.thresholds)
+    assert all(model.action_thresholds[k] > model.thresholds[k] for k in model.thresholds)
