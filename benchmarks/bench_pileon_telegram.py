@@ -210,7 +210,7 @@ async def main() -> None:
               f"incident alert posted {rr['alert_posts']} time(s)")
         times = [await stop_mid_flood(Path(tmp), args.messages, signal.SIGTERM) for _ in range(args.stops)]
         if times:
-            print(f"SIGTERM mid-flood -> exit: " + ", ".join(f"{t:.2f} s" for t in times))
+            print("SIGTERM mid-flood -> exit: " + ", ".join(f"{t:.2f} s" for t in times))
 
 
 if __name__ == "__main__":
