@@ -53,7 +53,7 @@ SOURCES: dict[str, dict[str, str]] = {
     "davidson2017_en": {"licence": "MIT", "origin": "t-davidson/hate-speech-and-offensive-language @ cb50f7e9, data/labeled_data.csv", "mapping": "neither = 0/0 only when every annotator voted neither (split votes -1/-1); hate or offensive = -1/-1, except silver racial = 1 for hate rows naming an ethnic group or using a racial slur (from meta/davidson2017_en_orig.csv)"},
     "mlma_en": {"licence": "MIT", "origin": "HKUST-KnowComp/MLMA_hate_speech @ 47983698, en_dataset_with_stop_words.csv", "mapping": "racial = target origin"},
     "edos_en": {"licence": "CC0 1.0", "origin": "rewire-online/edos @ b1f1fbcc, data/edos_labelled_aggregated.csv", "mapping": "sexual = 1 for '2.3 sexual objectification'; additionally sexual = 0 for label_sexist = 'not sexist' (from meta/edos_en_orig.csv)"},
-    HANDWRITTEN_SOURCE: {"licence": "same as this project", "origin": "data/handwritten/*.csv (written for this project)", "mapping": "as written"},
+    HANDWRITTEN_SOURCE: {"licence": "same as this project", "origin": "classifiers/resources/handwritten/*.csv (written for this project)", "mapping": "as written"},
 }
 
 
@@ -339,7 +339,7 @@ def ablation(results: dict) -> list[dict]:
 
 
 def _card_markdown(card: dict) -> str:
-    lines = ["# Text model card (`data/model.skops`)", "",
+    lines = ["# Text model card (`classifiers/resources/model.skops`)", "",
              "Multi-label (`sexual`, `racial`) classifier for English and Indonesian chat messages.", "",
              f"- scikit-learn {card['sklearn_version']}, skops file sha256 `{card['model_sha256']}`",
              f"- trained {card['trained_at']} in {card['train_seconds']} s; seed {card['seed']}",
@@ -517,10 +517,10 @@ def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: boo
         "operating_points": operating,
         "params": params or {},
         "architecture": ("Pipeline: TextNormalizer (classifiers/normalize.py) -> FeatureUnion[char_wb 2-5 tf-idf, "
-                         "word 1-2 tf-idf, lexicon rule counts (data/lexicons)] -> MaskedMultiLabel: per label "
+                         "word 1-2 tf-idf, lexicon rule counts (classifiers/resources/lexicons)] -> MaskedMultiLabel: per label "
                          "LogisticRegression(class_weight=balanced) with sigmoid calibration (3-fold), trained "
                          "only on rows where that label is known; its probability is combined by noisy-OR with "
-                         "hand-set per-rule lexicon priors (data/lexicons/*.toml `prior`)."),
+                         "hand-set per-rule lexicon priors (classifiers/resources/lexicons/*.toml `prior`)."),
         "input_limit": {"head_chars": HEAD_CHARS, "tail_chars": TAIL_CHARS},
         "handwritten_examples": int(len(hw_written)),
         "group_swap_rows": int(len(hw) - len(hw_written)),
