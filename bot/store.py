@@ -929,16 +929,21 @@ class Store:
             elif target_name:
                 self.db.conn.execute("UPDATE incidents SET target_name = ? WHERE id = ? AND target_name IS NULL",
                                      (safe_text(target_name)[:100], incident_id))
+            # Counts move by this one flag, never by re-reading the incident: a pile-on of thousands of flags
+            # would otherwise cost O(flags) per new flag on the message path.
+            author_id, flag_labels, message_time = self.db.conn.execute(
+                "SELECT author_id, labels, message_time FROM flags WHERE id = ? AND server = ?", (flag_id, server)).fetchone()
+            seen_author = self.db.conn.execute(
+                "SELECT 1 FROM flags WHERE server = ? AND author_id = ? AND incident_id = ? LIMIT 1",
+                (server, author_id, incident_id)).fetchone() is not None
             self.db.conn.execute("UPDATE flags SET incident_id = ? WHERE id = ? AND server = ?", (incident_id, flag_id, server))
-            n, authors, first, last = self.db.conn.execute(
-                "SELECT COUNT(*), COUNT(DISTINCT author_id), MIN(message_time), MAX(message_time) FROM flags WHERE incident_id = ?",
-                (incident_id,)).fetchone()
-            labels: list[str] = []
-            for (ls,) in self.db.conn.execute("SELECT labels FROM flags WHERE incident_id = ?", (incident_id,)):
-                labels += [x for x in ls.split(",") if x and x not in labels]
+            old_labels = self.db.conn.execute("SELECT labels FROM incidents WHERE id = ?", (incident_id,)).fetchone()[0]
+            labels = [x for x in old_labels.split(",") if x]
+            labels += [x for x in flag_labels.split(",") if x and x not in labels]
             self.db.conn.execute(
-                "UPDATE incidents SET flag_count = ?, author_count = ?, first_at = ?, last_at = MAX(last_at, ?), labels = ? WHERE id = ?",
-                (n, authors, first, t, ",".join(labels), incident_id))
+                "UPDATE incidents SET flag_count = flag_count + 1, author_count = author_count + ?, "
+                "first_at = MIN(first_at, ?), last_at = MAX(last_at, ?, ?), labels = ? WHERE id = ?",
+                (0 if seen_author else 1, message_time, message_time, t, ",".join(labels), incident_id))
         return incident_id
 
     def incident(self, server: str, incident_id: int, with_flags: bool = False) -> IncidentView:

@@ -143,3 +143,22 @@ def test_link_codes_survive_reopening(db_path):
     s = Store.open(db_path)
     assert s.link_code("ABCD-2345", now=10.0, take=True)["server"] == "telegram:-1"
     s.close()
+
+
+def test_incident_counts_move_by_each_flag(store):
+    """Counts are kept incrementally (a pile-on must not cost O(flags) per flag); they must equal a recount."""
+    from datetime import timedelta
+
+    from bot.models import Decision, utcnow
+    from classifiers.base import Verdict
+    from tests.conftest import make_message
+
+    start = utcnow() - timedelta(minutes=10)
+    rows = [("a1", "sexual", 5), ("a2", "racial", 1), ("a1", "sexual", 9), ("a3", "sexual", 0), ("a2", "sexual", 3)]
+    for author, label, minute in rows:  # message times arrive out of order
+        m = make_message(f"x {author}", author=author, targets=("victim",), time=start + timedelta(minutes=minute))
+        store.record_flag(m, Decision(flagged=True, labels=(label,), verdicts=(Verdict(label, 0.9, "r", "kw"),)),
+                          incident_window_minutes=60)
+    (inc,) = store.incidents("discord:s1", min_flags=1)
+    assert (inc.flag_count, inc.author_count, set(inc.labels)) == (5, 3, {"sexual", "racial"})
+    assert (inc.first_at, inc.last_at) == (start, start + timedelta(minutes=9))
