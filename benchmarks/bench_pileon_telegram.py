@@ -51,16 +51,22 @@ def env_for(fake: FakeTelegram) -> dict[str, str]:
             "TRIAGEBOT_TELEGRAM_BASE_FILE_URL": fake.base_file_url}
 
 
-async def pile_on(total: int, harassing: int, rate: float, limit: bool, db: Path) -> dict:
-    fake = await FakeTelegram(limits=limit).start()
-    settings = parse_settings({"storage": {"path": str(db)},
-                               "servers": {SERVER: {"mod_chat": MODS}, SERVER2: {"mod_chat": MODS2}}}, env_for(fake))
+async def start_bot(settings, db: Path):
+    """The bot as `triagebot run` wires it (store, pipeline with the shipped model, PTB app), polling."""
     store = Store.open(db)
     pipeline = build_pipeline(settings, store)
     app = build_application(pipeline, settings)
     await app.initialize()
     pipeline.start()
     await start_polling(app, timeout=1)
+    return store, pipeline, app
+
+
+async def pile_on(total: int, harassing: int, rate: float, limit: bool, db: Path) -> dict:
+    fake = await FakeTelegram(limits=limit).start()
+    settings = parse_settings({"storage": {"path": str(db)},
+                               "servers": {SERVER: {"mod_chat": MODS}, SERVER2: {"mod_chat": MODS2}}}, env_for(fake))
+    store, pipeline, app = await start_bot(settings, db)
     group, group2 = supergroup(GROUP, "Sari's fans"), supergroup(GROUP2, "Other group")
     target = fake.new_message(group, user(400, "Sari", "sari"), "my new video", message_id=10)
     sent: dict[int, tuple[str, int]] = {}  # message id -> (server, update id)
@@ -129,12 +135,7 @@ async def restart_mid_flood(total: int, harassing: int, db: Path) -> dict:
     plan = flood(total, max(1, total // harassing))
     harassing_ids: list[int] = []
     for half in (plan[: total // 2], plan[total // 2:]):
-        store = Store.open(db)
-        pipeline = build_pipeline(settings, store)
-        app = build_application(pipeline, settings)
-        await app.initialize()
-        pipeline.start()
-        await start_polling(app, timeout=1)
+        store, pipeline, app = await start_bot(settings, db)
         for author, text, is_harassing in half:
             m = await fake.send(group, author, text, reply_to=target)
             if is_harassing:

@@ -15,7 +15,7 @@ from bot import i18n
 from bot.models import REVIEW_DECISIONS, Action, ActionResult, Review
 from bot.pipeline_base import PipelineBase
 from bot.review import bank_confirmed_images
-from bot.store import FlagView
+from bot.store import FlagView, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class ModerationMixin(PipelineBase):
         the caller may not act on them) are skipped by all three. Raises StoreError for an incident not in `server`."""
         if kind not in INCIDENT_KINDS:
             raise ValueError(f"unknown incident action {kind!r} (expected one of {', '.join(INCIDENT_KINDS)})")
-        incident = self.store.incident(server, incident_id)
+        self.store.incident(server, incident_id)  # raises StoreError for an incident of another server
         targets = self.store.incident_targets(server, incident_id)
         exclude = exclude_users or {}
         if kind in REVIEW_DECISIONS:
@@ -155,10 +155,8 @@ class ModerationMixin(PipelineBase):
                                       already=sum(r.ok and r.gone for r in results),
                                       failed=sum(not r.ok for r in results), skipped=skipped)
         log.info("incident #%d in %s: %s by %s: %s", incident_id, server, kind, actor, outcome.summary)
-        if targets:
+        if targets:  # an incident always has flags; its alert follows the newest
             self.refresh_alert(server, max(t[0] for t in targets))
-        elif incident.first_flag_id is not None:
-            self.refresh_alert(server, incident.first_flag_id)
         return outcome
 
     def bank_confirmed(self, server: str, flag_id: int, reviewer: str) -> list[int]:
@@ -179,7 +177,7 @@ def _with_link(pipeline: PipelineBase, action: Action) -> Action:
     """Failure notices link to the message; the adapter is given the link rather than looking it up."""
     try:
         return replace(action, link=pipeline.store.flag(action.server, action.flag_id).link)  # type: ignore[arg-type]
-    except Exception:
+    except StoreError:  # not a flag of this server: the notice just has no link
         return action
 
 
