@@ -53,6 +53,9 @@ class ServerSettings:
     language: str = "en"  # alerts and replies: "en" or "id" (a member's own language wins where the platform says it)
     warning_message: str | None = None  # what a Warn sends the member privately; None = the built-in text in `language`
     warnings_count: bool = False  # warnings count toward `timeout_after_flags` like flags do
+    # Appeals: a member affected by a delete, timeout, ban or warning is told privately how to appeal.
+    appeals: bool = True
+    appeals_per_day: int = 3  # appeals one member may open in one server per 24 h (one open per case anyway)
 
     def with_overrides(self, overrides: Mapping[str, Any], where: str = "overrides") -> "ServerSettings":
         """A copy with validated overrides applied; `thresholds` merge per label."""
@@ -255,6 +258,7 @@ _SERVER_KINDS: dict[str, tuple[str, int | None, int | None]] = {
     "shared_bank": ("bool", None, None),
     "escalation_ping": ("ids", None, None), "language": ("lang", None, None),
     "warning_message": ("str", None, None), "warnings_count": ("bool", None, None),
+    "appeals": ("bool", None, None), "appeals_per_day": ("int", 1, 100),
 }
 assert set(_SERVER_KINDS) | {"thresholds"} == set(_SERVER_FIELDS)
 

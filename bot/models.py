@@ -12,7 +12,8 @@ log = logging.getLogger(__name__)
 
 Platform = Literal["discord", "telegram", "demo", "cli"]
 ReviewDecision = Literal["confirm", "dismiss", "escalate"]
-ActionKind = Literal["notify", "ping", "delete", "timeout", "ban", "unflag"]
+ActionKind = Literal["notify", "ping", "delete", "timeout", "ban", "unflag", "warn", "untimeout", "unban",
+                     "appeal_notice", "appeal_outcome", "appeal_alert"]
 
 #: Review decisions a moderator can take, in the order UIs show them.
 REVIEW_DECISIONS: tuple[str, ...] = ("confirm", "dismiss", "escalate")
@@ -78,6 +79,8 @@ class Action:
 
     `notify` posts (or, when `ref` is set, edits) the moderators' queue entry for `flag_id`.
     `ping` posts a short separate message that mentions `mentions` (an escalation; edits never notify anyone).
+    `untimeout` / `unban` undo a timeout or ban after a reversed appeal. `appeal_notice` and `appeal_outcome`
+    message the member privately (`notice`); `appeal_alert` posts or edits an appeal's entry for moderators.
     """
 
     kind: str
@@ -96,6 +99,8 @@ class Action:
     destination: str | None = None  # the moderators' channel/chat for notify and failure notices, resolved by the core
     link: str | None = None  # link to the flagged message, for notices (adapters never look it up)
     mentions: tuple[str, ...] = ()  # for `ping`: the only roles (Discord) or users (Telegram) it may mention
+    # for `appeal_notice` / `appeal_outcome` / `appeal_alert`: the bot.appeals message to deliver, built once by the core
+    notice: Any = field(default=None, compare=False, repr=False)
 
     @property
     def automatic(self) -> bool:

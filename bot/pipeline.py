@@ -3,7 +3,7 @@
 Handling ends at the store. The flag, its incident, its alert (an outbox row) and its protective actions are
 written in one transaction; then protective actions start in the background (`ActionRunner`) and the alert
 worker is woken (`AlertDelivery`). No platform call is awaited here, so a slow or failing platform delays
-delivery, never detection. Settings, member requests and moderation are mixins, one module each.
+delivery, never detection. Settings, member requests, moderation and appeals are mixins, one module each.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 
 from bot import metrics
 from bot.action_runner import ActionRunner
+from bot.appeals import AppealsMixin
 from bot.config import ServerSettings, Settings
 from bot.delivery import AlertDelivery
 from bot.intake import Intake
@@ -40,7 +41,7 @@ class Classified:
     bank_entries: list[int] = field(default_factory=list)
 
 
-class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
+class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin, AppealsMixin):
     def __init__(
         self,
         settings: Settings,
@@ -67,7 +68,8 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
         self.adapters: dict[str, Adapter] = {}
         self._server_cache: dict[str, ServerSettings] = {}
         self.delivery = AlertDelivery(store, self.adapters, self.server_settings)
-        self.actions = ActionRunner(store, self.adapters, self.destination, on_done=self._action_done)
+        self.actions = ActionRunner(store, self.adapters, self.destination, on_done=self._action_done,
+                                    on_result=self.after_action, prepare=self.prepare_action)
 
     # ---- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
