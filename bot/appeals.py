@@ -170,7 +170,7 @@ class AppealsMixin(PipelineBase):
                 appeal = self.store.appeal(action.server, int(ident))
             except (StoreError, ValueError):
                 return action
-            return replace(action, notice=self._outcome_notice(AppealOutcome(appeal)).notice)
+            return replace(action, notice=outcome_notice(AppealOutcome(appeal)).notice)
         return action
 
     def open_appeal(self, platform: str, case: int, appellant: str, text: str, locale: str | None = None) -> AppealView:
@@ -206,59 +206,72 @@ class AppealsMixin(PipelineBase):
         """Uphold or reverse an open appeal. A reversal records a `dismiss` review noted "appeal reversed: …",
         lifts the member's timeout and ban (awaited: the moderator waits for the answer), and the member is told.
         Raises AppealRefused("appeal.decided.already") for a decided appeal, StoreError for one not in `server`."""
-        if decision not in DECISIONS:
-            raise ValueError(f"an appeal is upheld or reversed, not {decision!r} (expected uphold or reverse)")
-        appeal = self.store.appeal(server, appeal_id)
         settings = self.server_settings(server)
-        if not appeal.open:
-            raise AppealRefused("appeal.decided.already", settings.language, id=appeal_id, status=appeal.status)
-        review = None
-        if decision == "reverse":
-            review = Review(flag_id=appeal.flag_id, server=server, decision="dismiss", reviewer=moderator,
-                            note=REVERSED_PREFIX + (note.strip() or f"appeal #{appeal_id}"))
-        try:
-            appeal = self.store.decide_appeal(server, appeal_id, DECISIONS[decision], moderator, note, review=review)
-        except StoreError as exc:
-            current = self.store.appeal(server, appeal_id)
-            if current.open:
-                raise
-            raise AppealRefused("appeal.decided.already", settings.language, id=appeal_id, status=current.status) from exc
-        outcome = AppealOutcome(appeal)
-        if decision == "reverse":
-            outcome = await self._undo(appeal, moderator, settings.dry_run)
-        self.delivery.wake(server)
-        self.refresh_alert(server, appeal.flag_id)
-        if settings.appeals:
-            told = self._outcome_notice(outcome)
-            self.actions.submit([(self.store.record_action(told), told)])
-        log.info("appeal #%d in %s %s by %s", appeal_id, server, appeal.status, moderator)
-        return outcome
-
-    async def _undo(self, appeal: AppealView, moderator: str, dry_run: bool) -> AppealOutcome:
-        done = affecting(self.store, appeal.server, appeal.flag_id, appeal.appellant_id)
+        appeal, undo = record_decision(self.store, server, appeal_id, decision, moderator, note, settings.language,
+                                       dry_run=settings.dry_run)
         undone: list[str] = []
         failed: list[tuple[str, str]] = []
-        for kind in ("timeout", "ban"):
-            if not any(a["kind"] == kind for a in done):
-                continue
-            result = await self.actions.perform(Action(
-                kind=UNDO[kind], server=appeal.server, flag_id=appeal.flag_id, user_id=appeal.appellant_id,
-                reason=f"appeal #{appeal.id} reversed", actor=moderator, dry_run=dry_run, incident_id=appeal.incident_id))
+        for action in undo:
+            result = await self.actions.perform(action)
+            kind = {v: k for k, v in UNDO.items()}[action.kind]
             if result.ok:
                 undone.append(kind)
             else:
                 failed.append((kind, result.detail))
-        return AppealOutcome(appeal, tuple(undone), tuple(failed), deleted=any(a["kind"] == "delete" for a in done))
+        outcome = AppealOutcome(appeal, tuple(undone), tuple(failed), deleted=deleted_message(self.store, appeal))
+        self.delivery.wake(server)
+        self.refresh_alert(server, appeal.flag_id)
+        if settings.appeals:
+            told = outcome_notice(outcome)
+            self.actions.submit([(self.store.record_action(told), told)])
+        log.info("appeal #%d in %s %s by %s", appeal_id, server, appeal.status, moderator)
+        return outcome
 
-    def _outcome_notice(self, outcome: AppealOutcome) -> Action:
-        appeal, lang = outcome.appeal, outcome.appeal.lang
-        lines = [i18n.text(f"appeal.outcome.{appeal.status}", lang, id=appeal.id, case=appeal.flag_id)]
-        lines += [i18n.text(f"appeal.undo.{k}", lang) for k in outcome.undone]
-        if outcome.deleted and appeal.status == "reversed":
-            lines.append(i18n.text("appeal.undo.delete", lang))
-        if outcome.failed:
-            lines.append(i18n.text("appeal.undo.failed", lang))
-        notice = MemberNotice(case=appeal.flag_id, text="\n".join(lines), lang=lang)
-        return Action(kind="appeal_outcome", server=appeal.server, flag_id=appeal.flag_id, user_id=appeal.appellant_id,
-                      reason=f"appeal #{appeal.id} {appeal.status}", actor="auto", notice=notice,
-                      incident_id=appeal.incident_id)
+
+def outcome_notice(outcome: AppealOutcome) -> Action:
+    """The `appeal_outcome` Action telling the member the decision and what was undone, in their language."""
+    appeal, lang = outcome.appeal, outcome.appeal.lang
+    lines = [i18n.text(f"appeal.outcome.{appeal.status}", lang, id=appeal.id, case=appeal.flag_id)]
+    lines += [i18n.text(f"appeal.undo.{k}", lang) for k in outcome.undone]
+    if outcome.deleted and appeal.status == "reversed":
+        lines.append(i18n.text("appeal.undo.delete", lang))
+    if outcome.failed:
+        lines.append(i18n.text("appeal.undo.failed", lang))
+    notice = MemberNotice(case=appeal.flag_id, text="\n".join(lines), lang=lang)
+    return Action(kind="appeal_outcome", server=appeal.server, flag_id=appeal.flag_id, user_id=appeal.appellant_id,
+                  reason=f"appeal #{appeal.id} {appeal.status}", actor="auto", notice=notice,
+                  incident_id=appeal.incident_id)
+
+
+def record_decision(store: Store, server: str, appeal_id: int, decision: str, moderator: str, note: str = "",
+                    lang: str = "en", dry_run: bool = False) -> tuple[AppealView, list[Action]]:
+    """Record an appeal's decision (and, for a reversal, the `dismiss` review noted "appeal reversed: …" in the
+    same transaction); return the decided appeal and the actions that undo what the platform allows (not yet
+    logged or carried out). Shared by the bots (which carry them out at once) and the offline CLI."""
+    if decision not in DECISIONS:
+        raise ValueError(f"an appeal is upheld or reversed, not {decision!r} (expected uphold or reverse)")
+    appeal = store.appeal(server, appeal_id)
+    if not appeal.open:
+        raise AppealRefused("appeal.decided.already", lang, id=appeal_id, status=appeal.status)
+    review = None
+    if decision == "reverse":
+        review = Review(flag_id=appeal.flag_id, server=server, decision="dismiss", reviewer=moderator,
+                        note=REVERSED_PREFIX + (note.strip() or f"appeal #{appeal_id}"))
+    try:
+        appeal = store.decide_appeal(server, appeal_id, DECISIONS[decision], moderator, note, review=review)
+    except StoreError as exc:  # decided meanwhile (another moderator's click)
+        current = store.appeal(server, appeal_id)
+        if current.open:
+            raise
+        raise AppealRefused("appeal.decided.already", lang, id=appeal_id, status=current.status) from exc
+    if decision != "reverse":
+        return appeal, []
+    done = {a["kind"] for a in affecting(store, server, appeal.flag_id, appeal.appellant_id)}
+    return appeal, [Action(kind=UNDO[kind], server=server, flag_id=appeal.flag_id, user_id=appeal.appellant_id,
+                           reason=f"appeal #{appeal.id} reversed", actor=moderator, dry_run=dry_run,
+                           incident_id=appeal.incident_id) for kind in ("timeout", "ban") if kind in done]
+
+
+def deleted_message(store: Store, appeal: AppealView) -> bool:
+    """Whether the appealed case deleted a message of the appellant (which no platform can bring back)."""
+    return any(a["kind"] == "delete" for a in affecting(store, appeal.server, appeal.flag_id, appeal.appellant_id))

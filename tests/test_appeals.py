@@ -255,3 +255,75 @@ async def test_a_notice_resumed_after_a_restart_gets_its_text_back(store, db_pat
     assert "Kamu diblokir" in rebuilt.notice.text and rebuilt.notice.case == d.flag_id
     assert p.prepare_action(Action(kind="delete", server=SERVER)).notice is None
     await p.stop()
+
+
+# ---- CLI --------------------------------------------------------------------------------------------
+async def _two_appeals(store, db_path) -> tuple[int, int, int]:
+    p, _ = pipeline_with(store, db_path)
+    banned = await flag_and_act(p, "ban", reporter="victim-42")
+    deleted = await flag_and_act(p, "delete", text="lewd again")
+    a = p.open_appeal("discord", banned, "troll", "=cmd|' /C calc'!A0 I did nothing\nsecond line")
+    b = p.open_appeal("discord", deleted, "troll", "Saya minta maaf")
+    await p.stop()
+    return a.id, b.id, banned
+
+
+async def test_cli_lists_and_reverses_an_appeal(store, db_path):
+    first, second, banned = await _two_appeals(store, db_path)
+    store.close()
+    run = CliRunner().invoke
+    out = run(main, ["appeals", "list", "--db", str(db_path)])
+    assert out.exit_code == 0, out.output
+    assert f"#{first} " in out.output and "case" in out.output and "Saya minta maaf" in out.output
+    assert "victim-42" not in out.output
+    assert len(out.output.splitlines()) == 2  # one line each, whatever the text holds
+    limited = run(main, ["appeals", "list", "--db", str(db_path), "--limit", "1"])
+    assert "more" in limited.output
+    out = run(main, ["appeals", "decide", "--db", str(db_path), "--moderator", "mod7", "--note", "wrong person",
+                     str(first), "reverse"])
+    assert out.exit_code == 0, out.output
+    assert f"appeal #{first} reversed by mod7" in out.output and "pending: unban member troll" in out.output
+    again = run(main, ["appeals", "decide", "--db", str(db_path), str(first), "uphold"])
+    assert again.exit_code == 1 and "already decided" in again.output
+    out = run(main, ["appeals", "decide", "--db", str(db_path), str(second), "reverse"])
+    assert "A deleted message cannot come back." in out.output
+    listed = run(main, ["appeals", "list", "--db", str(db_path), "--status", "all", "--json"])
+    import json
+    rows = [json.loads(line) for line in listed.output.splitlines()]
+    assert [r["status"] for r in rows] == ["reversed", "reversed"] and rows[0]["decided_by"] == "mod7"
+    from bot.store import Store
+    with Store.open(db_path) as s:
+        assert s.flag(SERVER, banned).last_review["note"] == "appeal reversed: wrong person"
+        pending = [a for a in s.actions_for(SERVER, banned) if a["status"] == "pending"]
+        assert sorted(a["kind"] for a in pending) == ["appeal_outcome", "unban"]
+        assert all(r.ok for r in s.verify_chain())
+
+
+@pytest.mark.parametrize("args, code, says", [
+    (["appeals", "decide", "999", "reverse"], 1, "no appeal #999"),
+    (["appeals", "decide", "1", "pardon"], 2, "Invalid value"),
+    (["appeals", "decide", "0", "uphold"], 2, "Invalid value"),
+    (["appeals", "list", "--status", "lost"], 2, "Invalid value"),
+    (["appeals", "list", "--server", "nowhere"], 2, "is not a server key"),
+])
+def test_cli_refusals(store, db_path, args, code, says):
+    store.close()
+    out = CliRunner().invoke(main, [*args[:2], "--db", str(db_path), *args[2:]])
+    assert out.exit_code == code and says in out.output
+
+
+async def test_cli_pending_undo_is_carried_out_by_the_next_start(store, db_path):
+    first, _, banned = await _two_appeals(store, db_path)
+    store.close()
+    assert CliRunner().invoke(main, ["appeals", "decide", "--db", str(db_path), str(first), "reverse"]).exit_code == 0
+    from bot.store import Store
+    s = Store.open(db_path)
+    p, adapter = pipeline_with(s, db_path)
+    p.start()
+    await p.settle()
+    kinds = [a.kind for a in adapter.executed]
+    assert "unban" in kinds and "appeal_outcome" in kinds
+    [told] = [a for a in adapter.executed if a.kind == "appeal_outcome"]
+    assert "the decision was reversed" in told.notice.text
+    await p.stop()
+    s.close()
