@@ -176,6 +176,8 @@ class FakeDiscord:
         self.pile_on_accounts: set[int] = set()  # extra plain members (see `_known`), served like the named ones
         self.dm_channels: dict[int, int] = {}  # user id -> DM channel id, opened by POST /users/@me/channels
         self.closed_dms: set[int] = set()  # users who do not accept DMs from server members (403, code 50007)
+        self.bans: set[int] = set()  # banned user ids: PUT .../bans/{u} adds, DELETE removes (404 / 10026 if not banned)
+        self.timeouts: dict[int, str | None] = {}  # uid -> communication_disabled_until as last PATCHed (None: lifted)
 
     # ---- lifecycle -------------------------------------------------------------------
     async def start(self) -> "FakeDiscord":
@@ -308,15 +310,27 @@ class FakeDiscord:
 
     async def interact(self, kind: int, data: dict, who: int, channel_id: int = GENERAL, message: dict | None = None,
                        locale: str = "en-US") -> dict:
-        """Dispatch INTERACTION_CREATE (2 command, 3 component, 5 modal submit); returns the payload."""
+        """Dispatch INTERACTION_CREATE (2 command, 3 component, 5 modal submit); returns the payload.
+
+        In a DM channel (one the bot opened with `who`) it is what Discord sends there: no guild, no member,
+        the `user` object instead, and context 1 (the bot's DM)."""
         iid = self.new_id()
+        dm = channel_id in self.dm_channels.values()
         payload = {"id": str(iid), "application_id": str(APP_ID), "type": kind, "data": data, "guild_id": str(GUILD),
-                   "channel_id": str(channel_id), "channel": channel(channel_id, CHANNELS[channel_id]),
+                   "channel_id": str(channel_id), "channel": None if dm else channel(channel_id, CHANNELS[channel_id]),
                    "member": {**member(who), "permissions": str(permissions_of(who).value)},
                    "token": f"tok{iid}", "version": 1, "app_permissions": str(permissions_of(APP_ID).value),
                    "locale": locale, "guild_locale": "en-US", "entitlements": [],
                    "authorizing_integration_owners": {"0": str(GUILD)}, "context": 0,
                    "attachment_size_limit": 25 * 1024 * 1024}
+        if dm:
+            for key in ("guild_id", "member", "guild_locale"):
+                del payload[key]
+            payload.update(user=user(who), context=1, authorizing_integration_owners={"0": str(GUILD)},
+                           channel={"id": str(channel_id), "type": 1, "last_message_id": None, "flags": 0,
+                                    "recipients": [user(who)]},
+                           app_permissions=str(discord.Permissions(send_messages=True, embed_links=True,
+                                                                   attach_files=True, read_message_history=True).value))
         if message is not None:
             payload["message"] = message
         await self.dispatch("INTERACTION_CREATE", payload)
@@ -345,14 +359,17 @@ class FakeDiscord:
             data["values"] = values
         return await self.interact(3, data, who, channel_id=int(msg["channel_id"]), message=msg, locale=locale)
 
-    async def submit_modal(self, who: int, modal: dict, values: dict[str, str] | str, locale: str = "en-US") -> dict:
-        """Submit a modal the bot opened (`modal` = the callback's data); a str fills every text input."""
+    async def submit_modal(self, who: int, modal: dict, values: dict[str, str] | str, locale: str = "en-US",
+                           channel_id: int = GENERAL) -> dict:
+        """Submit a modal the bot opened (`modal` = the callback's data); a str fills every text input.
+        `channel_id` is where it was opened (a DM channel for a modal opened from a DM)."""
         rows = []
         for comp in _walk(modal.get("components", [])):
             if comp.get("type") == 4:
                 value = values if isinstance(values, str) else values.get(comp["custom_id"], "")
                 rows.append({"type": 1, "components": [{"type": 4, "custom_id": comp["custom_id"], "value": value}]})
-        return await self.interact(5, {"custom_id": modal["custom_id"], "components": rows}, who, locale=locale)
+        return await self.interact(5, {"custom_id": modal["custom_id"], "components": rows}, who, channel_id=channel_id,
+                                   locale=locale)
 
     # ---- waiting on what the bot did -------------------------------------------------
     async def wait_call(self, method: str, path_regex: str, start: int = 0, timeout: float = 5.0) -> Call:
@@ -425,6 +442,9 @@ class FakeDiscord:
             result = self._route(request.method, path, body, dict(request.query))
         except KeyError:
             result = None
+        except Refused as exc:  # Discord's own answer for this target (e.g. unbanning someone not banned)
+            call.status = exc.status
+            return _json({"message": exc.message, "code": exc.code}, exc.status)
         if result is None:
             call.status = 404
             return _json({"message": "404: Not Found", "code": 0}, 404)
@@ -513,8 +533,16 @@ class FakeDiscord:
         if parts[0] == "guilds" and len(parts) == 3 and parts[2] == "roles" and method == "GET":
             return roles()
         if parts[0] == "guilds" and len(parts) == 4 and parts[2] == "members" and method == "PATCH":
+            if "communication_disabled_until" in (body or {}):
+                self.timeouts[int(parts[3])] = body["communication_disabled_until"]
             return {**member(int(parts[3])), "communication_disabled_until": (body or {}).get("communication_disabled_until")}
         if parts[0] == "guilds" and len(parts) == 4 and parts[2] == "bans" and method == "PUT":
+            self.bans.add(int(parts[3]))
+            return 204
+        if parts[0] == "guilds" and len(parts) == 4 and parts[2] == "bans" and method == "DELETE":
+            if int(parts[3]) not in self.bans:
+                raise Refused(404, "Unknown Ban", 10026)
+            self.bans.discard(int(parts[3]))
             return 204
         if parts[0] == "interactions" and parts[-1] == "callback" and method == "POST":
             kind = (body or {}).get("type")
@@ -532,6 +560,14 @@ class FakeDiscord:
             if len(parts) == 5 and parts[3] == "messages" and method in ("PATCH", "GET"):
                 return self._bot_message(0, body, mid=1)
         return None
+
+
+class Refused(Exception):
+    """A route's refusal as Discord words it: HTTP status, message and JSON error code."""
+
+    def __init__(self, status: int, message: str, code: int) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code = status, message, code
 
 
 _CHANNEL_PATH = re.compile(r"^/channels/(\d+)(?:/|$)")

@@ -32,6 +32,7 @@ from bot.platforms.discord_events import automod_message, to_message
 from bot.platforms.discord_i18n import CatalogueTranslator
 from bot.platforms.discord_incident_views import INCIDENT_ITEMS
 from bot.platforms.discord_unprotect import UNPROTECT_ITEMS
+from bot.platforms.discord_appeals import APPEAL_ITEMS
 from bot.platforms.discord_views import PERSISTENT_ITEMS
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class TriageBot(commands.Bot):
         self.errors.append((where, exc))
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(*PERSISTENT_ITEMS, *INCIDENT_ITEMS, *UNPROTECT_ITEMS)
+        self.add_dynamic_items(*PERSISTENT_ITEMS, *INCIDENT_ITEMS, *UNPROTECT_ITEMS, *APPEAL_ITEMS)
         self.intake.start()
         self.cursors.start()
         await self.tree.set_translator(CatalogueTranslator())  # Indonesian command descriptions
