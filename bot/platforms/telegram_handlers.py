@@ -23,6 +23,7 @@ from bot.config import ConfigError
 from bot.models import Action, Message, Report, Review, server_key, utcnow
 from bot.pipeline import Intake
 from bot.platforms.telegram_admins import AdminCache
+from bot.platforms.telegram_appeals import TelegramAppeals
 from bot.platforms.telegram_adapter import DELETE_WINDOW, NO_PREVIEW, TelegramAdapter
 from bot.platforms.telegram_events import PLATFORM, Lru, merge_album, to_message
 from bot.platforms.telegram_render import (PAGE_SIZE, confirm_keyboard, confirm_text, esc, parse_callback,
@@ -51,6 +52,7 @@ COMMANDS = [
     BotCommand("export", "admins: the group's log as CSV or JSON"),
     BotCommand("anchor", "moderators: post the evidence log's current head, to witness it"),
     BotCommand("protect", "privately register an image of you so re-shares are flagged"),
+    BotCommand("appeal", "in this private chat: appeal a decision about you (/appeal CASE why)"),
 ]
 CONTENT = filters.TEXT | filters.CAPTION | filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.ANIMATION
 MOD_CHAT_CACHE_S = 30.0
@@ -94,6 +96,7 @@ class TelegramHandlers:
         Member updates stay in order, so a right granted before a press counts for that press."""
         once = filters.UpdateType.MESSAGE  # commands are not re-run when edited
         app = self.app
+        TelegramAppeals(self).register(app)  # appeals (telegram_appeals): before /start and the general buttons
         for name, fn in (("setup", self.cmd_setup), ("link", self.cmd_link), ("queue", self.cmd_queue),
                          ("stats", self.cmd_stats), ("export", self.cmd_export), ("anchor", self.cmd_anchor), ("report", self.cmd_report),
                          ("start", self.cmd_help), ("help", self.cmd_help)):
