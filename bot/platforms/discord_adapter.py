@@ -205,12 +205,12 @@ class DiscordAdapter:
         """DM the member the core's notice (with the persistent Appeal button) or an appeal's outcome.
 
         Closed DMs (403, code 50007) are an ordinary outcome, recorded on the action, with no notice to moderators."""
-        notice = action.notice
-        if notice is None or not (action.user_id or "").isdigit():
+        notice, user = action.notice, action.user_id or ""
+        if notice is None or not user.isdigit():
             return ActionResult(ok=False, detail="no member or no text to send")
         content, view = notice_message(notice, self._guild_name(action.server), with_button=action.kind == "appeal_notice")
         try:
-            dm = await self.client.http.start_private_message(int(action.user_id))
+            dm = await self.client.http.start_private_message(int(user))
             channel = self.client.get_partial_messageable(int(dm["id"]), type=discord.ChannelType.private)
             if view is not None:
                 await channel.send(content, view=view, allowed_mentions=NO_MENTIONS)
@@ -231,10 +231,13 @@ class DiscordAdapter:
         if action.notice is None:
             return ActionResult(ok=False, detail="appeal alert without content")
         embed, view = appeal_embed(action.notice)
-        if action.ref and action.ref.isdigit():
+        if view is None:  # (appeal_embed always gives one; an empty view removes the buttons)
+            view = discord.ui.View(timeout=None)
+        ref = action.ref or ""
+        if ref.isdigit():
             try:
-                await channel.get_partial_message(int(action.ref)).edit(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
-                return ActionResult(ok=True, detail="appeal updated", ref=action.ref)
+                await channel.get_partial_message(int(ref)).edit(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+                return ActionResult(ok=True, detail="appeal updated", ref=ref)
             except discord.NotFound as exc:
                 if exc.code == 10003:
                     raise
@@ -242,20 +245,22 @@ class DiscordAdapter:
         return ActionResult(ok=True, detail="appeal posted", ref=str(sent.id))
 
     async def _untimeout(self, action: Action) -> ActionResult:
-        if not (action.user_id or "").isdigit():
+        user = action.user_id or ""
+        if not user.isdigit():
             return ActionResult(ok=False, detail="no member to lift the timeout of")
         try:
-            await self.client.http.edit_member(_guild_id(action.server), int(action.user_id), reason=_audit(action),
+            await self.client.http.edit_member(_guild_id(action.server), int(user), reason=_audit(action),
                                                communication_disabled_until=None)
         except discord.NotFound:
             return ActionResult(ok=True, detail="the member has left the server", gone=True)
         return ActionResult(ok=True, detail="timeout lifted")
 
     async def _unban(self, action: Action) -> ActionResult:
-        if not (action.user_id or "").isdigit():
+        user = action.user_id or ""
+        if not user.isdigit():
             return ActionResult(ok=False, detail="no member to unban")
         try:
-            await self.client.http.unban(int(action.user_id), _guild_id(action.server), reason=_audit(action))
+            await self.client.http.unban(int(user), _guild_id(action.server), reason=_audit(action))
         except discord.NotFound:  # 10026 Unknown Ban: already lifted by hand
             return ActionResult(ok=True, detail="was not banned any more", gone=True)
         return ActionResult(ok=True, detail="ban lifted")

@@ -76,12 +76,7 @@ class AppealModal(ui.Modal, title="Appeal"):
             except AppealRefused as exc:
                 reply = str(exc)
             await interaction.response.send_message(reply, ephemeral=True, allowed_mentions=NO_MENTIONS)
-        await guarded(interaction, f"appeal modal #{self.case}", go)
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
-        record = getattr(interaction.client, "record_error", None)
-        if record is not None:
-            record("appeal modal", error)
+        await guarded(interaction, f"appeal modal #{self.case}", go)  # errors are recorded there
 
 
 class AppealButton(ui.DynamicItem[ui.Button], template=r"tba:open:(?P<case>[0-9]+)"):
@@ -92,8 +87,8 @@ class AppealButton(ui.DynamicItem[ui.Button], template=r"tba:open:(?P<case>[0-9]
         self.case = case
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Button, match: re.Match[str]) -> "AppealButton":
-        return cls(int(match["case"]), item.label or "Appeal")
+    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str]) -> "AppealButton":
+        return cls(int(match["case"]), getattr(item, "label", None) or "Appeal")
 
     async def callback(self, interaction: discord.Interaction) -> None:
         async def go() -> None:
@@ -115,8 +110,9 @@ class DecisionButton(ui.DynamicItem[ui.Button], template=r"tba:(?P<decision>upho
         self.appeal_id = appeal_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Button, match: re.Match[str]) -> "DecisionButton":
-        return cls(match["decision"], int(match["appeal"]), item.label, item.style)
+    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str]) -> "DecisionButton":
+        return cls(match["decision"], int(match["appeal"]), getattr(item, "label", None),
+                   getattr(item, "style", discord.ButtonStyle.secondary))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await guarded(interaction, f"appeal {self.decision} #{self.appeal_id}", lambda: decide(interaction, self.decision, self.appeal_id))

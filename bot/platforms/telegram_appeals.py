@@ -11,7 +11,6 @@ import logging
 import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
 from bot import appeals, i18n
@@ -105,8 +104,8 @@ class TelegramAppeals:
         """Uphold / Reverse: only in the group's moderators' chat, only by the group's admins with the rights
         that a reversal exercises (lifting a mute or a ban)."""
         q = update.callback_query
-        m = CALLBACK.match(q.data or "")
-        if m is None:
+        m = CALLBACK.match(q.data or "") if q is not None else None
+        if q is None or m is None:
             return
         decision, appeal_id = _DECISION[m["d"]], int(m["id"])
         server = self.store.appeal_server(appeal_id)

@@ -113,7 +113,8 @@ class AppealsStore(ModerationStore):
     def appeals(self, server: str | None, statuses: Sequence[str] = ("open",), flag_id: int | None = None,
                 limit: int = 50) -> list[AppealView]:
         """Appeals, oldest first (the order they should be decided in)."""
-        where, args = ["status IN (%s)" % ",".join("?" * len(statuses))], list(statuses)
+        where = ["status IN (%s)" % ",".join("?" * len(statuses))]
+        args: list[object] = list(statuses)
         if server is not None:
             where.append("server = ?")
             args.append(server)
