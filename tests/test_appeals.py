@@ -327,3 +327,16 @@ async def test_cli_pending_undo_is_carried_out_by_the_next_start(store, db_path)
     assert "the decision was reversed" in told.notice.text
     await p.stop()
     s.close()
+
+
+@pytest.mark.parametrize("lang, says", [("en", "1 ban, 1 ban lifted"), ("id", "1 ban, 1 blokir dicabut")])
+async def test_member_history_shows_what_a_reversal_lifted(store, db_path, lang, says):
+    from bot import member_history
+    p, _ = pipeline_with(store, db_path)
+    flag_id = await flag_and_act(p, "ban")
+    appeal = p.open_appeal("discord", flag_id, "troll", "sorry")
+    await p.decide_appeal(SERVER, appeal.id, "reverse", "mod1")
+    await p.settle()
+    text = member_history.summary(store.member_history(SERVER, "troll"), lang)
+    assert says in text and "appeal" not in text  # the member's messages are not moderation
+    await p.stop()
