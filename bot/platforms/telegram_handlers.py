@@ -41,7 +41,9 @@ HELP = (
     "/export [csv|json] <group id> here (or /export in the moderators' chat) sends the group's log.\n\n"
     "Someone sharing a picture of you? Send it to me here with the caption /protect (add the group id if "
     "you are in several of my groups). I keep only a fingerprint, delete the picture from this chat, and "
-    "flag re-shares of it to the group's moderators."
+    "flag re-shares of it to the group's moderators.\n\n"
+    "Told here that a message of yours was removed, or that you were muted or banned, and think it was a "
+    "mistake? Send me /appeal followed by the case number and why."
 )
 COMMANDS = [
     BotCommand("report", "reply to a message to report it to the moderators"),
