@@ -107,7 +107,7 @@ def appeal_notice(action: Action, lang: str) -> Action:
                           modal_title=i18n.text("appeal.modal.title", lang, case=action.flag_id),
                           modal_label=i18n.text("appeal.modal.label", lang))
     return Action(kind="appeal_notice", server=action.server, flag_id=action.flag_id, user_id=action.user_id,
-                  reason=f"appeal notice: {action.kind}", actor="auto", notice=notice, incident_id=action.incident_id)
+                  reason=f"appeal notice: {action.kind}", actor="auto", appeal=notice, incident_id=action.incident_id)
 
 
 def build_alert(store: Store, server: str, appeal_id: int, lang: str = "en") -> AppealAlert:
@@ -159,18 +159,18 @@ class AppealsMixin(PipelineBase):
 
     def prepare_action(self, action: Action) -> Action:
         """A member notice resumed after a restart lost its text: write it again from what was stored."""
-        if action.kind == "appeal_notice" and action.notice is None and action.reason.startswith("appeal notice: "):
+        if action.kind == "appeal_notice" and action.appeal is None and action.reason.startswith("appeal notice: "):
             kind = action.reason.removeprefix("appeal notice: ")
             if kind in APPEALABLE and action.flag_id is not None:
                 rebuilt = appeal_notice(replace(action, kind=kind), self.server_settings(action.server).language)
-                return replace(action, notice=rebuilt.notice)
-        if action.kind == "appeal_outcome" and action.notice is None and action.reason.startswith("appeal #"):
+                return replace(action, appeal=rebuilt.appeal)
+        if action.kind == "appeal_outcome" and action.appeal is None and action.reason.startswith("appeal #"):
             ident = action.reason.removeprefix("appeal #").split(" ", 1)[0]
             try:
                 appeal = self.store.appeal(action.server, int(ident))
             except (StoreError, ValueError):
                 return action
-            return replace(action, notice=outcome_notice(AppealOutcome(appeal)).notice)
+            return replace(action, appeal=outcome_notice(AppealOutcome(appeal)).appeal)
         return action
 
     def open_appeal(self, platform: str, case: int, appellant: str, text: str, locale: str | None = None) -> AppealView:
@@ -239,7 +239,7 @@ def outcome_notice(outcome: AppealOutcome) -> Action:
         lines.append(i18n.text("appeal.undo.failed", lang))
     notice = MemberNotice(case=appeal.flag_id, text="\n".join(lines), lang=lang)
     return Action(kind="appeal_outcome", server=appeal.server, flag_id=appeal.flag_id, user_id=appeal.appellant_id,
-                  reason=f"appeal #{appeal.id} {appeal.status}", actor="auto", notice=notice,
+                  reason=f"appeal #{appeal.id} {appeal.status}", actor="auto", appeal=notice,
                   incident_id=appeal.incident_id)
 
 

@@ -56,6 +56,7 @@ class ServerSettings:
     # Appeals: a member affected by a delete, timeout, ban or warning is told privately how to appeal.
     appeals: bool = True
     appeals_per_day: int = 3  # appeals one member may open in one server per 24 h (one open per case anyway)
+    daily_anchor: bool = True  # post the evidence log's head to the moderators once a day (when it changed)
 
     def with_overrides(self, overrides: Mapping[str, Any], where: str = "overrides") -> "ServerSettings":
         """A copy with validated overrides applied; `thresholds` merge per label."""
@@ -259,6 +260,7 @@ _SERVER_KINDS: dict[str, tuple[str, int | None, int | None]] = {
     "escalation_ping": ("ids", None, None), "language": ("lang", None, None),
     "warning_message": ("str", None, None), "warnings_count": ("bool", None, None),
     "appeals": ("bool", None, None), "appeals_per_day": ("int", 1, 100),
+    "daily_anchor": ("bool", None, None),
 }
 assert set(_SERVER_KINDS) | {"thresholds"} == set(_SERVER_FIELDS)
 

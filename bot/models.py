@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 Platform = Literal["discord", "telegram", "demo", "cli"]
 ReviewDecision = Literal["confirm", "dismiss", "escalate"]
-ActionKind = Literal["notify", "ping", "delete", "timeout", "ban", "unflag", "warn", "untimeout", "unban",
+ActionKind = Literal["notify", "ping", "notice", "delete", "timeout", "ban", "unflag", "warn", "untimeout", "unban",
                      "appeal_notice", "appeal_outcome", "appeal_alert"]
 
 #: Review decisions a moderator can take, in the order UIs show them.
@@ -79,8 +79,9 @@ class Action:
 
     `notify` posts (or, when `ref` is set, edits) the moderators' queue entry for `flag_id`.
     `ping` posts a short separate message that mentions `mentions` (an escalation; edits never notify anyone).
+    `notice` posts `text`, the bot's own plain text (e.g. the daily evidence anchor), mentioning no one.
     `untimeout` / `unban` undo a timeout or ban after a reversed appeal. `appeal_notice` and `appeal_outcome`
-    message the member privately (`notice`); `appeal_alert` posts or edits an appeal's entry for moderators.
+    message the member privately (`appeal`); `appeal_alert` posts or edits an appeal's entry for moderators.
     """
 
     kind: str
@@ -99,8 +100,9 @@ class Action:
     destination: str | None = None  # the moderators' channel/chat for notify and failure notices, resolved by the core
     link: str | None = None  # link to the flagged message, for notices (adapters never look it up)
     mentions: tuple[str, ...] = ()  # for `ping`: the only roles (Discord) or users (Telegram) it may mention
+    text: str = ""  # for `notice`: what to post, as plain text
     # for `appeal_notice` / `appeal_outcome` / `appeal_alert`: the bot.appeals message to deliver, built once by the core
-    notice: Any = field(default=None, compare=False, repr=False)
+    appeal: Any = field(default=None, compare=False, repr=False)
 
     @property
     def automatic(self) -> bool:

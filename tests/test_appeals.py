@@ -52,10 +52,10 @@ async def test_an_affected_member_is_told_how_to_appeal(store, db_path, kind, la
     p, adapter = pipeline_with(store, db_path, language=language)
     flag_id = await flag_and_act(p, kind, reporter="victim-42")
     [notice] = notices(adapter)
-    text = notice.notice.fill("Creators")
+    text = notice.appeal.fill("Creators")
     assert notice.user_id == "troll" and notice.flag_id == flag_id and expected in text
     assert f"({'kasus' if language == 'id' else 'case'} {flag_id})" in text
-    assert notice.notice.button == ("Banding" if language == "id" else "Appeal")
+    assert notice.appeal.button == ("Banding" if language == "id" else "Appeal")
     assert "victim-42" not in repr(notice) and "reported" not in text  # never who reported
     [row] = [a for a in store.actions_for(SERVER, flag_id) if a["kind"] == "appeal_notice"]
     assert row["status"] == "ok" and row["target_user"] == "troll"
@@ -110,8 +110,8 @@ async def test_open_appeal_stores_the_text_and_queues_the_moderators_entry(store
     await p.settle()
     assert appeal.text == stored and appeal.status == "open" and appeal.flag_id == flag_id
     [entry] = [a for a in adapter.executed if a.kind == "appeal_alert"]
-    assert entry.notice.appeal.id == appeal.id and entry.destination == "900"
-    assert dict(entry.notice.fields)["Their explanation"] == stored
+    assert entry.appeal.appeal.id == appeal.id and entry.destination == "900"
+    assert dict(entry.appeal.fields)["Their explanation"] == stored
     assert store.appeal(SERVER, appeal.id).alert_ref is not None or True  # the recording adapter gives no ref
     await p.stop()
 
@@ -190,7 +190,7 @@ async def test_a_reversal_dismisses_the_flag_undoes_and_tells_the_member(store, 
     if kind == "delete":
         assert "cannot come back" in outcome.summary("en")
     [told] = notices(adapter, "appeal_outcome")
-    assert told.user_id == "troll" and says in told.notice.text
+    assert told.user_id == "troll" and says in told.appeal.text
     assert all(r.ok for r in store.verify_chain())
     await p.stop()
 
@@ -204,7 +204,7 @@ async def test_uphold_keeps_everything_and_a_decided_appeal_stays_decided(store,
     assert outcome.appeal.status == "upheld" and store.flag(SERVER, flag_id).status == "pending"
     assert not [a for a in adapter.executed if a.kind in ("untimeout", "unban")]
     [told] = notices(adapter, "appeal_outcome")
-    assert "the decision stands" in told.notice.text
+    assert "the decision stands" in told.appeal.text
     with pytest.raises(AppealRefused) as info:
         await p.decide_appeal(SERVER, appeal.id, "reverse", "mod2")
     assert info.value.key == "appeal.decided.already"
@@ -224,7 +224,7 @@ async def test_failed_undo_is_reported_to_moderator_and_member(store, db_path):
     await p.settle()
     assert outcome.undone == () and outcome.failed[0][0] == "ban" and "ban not undone" in outcome.summary()
     [told] = notices(adapter, "appeal_outcome")
-    assert "a moderator will follow up" in told.notice.text
+    assert "a moderator will follow up" in told.appeal.text
     await p.stop()
 
 
@@ -252,8 +252,8 @@ async def test_a_notice_resumed_after_a_restart_gets_its_text_back(store, db_pat
     d = await p.handle(make_message("lewd", author="troll"))
     bare = Action(kind="appeal_notice", server=SERVER, flag_id=d.flag_id, user_id="troll", reason="appeal notice: ban")
     rebuilt = p.prepare_action(bare)
-    assert "Kamu diblokir" in rebuilt.notice.text and rebuilt.notice.case == d.flag_id
-    assert p.prepare_action(Action(kind="delete", server=SERVER)).notice is None
+    assert "Kamu diblokir" in rebuilt.appeal.text and rebuilt.appeal.case == d.flag_id
+    assert p.prepare_action(Action(kind="delete", server=SERVER)).appeal is None
     await p.stop()
 
 
@@ -324,7 +324,7 @@ async def test_cli_pending_undo_is_carried_out_by_the_next_start(store, db_path)
     kinds = [a.kind for a in adapter.executed]
     assert "unban" in kinds and "appeal_outcome" in kinds
     [told] = [a for a in adapter.executed if a.kind == "appeal_outcome"]
-    assert "the decision was reversed" in told.notice.text
+    assert "the decision was reversed" in told.appeal.text
     await p.stop()
     s.close()
 

@@ -54,7 +54,7 @@ class DiscordAdapter:
 
     async def execute(self, action: Action) -> ActionResult:
         handler: Callable[[Action], Awaitable[ActionResult]] | None = {
-            "notify": self._notify, "ping": self._ping, "delete": self._delete, "timeout": self._timeout, "ban": self._ban,
+            "notify": self._notify, "ping": self._ping, "notice": self._notice, "delete": self._delete, "timeout": self._timeout, "ban": self._ban,
             "warn": self._warn, "untimeout": self._untimeout, "unban": self._unban,
             "appeal_notice": self._member_message, "appeal_outcome": self._member_message,
             "appeal_alert": self._appeal_alert}.get(action.kind)
@@ -160,6 +160,14 @@ class DiscordAdapter:
             everyone=False, users=False, replied_user=False, roles=[discord.Object(int(r)) for r in roles]))
         return ActionResult(ok=True, detail="escalation ping posted", ref=str(sent.id))
 
+    async def _notice(self, action: Action) -> ActionResult:
+        """The bot's own plain text (a daily evidence anchor) in the mod channel; markdown escaped, no mentions."""
+        channel = self._destination(action)
+        if channel is None:
+            return ActionResult(ok=False, detail=NO_DESTINATION)
+        sent = await channel.send(escape(action.text)[:2000], allowed_mentions=NO_MENTIONS)
+        return ActionResult(ok=True, detail="notice posted", ref=str(sent.id))
+
     async def _delete(self, action: Action) -> ActionResult:
         if not (action.channel_id or "").isdigit() or not (action.message_id or "").isdigit():
             return ActionResult(ok=False, detail="no Discord message to delete")
@@ -205,7 +213,7 @@ class DiscordAdapter:
         """DM the member the core's notice (with the persistent Appeal button) or an appeal's outcome.
 
         Closed DMs (403, code 50007) are an ordinary outcome, recorded on the action, with no notice to moderators."""
-        notice, user = action.notice, action.user_id or ""
+        notice, user = action.appeal, action.user_id or ""
         if notice is None or not user.isdigit():
             return ActionResult(ok=False, detail="no member or no text to send")
         content, view = notice_message(notice, self._guild_name(action.server), with_button=action.kind == "appeal_notice")
@@ -228,9 +236,9 @@ class DiscordAdapter:
         channel = self._destination(action)
         if channel is None:
             return ActionResult(ok=False, detail=NO_DESTINATION)
-        if action.notice is None:
+        if action.appeal is None:
             return ActionResult(ok=False, detail="appeal alert without content")
-        embed, view = appeal_embed(action.notice)
+        embed, view = appeal_embed(action.appeal)
         if view is None:  # (appeal_embed always gives one; an empty view removes the buttons)
             view = discord.ui.View(timeout=None)
         ref = action.ref or ""

@@ -86,7 +86,7 @@ class TelegramAdapter:
         raise AssertionError("unreachable")
 
     async def execute(self, action: Action) -> ActionResult:
-        handler = {"notify": self._notify, "ping": self._ping, "delete": self._delete, "timeout": self._timeout,
+        handler = {"notify": self._notify, "ping": self._ping, "notice": self._notice, "delete": self._delete, "timeout": self._timeout,
                    "ban": self._ban, "unflag": self._unflag, "untimeout": self._untimeout, "unban": self._unban,
                    "appeal_notice": self._member_message, "appeal_outcome": self._member_message,
                    "appeal_alert": self._appeal_alert}.get(action.kind)
@@ -167,6 +167,15 @@ class TelegramAdapter:
             link_preview_options=NO_PREVIEW), idempotent=False)
         return ActionResult(ok=True, detail="escalation ping posted", ref=f"{sent.chat_id}:{sent.message_id}")
 
+    async def _notice(self, action: Action) -> ActionResult:
+        """The bot's own plain text (a daily evidence anchor) in the moderators' chat: no parse mode, no preview."""
+        if not action.destination:
+            return ActionResult(ok=False, detail="no moderators' chat linked: an admin can run /setup in the group")
+        mod_chat = int(self.migrated.get(str(action.destination), action.destination))
+        sent = await self.call("sendMessage", lambda: self.bot.send_message(
+            chat_id=mod_chat, text=action.text[:4000], link_preview_options=NO_PREVIEW), idempotent=False)
+        return ActionResult(ok=True, detail="notice posted", ref=f"{sent.chat_id}:{sent.message_id}")
+
     async def _delete(self, action: Action) -> ActionResult:
         chat_id = int(action.channel_id or chat_of(action.server))
         if not action.message_id or not action.message_id.lstrip("-").isdigit():
@@ -211,7 +220,7 @@ class TelegramAdapter:
     async def _member_message(self, action: Action) -> ActionResult:
         """A private message to the member: the appeal notice (with a button opening the private chat) or the
         outcome. Telegram lets a bot write only to people who started it: otherwise it fails quietly, recorded."""
-        notice, user = action.notice, int(action.user_id or 0)
+        notice, user = action.appeal, int(action.user_id or 0)
         if notice is None or user <= 0:
             return ActionResult(ok=False, detail="no member or no text to send")
         text = appeal_notice_text(notice, self.seen.titles.get(str(chat_of(action.server))))
@@ -232,9 +241,9 @@ class TelegramAdapter:
 
     async def _appeal_alert(self, action: Action) -> ActionResult:
         """Post an appeal in the moderators' chat, or edit it in place."""
-        if action.notice is None:
+        if action.appeal is None:
             return ActionResult(ok=False, detail="appeal alert without content")
-        text, markup = appeal_html(action.notice)
+        text, markup = appeal_html(action.appeal)
         if action.ref:
             chat_id, _, msg_id = action.ref.rpartition(":")
             try:

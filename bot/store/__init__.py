@@ -15,6 +15,7 @@ from bot.store.checkpoint import JOURNAL_SIZE_LIMIT, WAL_RESTART_BYTES
 from bot.store.erasure import ErasureStore
 from bot.store.lookups import LookupsStore
 from bot.store.members import MembersStore
+from bot.store.notices import Notice, NoticesStore
 from bot.store.record import RecordStore
 from bot.store.views import FlagResult, FlagView, IncidentView, MemberHistory, OutboxItem, PurgePlan, VerdictRow
 
@@ -33,6 +34,7 @@ __all__ = [
     "FlagView",
     "IncidentView",
     "MemberHistory",
+    "Notice",
     "OutboxItem",
     "PurgePlan",
     "Store",
@@ -48,5 +50,5 @@ __all__ = [
 ]
 
 
-class Store(RecordStore, MembersStore, LookupsStore, ErasureStore, AppStateStore, AppealsStore):
+class Store(RecordStore, MembersStore, LookupsStore, ErasureStore, AppStateStore, NoticesStore, AppealsStore):
     """Open with `Store.open(path)`; migrations run on open."""
