@@ -6,7 +6,7 @@ share one definition of a valid chain.
 Payload versions: rows written before format 2 have no `"v"` key and commit only to ids and times;
 they are still hash-checked and their few fields compared with the live rows ("version 1"). Rows with
 `"v": 2` commit to every evidence field. Content that a privacy purge may erase (excerpt, verdict
-reasons, report reasons) is committed to as a SHA-256 and compared only while it is not purged.
+reasons, report reasons, appeal texts) is committed to as a SHA-256 and compared only while it is not purged.
 """
 from __future__ import annotations
 
@@ -309,8 +309,8 @@ def _verify(server: str, rows: Iterable[AuditRow], live: LiveRows, expect_head: 
         if row is None:
             problems.append(ChainProblem(server, exp.seq, exp.kind, exp.ref, f"{table} row #{rid} is missing (deleted)"))
             continue
-        if col == "excerpt_sha256" and rid in purged or col == "reason_sha256" and row["flag_id"] in purged:
-            continue  # purged content: erased on purpose, only its hash remains in the chain
+        if (col == "excerpt_sha256" and rid in purged or col in ("reason_sha256", "text_sha256") and row["flag_id"] in purged):
+            continue  # purged content (an appeal's text goes with its flag's): erased on purpose, only its hash remains
         actual = _live_value(table, row, col)
         if actual != exp.value:
             problems.append(ChainProblem(server, exp.seq, exp.kind, exp.ref,

@@ -340,3 +340,23 @@ async def test_member_history_shows_what_a_reversal_lifted(store, db_path, lang,
     text = member_history.summary(store.member_history(SERVER, "troll"), lang)
     assert says in text and "appeal" not in text  # the member's messages are not moderation
     await p.stop()
+
+
+@pytest.mark.parametrize("held", [False, True])
+async def test_purge_erases_the_appeal_text_with_the_flag_and_the_chain_still_verifies(store, db_path, held):
+    p, _ = pipeline_with(store, db_path)
+    flag_id = await flag_and_act(p, "ban")
+    appeal = p.open_appeal("discord", flag_id, "troll", "my words, with my phone number 0812-3456-7890")
+    await p.decide_appeal(SERVER, appeal.id, "uphold", "mod1")
+    await p.settle()
+    await p.stop()
+    if held:
+        store.add_hold(SERVER, "flag", flag_id, "mod1", "police asked")
+    store.purge_content(SERVER, user_id="troll")
+    text = store.appeal(SERVER, appeal.id).text
+    assert (text == "my words, with my phone number 0812-3456-7890") is held
+    assert held or text == "[purged]"
+    assert all(r.ok for r in store.verify_chain())
+    if not held:  # an edit after the purge is still caught on the other columns
+        store.db.conn.execute("UPDATE appeals SET decided_by = 'mod9' WHERE id = ?", (appeal.id,))
+        assert not store.verify_chain(SERVER)[0].ok
