@@ -184,7 +184,7 @@ class AppealsMixin(PipelineBase):
         settings = self.server_settings(server)
         if not settings.appeals:
             raise AppealRefused("appeal.refused.off", lang)
-        body = " ".join(text.split()) if "\n" not in text else text.strip()
+        body = "\n".join(" ".join(line.split()) for line in text.strip().splitlines()).strip()  # spaces collapsed, lines kept
         if not body:
             raise AppealRefused("appeal.refused.empty", lang)
         if len(body) > TEXT_CHARS:

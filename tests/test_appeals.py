@@ -102,6 +102,8 @@ async def test_automatic_actions_notify_once_per_kind(store, db_path):
     ("x" * 5000, "x" * (appeals.TEXT_CHARS - 1) + "…"),                     # huge: capped
     ("=HYPERLINK(\"http://x\") <@everyone> **b**", "=HYPERLINK(\"http://x\") <@everyone> **b**"),  # kept as data
     ("  many   spaces\tand tabs  ", "many spaces and tabs"),
+    ("line one\n\n  line   two ", "line one\n\nline two"),                          # lines kept, spaces collapsed
+    ("ｂｏｋｅｐ\u200b ｂ0kep g4ratis", "ｂｏｋｅｐ\u200b ｂ0kep g4ratis"),            # obfuscated: kept verbatim as data
 ])
 async def test_open_appeal_stores_the_text_and_queues_the_moderators_entry(store, db_path, text, stored):
     p, adapter = pipeline_with(store, db_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Sequence
@@ -10,6 +11,8 @@ from bot import audit_chain as chain
 from bot.models import Review, utcnow
 from bot.store.base import StoreError, inserted_id, iso, parse_time, safe_text
 from bot.store.moderation import ModerationStore
+
+log = logging.getLogger(__name__)
 
 APPEAL_STATUSES: tuple[str, ...] = ("open", "upheld", "reversed")
 
