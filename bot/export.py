@@ -137,11 +137,11 @@ def _csv_row(row: dict[str, Any]) -> list[str]:
         if key in ("labels", "reasons", "report_reasons", "reporters"):
             return " | ".join(v or [])
         if key == "reviews":
-            return " | ".join(f"{r['decision']} by {r['reviewer']} at {r['at']}" + (f": {r['note']}" if r["note"] else "") for r in v)
+            return " | ".join(f"{r['decision']} by {r['reviewer']} at {r['at']}" + (f": {r['note']}" if r["note"] else "") for r in v or [])
         if key == "audit":
             return json.dumps(v, ensure_ascii=False, sort_keys=True)
         if key == "actions":
-            return " | ".join(f"{a['kind']}:{a['status']} by {a['actor']}" + (" (dry-run)" if a["dry_run"] else "") for a in v)
+            return " | ".join(f"{a['kind']}:{a['status']} by {a['actor']}" + (" (dry-run)" if a["dry_run"] else "") for a in v or [])
         return v
     return [neutralise_cell(flat(k)) for k in CSV_COLUMNS]
 
@@ -158,10 +158,12 @@ def write_export(store: Store, out: IO[bytes], fmt: str, server: str | None, sin
         raise ValueError(f"unknown export format {fmt!r} (expected one of {', '.join(FORMATS)})")
     with store.read_snapshot():
         manifest = _write_unsigned(store, out, fmt, server, since, until, label, status, include_reporters, progress)
-    if key_path is None and store.path is None:
-        log.warning("export of an in-memory store is not signed (no key location)")
-        return manifest
-    return sign_manifest(manifest, load_or_create_key(key_path or key_path_for(store.path)))
+    if key_path is None:
+        if store.path is None:
+            log.warning("export of an in-memory store is not signed (no key location)")
+            return manifest
+        key_path = key_path_for(store.path)
+    return sign_manifest(manifest, load_or_create_key(key_path))
 
 
 def _write_unsigned(store: Store, out: IO[bytes], fmt: str, server: str | None, since: datetime | None,
