@@ -10,13 +10,16 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from tqdm import tqdm
 
 from bot.models import utcnow
 from bot.signing import key_path_for, load_or_create_key, sign_manifest
 from bot.store import FlagView, Store, iso
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite  # anything with write(bytes): a file, stdout's buffer, the CLI's echo
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +149,7 @@ def _csv_row(row: dict[str, Any]) -> list[str]:
     return [neutralise_cell(flat(k)) for k in CSV_COLUMNS]
 
 
-def write_export(store: Store, out: IO[bytes], fmt: str, server: str | None, since: datetime | None = None,
+def write_export(store: Store, out: SupportsWrite[bytes], fmt: str, server: str | None, since: datetime | None = None,
                  until: datetime | None = None, label: str | None = None, status: str | None = None,
                  include_reporters: bool = False, progress: bool = False, key_path: Path | None = None) -> dict[str, Any]:
     """Stream the export to `out` (binary) and return its manifest, signed with the deployment's key.
@@ -166,7 +169,7 @@ def write_export(store: Store, out: IO[bytes], fmt: str, server: str | None, sin
     return sign_manifest(manifest, load_or_create_key(key_path))
 
 
-def _write_unsigned(store: Store, out: IO[bytes], fmt: str, server: str | None, since: datetime | None,
+def _write_unsigned(store: Store, out: SupportsWrite[bytes], fmt: str, server: str | None, since: datetime | None,
                     until: datetime | None, label: str | None, status: str | None, include_reporters: bool,
                     progress: bool) -> dict[str, Any]:
     if fmt not in FORMATS:
