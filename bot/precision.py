@@ -203,7 +203,7 @@ def suggest_threshold(server: str, label: str, scored: Sequence[tuple[float, boo
     if len(scored) < min_decisions:
         return _with(base, why_not=f"not enough decisions yet ({len(scored)} of {min_decisions})")
     ranked = sorted(scored, key=lambda x: -x[0])
-    candidates = sorted({math.floor(s * 100 + 1e-9) / 100 for s, _ in ranked}, reverse=True)
+    candidates = sorted({_grid(s) for s, _ in ranked}, reverse=True)
     best: tuple[float, float, int] | None = None
     best_any: tuple[float, float, int] | None = None
     i = tp = 0
@@ -223,6 +223,12 @@ def suggest_threshold(server: str, label: str, scored: Sequence[tuple[float, boo
         return _with(base, why_not=(f"no threshold reaches precision {target:.2f} with at least {min_decisions} "
                                     f"decisions (best {best_any[1]:.2f} at {best_any[0]:.2f}, {best_any[2]} flags)"))
     return _with(base, threshold=best[0], precision=round(best[1], 4), support=best[2])
+
+
+def _grid(score: float) -> float:
+    """The 0.01 step at or below `score`: a threshold there still admits the flag (policy flags at score >= threshold)."""
+    t = round(score, 2)
+    return t if t <= score else round(t - 0.01, 2)
 
 
 def _with(s: Suggestion, **kw) -> Suggestion:

@@ -118,6 +118,7 @@ SUGGESTIONS = [
     ("min decisions binds", _scored([(0.95, 10, 0), (0.7, 20, 20)]), 0.8, 30, None, "best 0.60 at 0.70, 50 flags"),
     ("lower target", _scored([(0.95, 10, 0), (0.7, 20, 20)]), 0.6, 30, 0.70, "precision 0.60 on 50"),
     ("grid rounds down", _scored([(0.8765, 40, 0), (0.5, 0, 40)]), 0.8, 30, 0.87, "suggested threshold 0.87"),
+    ("grid stays at or below a float score", _scored([(0.95 - 3 * 0.1, 40, 0), (0.5, 0, 40)]), 0.8, 30, 0.64, "on 40 reviewed"),
 ]
 
 
