@@ -299,6 +299,11 @@ def report_text(r: PrecisionReport, terms: int = 15) -> str:
     return "\n".join(lines)
 
 
+def precision_summary(store: "Store", server: str) -> list[str]:
+    """The bots' stats lines for one server (plain text: callers escape for their markup)."""
+    return summary_lines(precision_report(server, store.reviewed_flags(server)))
+
+
 def summary_lines(r: PrecisionReport) -> list[str]:
     """Short lines for the bots' stats commands: precision per label and the threshold suggestions."""
     if not r.reviewed:
