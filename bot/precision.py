@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 from bot.terminal import one_line
 from classifiers.base import TEXT_LABELS
 
+from bot.store import PURGED  # what a purge leaves in excerpts and reasons
+
 if TYPE_CHECKING:
     from bot.store import FlagView, Store
 
@@ -29,8 +31,6 @@ TRUE_POSITIVE: frozenset[str] = frozenset({"confirm", "escalate"})
 FALSE_POSITIVE: frozenset[str] = frozenset({"dismiss"})
 #: How an appeal reversal's review note starts (the appeals module writes it).
 APPEAL_REVERSED = "appeal reversed"
-#: What a purge leaves in reasons (bot/store.py PURGED); such a flag still counts, its terms do not.
-PURGED = "[purged]"
 #: Defaults for the suggested threshold: the precision a server wants and the decisions it needs first.
 DEFAULT_TARGET = 0.8
 DEFAULT_MIN_DECISIONS = 30

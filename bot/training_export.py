@@ -25,6 +25,8 @@ from bot.export import neutralise_cell
 from bot.precision import outcome
 from classifiers.base import TEXT_LABELS
 
+from bot.store import PURGED  # what a purge leaves in excerpts and reasons
+
 if TYPE_CHECKING:
     from bot.store import FlagView, Store
 
@@ -34,8 +36,6 @@ log = logging.getLogger(__name__)
 COLUMNS: tuple[str, ...] = ("text", "lang", *TEXT_LABELS, "source", "server", "content_sha256")
 #: The source name training rows from decisions carry; no evaluation fold tests on it (classifiers/train.py).
 DECISIONS_SOURCE = "decisions"
-#: What a purge leaves in a flag's excerpt (bot/store.py PURGED).
-PURGED = "[purged]"
 
 
 @dataclass(frozen=True)
