@@ -5,7 +5,7 @@ An appeal that is upheld against the flag (a reversal) records a new `dismiss` r
 with "appeal reversed", so a reversal counts as a false positive with no special case. Flags never
 reviewed are left out: precision here is "of what moderators looked at", never of everything flagged.
 
-Pure functions over :class:`~bot.store.FlagView` rows; the store supplies them (`Store.reviewed_flags`).
+Pure functions over reviewed flags (`Store.decided_flags`, or any :class:`~bot.store.FlagView`).
 Nothing here changes a setting: a suggested threshold is printed with the command that would apply it.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from classifiers.base import TEXT_LABELS
 from bot.store import PURGED  # what a purge leaves in excerpts and reasons
 
 if TYPE_CHECKING:
-    from bot.store import FlagView, Store
+    from bot.store import DecidedFlag, FlagView, Store
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ def reason_terms(reason: str) -> list[str]:
     return out
 
 
-def _top_detectors(flag: "FlagView") -> set[str]:
+def _top_detectors(flag: "DecidedFlag | FlagView") -> set[str]:
     """The detectors that carried the flag: per flagged label, those with the highest score (ties all count)."""
     out: set[str] = set()
     for label in flag.labels:
@@ -180,7 +180,7 @@ def _top_detectors(flag: "FlagView") -> set[str]:
     return out
 
 
-def _terms(flag: "FlagView") -> set[str]:
+def _terms(flag: "DecidedFlag | FlagView") -> set[str]:
     """label:term keys from the reasons of the flag's text labels (model, lexicon, server rules)."""
     out: set[str] = set()
     for v in flag.verdicts:
@@ -235,7 +235,7 @@ def _with(s: Suggestion, **kw) -> Suggestion:
     return replace(s, **kw)
 
 
-def precision_report(server: str, flags: Iterable["FlagView"], target: float = DEFAULT_TARGET,
+def precision_report(server: str, flags: Iterable["DecidedFlag | FlagView"], target: float = DEFAULT_TARGET,
                      min_decisions: int = DEFAULT_MIN_DECISIONS) -> PrecisionReport:
     """Count one server's reviewed flags by label, detector and reason term, and suggest a threshold per text label."""
     by_label: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -272,7 +272,7 @@ def precision_reports(store: "Store", server: str | None = None, target: float =
                       min_decisions: int = DEFAULT_MIN_DECISIONS) -> list[PrecisionReport]:
     """A report per server (or just `server`), from the store's reviewed flags."""
     servers = [server] if server else store.servers()
-    return [precision_report(s, store.reviewed_flags(s), target, min_decisions) for s in servers]
+    return [precision_report(s, store.decided_flags(s), target, min_decisions) for s in servers]
 
 
 def report_text(r: PrecisionReport, terms: int = 15) -> str:
@@ -299,16 +299,22 @@ def report_text(r: PrecisionReport, terms: int = 15) -> str:
     return "\n".join(lines)
 
 
-def precision_summary(store: "Store", server: str) -> list[str]:
-    """The bots' stats lines for one server (plain text: callers escape for their markup)."""
-    return summary_lines(precision_report(server, store.reviewed_flags(server)))
+#: The bots' stats read at most this many of a server's most recent reviewed flags (the CLI reads all), so
+#: the command stays well under a second on the event loop (benchmarks/bench_decisions.py).
+BOT_RECENT_DECISIONS = 5000
 
 
-def summary_lines(r: PrecisionReport) -> list[str]:
+def precision_summary(store: "Store", server: str, newest: int = BOT_RECENT_DECISIONS) -> list[str]:
+    """The bots' stats lines for one server, from its `newest` reviewed flags (plain text: callers escape it)."""
+    return summary_lines(precision_report(server, store.decided_flags(server, newest=newest)), newest)
+
+
+def summary_lines(r: PrecisionReport, newest: int | None = None) -> list[str]:
     """Short lines for the bots' stats commands: precision per label and the threshold suggestions."""
     if not r.reviewed:
         return ["Precision: no reviewed flags yet."]
     per = ", ".join(f"{p.key} {p.precision:.0%} of {p.n}" for p in r.by_label)
-    out = [f"Precision from {r.reviewed} reviews: {per}"]
+    recent = "the latest " if newest is not None and r.reviewed >= newest else ""
+    out = [f"Precision from {recent}{r.reviewed} reviews: {per}"]
     out += [s.text() + (f" — apply with {s.apply_command()}" if s.threshold is not None else "") for s in r.suggestions]
     return out

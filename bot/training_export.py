@@ -28,7 +28,7 @@ from classifiers.base import TEXT_LABELS
 from bot.store import PURGED  # what a purge leaves in excerpts and reasons
 
 if TYPE_CHECKING:
-    from bot.store import FlagView, Store
+    from bot.store import DecidedFlag, FlagView, Store
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class TrainingSummary:
             "; skipped " + ", ".join(skipped) if skipped else "")
 
 
-def training_labels(flag: "FlagView") -> dict[str, int] | None:
+def training_labels(flag: "DecidedFlag | FlagView") -> dict[str, int] | None:
     """The row's labels from its latest review, or None when the review or the flag says nothing about text."""
     ok = outcome((flag.last_review or {}).get("decision"))
     if ok is None:
@@ -100,7 +100,7 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def training_rows(flags: Iterable["FlagView"], summary: TrainingSummary | None = None) -> list[TrainingRow]:
+def training_rows(flags: Iterable["DecidedFlag | FlagView"], summary: TrainingSummary | None = None) -> list[TrainingRow]:
     """Reviewed flags -> labelled rows, one per distinct text (the latest review wins), in first-seen order."""
     summary = summary if summary is not None else TrainingSummary()
     rows: dict[str, TrainingRow] = {}
@@ -152,7 +152,7 @@ def decision_rows(store: "Store", server: str | None = None) -> tuple[list[Train
     """Every reviewed flag of `server` (or of all servers) as training rows, with the summary."""
     summary = TrainingSummary()
     servers = [server] if server else store.servers()
-    flags = (f for s in servers for f in store.reviewed_flags(s))
+    flags = (f for s in servers for f in store.decided_flags(s))
     return training_rows(flags, summary), summary
 
 

@@ -41,12 +41,12 @@ def run(*args, input=None):
 
 
 # ---- the store's reviewed flags and the precision report --------------------------------------------------
-def test_reviewed_flags_skips_unreviewed_and_other_servers(store):
+def test_decided_flags_skips_unreviewed_and_other_servers(store):
     a = add(store, "kirim bokep", decisions=("confirm",))
     add(store, "unreviewed", decisions=())
     add(store, "elsewhere", server="s2")
     b = add(store, "appeal", decisions=("confirm", "dismiss"), note_last="appeal reversed: a quote")
-    got = list(store.reviewed_flags("discord:s1", batch=1))  # batches of one: the paging itself is exercised
+    got = list(store.decided_flags("discord:s1", batch=1))  # batches of one: the paging itself is exercised
     assert [f.id for f in got] == [a, b]
     assert got[1].last_review["decision"] == "dismiss" and got[1].last_review["note"].startswith("appeal reversed")
 
@@ -214,3 +214,21 @@ def test_train_with_decisions_records_them_in_the_card(tmp_path, db_path):
     r = run("classify", "zorbleflap kamu", "quaxomite kamu", "--format", "jsonl", "--model", out / "model.skops")
     confirmed, dismissed = (json.loads(line)["scores"]["sexual"] for line in r.output.splitlines())
     assert confirmed > dismissed
+
+
+@pytest.mark.parametrize("newest, expected", [(None, 5), (10, 5), (5, 5), (2, 2), (1, 1)])
+def test_decided_flags_newest_bound(store, newest, expected):
+    ids = [add(store, f"bokep {i}") for i in range(5)]
+    add(store, "unreviewed", decisions=())
+    got = [f.id for f in store.decided_flags("discord:s1", newest=newest)]
+    assert got == ids[len(ids) - expected:]
+
+
+def test_bot_summary_says_when_it_read_only_the_latest(store):
+    from bot.precision import precision_summary
+
+    for i in range(3):
+        add(store, f"bokep {i}")
+    assert precision_summary(store, "discord:s1", newest=2)[0] == "Precision from the latest 2 reviews: sexual 100% of 2"
+    assert precision_summary(store, "discord:s1")[0] == "Precision from 3 reviews: sexual 100% of 3"
+    assert precision_summary(store, "discord:other") == ["Precision: no reviewed flags yet."]
