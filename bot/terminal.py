@@ -84,9 +84,9 @@ def flag_detail(f: FlagView) -> str:
     if f.incident_id:
         lines.append(f"  incident: #{f.incident_id}")
     if f.last_review:
-        r = f.last_review
-        lines.append("  last review: " + one_line(f"{r['decision']} by {r['reviewer']} at {str(r.get('at', ''))[:16].replace('T', ' ')}"
-                                                  + (f": {r['note']}" if r.get("note") else ""), 200))
+        last = f.last_review
+        lines.append("  last review: " + one_line(f"{last['decision']} by {last['reviewer']} at {str(last.get('at', ''))[:16].replace('T', ' ')}"
+                                                  + (f": {last['note']}" if last.get("note") else ""), 200))
     return "\n".join(lines)
 
 

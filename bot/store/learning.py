@@ -70,7 +70,8 @@ class LearningStore(FlagsStore):
                      incident: int | None = None) -> tuple[list[FlagView], int]:
         """Open items matching the filters, oldest first, and how many match in all (so a cut queue says "N more")."""
         marks = ",".join("?" * len(OPEN_STATUSES))
-        clauses, args = [f"status IN ({marks})"], list(OPEN_STATUSES)
+        clauses: list[str] = [f"status IN ({marks})"]
+        args: list[object] = list(OPEN_STATUSES)
         if server is not None:
             clauses.append("server = ?")
             args.append(server)
