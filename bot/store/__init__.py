@@ -15,6 +15,7 @@ from bot.store.erasure import ErasureStore
 from bot.store.learning import DecidedFlag, LearningStore
 from bot.store.lookups import LookupsStore
 from bot.store.members import MembersStore
+from bot.store.notices import Notice, NoticesStore
 from bot.store.record import RecordStore
 from bot.store.views import FlagResult, FlagView, IncidentView, MemberHistory, OutboxItem, PurgePlan, VerdictRow
 
@@ -32,6 +33,7 @@ __all__ = [
     "FlagView",
     "IncidentView",
     "MemberHistory",
+    "Notice",
     "OutboxItem",
     "PurgePlan",
     "Store",
@@ -47,5 +49,5 @@ __all__ = [
 ]
 
 
-class Store(RecordStore, MembersStore, LookupsStore, ErasureStore, AppStateStore, LearningStore):
+class Store(RecordStore, MembersStore, LookupsStore, ErasureStore, AppStateStore, NoticesStore, LearningStore):
     """Open with `Store.open(path)`; migrations run on open."""
