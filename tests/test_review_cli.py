@@ -136,3 +136,28 @@ def test_hostile_text_is_shown_safely(db_path, text, absent, present):
     for a in absent:
         assert a not in r.output
     assert present in r.output
+
+
+@pytest.mark.parametrize("raised, stdin, key", [
+    (OSError("no tty"), "confirm this\n", "c"),
+    (OSError("no tty"), "  \n", "\n"),  # a blank line is no key (the prompt asks again)
+    (OSError("no tty"), "", ""),  # end of input: quit
+    (KeyboardInterrupt(), "", "q"),
+    (EOFError(), "", "q"),
+    (None, "", "d"),  # a terminal: the key itself, lower-cased
+])
+def test_key_source(monkeypatch, raised, stdin, key):
+    import io
+
+    import click
+
+    from bot.cli import queue_commands
+
+    def getchar(echo: bool = False) -> str:
+        if raised is not None:
+            raise raised
+        return "D"
+
+    monkeypatch.setattr(click, "getchar", getchar)
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    assert queue_commands._key() == key

@@ -43,7 +43,7 @@ def _key() -> str:
         return "q"
     except OSError:  # no controlling terminal: read answers line by line
         line = sys.stdin.readline()
-        return line.strip()[:1].lower() if line else ""
+        return (line.strip()[:1].lower() or "\n") if line else ""  # a blank line is no key; end of input quits
     return ch.lower()
 
 
