@@ -21,7 +21,7 @@ from bot.config import load_settings
 from bot.models import REVIEW_DECISIONS, STATUSES
 from bot.review import review_flag
 from bot.audit_chain import parse_head
-from bot.store import Store
+from bot.store import FlagView, Store
 from bot.terminal import flag_detail, incident_lines, one_line, stats_text
 from classifiers.base import LABELS
 
@@ -93,7 +93,7 @@ def review(db_path: Path, server: str | None, reviewer: str, flag_id: int | None
         click.echo(f"\nReviewed {done} item(s); {left} still open." + (f" {more} more matched beyond --limit." if more else ""))
 
 
-def _decide(store: Store, f, reviewer: str) -> str:
+def _decide(store: Store, f: FlagView, reviewer: str) -> str:
     """Read keys for one item until it is decided, skipped or the session ends; returns what happened."""
     note = ""
     while True:
@@ -120,7 +120,7 @@ def _decide(store: Store, f, reviewer: str) -> str:
         click.echo(f"? {one_line(key, 4)!r} is not a key here")
 
 
-def review_history(store: Store, f) -> list[str]:
+def review_history(store: Store, f: FlagView) -> list[str]:
     """The reviews before the last one (flag_detail shows that) with their notes, and the notes on the flag,
     oldest first, as safe single lines."""
     lines = []
