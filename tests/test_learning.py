@@ -232,3 +232,19 @@ def test_bot_summary_says_when_it_read_only_the_latest(store):
     assert precision_summary(store, "discord:s1", newest=2)[0] == "Precision from the latest 2 reviews: sexual 100% of 2"
     assert precision_summary(store, "discord:s1")[0] == "Precision from 3 reviews: sexual 100% of 3"
     assert precision_summary(store, "discord:other") == ["Precision: no reviewed flags yet."]
+
+
+@pytest.mark.parametrize("source", ["db", "csv"])
+def test_train_reads_decisions_from_the_database_or_an_export(decided_db, tmp_path, source):
+    from bot.cli.model_commands import _load_decisions
+
+    path = decided_db
+    if source == "csv":
+        path = tmp_path / "train.csv"
+        assert run("export", "--db", decided_db, "--training", "-o", path).exit_code == 0
+    ds, info = _load_decisions(path)
+    assert len(ds) == 6 and set(ds.sources) == {DECISIONS_SOURCE} and set(ds.langs) == {"und"}
+    assert sorted(ds.texts)[0] == "dasar aseng" and ds.Y[ds.texts.index("dasar aseng")].tolist() == [-1, 1]
+    assert ds.Y[ds.texts.index("foto keluarga")].tolist() == [0, -1]
+    assert info["servers"] == ["discord:s1", "discord:t1"] and info["from"] == path.name
+    assert "6 training row(s) (sexual 4+/1-, racial 1+/0-) from 2 server(s)" in info["summary"]
