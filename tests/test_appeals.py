@@ -11,7 +11,7 @@ from bot import appeals
 from bot.cli import main
 from bot.config import ConfigError, ServerSettings
 from bot.errors import AppealRefused, TriagebotError
-from bot.models import Action
+from bot.models import Action, Review
 from bot.pipeline import Pipeline
 from bot.store import StoreError
 from tests.conftest import KeywordDetector, RecordingAdapter, make_message, make_settings
@@ -362,3 +362,18 @@ async def test_purge_erases_the_appeal_text_with_the_flag_and_the_chain_still_ve
     if not held:  # an edit after the purge is still caught on the other columns
         store.db.conn.execute("UPDATE appeals SET decided_by = 'mod9' WHERE id = ?", (appeal.id,))
         assert not store.verify_chain(SERVER)[0].ok
+
+
+async def test_a_reversal_counts_as_a_false_positive_in_the_precision_figures(store, db_path):
+    from bot import precision
+    p, _ = pipeline_with(store, db_path)
+    confirmed = await flag_and_act(p, "ban", text="lewd one")
+    await p.review(Review(flag_id=confirmed, server=SERVER, decision="confirm", reviewer="mod1"))
+    reversed_ = await flag_and_act(p, "ban", author="friend", text="lewd two")
+    appeal = p.open_appeal("discord", reversed_, "friend", "we were joking")
+    await p.decide_appeal(SERVER, appeal.id, "reverse", "mod1", "banter")
+    await p.settle()
+    [report] = precision.precision_reports(store, SERVER)
+    assert (report.reviewed, report.confirmed, report.dismissed, report.appeal_reversals) == (2, 1, 1, 1)
+    assert appeals.REVERSED_PREFIX.startswith(precision.APPEAL_REVERSED)
+    await p.stop()
