@@ -31,7 +31,8 @@ import numpy as np
 from classifiers.base import Verdict
 from classifiers.errors import TriagebotError
 from classifiers.images.bank import BankIndex, Fingerprint, Match, fingerprint
-from classifiers.images.decode import DEFAULT_LIMITS, ImageRejected, Limits, decode
+from classifiers.images.decode import DEFAULT_LIMITS, ImageRejected, Limits
+from classifiers.images.media import decode_media, timeout_for
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ class _WorkerState:
     def scan(self, job: ScanJob) -> ScanReply:
         self.queries = []
         _rss_reset()
-        img = decode(job.data, job.limits)
+        img = decode_media(job.data, job.limits)  # a still, an animation's frames, a video's or a sticker's
         reply = ScanReply(format=img.format, size=img.size, n_frames=img.n_frames)
         if job.nudity and self.nsfw is not None:
             try:
@@ -130,6 +131,8 @@ class _WorkerState:
             except Exception as exc:  # the bank check and the records are still worth having
                 log.error("nudity detector failed: %s: %s", type(exc).__name__, exc)
         if job.query:
+            # One query per sampled frame (a video or GIF can hide the picture in a later frame). This is the
+            # seam for vPDQ-style matching: per-frame hashes with their frame indices (img.frame_indices).
             self.queries = [fingerprint(f, bank_variants=False) for f in img.frames]
             reply.queries = [(q.hashes, q.variants) for q in self.queries]
         if job.records:
@@ -410,9 +413,10 @@ def scan(
     timeout: float | None = None,
 ) -> ScanOutcome:
     """Scan one upload in a worker: nudity verdicts, the first bank match over `indexes`
-    (every sampled frame is tried: a GIF can hide the picture in a later frame), and the
-    bank records of the first frame. Raises `ImageRejected` (timeout included)."""
-    t = limits.timeout if timeout is None else timeout
+    (every sampled frame is tried: a GIF or video can hide the picture in a later frame), and the
+    bank records of the first frame. Any media kind: stills, animations, MP4/MOV/WebM videos (with
+    `Limits.video_timeout`), animated stickers. Raises `ImageRejected` (timeout included)."""
+    t = timeout_for(data, limits) if timeout is None else timeout
     with pool.session(t) as s:
         reply: ScanReply = s.call("scan", ScanJob(data, nudity=nudity, query=bool(indexes), records=records, limits=limits))
         match = None
