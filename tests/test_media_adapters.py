@@ -1,0 +1,136 @@
+"""Every kind of media, end to end through the real platform clients against the fakes: Discord link
+previews (in the message and arriving later), forwarded messages, videos; Telegram stickers (static,
+animated, video), documents, animations, round videos. The stand-in scanner flags bytes starting
+with NSFW/NUDE; what matters here is what gets downloaded (and from where) and what does not."""
+from __future__ import annotations
+
+import pytest
+
+from tests.fake_discord import ALICE, GENERAL, MALLORY
+from tests.test_discord_bot import SERVER as DISCORD_SERVER
+from tests.test_discord_bot import env as discord_env  # noqa: F401  (fixture)
+from tests.test_discord_bot import fake  # noqa: F401  (fixture)
+from tests.test_telegram_bot import MODS, NSFW, SAFE, TROLL, G
+from tests.test_telegram_bot import SERVER as TELEGRAM_SERVER
+from tests.test_telegram_bot import env as telegram_env  # noqa: F401  (fixture)
+
+NUDE = b"NUDE" + b"\0" * 200
+
+
+def discord_flag(env, payload):
+    fid = env.store.find_flag(DISCORD_SERVER, str(GENERAL), payload["id"])
+    return env.store.flag(DISCORD_SERVER, fid) if fid else None
+
+
+@pytest.mark.parametrize("kind", ["image", "gifv", "article"])
+async def test_discord_link_preview_media_is_scanned_through_the_proxy(discord_env, kind):
+    env = discord_env
+    embed = env.fake.link_embed(kind, NUDE, "x.mp4" if kind == "gifv" else "x.png")
+    payload = await env.fake.send_message(MALLORY, "lihat https://example.org/x", embeds=(embed,))
+    await env.settle()
+    flag = discord_flag(env, payload)
+    assert flag is not None and flag.labels == ("sexual",)
+    assert [a["url"] for a in flag.attachments] == [(embed.get("video") or embed.get("image") or embed["thumbnail"])["proxy_url"]]
+    assert all("example.org" not in a["url"] for a in flag.attachments)  # never the link's own host
+    assert flag.attachments[0]["kind"] == ("video" if kind == "gifv" else "image")
+
+
+async def test_discord_preview_arriving_later_is_scanned_once(discord_env):
+    env = discord_env
+    payload = await env.fake.send_message(MALLORY, "https://example.org/x")
+    await env.settle()
+    assert discord_flag(env, payload) is None
+    embed = env.fake.link_embed("image", NUDE)
+    updated = await env.fake.add_embeds(payload, (embed,))
+    await env.settle(handled=2)
+    flag = discord_flag(env, payload)
+    assert flag is not None and flag.labels == ("sexual",) and flag.excerpt == ""  # the text was checked on arrival
+    served = len(env.fake.served)
+    await env.fake.add_embeds(updated, ())  # an update that brings nothing new: nothing fetched again
+    await env.fake.send_message(ALICE, "halo")
+    await env.settle(handled=3)
+    assert len(env.fake.served) == served
+
+
+async def test_discord_benign_preview_is_not_flagged(discord_env):
+    env = discord_env
+    payload = await env.fake.send_message(ALICE, "resep https://example.org/x", embeds=(env.fake.link_embed("article", b"SAFE pic"),))
+    await env.settle()
+    assert discord_flag(env, payload) is None and len(env.fake.served) == 1
+
+
+@pytest.mark.parametrize("forwarded", [
+    {"attachments": (("pic.png", "image/png", NUDE),)},
+    {"attachments": (("clip.mp4", "video/mp4", NUDE),)},
+    {"content": "lihat", "embeds": "preview"},
+], ids=["picture", "video", "link preview"])
+async def test_discord_forwarded_message_media_is_scanned(discord_env, forwarded):
+    env = discord_env
+    if forwarded.get("embeds") == "preview":
+        forwarded = dict(forwarded, embeds=(env.fake.link_embed("image", NUDE),))
+    payload = await env.fake.send_message(MALLORY, "", forwarded=forwarded)
+    await env.settle()
+    flag = discord_flag(env, payload)
+    assert flag is not None and flag.labels == ("sexual",) and len(flag.attachments) == 1
+
+
+@pytest.mark.parametrize("filename,ctype,scanned", [
+    ("clip.mp4", "video/mp4", True), ("clip.webm", "", True), ("pic.gif", "", True), ("notes.pdf", "application/pdf", False),
+])
+async def test_discord_attachment_kinds(discord_env, filename, ctype, scanned):
+    env = discord_env
+    payload = await env.fake.send_message(MALLORY, "", attachments=((filename, ctype, NUDE),))
+    await env.settle()
+    assert (discord_flag(env, payload) is not None) is scanned
+    assert len(env.fake.served) == int(scanned)
+
+
+async def test_discord_previews_are_capped_per_message(discord_env):
+    env = discord_env
+    embeds = tuple(env.fake.link_embed("image", SAFE + bytes([i])) for i in range(7))
+    await env.fake.send_message(ALICE, "links", embeds=embeds)
+    await env.settle()
+    assert len(env.fake.served) == 4
+
+
+def _sticker(file_id: str, data: bytes, **kw) -> dict:
+    return {"file_id": file_id, "file_unique_id": "u" + file_id, "type": "regular", "width": 512, "height": 512,
+            "is_animated": False, "is_video": False, "file_size": len(data), **kw}
+
+
+def _video(file_id: str, data: bytes, mime: str = "video/mp4", **kw) -> dict:
+    return {"file_id": file_id, "file_unique_id": "u" + file_id, "width": 320, "height": 240, "duration": 2,
+            "mime_type": mime, "file_size": len(data), **kw}
+
+
+#: message field -> (payload builder, whether it is downloaded)
+TELEGRAM_MEDIA = {
+    "static sticker": ("sticker", lambda d: _sticker("st", d), True),
+    "animated sticker (.tgs)": ("sticker", lambda d: _sticker("st", d, is_animated=True), True),
+    "video sticker (WebM)": ("sticker", lambda d: _sticker("st", d, is_video=True), True),
+    "animation (GIF as MP4)": ("animation", lambda d: _video("st", d, file_name="x.mp4"), True),
+    "video": ("video", lambda d: _video("st", d), True),
+    "round video note": ("video_note", lambda d: {"file_id": "st", "file_unique_id": "ust", "length": 240, "duration": 2,
+                                                  "file_size": len(d)}, True),
+    "photo sent as a file": ("document", lambda d: {"file_id": "st", "file_unique_id": "ust", "file_name": "IMG_1.JPG",
+                                                    "mime_type": "application/octet-stream", "file_size": len(d)}, True),
+    "video sent as a file": ("document", lambda d: {"file_id": "st", "file_unique_id": "ust", "file_name": "v.mov",
+                                                    "mime_type": "video/quicktime", "file_size": len(d)}, True),
+    "PDF document": ("document", lambda d: {"file_id": "st", "file_unique_id": "ust", "file_name": "a.pdf",
+                                            "mime_type": "application/pdf", "file_size": len(d)}, False),
+}
+
+
+@pytest.mark.parametrize("kind", TELEGRAM_MEDIA)
+@pytest.mark.parametrize("data", [NSFW, SAFE], ids=["nsfw", "benign"])
+async def test_telegram_media_kinds_are_downloaded_once_and_scanned(telegram_env, kind, data):
+    env = telegram_env
+    field, build, scanned = TELEGRAM_MEDIA[kind]
+    env.fake.add_file("st", data)
+    await env.fake.send(G, TROLL, **{field: build(data)})
+    await env.fake.send(G, TROLL, "sentinel slur")  # handled after the media message: then the media one is done
+    await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS)
+    await env.settle()
+    assert len(env.fake.calls_of("getFile")) == int(scanned)  # an animation is also sent as a document: fetched once
+    flagged = [f for f in env.store.queue(TELEGRAM_SERVER) if "sexual" in f.labels]
+    assert len(flagged) == int(scanned and data is NSFW)
