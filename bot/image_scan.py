@@ -1,5 +1,5 @@
 """Image side of the pipeline: each upload goes to a killable worker process (decode, nudity,
-fingerprints); only verdicts and hashes come back. Bank matching stays here.
+fingerprints, text in the image when OCR is on); only verdicts, hashes and text come back. Bank matching stays here.
 
 Runs in the pipeline's image-wait threads, which wait on the worker with a wall-clock timeout
 (classifiers/images/worker.py): an image over time has its worker killed and is refused.
@@ -20,11 +20,12 @@ from classifiers.images import worker
 from classifiers.images.bank import BankIndex, index_from_entries, match_verdict
 from classifiers.images.decode import DEFAULT_LIMITS, ImageRejected, Limits
 from classifiers.images.nsfw import nudity_available, nudity_status
+from classifiers.images.ocr import STATUS_OFF as OCR_OFF
+from classifiers.images.ocr import ocr_available
 
 log = logging.getLogger(__name__)
 
 SHARED_SCOPE = "shared"
-
 
 @dataclass
 class ImageResult:
@@ -34,6 +35,7 @@ class ImageResult:
     records: list[tuple[str, bytes]] | None = None
     matched_entries: list[int] = field(default_factory=list)
     error: str | None = None
+    text: str = ""  # text read in the image (OCR on), for the pipeline's text model
 
 
 class ImageScan:
@@ -45,12 +47,18 @@ class ImageScan:
         pool: worker.ImageWorkerPool | None = None,
         limits: Limits = DEFAULT_LIMITS,
         workers: int = 2,
+        ocr: bool | None = None,
     ) -> None:
-        """`nudity=None` turns NudeNet on when it is installed. Workers start on the first image."""
+        """`nudity=None` turns NudeNet on when it is installed; `ocr=None` reads text in images when the
+        config asks for it (`[images] ocr`) and the extra is installed. Workers start on the first image."""
         self.store = store
         self.settings = settings
         self.nudity = nudity_available() if nudity is None else nudity
-        self.pool = pool if pool is not None else worker.ImageWorkerPool(workers, nudity=self.nudity)
+        wanted = settings.image_ocr if ocr is None else ocr
+        self.ocr = wanted and ocr_available()
+        if wanted and not self.ocr:
+            log.warning("[images] ocr is on but the OCR engine is not installed: %s", OCR_OFF)
+        self.pool = pool if pool is not None else worker.ImageWorkerPool(workers, nudity=self.nudity, ocr=self.ocr)
         self.limits = limits
         self._indexes: dict[str, BankIndex] = {}
         self._lock = threading.Lock()
@@ -58,7 +66,8 @@ class ImageScan:
     def status(self) -> str:
         n = self.store.bank_size()
         nudity = nudity_status() if self.nudity else "nudity detection off"
-        return f"{nudity}; re-share bank: {n} entr{'y' if n == 1 else 'ies'}"
+        ocr = "text in images read (OCR)" if self.ocr else "text in images not read"
+        return f"{nudity}; {ocr}; re-share bank: {n} entr{'y' if n == 1 else 'ies'}"
 
     def scopes(self, server: str, shared: bool) -> list[str]:
         return [server, SHARED_SCOPE] if shared else [server]
@@ -74,11 +83,11 @@ class ImageScan:
         """Nudity + bank + records, in a worker with a timeout. Never raises for bad images."""
         indexes = [self._indexes[s] for s in scopes if s in self._indexes and len(self._indexes[s])]
         try:
-            out = worker.scan(self.pool, data, indexes, nudity=self.nudity, records=True, limits=self.limits)
+            out = worker.scan(self.pool, data, indexes, nudity=self.nudity, records=True, limits=self.limits, ocr=self.ocr)
         except ImageRejected as exc:
             log.info("image rejected: %s", exc.reason)
             return ImageResult(error=exc.reason)
-        result = ImageResult(verdicts=list(out.verdicts), records=out.records)
+        result = ImageResult(verdicts=list(out.verdicts), records=out.records, text=out.text)
         if out.match is not None:
             result.verdicts.append(match_verdict(out.match))
             result.matched_entries.append(out.match.entry_id)

@@ -19,6 +19,7 @@ from bot.action_runner import ActionRunner
 from bot.config import ServerSettings, Settings
 from bot.delivery import AlertDelivery
 from bot.intake import Intake
+from bot.image_text import image_text_verdicts
 from bot.member_requests import MemberRequestsMixin, ProtectOutcome, ReportOutcome
 from bot.models import Action, Attachment, Decision, Message, utcnow
 from bot.moderation import IncidentOutcome, ModerationMixin
@@ -119,6 +120,8 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
                 result = await self._scan_attachment(message, att, scopes)
                 if result is not None:
                     out.verdicts += result.verdicts
+                    if getattr(result, "text", ""):  # text read in the image (OCR): through the text model
+                        out.verdicts += image_text_verdicts(result.text, self.classify_text)
                     if result.records:
                         out.images.append(result.records)
                     out.bank_entries += result.matched_entries

@@ -53,6 +53,7 @@ class ScanJob:
     query: bool = True  # query fingerprints of every sampled frame, for bank matching
     records: bool = True  # bank records of the first frame (stored if the message is flagged)
     limits: Limits = DEFAULT_LIMITS
+    ocr: bool = False  # read the text in the image (only when the worker loaded the OCR engine)
 
 
 @dataclass
@@ -66,6 +67,7 @@ class ScanReply:
     queries: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (hashes, variants) per frame
     records: list[tuple[str, bytes]] | None = None
     peak_rss: int = 0  # the worker's peak resident memory during this job (bytes; 0 if unknown)
+    text: str = ""  # text read in the image (OCR), for the caller's text model
 
 
 @dataclass
@@ -79,6 +81,7 @@ class ScanOutcome:
     size: tuple[int, int]
     n_frames: int
     peak_rss: int
+    text: str = ""
 
 
 # --------------------------------------------------------------------------------------
@@ -106,9 +109,9 @@ def peak_rss(pid: int | str = "self") -> int:
 
 
 class _WorkerState:
-    """What one worker keeps between messages: the detector and the last upload's query prints."""
+    """What one worker keeps between messages: the detectors and the last upload's query prints."""
 
-    def __init__(self, nudity: bool) -> None:
+    def __init__(self, nudity: bool, ocr: bool = False) -> None:
         self.nsfw: Any = None
         if nudity:
             from classifiers.images.nsfw import NsfwDetector, nudity_available
@@ -116,6 +119,13 @@ class _WorkerState:
             if nudity_available():
                 self.nsfw = NsfwDetector(threads=1)
                 self.nsfw.load()
+        self.ocr: Any = None
+        if ocr:
+            from classifiers.images.ocr import OcrEngine, ocr_available
+
+            if ocr_available():
+                self.ocr = OcrEngine(threads=1)
+                self.ocr.load()
         self.queries: list[Fingerprint] = []
         # import and touch everything once (scipy, OpenCV's ORB), so no image pays for it in its timeout
         fingerprint(np.random.default_rng(0).integers(0, 256, (96, 128, 3), dtype=np.uint8)).to_records()
@@ -137,6 +147,11 @@ class _WorkerState:
             reply.queries = [(q.hashes, q.variants) for q in self.queries]
         if job.records:
             reply.records = fingerprint(img.image).to_records()
+        if job.ocr and self.ocr is not None:
+            try:
+                reply.text = self.ocr.read_decoded(img)
+            except Exception as exc:  # the other checks' results are still worth having
+                log.error("OCR failed: %s: %s", type(exc).__name__, exc)
         reply.peak_rss = peak_rss()
         return reply
 
@@ -144,7 +159,7 @@ class _WorkerState:
         return self.queries[frame].query_orb(mirrored, view)
 
 
-def _worker_main(conn: Any, nudity: bool) -> None:
+def _worker_main(conn: Any, nudity: bool, ocr: bool = False) -> None:
     """Serve jobs until the pipe closes. Errors go back as data; nothing is logged to stderr
     (the parent logs the rejection, once)."""
     logging.getLogger().addHandler(logging.NullHandler())
@@ -158,7 +173,7 @@ def _worker_main(conn: Any, nudity: bool) -> None:
     except ImportError:
         pass
     try:
-        state = _WorkerState(nudity)
+        state = _WorkerState(nudity, ocr)
     except Exception as exc:
         conn.send(("fail", f"worker could not start: {type(exc).__name__}: {exc}"))
         return
@@ -280,14 +295,16 @@ class ImageWorkerPool:
     """A few worker processes for untrusted images, started on first use and reused.
 
     `size` jobs run at once; more callers wait for a free worker. `nudity` loads NudeNet in
-    each worker when it starts (so the model load never counts against an image's timeout).
+    each worker when it starts (so the model load never counts against an image's timeout); `ocr`
+    loads the OCR engine likewise (classifiers/images/ocr.py; ignored when the extra is missing).
     """
 
-    def __init__(self, size: int = 2, *, nudity: bool = True, start_timeout: float = START_TIMEOUT) -> None:
+    def __init__(self, size: int = 2, *, nudity: bool = True, ocr: bool = False, start_timeout: float = START_TIMEOUT) -> None:
         if size < 1:
             raise ValueError("an image worker pool needs at least one worker")
         self.size = size
         self.nudity = nudity
+        self.ocr = ocr
         self.start_timeout = start_timeout
         self._idle: list[_Worker] = []
         self._live = 0
@@ -301,7 +318,7 @@ class ImageWorkerPool:
     def _start(self) -> _Worker:
         ctx = _context()
         parent, child = ctx.Pipe(duplex=True)
-        proc = ctx.Process(target=_worker_main, args=(child, self.nudity), name="triagebot-image-worker", daemon=True)
+        proc = ctx.Process(target=_worker_main, args=(child, self.nudity, self.ocr), name="triagebot-image-worker", daemon=True)
         proc.start()
         child.close()
         w = _Worker(proc, parent)
@@ -411,6 +428,7 @@ def scan(
     records: bool = True,
     limits: Limits = DEFAULT_LIMITS,
     timeout: float | None = None,
+    ocr: bool = False,
 ) -> ScanOutcome:
     """Scan one upload in a worker: nudity verdicts, the first bank match over `indexes`
     (every sampled frame is tried: a GIF or video can hide the picture in a later frame), and the
@@ -418,7 +436,8 @@ def scan(
     `Limits.video_timeout`), animated stickers. Raises `ImageRejected` (timeout included)."""
     t = timeout_for(data, limits) if timeout is None else timeout
     with pool.session(t) as s:
-        reply: ScanReply = s.call("scan", ScanJob(data, nudity=nudity, query=bool(indexes), records=records, limits=limits))
+        reply: ScanReply = s.call("scan", ScanJob(data, nudity=nudity, query=bool(indexes), records=records, limits=limits,
+                                                       ocr=ocr))
         match = None
         try:
             for i, (hashes, variants) in enumerate(reply.queries):
@@ -441,6 +460,7 @@ def scan(
         size=reply.size,
         n_frames=reply.n_frames,
         peak_rss=reply.peak_rss,
+        text=reply.text,
     )
 
 
