@@ -12,6 +12,7 @@ from bot.image_text import QUOTE_CHARS, image_text_verdicts, quote_image_text
 from bot.models import Attachment
 from bot.pipeline import Pipeline
 from classifiers.base import Verdict
+from classifiers.images.decode import Limits
 from classifiers.images.ocr import OcrEngine, clean, ocr_available
 from classifiers.images.worker import ImageWorkerPool, scan
 from tests.conftest import KeywordDetector, RecordingAdapter, make_message, make_settings
@@ -135,6 +136,8 @@ def test_worker_reads_text_of_stills_and_videos() -> None:
         assert scan(p, png(meme(["dasar monyet"])), nudity=False, ocr=True).text.lower() == "dasar monyet"
         assert scan(p, video(meme(["kirim foto bugil"]), n=4, at=0, size=(640, 360)), nudity=False, ocr=True).text.lower() == "kirim foto bugil"
         assert scan(p, png(meme(["dasar monyet"])), nudity=False, ocr=False).text == ""  # asked for nothing, reads nothing
+        # reading text gets its own time on top of the picture's (Limits.ocr_timeout)
+        assert scan(p, png(meme(["dasar monyet"])), nudity=False, ocr=True, limits=Limits(timeout=0.001, ocr_timeout=30)).text
 
 
 @needs_ocr

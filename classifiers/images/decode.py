@@ -88,6 +88,8 @@ class Limits:
     #: embedded raster images read from an animated sticker (Lottie JSON), and its JSON size once unzipped
     max_embedded_images: int = 4
     max_lottie_bytes: int = 4 * 1024 * 1024
+    #: extra wall clock when the worker also reads the text in the image (OCR: 0.5-2 s per frame on a loaded core)
+    ocr_timeout: float = 5.0
 
 
 DEFAULT_LIMITS = Limits()

@@ -68,6 +68,7 @@ class ScanReply:
     records: list[tuple[str, bytes]] | None = None
     peak_rss: int = 0  # the worker's peak resident memory during this job (bytes; 0 if unknown)
     text: str = ""  # text read in the image (OCR), for the caller's text model
+    sampled: int = 0  # frames decoded and checked
 
 
 @dataclass
@@ -82,6 +83,7 @@ class ScanOutcome:
     n_frames: int
     peak_rss: int
     text: str = ""
+    sampled: int = 0
 
 
 # --------------------------------------------------------------------------------------
@@ -134,7 +136,7 @@ class _WorkerState:
         self.queries = []
         _rss_reset()
         img = decode_media(job.data, job.limits)  # a still, an animation's frames, a video's or a sticker's
-        reply = ScanReply(format=img.format, size=img.size, n_frames=img.n_frames)
+        reply = ScanReply(format=img.format, size=img.size, n_frames=img.n_frames, sampled=len(img.frames))
         if job.nudity and self.nsfw is not None:
             try:
                 reply.verdicts = self.nsfw.classify_decoded(img)
@@ -434,7 +436,7 @@ def scan(
     (every sampled frame is tried: a GIF or video can hide the picture in a later frame), and the
     bank records of the first frame. Any media kind: stills, animations, MP4/MOV/WebM videos (with
     `Limits.video_timeout`), animated stickers. Raises `ImageRejected` (timeout included)."""
-    t = timeout_for(data, limits) if timeout is None else timeout
+    t = timeout_for(data, limits) + (limits.ocr_timeout if ocr else 0.0) if timeout is None else timeout
     with pool.session(t) as s:
         reply: ScanReply = s.call("scan", ScanJob(data, nudity=nudity, query=bool(indexes), records=records, limits=limits,
                                                        ocr=ocr))
@@ -461,6 +463,7 @@ def scan(
         n_frames=reply.n_frames,
         peak_rss=reply.peak_rss,
         text=reply.text,
+        sampled=reply.sampled,
     )
 
 
