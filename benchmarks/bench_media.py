@@ -9,6 +9,8 @@ and a 1-entry bank, as the bot does: decode + sample frames + NudeNet on each sa
 fingerprints of each frame + bank match. Reported: median and max wall time of N runs (the
 parent's view: pipe round trip included), frames sampled, and the worker's peak RSS.
 
+Then the hostile media of tests/hostile_images.py, refused or sampled, with the same worker.
+
 Part 2 (needs the `ocr` extra) measures RapidOCR on one thread: the same worker scanning the
 same pictures with and without OCR, so the difference is what OCR adds per image.
 """
@@ -28,7 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from classifiers.images.bank import BankIndex, fingerprint  # noqa: E402
 from classifiers.images.nsfw import nudity_available  # noqa: E402
 from classifiers.images.ocr import ocr_available  # noqa: E402
-from classifiers.images.worker import ImageWorkerPool, scan  # noqa: E402
+from classifiers.images.worker import ImageWorkerPool, peak_rss, scan  # noqa: E402
+from classifiers.images.decode import ImageRejected  # noqa: E402
+from tests.hostile_images import HOSTILE_MEDIA  # noqa: E402
 from tests.media_files import animation, benign, picture, still, tgs, video  # noqa: E402
 
 
@@ -88,6 +92,21 @@ def main() -> None:
             print(f"{name:50} {len(data):9,} {out.sampled:>6}"
                   f"{statistics.median(times):9.0f} {max(times):7.0f} {out.peak_rss / 2**20:7.0f}  "
                   f"{'entry #%d' % out.match.entry_id if out.match else '-'}")
+        print(f"\nHostile media (tests/hostile_images.py HOSTILE_MEDIA), same worker, {args.repeat} runs each")
+        print(f"{'file':45} {'bytes':>10} {'median ms':>9} {'peak MB':>7}  outcome")
+        for name, build, _code in HOSTILE_MEDIA:
+            data = build()
+            times, outcome = [], ""
+            for _ in range(args.repeat):
+                t = time.perf_counter()
+                try:
+                    out = scan(pool, data, [index], nudity=nudity)
+                    outcome = f"scanned, {out.sampled} frames"
+                except ImageRejected as exc:
+                    outcome = f"refused ({exc.code}): {exc.reason[:60]}"
+                times.append((time.perf_counter() - t) * 1000)
+            peak = peak_rss(pool.pids()[0]) if pool.pids() else 0
+            print(f"{name:45} {len(data):10,} {statistics.median(times):9.0f} {peak / 2**20:7.0f}  {outcome}")
     if args.no_ocr or not ocr_available():
         print("\nPart 2 skipped" + ("" if args.no_ocr else " (pip install 'triagebot[ocr]')"))
         return
