@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import logging
 import statistics
 import sys
 import time
@@ -80,6 +81,7 @@ def main() -> None:
     ap.add_argument("--no-nudity", action="store_true")
     ap.add_argument("--no-ocr", action="store_true")
     args = ap.parse_args()
+    logging.basicConfig(level=logging.ERROR)  # refusals are reported in the table, not logged line by line
     nudity = nudity_available() and not args.no_nudity
     index = BankIndex()
     index.add(1, fingerprint(picture("original")))

@@ -3,6 +3,7 @@ before the timeout with bounded memory, an overrunning worker is killed and repl
 matching through the worker equals matching in-process."""
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import threading
@@ -156,6 +157,11 @@ def test_records_from_the_worker_equal_in_process_records() -> None:
     assert out.records == fingerprint(decode(data).image).to_records()
 
 
+needs_opencv = pytest.mark.skipif(importlib.util.find_spec("cv2") is None,
+                                  reason="videos are read with OpenCV's FFmpeg (pip install 'triagebot[images]')")
+
+
+@needs_opencv
 @pytest.mark.parametrize("name,build,code", HOSTILE_MEDIA, ids=[h[0] for h in HOSTILE_MEDIA])
 def test_hostile_media_is_refused_in_the_worker_with_bounded_memory(pool, name, build, code) -> None:
     data = build()
@@ -174,6 +180,7 @@ def test_hostile_media_is_refused_in_the_worker_with_bounded_memory(pool, name, 
         assert peak < MAX_WORKER_RSS, f"{peak / 2**20:.0f} MB"
 
 
+@needs_opencv
 @pytest.mark.parametrize("build", [lambda: video(picture(), n=6, at=3), lambda: tgs(picture())], ids=["MP4", "tgs"])
 def test_media_matches_through_the_worker(build) -> None:
     index = BankIndex()
@@ -183,6 +190,7 @@ def test_media_matches_through_the_worker(build) -> None:
     assert out.match is not None and out.match.entry_id == 7
 
 
+@needs_opencv
 def test_a_video_gets_the_video_timeout_and_is_killed_past_it() -> None:
     """Videos get `Limits.video_timeout`, not the picture timeout; past it the worker is killed."""
     slow = video(None, n=400, size=(320, 240))
