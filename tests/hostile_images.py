@@ -210,6 +210,8 @@ HOSTILE_MEDIA: list[tuple[str, object, str | None]] = [
     ("AVI (not an accepted container)", lambda: b"RIFF\x00\x10\x00\x00AVI LIST" + b"\x00" * 512, "unrecognised"),
     ("HLS playlist naming a local file", lambda: b"#EXTM3U\n#EXTINF:1,\nfile:///etc/passwd\n", "unrecognised"),
     ("MP4 of 5000 frames", lambda: _mp4(5000, (16, 16)), None),
+    ("WebM header then 1 MB of look-alike Video elements", lambda: b"\x1a\x45\xdf\xa3" + b"\xe0\x82\xb0\x81" * 250_000, "corrupt"),
+    ("MP4 header then 500,000 track-header look-alikes", lambda: _mp4()[:32] + b"\x00\x00\x00\x5ctkhd" * 500_000, "too_many_pixels"),
     ("tgs inflating to 64 MB", lambda: gzip_bomb(64 << 20), "too_large"),
     ("tgs that is not gzip after its magic", lambda: b"\x1f\x8b" + b"\xff" * 200, "corrupt"),
 ]

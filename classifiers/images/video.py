@@ -65,6 +65,12 @@ def video_format(data: bytes) -> str | None:
     return None
 
 
+#: bounds of the header walk in `declared_dimensions`
+_MAX_TRACKS = 16
+_MAX_EBML_PROBES = 4096
+_HEADER_WINDOW = 256 * 1024
+
+
 def _reject(reason: str, code: str) -> ImageRejected:
     log.warning("video rejected (%s): %s", code, reason)
     return ImageRejected(reason, code)
@@ -76,11 +82,13 @@ def declared_dimensions(data: bytes, fmt: str) -> list[tuple[int, int]]:
     MP4/MOV: each `tkhd` box ends with width and height as 16.16 fixed point. Matroska/WebM: the
     PixelWidth (0xB0) / PixelHeight (0xBA) elements of each video track. A file can lie here
     (the codec's own header has the real size), which is why the decoded size is checked again.
+    The walk is bounded (`_MAX_TRACKS` headers, `_MAX_EBML_PROBES` candidates in the first
+    `_HEADER_WINDOW` bytes), so a file stuffed with look-alike bytes costs milliseconds.
     """
     out: list[tuple[int, int]] = []
     if fmt in ("MP4", "MOV"):
         start = 0
-        while True:
+        while len(out) < _MAX_TRACKS:
             i = data.find(b"tkhd", start)
             if i < 4:
                 break
@@ -94,9 +102,9 @@ def declared_dimensions(data: bytes, fmt: str) -> list[tuple[int, int]]:
     # Matroska: PixelWidth/PixelHeight are 1-byte IDs inside a Video (0xE0) element; read the
     # element's size (EBML varint) and value wherever a Video element is found
     start = 0
-    while True:
-        i = data.find(b"\xe0", start)
-        if i < 0 or i > 1_000_000:  # the track header comes first; never scan a whole file
+    for _ in range(_MAX_EBML_PROBES):
+        i = data.find(b"\xe0", start, _HEADER_WINDOW)  # the track header comes first; never scan a whole file
+        if i < 0 or len(out) >= _MAX_TRACKS:
             break
         start = i + 1
         body = _ebml_children(data, i + 1)
