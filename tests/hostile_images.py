@@ -181,6 +181,18 @@ def mp4_lying_small(width: int, height: int) -> bytes:
     return _patch_tkhd(video(None, n=2, size=(width, height)), 64, 48)
 
 
+def webm_without_duration(frames: int) -> bytes:
+    """A WebM whose Duration element is blanked out (a Void element of the same length), as a live
+    recording has none: the frame count is unknown and the decoder must read forward, within its budget."""
+    from tests.media_files import video
+
+    data = bytearray(video(None, "webm", n=frames, size=(32, 32)))
+    i = data.index(b"\x44\x89")
+    size = data[i + 2] & 0x7F
+    data[i : i + 3 + size] = b"\xec" + bytes([0x80 | (size + 1)]) + b"\x00" * (size + 1)
+    return bytes(data)
+
+
 def truncated(data: bytes, keep: float = 0.5) -> bytes:
     return data[: int(len(data) * keep)]
 
@@ -210,6 +222,7 @@ HOSTILE_MEDIA: list[tuple[str, object, str | None]] = [
     ("AVI (not an accepted container)", lambda: b"RIFF\x00\x10\x00\x00AVI LIST" + b"\x00" * 512, "unrecognised"),
     ("HLS playlist naming a local file", lambda: b"#EXTM3U\n#EXTINF:1,\nfile:///etc/passwd\n", "unrecognised"),
     ("MP4 of 5000 frames", lambda: _mp4(5000, (16, 16)), None),
+    ("WebM of 3000 frames without a duration", lambda: webm_without_duration(3000), None),
     ("WebM header then 1 MB of look-alike Video elements", lambda: b"\x1a\x45\xdf\xa3" + b"\xe0\x82\xb0\x81" * 250_000, "corrupt"),
     ("MP4 header then 500,000 track-header look-alikes", lambda: _mp4()[:32] + b"\x00\x00\x00\x5ctkhd" * 500_000, "too_many_pixels"),
     ("tgs inflating to 64 MB", lambda: gzip_bomb(64 << 20), "too_large"),

@@ -16,7 +16,7 @@ from classifiers.images.decode import ImageRejected, Limits
 from classifiers.images.lottie import decode_lottie, inflate_capped
 from classifiers.images.media import decode_media, media_kind, timeout_for
 from classifiers.images.video import declared_dimensions, video_format
-from tests.hostile_images import HOSTILE_MEDIA, mp4_lying_small
+from tests.hostile_images import HOSTILE_MEDIA, mp4_lying_small, webm_without_duration
 from tests.media_files import animation, benign, picture, still, tgs, video
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("cv2") is None,
@@ -109,6 +109,11 @@ def test_a_video_lying_about_its_size_is_refused_by_its_decoded_size() -> None:
 def test_declared_dimensions_are_read_from_the_container(container: str) -> None:
     data = video(None, container, n=2, size=(96, 64))
     assert (96, 64) in declared_dimensions(data, video_format(data) or "")
+
+
+def test_a_video_of_unknown_length_is_read_forward_within_the_step_budget() -> None:
+    img = decode_media(webm_without_duration(600), Limits(max_video_frames=4, max_video_step=40))
+    assert img.frame_indices == [0, 10, 20, 30] and img.n_frames == 31
 
 
 def test_sampling_keeps_the_frames_it_has_when_time_runs_short() -> None:
