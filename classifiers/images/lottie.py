@@ -25,7 +25,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _reject(reason: str, code: str) -> ImageRejected:
-    log.warning("animated sticker rejected (%s): %s", code, reason)
+    log.log(logging.INFO if code == "vector_only" else logging.WARNING, "animated sticker rejected (%s): %s", code, reason)
     return ImageRejected(reason, code)
 
 

@@ -36,6 +36,8 @@ from classifiers.images.media import decode_media, timeout_for
 
 log = logging.getLogger(__name__)
 
+#: refusal codes that are routine (logged at INFO): vector-only animated stickers
+QUIET_CODES = frozenset({"vector_only"})
 #: seconds a new worker may take to import its libraries and load NudeNet (not the job's timeout)
 START_TIMEOUT = 120.0
 
@@ -247,7 +249,8 @@ class Session:
         self.pending = False
 
     def _refuse(self, reason: str, code: str) -> ImageRejected:
-        log.warning("image rejected (%s): %s", code, reason)
+        # most animated stickers are vector art: an expected skip, not a warning
+        log.log(logging.INFO if code in QUIET_CODES else logging.WARNING, "image rejected (%s): %s", code, reason)
         return ImageRejected(reason, code)
 
     def call(self, op: str, *args: Any) -> Any:
