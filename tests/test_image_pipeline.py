@@ -179,3 +179,32 @@ async def test_every_media_kind_through_the_pipeline(img_pipeline, store, name, 
         assert "reshare" not in d.labels
     else:  # refused with a reason, the message's text still checked, no worker killed
         assert d.flagged and d.labels == ("sexual",) and img_pipeline.image_scanner.pool.killed == 0
+
+
+# ---- identical bytes seen again -----------------------------------------------------------------
+async def test_identical_media_is_scanned_once_until_the_bank_changes(img_pipeline, store):
+    scanner = img_pipeline.image_scanner
+    first = await img_pipeline.handle(with_image("reshare_jpeg"))
+    again = await img_pipeline.handle(with_image("reshare_jpeg"))
+    assert not first.flagged and not again.flagged and scanner.cache_hits == 1
+    await img_pipeline.protect("discord:s1", demo_images.variant("original"), "victim")  # the bank changed
+    after = await img_pipeline.handle(with_image("reshare_jpeg"))
+    assert after.labels == ("reshare",) and scanner.cache_hits == 1
+    assert (await img_pipeline.handle(with_image("reshare_jpeg"))).labels == ("reshare",) and scanner.cache_hits == 2
+
+
+@pytest.mark.parametrize("name", ["garbage", "text", "bomb"])
+async def test_refusals_of_the_bytes_are_remembered(img_pipeline, name):
+    scanner = img_pipeline.image_scanner
+    for _ in range(2):
+        await img_pipeline.handle(with_image(name))
+    assert scanner.cache_hits == 1
+
+
+async def test_a_timeout_is_not_remembered(store, db_path):
+    settings = make_settings(db_path)
+    with ImageWorkerPool(1, nudity=False) as slow_pool:
+        scanner = ImageScan(store, settings, nudity=False, pool=slow_pool, limits=Limits(max_jpeg_scans=10**6, timeout=0.3))
+        bomb = scan_bomb(4000, 4000, 1000)
+        assert scanner.scan(bomb, ["discord:s1"]).error and scanner.scan(bomb, ["discord:s1"]).error
+    assert scanner.cache_hits == 0 and slow_pool.killed == 2
