@@ -155,6 +155,7 @@ class FakeDiscord:
         self.messages: dict[int, dict] = {}  # every message either side sent, by id
         self.attachments: dict[int, bytes] = {}
         self.served: list[int] = []  # attachment/media ids downloaded, in order
+        self.stickers: dict[int, bytes] = {}
         self.failures: list[tuple[str, re.Pattern[str], int, str]] = []
         self.sockets: list[web.WebSocketResponse] = []
         self.identified = asyncio.Event()
@@ -183,6 +184,7 @@ class FakeDiscord:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/attachments/{id}/{name}", self._attachment)
+        app.router.add_get("/stickers/{id}.{ext}", self._sticker)  # tests point discord.Asset.BASE here
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -301,7 +303,7 @@ class FakeDiscord:
 
     def message_payload(self, author: int, content: str, channel_id: int = GENERAL, mentions: tuple[int, ...] = (),
                         reply_to: int | None = None, attachments: tuple[tuple[str, str, bytes], ...] = (),
-                        embeds: tuple[dict, ...] = (), forwarded: dict | None = None) -> dict:
+                        embeds: tuple[dict, ...] = (), forwarded: dict | None = None, stickers: tuple[dict, ...] = ()) -> dict:
         """`forwarded`: {"content", "attachments": ((name, type, bytes), ...), "embeds": (...)} of a
         forwarded message, sent as Discord does (a message reference of type 1 plus a snapshot)."""
         mid = self.new_id()
@@ -311,7 +313,7 @@ class FakeDiscord:
                    "edited_timestamp": None, "tts": False, "mention_everyone": False,
                    "mentions": [{**user(u), "member": member(u, with_user=False)} for u in mentions],
                    "mention_roles": [], "attachments": atts, "embeds": list(embeds), "pinned": False, "type": 0, "flags": 0,
-                   "components": []}
+                   "components": [], "sticker_items": list(stickers)}
         if forwarded is not None:
             payload["flags"] = 1 << 14  # HAS_SNAPSHOT
             payload["message_reference"] = {"type": 1, "message_id": str(self.new_id()), "channel_id": str(OTHER), "guild_id": str(GUILD)}
@@ -418,6 +420,18 @@ class FakeDiscord:
         return [c for c in self.calls if c.method == method and pattern.search(c.path)]
 
     # ---- REST ------------------------------------------------------------------------
+    def sticker(self, data: bytes, format_type: int = 1, name: str = "sticker") -> dict:
+        """A sticker item for `message_payload(stickers=...)` (1 PNG, 2 APNG, 3 Lottie, 4 GIF); PNG/APNG bytes
+        are served at /stickers/<id>.png once the test points `discord.asset.Asset.BASE` at the fake."""
+        sid = self.new_id()
+        self.stickers[sid] = data
+        return {"id": str(sid), "name": name, "format_type": format_type}
+
+    async def _sticker(self, request: web.Request) -> web.Response:
+        self.served.append(int(request.match_info["id"]))
+        data = self.stickers.get(int(request.match_info["id"]))
+        return web.Response(status=404) if data is None else web.Response(body=data, headers={"Content-Type": "image/png"})
+
     async def _attachment(self, request: web.Request) -> web.Response:
         self.served.append(int(request.match_info["id"]))
         data = self.attachments.get(int(request.match_info["id"]))

@@ -93,6 +93,19 @@ async def test_discord_previews_are_capped_per_message(discord_env):
     assert len(env.fake.served) == 4
 
 
+@pytest.mark.parametrize("format_type,scanned", [(1, True), (2, True), (3, False)], ids=["PNG", "APNG", "Lottie"])
+async def test_discord_picture_stickers_are_scanned(discord_env, monkeypatch, format_type, scanned):
+    import discord
+
+    env = discord_env
+    monkeypatch.setattr(discord.asset.Asset, "BASE", f"http://127.0.0.1:{env.fake.port}")
+    payload = await env.fake.send_message(MALLORY, "", stickers=(env.fake.sticker(NUDE, format_type),))
+    await env.settle()
+    flag = discord_flag(env, payload)
+    assert (flag is not None and flag.labels == ("sexual",)) is scanned
+    assert len(env.fake.served) == int(scanned)
+
+
 def _sticker(file_id: str, data: bytes, **kw) -> dict:
     return {"file_id": file_id, "file_unique_id": "u" + file_id, "type": "regular", "width": 512, "height": 512,
             "is_animated": False, "is_video": False, "file_size": len(data), **kw}

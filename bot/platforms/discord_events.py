@@ -56,12 +56,22 @@ def embed_media(embeds: Sequence[discord.Embed], origin: str = "embed") -> list[
     return out
 
 
+#: sticker formats that are pictures (PNG, APNG, GIF); Lottie stickers are Discord's own vector art
+_PICTURE_STICKERS = (discord.StickerFormatType.png, discord.StickerFormatType.apng, discord.StickerFormatType.gif)
+
+
+def sticker_media(stickers: Sequence[discord.StickerItem]) -> list[Attachment]:
+    """Stickers as pictures, from Discord's CDN: a member with Nitro can post any server's stickers,
+    so a sticker made from a victim's photo travels between servers."""
+    return [Attachment(kind="image", url=s.url, filename=s.name, origin="sticker") for s in stickers if s.format in _PICTURE_STICKERS]
+
+
 def message_media(msg: discord.Message) -> tuple[Attachment, ...]:
-    """Attachments, link-preview media, and the files and previews of forwarded messages (snapshots)."""
-    files = [_attachment(a) for a in msg.attachments]
+    """Attachments, stickers, link-preview media, and the files and previews of forwarded messages (snapshots)."""
+    files = [_attachment(a) for a in msg.attachments] + sticker_media(msg.stickers)
     previews = embed_media(msg.embeds)
     for snap in getattr(msg, "message_snapshots", None) or ():
-        files += [_attachment(a, "forward") for a in snap.attachments]
+        files += [_attachment(a, "forward") for a in snap.attachments] + sticker_media(snap.stickers)
         previews += embed_media(snap.embeds, "forward")
     seen = {a.url for a in files}
     unique = [a for i, a in enumerate(previews) if a.url not in seen and a.url not in {p.url for p in previews[:i]}]
