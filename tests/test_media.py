@@ -158,3 +158,19 @@ def test_inflate_stops_at_the_cap() -> None:
     with pytest.raises(ImageRejected):
         inflate_capped(gzip.compress(b"x" * 5000), 4999)
     assert inflate_capped(gzip.compress(b"x" * 5000), 5000) == b"x" * 5000
+
+
+@pytest.mark.skipif(importlib.util.find_spec("nudenet") is None, reason="nudenet not installed")
+def test_scan_image_cli_takes_videos_and_stickers(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    paths = []
+    for name, data in [("clip.mp4", video(benign(3), n=6)), ("sticker.tgs", tgs(benign(4))), ("cut.webm", video(None, "webm")[:40])]:
+        p = tmp_path / name
+        p.write_bytes(data)
+        paths.append(str(p))
+    r = CliRunner().invoke(main, ["scan-image", *paths, "--format", "jsonl"], catch_exceptions=False)
+    rows = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    assert r.exit_code == 1 and [("scores" in row, "error" in row) for row in rows] == [(True, False), (True, False), (False, True)]
