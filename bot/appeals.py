@@ -137,25 +137,43 @@ def build_alert(store: Store, server: str, appeal_id: int, lang: str = "en") -> 
 class AppealsMixin(PipelineBase):
     """Part of `Pipeline`: telling members how to appeal, opening appeals, deciding them."""
 
+    async def before_action(self, action: Action) -> None:
+        """A ban's notice goes out first, and is awaited: once banned, the member shares no server with the bot,
+        and Discord then refuses the bot's private messages to them (50007). If the ban then fails, the member
+        was told of a ban that did not happen; the notice and the failure are both in the record."""
+        if action.kind != "ban" or action.dry_run:
+            return
+        notice = self._appeal_notice_for(action)
+        if notice is not None:
+            await self.actions.carry_out(self.store.record_action(notice), notice)
+
     def after_action(self, action: Action, result: ActionResult) -> None:
         """An action finished: if it landed on a member, tell them (in the background) how to appeal it.
 
-        One notice per member, flag and kind of action; nothing for dry runs, failures or targets already gone."""
-        if (action.kind not in APPEALABLE or not result.ok or result.gone or action.dry_run or not action.user_id
-                or action.flag_id is None):
+        One notice per member, flag and kind of action; nothing for dry runs, failures or targets already gone
+        (a ban's was sent before it, see `before_action`)."""
+        if not result.ok or result.gone:
             return
-        settings = self.server_settings(action.server)
-        if not settings.appeals or settings.dry_run:
+        notice = self._appeal_notice_for(action)
+        if notice is None:
             return
-        reason = f"appeal notice: {action.kind}"
-        if any(a["kind"] == "appeal_notice" and a["target_user"] == action.user_id and a["reason"] == reason
-               for a in self.store.actions_for(action.server, action.flag_id)):
-            return
-        notice = appeal_notice(action, settings.language)
         try:
             self.actions.submit([(self.store.record_action(notice), notice)])
         except Exception:  # the action itself is done and recorded; only the notice is lost, and that is logged
             log.exception("could not queue the appeal notice for %s flag %s", action.server, action.flag_id)
+
+    def _appeal_notice_for(self, action: Action) -> Action | None:
+        """The notice to send about `action`, or None: not appealable, appeals off, dry run, or already sent."""
+        if action.kind not in APPEALABLE or action.dry_run or not action.user_id or action.flag_id is None:
+            return None
+        settings = self.server_settings(action.server)
+        if not settings.appeals or settings.dry_run:
+            return None
+        reason = f"appeal notice: {action.kind}"
+        if any(a["kind"] == "appeal_notice" and a["target_user"] == action.user_id and a["reason"] == reason
+               for a in self.store.actions_for(action.server, action.flag_id)):
+            return None
+        return appeal_notice(action, settings.language)
 
     def prepare_action(self, action: Action) -> Action:
         """A member notice resumed after a restart lost its text: write it again from what was stored."""

@@ -70,7 +70,7 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin, Appeal
         self._server_cache: dict[str, ServerSettings] = {}
         self.delivery = AlertDelivery(store, self.adapters, self.server_settings)
         self.actions = ActionRunner(store, self.adapters, self.destination, on_done=self._action_done,
-                                    on_result=self.after_action, prepare=self.prepare_action)
+                                    on_result=self.after_action, prepare=self.prepare_action, before=self.before_action)
 
     # ---- lifecycle -----------------------------------------------------------------
     def start(self) -> None:

@@ -76,6 +76,16 @@ async def test_no_notice_unless_the_action_landed(store, db_path, overrides, fai
     await p.stop()
 
 
+@pytest.mark.parametrize("kind, first", [("ban", True), ("timeout", False), ("delete", False)])
+async def test_a_ban_notice_goes_out_before_the_ban(store, db_path, kind, first):
+    """Once banned, a Discord member shares no server with the bot, which may then no longer write to them."""
+    p, adapter = pipeline_with(store, db_path)
+    await flag_and_act(p, kind)
+    order = [a.kind for a in adapter.executed if a.kind in (kind, "appeal_notice")]
+    assert order == (["appeal_notice", kind] if first else [kind, "appeal_notice"])
+    await p.stop()
+
+
 async def test_a_warning_brings_no_second_message(store, db_path):
     p, adapter = pipeline_with(store, db_path)
     d = await p.handle(make_message("lewd", author="troll"))
