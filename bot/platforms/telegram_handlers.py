@@ -28,6 +28,7 @@ from bot.platforms.telegram_events import PLATFORM, Lru, merge_album, to_message
 from bot.platforms.telegram_render import (PAGE_SIZE, confirm_keyboard, confirm_text, esc, parse_callback,
                                            parse_incident_data, render_page)
 from bot.platforms.telegram_setup import SETUP_HELP, LinkCodes, SetupUsage, parse_setup_args
+from bot.platforms.telegram_toolkit import TOOLKIT_COMMANDS, TelegramToolkit, localized_commands
 from bot.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class TelegramHandlers:
                 return str(message.chat_id) in handlers.mod_chat_servers()
 
         self._in_mod_chat = _InModChat()
+        self.toolkit = TelegramToolkit(self)  # Warn, /member, /note, /unprotect
 
     # ---- wiring ----------------------------------------------------------------------
     def register(self) -> None:
@@ -105,13 +107,17 @@ class TelegramHandlers:
         app.add_handler(MessageHandler(filters.ChatType.GROUPS & filters.REPLY & filters.TEXT & once & self._in_mod_chat,
                                        self.on_mod_chat_reply, block=False))
         app.add_handler(MessageHandler(filters.ChatType.GROUPS & CONTENT & filters.UpdateType.MESSAGES, self.on_group_message))
+        self.toolkit.register()  # before on_button: it takes the /unprotect buttons
         app.add_handler(CallbackQueryHandler(self.on_button, block=False))
         app.add_handler(ChatMemberHandler(self.on_member_update, ChatMemberHandler.ANY_CHAT_MEMBER))
         app.add_error_handler(self.on_error)
 
     async def publish_commands(self) -> None:
+        """The command menu in English (the default) and in Indonesian for clients set to it."""
+        commands = COMMANDS + TOOLKIT_COMMANDS
         try:
-            await self.app.bot.set_my_commands(COMMANDS)
+            await self.app.bot.set_my_commands(commands)
+            await self.app.bot.set_my_commands(localized_commands(commands, "id"), language_code="id")
         except TelegramError as exc:
             log.warning("setMyCommands failed: %s", exc)
 
@@ -322,6 +328,9 @@ class TelegramHandlers:
             await self._answer(q, "This item no longer exists.", alert=True)
             return
         log.info("%s on %s flag %s by %s", press.verb, server, flag.id, user.id)
+        if press.verb == "warn":
+            await self.toolkit.warn_pressed(q, server, flag)
+            return
         if press.verb in ("confirm", "dismiss"):
             await self.pipeline.review(Review(flag_id=flag.id, server=server, decision=press.verb, reviewer=str(user.id)))
             await self._answer(q, f"Marked {press.verb}ed.")
