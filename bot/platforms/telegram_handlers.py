@@ -100,6 +100,7 @@ class TelegramHandlers:
                          ("stats", self.cmd_stats), ("export", self.cmd_export), ("anchor", self.cmd_anchor), ("report", self.cmd_report),
                          ("start", self.cmd_help), ("help", self.cmd_help)):
             app.add_handler(CommandHandler(name, fn, filters=once, block=False))
+        self.toolkit.register()  # before group messages (its commands) and before on_button (its /unprotect buttons)
         app.add_handler(CommandHandler("protect", self.on_protect, filters=once & filters.ChatType.PRIVATE, block=False))
         app.add_handler(MessageHandler(once & filters.ChatType.PRIVATE & (filters.PHOTO | filters.Document.IMAGE)
                                        & filters.CaptionRegex(r"(?i)^/protect(@\w+)?(\s|$)"), self.on_protect, block=False))
@@ -107,7 +108,6 @@ class TelegramHandlers:
         app.add_handler(MessageHandler(filters.ChatType.GROUPS & filters.REPLY & filters.TEXT & once & self._in_mod_chat,
                                        self.on_mod_chat_reply, block=False))
         app.add_handler(MessageHandler(filters.ChatType.GROUPS & CONTENT & filters.UpdateType.MESSAGES, self.on_group_message))
-        self.toolkit.register()  # before on_button: it takes the /unprotect buttons
         app.add_handler(CallbackQueryHandler(self.on_button, block=False))
         app.add_handler(ChatMemberHandler(self.on_member_update, ChatMemberHandler.ANY_CHAT_MEMBER))
         app.add_error_handler(self.on_error)

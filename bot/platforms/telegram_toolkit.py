@@ -38,7 +38,7 @@ HISTORY_LIMIT = 25
 MAX_REPLY = 4000  # Telegram's limit is 4096 characters
 MAX_NOTE = 1000
 _REMOVE = re.compile(r"tu:rm:(-?[0-9]{1,20}):([0-9]{1,12})")
-_ALERT_REF = re.compile(r"#([0-9]{1,12})")
+_ALERT_REF = re.compile(r"#([0-9]{1,12})(?![0-9])")
 _SUBJECT_WORDS = {"flag": "flag", "tanda": "flag", "incident": "incident", "insiden": "incident",
                   "member": "member", "anggota": "member"}
 _SHORT = re.compile(r"(?:(?P<inc>i)#?|#)(?P<n>[0-9]{1,12})", re.I)
