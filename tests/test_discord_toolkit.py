@@ -49,8 +49,11 @@ async def test_warn_button_dms_the_author_and_the_alert_shows_it(env, expected):
     assert dm.json["allowed_mentions"] == {"parse": []}  # a template with @everyone pings nobody
     [act] = [a for a in env.store.actions_for(SERVER, flag_id) if a["kind"] == "warn"]
     assert act["status"] == "ok" and act["actor"] == str(BOB) and act["target_user"] == str(MALLORY)
-    await wait_until(lambda: "warn" in field(last_alert_edit(env, alert), "Actions"))
-    assert f"warn by <@{BOB}> → ok" in field(last_alert_edit(env, alert), "Actions")
+    lang = "id" if expected.startswith("Moderator") else "en"  # the alert is in the server's language
+    actions = i18n.text("dc.field.actions", lang)
+    await wait_until(lambda: "warn" in field(last_alert_edit(env, alert), actions))
+    assert i18n.text("dc.action_line", lang, kind="warn", actor=f"<@{BOB}>", status="ok", detail="") in \
+        field(last_alert_edit(env, alert), actions)
 
 
 async def test_warn_to_a_member_with_closed_dms_is_reported_not_raised(env):

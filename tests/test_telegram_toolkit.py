@@ -100,9 +100,9 @@ async def test_warn_button_sends_the_member_a_private_message_or_records_not_rea
     await env.settle()
     [action] = [a for a in env.store.actions_for(SERVER, fid) if a["kind"] == "warn"]
     if reachable:
-        assert answer.params["text"] == t(env, "tg.warn.sent") and action["status"] == "ok"
+        assert answer.params["text"] == t(env, "reply.warn.sent") and action["status"] == "ok"
     else:
-        assert answer.params["text"] == t(env, "tg.warn.not_sent", detail=NOT_REACHED)[:190]
+        assert answer.params["text"] == t(env, "reply.warn.not_sent", detail=NOT_REACHED)[:190]
         assert answer.params["show_alert"] is True
         assert action["status"] != "ok" and action["detail"] == NOT_REACHED
     edits = await env.fake.wait_call("editMessageText")

@@ -139,11 +139,11 @@ class TelegramToolkit:
         lang = self.lang(server, user)
         result = await self.pipeline.warn(server, flag.id, str(user.id))
         if result.ok and result.detail == "dry-run":
-            text = i18n.text("tg.warn.dry_run", lang)
+            text = i18n.text("reply.warn.dry_run", lang)
         elif result.ok:
-            text = i18n.text("tg.warn.sent", lang)
+            text = i18n.text("reply.warn.sent", lang)
         else:
-            text = i18n.text("tg.warn.not_sent", lang, detail=result.detail)
+            text = i18n.text("reply.warn.not_sent", lang, detail=result.detail)
         log.info("warn on %s flag %s by %s: %s", server, flag.id, user.id, "ok" if result.ok else result.detail)
         await self.h._answer(q, text, alert=not result.ok)
         await self.h._refresh_pager(q)
