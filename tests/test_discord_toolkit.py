@@ -392,4 +392,30 @@ def test_every_command_description_has_a_catalogue_entry():
     group = discord_commands.TriageGroup()
     commands = [group, *group.commands, discord_commands.report_command, discord_commands.protect_command, unprotect_command]
     missing = [c.qualified_name for c in commands if c.description not in english]
+    missing += [f"{c.qualified_name} {p.name}" for c in commands for p in getattr(c, "parameters", ())
+                if p.description not in english]
     assert not missing, missing
+
+
+async def test_the_translator_covers_descriptions_and_the_menu_entry_but_not_command_names():
+    from discord import Locale, app_commands
+    from bot.platforms import discord_commands
+    from bot.platforms.discord_i18n import CatalogueTranslator
+    tr = CatalogueTranslator()
+    loc = app_commands.TranslationContextLocation
+    group = discord_commands.TriageGroup()
+    setup = next(c for c in group.commands if c.name == "setup")
+    menu = app_commands.ContextMenu(name="Report message", callback=discord_commands.report_message_menu)
+    param = next(p for p in setup.parameters if p.name == "dry_run")
+    cases = [
+        ("Report message", loc.command_name, menu, Locale.indonesian, "Laporkan pesan"),
+        ("Report message", loc.command_name, menu, Locale.british_english, None),
+        (param.description, loc.parameter_description, param, Locale.indonesian,
+         i18n.text("command.triage.setup.dry_run", "id")),
+        ("setup", loc.command_name, setup, Locale.indonesian, None),  # names stay English
+        ("Some text we never wrote", loc.command_description, setup, Locale.indonesian, None),
+        ("", loc.command_description, setup, Locale.indonesian, None),
+    ]
+    for text, where, data, locale, expected in cases:
+        got = await tr.translate(app_commands.locale_str(text), locale, app_commands.TranslationContext(where, data))
+        assert got == expected, (text, where, locale)
