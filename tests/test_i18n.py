@@ -89,7 +89,7 @@ def used_keys() -> tuple[set[str], set[str]]:
                     keys |= {f"{arg.value}.one", f"{arg.value}.other"} if name == "plural" else {arg.value}
                 elif isinstance(arg, ast.JoinedStr) and arg.values and isinstance(arg.values[0], ast.Constant):
                     head = str(arg.values[0].value)
-                    if _KEY.fullmatch(head.rstrip(".")) and head.endswith("."):
+                    if re.fullmatch(r"[a-z_]+(?:\.[a-z0-9_]+)*\.", head):
                         prefixes.add(head)
     return keys, prefixes
 
