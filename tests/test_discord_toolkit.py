@@ -130,9 +130,9 @@ def user_option(uid: int) -> tuple[dict, dict]:
     return {"user": ("user", uid)}, {"users": {str(uid): user(uid)}}
 
 
-async def member_history_reply(env, who: int, uid: int) -> dict:
+async def member_history_reply(env, who: int, uid: int, locale: str = "en-US") -> dict:
     options, resolved = user_option(uid)
-    inter = await env.fake.slash(who, "triage", "member", options=options, resolved=resolved)
+    inter = await env.fake.slash(who, "triage", "member", options=options, resolved=resolved, locale=locale)
     return (await env.fake.callback(inter)).json
 
 
@@ -156,14 +156,17 @@ async def test_member_history_is_ephemeral_escaped_and_fits(env, flags, excerpt)
         assert content.rstrip().endswith("more lines")
 
 
-async def test_member_history_shows_actions_and_notes(env):
+@pytest.mark.parametrize("locale, lang", [("en-US", "en"), ("id", "id")])
+async def test_member_history_shows_actions_and_notes(env, locale, lang):
     _, alert, flag_id = await flag_one(env)
     inter, _, _ = await click(env, BOB, alert, "delete", flag_id)
     await env.fake.followup(inter)
     env.pipeline.note(SERVER, "member", str(MALLORY), str(BOB), "sudah diperingatkan lewat DM")
-    content = (await member_history_reply(env, BOB, MALLORY))["data"]["content"]
+    content = (await member_history_reply(env, BOB, MALLORY, locale))["data"]["content"]
     assert "delete" in content and f"#{flag_id}" in content and "sudah diperingatkan lewat DM" in content
-    assert f"by <@{BOB}>" in content  # who acted, as a mention the reply does not ping (allowed_mentions none)
+    assert i18n.text("history.notes_head", lang) in content and i18n.text("history.actions_head", lang) in content
+    # who acted, as a mention the reply does not ping (allowed_mentions none), in the moderator's language
+    assert i18n.text("outcome.by", lang, actor=f"<@{BOB}>") in content
 
 
 async def test_member_history_needs_manage_messages(env):

@@ -176,7 +176,7 @@ class TriageGroup(app_commands.Group):
     async def member(self, interaction: discord.Interaction, user: discord.User) -> None:
         history = _bot(interaction).pipeline.store.member_history(_server(interaction), str(user.id), limit=HISTORY_LIMIT)
         # moderators' ids ("by 123…") become mentions, which never ping here
-        text = fit_lines([mention_ids(escape(line)) for line in member_history.lines(history)], 2000)
+        text = fit_lines([mention_ids(escape(line)) for line in member_history.lines(history, lang=member_lang(interaction))], 2000)
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(description="Add a moderators' note to a flag, an incident or a member")

@@ -56,12 +56,12 @@ def _user(user_id: str) -> str:
     return f"<@{user_id}>" if user_id.isdigit() else escape(user_id)
 
 
-_BY_ID = re.compile(r"\bby ([0-9]{3,20})\b")
+_BY_ID = re.compile(r"\b(by|oleh) ([0-9]{3,20})\b")  # outcome.by in en.toml / id.toml
 
 
 def mention_ids(escaped: str) -> str:
     """"… by 123456789012345678" (a moderator's id from the core) shown as a non-pinging mention."""
-    return _BY_ID.sub(lambda m: f"by <@{m.group(1)}>", escaped)
+    return _BY_ID.sub(lambda m: f"{m.group(1)} <@{m.group(2)}>", escaped)
 
 
 def status_text(alert: Alert) -> str:
