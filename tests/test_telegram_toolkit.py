@@ -109,13 +109,12 @@ async def test_warn_button_sends_the_member_a_private_message_or_records_not_rea
     assert "warn" in edits[-1].params["text"]  # the alert shows the warning and who gave it
 
 
-@pytest.mark.parametrize("env", ["id"], indirect=True)
 async def test_warn_button_is_refused_to_a_non_admin(env: Env):
     fid, _ = await _flag_one(env)
     await env.fake.press({"message_id": 1, "date": 0, "chat": MOD_CHAT, "text": "alert"}, MEMBER,
                          callback_data("warn", GROUP, fid))
     [answer] = await env.fake.wait_call("answerCallbackQuery")
-    assert "Only admins" in answer.params["text"]
+    assert answer.params["text"] == t(env, "tg.refusal.not_admin")
     assert not [c for c in env.fake.calls_of("sendMessage") if int(c.params["chat_id"]) == TROLL["id"]]
     assert not [a for a in env.store.actions_for(SERVER, fid) if a["kind"] == "warn"]
 
@@ -304,3 +303,29 @@ def test_every_published_command_has_both_descriptions():
             assert f"tg.command.{c.command}" in i18n.catalogue(lang), (c.command, lang)
         assert i18n.text(f"tg.command.{c.command}", "en") == c.description
 
+
+
+# ---- replies to members and presses, in their language ----------------------------------------------
+@pytest.mark.parametrize("code, lang", [(None, "en"), ("id", "id"), ("id-ID", "id"), ("en-GB", "en"), ("pt-br", "en")])
+@pytest.mark.parametrize("env", ["en"], indirect=True)
+async def test_help_and_report_answers_follow_the_members_telegram_language(env: Env, code, lang):
+    me = dict(MEMBER, language_code=code) if code else MEMBER
+    await send_command(env, private(MEMBER), me, "/help")
+    assert await reply_in(env, MEMBER["id"]) == i18n.text("tg.help", lang)
+    target = await env.fake.send(G, TROLL, "hello there")
+    await send_command(env, G, me, "/report spam", reply_to=target)
+    assert await reply_in(env, MEMBER["id"], 2) == i18n.text("report.sent", lang)
+
+
+@pytest.mark.parametrize("env", ["id"], indirect=True)
+async def test_button_answers_and_refusals_are_in_the_groups_language(env: Env):
+    fid, _ = await _flag_one(env)
+    env.fake.set_member(GROUP, ADMIN, "administrator", can_restrict_members=False)
+    env.handlers.admins.forget()
+    msg = {"message_id": 1, "date": 0, "chat": MOD_CHAT, "text": "alert"}
+    await env.fake.press(msg, ADMIN, callback_data("ban", GROUP, fid))
+    [refused] = await env.fake.wait_call("answerCallbackQuery")
+    assert refused.params["text"] == i18n.text("tg.refusal.you_need", "id", right="Blokir Pengguna")
+    await env.fake.press(msg, ADMIN, callback_data("confirm", GROUP, fid))
+    answers = await env.fake.wait_call("answerCallbackQuery", n=2)
+    assert answers[1].params["text"] == "Ditandai dikonfirmasi."
