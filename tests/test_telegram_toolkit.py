@@ -329,3 +329,17 @@ async def test_button_answers_and_refusals_are_in_the_groups_language(env: Env):
     await env.fake.press(msg, ADMIN, callback_data("confirm", GROUP, fid))
     answers = await env.fake.wait_call("answerCallbackQuery", n=2)
     assert answers[1].params["text"] == "Ditandai dikonfirmasi."
+
+
+@pytest.mark.parametrize("text, sender, key, values", [
+    ("/setup dryrun on", ADMIN, "tg.setup.saved", {"thresholds": "DEFAULTS", "dry_run": "ON"}),
+    ("/setup threshold sexual lots", ADMIN, "tg.setup.not_a_number", {"value": "'lots'"}),
+    ("/setup dryrun maybe", ADMIN, "tg.setup.help", {}),
+    ("/setup dryrun on", MEMBER, "tg.setup.admins_only", {}),
+])
+async def test_setup_replies_in_the_groups_language(env: Env, text, sender, key, values):
+    values = {k: (t(env, "tg.setup.defaults") if v == "DEFAULTS" else t(env, "tg.on") if v == "ON" else v)
+              for k, v in values.items()}
+    await send_command(env, G, sender, text)
+    body = await reply_in(env, GROUP)
+    assert body.startswith(t(env, key, **values))

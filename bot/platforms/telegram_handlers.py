@@ -27,7 +27,7 @@ from bot.platforms.telegram_adapter import DELETE_WINDOW, NO_PREVIEW, TelegramAd
 from bot.platforms.telegram_events import PLATFORM, Lru, merge_album, to_message
 from bot.platforms.telegram_render import (PAGE_SIZE, confirm_keyboard, confirm_text, esc, parse_callback,
                                            parse_incident_data, render_page)
-from bot.platforms.telegram_setup import SETUP_HELP, LinkCodes, SetupUsage, parse_setup_args
+from bot.platforms.telegram_setup import LinkCodes, SetupUsage, parse_setup_args, setup_help
 from bot.platforms.telegram_toolkit import TOOLKIT_COMMANDS, TelegramToolkit, localized_commands
 from bot.store import StoreError
 
@@ -574,22 +574,24 @@ class TelegramHandlers:
     async def cmd_setup(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         m, chat, user = update.effective_message, update.effective_chat, update.effective_user
         if chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
-            await self._reply(update, "Run /setup in the group you want me to watch.\n\n" + SETUP_HELP)
+            lang = self.toolkit.lang(None, user)
+            await self._reply(update, i18n.text("tg.setup.in_group", lang) + "\n\n" + setup_help(lang))
             return
         self._remember_chat(chat)
-        if not await self._is_admin(m, chat.id, user.id if user else 0):
-            await self._reply(update, "Only this group's admins can use /setup.")
-            return
         server = server_key(PLATFORM, chat.id)
+        lang = self.toolkit.lang(server, user)
+        if not await self._is_admin(m, chat.id, user.id if user else 0):
+            await self._reply(update, i18n.text("tg.setup.admins_only", lang))
+            return
         try:
-            overrides = parse_setup_args(context.args or [])
+            overrides = parse_setup_args(context.args or [], lang)
         except SetupUsage as exc:
             await self._reply(update, str(exc))
             return
         if overrides is None:
             code = self.codes.issue(server, chat.id, user.id if user else 0)
-            text = (f"To link the moderators' chat: add me to that chat, then an admin of this group sends there\n"
-                    f"<code>/link {code}</code>\nThe code works once, for 10 minutes.\n\n{html.escape(SETUP_HELP)}")
+            text = (i18n.text("tg.setup.code", lang, command=f"<code>/link {code}</code>")
+                    + f"\n\n{html.escape(setup_help(lang))}")
             try:
                 sent = await self.adapter.call("sendMessage", lambda: context.bot.send_message(
                     chat_id=chat.id, text=text, parse_mode=ParseMode.HTML), idempotent=False)
@@ -601,47 +603,51 @@ class TelegramHandlers:
         try:
             settings = self.pipeline.update_server_settings(server, overrides)
         except ConfigError as exc:
-            await self._reply(update, f"Not changed: {exc}")
+            await self._reply(update, i18n.text("tg.setup.not_changed", lang, reason=exc))
             return
         log.info("settings of %s changed by %s: %s", server, user.id if user else None, overrides)
-        thresholds = ", ".join(f"{k} {v:.2f}" for k, v in sorted(settings.thresholds.items())) or "defaults"
-        await self._reply(update, f"Saved. Thresholds: {thresholds}. Dry run: {'on' if settings.dry_run else 'off'}.")
+        thresholds = ", ".join(f"{k} {v:.2f}" for k, v in sorted(settings.thresholds.items())) or i18n.text("tg.setup.defaults", lang)
+        await self._reply(update, i18n.text("tg.setup.saved", lang, thresholds=thresholds,
+                                            dry_run=i18n.text("tg.on" if settings.dry_run else "tg.off", lang)))
 
     async def cmd_link(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat, user = update.effective_chat, update.effective_user
+        lang = self.toolkit.lang(None, user)
         if not context.args:
-            await self._reply(update, "Usage: /link <code> — get the code with /setup in the group.")
+            await self._reply(update, i18n.text("tg.link.usage", lang))
             return
         pending = self.codes.peek(context.args[0])
         if pending is None:
-            await self._reply(update, "That code is unknown or expired. Run /setup in the group for a new one.")
+            await self._reply(update, i18n.text("tg.link.unknown", lang))
             return
+        lang = self.toolkit.lang(pending.server, user)
         if chat.id == pending.chat_id:
-            await self._reply(update, "Send /link in the moderators' chat, not in the group itself.")
+            await self._reply(update, i18n.text("tg.link.not_here", lang))
             return
         if not await self.admins.is_admin(pending.chat_id, user.id if user else 0):
             log.info("link refused: %s is not an admin of %s", user.id if user else None, pending.server)
-            await self._reply(update, "Only an admin of that group can link a moderators' chat.")
+            await self._reply(update, i18n.text("tg.link.admins_only", lang))
             return
         pending = self.codes.redeem(context.args[0])
         if pending is None:  # used concurrently
-            await self._reply(update, "That code was just used.")
+            await self._reply(update, i18n.text("tg.link.just_used", lang))
             return
         try:
             self.pipeline.update_server_settings(pending.server, {"mod_chat": str(chat.id)})
         except ConfigError as exc:
-            await self._reply(update, f"Not linked: {exc}")
+            await self._reply(update, i18n.text("tg.link.not_linked", lang, reason=exc))
             return
         self._mod_chats = None
         log.info("moderators' chat %s linked to %s by %s", chat.id, pending.server, user.id if user else None)
-        await self._reply(update, f"Linked: alerts for {esc(self._title(pending.server))} will be posted here.", html_mode=True)
+        await self._reply(update, i18n.text("tg.link.linked", lang, group=esc(self._title(pending.server))), html_mode=True)
         if pending.notice_message_id:
             try:
                 await context.bot.delete_message(chat_id=pending.chat_id, message_id=pending.notice_message_id)
             except TelegramError as exc:
                 log.info("could not delete the link code message: %s", exc)
         try:
-            await context.bot.send_message(chat_id=pending.chat_id, text="A moderators' chat is now linked.")
+            await context.bot.send_message(chat_id=pending.chat_id, text=i18n.text(
+                "tg.link.done", self.pipeline.server_settings(pending.server).language))
         except TelegramError as exc:
             log.info("could not confirm the link in the group: %s", exc)
 
@@ -650,14 +656,15 @@ class TelegramHandlers:
         """Which groups a command in this chat is about; None after replying why not."""
         chat, user, m = update.effective_chat, update.effective_user, update.effective_message
         uid = user.id if user else 0
+        lang = self.toolkit.lang(None, user)
         if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and str(chat.id) not in self.mod_chat_servers():
             if not await self._is_admin(m, chat.id, uid):
-                await self._reply(update, "Only this group's admins can use this command.")
+                await self._reply(update, i18n.text("tg.group_admins_only", self.toolkit.lang(server_key(PLATFORM, chat.id), user)))
                 return None
             return [server_key(PLATFORM, chat.id)]
         if chat.type == ChatType.PRIVATE and (group_arg is not None or str(chat.id) not in self.mod_chat_servers()):
             if group_arg is None:
-                await self._reply(update, "Add the group id, e.g. /export csv -1001234567890 (the id is shown in each alert).")
+                await self._reply(update, i18n.text("tg.need_group_id", lang))
                 return None
             servers = [server_key(PLATFORM, group_arg)]
             need_admin = True
@@ -666,12 +673,12 @@ class TelegramHandlers:
             if group_arg is not None:
                 servers = [s for s in servers if s == server_key(PLATFORM, group_arg)]
             if not servers:
-                await self._reply(update, "This chat is not linked as a moderators' chat (run /setup in the group).")
+                await self._reply(update, i18n.text("tg.not_linked", lang))
                 return None
         if need_admin:
             for s in servers:
                 if not await self.admins.is_admin(int(s.split(":", 1)[1]), uid):
-                    await self._reply(update, "Only admins of that group can use this command.")
+                    await self._reply(update, i18n.text("tg.admins_only", self.toolkit.lang(s, user)))
                     return None
         return servers
 
@@ -770,15 +777,16 @@ class TelegramHandlers:
     async def cmd_export(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
         if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and str(chat.id) not in self.mod_chat_servers():
-            await self._reply(update, "For privacy, use /export in a private chat with me or in the moderators' chat.")
+            await self._reply(update, i18n.text("tg.export.not_in_group", self.toolkit.lang(server_key(PLATFORM, chat.id),
+                                                                                             update.effective_user)))
             return
         fmt, group = self._args(context)
         servers = await self._servers_here(update, group, need_admin=True)
         if servers is None:
             return
         if len(servers) > 1:
-            await self._reply(update, "This chat serves several groups; add the group id: "
-                              + ", ".join(s.split(":", 1)[1] for s in servers))
+            await self._reply(update, i18n.text("tg.which_group", self.toolkit.lang(None, update.effective_user),
+                                                groups=", ".join(s.split(":", 1)[1] for s in servers)))
             return
         try:
             from bot.export import export_bytes
@@ -804,7 +812,7 @@ class TelegramHandlers:
                     idempotent=False)
         except TelegramError as exc:
             log.warning("sending the export to %s failed: %s", chat.id, exc)
-            await self._reply(update, f"Could not send the file: {exc}")
+            await self._reply(update, i18n.text("tg.export.failed", self.toolkit.lang(server, update.effective_user), error=exc))
 
     async def cmd_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_chat.type == ChatType.PRIVATE:  # in the member's own language
