@@ -422,3 +422,13 @@ async def test_the_translator_covers_descriptions_and_the_menu_entry_but_not_com
     for text, where, data, locale, expected in cases:
         got = await tr.translate(app_commands.locale_str(text), locale, app_commands.TranslationContext(where, data))
         assert got == expected, (text, where, locale)
+
+
+@pytest.mark.parametrize("locale, lang", [("en-US", "en"), ("id", "id")])
+@pytest.mark.parametrize("flags", [0, 1, 2])
+async def test_triage_queue_answers_in_the_moderators_language(env, locale, lang, flags):
+    for i in range(flags):
+        await flag_one(env, f"kamu bokep {i}")
+    inter = await env.fake.slash(BOB, "triage", "queue", locale=locale)
+    content = (await env.fake.callback(inter)).json["data"]["content"]
+    assert content.startswith(i18n.plural("dc.queue.waiting", flags, lang))
