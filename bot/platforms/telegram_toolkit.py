@@ -153,6 +153,8 @@ class TelegramToolkit:
         """(server, language) a moderators' chat command is about, after checking the sender is an admin of that
         group; None after saying why not."""
         chat, user = update.effective_chat, update.effective_user
+        if chat is None or user is None:
+            return None
         servers = self.h.mod_chat_servers().get(str(chat.id), [])
         if not servers:
             await self.say(update, "tg.mod_chat_only", self.lang(None, user))
@@ -166,14 +168,14 @@ class TelegramToolkit:
             return None
         server = servers[0]
         lang = self.lang(server, user)
-        if not await self.h.admins.is_admin(int(server.split(":", 1)[1]), user.id if user else 0):
+        if not await self.h.admins.is_admin(int(server.split(":", 1)[1]), user.id):
             await self.say(update, "tg.admins_only", lang)
             return None
         return server, lang
 
     def _replied_subject(self, update: Update, server: str) -> tuple[str, str] | None:
         """What a command sent as a reply points at: a bot alert's incident or flag, or a forwarded message's author."""
-        reply = update.effective_message.reply_to_message
+        reply = update.effective_message.reply_to_message if update.effective_message else None
         if reply is None:
             return None
         origin = getattr(reply, "forward_origin", None)
@@ -208,7 +210,7 @@ class TelegramToolkit:
         history = self.store.member_history(server, user_id, limit=HISTORY_LIMIT)
         name = self.h.seen.names.get(user_id)
         lines = ([name] if name else []) + member_history.lines(history, lang=lang)
-        log.info("member history of %s in %s for %s", user_id, server, update.effective_user.id)
+        log.info("member history of %s in %s for %s", user_id, server, getattr(update.effective_user, "id", None))
         await self.h._reply(update, fit(lines, MAX_REPLY, "tg.more_lines", lang))  # plain text: no markup at all
 
     def _author_of(self, server: str, kind: str, ident: str) -> str | None:
@@ -244,7 +246,7 @@ class TelegramToolkit:
         if not text:
             await self.say(update, "tg.note.usage", lang)
             return
-        author = str(update.effective_user.id)
+        author = str(getattr(update.effective_user, "id", ""))
         try:
             self.pipeline.note(server, kind, subject_id, author, text)
         except StoreError as exc:
@@ -295,6 +297,8 @@ class TelegramToolkit:
 
     async def cmd_unprotect(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat, user = update.effective_chat, update.effective_user
+        if chat is None or user is None:
+            return
         if chat.type != ChatType.PRIVATE:
             server = server_key(PLATFORM, chat.id) if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) else None
             await self.say(update, "tg.unprotect.private_only", self.lang(server, user))
@@ -306,18 +310,22 @@ class TelegramToolkit:
     async def on_remove(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A remove button: the core removes the entry only if this member registered it for that group."""
         q = update.callback_query
+        if q is None:
+            return
         parsed = parse_remove(q.data)
         server = server_key(PLATFORM, parsed[0]) if parsed else None
         lang = self.lang(server, q.from_user)
-        if parsed is None or q.message is None or q.message.chat.type != ChatType.PRIVATE:
+        message = q.message
+        if server is None or parsed is None or message is None or message.chat.type != ChatType.PRIVATE:
             await self.h._answer(q, i18n.text("protect.not_found", lang), alert=True)
             return
         removed = self.pipeline.unprotect(server, str(q.from_user.id), parsed[1])
         await self.h._answer(q, i18n.text("protect.removed" if removed else "protect.not_found", lang), alert=not removed)
         text, markup = self.listing(str(q.from_user.id), lang)
+        chat_id, message_id = message.chat.id, message.message_id
         try:
             await self.h.adapter.call("editMessageText", lambda: self.h.app.bot.edit_message_text(
-                chat_id=q.message.chat_id, message_id=q.message.message_id, text=text, parse_mode=ParseMode.HTML,
+                chat_id=chat_id, message_id=message_id, text=text, parse_mode=ParseMode.HTML,
                 reply_markup=markup, link_preview_options=NO_PREVIEW))
         except TelegramError as exc:
             log.info("could not refresh the unprotect list: %s", exc)
