@@ -113,6 +113,7 @@ class FakeTelegram:
         self.fail: dict[str, tuple] = {}  # method -> (HTTP code, description[, parameters])
         self.fail_times: dict[str, int] = {}  # method -> how many more calls fail (with `fail`'s answer)
         self.blocked_private: set[int] = set()  # users who never started the bot
+        self.blocked_by: set[int] = set()  # users who started the bot, then blocked it
         self.downloads: list[tuple[str, int]] = []  # (file path, bytes actually sent)
         self.handed_out: dict[int, float] = {}  # update id -> monotonic time getUpdates first handed it to the bot
         self._update_ids = itertools.count(1)
@@ -394,6 +395,8 @@ class FakeTelegram:
     async def m_sendMessage(self, p, f):
         if int(p["chat_id"]) in self.blocked_private:
             raise _ApiError(403, "Forbidden: bot can't initiate conversation with a user")
+        if int(p["chat_id"]) in self.blocked_by:
+            raise _ApiError(403, "Forbidden: bot was blocked by the user")
         return self._sent(p["chat_id"], text=p.get("text", ""))
 
     async def m_editMessageText(self, p, f):

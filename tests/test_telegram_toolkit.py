@@ -83,10 +83,13 @@ def test_remove_buttons_carry_the_group_and_the_entry(data, expected):
 
 
 # ---- Warn ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("reachable", [True, False])
-async def test_warn_button_sends_the_member_a_private_message_or_records_not_reached(env: Env, reachable):
-    if not reachable:
-        env.fake.blocked_private.add(TROLL["id"])  # never started the bot: Telegram answers 403
+@pytest.mark.parametrize("why", [None, "never started the bot", "blocked the bot"])
+async def test_warn_button_sends_the_member_a_private_message_or_records_not_reached(env: Env, why):
+    reachable = why is None
+    if why == "never started the bot":
+        env.fake.blocked_private.add(TROLL["id"])  # Telegram answers 403
+    elif why == "blocked the bot":
+        env.fake.blocked_by.add(TROLL["id"])
     fid, _ = await _flag_one(env)
     alert = sent_to(env, MODS)[0].params
     labels = [b["text"] for row in alert["reply_markup"]["inline_keyboard"] for b in row]
