@@ -95,15 +95,18 @@ async def test_warn_in_dry_run_is_logged_not_sent(env):
     assert act["status"] == "dry-run"
 
 
-@pytest.mark.parametrize("who, author, refused", [
-    (ALICE, MALLORY, "Manage Messages"),          # a plain member may not warn
-    (DAVE, MALLORY, "Manage Messages"),
-    (BOB, ERIN, "Your top role is not above"),    # the hierarchy applies as for the other member actions
-    (BOB, BOB, "yourself"),
+@pytest.mark.parametrize("who, author, refused, locale", [
+    (ALICE, MALLORY, "Manage Messages", "en-US"),          # a plain member may not warn
+    (ALICE, MALLORY, "Kamu perlu izin **Kelola Pesan** untuk ini.", "id"),  # in her Discord language
+    (DAVE, MALLORY, "Manage Messages", "en-US"),
+    (BOB, ERIN, "Your top role is not above", "en-US"),    # the hierarchy applies as for the other member actions
+    (BOB, ERIN, "Peran teratasmu tidak lebih tinggi", "id"),
+    (BOB, BOB, "yourself", "en-US"),
 ])
-async def test_warn_is_refused_without_rights_or_rank(env, who, author, refused):
+async def test_warn_is_refused_without_rights_or_rank(env, who, author, refused, locale):
     _, alert, flag_id = await flag_one(env, "kamu bokep", author=author)
-    inter, cb, _ = await click(env, who, alert, "warn", flag_id)
+    inter = await env.fake.click(who, int(alert["id"]), f"tb:warn:{flag_id}", locale=locale)
+    cb = await env.fake.callback(inter)
     text = cb.json["data"]["content"] if cb.json["type"] == 4 else (await env.fake.followup(inter)).json["content"]
     assert refused in text
     await asyncio.sleep(0.1)
