@@ -74,7 +74,7 @@ class AdminCache:
         member = await self.member(chat_id, user_id)
         if not is_admin_member(member):
             return i18n.text("tg.refusal.not_admin", lang)
-        if not has_right(member, right):
+        if right is not None and not has_right(member, right):  # (None: being an admin is enough)
             return i18n.text("tg.refusal.you_need", lang, right=i18n.text(f"tg.right.{right}", lang))
         if right is not None:
             me = await self.member(chat_id, self.bot.id)
