@@ -346,3 +346,11 @@ async def test_setup_replies_in_the_groups_language(env: Env, text, sender, key,
     await send_command(env, G, sender, text)
     body = await reply_in(env, GROUP)
     assert body.startswith(t(env, key, **values))
+
+
+async def test_queue_lists_the_items_in_the_groups_language(env: Env):
+    fid, _ = await _flag_one(env)
+    n = len(sent_to(env, MODS))
+    await send_command(env, MOD_CHAT, ADMIN, "/queue")
+    body = await reply_in(env, MODS, n + 1)
+    assert t(env, "tg.queue.open", n=1) in body and f"#{fid} · racial · {t(env, 'status.pending')} · Troll (@troll_x)" in body

@@ -199,9 +199,8 @@ class TelegramHandlers:
         if not moved or not mod_chat:
             return
         pictures = moved.get("bank_entries", 0)
-        text = (f"This group was upgraded to a supergroup, so Telegram gave it a new id ({new}). Its settings"
-                + (f" and {pictures} protected picture(s)" if pictures else "") + " moved with it. Flags from "
-                f"before the upgrade stay under the old id ({old}) and are still listed by /queue here.")
+        lang = self.pipeline.server_settings(new_key).language
+        text = i18n.text("tg.migrated.pictures" if pictures else "tg.migrated", lang, new=new, old=old, n=pictures)
         try:
             await context.bot.send_message(chat_id=int(mod_chat), text=text)
         except TelegramError as exc:
@@ -720,20 +719,23 @@ class TelegramHandlers:
         in_group = update.effective_chat is not None and str(update.effective_chat.id) == servers[0].split(":", 1)[1]
         lines: list[str] = []
         for s in servers:
+            lang = self.toolkit.lang(s, update.effective_user)
             n = self.store.pending_count(s)
-            lines.append(f"<b>{esc(self._title(s))}</b> (<code>{esc(s.split(':', 1)[1])}</code>): {n} open")
+            lines.append(f"<b>{esc(self._title(s))}</b> (<code>{esc(s.split(':', 1)[1])}</code>): "
+                         + i18n.text("tg.queue.open", lang, n=n))
             if in_group:  # the group itself only gets the count: item details stay with moderators
-                lines.append("Details are in the moderators' chat.")
+                lines.append(i18n.text("tg.queue.details_elsewhere", lang))
                 continue
             for inc in self.store.incidents(s, limit=5):
-                lines.append(f"Incident #{inc.id}: {esc(incidents.summary(inc), 200)}")
+                lines.append(i18n.text("tg.queue.incident", lang, id=inc.id, summary=esc(incidents.summary(inc, lang=lang), 200)))
             for f in self.store.queue(s, limit=20):
-                link = f' · <a href="{html.escape(f.link, quote=True)}">message</a>' if f.link else ""
-                reports = f" · {f.report_count} reports" if f.report_count else ""
-                lines.append(f"#{f.id} · {esc(', '.join(f.labels) or 'reported')} · {esc(f.status)} · "
+                link = f' · <a href="{html.escape(f.link, quote=True)}">{i18n.text("tg.message", lang)}</a>' if f.link else ""
+                reports = " · " + i18n.plural("tg.queue.reports", f.report_count, lang) if f.report_count else ""
+                status = i18n.text(f"status.{f.status}", lang) if f"status.{f.status}" in i18n.catalogue("en") else f.status
+                lines.append(f"#{f.id} · {esc(', '.join(f.labels) or i18n.text('label.reported', lang))} · {esc(status)} · "
                              f"{esc(f.author_name or f.author_id, 60)}{link}{reports}")
             if n > 20:
-                lines.append(f"… and {n - 20} more")
+                lines.append(i18n.text("tg.more", lang, n=n - 20))
         await self._reply(update, "\n".join(lines), html_mode=True)
 
     async def cmd_stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
