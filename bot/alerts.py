@@ -40,6 +40,7 @@ class Alert:
     outcomes: tuple[str, ...] = ()  # what was done to the whole incident, e.g. "57 deleted, 3 already gone by 123"
     author_history: str = ""  # the newest flag's author's record, e.g. "3 earlier flags (1 confirmed), 1 timeout"
     notes: tuple[str, ...] = ()  # moderators' notes on the flag or incident, "author: text", oldest first (escape them)
+    language: str = "en"  # the server's language: adapters word their labels and buttons in it
 
     @property
     def open(self) -> bool:
@@ -104,6 +105,7 @@ def build_alert(store: Store, action: Action, escalate_at: int | None = None, la
         notes=tuple(f"{n['author_id']}: {n['text']}" for n in (
             store.notes(action.server, "incident", str(incident.id)) if incident is not None
             else store.notes(action.server, "flag", str(flag.id)))),
+        language=lang if lang in i18n.LANGUAGES else i18n.DEFAULT,
     )
 
 

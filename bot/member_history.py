@@ -25,24 +25,28 @@ def summary(history: MemberHistory, lang: str = "en") -> str:
     return ", ".join(parts)
 
 
-def lines(history: MemberHistory, width: int = 100) -> list[str]:
-    """The history as plain text, newest first: counts, then each flag and each action (no markup, one line each)."""
-    reports = f"{history.reports_against} report{'' if history.reports_against == 1 else 's'} by members"
-    out = [f"{history.user_id} in {history.server}: {summary(history)}; {reports}"]
+def lines(history: MemberHistory, width: int = 100, lang: str = "en") -> list[str]:
+    """The history as plain text, newest first: counts, then each flag and each action (no markup, one line each).
+    `lang` words the headings; what moderators and members wrote stays as written."""
+    t = lambda key, **v: i18n.text(key, lang, **v)  # noqa: E731
+    reports = i18n.plural("history.reports", history.reports_against, lang)
+    out = [t("history.head", user=history.user_id, server=history.server, summary=summary(history, lang), reports=reports)]
     if history.flags:
-        out.append("Flags (newest first):")
+        out.append(t("history.flags_head"))
         for f in history.flags:
             when = f.message_time.strftime("%Y-%m-%d %H:%M")
             labels = ",".join(f.labels) or "-"
-            out.append(one_line(f"  #{f.id} {when} {f.status:<9} {labels:<16} {f.excerpt or ''}", width))
+            status = t(f"status.{f.status}") if f"status.{f.status}" in i18n.catalogue("en") else f.status
+            out.append(one_line(f"  #{f.id} {when} {status:<9} {labels:<16} {f.excerpt or ''}", width))
     if history.actions:
-        out.append("Actions (newest first):")
+        out.append(t("history.actions_head"))
         for a in history.actions:
-            by = "automatic" if a["actor"] == "auto" else f"by {a['actor']}"
+            by = t("history.automatic") if a["actor"] == "auto" else t("outcome.by", actor=a["actor"])
             dur = f" {a['duration_s']} s" if a.get("duration_s") else ""
-            out.append(one_line(f"  {a['created_at'][:16]} {a['kind']}{dur} {a['status']} {by} (flag #{a['flag_id']})", width))
+            flag = t("history.on_flag", flag=a["flag_id"])
+            out.append(one_line(f"  {a['created_at'][:16]} {a['kind']}{dur} {a['status']} {by} ({flag})", width))
     if history.notes:
-        out.append("Notes:")
+        out.append(t("history.notes_head"))
         for n in history.notes:
             out.append(one_line(f"  {n['created_at'][:16]} {n['author_id']}: {n['text']}", width))
     return out

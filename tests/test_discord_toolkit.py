@@ -49,8 +49,11 @@ async def test_warn_button_dms_the_author_and_the_alert_shows_it(env, expected):
     assert dm.json["allowed_mentions"] == {"parse": []}  # a template with @everyone pings nobody
     [act] = [a for a in env.store.actions_for(SERVER, flag_id) if a["kind"] == "warn"]
     assert act["status"] == "ok" and act["actor"] == str(BOB) and act["target_user"] == str(MALLORY)
-    await wait_until(lambda: "warn" in field(last_alert_edit(env, alert), "Actions"))
-    assert f"warn by <@{BOB}> → ok" in field(last_alert_edit(env, alert), "Actions")
+    lang = "id" if expected.startswith("Moderator") else "en"  # the alert is in the server's language
+    actions = i18n.text("dc.field.actions", lang)
+    await wait_until(lambda: "warn" in field(last_alert_edit(env, alert), actions))
+    assert i18n.text("dc.action_line", lang, kind="warn", actor=f"<@{BOB}>", status="ok", detail="") in \
+        field(last_alert_edit(env, alert), actions)
 
 
 async def test_warn_to_a_member_with_closed_dms_is_reported_not_raised(env):
@@ -92,15 +95,18 @@ async def test_warn_in_dry_run_is_logged_not_sent(env):
     assert act["status"] == "dry-run"
 
 
-@pytest.mark.parametrize("who, author, refused", [
-    (ALICE, MALLORY, "Manage Messages"),          # a plain member may not warn
-    (DAVE, MALLORY, "Manage Messages"),
-    (BOB, ERIN, "Your top role is not above"),    # the hierarchy applies as for the other member actions
-    (BOB, BOB, "yourself"),
+@pytest.mark.parametrize("who, author, refused, locale", [
+    (ALICE, MALLORY, "Manage Messages", "en-US"),          # a plain member may not warn
+    (ALICE, MALLORY, "Kamu perlu izin **Kelola Pesan** untuk ini.", "id"),  # in her Discord language
+    (DAVE, MALLORY, "Manage Messages", "en-US"),
+    (BOB, ERIN, "Your top role is not above", "en-US"),    # the hierarchy applies as for the other member actions
+    (BOB, ERIN, "Peran teratasmu tidak lebih tinggi", "id"),
+    (BOB, BOB, "yourself", "en-US"),
 ])
-async def test_warn_is_refused_without_rights_or_rank(env, who, author, refused):
+async def test_warn_is_refused_without_rights_or_rank(env, who, author, refused, locale):
     _, alert, flag_id = await flag_one(env, "kamu bokep", author=author)
-    inter, cb, _ = await click(env, who, alert, "warn", flag_id)
+    inter = await env.fake.click(who, int(alert["id"]), f"tb:warn:{flag_id}", locale=locale)
+    cb = await env.fake.callback(inter)
     text = cb.json["data"]["content"] if cb.json["type"] == 4 else (await env.fake.followup(inter)).json["content"]
     assert refused in text
     await asyncio.sleep(0.1)
@@ -127,9 +133,9 @@ def user_option(uid: int) -> tuple[dict, dict]:
     return {"user": ("user", uid)}, {"users": {str(uid): user(uid)}}
 
 
-async def member_history_reply(env, who: int, uid: int) -> dict:
+async def member_history_reply(env, who: int, uid: int, locale: str = "en-US") -> dict:
     options, resolved = user_option(uid)
-    inter = await env.fake.slash(who, "triage", "member", options=options, resolved=resolved)
+    inter = await env.fake.slash(who, "triage", "member", options=options, resolved=resolved, locale=locale)
     return (await env.fake.callback(inter)).json
 
 
@@ -153,14 +159,17 @@ async def test_member_history_is_ephemeral_escaped_and_fits(env, flags, excerpt)
         assert content.rstrip().endswith("more lines")
 
 
-async def test_member_history_shows_actions_and_notes(env):
+@pytest.mark.parametrize("locale, lang", [("en-US", "en"), ("id", "id")])
+async def test_member_history_shows_actions_and_notes(env, locale, lang):
     _, alert, flag_id = await flag_one(env)
     inter, _, _ = await click(env, BOB, alert, "delete", flag_id)
     await env.fake.followup(inter)
     env.pipeline.note(SERVER, "member", str(MALLORY), str(BOB), "sudah diperingatkan lewat DM")
-    content = (await member_history_reply(env, BOB, MALLORY))["data"]["content"]
+    content = (await member_history_reply(env, BOB, MALLORY, locale))["data"]["content"]
     assert "delete" in content and f"#{flag_id}" in content and "sudah diperingatkan lewat DM" in content
-    assert f"by <@{BOB}>" in content  # who acted, as a mention the reply does not ping (allowed_mentions none)
+    assert i18n.text("history.notes_head", lang) in content and i18n.text("history.actions_head", lang) in content
+    # who acted, as a mention the reply does not ping (allowed_mentions none), in the moderator's language
+    assert i18n.text("outcome.by", lang, actor=f"<@{BOB}>") in content
 
 
 async def test_member_history_needs_manage_messages(env):
@@ -389,4 +398,40 @@ def test_every_command_description_has_a_catalogue_entry():
     group = discord_commands.TriageGroup()
     commands = [group, *group.commands, discord_commands.report_command, discord_commands.protect_command, unprotect_command]
     missing = [c.qualified_name for c in commands if c.description not in english]
+    missing += [f"{c.qualified_name} {p.name}" for c in commands for p in getattr(c, "parameters", ())
+                if p.description not in english]
     assert not missing, missing
+
+
+async def test_the_translator_covers_descriptions_and_the_menu_entry_but_not_command_names():
+    from discord import Locale, app_commands
+    from bot.platforms import discord_commands
+    from bot.platforms.discord_i18n import CatalogueTranslator
+    tr = CatalogueTranslator()
+    loc = app_commands.TranslationContextLocation
+    group = discord_commands.TriageGroup()
+    setup = next(c for c in group.commands if c.name == "setup")
+    menu = app_commands.ContextMenu(name="Report message", callback=discord_commands.report_message_menu)
+    param = next(p for p in setup.parameters if p.name == "dry_run")
+    cases = [
+        ("Report message", loc.command_name, menu, Locale.indonesian, "Laporkan pesan"),
+        ("Report message", loc.command_name, menu, Locale.british_english, None),
+        (param.description, loc.parameter_description, param, Locale.indonesian,
+         i18n.text("command.triage.setup.dry_run", "id")),
+        ("setup", loc.command_name, setup, Locale.indonesian, None),  # names stay English
+        ("Some text we never wrote", loc.command_description, setup, Locale.indonesian, None),
+        ("", loc.command_description, setup, Locale.indonesian, None),
+    ]
+    for text, where, data, locale, expected in cases:
+        got = await tr.translate(app_commands.locale_str(text), locale, app_commands.TranslationContext(where, data))
+        assert got == expected, (text, where, locale)
+
+
+@pytest.mark.parametrize("locale, lang", [("en-US", "en"), ("id", "id")])
+@pytest.mark.parametrize("flags", [0, 1, 2])
+async def test_triage_queue_answers_in_the_moderators_language(env, locale, lang, flags):
+    for i in range(flags):
+        await flag_one(env, f"kamu bokep {i}")
+    inter = await env.fake.slash(BOB, "triage", "queue", locale=locale)
+    content = (await env.fake.callback(inter)).json["data"]["content"]
+    assert content.startswith(i18n.plural("dc.queue.waiting", flags, lang))

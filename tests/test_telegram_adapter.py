@@ -51,6 +51,8 @@ def ping(mentions: tuple[str, ...]) -> Action:
 NOTICE = Action(kind="notice", server=SERVER, destination=str(MODS), text="Evidence anchor for x: head <b>ab</b>:3 @everyone")
 DELETE = Action(kind="delete", server=SERVER, flag_id=7, channel_id=str(GROUP), message_id="55", user_id="300")
 BAN = Action(kind="ban", server=SERVER, flag_id=7, user_id="300")
+WARN = Action(kind="warn", server=SERVER, flag_id=7, user_id="300", reason="Jangan <b>begitu</b> @everyone",
+              link="https://t.me/c/1234567890/55")
 
 
 # (action, how the fake answers, ok, detail contains, retry_after, gone, calls expected)
@@ -83,12 +85,23 @@ BAN = Action(kind="ban", server=SERVER, flag_id=7, user_id="300")
     (BAN, None, True, "banned", None, False, ["banChatMember"]),
     (replace(BAN, user_id="-100777"), None, True, "channel banned", None, False, ["banChatSenderChat"]),
     (Action(kind="timeout", server=SERVER, user_id="-100777"), None, False, "channel", None, False, []),
-    (Action(kind="warn", server=SERVER), None, False, "unsupported", None, False, []),
+    (Action(kind="nuke", server=SERVER), None, False, "unsupported", None, False, []),
+    (Action(kind="warn", server=SERVER), None, False, "no member to warn", None, False, []),
+    (Action(kind="warn", server=SERVER, user_id="-100777"), None, False, "no member to warn", None, False, []),
+    (WARN, None, True, "sent privately", None, False, ["sendMessage"]),
+    (WARN, ("blocked",), False, "not reached", None, False, ["sendMessage"]),
+    (WARN, ("fail", "sendMessage", 403, "Forbidden: bot was blocked by the user"), False, "not reached", None, False,
+     ["sendMessage"]),
+    (WARN, ("fail", "sendMessage", 400, "Bad Request: chat not found"), False, "not reached", None, False, ["sendMessage"]),
+    (WARN, ("fail", "sendMessage", 429, "Too Many Requests: retry after 5", {"retry_after": 5}), False, "wait 5 s", 5.0,
+     False, ["sendMessage"]),
 ])
 async def test_execute_turns_every_answer_into_an_action_result(setup, action, setup_fake, ok, detail, retry, gone, methods):
     fake, adapter = setup
     if setup_fake and setup_fake[0] == "kick":
         fake.kicked.add(MODS)
+    elif setup_fake and setup_fake[0] == "blocked":
+        fake.blocked_private.add(300)
     elif setup_fake and setup_fake[0] == "outage":
         fake.outage(30)
     elif setup_fake:
@@ -128,6 +141,24 @@ async def test_a_migrated_moderators_chat_is_followed_without_settings(setup):
     second = await adapter.execute(notify())  # remembered: straight to the new chat
     assert first.ok and second.ok and first.ref.startswith(f"{new_id}:")
     assert [int(c.params["chat_id"]) for c in fake.calls_of("sendMessage")] == [MODS, new_id, new_id]
+
+
+@pytest.mark.parametrize("reason, title, link, expect_in", [
+    ("Jangan <b>begitu</b> @everyone", "Sari's <i>fans</i>", "https://t.me/c/1/55", ["Jangan <b>begitu</b> @everyone",
+                                                                                    "— Sari's <i>fans</i>", "https://t.me/c/1/55"]),
+    ("", None, None, ["A moderator warned you"]),
+    ("x" * 10000, "G", "https://t.me/c/1/9", ["xxx…", "— G"]),
+    ("Awas, ini peringatan terakhir 🙏", "Grup", None, ["Awas, ini peringatan terakhir 🙏\n\n— Grup"]),
+])
+async def test_a_warning_is_plain_text_to_the_member_with_group_and_link(setup, reason, title, link, expect_in):
+    fake, adapter = setup
+    if title:
+        adapter.seen.titles[str(GROUP)] = title
+    result = await adapter.execute(replace(WARN, reason=reason, link=link))
+    assert result.ok, result
+    [call] = fake.calls_of("sendMessage")
+    assert int(call.params["chat_id"]) == 300 and "parse_mode" not in call.params and "reply_markup" not in call.params
+    assert len(call.params["text"]) <= 4000 and all(x in call.params["text"] for x in expect_in)
 
 
 def test_the_adapter_needs_only_the_action():

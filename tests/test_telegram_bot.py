@@ -130,7 +130,7 @@ async def test_group_text_flag_posts_escaped_alert_with_spoiler_and_buttons(env:
     assert "racial 0.95" in text and "keyword &quot;slur&quot;" in text
     assert p["link_preview_options"] == {"is_disabled": True}
     datas = [b["callback_data"] for row in p["reply_markup"]["inline_keyboard"] for b in row]
-    assert {parse_callback(d).verb for d in datas} == {"confirm", "dismiss", "delete", "mute", "ban"}
+    assert {parse_callback(d).verb for d in datas} == {"confirm", "dismiss", "delete", "mute", "ban", "warn"}
     assert sorted(parse_callback(d).seconds for d in datas if d.startswith("tb:mute")) == [600, 3600, 86400]
     await env.settle()
     [flag] = env.store.queue(SERVER)

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 import discord
 
+from bot import i18n
+from bot.platforms.discord_i18n import member_lang
+
 log = logging.getLogger(__name__)
 
 
@@ -41,10 +44,11 @@ FOR_ACTION: dict[str, Need] = {"confirm": REVIEW, "dismiss": REVIEW, "escalate":
 def missing(interaction: discord.Interaction, need: Need) -> str | None:
     """None if the member may do it, else a sentence to show them (ephemerally)."""
     if interaction.guild_id is None:
-        return "This only works inside a server."
+        return i18n.text("discord.guild_only", member_lang(interaction))
     if need.allowed(interaction.permissions):
         return None
-    return f"You need the **{need.label}** permission for this."
+    lang = member_lang(interaction)
+    return i18n.text("dc.need_permission", lang, permission=i18n.text(f"dc.perm.{need.attr}", lang))
 
 
 # ---- role hierarchy ---------------------------------------------------------------------------
@@ -73,23 +77,23 @@ def outranks(guild: discord.Guild, actor: discord.Member, target: discord.Member
 
 
 def refusal(guild: discord.Guild, moderator: discord.Member, me: discord.Member, target_id: int,
-            target: discord.Member | None) -> str | None:
+            target: discord.Member | None, lang: str = "en") -> str | None:
     """None if `moderator` may have the bot act on `target_id`, else why not (shown to the moderator).
 
     As Red's `is_allowed_by_hierarchy`: the moderator must be above the target, and so must the bot,
     or the bot would lend its rank to someone without it. The owner is never a target."""
     if target_id == guild.owner_id:
-        return "The server owner can never be a target."
+        return i18n.text("dc.hierarchy.owner", lang)
     if target_id == moderator.id:
-        return "You cannot use this on yourself."
+        return i18n.text("dc.hierarchy.self", lang)
     if target_id == me.id:
-        return "I will not act on myself."
+        return i18n.text("dc.hierarchy.me", lang)
     if target is None:
         return None  # left the server: no roles to compare, nothing to protect
     if not outranks(guild, moderator, target):
-        return f"Your top role is not above {target.display_name}'s top role."
+        return i18n.text("dc.hierarchy.your_role", lang, name=target.display_name)
     if not outranks(guild, me, target):
-        return f"My top role is not above {target.display_name}'s top role; move triagebot's role higher."
+        return i18n.text("dc.hierarchy.my_role", lang, name=target.display_name)
     return None
 
 
@@ -97,18 +101,19 @@ async def hierarchy_refusals(interaction: discord.Interaction, target_ids: list[
     """For each target the clicker may not have the bot act on: the reason. Fetches members over REST."""
     guild = interaction.guild
     moderator = interaction.user
+    lang = member_lang(interaction)
     if guild is None or not isinstance(moderator, discord.Member):
-        return {t: "This only works inside a server." for t in target_ids}
+        return {t: i18n.text("discord.guild_only", lang) for t in target_ids}
     me = guild.me or await member_or_none(guild, interaction.client.user.id)  # type: ignore[union-attr]
     if me is None:
-        return {t: "I could not read my own roles in this server." for t in target_ids}
+        return {t: i18n.text("dc.hierarchy.no_roles", lang) for t in target_ids}
     out: dict[str, str] = {}
     for target_id in dict.fromkeys(target_ids):
         if not target_id.isdigit():
             continue
         uid = int(target_id)
         target = None if uid in (guild.owner_id, moderator.id, me.id) else await member_or_none(guild, uid)
-        why = refusal(guild, moderator, me, uid, target)
+        why = refusal(guild, moderator, me, uid, target, lang)
         if why:
             log.info("hierarchy: %s may not act on %s in %s: %s", moderator.id, uid, guild.id, why)
             out[target_id] = why

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import discord
 from discord import app_commands
 
-from bot import anchors, incidents, legal_holds, member_history
+from bot import anchors, i18n, incidents, legal_holds, member_history
 from bot.config import ConfigError
 from bot.precision import precision_summary
 from bot.models import Report, server_key
@@ -92,14 +92,17 @@ class TriageGroup(app_commands.Group):
         try:
             s = pipeline.update_server_settings(server, overrides) if overrides else pipeline.server_settings(server)
         except ConfigError as exc:
-            await interaction.response.send_message(f"Not saved: {escape(str(exc))}", ephemeral=True)
+            await interaction.response.send_message(say(interaction, "dc.not_saved", reason=escape(str(exc))), ephemeral=True)
             return
         log.info("settings of %s changed by %s: %s", server, interaction.user.id, sorted(overrides))
-        lines = ["Saved." if overrides else "Current settings:",
-                 f"Mod channel: {f'<#{s.mod_channel}>' if s.mod_channel else 'not set'}",
-                 "Thresholds: " + ", ".join(f"{k} {v:.2f}" for k, v in pipeline.thresholds(server).items()),
-                 f"Dry-run: {'on' if s.dry_run else 'off'} · auto-delete: {'on' if s.auto_delete else 'off'}"
-                 f" · auto-timeout: {'on' if s.auto_timeout else 'off'}"]
+        lang = member_lang(interaction)
+        on = {True: i18n.text("tg.on", lang), False: i18n.text("tg.off", lang)}
+        lines = [i18n.text("dc.setup.saved" if overrides else "dc.setup.current", lang),
+                 i18n.text("dc.setup.mod_channel", lang, channel=f"<#{s.mod_channel}>" if s.mod_channel
+                           else i18n.text("dc.setup.not_set", lang)),
+                 i18n.text("dc.setup.thresholds", lang, thresholds=", ".join(f"{k} {v:.2f}" for k, v in pipeline.thresholds(server).items())),
+                 i18n.text("dc.setup.switches", lang, dry_run=on[bool(s.dry_run)], auto_delete=on[bool(s.auto_delete)],
+                           auto_timeout=on[bool(s.auto_timeout)])]
         warning = _cannot_post(interaction, s.mod_channel)
         if warning:
             lines.append(warning)
@@ -111,7 +114,7 @@ class TriageGroup(app_commands.Group):
         store = _bot(interaction).pipeline.store
         server = _server(interaction)
         pending = store.pending_count(server)
-        lines = [f"**{pending}** item{'s' if pending != 1 else ''} waiting for review."]
+        lines = [i18n.plural("dc.queue.waiting", pending, member_lang(interaction))]
         for inc in store.incidents(server, limit=5):
             lines.append(f"Incident #{inc.id}: {escape(incidents.summary(inc))}")
         for f in store.queue(server, limit=10):
@@ -178,7 +181,7 @@ class TriageGroup(app_commands.Group):
     async def member(self, interaction: discord.Interaction, user: discord.User) -> None:
         history = _bot(interaction).pipeline.store.member_history(_server(interaction), str(user.id), limit=HISTORY_LIMIT)
         # moderators' ids ("by 123…") become mentions, which never ping here
-        text = fit_lines([mention_ids(escape(line)) for line in member_history.lines(history)], 2000)
+        text = fit_lines([mention_ids(escape(line)) for line in member_history.lines(history, lang=member_lang(interaction))], 2000)
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(description="Add a moderators' note to a flag, an incident or a member")
@@ -189,19 +192,19 @@ class TriageGroup(app_commands.Group):
                    text: app_commands.Range[str, 1, 1000]) -> None:
         subject = note_subject(target)
         if subject is None:
-            await interaction.response.send_message(
-                "Give a flag id (`12`), an incident (`incident 3`) or a member (@name or their id).", ephemeral=True)
+            await interaction.response.send_message(say(interaction, "dc.note.usage"), ephemeral=True)
             return
         kind, subject_id = subject
         try:
             _bot(interaction).pipeline.note(_server(interaction), kind, subject_id, str(interaction.user.id), text)
         except StoreError as exc:
-            await interaction.response.send_message(f"Not saved: {escape(str(exc))}", ephemeral=True,
+            await interaction.response.send_message(say(interaction, "dc.not_saved", reason=escape(str(exc))), ephemeral=True,
                                                     allowed_mentions=NO_MENTIONS)
             return
         log.info("note on %s %s in %s by %s", kind, subject_id, _server(interaction), interaction.user.id)
-        shown = f"<@{subject_id}>" if kind == "member" else f"{kind} #{subject_id}"
-        await interaction.response.send_message(f"Note added to {shown}.", ephemeral=True, allowed_mentions=NO_MENTIONS)
+        shown = f"<@{subject_id}>" if kind == "member" else f"#{subject_id}"
+        await interaction.response.send_message(say(interaction, f"tg.note.added.{kind}", id=shown.lstrip("#")),
+                                                ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(description="Place, lift or list legal holds that keep a case's content through purges")
     @app_commands.describe(action="place (default), release or list", target="A flag (12 or #12) or an incident (incident 3)",
@@ -237,9 +240,7 @@ class TriageGroup(app_commands.Group):
         manifest = json.dumps(result.manifest, indent=2, ensure_ascii=False).encode("utf-8")
         files = [discord.File(io.BytesIO(result.data), filename=result.filename),
                  discord.File(io.BytesIO(manifest), filename=result.filename.rsplit(".", 1)[0] + ".manifest.json")]
-        await interaction.followup.send(
-            "This server's records and a manifest to verify them later; keep the file private (it holds reported content).",
-            files=files, ephemeral=True)
+        await interaction.followup.send(say(interaction, "dc.export.sent"), files=files, ephemeral=True)
 
 
 def note_subject(target: str) -> tuple[str, str] | None:

@@ -49,7 +49,8 @@ _DESCRIPTIONS = frozenset({app_commands.TranslationContextLocation.command_descr
 
 
 class CatalogueTranslator(app_commands.Translator):
-    """Command and option descriptions from the catalogues, for the languages we have.
+    """Command and option descriptions (and the "Report message" menu entry) from the catalogues, for the
+    languages we have.
 
     A description is translated when its English text is a catalogue entry (`command.*` keys), so the
     English source of truth stays in en.toml and the code; anything else is left to Discord's default."""
@@ -59,7 +60,9 @@ class CatalogueTranslator(app_commands.Translator):
 
     async def translate(self, string: app_commands.locale_str, locale: discord.Locale,
                         context: app_commands.TranslationContextTypes) -> str | None:
-        if context.location not in _DESCRIPTIONS:  # names stay English
+        menu = (context.location is app_commands.TranslationContextLocation.command_name
+                and isinstance(context.data, app_commands.ContextMenu))  # a menu entry's name is all members see of it
+        if context.location not in _DESCRIPTIONS and not menu:  # command and option names stay English
             return None
         lang = DISCORD_LOCALES.get(locale)
         key = self._by_english.get(string.message)

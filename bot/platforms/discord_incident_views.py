@@ -15,9 +15,11 @@ from typing import Any, Mapping
 import discord
 from discord import ui
 
+from bot import i18n
 from bot.alerts import Alert
 from bot.models import server_key
 from bot.platforms import discord_checks as checks
+from bot.platforms.discord_i18n import member_lang, say
 from bot.platforms.discord_render import TIMEOUT_CHOICES, escape, spoiler
 from bot.platforms.discord_views import QueueButton, guarded, queue_view
 from bot.store import StoreError
@@ -26,12 +28,13 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 4  # four item rows of buttons, plus the navigation row: Discord allows five rows
 ASK_REASON = ("timeout", "ban")
+#: (kind, catalogue key of its label, style)
 INCIDENT_BUTTONS: tuple[tuple[str, str, discord.ButtonStyle], ...] = (
-    ("confirm", "Confirm all", discord.ButtonStyle.danger),
-    ("dismiss", "Dismiss all", discord.ButtonStyle.secondary),
-    ("delete", "Delete all", discord.ButtonStyle.primary),
-    ("ban", "Ban all…", discord.ButtonStyle.danger),
-    ("items", "Items", discord.ButtonStyle.secondary),
+    ("confirm", "button.confirm_all", discord.ButtonStyle.danger),
+    ("dismiss", "button.dismiss_all", discord.ButtonStyle.secondary),
+    ("delete", "button.delete_all", discord.ButtonStyle.primary),
+    ("ban", "button.ban_all", discord.ButtonStyle.danger),
+    ("items", "dc.button.items", discord.ButtonStyle.secondary),
 )
 _DURATIONS = {str(s): label for label, s in TIMEOUT_CHOICES}
 NEEDS = {**checks.FOR_ACTION, "items": checks.REVIEW}
@@ -70,26 +73,28 @@ async def run_incident_action(interaction: discord.Interaction, kind: str, incid
         outcome = await pipeline.moderate_incident(server, incident_id, kind, str(interaction.user.id),
                                                    duration_s=duration_s, reason=reason, exclude_users=exclude)
     except StoreError:
-        await interaction.followup.send("This incident is not in this server's records.", ephemeral=True)
+        await interaction.followup.send(say(interaction, "dc.incident.not_found"), ephemeral=True)
         return
     lines = [escape(outcome.summary or f"{kind}: {outcome.done} done")]
     if exclude:
-        lines.append(f"Left out {len(exclude)}:")
+        lines.append(say(interaction, "dc.left_out", n=len(exclude)))
         lines += [f"• <@{uid}>: {escape(why)}" for uid, why in list(exclude.items())[:10]]
         if len(exclude) > 10:
-            lines.append(f"… and {len(exclude) - 10} more")
+            lines.append(say(interaction, "tg.more", n=len(exclude) - 10))
     await interaction.followup.send("\n".join(lines)[:2000], ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
 
 
 class ReasonModal(ui.Modal):
     """"Ban all" / "Timeout all" ask before acting: the moderator types a reason to go ahead."""
 
-    reason: ui.TextInput = ui.TextInput(label="Reason (kept in the audit log)", style=discord.TextStyle.paragraph,
-                                        min_length=3, max_length=400, required=True)
-
-    def __init__(self, kind: str, incident_id: int, authors: int, duration_s: int | None = None) -> None:
-        what = "Ban" if kind == "ban" else f"Time out ({_DURATIONS.get(str(duration_s), f'{duration_s} s')})"
-        super().__init__(title=f"{what} all {authors} authors of incident #{incident_id}"[:45], timeout=900)
+    def __init__(self, kind: str, incident_id: int, authors: int, duration_s: int | None = None, lang: str = "en") -> None:
+        duration = i18n.text(f"dc.duration.{duration_s}", lang) if str(duration_s) in _DURATIONS else f"{duration_s} s"
+        title = i18n.text("dc.reason.title.ban" if kind == "ban" else "dc.reason.title.timeout", lang,
+                          n=authors, incident=incident_id, duration=duration)
+        super().__init__(title=title[:45], timeout=900)
+        self.reason: ui.TextInput = ui.TextInput(label=i18n.text("dc.reason.label", lang)[:45], style=discord.TextStyle.paragraph,
+                                                 min_length=3, max_length=400, required=True)
+        self.add_item(self.reason)
         self.kind, self.incident_id, self.duration_s = kind, incident_id, duration_s
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
@@ -107,9 +112,9 @@ async def _ask_reason(interaction: discord.Interaction, kind: str, incident_id: 
     try:
         authors = len(_pipeline(interaction).incident_authors(_server(interaction), incident_id))
     except StoreError:
-        await interaction.response.send_message("This incident is not in this server's records.", ephemeral=True)
+        await interaction.response.send_message(say(interaction, "dc.incident.not_found"), ephemeral=True)
         return
-    await interaction.response.send_modal(ReasonModal(kind, incident_id, authors, duration_s))
+    await interaction.response.send_modal(ReasonModal(kind, incident_id, authors, duration_s, member_lang(interaction)))
 
 
 class IncidentButton(ui.DynamicItem[ui.Button], template=r"tbi:(?P<kind>confirm|dismiss|delete|ban|items):(?P<incident>[0-9]+)"):
@@ -142,9 +147,10 @@ class IncidentButton(ui.DynamicItem[ui.Button], template=r"tbi:(?P<kind>confirm|
 class IncidentTimeoutSelect(ui.DynamicItem[ui.Select], template=r"tbi:timeout:(?P<incident>[0-9]+)"):
     """Timeout all authors, with the duration chosen here and the reason in a modal."""
 
-    def __init__(self, incident_id: int) -> None:
-        options = [discord.SelectOption(label=f"Timeout all authors: {label}", value=str(s)) for label, s in TIMEOUT_CHOICES]
-        super().__init__(ui.Select(placeholder="Timeout all authors…", options=options,
+    def __init__(self, incident_id: int, lang: str = "en") -> None:
+        options = [discord.SelectOption(label=i18n.text("dc.timeout_all.option", lang, duration=i18n.text(f"dc.duration.{s}", lang)),
+                                        value=str(s)) for _, s in TIMEOUT_CHOICES]
+        super().__init__(ui.Select(placeholder=i18n.text("dc.timeout_all.placeholder", lang), options=options,
                                    custom_id=incident_id_for("timeout", incident_id)))
         self.incident_id = incident_id
 
@@ -161,7 +167,7 @@ class IncidentTimeoutSelect(ui.DynamicItem[ui.Select], template=r"tbi:timeout:(?
             if await _denied(interaction, "timeout"):
                 return
             if value not in _DURATIONS:
-                await interaction.response.send_message("Unknown duration.", ephemeral=True)
+                await interaction.response.send_message(say(interaction, "dc.unknown_duration"), ephemeral=True)
                 return
             await _ask_reason(interaction, "timeout", self.incident_id, int(value))
         await guarded(interaction, f"incident timeout #{self.incident_id}", go)
@@ -192,9 +198,9 @@ async def send_page(interaction: discord.Interaction, incident_id: int, offset: 
     try:
         items, total = _pipeline(interaction).incident_page(_server(interaction), incident_id, offset, PAGE_SIZE)
     except StoreError:
-        await interaction.response.send_message("This incident is not in this server's records.", ephemeral=True)
+        await interaction.response.send_message(say(interaction, "dc.incident.not_found"), ephemeral=True)
         return
-    embed, view = render_page(incident_id, offset, items, total)
+    embed, view = render_page(incident_id, offset, items, total, member_lang(interaction))
     if edit:
         await interaction.response.edit_message(embed=embed, view=view)
     else:
@@ -202,28 +208,31 @@ async def send_page(interaction: discord.Interaction, incident_id: int, offset: 
                                                 allowed_mentions=discord.AllowedMentions.none())
 
 
-def render_page(incident_id: int, offset: int, items: list, total: int) -> tuple[discord.Embed, ui.View]:
-    """One page of an incident's items; every quoted string escaped, one row of buttons per item."""
+def render_page(incident_id: int, offset: int, items: list, total: int, lang: str = "en") -> tuple[discord.Embed, ui.View]:
+    """One page of an incident's items in the clicker's language; every quoted string escaped, one row of buttons per item."""
+    t = lambda key, **v: i18n.text(key, lang, **v)  # noqa: E731
     last = min(offset + len(items), total)
-    embed = discord.Embed(title=f"Incident #{incident_id}: items {offset + 1 if items else 0}–{last} of {total}")
+    embed = discord.Embed(title=t("dc.page.title", incident=incident_id, first=offset + 1 if items else 0, last=last, total=total))
     lines = []
     view = ui.View(timeout=None)
     for row, flag in enumerate(items):
         name = f" ({escape(flag.author_name)})" if flag.author_name else ""
-        jump = f" · [Jump]({flag.link})" if flag.link else ""
-        lines.append(f"**#{flag.id}** <@{flag.author_id}>{name} · {escape(flag.status)}{jump}\n{spoiler(flag.excerpt or '', 150)}"
-                     if flag.author_id.isdigit() else f"**#{flag.id}** {escape(flag.author_id)} · {escape(flag.status)}")
+        jump = f" · [{t('dc.jump_short')}]({flag.link})" if flag.link else ""
+        status = escape(t(f"status.{flag.status}") if f"status.{flag.status}" in i18n.catalogue("en") else flag.status)
+        lines.append(f"**#{flag.id}** <@{flag.author_id}>{name} · {status}{jump}\n{spoiler(flag.excerpt or '', 150, lang)}"
+                     if flag.author_id.isdigit() else f"**#{flag.id}** {escape(flag.author_id)} · {status}")
         # five buttons fill a row, so the jump link lives in the text above rather than in a sixth button
-        for action, label in (("confirm", "Confirm"), ("dismiss", "Dismiss"), ("delete", "Delete"), ("ban", "Ban"),
-                              ("warn", "Warn")):
+        for action, key in (("confirm", "button.confirm"), ("dismiss", "button.dismiss"), ("delete", "button.delete"),
+                            ("ban", "button.ban"), ("warn", "button.warn")):
             style = discord.ButtonStyle.danger if action in ("confirm", "ban") else discord.ButtonStyle.secondary
-            button = QueueButton(action, flag.id, f"{label} #{flag.id}", style)
+            button = QueueButton(action, flag.id, f"{t(key)} #{flag.id}", style)
             button.item.row = row
             view.add_item(button)
-    embed.description = "\n\n".join(lines)[:4000] or "No items."
+    embed.description = "\n\n".join(lines)[:4000] or t("dc.page.empty")
     prev_offset = max(0, offset - PAGE_SIZE)
-    view.add_item(_row(PageButton(incident_id, prev_offset, "◀ Previous", disabled=offset == 0), PAGE_SIZE))
-    view.add_item(_row(PageButton(incident_id, offset + PAGE_SIZE, "Next ▶", disabled=offset + PAGE_SIZE >= total), PAGE_SIZE))
+    view.add_item(_row(PageButton(incident_id, prev_offset, "◀ " + t("dc.previous"), disabled=offset == 0), PAGE_SIZE))
+    view.add_item(_row(PageButton(incident_id, offset + PAGE_SIZE, t("button.next") + " ▶",
+                                  disabled=offset + PAGE_SIZE >= total), PAGE_SIZE))
     return embed, view
 
 
@@ -232,20 +241,21 @@ def _row(item: ui.DynamicItem[Any], row: int) -> ui.DynamicItem[Any]:
     return item
 
 
-def incident_view(incident_id: int) -> ui.View:
-    """The buttons under an incident alert; persistent because every item is a registered DynamicItem."""
+def incident_view(incident_id: int, lang: str = "en") -> ui.View:
+    """The buttons under an incident alert, in the server's language; persistent because every item is a
+    registered DynamicItem."""
     view = ui.View(timeout=None)
-    for kind, label, style in INCIDENT_BUTTONS:
-        view.add_item(IncidentButton(kind, incident_id, label, style))
-    view.add_item(IncidentTimeoutSelect(incident_id))
+    for kind, key, style in INCIDENT_BUTTONS:
+        view.add_item(IncidentButton(kind, incident_id, i18n.text(key, lang), style))
+    view.add_item(IncidentTimeoutSelect(incident_id, lang))
     return view
 
 
 def alert_view(alert: Alert) -> ui.View:
     """Incident-level buttons for an incident alert, per-flag buttons for a single flag."""
     if alert.incident is not None:
-        return incident_view(alert.incident.id)
-    return queue_view(alert.flag.id)
+        return incident_view(alert.incident.id, alert.language)
+    return queue_view(alert.flag.id, alert.language)
 
 
 INCIDENT_ITEMS: tuple[type[ui.DynamicItem[Any]], ...] = (IncidentButton, IncidentTimeoutSelect, PageButton)

@@ -11,6 +11,7 @@ import re
 
 import discord
 
+from bot import i18n
 from bot.alerts import Alert
 
 log = logging.getLogger(__name__)
@@ -37,11 +38,11 @@ def escape(text: str) -> str:
     return discord.utils.escape_mentions(text)
 
 
-def spoiler(text: str, limit: int = 900) -> str:
+def spoiler(text: str, limit: int = 900, lang: str = "en") -> str:
     """Escaped text in spoiler tags, cut to `limit` characters before escaping."""
     text = text.strip()
     if not text:
-        return "(no text)"
+        return i18n.text("dc.no_text", lang)
     if len(text) > limit:
         text = text[:limit] + "…"
     return f"||{escape(text)}||"
@@ -55,12 +56,12 @@ def _user(user_id: str) -> str:
     return f"<@{user_id}>" if user_id.isdigit() else escape(user_id)
 
 
-_BY_ID = re.compile(r"\bby ([0-9]{3,20})\b")
+_BY_ID = re.compile(r"\b(by|oleh) ([0-9]{3,20})\b")  # outcome.by in en.toml / id.toml
 
 
 def mention_ids(escaped: str) -> str:
     """"… by 123456789012345678" (a moderator's id from the core) shown as a non-pinging mention."""
-    return _BY_ID.sub(lambda m: f"by <@{m.group(1)}>", escaped)
+    return _BY_ID.sub(lambda m: f"{m.group(1)} <@{m.group(2)}>", escaped)
 
 
 def status_text(alert: Alert) -> str:
@@ -68,58 +69,67 @@ def status_text(alert: Alert) -> str:
     review = alert.flag.last_review
     if review and str(review.get("reviewer", "")).isdigit():
         note = f" — {escape(review['note'])}" if review.get("note") else ""
-        return f"**{alert.flag.status}** by <@{review['reviewer']}>{note}"
+        status = alert.flag.status
+        word = i18n.text(f"status.{status}", alert.language) if f"status.{status}" in i18n.catalogue("en") else status
+        return i18n.text("alert.status_by", alert.language, status=f"**{escape(word)}**",
+                         reviewer=f"<@{review['reviewer']}>") + note
     return escape(alert.status_line)
 
 
 def render_alert(alert: Alert) -> discord.Embed:
-    """The moderators' queue entry; formatting only, every fact comes from the Alert."""
+    """The moderators' queue entry in the server's language; formatting only, every fact comes from the Alert.
+    Catalogue texts are ours; every value put into them is escaped."""
+    lang = alert.language
+    t = lambda key, **v: i18n.text(key, lang, **v)  # noqa: E731
     flag = alert.flag
     embed = discord.Embed(title=_cap(escape(alert.title), 256), colour=STATUS_COLOURS.get(flag.status, discord.Colour.orange()))
-    embed.description = spoiler(alert.excerpt or "", 900)
+    embed.description = spoiler(alert.excerpt or "", 900, lang)
     name = f" ({escape(flag.author_name)})" if flag.author_name else ""
-    history = f"\n{escape(alert.author_history)}" if getattr(alert, "author_history", "") else ""
-    embed.add_field(name="Author", value=_cap(f"{_user(flag.author_id)}{name}\n`{escape(flag.author_id)}`{history}", 1024),
+    history = f"\n{escape(alert.author_history)}" if alert.author_history else ""
+    embed.add_field(name=t("dc.field.author"), value=_cap(f"{_user(flag.author_id)}{name}\n`{escape(flag.author_id)}`{history}", 1024),
                     inline=True)
     channel = f"<#{flag.channel_id}>" if flag.channel_id.isdigit() else escape(flag.channel_id)
-    embed.add_field(name="Channel", value=channel, inline=True)
+    embed.add_field(name=t("dc.field.channel"), value=channel, inline=True)
     if flag.link:
-        embed.add_field(name="Message", value=f"[Jump to message]({flag.link})", inline=True)
-    scores = ", ".join(f"{escape(label)} {alert.scores.get(label, 0.0):.2f}" for label in alert.labels) or "reported"
-    embed.add_field(name="Labels", value=_cap(scores, 1024), inline=False)
+        embed.add_field(name=t("dc.field.message"), value=f"[{t('dc.jump')}]({flag.link})", inline=True)
+    scores = ", ".join(f"{escape(label)} {alert.scores.get(label, 0.0):.2f}" for label in alert.labels) or t("label.reported")
+    embed.add_field(name=t("dc.field.labels"), value=_cap(scores, 1024), inline=False)
     if alert.reasons:
-        reasons = "\n".join(f"• {spoiler(r, 150)}" for r in alert.reasons[:5])
-        embed.add_field(name="Reasons", value=_cap(reasons, 1024), inline=False)
+        reasons = "\n".join(f"• {spoiler(r, 150, lang)}" for r in alert.reasons[:5])
+        embed.add_field(name=t("dc.field.reasons"), value=_cap(reasons, 1024), inline=False)
     if alert.attachment_lines:
-        embed.add_field(name="Attachments", value=_cap("\n".join(escape(x) for x in alert.attachment_lines), 1024), inline=False)
-    embed.add_field(name="Reports", value=str(alert.report_count), inline=True)
-    embed.add_field(name="Status", value=_cap(status_text(alert), 1024), inline=True)
-    if alert.incident is not None:
-        embed.add_field(name="Incident", value=f"{alert.incident.flag_count} flags from {alert.incident.author_count} accounts", inline=True)
-    outcomes = getattr(alert, "outcomes", ())  # what moderators did to the whole incident, newest last
-    if outcomes:
-        shown = "\n".join(f"• {mention_ids(escape(line))}" for line in outcomes[-8:])
-        embed.add_field(name="Outcome", value=_cap(shown, 1024), inline=False)
-    if alert.incident is None and alert.actions:  # what moderators or the bot did to this flag
-        embed.add_field(name="Actions", value=_cap("\n".join(action_line(a) for a in list(alert.actions)[-6:]), 1024),
+        embed.add_field(name=t("dc.field.attachments"), value=_cap("\n".join(escape(x) for x in alert.attachment_lines), 1024),
                         inline=False)
-    notes = getattr(alert, "notes", ())
-    if notes:
-        embed.add_field(name="Notes", value=_cap("\n".join(f"• {note_line(n, 300)}" for n in notes[-5:]), 1024), inline=False)
-    footer = f"flag #{flag.id}" if alert.incident is None else f"incident #{alert.incident.id} · newest flag #{flag.id}"
+    embed.add_field(name=t("dc.field.reports"), value=str(alert.report_count), inline=True)
+    embed.add_field(name=t("dc.field.status"), value=_cap(status_text(alert), 1024), inline=True)
+    if alert.incident is not None:
+        embed.add_field(name=t("dc.field.incident"), value=t("dc.incident_value", flags=alert.incident.flag_count,
+                                                           authors=alert.incident.author_count), inline=True)
+    if alert.outcomes:  # what moderators did to the whole incident, newest last
+        shown = "\n".join(f"• {mention_ids(escape(line))}" for line in alert.outcomes[-8:])
+        embed.add_field(name=t("dc.field.outcome"), value=_cap(shown, 1024), inline=False)
+    if alert.incident is None and alert.actions:  # what moderators or the bot did to this flag
+        embed.add_field(name=t("dc.field.actions"), value=_cap("\n".join(action_line(a, lang) for a in list(alert.actions)[-6:]), 1024),
+                        inline=False)
+    if alert.notes:
+        embed.add_field(name=t("dc.field.notes"), value=_cap("\n".join(f"• {note_line(n, 300)}" for n in alert.notes[-5:]), 1024),
+                        inline=False)
+    footer = (t("dc.footer.flag", flag=flag.id) if alert.incident is None
+              else t("dc.footer.incident", incident=alert.incident.id, flag=flag.id))
     if alert.dry_run:
-        footer += " · DRY RUN: automatic actions are only logged"
+        footer += " · " + t("dc.footer.dry_run")
     embed.set_footer(text=footer)
     embed.timestamp = flag.message_time
     return embed
 
 
-def action_line(action: dict) -> str:
+def action_line(action: dict, lang: str = "en") -> str:
     """One logged action: "• warn by @mod → ok", with Discord's refusal (escaped) when it failed."""
-    actor = "the bot" if action.get("actor") == "auto" else _user(str(action.get("actor", "")))
+    actor = i18n.text("tg.the_bot", lang) if action.get("actor") == "auto" else _user(str(action.get("actor", "")))
     duration = f" {int(action['duration_s']) // 60} min" if action.get("duration_s") else ""
     detail = f": {escape(str(action['detail']))[:200]}" if action.get("detail") and action.get("status") != "ok" else ""
-    return f"• {escape(str(action.get('kind', '')))}{duration} by {actor} → {escape(str(action.get('status', '')))}{detail}"
+    return "• " + i18n.text("dc.action_line", lang, kind=escape(str(action.get("kind", ""))) + duration, actor=actor,
+                            status=escape(str(action.get("status", ""))), detail=detail)
 
 
 def note_line(note: str, limit: int = 300) -> str:

@@ -16,17 +16,19 @@ from discord import ui
 from bot import i18n
 from bot.models import REVIEW_DECISIONS, Action, Report, Review, server_key
 from bot.platforms import discord_checks as checks
+from bot.platforms.discord_i18n import member_lang, say
 from bot.platforms.discord_render import TIMEOUT_CHOICES, escape
 from bot.store import FlagView, StoreError
 
 log = logging.getLogger(__name__)
 
+#: (action, catalogue key of its label, style)
 BUTTONS: tuple[tuple[str, str, discord.ButtonStyle], ...] = (
-    ("confirm", "Confirm", discord.ButtonStyle.danger),
-    ("dismiss", "Dismiss", discord.ButtonStyle.secondary),
-    ("delete", "Delete message", discord.ButtonStyle.primary),
-    ("ban", "Ban", discord.ButtonStyle.danger),
-    ("warn", "Warn", discord.ButtonStyle.secondary),
+    ("confirm", "button.confirm", discord.ButtonStyle.danger),
+    ("dismiss", "button.dismiss", discord.ButtonStyle.secondary),
+    ("delete", "button.delete_message", discord.ButtonStyle.primary),
+    ("ban", "button.ban", discord.ButtonStyle.danger),
+    ("warn", "button.warn", discord.ButtonStyle.secondary),
 )
 _DURATIONS = {str(s): label for label, s in TIMEOUT_CHOICES}
 
@@ -46,7 +48,7 @@ async def guarded(interaction: discord.Interaction, what: str, fn: Callable[[], 
         else:
             log.exception("%s failed", what)
         try:
-            msg = "Something went wrong; it has been logged."
+            msg = say(interaction, "dc.error")
             if interaction.response.is_done():
                 await interaction.followup.send(msg, ephemeral=True)
             else:
@@ -73,37 +75,41 @@ async def act(interaction: discord.Interaction, action: str, flag_id: int, durat
         return
     found = _flag_for(interaction, flag_id)
     if found is None:
-        await interaction.response.send_message("This queue item is not in this server's records.", ephemeral=True)
+        await interaction.response.send_message(say(interaction, "dc.act.not_found"), ephemeral=True)
         return
     server, flag = found
     pipeline = interaction.client.pipeline  # type: ignore[attr-defined]
     actor = str(interaction.user.id)
     if action == "delete" and not flag.message_id.isdigit():
-        await interaction.response.send_message("There is no message to delete for this item.", ephemeral=True)
+        await interaction.response.send_message(say(interaction, "dc.act.no_message"), ephemeral=True)
         return
     await interaction.response.defer(ephemeral=True, thinking=False)
     if action in checks.ON_A_MEMBER:
         refused = await checks.hierarchy_refusals(interaction, [flag.author_id])
         if refused:
-            await interaction.followup.send(f"Not done: {refused[flag.author_id]}", ephemeral=True)
+            await interaction.followup.send(say(interaction, "dc.act.not_done", reason=refused[flag.author_id]), ephemeral=True)
             return
     if action == "warn":
         result = await pipeline.warn(server, flag_id, actor)
         if result.ok and result.detail == "dry-run":
-            text = "Dry run: the warning was logged, not sent."
+            text = say(interaction, "reply.warn.dry_run")
         else:
-            text = "Warned: the member got a private message." if result.ok else f"Not warned: {escape(result.detail)}."
+            text = say(interaction, "reply.warn.sent") if result.ok else say(interaction, "reply.warn.not_sent",
+                                                                             detail=escape(result.detail))
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
         return
     if action in REVIEW_DECISIONS:
         view = await pipeline.review(Review(flag_id=flag_id, server=server, decision=action, reviewer=actor))
-        await interaction.followup.send(f"Marked {view.status}.", ephemeral=True)
+        lang = member_lang(interaction)
+        await interaction.followup.send(i18n.text("dc.act.marked", lang, status=i18n.text(f"status.{view.status}", lang)),
+                                        ephemeral=True)
         return
     reason = f"triagebot flag #{flag_id}: {action} by moderator {interaction.user} ({actor})"
     result = await pipeline.moderate(Action(
         kind=action, server=server, flag_id=flag_id, channel_id=flag.channel_id, message_id=flag.message_id,
         user_id=flag.author_id, duration_s=duration_s, reason=reason, actor=actor, incident_id=flag.incident_id))
-    text = f"Done: {action}." if result.ok else f"Discord refused the {action}: {result.detail}"
+    text = (say(interaction, "dc.act.done", action=action) if result.ok
+            else say(interaction, "dc.act.refused", action=action, detail=result.detail))
     await interaction.followup.send(text, ephemeral=True)
 
 
@@ -130,9 +136,11 @@ class QueueButton(ui.DynamicItem[ui.Button], template=r"tb:(?P<action>confirm|di
 class TimeoutSelect(ui.DynamicItem[ui.Select], template=r"tb:timeout:(?P<flag>[0-9]+)"):
     """Timeout author, with the duration chosen from a short list."""
 
-    def __init__(self, flag_id: int) -> None:
-        options = [discord.SelectOption(label=f"Timeout author: {label}", value=str(s)) for label, s in TIMEOUT_CHOICES]
-        super().__init__(ui.Select(placeholder="Timeout author…", options=options, custom_id=custom_id("timeout", flag_id)))
+    def __init__(self, flag_id: int, lang: str = "en") -> None:
+        options = [discord.SelectOption(label=i18n.text("dc.timeout.option", lang, duration=i18n.text(f"dc.duration.{s}", lang)),
+                                        value=str(s)) for _, s in TIMEOUT_CHOICES]
+        super().__init__(ui.Select(placeholder=i18n.text("dc.timeout.placeholder", lang), options=options,
+                                   custom_id=custom_id("timeout", flag_id)))
         self.flag_id = flag_id
 
     @classmethod
@@ -144,18 +152,19 @@ class TimeoutSelect(ui.DynamicItem[ui.Select], template=r"tb:timeout:(?P<flag>[0
         values = self.item.values or data.get("values", [])
         value = values[0] if values else ""
         if value not in _DURATIONS:
-            await interaction.response.send_message("Unknown duration.", ephemeral=True)
+            await interaction.response.send_message(say(interaction, "dc.unknown_duration"), ephemeral=True)
             return
         await guarded(interaction, f"timeout #{self.flag_id}",
                       lambda: act(interaction, "timeout", self.flag_id, duration_s=int(value)))
 
 
-def queue_view(flag_id: int) -> ui.View:
-    """The buttons under one alert; persistent because every item is a registered DynamicItem."""
+def queue_view(flag_id: int, lang: str = "en") -> ui.View:
+    """The buttons under one alert, labelled in the server's language; persistent because every item is a
+    registered DynamicItem (a click is understood by its custom_id, whatever the label says)."""
     view = ui.View(timeout=None)
-    for action, label, style in BUTTONS:
-        view.add_item(QueueButton(action, flag_id, label, style))
-    view.add_item(TimeoutSelect(flag_id))
+    for action, key, style in BUTTONS:
+        view.add_item(QueueButton(action, flag_id, i18n.text(key, lang), style))
+    view.add_item(TimeoutSelect(flag_id, lang))
     return view
 
 

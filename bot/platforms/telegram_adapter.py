@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 DELETE_WINDOW = timedelta(hours=48)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # a link preview could re-post the flagged image
 T = TypeVar("T")
+#: What the alert shows when a warned member cannot be messaged privately (Telegram answers 403 to a bot that
+#: was never started by the user, or was blocked by them).
+NOT_REACHED = "not reached: the member has not started the bot in a private chat, or blocked it"
+MAX_PRIVATE_TEXT = 4000
 _GONE = ("message to delete not found", "message to edit not found", "message not found", "message_id_invalid")
 
 
@@ -89,7 +93,7 @@ class TelegramAdapter:
         handler = {"notify": self._notify, "ping": self._ping, "notice": self._notice, "delete": self._delete, "timeout": self._timeout,
                    "ban": self._ban, "unflag": self._unflag, "untimeout": self._untimeout, "unban": self._unban,
                    "appeal_notice": self._member_message, "appeal_outcome": self._member_message,
-                   "appeal_alert": self._appeal_alert}.get(action.kind)
+                   "appeal_alert": self._appeal_alert, "warn": self._warn}.get(action.kind)
         if handler is None:
             return ActionResult(ok=False, detail=f"unsupported action {action.kind!r} on Telegram")
         try:
@@ -282,6 +286,28 @@ class TelegramAdapter:
         await self.call("unbanChatMember", lambda: self.bot.unban_chat_member(chat_id=chat_id, user_id=user, only_if_banned=True))
         return ActionResult(ok=True, detail="unbanned")
 
+    async def _warn(self, action: Action) -> ActionResult:
+        """The warning the core wrote (`reason`) as a private message to the member, plain text (never markup),
+        naming the group and linking the message. Telegram lets a bot write only to users who started it:
+        the 403 for everyone else is an ordinary outcome, recorded as not reached."""
+        user_id = action.user_id or ""
+        user = int(user_id) if user_id.isdigit() else 0
+        if user <= 0:
+            return ActionResult(ok=False, detail="no member to warn (the author is a channel or unknown)")
+        text = warning_text(action, self.seen.titles.get(str(chat_of(action.server))))
+        try:
+            await self.call("sendMessage", lambda: self.bot.send_message(
+                chat_id=user, text=text, link_preview_options=NO_PREVIEW), idempotent=False)
+        except Forbidden as exc:
+            log.info("warn in %s: member %s cannot be messaged privately (%s)", action.server, user, exc.message)
+            return ActionResult(ok=False, detail=NOT_REACHED)
+        except BadRequest as exc:
+            if not _says(exc, "chat not found"):
+                raise
+            log.info("warn in %s: no private chat with member %s", action.server, user)
+            return ActionResult(ok=False, detail=NOT_REACHED)
+        return ActionResult(ok=True, detail="warning sent privately")
+
     async def _unflag(self, action: Action) -> ActionResult:
         return ActionResult(ok=True, detail="nothing to undo on Telegram")
 
@@ -314,3 +340,13 @@ class TelegramAdapter:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def warning_text(action: Action, group_title: str | None) -> str:
+    """The private message: the warning, then the group's name and the message link; plain text within Telegram's limit."""
+    tail = "\n".join(x for x in (f"— {group_title}" if group_title else "", action.link or "") if x)
+    body = action.reason.strip() or "A moderator warned you about a message you posted."
+    room = MAX_PRIVATE_TEXT - len(tail) - 2
+    if len(body) > room:
+        body = body[: room - 1] + "…"
+    return f"{body}\n\n{tail}" if tail else body

@@ -16,6 +16,8 @@ from typing import Callable
 from telegram import Bot, ChatMember
 from telegram.error import TelegramError
 
+from bot import i18n
+
 log = logging.getLogger(__name__)
 
 ADMIN_STATUSES = (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
@@ -23,7 +25,6 @@ ADMIN_STATUSES = (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
 GROUP_ANONYMOUS_BOT = 1087968824
 #: The right each moderation needs, and how Telegram's admin settings name it.
 RIGHT_FOR = {"delete": "can_delete_messages", "timeout": "can_restrict_members", "ban": "can_restrict_members"}
-RIGHT_NAMES = {"can_delete_messages": "Delete messages", "can_restrict_members": "Ban users"}
 
 
 def is_admin_member(member: ChatMember | None) -> bool:
@@ -66,19 +67,19 @@ class AdminCache:
         """Admin or creator of the chat; an API error counts as 'not admin' (fail closed)."""
         return is_admin_member(await self.member(chat_id, user_id))
 
-    async def refusal(self, chat_id: int | str, user_id: int | str, kind: str | None) -> str | None:
-        """Why `user_id` may not do `kind` (None: any admin action) in the chat, checking the bot's rights too;
-        None when allowed."""
+    async def refusal(self, chat_id: int | str, user_id: int | str, kind: str | None, lang: str = "en") -> str | None:
+        """Why `user_id` may not do `kind` (None: any admin action) in the chat, checking the bot's rights too,
+        in `lang`; None when allowed."""
         right = RIGHT_FOR.get(kind or "")
         member = await self.member(chat_id, user_id)
         if not is_admin_member(member):
-            return "Only admins of that group can use these buttons."
+            return i18n.text("tg.refusal.not_admin", lang)
         if right is not None and not has_right(member, right):  # (None: being an admin is enough)
-            return f"You need the '{RIGHT_NAMES[right]}' admin right in that group to do this."
+            return i18n.text("tg.refusal.you_need", lang, right=i18n.text(f"tg.right.{right}", lang))
         if right is not None:
             me = await self.member(chat_id, self.bot.id)
             if not has_right(me, right):
-                return f"I need the '{RIGHT_NAMES[right]}' admin right in that group; ask its owner to grant it."
+                return i18n.text("tg.refusal.i_need", lang, right=i18n.text(f"tg.right.{right}", lang))
         return None
 
     def _put(self, key: tuple[int, int], member: ChatMember | None) -> None:

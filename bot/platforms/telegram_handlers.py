@@ -29,23 +29,12 @@ from bot.platforms.telegram_adapter import DELETE_WINDOW, NO_PREVIEW, TelegramAd
 from bot.platforms.telegram_events import PLATFORM, Lru, merge_album, to_message
 from bot.platforms.telegram_render import (PAGE_SIZE, confirm_keyboard, confirm_text, esc, parse_callback,
                                            parse_incident_data, render_page)
-from bot.platforms.telegram_setup import SETUP_HELP, LinkCodes, SetupUsage, parse_setup_args
+from bot.platforms.telegram_setup import LinkCodes, SetupUsage, parse_setup_args, setup_help
+from bot.platforms.telegram_toolkit import TOOLKIT_COMMANDS, TelegramToolkit, localized_commands
 from bot.store import StoreError
 
 log = logging.getLogger(__name__)
 
-HELP = (
-    "I flag sexual and racial abuse in groups for their moderators.\n\n"
-    "Members: reply to a message with /report [reason]. Your command is removed from the group "
-    "and I confirm here; the reported member is never told who reported.\n\n"
-    "Admins: /setup in the group links a moderators' chat; /queue and /stats; "
-    "/export [csv|json] <group id> here (or /export in the moderators' chat) sends the group's log.\n\n"
-    "Someone sharing a picture of you? Send it to me here with the caption /protect (add the group id if "
-    "you are in several of my groups). I keep only a fingerprint, delete the picture from this chat, and "
-    "flag re-shares of it to the group's moderators.\n\n"
-    "Told here that a message of yours was removed, or that you were muted or banned, and think it was a "
-    "mistake? Send me /appeal followed by the case number and why."
-)
 COMMANDS = [
     BotCommand("report", "reply to a message to report it to the moderators"),
     BotCommand("setup", "admins: link the moderators' chat, thresholds, dry run"),
@@ -91,6 +80,7 @@ class TelegramHandlers:
                 return str(message.chat_id) in handlers.mod_chat_servers()
 
         self._in_mod_chat = _InModChat()
+        self.toolkit = TelegramToolkit(self)  # Warn, /member, /note, /unprotect
 
     # ---- wiring ----------------------------------------------------------------------
     def register(self) -> None:
@@ -106,6 +96,7 @@ class TelegramHandlers:
                          ("stats", self.cmd_stats), ("export", self.cmd_export), ("anchor", self.cmd_anchor), ("hold", self.cmd_hold), ("report", self.cmd_report),
                          ("start", self.cmd_help), ("help", self.cmd_help)):
             app.add_handler(CommandHandler(name, fn, filters=once, block=False))
+        self.toolkit.register()  # before group messages (its commands) and before on_button (its /unprotect buttons)
         app.add_handler(CommandHandler("protect", self.on_protect, filters=once & filters.ChatType.PRIVATE, block=False))
         app.add_handler(MessageHandler(once & filters.ChatType.PRIVATE & (filters.PHOTO | filters.Document.IMAGE)
                                        & filters.CaptionRegex(r"(?i)^/protect(@\w+)?(\s|$)"), self.on_protect, block=False))
@@ -118,8 +109,11 @@ class TelegramHandlers:
         app.add_error_handler(self.on_error)
 
     async def publish_commands(self) -> None:
+        """The command menu in English (the default) and in Indonesian for clients set to it."""
+        commands = COMMANDS + TOOLKIT_COMMANDS
         try:
-            await self.app.bot.set_my_commands(COMMANDS)
+            await self.app.bot.set_my_commands(commands)
+            await self.app.bot.set_my_commands(localized_commands(commands, "id"), language_code="id")
         except TelegramError as exc:
             log.warning("setMyCommands failed: %s", exc)
 
@@ -210,9 +204,8 @@ class TelegramHandlers:
         if not moved or not mod_chat:
             return
         pictures = moved.get("bank_entries", 0)
-        text = (f"This group was upgraded to a supergroup, so Telegram gave it a new id ({new}). Its settings"
-                + (f" and {pictures} protected picture(s)" if pictures else "") + " moved with it. Flags from "
-                f"before the upgrade stay under the old id ({old}) and are still listed by /queue here.")
+        lang = self.pipeline.server_settings(new_key).language
+        text = i18n.text("tg.migrated.pictures" if pictures else "tg.migrated", lang, new=new, old=old, n=pictures)
         try:
             await context.bot.send_message(chat_id=int(mod_chat), text=text)
         except TelegramError as exc:
@@ -271,7 +264,7 @@ class TelegramHandlers:
         if m is None or chat is None:  # the handler's filters guarantee them; without them there is nowhere to act
             return
         if chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
-            await self._reply(update, "Use /report in the group, as a reply to the message you want to report.")
+            await self._reply(update, i18n.text("tg.report.in_group", self.toolkit.lang(None, user)))
             return
         self._remember_chat(chat)
         try:  # remove the command first, so other members cannot see who reported
@@ -283,7 +276,7 @@ class TelegramHandlers:
             target = None  # in forum topics every message "replies" to the topic's first message
         reporter = user.id if user else 0
         if target is None:
-            await self._dm(reporter, "To report, reply to the message with /report (optionally add a reason).")
+            await self._dm(reporter, i18n.text("tg.report.how", self.toolkit.lang(server_key(PLATFORM, chat.id), user)))
             return
         self.seen.remember_user(target.from_user)
         mods = await self.admins.admin_ids(chat.id)
@@ -294,7 +287,8 @@ class TelegramHandlers:
         reason = " ".join(context.args or [])[:500]
         outcome = await self.pipeline.report(Report(
             platform=PLATFORM, server_id=str(chat.id), reporter_id=str(reporter), reason=reason, message=reported,
-            target_user_id=reported.author_id, channel_id=reported.channel_id, message_id=reported.message_id))
+            target_user_id=reported.author_id, channel_id=reported.channel_id, message_id=reported.message_id,
+            locale=getattr(user, "language_code", None)))
         log.info("report in %s on flag %s (count %d, duplicate=%s, limited=%s)", chat.id, outcome.flag_id,
                  outcome.count, outcome.duplicate, outcome.rate_limited)
         await self._dm(reporter, outcome.message)
@@ -320,11 +314,12 @@ class TelegramHandlers:
             return
         press = parse_callback(q.data)
         if press is None:
-            await self._answer(q, "Unknown button.")
+            await self._answer(q, i18n.text("tg.unknown_button", self.toolkit.lang(None, q.from_user)))
             return
         user = q.from_user
+        lang = self.toolkit.lang(server_key(PLATFORM, press.chat_id), user)
         kind = {"delete": "delete", "mute": "timeout", "ban": "ban"}.get(press.verb)
-        refusal = await self.admins.refusal(press.chat_id, user.id, kind)
+        refusal = await self.admins.refusal(press.chat_id, user.id, kind, lang)
         if refusal:
             log.info("refused %s on telegram:%s flag %s by %s: %s", press.verb, press.chat_id, press.flag_id, user.id, refusal)
             await self._answer(q, refusal, alert=True)
@@ -333,39 +328,43 @@ class TelegramHandlers:
         try:
             flag = self.store.flag(server, press.flag_id)
         except StoreError:
-            await self._answer(q, "This item no longer exists.", alert=True)
+            await self._answer(q, i18n.text("tg.item_gone", lang), alert=True)
             return
         log.info("%s on %s flag %s by %s", press.verb, server, flag.id, user.id)
+        if press.verb == "warn":
+            await self.toolkit.warn_pressed(q, server, flag)
+            return
         if press.verb in ("confirm", "dismiss"):
             await self.pipeline.review(Review(flag_id=flag.id, server=server, decision=press.verb, reviewer=str(user.id)))
-            await self._answer(q, f"Marked {press.verb}ed.")
+            await self._answer(q, i18n.text("tg.marked", lang, status=i18n.text(f"status.{press.verb}ed", lang)))
             await self._refresh_pager(q)
             return
         if kind is None:  # a verb parse_callback accepts but nothing here maps to a platform action
-            await self._answer(q, "Unknown button.")
+            await self._answer(q, i18n.text("tg.unknown_button", lang))
             return
         if kind == "delete":
             age = utcnow() - flag.message_time
             if age > DELETE_WINDOW:
-                await self._answer(q, f"Not deleted: the message is {age.total_seconds() / 3600:.0f} h old and Telegram lets "
-                                      "bots delete only messages younger than 48 h; delete it by hand.", alert=True)
+                await self._answer(q, i18n.text("tg.too_old", lang, hours=f"{age.total_seconds() / 3600:.0f}"), alert=True)
                 return
         # dry_run stays False: dry run stops the bot's automatic actions, not an admin's explicit press.
         result = await self.pipeline.moderate(Action(
             kind=kind, server=server, flag_id=flag.id, channel_id=flag.channel_id, message_id=flag.message_id,
             user_id=flag.author_id, duration_s=press.seconds, reason=f"{press.verb} button", actor=str(user.id),
             link=flag.link))
-        await self._answer(q, ("Done: " if result.ok else "Failed: ") + result.detail, alert=not result.ok)
+        await self._answer(q, i18n.text("tg.result.done" if result.ok else "tg.result.failed", lang, detail=result.detail),
+                           alert=not result.ok)
         await self._refresh_pager(q)
 
     async def on_incident_button(self, q, press) -> None:
         """Buttons on an incident alert: act on all of it (mute/ban all after a confirmation), or page through it."""
         user = q.from_user
+        lang = self.toolkit.lang(server_key(PLATFORM, press.chat_id), user)
         if q.message is None:  # Telegram no longer gives the message a very old button sits on
-            await self._answer(q, "This button is too old; use the newest alert or /queue.", alert=True)
+            await self._answer(q, i18n.text("tg.button_too_old", lang), alert=True)
             return
         kind = {"delete": "delete", "mute": "timeout", "yesmute": "timeout", "ban": "ban", "yesban": "ban"}.get(press.verb)
-        refusal = await self.admins.refusal(press.chat_id, user.id, kind)
+        refusal = await self.admins.refusal(press.chat_id, user.id, kind, lang)
         if refusal:
             log.info("refused incident %s on telegram:%s #%s by %s: %s", press.verb, press.chat_id, press.incident_id,
                      user.id, refusal)
@@ -375,36 +374,34 @@ class TelegramHandlers:
         try:
             self.store.incident(server, press.incident_id)
         except StoreError:
-            await self._answer(q, "This incident no longer exists.", alert=True)
+            await self._answer(q, i18n.text("tg.incident_gone", lang), alert=True)
             return
         if press.verb == "items":
-            await self._show_page(q, server, press)
+            await self._show_page(q, server, press, lang)
             return
         if press.verb == "cancel":
             self._reasons.pop(_msg_key(q.message), None)
-            await self._edit(q.message, "Cancelled: nothing was done.")
-            await self._answer(q, "Cancelled.")
+            await self._edit(q.message, i18n.text("tg.cancelled_edit", lang))
+            await self._answer(q, i18n.text("tg.cancelled", lang))
             return
         if press.verb in ("mute", "ban"):
-            await self._ask_confirmation(q, server, press)
+            await self._ask_confirmation(q, server, press, lang)
             return
         actor = str(user.id)
         reason = self._reasons.pop(_msg_key(q.message), "") if press.verb.startswith("yes") else ""
         exclude = await self._excluded_authors(server, press.incident_id) if kind in ("timeout", "ban") else {}
         incident_kind = {"yesmute": "timeout", "yesban": "ban"}.get(press.verb, press.verb)
         log.info("incident %s on %s #%s by %s", incident_kind, server, press.incident_id, actor)
-        await self._answer(q, "Working on it…")
+        await self._answer(q, i18n.text("tg.working", lang))
         outcome = await self.pipeline.moderate_incident(
             server, press.incident_id, incident_kind, actor, duration_s=press.arg if incident_kind == "timeout" else None,
             reason=reason, exclude_users=exclude)
-        summary = str(outcome.summary)
+        done = i18n.text("tg.incident_outcome", lang, incident=press.incident_id, summary=esc(str(outcome.summary), 300),
+                         who=esc(self.seen.names.get(actor) or actor, 100))
         if press.verb.startswith("yes"):
-            await self._edit(q.message, f"Incident #{press.incident_id}: {esc(summary, 300)} by "
-                                        f"{esc(self.seen.names.get(actor) or actor, 100)}"
-                                        + (f"\nReason: {esc(reason, 300)}" if reason else ""))
+            await self._edit(q.message, done + ("\n" + i18n.text("tg.reason_line", lang, reason=esc(reason, 300)) if reason else ""))
         else:
-            await self._say(q.message.chat_id, f"Incident #{press.incident_id}: {esc(summary, 300)} by "
-                                               f"{esc(self.seen.names.get(actor) or actor, 100)}")
+            await self._say(q.message.chat_id, done)
 
     async def _excluded_authors(self, server: str, incident_id: int) -> dict[str, str]:
         """Authors the bot must not mute or ban: the group's admins (Telegram refuses, and it is not ours to
@@ -417,25 +414,25 @@ class TelegramHandlers:
                 out[author] = "an admin of the group"
         return out
 
-    async def _ask_confirmation(self, q, server: str, press) -> None:
+    async def _ask_confirmation(self, q, server: str, press, lang: str = "en") -> None:
         """Mute-all and ban-all ask first, in a message of their own (the alert itself keeps being edited)."""
         exclude = await self._excluded_authors(server, press.incident_id)
         authors = [a for a in self.pipeline.incident_authors(server, press.incident_id) if a not in exclude]
         if not authors:
-            await self._answer(q, "Nobody to act on: every author is an admin of the group.", alert=True)
+            await self._answer(q, i18n.text("tg.nobody", lang), alert=True)
             return
         text = confirm_text(press.verb, len(authors), exclude, self.seen.titles.get(str(press.chat_id)),
-                            press.incident_id, press.arg)
-        markup = confirm_keyboard(press.verb, press.chat_id, press.incident_id, len(authors), press.arg)
+                            press.incident_id, press.arg, lang)
+        markup = confirm_keyboard(press.verb, press.chat_id, press.incident_id, len(authors), press.arg, lang)
         try:
             sent = await self.adapter.call("sendMessage", lambda: self.app.bot.send_message(
                 chat_id=q.message.chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
                 link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S), idempotent=False)
             self._confirmations[(sent.chat_id, sent.message_id)] = press.incident_id
-            await self._answer(q, "Please confirm below.")
+            await self._answer(q, i18n.text("tg.confirm_below", lang))
         except TelegramError as exc:
             log.warning("could not ask for confirmation in %s: %s", q.message.chat_id, exc)
-            await self._answer(q, f"Could not ask for confirmation: {exc}", alert=True)
+            await self._answer(q, i18n.text("tg.confirm_failed", lang, error=exc), alert=True)
 
     async def on_mod_chat_reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A reply to a mute-all/ban-all confirmation is the reason that gets logged with it."""
@@ -446,13 +443,15 @@ class TelegramHandlers:
         if key not in self._confirmations:
             return
         self._reasons[key] = (m.text or m.caption or "")[:500]
-        await self._reply(update, "Reason noted; press Yes on the question to go ahead.")
+        await self._reply(update, i18n.text("tg.reason_noted", self.toolkit.lang(None, update.effective_user)))
 
-    async def _show_page(self, q, server: str, press) -> None:
-        """The pager: a message of its own in the moderators' chat, edited in place by Prev/Next."""
+    async def _show_page(self, q, server: str, press, lang: str = "en") -> None:
+        """The pager: a message of its own in the moderators' chat (in the group's language), edited in place by
+        Prev/Next; the presser's answer is in `lang`."""
         flags, total = self.pipeline.incident_page(server, press.incident_id, press.arg or 0, PAGE_SIZE)
         text, markup = render_page(flags, total, press.arg or 0, press.chat_id, press.incident_id,
-                                   group_title=self.seen.titles.get(str(press.chat_id)))
+                                   group_title=self.seen.titles.get(str(press.chat_id)),
+                                   lang=self.pipeline.server_settings(server).language)
         key = _msg_key(q.message)
         try:
             if key in self._pagers:
@@ -465,10 +464,11 @@ class TelegramHandlers:
                     link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S), idempotent=False)
                 key = (sent.chat_id, sent.message_id)
             self._pagers[key] = (server, press.incident_id, press.arg or 0)
-            await self._answer(q, f"Items {min(total, (press.arg or 0) + 1)}-{(press.arg or 0) + len(flags)} of {total}")
+            await self._answer(q, i18n.text("tg.page.answer", lang, first=min(total, (press.arg or 0) + 1),
+                                            last=(press.arg or 0) + len(flags), total=total))
         except TelegramError as exc:
             log.info("pager for incident %s: %s", press.incident_id, exc)
-            await self._answer(q, f"Could not show the items: {exc}", alert=True)
+            await self._answer(q, i18n.text("tg.page.failed", lang, error=exc), alert=True)
 
     async def _refresh_pager(self, q) -> None:
         """After a per-item press on a pager, show the item's new status there."""
@@ -479,7 +479,8 @@ class TelegramHandlers:
         server, incident_id, offset = page
         flags, total = self.pipeline.incident_page(server, incident_id, offset, PAGE_SIZE)
         chat_id = server.split(":", 1)[1]
-        text, markup = render_page(flags, total, offset, chat_id, incident_id, group_title=self.seen.titles.get(chat_id))
+        text, markup = render_page(flags, total, offset, chat_id, incident_id, group_title=self.seen.titles.get(chat_id),
+                                   lang=self.pipeline.server_settings(server).language)
         try:
             await self.adapter.call("editMessageText", lambda: self.app.bot.edit_message_text(
                 chat_id=key[0], message_id=key[1], text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
@@ -531,8 +532,7 @@ class TelegramHandlers:
             return
         photo_msg = m if (m.photo or m.document) else m.reply_to_message
         if photo_msg is None or not (photo_msg.photo or (photo_msg.document and (photo_msg.document.mime_type or "").startswith("image/"))):
-            await self._reply(update, "Send the picture to me with the caption /protect (or reply to it with /protect). "
-                                      "Add the group id if you are in several of my groups.")
+            await self._reply(update, i18n.text("tg.protect.usage", self.toolkit.lang(None, user)))
             return
         words = (m.caption or m.text or "").split()[1:]
         group = next((int(w) for w in words if w.lstrip("-").isdigit()), None)
@@ -547,16 +547,17 @@ class TelegramHandlers:
             data = await self.adapter.fetch(att, self.pipeline.settings.max_attachment_bytes)
         except Exception as exc:  # too big, gone, network: tell the member, keep nothing
             log.info("protect: could not fetch the image from %s: %s", user.id, exc)
-            await self._reply(update, "I could not download that picture (it may be too large). Nothing was kept.")
+            await self._reply(update, i18n.text("tg.protect.download_failed", self.toolkit.lang(server, user)))
             return
-        outcome = await self.pipeline.protect(server, data, registered_by=str(user.id), note="registered with /protect on Telegram")
+        outcome = await self.pipeline.protect(server, data, registered_by=str(user.id), note="registered with /protect on Telegram",
+                                              locale=getattr(user, "language_code", None))
         del data
         log.info("protect by %s for %s: %s", user.id, server, "ok" if outcome.ok else "refused")
         removed = ""
         for mid in {photo_msg.message_id, m.message_id}:
             try:
                 await context.bot.delete_message(chat_id=m.chat_id, message_id=mid)
-                removed = " I removed the picture from this chat."
+                removed = " " + i18n.text("tg.protect.removed_from_chat", self.toolkit.lang(server, user))
             except TelegramError as exc:
                 log.info("protect: could not delete message %s in the private chat: %s", mid, exc)
         await self._reply(update, outcome.message + (removed if outcome.ok else ""))
@@ -571,11 +572,12 @@ class TelegramHandlers:
         member_of = [s for s in candidates if await self._is_member(int(s.split(":", 1)[1]), user_id)]
         if len(member_of) == 1:
             return member_of[0]
+        lang = self.toolkit.lang(None, update.effective_user)
         if not member_of:
-            await self._reply(update, "I could not find a group of mine that you are in. Add the group's id after /protect.")
+            await self._reply(update, i18n.text("tg.protect.no_group", lang))
         else:
-            await self._reply(update, "You are in several of my groups; add the id of the group after /protect: "
-                              + ", ".join(f"{self._title(s)} ({s.split(':', 1)[1]})" for s in member_of))
+            await self._reply(update, i18n.text("tg.protect.several_groups", lang, groups=", ".join(
+                f"{self._title(s)} ({s.split(':', 1)[1]})" for s in member_of)))
         return None
 
     async def _is_member(self, chat_id: int, user_id: int) -> bool:
@@ -592,22 +594,24 @@ class TelegramHandlers:
         if m is None or chat is None:  # the handler's filters guarantee them; without them there is nowhere to act
             return
         if chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
-            await self._reply(update, "Run /setup in the group you want me to watch.\n\n" + SETUP_HELP)
+            lang = self.toolkit.lang(None, user)
+            await self._reply(update, i18n.text("tg.setup.in_group", lang) + "\n\n" + setup_help(lang))
             return
         self._remember_chat(chat)
-        if not await self._is_admin(m, chat.id, user.id if user else 0):
-            await self._reply(update, "Only this group's admins can use /setup.")
-            return
         server = server_key(PLATFORM, chat.id)
+        lang = self.toolkit.lang(server, user)
+        if not await self._is_admin(m, chat.id, user.id if user else 0):
+            await self._reply(update, i18n.text("tg.setup.admins_only", lang))
+            return
         try:
-            overrides = parse_setup_args(context.args or [])
+            overrides = parse_setup_args(context.args or [], lang)
         except SetupUsage as exc:
             await self._reply(update, str(exc))
             return
         if overrides is None:
             code = self.codes.issue(server, chat.id, user.id if user else 0)
-            text = (f"To link the moderators' chat: add me to that chat, then an admin of this group sends there\n"
-                    f"<code>/link {code}</code>\nThe code works once, for 10 minutes.\n\n{html.escape(SETUP_HELP)}")
+            text = (i18n.text("tg.setup.code", lang, command=f"<code>/link {code}</code>")
+                    + f"\n\n{html.escape(setup_help(lang))}")
             try:
                 sent = await self.adapter.call("sendMessage", lambda: context.bot.send_message(
                     chat_id=chat.id, text=text, parse_mode=ParseMode.HTML), idempotent=False)
@@ -619,49 +623,53 @@ class TelegramHandlers:
         try:
             settings = self.pipeline.update_server_settings(server, overrides)
         except ConfigError as exc:
-            await self._reply(update, f"Not changed: {exc}")
+            await self._reply(update, i18n.text("tg.setup.not_changed", lang, reason=exc))
             return
         log.info("settings of %s changed by %s: %s", server, user.id if user else None, overrides)
-        thresholds = ", ".join(f"{k} {v:.2f}" for k, v in sorted(settings.thresholds.items())) or "defaults"
-        await self._reply(update, f"Saved. Thresholds: {thresholds}. Dry run: {'on' if settings.dry_run else 'off'}.")
+        thresholds = ", ".join(f"{k} {v:.2f}" for k, v in sorted(settings.thresholds.items())) or i18n.text("tg.setup.defaults", lang)
+        await self._reply(update, i18n.text("tg.setup.saved", lang, thresholds=thresholds,
+                                            dry_run=i18n.text("tg.on" if settings.dry_run else "tg.off", lang)))
 
     async def cmd_link(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat, user = update.effective_chat, update.effective_user
         if chat is None:  # the handler's filters guarantee them; without them there is nowhere to act
             return
+        lang = self.toolkit.lang(None, user)
         if not context.args:
-            await self._reply(update, "Usage: /link <code> — get the code with /setup in the group.")
+            await self._reply(update, i18n.text("tg.link.usage", lang))
             return
         pending = self.codes.peek(context.args[0])
         if pending is None:
-            await self._reply(update, "That code is unknown or expired. Run /setup in the group for a new one.")
+            await self._reply(update, i18n.text("tg.link.unknown", lang))
             return
+        lang = self.toolkit.lang(pending.server, user)
         if chat.id == pending.chat_id:
-            await self._reply(update, "Send /link in the moderators' chat, not in the group itself.")
+            await self._reply(update, i18n.text("tg.link.not_here", lang))
             return
         if not await self.admins.is_admin(pending.chat_id, user.id if user else 0):
             log.info("link refused: %s is not an admin of %s", user.id if user else None, pending.server)
-            await self._reply(update, "Only an admin of that group can link a moderators' chat.")
+            await self._reply(update, i18n.text("tg.link.admins_only", lang))
             return
         pending = self.codes.redeem(context.args[0])
         if pending is None:  # used concurrently
-            await self._reply(update, "That code was just used.")
+            await self._reply(update, i18n.text("tg.link.just_used", lang))
             return
         try:
             self.pipeline.update_server_settings(pending.server, {"mod_chat": str(chat.id)})
         except ConfigError as exc:
-            await self._reply(update, f"Not linked: {exc}")
+            await self._reply(update, i18n.text("tg.link.not_linked", lang, reason=exc))
             return
         self._mod_chats = None
         log.info("moderators' chat %s linked to %s by %s", chat.id, pending.server, user.id if user else None)
-        await self._reply(update, f"Linked: alerts for {esc(self._title(pending.server))} will be posted here.", html_mode=True)
+        await self._reply(update, i18n.text("tg.link.linked", lang, group=esc(self._title(pending.server))), html_mode=True)
         if pending.notice_message_id:
             try:
                 await context.bot.delete_message(chat_id=pending.chat_id, message_id=pending.notice_message_id)
             except TelegramError as exc:
                 log.info("could not delete the link code message: %s", exc)
         try:
-            await context.bot.send_message(chat_id=pending.chat_id, text="A moderators' chat is now linked.")
+            await context.bot.send_message(chat_id=pending.chat_id, text=i18n.text(
+                "tg.link.done", self.pipeline.server_settings(pending.server).language))
         except TelegramError as exc:
             log.info("could not confirm the link in the group: %s", exc)
 
@@ -672,14 +680,15 @@ class TelegramHandlers:
         if chat is None:  # the handler's filters guarantee them; without them there is nowhere to act
             return None
         uid = user.id if user else 0
+        lang = self.toolkit.lang(None, user)
         if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and str(chat.id) not in self.mod_chat_servers():
             if not await self._is_admin(m, chat.id, uid):
-                await self._reply(update, "Only this group's admins can use this command.")
+                await self._reply(update, i18n.text("tg.group_admins_only", self.toolkit.lang(server_key(PLATFORM, chat.id), user)))
                 return None
             return [server_key(PLATFORM, chat.id)]
         if chat.type == ChatType.PRIVATE and (group_arg is not None or str(chat.id) not in self.mod_chat_servers()):
             if group_arg is None:
-                await self._reply(update, "Add the group id, e.g. /export csv -1001234567890 (the id is shown in each alert).")
+                await self._reply(update, i18n.text("tg.need_group_id", lang))
                 return None
             servers = [server_key(PLATFORM, group_arg)]
             need_admin = True
@@ -688,12 +697,12 @@ class TelegramHandlers:
             if group_arg is not None:
                 servers = [s for s in servers if s == server_key(PLATFORM, group_arg)]
             if not servers:
-                await self._reply(update, "This chat is not linked as a moderators' chat (run /setup in the group).")
+                await self._reply(update, i18n.text("tg.not_linked", lang))
                 return None
         if need_admin:
             for s in servers:
                 if not await self.admins.is_admin(int(s.split(":", 1)[1]), uid):
-                    await self._reply(update, "Only admins of that group can use this command.")
+                    await self._reply(update, i18n.text("tg.admins_only", self.toolkit.lang(s, user)))
                     return None
         return servers
 
@@ -715,20 +724,23 @@ class TelegramHandlers:
         in_group = update.effective_chat is not None and str(update.effective_chat.id) == servers[0].split(":", 1)[1]
         lines: list[str] = []
         for s in servers:
+            lang = self.toolkit.lang(s, update.effective_user)
             n = self.store.pending_count(s)
-            lines.append(f"<b>{esc(self._title(s))}</b> (<code>{esc(s.split(':', 1)[1])}</code>): {n} open")
+            lines.append(f"<b>{esc(self._title(s))}</b> (<code>{esc(s.split(':', 1)[1])}</code>): "
+                         + i18n.text("tg.queue.open", lang, n=n))
             if in_group:  # the group itself only gets the count: item details stay with moderators
-                lines.append("Details are in the moderators' chat.")
+                lines.append(i18n.text("tg.queue.details_elsewhere", lang))
                 continue
             for inc in self.store.incidents(s, limit=5):
-                lines.append(f"Incident #{inc.id}: {esc(incidents.summary(inc), 200)}")
+                lines.append(i18n.text("tg.queue.incident", lang, id=inc.id, summary=esc(incidents.summary(inc, lang=lang), 200)))
             for f in self.store.queue(s, limit=20):
-                link = f' · <a href="{html.escape(f.link, quote=True)}">message</a>' if f.link else ""
-                reports = f" · {f.report_count} reports" if f.report_count else ""
-                lines.append(f"#{f.id} · {esc(', '.join(f.labels) or 'reported')} · {esc(f.status)} · "
+                link = f' · <a href="{html.escape(f.link, quote=True)}">{i18n.text("tg.message", lang)}</a>' if f.link else ""
+                reports = " · " + i18n.plural("tg.queue.reports", f.report_count, lang) if f.report_count else ""
+                status = i18n.text(f"status.{f.status}", lang) if f"status.{f.status}" in i18n.catalogue("en") else f.status
+                lines.append(f"#{f.id} · {esc(', '.join(f.labels) or i18n.text('label.reported', lang))} · {esc(status)} · "
                              f"{esc(f.author_name or f.author_id, 60)}{link}{reports}")
             if n > 20:
-                lines.append(f"… and {n - 20} more")
+                lines.append(i18n.text("tg.more", lang, n=n - 20))
         await self._reply(update, "\n".join(lines), html_mode=True)
 
     async def cmd_stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -795,15 +807,16 @@ class TelegramHandlers:
         if chat is None:  # the handler's filters guarantee them; without them there is nowhere to act
             return
         if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and str(chat.id) not in self.mod_chat_servers():
-            await self._reply(update, "For privacy, use /export in a private chat with me or in the moderators' chat.")
+            await self._reply(update, i18n.text("tg.export.not_in_group", self.toolkit.lang(server_key(PLATFORM, chat.id),
+                                                                                             update.effective_user)))
             return
         fmt, group = self._args(context)
         servers = await self._servers_here(update, group, need_admin=True)
         if servers is None:
             return
         if len(servers) > 1:
-            await self._reply(update, "This chat serves several groups; add the group id: "
-                              + ", ".join(s.split(":", 1)[1] for s in servers))
+            await self._reply(update, i18n.text("tg.which_group", self.toolkit.lang(None, update.effective_user),
+                                                groups=", ".join(s.split(":", 1)[1] for s in servers)))
             return
         try:
             from bot.export import export_bytes
@@ -829,11 +842,11 @@ class TelegramHandlers:
                     idempotent=False)
         except TelegramError as exc:
             log.warning("sending the export to %s failed: %s", chat.id, exc)
-            await self._reply(update, f"Could not send the file: {exc}")
+            await self._reply(update, i18n.text("tg.export.failed", self.toolkit.lang(server, update.effective_user), error=exc))
 
     async def cmd_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE:
-            await self._reply(update, HELP)
+        if update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE:  # the member's language
+            await self._reply(update, i18n.text("tg.help", self.toolkit.lang(None, update.effective_user)))
 
 
 def _msg_key(message) -> tuple[int, int]:

@@ -13,6 +13,7 @@ from typing import Mapping, Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot import i18n
 from bot.alerts import Alert
 
 log = logging.getLogger(__name__)
@@ -22,9 +23,9 @@ MAX_TEXT = 3900
 MAX_REASONS = 8
 MAX_FIELD = 200
 
-#: Mute durations offered on the buttons: (label, seconds).
-MUTE_CHOICES: tuple[tuple[str, int], ...] = (("10 min", 600), ("1 h", 3600), ("1 day", 86400))
-VERBS = ("confirm", "dismiss", "delete", "mute", "ban")
+#: Mute durations offered on the buttons: (catalogue key under `duration.`, seconds).
+MUTE_CHOICES: tuple[tuple[str, int], ...] = (("10m", 600), ("1h", 3600), ("1d", 86400))
+VERBS = ("confirm", "dismiss", "delete", "mute", "ban", "warn")
 CALLBACK_PREFIX = "tb"
 _ASCII_INT = re.compile(r"-?[0-9]{1,20}")  # payloads come from clients: no Unicode digits, no huge numbers
 #: Incident-level buttons. mute/ban only ask for confirmation; yesmute/yesban carry it out.
@@ -101,85 +102,97 @@ def parse_incident_data(data: str | None) -> IncidentPress | None:
     return IncidentPress(parts[1], chat_id, incident_id, arg)
 
 
-def incident_keyboard(chat_id: int | str, incident_id: int) -> InlineKeyboardMarkup:
+def incident_keyboard(chat_id: int | str, incident_id: int, lang: str = "en") -> InlineKeyboardMarkup:
     """Buttons acting on every item of an incident, and the pager that goes through them one by one."""
     d = lambda verb, arg=None: incident_data(verb, chat_id, incident_id, arg)  # noqa: E731
+    t = lambda key, **v: i18n.text(key, lang, **v)  # noqa: E731
     return InlineKeyboardMarkup([
-        [InlineKeyboardButton("✅ Confirm all", callback_data=d("confirm")),
-         InlineKeyboardButton("✖️ Dismiss all", callback_data=d("dismiss"))],
-        [InlineKeyboardButton("🗑 Delete all", callback_data=d("delete")),
-         InlineKeyboardButton("⛔ Ban all…", callback_data=d("ban"))],
-        [InlineKeyboardButton(f"🔇 Mute all {label}…", callback_data=d("mute", secs)) for label, secs in MUTE_CHOICES],
-        [InlineKeyboardButton("📋 Go through the items", callback_data=d("items", 0))],
+        [InlineKeyboardButton("✅ " + t("button.confirm_all"), callback_data=d("confirm")),
+         InlineKeyboardButton("✖️ " + t("button.dismiss_all"), callback_data=d("dismiss"))],
+        [InlineKeyboardButton("🗑 " + t("button.delete_all"), callback_data=d("delete")),
+         InlineKeyboardButton("⛔ " + t("button.ban_all"), callback_data=d("ban"))],
+        [InlineKeyboardButton("🔇 " + t("button.mute_all", duration=duration_label(secs, lang)), callback_data=d("mute", secs))
+         for _, secs in MUTE_CHOICES],
+        [InlineKeyboardButton("📋 " + t("button.items"), callback_data=d("items", 0))],
     ])
 
 
-def duration_label(seconds: int) -> str:
-    for label, secs in MUTE_CHOICES:
+def duration_label(seconds: int, lang: str = "en") -> str:
+    """"1 h" / "1 jam" for the durations on the buttons, minutes for anything else."""
+    for key, secs in MUTE_CHOICES:
         if secs == seconds:
-            return label
-    return f"{seconds // 60} min"
+            return i18n.text(f"duration.{key}", lang)
+    return i18n.text("unit.minutes", lang, n=seconds // 60).strip()
 
 
 def confirm_text(verb: str, authors: int, excluded: Mapping[str, str], group_title: str | None, incident_id: int,
-                 seconds: int | None = None) -> str:
+                 seconds: int | None = None, lang: str = "en") -> str:
     """The question asked before muting or banning every author of an incident."""
-    what = f"Mute for {duration_label(seconds or 0)}" if verb == "mute" else "Ban"
-    lines = [f"<b>{what} {authors} author(s) of incident #{incident_id}</b> in {esc(group_title or 'the group', 100)}?",
-             "Reply to this message with a reason first if you want one logged (optional)."]
+    group = esc(group_title or i18n.text("tg.the_group", lang), 100)
+    key = "tg.confirm.mute" if verb == "mute" else "tg.confirm.ban"
+    question = i18n.text(key, lang, duration=duration_label(seconds or 0, lang), n=authors, incident=incident_id, group=group)
+    lines = [f"<b>{question}</b>", i18n.text("tg.confirm.reason_hint", lang)]
     if excluded:
-        lines.append(f"Left out ({len(excluded)}):")
+        lines.append(i18n.text("tg.confirm.left_out", lang, n=len(excluded)))
         lines += [f"• id <code>{esc(uid, 40)}</code>: {esc(why)}" for uid, why in list(excluded.items())[:10]]
     return "\n".join(lines)
 
 
 def confirm_keyboard(verb: str, chat_id: int | str, incident_id: int, authors: int,
-                     seconds: int | None = None) -> InlineKeyboardMarkup:
-    yes = f"Yes, mute {authors} authors {duration_label(seconds or 0)}" if verb == "mute" else f"Yes, ban {authors} authors"
+                     seconds: int | None = None, lang: str = "en") -> InlineKeyboardMarkup:
+    yes = (i18n.text("button.yes_mute", lang, n=authors, duration=duration_label(seconds or 0, lang)) if verb == "mute"
+           else i18n.text("button.yes_ban", lang, n=authors))
     return InlineKeyboardMarkup([[
         InlineKeyboardButton(yes, callback_data=incident_data("yes" + verb, chat_id, incident_id, seconds)),
-        InlineKeyboardButton("Cancel", callback_data=incident_data("cancel", chat_id, incident_id)),
+        InlineKeyboardButton(i18n.text("button.cancel", lang), callback_data=incident_data("cancel", chat_id, incident_id)),
     ]])
 
 
 def render_page(flags: Sequence, total: int, offset: int, chat_id: int | str, incident_id: int, *,
-                group_title: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
+                group_title: str | None = None, lang: str = "en") -> tuple[str, InlineKeyboardMarkup]:
     """One page of an incident's items: a line per item with its link, per-item buttons, prev/next."""
     first = offset + 1 if flags else 0
-    lines = [f"<b>Incident #{incident_id}</b> in {esc(group_title or chat_id, 100)}: items {first}-{offset + len(flags)} of {total}"]
+    head = i18n.text("tg.page.head", lang, incident=incident_id, group=esc(group_title or chat_id, 100), first=first,
+                     last=offset + len(flags), total=total)
+    lines = [head]
     rows = []
     for f in flags:
-        link = f' · <a href="{html.escape(f.link, quote=True)}">message</a>' if f.link else ""
-        lines.append(f"#{f.id} · {esc(', '.join(f.labels) or 'reported', 60)} · {esc(f.status)} · "
-                     f"{esc(f.author_name or f.author_id, 60)}{link}")
+        link = f' · <a href="{html.escape(f.link, quote=True)}">{i18n.text("tg.message", lang)}</a>' if f.link else ""
+        labels = ", ".join(f.labels) or i18n.text("label.reported", lang)
+        status = i18n.text(f"status.{f.status}", lang) if f"status.{f.status}" in i18n.catalogue("en") else f.status
+        lines.append(f"#{f.id} · {esc(labels, 60)} · {esc(status)} · {esc(f.author_name or f.author_id, 60)}{link}")
         if f.excerpt:
             lines.append(f"   <tg-spoiler>{esc(f.excerpt, 120)}</tg-spoiler>")
         rows.append([InlineKeyboardButton(f"✅ #{f.id}", callback_data=callback_data("confirm", chat_id, f.id)),
                      InlineKeyboardButton("✖️", callback_data=callback_data("dismiss", chat_id, f.id)),
                      InlineKeyboardButton("🗑", callback_data=callback_data("delete", chat_id, f.id)),
-                     InlineKeyboardButton("🔇 1 h", callback_data=callback_data("mute", chat_id, f.id, 3600)),
-                     InlineKeyboardButton("⛔", callback_data=callback_data("ban", chat_id, f.id))])
+                     InlineKeyboardButton("🔇 " + duration_label(3600, lang), callback_data=callback_data("mute", chat_id, f.id, 3600)),
+                     InlineKeyboardButton("⛔", callback_data=callback_data("ban", chat_id, f.id)),
+                     InlineKeyboardButton("⚠️", callback_data=callback_data("warn", chat_id, f.id))])
     nav = []
     if offset > 0:
-        nav.append(InlineKeyboardButton("◀ Prev", callback_data=incident_data("items", chat_id, incident_id,
-                                                                             max(0, offset - PAGE_SIZE))))
+        nav.append(InlineKeyboardButton("◀ " + i18n.text("button.prev", lang),
+                                        callback_data=incident_data("items", chat_id, incident_id, max(0, offset - PAGE_SIZE))))
     if offset + len(flags) < total:
-        nav.append(InlineKeyboardButton("Next ▶", callback_data=incident_data("items", chat_id, incident_id,
-                                                                             offset + PAGE_SIZE)))
+        nav.append(InlineKeyboardButton(i18n.text("button.next", lang) + " ▶",
+                                        callback_data=incident_data("items", chat_id, incident_id, offset + PAGE_SIZE)))
     if nav:
         rows.append(nav)
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
-def keyboard(chat_id: int | str, flag_id: int) -> InlineKeyboardMarkup:
-    """Confirm / Dismiss, Delete / Ban, and one row of mute durations."""
+def keyboard(chat_id: int | str, flag_id: int, lang: str = "en") -> InlineKeyboardMarkup:
+    """Confirm / Dismiss, Delete / Ban / Warn, and one row of mute durations, in the group's language."""
+    t = lambda key, **v: i18n.text(key, lang, **v)  # noqa: E731
     return InlineKeyboardMarkup([
-        [InlineKeyboardButton("✅ Confirm", callback_data=callback_data("confirm", chat_id, flag_id)),
-         InlineKeyboardButton("✖️ Dismiss", callback_data=callback_data("dismiss", chat_id, flag_id))],
-        [InlineKeyboardButton("🗑 Delete", callback_data=callback_data("delete", chat_id, flag_id)),
-         InlineKeyboardButton("⛔ Ban", callback_data=callback_data("ban", chat_id, flag_id))],
-        [InlineKeyboardButton(f"🔇 Mute {label}", callback_data=callback_data("mute", chat_id, flag_id, secs))
-         for label, secs in MUTE_CHOICES],
+        [InlineKeyboardButton("✅ " + t("button.confirm"), callback_data=callback_data("confirm", chat_id, flag_id)),
+         InlineKeyboardButton("✖️ " + t("button.dismiss"), callback_data=callback_data("dismiss", chat_id, flag_id))],
+        [InlineKeyboardButton("🗑 " + t("button.delete"), callback_data=callback_data("delete", chat_id, flag_id)),
+         InlineKeyboardButton("⛔ " + t("button.ban"), callback_data=callback_data("ban", chat_id, flag_id)),
+         InlineKeyboardButton("⚠️ " + t("button.warn"), callback_data=callback_data("warn", chat_id, flag_id))],
+        [InlineKeyboardButton("🔇 " + t("button.mute", duration=duration_label(secs, lang)),
+                              callback_data=callback_data("mute", chat_id, flag_id, secs))
+         for _, secs in MUTE_CHOICES],
     ])
 
 
@@ -205,70 +218,79 @@ def _status(alert: Alert, names: Mapping[str, str]) -> str:
     if not review:
         return esc(alert.status_line)
     note = f" — {esc(review['note'])}" if review.get("note") else ""
-    return f"<b>{esc(alert.flag.status)}</b> by {who(review['reviewer'], names)}{note}"
+    status = alert.flag.status
+    word = i18n.text(f"status.{status}", alert.language) if f"status.{status}" in i18n.catalogue("en") else status
+    return i18n.text("alert.status_by", alert.language, status=f"<b>{esc(word)}</b>",
+                     reviewer=who(review['reviewer'], names)) + note
 
 
 def render_alert(alert: Alert, *, group_title: str | None = None,
                  names: Mapping[str, str] | None = None) -> tuple[str, InlineKeyboardMarkup]:
-    """The moderators' message for an alert, in Telegram HTML, plus its buttons.
+    """The moderators' message for an alert, in Telegram HTML, plus its buttons, in the group's language.
 
     `alert.actions` (the flag's logged moderation actions: kind, actor, status, detail) are shown
     so the edited message says what was done and by whom. Images are never re-posted: only
-    `alert.attachment_lines` and the message link are shown.
+    `alert.attachment_lines` and the message link are shown. Catalogue texts are ours (not escaped);
+    every value put into them is.
     """
     names = names or {}
+    lang = alert.language
+    t = lambda key, **v: i18n.text(key, lang, **v)  # noqa: E731
     flag = alert.flag
     chat_id = flag.server.split(":", 1)[1]
     lines = [f"<b>{esc(alert.title, 300)}</b>"]
     if alert.dry_run:
-        lines.append("<i>Dry run: the bot takes no automatic action in this group.</i>")
+        lines.append(f"<i>{t('tg.dry_run')}</i>")
     group = f"{esc(group_title, 100)} · " if group_title else ""
-    link = f' · <a href="{html.escape(flag.link, quote=True)}">open message</a>' if flag.link else " · (no link: basic group)"
-    lines.append(f"Group: {group}<code>{esc(chat_id, 40)}</code>{link}")
+    link = (f' · <a href="{html.escape(flag.link, quote=True)}">{t("tg.open_message")}</a>' if flag.link
+            else f" · {t('tg.no_link')}")
+    lines.append(f"{t('tg.group')}: {group}<code>{esc(chat_id, 40)}</code>{link}")
     author = f"{esc(flag.author_name, 100)} · " if flag.author_name else ""
-    lines.append(f"Author: {author}id <code>{esc(flag.author_id, 40)}</code>")
+    lines.append(f"{t('tg.author')}: {author}id <code>{esc(flag.author_id, 40)}</code>")
     if alert.author_history:
-        lines.append(f"History: {esc(alert.author_history)}")
+        lines.append(f"{t('tg.history')}: {esc(alert.author_history)}")
     if alert.incident is not None:
-        lines.append(f"Incident: {alert.incident.flag_count} flags from {alert.incident.author_count} accounts"
-                     f" aimed at id <code>{esc(alert.incident.target_id, 40)}</code>")
+        lines.append(t("tg.incident_line", flags=alert.incident.flag_count, authors=alert.incident.author_count,
+                       target=f"<code>{esc(alert.incident.target_id, 40)}</code>"))
     scores = alert.scores
     shown = [label for label in alert.labels] + [k for k in sorted(scores, key=lambda k: -scores[k]) if k not in alert.labels]
     labels = ", ".join(f"{esc(k, 40)} {scores[k]:.2f}" if k in scores else esc(k, 40) for k in shown[:8])
-    lines.append(f"Labels: {labels or 'none'}")
+    lines.append(f"{t('tg.labels')}: {labels or t('tg.none')}")
     if alert.reasons:
-        lines.append("Reasons:")
+        lines.append(f"{t('tg.reasons')}:")
         lines += [f"• {esc(r)}" for r in alert.reasons[:MAX_REASONS]]
         if len(alert.reasons) > MAX_REASONS:
-            lines.append(f"• … and {len(alert.reasons) - MAX_REASONS} more")
+            lines.append("• " + t("tg.more", n=len(alert.reasons) - MAX_REASONS))
     if alert.excerpt:
-        lines.append(f"Text: <tg-spoiler>{esc(alert.excerpt, 400)}</tg-spoiler>")
+        lines.append(f"{t('tg.text')}: <tg-spoiler>{esc(alert.excerpt, 400)}</tg-spoiler>")
     for att in alert.attachment_lines[:10]:
-        lines.append(f"Attachment: {esc(att)}")
+        lines.append(f"{t('tg.attachment')}: {esc(att)}")
     if alert.report_count:
-        lines.append(f"Member reports: {alert.report_count}")
-    lines.append(f"Status: {_status(alert, names)}")
+        lines.append(f"{t('tg.reports')}: {alert.report_count}")
+    lines.append(f"{t('tg.status')}: {_status(alert, names)}")
     for outcome in alert.outcomes[:8]:
-        lines.append(f"Done: {_named(outcome, names)}")
+        lines.append(f"{t('tg.done')}: {_named(outcome, names)}")
     for note in alert.notes[-5:]:
-        lines.append(f"Note: {esc(note, 300)}")
+        lines.append(f"{t('tg.note')}: {esc(note, 300)}")
     for a in list(alert.actions)[-6:]:
-        actor = "the bot" if a.get("actor") == "auto" else who(a.get("actor"), names)
+        actor = t("tg.the_bot") if a.get("actor") == "auto" else who(a.get("actor"), names)
         detail = f": {esc(a['detail'])}" if a.get("detail") else ""
         duration = f" {int(a['duration_s']) // 60} min" if a.get("duration_s") else ""
-        lines.append(f"Action: {esc(a.get('kind'))}{duration} by {actor} → {esc(a.get('status'))}{detail}")
-    lines.append(f"Incident #{alert.incident.id} · newest flag #{flag.id}" if alert.incident is not None else f"Flag #{flag.id}")
+        lines.append(t("tg.action_line", kind=esc(a.get("kind")) + duration, actor=actor, status=esc(a.get("status")),
+                       detail=detail))
+    lines.append(t("tg.footer.incident", incident=alert.incident.id, flag=flag.id) if alert.incident is not None
+                 else t("tg.footer.flag", flag=flag.id))
     text = "\n".join(lines)
     if len(text) > MAX_TEXT:  # only reachable with many long actions; drop whole lines so no tag is cut
         while len(text) > MAX_TEXT and len(lines) > 3:
             lines.pop(-2)
             text = "\n".join(lines)
     if alert.incident is not None:
-        return text, incident_keyboard(chat_id, alert.incident.id)
-    return text, keyboard(chat_id, flag.id)
+        return text, incident_keyboard(chat_id, alert.incident.id, lang)
+    return text, keyboard(chat_id, flag.id, lang)
 
 
-_BY_ID = re.compile(r" by (\d+)$")
+_BY_ID = re.compile(r" (by|oleh) (\d+)$")  # outcome.by in en.toml / id.toml
 
 
 def _named(outcome: str, names: Mapping[str, str]) -> str:
@@ -276,4 +298,4 @@ def _named(outcome: str, names: Mapping[str, str]) -> str:
     m = _BY_ID.search(outcome)
     if m is None:
         return esc(outcome)
-    return f"{esc(outcome[:m.start()])} by {who(m.group(1), names)}"
+    return f"{esc(outcome[:m.start()])} {m.group(1)} {who(m.group(2), names)}"

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from bot import i18n
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -68,19 +69,21 @@ def normalize_code(code: str) -> str:
     return f"{raw[:4]}-{raw[4:]}" if len(raw) == 8 else code.strip().upper()
 
 
-SETUP_HELP = (
-    "/setup — post a one-time code to link the moderators' chat\n"
-    "/setup threshold <label> <0..1> — e.g. /setup threshold sexual 0.8\n"
-    "/setup dryrun on|off — dry run: flag and notify, but take no automatic action"
-)
+SETUP_HELP = i18n.text("tg.setup.help")  # English; setup_help(lang) for the admin's language
+
+
+def setup_help(lang: str = "en") -> str:
+    """How to use /setup, in `lang`."""
+    return i18n.text("tg.setup.help", lang)
 
 
 class SetupUsage(ValueError):
     """The /setup arguments are not understood; the message says how to use it."""
 
 
-def parse_setup_args(args: Sequence[str]) -> dict[str, Any] | None:
-    """`/setup` arguments -> settings overrides (None = issue a link code). Values are validated by the core."""
+def parse_setup_args(args: Sequence[str], lang: str = "en") -> dict[str, Any] | None:
+    """`/setup` arguments -> settings overrides (None = issue a link code). Values are validated by the core;
+    a SetupUsage says (in `lang`) how to use it."""
     if not args:
         return None
     cmd = args[0].lower()
@@ -88,8 +91,8 @@ def parse_setup_args(args: Sequence[str]) -> dict[str, Any] | None:
         try:
             value = float(args[2].replace(",", "."))
         except ValueError:
-            raise SetupUsage(f"not a number: {args[2]!r}\n{SETUP_HELP}") from None
+            raise SetupUsage(i18n.text("tg.setup.not_a_number", lang, value=repr(args[2])) + "\n" + setup_help(lang)) from None
         return {"thresholds": {args[1].lower(): value}}
     if cmd in ("dryrun", "dry_run", "dry-run") and len(args) == 2 and args[1].lower() in ("on", "off", "true", "false"):
         return {"dry_run": args[1].lower() in ("on", "true")}
-    raise SetupUsage(SETUP_HELP)
+    raise SetupUsage(setup_help(lang))
