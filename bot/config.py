@@ -53,6 +53,11 @@ class ServerSettings:
     language: str = "en"  # alerts and replies: "en" or "id" (a member's own language wins where the platform says it)
     warning_message: str | None = None  # what a Warn sends the member privately; None = the built-in text in `language`
     warnings_count: bool = False  # warnings count toward `timeout_after_flags` like flags do
+    # Moderators' own rules (README "Your own rules"), merged with the ones added by command:
+    rules_sexual: tuple[str, ...] = ()  # terms and phrases flagged as sexual, `*` wildcards
+    rules_racial: tuple[str, ...] = ()  # terms and phrases flagged as racial
+    allow_phrases: tuple[str, ...] = ()  # a message containing one loses its text-model verdicts (false positives)
+    exempt_roles: frozenset[str] = frozenset()  # Discord role ids whose members are never flagged
 
     def with_overrides(self, overrides: Mapping[str, Any], where: str = "overrides") -> "ServerSettings":
         """A copy with validated overrides applied; `thresholds` merge per label."""
@@ -75,6 +80,8 @@ class ServerSettings:
                 mine = dict(mine)
             elif isinstance(mine, frozenset):
                 mine = sorted(mine)
+            elif isinstance(mine, tuple):
+                mine = list(mine)
             out[name] = mine
         return out
 
@@ -231,11 +238,29 @@ def _expect(value: Any, kind: str, where: str, lo: int | None = None, hi: int | 
         if not isinstance(value, str) or "\0" in value or len(value) > MAX_TEXT_CHARS:
             raise ConfigError(f"{where}: expected a string of up to {MAX_TEXT_CHARS} characters, got {_show(value)}")
         return value
+    if kind == "patterns":
+        from classifiers.rules import MAX_RULES, RuleError, parse_pattern
+
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list of terms or phrases, got {_show(value)}")
+        if len(value) > MAX_RULES:
+            raise ConfigError(f"{where}: at most {MAX_RULES} patterns, got {len(value)}")
+        for i, pattern in enumerate(value):
+            try:
+                parse_pattern(pattern)
+            except RuleError as exc:
+                raise ConfigError(f"{where}[{i}]: {exc}") from None
+        return tuple(dict.fromkeys(p.strip() for p in value))
     if kind == "lang":
         if value not in LANGUAGES:
             raise ConfigError(f"{where}: expected one of {', '.join(LANGUAGES)}, got {value!r}")
         return value
     raise AssertionError(kind)
+
+
+def parse_id(value: Any, where: str) -> str:
+    """A Discord or Telegram id as the config accepts it (a number, or a short visible string)."""
+    return _expect(value, "id", where)
 
 
 #: kind, then (low, high) for whole numbers.
@@ -255,6 +280,8 @@ _SERVER_KINDS: dict[str, tuple[str, int | None, int | None]] = {
     "shared_bank": ("bool", None, None),
     "escalation_ping": ("ids", None, None), "language": ("lang", None, None),
     "warning_message": ("str", None, None), "warnings_count": ("bool", None, None),
+    "rules_sexual": ("patterns", None, None), "rules_racial": ("patterns", None, None),
+    "allow_phrases": ("patterns", None, None), "exempt_roles": ("ids", None, None),
 }
 assert set(_SERVER_KINDS) | {"thresholds"} == set(_SERVER_FIELDS)
 
