@@ -50,6 +50,7 @@ COMMANDS = [
     BotCommand("stats", "counts for the moderators"),
     BotCommand("export", "admins: the group's log as CSV or JSON"),
     BotCommand("anchor", "moderators: post the evidence log's current head, to witness it"),
+    BotCommand("rules", "moderators' chat: the group's own terms, allow-listed phrases, exemptions"),
     BotCommand("protect", "privately register an image of you so re-shares are flagged"),
 ]
 CONTENT = filters.TEXT | filters.CAPTION | filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.ANIMATION
@@ -96,7 +97,7 @@ class TelegramHandlers:
         app = self.app
         for name, fn in (("setup", self.cmd_setup), ("link", self.cmd_link), ("queue", self.cmd_queue),
                          ("stats", self.cmd_stats), ("export", self.cmd_export), ("anchor", self.cmd_anchor), ("report", self.cmd_report),
-                         ("start", self.cmd_help), ("help", self.cmd_help)):
+                         ("start", self.cmd_help), ("help", self.cmd_help), ("rules", self.cmd_rules)):
             app.add_handler(CommandHandler(name, fn, filters=once, block=False))
         app.add_handler(CommandHandler("protect", self.on_protect, filters=once & filters.ChatType.PRIVATE, block=False))
         app.add_handler(MessageHandler(once & filters.ChatType.PRIVATE & (filters.PHOTO | filters.Document.IMAGE)
@@ -764,6 +765,12 @@ class TelegramHandlers:
         except TelegramError as exc:
             log.warning("sending the export to %s failed: %s", chat.id, exc)
             await self._reply(update, f"Could not send the file: {exc}")
+
+    async def cmd_rules(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/rules: the group's own rules (bot/platforms/telegram_rules.py)."""
+        from bot.platforms.telegram_rules import cmd_rules
+
+        await cmd_rules(self, update, context)
 
     async def cmd_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_chat.type == ChatType.PRIVATE:
