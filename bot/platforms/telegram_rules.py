@@ -77,10 +77,12 @@ def parse(args: Sequence[str], reply_author: str | None = None) -> tuple[str, di
 async def cmd_rules(handlers: Any, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The /rules command; `handlers` is the TelegramHandlers (chat checks, replies)."""
     chat, user, m = update.effective_chat, update.effective_user, update.effective_message
+    if chat is None:
+        return
     args = list(context.args or [])
     group = int(args.pop(0)) if args and args[0].startswith("-") and args[0][1:].isdigit() else None
     lang_code = user.language_code if user else None
-    if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and str(chat.id) not in handlers.mod_chat_servers():
+    if str(chat.type) in (ChatType.GROUP.value, ChatType.SUPERGROUP.value) and str(chat.id) not in handlers.mod_chat_servers():
         server_lang = handlers.pipeline.server_settings(f"telegram:{chat.id}").language
         await handlers._reply(update, i18n.text("rules.mod_chat_only", i18n.pick(server_lang, lang_code)))
         return
