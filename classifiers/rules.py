@@ -43,7 +43,12 @@ DETECTOR = "server_rules"
 QUOTE_CHARS = 80
 
 WILDCARD: tuple[str, ...] = ("", "")  # a lone `*`: any one word
-_RUN3 = re.compile(r"(.)\1{2,}")  # a fixed regex of ours, never built from a pattern
+_RUN3 = re.compile(r"(.)\1{2,}")  # fixed regexes of ours, never built from a pattern
+_MASKED = re.compile(r"[^\W_]+(?:[*#]+[^\W_]+)+")  # a word with letters hidden by * or #: "j*ncuk", "k#nt*l"
+_MASK_RUN = re.compile(r"([*#]+)")
+_LEET_DIGITS = str.maketrans("013457", "oieast")
+#: A run of k mask characters stands for 1..min(k, MAX_MASKED) letters, as in the normaliser.
+MAX_MASKED = 3
 
 
 class RuleError(TriagebotError, ValueError):
@@ -85,11 +90,15 @@ def shown_pattern(pattern: str, limit: int = 60) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
+def _fold_letters(text: str) -> str:
+    """NFKC, lower case, no accents: how the normaliser folds letters."""
+    s = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
+    return "".join(c for c in s if not unicodedata.combining(c))
+
+
 def _fold_piece(piece: str) -> str:
-    """Fold a literal piece next to a `*` the way the normaliser folds letters: NFKC, lower case, no accents."""
-    s = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", piece).casefold())
-    s = "".join(c for c in s if not unicodedata.combining(c))
-    return _RUN3.sub(r"\1\1", s)  # the normaliser squashes runs of 3+ letters to 2 ("bokeeep")
+    """Fold a literal piece next to a `*` as the normaliser folds a word's letters."""
+    return _RUN3.sub(r"\1\1", _fold_letters(piece))  # runs of 3+ letters become 2, as in "bokeeep"
 
 
 def parse_pattern(pattern: object) -> tuple[tuple[str, ...], ...]:
@@ -159,6 +168,32 @@ def glob_word(parts: tuple[str, ...], word: str) -> bool:
     return True
 
 
+def mask_parts(raw: str) -> tuple[tuple[str, int], ...] | None:
+    """A masked word as (literal, 0) and (``""``, k) pieces, k = how many letters a mask run may hide; None when
+    `raw` is not a masked word with at least two visible letters (the normaliser's rule)."""
+    core = raw.strip(".,!?;:'\"()[]{}<>~")
+    if "*" not in core and "#" not in core or not _MASKED.fullmatch(core):
+        return None
+    core = _fold_letters(core).translate(_LEET_DIGITS)
+    if sum(c.isalpha() for c in core) < 2:
+        return None
+    return tuple(("", min(len(run), MAX_MASKED)) if run[0] in "*#" else (run, 0) for run in _MASK_RUN.split(core) if run)
+
+
+def mask_fits(parts: tuple[tuple[str, int], ...], word: str) -> bool:
+    """Could `word` be the masked word? A set of reachable positions, at most len(word) + 1 of them per piece:
+    linear in the word for a bounded mask, no backtracking."""
+    reach = {0}
+    for text, hidden in parts:
+        if hidden:
+            reach = {p + j for p in reach for j in range(1, hidden + 1) if p + j <= len(word)}
+        else:
+            reach = {p + len(text) for p in reach if word.startswith(text, p)}
+        if not reach:
+            return False
+    return len(word) in reach
+
+
 def _anchor(tokens: tuple[tuple[str, ...], ...]) -> tuple[int, str, bool]:
     """(word index, text, whole word?) that every match must contain: the longest literal word, else the longest
     literal piece of a glob word."""
@@ -179,12 +214,34 @@ class RuleMatcher:
         self.rules = tuple(compiled)
         self._exact: dict[str, list[tuple[int, int]]] = {}  # word -> (rule index, its word index)
         self._pieces: dict[str, list[tuple[int, int]]] = {}  # literal piece -> (rule index, its word index)
+        self._single: dict[str, list[int]] = {}  # first letter -> one-word literal rules (for masked words)
         for r, c in enumerate(self.rules):
             k, text, whole = _anchor(c.tokens)
             (self._exact if whole else self._pieces).setdefault(text, []).append((r, k))
+            if len(c.tokens) == 1 and len(c.tokens[0]) == 1:
+                self._single.setdefault(c.tokens[0][0][:1], []).append(r)
 
     def __len__(self) -> int:
         return len(self.rules)
+
+    def _masked(self, norm: Normalized, found: dict[int, tuple[int, int]], quotes: dict[int, str]) -> None:
+        """Masked words the normaliser could not resolve (it knows only the lexicon): `j*ncuk` for a rule `jancuk`."""
+        seen: set[str] = set()
+        for i, origin in enumerate(norm.origins):
+            if origin in seen or ("*" not in origin and "#" not in origin):
+                continue
+            seen.add(origin)
+            parts = mask_parts(origin)
+            if parts is None:
+                continue
+            end = i
+            while end < len(norm.origins) and norm.origins[end] == origin:
+                end += 1
+            for r in self._single.get(parts[0][0][:1], ()):
+                word = self.rules[r].tokens[0][0]
+                if r not in found and mask_fits(parts, word):
+                    found[r] = (i, end)
+                    quotes[r] = f'"{shown_pattern(origin, 40)}" → {word}'
 
     def _spans(self, words: Sequence[str], text: str) -> dict[int, tuple[int, int]]:
         """The first matching span of every rule found: rule index -> (start word, end word)."""
@@ -215,9 +272,13 @@ class RuleMatcher:
             return RuleHits()
         per_label: dict[str, list[Verdict]] = {}
         allowed: dict[str, str] = {}
-        for r, (start, end) in sorted(self._spans(norm.words, norm.text).items(), key=lambda t: t[1]):
+        spans = self._spans(norm.words, norm.text)
+        quotes: dict[int, str] = {}
+        if self._single and ("*" in norm.original or "#" in norm.original):
+            self._masked(norm, spans, quotes)
+        for r, (start, end) in sorted(spans.items(), key=lambda t: t[1]):
             rule = self.rules[r].rule
-            quote = shown_pattern(norm.shown_span(start, end), QUOTE_CHARS)
+            quote = quotes.get(r) or shown_pattern(norm.shown_span(start, end), QUOTE_CHARS)
             if rule.kind == "allow":
                 for label in (TEXT_LABELS if rule.label == ALL_LABELS else (rule.label,)):
                     allowed.setdefault(label, f'allow-listed phrase "{shown_pattern(rule.pattern)}": {quote}')

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from classifiers.rules import (MAX_PATTERN_CHARS, MAX_PATTERN_WORDS, MAX_VERDICTS_PER_LABEL, QUOTE_CHARS, Rule, RuleError,
-                               check_rule, compile_rules, glob_word, parse_pattern)
+                               check_rule, compile_rules, glob_word, mask_fits, mask_parts, parse_pattern)
 
 PATHOLOGICAL = "ab" * 2500  # survives normalisation unsquashed: one 5,000-letter word
 
@@ -32,6 +32,9 @@ PATHOLOGICAL = "ab" * 2500  # survives normalisation unsquashed: one 5,000-lette
     ("yg haram", "yg haram", '"yg haram" → yang haram'),
     ("*a*a*a*a*", PATHOLOGICAL, '"' + PATHOLOGICAL[:QUOTE_CHARS - 2] + '…'),  # long quotes are clipped
     ("jancuk", "ngomong opo koe j4ncuk", '"j4ncuk" → jancuk'),
+    # masked words the normaliser cannot resolve (not lexicon words) are tried against one-word terms
+    ("jancuk", "ngomong opo koe j*ncuk!", '"j*ncuk!" → jancuk'),
+    ("jancuk", "J#NC*K", '"J#NC*K" → jancuk'),
     ("Kontol", "kontol", '"kontol"'),  # the pattern is normalised too
 ])
 def test_term_matches_and_quotes_the_message(pattern: str, text: str, quote: str) -> None:
@@ -53,6 +56,11 @@ def test_term_matches_and_quotes_the_message(pattern: str, text: str, quote: str
     ("ching*", "   \n  "),
     ("ching*", "🙂🙂🙂"),
     ("bokep", "b o k"),
+    ("jancuk", "j*k"),  # a mask hides at most 3 letters
+    ("jancuk", "*ancuk"),  # a mask at either end is punctuation
+    ("jancuk", "j*****"),  # at least two letters must show
+    ("jancuk", "j*ncok"),
+    ("ja*cuk", "j*ncuk"),  # only whole-word terms: a glob against a mask would guess too much
 ])
 def test_term_does_not_match(pattern: str, text: str) -> None:
     assert compile_rules([Rule("term", "sexual", pattern)]).classify(text) == []
@@ -74,6 +82,16 @@ def test_huge_message_is_matched_at_its_tail() -> None:
 ])
 def test_glob_word(parts: tuple[str, ...], word: str, expected: bool) -> None:
     assert glob_word(parts, word) is expected
+
+
+@pytest.mark.parametrize("raw,word,expected", [
+    ("j*ncuk", "jancuk", True), ("j**cuk", "jancuk", True), ("j*cuk", "jancuk", False), ("j***k", "jancuk", False), ("j***k", "janck", True),
+    ("k0nt*l", "kontol", True), ("b*k*p", "bokep", True), ("b*k*p", "bkp", False), ("**", "ab", None),
+    ("bokep", "bokep", None), ("x*", "xa", None), ("*x", "ax", None),
+])
+def test_mask_parts_and_fits(raw: str, word: str, expected: bool | None) -> None:
+    parts = mask_parts(raw)
+    assert (None if parts is None else mask_fits(parts, word)) is expected
 
 
 @pytest.mark.parametrize("pattern,message", [
