@@ -161,6 +161,19 @@ def remove_rule(store: Store, server: str, which: str, removed_by: str, label: s
     return entry
 
 
+def carry_over_rules(store: Store, old: str, new: str) -> int:
+    """A group that got a new id (Telegram's upgrade to a supergroup) keeps the rules added by command: each is
+    added again under the new id (audited there, crediting who added it); the old ones stay with the old chain.
+    Idempotent: returns how many were copied."""
+    have = {(e.kind, e.label, e.pattern) for e in stored_entries(store, new)}
+    copied = 0
+    for e in stored_entries(store, old):
+        if (e.kind, e.label, e.pattern) not in have:
+            store.add_server_rule(new, e.kind, e.label, e.pattern, e.score, e.added_by)
+            copied += 1
+    return copied
+
+
 class ServerRulesMixin(PipelineBase):
     """Part of `Pipeline`: each server's compiled rules, cached, dropped when they change."""
 
@@ -174,6 +187,12 @@ class ServerRulesMixin(PipelineBase):
         if cached is None or cached[1] is not settings or now - cached[0] > RELOAD_SECONDS:
             cached = self._rules_cache[server] = (now, settings, build_rules(settings, rule_entries(self.store, settings, server)))
         return cached[2]
+
+    def carry_over_rules(self, old: str, new: str) -> int:
+        copied = carry_over_rules(self.store, old, new)
+        if copied:
+            self._rules_cache.pop(new, None)
+        return copied
 
     def rule_entries(self, server: str) -> list[RuleEntry]:
         return rule_entries(self.store, self.server_settings(server), server)

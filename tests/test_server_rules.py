@@ -169,3 +169,16 @@ def test_policy_applies_the_allow_list_purely(allowed, suppressible, labels):
     verdicts = [Verdict("sexual", 0.99, "model reason", "model")]
     ctx = RuleContext(allowed=MappingProxyType(allowed), suppressible=suppressible)
     assert decide(make_message("x"), verdicts, ServerSettings(), {"sexual": 0.5}, rules=ctx).labels == labels
+
+
+async def test_a_telegram_group_upgrade_keeps_its_rules_once(rules_pipeline, store):
+    old, new = "telegram:-1", "telegram:-1001"
+    rules_pipeline.add_rule(old, "term", "racial", "ching*", "mod1")
+    rules_pipeline.add_rule(old, "exempt_user", None, "42", "mod1")
+    assert rules_pipeline.carry_over_server(old, new) == {"rules": 2}
+    assert rules_pipeline.carry_over_server(old, new) == {}  # announced twice: nothing is copied again
+    assert [(e.kind, e.pattern, e.added_by) for e in rules_pipeline.rule_entries(new)][-2:] == [
+        ("term", "ching*", "mod1"), ("exempt_user", "42", "mod1")]
+    d = await rules_pipeline.handle(make_message("chingchong", platform="telegram", server_id="-1001"))
+    assert d.labels == ("racial",)
+    assert all(r.ok for r in store.verify_chain(new))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fake_telegram import private, supergroup
-from tests.test_telegram_bot import ADMIN, G, GROUP, MEMBER, MODS, SERVER, TROLL, Env, env  # noqa: F401
+from tests.test_telegram_bot import ADMIN, CREATOR, G, GROUP, MEMBER, MODS, SERVER, TROLL, Env, env  # noqa: F401
 
 MODCHAT = supergroup(MODS, "Mods")
 
@@ -38,6 +38,11 @@ async def test_admin_adds_a_term_and_an_allow_listed_phrase_from_the_moderators_
     assert not await flagged(env, "the slur list for the report")
     await rules(env, ADMIN, f"exempt {MEMBER['id']}")
     assert not await flagged(env, "slur", who=MEMBER)
+    forwarded = env.fake.new_message(MODCHAT, CREATOR, "aku pinjam kata slur di sini buat laporan")
+    reply = await rules(env, ADMIN, "exempt", reply_to=forwarded)  # a reply names the member to exempt
+    assert reply["text"] == f"Rule added: #4 · exempt member · <code>{CREATOR['id']}</code>"
+    assert not await flagged(env, "slur", who=CREATOR)
+    assert await flagged(env, "dasar slur")
 
 
 async def test_list_escapes_patterns_and_speaks_indonesian(env: Env):
