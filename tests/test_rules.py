@@ -22,6 +22,8 @@ PATHOLOGICAL = "ab" * 2500  # survives normalisation unsquashed: one 5,000-lette
     ("anak haram", "dasar ANAK HARAM kau", '"anak haram"'),
     ("anak * haram", "kamu anak cina haram", '"anak cina haram"'),
     ("pulang ke *", "pulang ke negaramu sana", '"pulang ke negaramu"'),
+    ("* haram", "dasar haram", '"dasar haram"'),
+    ("anak* har*", "anaknya harammm", '"anaknya harammm" → anaknya haramm'),  # every word a glob
     # normalised: leet, look-alikes, masks, spaced-out letters, repeated letters, slang spellings
     ("kontol", "dasar k0nt0l", '"k0nt0l" → kontol'),
     ("kontol", "dasar k0nt*l", '"k0nt*l" → kontol'),
@@ -49,6 +51,7 @@ def test_term_matches_and_quotes_the_message(pattern: str, text: str, quote: str
     ("anak haram", "anak yang haram"),
     ("anak * haram", "anak haram"),  # a lone * is exactly one word
     ("anak * haram", "anak kecil dan haram"),
+    ("* haram", "haram"),
     ("cina", "cinta"),
     ("*a*a*a*a*c", PATHOLOGICAL),  # pathological: no match, answered by one left-to-right scan
     ("*a*a*a*a*", "a" * 5000 + "b"),  # squashed by the normaliser to "aab": only two a's
