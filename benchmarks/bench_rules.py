@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import time
 
 from bench_text import latency, messages, pin_one_core
@@ -63,6 +64,35 @@ def main() -> None:
               f"{med_raw * 1e3:6.1f} / {p99_raw * 1e3:6.1f} µs | compile {build_ms:5.1f} ms | "
               f"{hits / 20:.1f}% of messages match")
     matcher = compile_rules(rule_set(200))
+    try:  # what a message costs in the bot: the shipped model, then the server's 200 rules on the same text
+        from classifiers.text import TextClassifier
+
+        model = TextClassifier.load()
+        for m in msgs[:2000]:
+            model.classify(m)
+        def model_only(m: str) -> float:
+            t = time.perf_counter()
+            model.classify(m)
+            return time.perf_counter() - t
+
+        def with_rules(m: str) -> float:
+            t = time.perf_counter()
+            model.classify(m)
+            matcher.match(m)
+            return time.perf_counter() - t
+
+        alone, both = [], []
+        for i, m in enumerate(msgs):  # interleaved, each going first half the time: load and warm caches even out
+            if i % 2:
+                alone.append(model_only(m))
+                both.append(with_rules(m))
+            else:
+                both.append(with_rules(m))
+                alone.append(model_only(m))
+        print(f"shipped model alone: {statistics.median(alone) * 1e6:.0f} µs median; model + 200 rules: "
+              f"{statistics.median(both) * 1e6:.0f} µs median")
+    except Exception as exc:  # no model file: the matcher figures above still stand
+        print(f"(model not measured: {exc})")
     long_text = " ".join(messages(400, seed=11))[:5000]
     long_norm = normalize(long_text)
     med, _ = latency(lambda _m: matcher.match(long_norm), [long_text] * 200)
