@@ -58,6 +58,7 @@ class ServerSettings:
     rules_racial: tuple[str, ...] = ()  # terms and phrases flagged as racial
     allow_phrases: tuple[str, ...] = ()  # a message containing one loses its text-model verdicts (false positives)
     exempt_roles: frozenset[str] = frozenset()  # Discord role ids whose members are never flagged
+    daily_anchor: bool = True  # post the evidence log's head to the moderators once a day (when it changed)
 
     def with_overrides(self, overrides: Mapping[str, Any], where: str = "overrides") -> "ServerSettings":
         """A copy with validated overrides applied; `thresholds` merge per label."""
@@ -282,6 +283,7 @@ _SERVER_KINDS: dict[str, tuple[str, int | None, int | None]] = {
     "warning_message": ("str", None, None), "warnings_count": ("bool", None, None),
     "rules_sexual": ("patterns", None, None), "rules_racial": ("patterns", None, None),
     "allow_phrases": ("patterns", None, None), "exempt_roles": ("ids", None, None),
+    "daily_anchor": ("bool", None, None),
 }
 assert set(_SERVER_KINDS) | {"thresholds"} == set(_SERVER_FIELDS)
 

@@ -14,6 +14,7 @@ from bot.store.checkpoint import JOURNAL_SIZE_LIMIT, WAL_RESTART_BYTES
 from bot.store.erasure import ErasureStore
 from bot.store.lookups import LookupsStore
 from bot.store.members import MembersStore
+from bot.store.notices import Notice, NoticesStore
 from bot.store.record import RecordStore
 from bot.store.rules import RulesStore
 from bot.store.views import FlagResult, FlagView, IncidentView, MemberHistory, OutboxItem, PurgePlan, VerdictRow
@@ -31,6 +32,7 @@ __all__ = [
     "FlagView",
     "IncidentView",
     "MemberHistory",
+    "Notice",
     "OutboxItem",
     "PurgePlan",
     "Store",
@@ -46,5 +48,5 @@ __all__ = [
 ]
 
 
-class Store(RecordStore, MembersStore, LookupsStore, ErasureStore, AppStateStore, RulesStore):
+class Store(RecordStore, MembersStore, LookupsStore, ErasureStore, AppStateStore, NoticesStore, RulesStore):
     """Open with `Store.open(path)`; migrations run on open."""

@@ -279,4 +279,23 @@ CREATE TABLE server_rules (
 );
 """,
     ),
+    (
+        19,
+        "notices to the moderators that belong to no flag (the daily evidence anchor), delivered like alerts",
+        """
+CREATE TABLE notices (
+    id INTEGER PRIMARY KEY,
+    server TEXT NOT NULL REFERENCES servers(key),
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    delivered_at TEXT,
+    ref TEXT
+);
+CREATE INDEX notices_due ON notices(server, next_attempt_at) WHERE delivered_at IS NULL;
+""",
+    ),
 ]
