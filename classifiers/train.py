@@ -153,8 +153,8 @@ def _run_fold(fold: Fold, ds: Dataset, norm_texts: Sequence[str], params: dict |
         log.warning("fold %s: no test rows, skipped", fold.name)
         return None
     tr = ds.subset(train_m)
-    feats, clf = fit([norm_texts[i] for i in np.flatnonzero(train_m)], tr, params)
-    X = feats.transform([norm_texts[i] for i in np.flatnonzero(test_m)])
+    feats, clf = fit([norm_texts[int(i)] for i in np.flatnonzero(train_m)], tr, params)
+    X = feats.transform([norm_texts[int(i)] for i in np.flatnonzero(test_m)])
     raw = np.column_stack([est.predict_proba(X)[:, 1] for est in clf.estimators_])
     lex_only = clf.lexicon_floor(X)
     return {"fold": fold, "scores": clf.predict_proba(X), "raw": raw, "lex_only": lex_only,
@@ -439,7 +439,7 @@ def _source_table(ds: Dataset) -> dict[str, dict]:
     for src in sorted(set(ds.sources)):
         m = ds.sources == src
         Y = ds.Y[m]
-        info = dict(SOURCES.get(src, {"licence": "unknown", "origin": "unknown", "mapping": "as given"}))
+        info: dict[str, object] = dict(SOURCES.get(src, {"licence": "unknown", "origin": "unknown", "mapping": "as given"}))
         info.update(rows=int(m.sum()),
                     sexual=f"{int((Y[:, 0] == 1).sum())}/{int((Y[:, 0] == 0).sum())}",
                     racial=f"{int((Y[:, 1] == 1).sum())}/{int((Y[:, 1] == 0).sum())}")

@@ -42,7 +42,7 @@ def classify_cmd(texts: tuple[str, ...], input_file: str | None, input_fmt: str 
     scored = iter(model.classify_batch(good, n_jobs=0)) if good else iter(())
     failed = 0
     for it in items:
-        if it.error is not None:
+        if it.error is not None or it.text is None:  # the same items `good` left out
             failed += 1
             click.echo(json.dumps({"line": it.line, "error": it.error}, ensure_ascii=False) if fmt == "jsonl"
                        else f"error: {it.error}")

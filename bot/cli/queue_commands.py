@@ -40,7 +40,7 @@ def review(db_path: Path, server: str | None, reviewer: str, flag_id: int | None
     if (flag_id is None) != (decision is None):
         raise click.UsageError("--flag and --decision go together")
     with Store.open(db_path) as store:
-        if flag_id is not None:
+        if flag_id is not None and decision is not None:  # both or neither (checked above)
             f = review_flag(store, flag_id, decision, reviewer, note, server)
             click.echo(f"flag #{f.id}: {f.status}")
             return

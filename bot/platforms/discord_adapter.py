@@ -166,24 +166,27 @@ class DiscordAdapter:
         return ActionResult(ok=True, detail="notice posted", ref=str(sent.id))
 
     async def _delete(self, action: Action) -> ActionResult:
-        if not (action.channel_id or "").isdigit() or not (action.message_id or "").isdigit():
+        channel_id, message_id = action.channel_id or "", action.message_id or ""
+        if not channel_id.isdigit() or not message_id.isdigit():
             return ActionResult(ok=False, detail="no Discord message to delete")
-        await self.client.http.delete_message(int(action.channel_id), int(action.message_id), reason=_audit(action))
+        await self.client.http.delete_message(int(channel_id), int(message_id), reason=_audit(action))
         return ActionResult(ok=True, detail="message deleted")
 
     async def _timeout(self, action: Action) -> ActionResult:
-        if not (action.user_id or "").isdigit():
+        user_id = action.user_id or ""
+        if not user_id.isdigit():
             return ActionResult(ok=False, detail="no member to time out")
         seconds = min(max(int(action.duration_s or 600), 60), MAX_TIMEOUT_S)
         until = utcnow() + timedelta(seconds=seconds)
-        await self.client.http.edit_member(_guild_id(action.server), int(action.user_id), reason=_audit(action),
+        await self.client.http.edit_member(_guild_id(action.server), int(user_id), reason=_audit(action),
                                            communication_disabled_until=until.isoformat())
         return ActionResult(ok=True, detail=f"timed out for {seconds} s")
 
     async def _ban(self, action: Action) -> ActionResult:
-        if not (action.user_id or "").isdigit():
+        user_id = action.user_id or ""
+        if not user_id.isdigit():
             return ActionResult(ok=False, detail="no member to ban")
-        await self.client.http.ban(int(action.user_id), _guild_id(action.server), delete_message_seconds=0, reason=_audit(action))
+        await self.client.http.ban(int(user_id), _guild_id(action.server), delete_message_seconds=0, reason=_audit(action))
         return ActionResult(ok=True, detail="member banned")
 
     async def _warn(self, action: Action) -> ActionResult:
@@ -191,11 +194,12 @@ class DiscordAdapter:
 
         Mentions are off: the text is the server's template or a moderator's words. A member who does not
         accept DMs (403, code 50007) is an ordinary outcome the alert shows, not a permission problem."""
-        if not (action.user_id or "").isdigit():
+        user_id = action.user_id or ""
+        if not user_id.isdigit():
             return ActionResult(ok=False, detail="no member to warn")
         body = warning_text(action, self._guild_name(action.server))
         try:
-            dm = await self.client.http.start_private_message(int(action.user_id))
+            dm = await self.client.http.start_private_message(int(user_id))
             channel = self.client.get_partial_messageable(int(dm["id"]), type=discord.ChannelType.private)
             await channel.send(body, allowed_mentions=NO_MENTIONS)
         except discord.Forbidden as exc:

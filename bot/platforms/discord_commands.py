@@ -56,7 +56,7 @@ def _server(interaction: discord.Interaction) -> str:
 
 def _bot(interaction: discord.Interaction) -> Any:
     """The TriageBot (typed loosely: importing discord_bot here would make an import circle)."""
-    return interaction.client  # type: ignore[return-value]
+    return interaction.client
 
 
 class TriageGroup(app_commands.Group):
@@ -157,7 +157,7 @@ class TriageGroup(app_commands.Group):
                 if msg.author.bot:
                     continue
                 if msg.guild is None:  # partial channel: history messages lack the guild
-                    msg.guild = interaction.guild  # type: ignore[misc]
+                    msg.guild = interaction.guild
                 decision = await pipeline.handle(to_message(msg), source="scan")
                 checked += 1
                 flagged += bool(decision.flagged)
@@ -311,7 +311,7 @@ async def report_command(interaction: discord.Interaction, reason: app_commands.
             channel = _bot(interaction).get_partial_messageable(int(channel_id), guild_id=interaction.guild_id)
             found = await channel.fetch_message(int(message_id))
             if found.guild is None:
-                found.guild = interaction.guild  # type: ignore[misc]
+                found.guild = interaction.guild
             message = to_message(found)
         except discord.HTTPException as exc:  # deleted or unreadable: report by id only
             log.info("reported message %s not fetched: %s", message_id, exc)
@@ -357,7 +357,7 @@ async def report_message_menu(interaction: discord.Interaction, message: discord
     """Right-click → Apps → Report message: ask for a reason, then report."""
 
     if message.guild is None:
-        message.guild = interaction.guild  # type: ignore[misc]
+        message.guild = interaction.guild
     core_message = to_message(message)
 
     def build(reason: str) -> Report:

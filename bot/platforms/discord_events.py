@@ -37,7 +37,7 @@ def to_message(msg: discord.Message, edited: bool = False) -> Message:
     is_mod = False
     if isinstance(msg.author, discord.Member):
         try:
-            is_mod = msg.channel.permissions_for(msg.author).manage_messages  # type: ignore[union-attr]
+            is_mod = msg.channel.permissions_for(msg.author).manage_messages
         except Exception:  # partial channels cannot compute overwrites; fall back to server-wide
             is_mod = msg.author.guild_permissions.manage_messages
     attachments = tuple(

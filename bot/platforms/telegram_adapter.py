@@ -179,7 +179,7 @@ class TelegramAdapter:
         gone = 0
         for mid in ids:
             try:
-                await self.call("deleteMessage", lambda mid=mid: self.bot.delete_message(chat_id=chat_id, message_id=int(mid)))
+                await self.call("deleteMessage", lambda: self.bot.delete_message(chat_id=chat_id, message_id=int(mid)))
             except BadRequest as exc:
                 if _says(exc, *_GONE):
                     gone += 1
@@ -216,12 +216,13 @@ class TelegramAdapter:
 
     async def fetch(self, attachment: Attachment, max_bytes: int) -> bytes:
         """getFile, then stream the download and stop at the byte cap (the declared size is not trusted)."""
-        if not attachment.ref:
+        ref = attachment.ref
+        if not ref:
             raise ValueError("attachment has no Telegram file_id")
         cap = min(max_bytes, self.max_download_bytes)
         if attachment.size is not None and attachment.size > cap:
             raise ValueError(f"file is {attachment.size} bytes, cap is {cap}")
-        tg_file = await self.call("getFile", lambda: self.bot.get_file(attachment.ref))
+        tg_file = await self.call("getFile", lambda: self.bot.get_file(ref))
         if tg_file.file_size is not None and tg_file.file_size > cap:
             raise ValueError(f"file is {tg_file.file_size} bytes, cap is {cap}")
         if not tg_file.file_path:

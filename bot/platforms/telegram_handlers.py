@@ -159,6 +159,8 @@ class TelegramHandlers:
 
     async def _reply(self, update: Update, text: str, html_mode: bool = False) -> None:
         msg = update.effective_message
+        if msg is None:  # no message to answer (no handler that replies is registered for such updates)
+            return
         try:
             await self.adapter.call("sendMessage", lambda: self.app.bot.send_message(
                 chat_id=msg.chat_id, text=text, parse_mode=ParseMode.HTML if html_mode else None,
@@ -260,6 +262,8 @@ class TelegramHandlers:
     # ---- members: /report --------------------------------------------------------------
     async def cmd_report(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         m, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        if m is None or chat is None:  # the handler's filters guarantee them; without them there is nowhere to act
+            return
         if chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
             await self._reply(update, "Use /report in the group, as a reply to the message you want to report.")
             return
@@ -301,6 +305,8 @@ class TelegramHandlers:
     # ---- moderators: buttons -------------------------------------------------------------
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         q = update.callback_query
+        if q is None:  # the handler's filters guarantee them; without them there is nowhere to act
+            return
         self.seen.remember_user(q.from_user)
         incident_press = parse_incident_data(q.data)
         if incident_press is not None:
@@ -328,6 +334,9 @@ class TelegramHandlers:
             await self.pipeline.review(Review(flag_id=flag.id, server=server, decision=press.verb, reviewer=str(user.id)))
             await self._answer(q, f"Marked {press.verb}ed.")
             await self._refresh_pager(q)
+            return
+        if kind is None:  # a verb parse_callback accepts but nothing here maps to a platform action
+            await self._answer(q, "Unknown button.")
             return
         if kind == "delete":
             age = utcnow() - flag.message_time
@@ -512,6 +521,8 @@ class TelegramHandlers:
     async def on_protect(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Register an image privately: only its fingerprint is kept, and the picture is removed from the chat."""
         m, user = update.effective_message, update.effective_user
+        if m is None or user is None:  # the handler's filters guarantee them; without them there is nowhere to act
+            return
         photo_msg = m if (m.photo or m.document) else m.reply_to_message
         if photo_msg is None or not (photo_msg.photo or (photo_msg.document and (photo_msg.document.mime_type or "").startswith("image/"))):
             await self._reply(update, "Send the picture to me with the caption /protect (or reply to it with /protect). "
@@ -523,6 +534,9 @@ class TelegramHandlers:
         if server is None:
             return
         att = next((a for a in to_message(photo_msg).attachments if a.kind == "image"), None)
+        if att is None:  # the message converter found no picture in it: nothing to fetch, nothing kept
+            await self._reply(update, "That file is not a picture I can protect. Nothing was kept.")
+            return
         try:
             data = await self.adapter.fetch(att, self.pipeline.settings.max_attachment_bytes)
         except Exception as exc:  # too big, gone, network: tell the member, keep nothing
@@ -569,6 +583,8 @@ class TelegramHandlers:
     # ---- admins: /setup and /link ------------------------------------------------------------
     async def cmd_setup(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         m, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        if m is None or chat is None:  # the handler's filters guarantee them; without them there is nowhere to act
+            return
         if chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
             await self._reply(update, "Run /setup in the group you want me to watch.\n\n" + SETUP_HELP)
             return
@@ -605,6 +621,8 @@ class TelegramHandlers:
 
     async def cmd_link(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat, user = update.effective_chat, update.effective_user
+        if chat is None:  # the handler's filters guarantee them; without them there is nowhere to act
+            return
         if not context.args:
             await self._reply(update, "Usage: /link <code> — get the code with /setup in the group.")
             return
@@ -645,6 +663,8 @@ class TelegramHandlers:
     async def _servers_here(self, update: Update, group_arg: int | None, need_admin: bool) -> list[str] | None:
         """Which groups a command in this chat is about; None after replying why not."""
         chat, user, m = update.effective_chat, update.effective_user, update.effective_message
+        if chat is None:  # the handler's filters guarantee them; without them there is nowhere to act
+            return None
         uid = user.id if user else 0
         if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and str(chat.id) not in self.mod_chat_servers():
             if not await self._is_admin(m, chat.id, uid):
@@ -686,7 +706,7 @@ class TelegramHandlers:
         servers = await self._servers_here(update, group, need_admin=False)
         if servers is None:
             return
-        in_group = str(update.effective_chat.id) == servers[0].split(":", 1)[1]
+        in_group = update.effective_chat is not None and str(update.effective_chat.id) == servers[0].split(":", 1)[1]
         lines: list[str] = []
         for s in servers:
             n = self.store.pending_count(s)
@@ -765,6 +785,8 @@ class TelegramHandlers:
 
     async def cmd_export(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
+        if chat is None:  # the handler's filters guarantee them; without them there is nowhere to act
+            return
         if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and str(chat.id) not in self.mod_chat_servers():
             await self._reply(update, "For privacy, use /export in a private chat with me or in the moderators' chat.")
             return
@@ -809,7 +831,7 @@ class TelegramHandlers:
         await cmd_rules(self, update, context)
 
     async def cmd_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if update.effective_chat.type == ChatType.PRIVATE:
+        if update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE:
             await self._reply(update, HELP)
 
 

@@ -779,8 +779,8 @@ class BankIndex:
         out = []
         ends = np.append(starts[1:], m)
         for e in top:
-            s, t = int(starts[e]), int(ends[e])
-            sub = cols[:, s:t]
+            s, end = int(starts[e]), int(ends[e])
+            sub = cols[:, s:end]
             d = np.stack([np.bitwise_count(sub ^ row[:, None]).sum(axis=0) for row in q])  # (views, rows)
             qi, r = np.unravel_index(int(np.argmin(d)), d.shape)
             out.append((int(e), int(per_entry[e]), bool(variants[s + int(r)] & MIRROR), int(qi)))

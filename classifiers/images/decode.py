@@ -34,7 +34,7 @@ from classifiers.errors import TriagebotError
 log = logging.getLogger(__name__)
 
 try:  # optional: HEIC/HEIF only when the user installed pillow-heif
-    import pillow_heif  # type: ignore[import-not-found]
+    import pillow_heif
 
     pillow_heif.register_heif_opener()
     HEIF_AVAILABLE = True
@@ -288,7 +288,7 @@ def _shrink(im: Image.Image, side: int) -> Image.Image:
     lo_hi = None
     if im.mode in _SIXTEEN_BIT:
         ext = im.getextrema()
-        lo_hi = (float(ext[0]), float(ext[1]))  # type: ignore[index,arg-type]
+        lo_hi = (float(ext[0]), float(ext[1]))  # type: ignore[arg-type]  # one band: Pillow's stub also allows per-band pairs
     if factor == 1:
         out = _flatten_strip(im, lo_hi)
     else:

@@ -186,7 +186,7 @@ def _worker_main(conn: Any, nudity: bool) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context() -> multiprocessing.context.ForkServerContext | multiprocessing.context.SpawnContext:
     """forkserver where the platform has it (a replacement worker forks from a process that
     has already imported numpy/Pillow/OpenCV), spawn elsewhere; never plain fork, which would
     copy the bot's threads and open database."""
