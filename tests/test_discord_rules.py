@@ -71,3 +71,19 @@ async def test_list_remove_and_indonesian_replies(env):
 async def test_refusals_and_empty_list(env, who, sub, options, expected):
     assert expected in (await rules(env, who, sub, **options))["content"]
     assert env.store.server_rules(SERVER) == []
+
+
+def test_every_rules_description_fits_discord_and_has_an_indonesian_text():
+    """Discord refuses a command set with a description over 100 characters; each one has a catalogue entry,
+    so Indonesian clients see it translated."""
+    from bot import i18n
+    from bot.platforms.discord_rules import rules_group
+
+    group = rules_group()
+    texts = [group.description] + [c.description for c in group.commands]
+    texts += [p.description for c in group.commands for p in getattr(c, "parameters", ())]
+    english = {v: k for k, v in i18n.catalogue("en").items() if k.startswith("command.triage.rules")}
+    assert len(texts) == 10  # the group, 3 commands, 4 + 2 options
+    for text in map(str, texts):
+        assert len(text) <= 100 and text in english, text
+        assert len(i18n.text(english[text], "id")) <= 100

@@ -66,7 +66,7 @@ def rules_group() -> app_commands.Group:
     group = app_commands.Group(name="rules", description="The server's own terms, allow-listed phrases and exemptions")
 
     @group.command(name="add", description="Add a term or phrase to flag, an allow-listed phrase or an exemption")
-    @app_commands.describe(kind="term: flag it · allow: never flag it for the label · exempt_*: never flag that role, channel or member",
+    @app_commands.describe(kind="term: flag it · allow: drop the model's verdicts · exempt_*: never flag that role/channel/member",
                            pattern="The term or phrase (* = any letters in a word, or any one word), or a role, channel or member",
                            label="sexual or racial (an allow-listed phrase covers both unless you pick one)",
                            score="The score a term gives (below 1: review only, never automatic deletion)")
