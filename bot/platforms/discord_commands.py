@@ -17,6 +17,7 @@ from discord import app_commands
 
 from bot import anchors, incidents, legal_holds, member_history
 from bot.config import ConfigError
+from bot.precision import precision_summary
 from bot.models import Report, server_key
 from bot.platforms import discord_checks as checks
 from bot.platforms.discord_events import to_message
@@ -130,6 +131,7 @@ class TriageGroup(app_commands.Group):
         text = (f"Flags: **{st['flags']}** ({fmt(st['by_status'])})\nBy label: {fmt(st['by_label'])}\n"
                 f"By source: {fmt(st['by_source'])}\nReports: {st['reports']} · reviews: {st['reviews']} · "
                 f"incidents: {st['incidents']}\nActions: {fmt(st['actions'])}\n{escape(_bot(interaction).pipeline.status())}")
+        text += "\n" + "\n".join(escape(line) for line in precision_summary(_bot(interaction).pipeline.store, _server(interaction)))  # decisions
         await interaction.response.send_message(text[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(description="Post the evidence log's current head here, so it is witnessed outside the database")

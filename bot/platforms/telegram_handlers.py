@@ -20,6 +20,7 @@ from telegram.ext import (Application, CallbackQueryHandler, ChatMemberHandler, 
 
 from bot import anchors, i18n, incidents, legal_holds
 from bot.config import ConfigError
+from bot.precision import precision_summary
 from bot.models import Action, Message, Report, Review, server_key, utcnow
 from bot.pipeline import Intake
 from bot.platforms.telegram_admins import AdminCache
@@ -738,6 +739,7 @@ class TelegramHandlers:
             for name in ("by_status", "by_label", "by_source", "actions"):
                 if st.get(name):
                     lines.append(f"{name.replace('_', ' ')}: " + ", ".join(f"{esc(k)} {v}" for k, v in sorted(st[name].items())))
+            lines += [esc(line, 300) for line in precision_summary(self.store, s)]  # decisions: precision from reviews
         lines.append(esc(self.pipeline.status(), 300))
         await self._reply(update, "\n".join(lines), html_mode=True)
 

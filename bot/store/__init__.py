@@ -12,6 +12,7 @@ from bot.store.app_state import AppStateStore
 from bot.store.base import BUSY_TIMEOUT_S, EXCERPT_CHARS, PURGED, StoreError, content_sha256, db_error, iso, parse_time, safe_text
 from bot.store.checkpoint import JOURNAL_SIZE_LIMIT, WAL_RESTART_BYTES
 from bot.store.erasure import ErasureStore
+from bot.store.learning import DecidedFlag, LearningStore
 from bot.store.lookups import LookupsStore
 from bot.store.members import MembersStore
 from bot.store.notices import Notice, NoticesStore
@@ -28,6 +29,7 @@ __all__ = [
     "WAL_RESTART_BYTES",
     "ChainProblem",
     "ChainReport",
+    "DecidedFlag",
     "FlagResult",
     "FlagView",
     "IncidentView",
@@ -48,5 +50,6 @@ __all__ = [
 ]
 
 
-class Store(RecordStore, MembersStore, LookupsStore, ErasureStore, AppStateStore, NoticesStore, RulesStore):
+class Store(RecordStore, MembersStore, LookupsStore, ErasureStore, AppStateStore, NoticesStore, LearningStore,
+            RulesStore):
     """Open with `Store.open(path)`; migrations run on open."""
