@@ -30,11 +30,17 @@ def server_key(platform: str, server_id: str | int) -> str:
     return f"{platform}:{server_id}"
 
 
+#: Attachment kinds the image checks download and scan (the worker decides the real format from the bytes)
+SCANNABLE_KINDS: tuple[str, ...] = ("image", "video", "sticker")
+#: Where a scanned file was in the message, for reasons and logs
+ORIGINS: tuple[str, ...] = ("attachment", "embed", "forward", "sticker", "document")
+
+
 @dataclass(frozen=True, slots=True)
 class Attachment:
     """What the platform told us about a file, before anything is downloaded."""
 
-    kind: str  # "image" | "video" | "file"
+    kind: str  # "image" | "video" | "sticker" (animated, Lottie) | "file" (not scanned)
     url: str
     size: int | None = None
     mime: str | None = None
@@ -42,6 +48,12 @@ class Attachment:
     height: int | None = None
     filename: str | None = None
     ref: str | None = None  # platform handle (Telegram file_id) when a URL needs resolving
+    origin: str = "attachment"  # one of ORIGINS: a link preview's image, a forwarded message's file, ...
+
+    @property
+    def scannable(self) -> bool:
+        """Downloaded and checked (re-share bank, nudity, text in images) rather than ignored."""
+        return self.kind in SCANNABLE_KINDS
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from bot.action_runner import ActionRunner
 from bot.config import ServerSettings, Settings
 from bot.delivery import AlertDelivery
 from bot.intake import Intake
+from bot.image_text import image_text_verdicts
 from bot.member_requests import MemberRequestsMixin, ProtectOutcome, ReportOutcome
 from bot.models import Action, Attachment, Decision, Message, utcnow
 from bot.moderation import IncidentOutcome, ModerationMixin
@@ -130,24 +131,26 @@ class Pipeline(ServerSettingsMixin, ServerRulesMixin, MemberRequestsMixin, Moder
                 verdicts, hits = await loop.run_in_executor(self.executor, self._classify_text, message.text, rules)
             out.verdicts += verdicts
             out.allowed = hits.allowed
-        if self.image_scanner is not None and any(a.kind == "image" for a in message.attachments):
+        if self.image_scanner is not None and any(a.scannable for a in message.attachments):
             scopes = self.image_scanner.scopes(message.server, self.server_settings(message.server).shared_bank)
             self.image_scanner.prepare(scopes)
             for att in message.attachments:
                 result = await self._scan_attachment(message, att, scopes)
                 if result is not None:
                     out.verdicts += result.verdicts
+                    if getattr(result, "text", ""):  # text read in the image (OCR): through the text model
+                        out.verdicts += image_text_verdicts(result.text, self.classify_text)
                     if result.records:
                         out.images.append(result.records)
                     out.bank_entries += result.matched_entries
         return out
 
     async def _scan_attachment(self, message: Message, att: Attachment, scopes: list[str]) -> Any:
-        if att.kind != "image" or self.image_scanner is None:
+        if not att.scannable or self.image_scanner is None:
             return None
         cap = self.settings.max_attachment_bytes
         if att.size is not None and att.size > cap:
-            log.info("skipping an image in %s: declared size %d > cap %d", message.server, att.size, cap)
+            log.info("skipping a %s (%s) in %s: declared size %d > cap %d", att.kind, att.origin, message.server, att.size, cap)
             return None
         adapter = self.adapters.get(message.platform)
         if adapter is None:

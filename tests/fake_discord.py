@@ -154,6 +154,8 @@ class FakeDiscord:
         self.calls: list[Call] = []
         self.messages: dict[int, dict] = {}  # every message either side sent, by id
         self.attachments: dict[int, bytes] = {}
+        self.served: list[int] = []  # attachment/media ids downloaded, in order
+        self.stickers: dict[int, bytes] = {}
         self.failures: list[tuple[str, re.Pattern[str], int, str]] = []
         self.sockets: list[web.WebSocketResponse] = []
         self.identified = asyncio.Event()
@@ -182,6 +184,7 @@ class FakeDiscord:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/attachments/{id}/{name}", self._attachment)
+        app.router.add_get("/stickers/{id}.{ext}", self._sticker)  # tests point discord.Asset.BASE here
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -270,22 +273,54 @@ class FakeDiscord:
         await self._send(live[-1], event, data)
 
     # ---- events a test sends ---------------------------------------------------------
-    def message_payload(self, author: int, content: str, channel_id: int = GENERAL, mentions: tuple[int, ...] = (),
-                        reply_to: int | None = None, attachments: tuple[tuple[str, str, bytes], ...] = ()) -> dict:
-        mid = self.new_id()
+    def _attachment_dicts(self, attachments: tuple[tuple[str, str, bytes], ...]) -> list[dict]:
         atts = []
         for filename, ctype, data in attachments:
             aid = self.new_id()
             self.attachments[aid] = data
             url = f"http://127.0.0.1:{self.port}/attachments/{aid}/{filename}"
             atts.append({"id": str(aid), "filename": filename, "size": len(data), "url": url, "proxy_url": url,
-                         "content_type": ctype, "width": 64, "height": 48})
+                         "content_type": ctype or None, "width": 64, "height": 48})
+        return atts
+
+    def serve(self, filename: str, data: bytes) -> str:
+        """Serve bytes at a media-proxy-like URL (what Discord puts in an embed's `proxy_url`)."""
+        aid = self.new_id()
+        self.attachments[aid] = data
+        return f"http://127.0.0.1:{self.port}/attachments/{aid}/{filename}"
+
+    def link_embed(self, kind: str, data: bytes, filename: str = "x.png", origin: str = "https://example.org/x") -> dict:
+        """A link preview as Discord sends it: `image` (a picture link: thumbnail only), `gifv` (a GIF
+        site: MP4 video + thumbnail), `article` (a page with a large image). The original URLs point
+        at the outside world; only `proxy_url`s are served by the fake."""
+        media = {"url": origin + "/" + filename, "proxy_url": self.serve(filename, data), "width": 64, "height": 48}
+        if kind == "image":
+            return {"type": "image", "url": origin, "thumbnail": media}
+        if kind == "gifv":
+            return {"type": "gifv", "url": origin, "video": media,
+                    "thumbnail": {**media, "proxy_url": self.serve("still.png", b"SAFE thumbnail")}}
+        return {"type": "article", "url": origin, "title": "an article", "image": media}
+
+    def message_payload(self, author: int, content: str, channel_id: int = GENERAL, mentions: tuple[int, ...] = (),
+                        reply_to: int | None = None, attachments: tuple[tuple[str, str, bytes], ...] = (),
+                        embeds: tuple[dict, ...] = (), forwarded: dict | None = None, stickers: tuple[dict, ...] = ()) -> dict:
+        """`forwarded`: {"content", "attachments": ((name, type, bytes), ...), "embeds": (...)} of a
+        forwarded message, sent as Discord does (a message reference of type 1 plus a snapshot)."""
+        mid = self.new_id()
+        atts = self._attachment_dicts(attachments)
         payload = {"id": str(mid), "channel_id": str(channel_id), "guild_id": str(CHANNEL_GUILD[channel_id]), "author": user(author),
                    "member": member(author, with_user=False), "content": content, "timestamp": now_iso(),
                    "edited_timestamp": None, "tts": False, "mention_everyone": False,
                    "mentions": [{**user(u), "member": member(u, with_user=False)} for u in mentions],
-                   "mention_roles": [], "attachments": atts, "embeds": [], "pinned": False, "type": 0, "flags": 0,
-                   "components": []}
+                   "mention_roles": [], "attachments": atts, "embeds": list(embeds), "pinned": False, "type": 0, "flags": 0,
+                   "components": [], "sticker_items": list(stickers)}
+        if forwarded is not None:
+            payload["flags"] = 1 << 14  # HAS_SNAPSHOT
+            payload["message_reference"] = {"type": 1, "message_id": str(self.new_id()), "channel_id": str(OTHER), "guild_id": str(GUILD)}
+            payload["message_snapshots"] = [{"message": {
+                "type": 0, "content": forwarded.get("content", ""), "embeds": list(forwarded.get("embeds", ())),
+                "attachments": self._attachment_dicts(tuple(forwarded.get("attachments", ()))), "timestamp": now_iso(),
+                "edited_timestamp": None, "flags": 0, "mentions": [], "mention_roles": [], "components": []}}]
         if reply_to is not None:
             payload["type"] = 19
             payload["message_reference"] = {"message_id": str(reply_to), "channel_id": str(channel_id), "guild_id": str(GUILD)}
@@ -305,6 +340,13 @@ class FakeDiscord:
         payload = self.message_payload(author, content, **kw)
         await self.dispatch("MESSAGE_CREATE", payload)
         return payload
+
+    async def add_embeds(self, payload: dict, embeds: tuple[dict, ...]) -> dict:
+        """Discord fetched the message's links: a MESSAGE_UPDATE with the previews and no edit time."""
+        updated = dict(payload, embeds=list(payload["embeds"]) + list(embeds))
+        self.messages[int(payload["id"])] = updated
+        await self.dispatch("MESSAGE_UPDATE", updated)
+        return updated
 
     async def interact(self, kind: int, data: dict, who: int, channel_id: int = GENERAL, message: dict | None = None,
                        locale: str = "en-US") -> dict:
@@ -378,7 +420,20 @@ class FakeDiscord:
         return [c for c in self.calls if c.method == method and pattern.search(c.path)]
 
     # ---- REST ------------------------------------------------------------------------
+    def sticker(self, data: bytes, format_type: int = 1, name: str = "sticker") -> dict:
+        """A sticker item for `message_payload(stickers=...)` (1 PNG, 2 APNG, 3 Lottie, 4 GIF); PNG/APNG bytes
+        are served at /stickers/<id>.png once the test points `discord.asset.Asset.BASE` at the fake."""
+        sid = self.new_id()
+        self.stickers[sid] = data
+        return {"id": str(sid), "name": name, "format_type": format_type}
+
+    async def _sticker(self, request: web.Request) -> web.Response:
+        self.served.append(int(request.match_info["id"]))
+        data = self.stickers.get(int(request.match_info["id"]))
+        return web.Response(status=404) if data is None else web.Response(body=data, headers={"Content-Type": "image/png"})
+
     async def _attachment(self, request: web.Request) -> web.Response:
+        self.served.append(int(request.match_info["id"]))
         data = self.attachments.get(int(request.match_info["id"]))
         if data is None:
             return web.Response(status=404)

@@ -220,7 +220,8 @@ class FakeTelegram:
     def new_message(self, chat: dict, sender: dict | None, text: str | None = None, *, caption: str | None = None,
                     photo: list[dict] | None = None, document: dict | None = None, reply_to: dict | None = None,
                     entities: list[dict] | None = None, media_group_id: str | None = None,
-                    message_id: int | None = None, sender_chat: dict | None = None) -> dict:
+                    message_id: int | None = None, sender_chat: dict | None = None, sticker: dict | None = None,
+                    video: dict | None = None, animation: dict | None = None, video_note: dict | None = None) -> dict:
         m: dict[str, Any] = {"message_id": message_id or next(self._message_ids), "date": int(time.time()), "chat": chat}
         if sender is not None:
             m["from"] = sender
@@ -238,6 +239,11 @@ class FakeTelegram:
             m["photo"] = photo
         if document is not None:
             m["document"] = document
+        for key, media in (("sticker", sticker), ("video", video), ("animation", animation), ("video_note", video_note)):
+            if media is not None:
+                m[key] = media
+        if animation is not None and document is None:  # as the Bot API does, for old clients
+            m["document"] = {k: v for k, v in animation.items() if k in ("file_id", "file_unique_id", "file_name", "mime_type", "file_size")}
         if reply_to is not None:
             m["reply_to_message"] = reply_to
         if media_group_id is not None:

@@ -56,6 +56,7 @@ COMMANDS = [
     BotCommand("protect", "privately register an image of you so re-shares are flagged"),
 ]
 CONTENT = filters.TEXT | filters.CAPTION | filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.ANIMATION
+CONTENT = CONTENT | filters.Sticker.ALL | filters.VIDEO_NOTE  # images-media: stickers and round videos are scanned too
 MOD_CHAT_CACHE_S = 30.0
 #: How long a reply a moderator is waiting for may wait for its turn in a busy chat (alerts wait at most 5 s).
 UI_WAIT_S = 15
