@@ -56,6 +56,11 @@ class ServerSettings:
     # Appeals: a member affected by a delete, timeout, ban or warning is told privately how to appeal.
     appeals: bool = True
     appeals_per_day: int = 3  # appeals one member may open in one server per 24 h (one open per case anyway)
+    # Moderators' own rules (README "Your own rules"), merged with the ones added by command:
+    rules_sexual: tuple[str, ...] = ()  # terms and phrases flagged as sexual, `*` wildcards
+    rules_racial: tuple[str, ...] = ()  # terms and phrases flagged as racial
+    allow_phrases: tuple[str, ...] = ()  # a message containing one loses its text-model verdicts (false positives)
+    exempt_roles: frozenset[str] = frozenset()  # Discord role ids whose members are never flagged
     daily_anchor: bool = True  # post the evidence log's head to the moderators once a day (when it changed)
 
     def with_overrides(self, overrides: Mapping[str, Any], where: str = "overrides") -> "ServerSettings":
@@ -79,6 +84,8 @@ class ServerSettings:
                 mine = dict(mine)
             elif isinstance(mine, frozenset):
                 mine = sorted(mine)
+            elif isinstance(mine, tuple):
+                mine = list(mine)
             out[name] = mine
         return out
 
@@ -236,11 +243,29 @@ def _expect(value: Any, kind: str, where: str, lo: int | None = None, hi: int | 
         if not isinstance(value, str) or "\0" in value or len(value) > MAX_TEXT_CHARS:
             raise ConfigError(f"{where}: expected a string of up to {MAX_TEXT_CHARS} characters, got {_show(value)}")
         return value
+    if kind == "patterns":
+        from classifiers.rules import MAX_RULES, RuleError, parse_pattern
+
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list of terms or phrases, got {_show(value)}")
+        if len(value) > MAX_RULES:
+            raise ConfigError(f"{where}: at most {MAX_RULES} patterns, got {len(value)}")
+        for i, pattern in enumerate(value):
+            try:
+                parse_pattern(pattern)
+            except RuleError as exc:
+                raise ConfigError(f"{where}[{i}]: {exc}") from None
+        return tuple(dict.fromkeys(p.strip() for p in value))
     if kind == "lang":
         if value not in LANGUAGES:
             raise ConfigError(f"{where}: expected one of {', '.join(LANGUAGES)}, got {value!r}")
         return value
     raise AssertionError(kind)
+
+
+def parse_id(value: Any, where: str) -> str:
+    """A Discord or Telegram id as the config accepts it (a number, or a short visible string)."""
+    return _expect(value, "id", where)
 
 
 #: kind, then (low, high) for whole numbers.
@@ -261,6 +286,8 @@ _SERVER_KINDS: dict[str, tuple[str, int | None, int | None]] = {
     "escalation_ping": ("ids", None, None), "language": ("lang", None, None),
     "warning_message": ("str", None, None), "warnings_count": ("bool", None, None),
     "appeals": ("bool", None, None), "appeals_per_day": ("int", 1, 100),
+    "rules_sexual": ("patterns", None, None), "rules_racial": ("patterns", None, None),
+    "allow_phrases": ("patterns", None, None), "exempt_roles": ("ids", None, None),
     "daily_anchor": ("bool", None, None),
 }
 assert set(_SERVER_KINDS) | {"thresholds"} == set(_SERVER_FIELDS)

@@ -76,6 +76,7 @@ class Message:
     author_is_moderator: bool = False
     edited: bool = False
     target_names: tuple[tuple[str, str], ...] = ()  # (member id, display name) for targets, when known
+    author_roles: tuple[str, ...] = ()  # Discord role ids of the author (for servers' exempt roles)
 
     @property
     def server(self) -> str:

@@ -26,9 +26,11 @@ from bot.models import Action, Attachment, Decision, Message, utcnow
 from bot.moderation import IncidentOutcome, ModerationMixin
 from bot.policy import decide
 from bot.protocols import Adapter, ImageScanner
+from bot.server_rules import ServerRulesMixin
 from bot.server_settings import ServerSettingsMixin
 from bot.store import Store
 from classifiers.base import TextDetector, Verdict
+from classifiers.rules import RuleHits, RuleMatcher
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +42,10 @@ class Classified:
     verdicts: list[Verdict] = field(default_factory=list)
     images: list = field(default_factory=list)  # bank records (hashes/keypoints) per image, from the image worker
     bank_entries: list[int] = field(default_factory=list)
+    allowed: Mapping[str, str] = field(default_factory=dict)  # labels an allow-listed phrase in the text covers
 
 
-class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin, AppealsMixin):
+class Pipeline(ServerSettingsMixin, ServerRulesMixin, MemberRequestsMixin, ModerationMixin, AppealsMixin):
     def __init__(
         self,
         settings: Settings,
@@ -68,6 +71,7 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin, Appeal
         self.image_waits: Executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="image-wait")
         self.adapters: dict[str, Adapter] = {}
         self._server_cache: dict[str, ServerSettings] = {}
+        self._rules_cache: dict = {}  # server -> its compiled own rules (bot/server_rules.py)
         self.delivery = AlertDelivery(store, self.adapters, self.server_settings)
         self.actions = ActionRunner(store, self.adapters, self.destination, on_done=self._action_done,
                                     on_result=self.after_action, prepare=self.prepare_action, before=self.before_action)
@@ -102,19 +106,33 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin, Appeal
                 log.exception("text detector %s failed", getattr(det, "name", det))
         return out
 
+    def _classify_text(self, text: str, rules: RuleMatcher) -> tuple[list[Verdict], RuleHits]:
+        """The text detectors' verdicts, then the server's own rules (their verdicts and allow-listed labels)."""
+        out = self.classify_text(text)
+        try:
+            hits = rules.match(text) if len(rules) else RuleHits()
+        except Exception:  # like a broken detector: the model's verdicts still count
+            log.exception("server rules failed")
+            hits = RuleHits()
+        out.extend(hits.verdicts)
+        return out, hits
+
     async def classify(self, message: Message) -> list[Verdict]:
         return (await self._classify(message)).verdicts
 
     async def _classify(self, message: Message) -> Classified:
         loop = asyncio.get_running_loop()
         out = Classified()
-        if message.text and self.text_detectors:
+        rules = self.server_rules(message.server).matcher
+        if message.text and (self.text_detectors or len(rules)):
             if len(message.text) <= self.inline_text_chars:
                 # A chat-sized message costs well under a millisecond to score; handing it to a
                 # thread costs more than that (measured in benchmarks/bench_pipeline.py).
-                out.verdicts += self.classify_text(message.text)
+                verdicts, hits = self._classify_text(message.text, rules)
             else:
-                out.verdicts += await loop.run_in_executor(self.executor, self.classify_text, message.text)
+                verdicts, hits = await loop.run_in_executor(self.executor, self._classify_text, message.text, rules)
+            out.verdicts += verdicts
+            out.allowed = hits.allowed
         if self.image_scanner is not None and any(a.scannable for a in message.attachments):
             scopes = self.image_scanner.scopes(message.server, self.server_settings(message.server).shared_bank)
             self.image_scanner.prepare(scopes)
@@ -165,14 +183,20 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin, Appeal
             # a re-share of an image registered by or for a member is aimed at that member
             extra_targets = [e["protects"] for e in map(self.store.bank_entry, found.bank_entries) if e and e.get("protects")]
             message = replace(message, targets=tuple(dict.fromkeys((*message.targets, *extra_targets))))
-        decision = self.decide(message, found.verdicts + list(extra_verdicts), settings)
+        decision = self.decide(message, found.verdicts + list(extra_verdicts), settings, allowed=found.allowed)
         metrics.message_seen(message.platform)
         if not decision.flagged:
             return decision
         metrics.flagged(message.platform, decision.labels)
         return await self.flag(message, decision, source=source, images=found.images)
 
-    def decide(self, message: Message, verdicts: Sequence[Verdict], settings: ServerSettings) -> Decision:
+    def decide(self, message: Message, verdicts: Sequence[Verdict], settings: ServerSettings,
+               allowed: Mapping[str, str] | None = None) -> Decision:
+        """`allowed`: labels an allow-listed phrase covers (found while classifying; looked up when not given)."""
+        rules = self.server_rules(message.server)
+        if allowed is None:
+            allowed = rules.matcher.match(message.text).allowed if message.text and len(rules.matcher) else {}
+        context = rules.context(allowed, frozenset(getattr(d, "name", "") for d in self.text_detectors))
         prior = 0
         if settings.auto_timeout:
             since = utcnow() - timedelta(minutes=settings.timeout_window_minutes)
@@ -180,7 +204,7 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin, Appeal
             if settings.warnings_count:
                 prior += self.store.recent_warnings(message.server, message.author_id, since)
         return decide(message, verdicts, settings, self.base_thresholds, prior_flags=prior,
-                      action_thresholds=self.action_thresholds)
+                      action_thresholds=self.action_thresholds, rules=context)
 
     async def flag(self, message: Message, decision: Decision, source: str, images: Sequence = ()) -> Decision:
         """Persist first, in one transaction; then start protective actions and wake the alert worker."""

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Mapping, Sequence, TypedDict
 
 from bot.config import ServerSettings
@@ -11,17 +13,48 @@ from classifiers.base import Verdict
 log = logging.getLogger(__name__)
 
 
-def exemption(message: Message, settings: ServerSettings) -> str | None:
+@dataclass(frozen=True)
+class RuleContext:
+    """What a server's own rules (README "Your own rules") say about one message.
+
+    The pipeline finds it (detecting: which allow-listed phrases the text contains) and `decide` applies it
+    (deciding: what they drop), so the policy stays pure. Exemptions are the stored ones; the config's are in
+    the ServerSettings.
+    """
+
+    exempt_roles: frozenset[str] = frozenset()
+    exempt_channels: frozenset[str] = frozenset()
+    exempt_users: frozenset[str] = frozenset()
+    allowed: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # label -> why
+    #: Detectors whose verdicts an allow-listed phrase drops: the text model's (with its lexicon), never the
+    #: server's own term rules, the re-share bank, an image model, AutoMod or a member's report.
+    suppressible: frozenset[str] = frozenset()
+
+
+NO_RULES = RuleContext()
+
+
+def exemption(message: Message, settings: ServerSettings, rules: RuleContext = NO_RULES) -> str | None:
     """Why this message is never flagged, or None."""
     if message.author_is_bot and settings.exempt_bots:
         return "author is a bot"
     if message.author_is_moderator and settings.exempt_moderators:
         return "author is a moderator"
-    if message.channel_id in settings.allow_channels:
+    if message.channel_id in settings.allow_channels or message.channel_id in rules.exempt_channels:
         return "channel is allow-listed"
-    if message.author_id in settings.exempt_users:
+    if message.author_id in settings.exempt_users or message.author_id in rules.exempt_users:
         return "author is exempt"
+    if message.author_roles and not (settings.exempt_roles.isdisjoint(message.author_roles)
+                                     and rules.exempt_roles.isdisjoint(message.author_roles)):
+        return "author has an exempt role"
     return None
+
+
+def allow_listed(verdicts: Sequence[Verdict], rules: RuleContext) -> tuple[Verdict, ...]:
+    """The verdicts an allow-listed phrase leaves: it drops its label's text-model verdicts, nothing else."""
+    if not rules.allowed:
+        return tuple(verdicts)
+    return tuple(v for v in verdicts if not (v.label in rules.allowed and v.detector in rules.suppressible))
 
 
 def flagged_labels(verdicts: Sequence[Verdict], settings: ServerSettings, base_thresholds: Mapping[str, float]) -> tuple[str, ...]:
@@ -64,16 +97,18 @@ def decide(
     base_thresholds: Mapping[str, float],
     prior_flags: int = 0,
     action_thresholds: Mapping[str, float] | None = None,
+    rules: RuleContext = NO_RULES,
 ) -> Decision:
     """Apply exemptions, thresholds, automatic actions and dry-run.
 
     A message is flagged for review at the (recall-oriented) `base_thresholds`; automatic deletion needs
     the precision-oriented `action_thresholds` of its label, unless the server set `auto_delete_threshold`.
     `prior_flags` is how many flags this author already has within the server's
-    timeout window; the caller looks it up so this function stays pure.
+    timeout window; the caller looks it up so this function stays pure. `rules` are the server's own
+    exemptions and the allow-listed phrases found in this message (their label's text-model verdicts are dropped).
     """
-    verdicts = tuple(verdicts)
-    why = exemption(message, settings)
+    verdicts = allow_listed(verdicts, rules)
+    why = exemption(message, settings, rules)
     if why:
         return Decision(flagged=False, labels=(), verdicts=verdicts, dry_run=settings.dry_run, exempt=why)
     labels = flagged_labels(verdicts, settings, base_thresholds)

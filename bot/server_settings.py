@@ -52,6 +52,9 @@ class ServerSettingsMixin(PipelineBase):
         entries = self.store.move_bank_entries(old, new)
         if entries:
             moved["bank_entries"] = entries
+        rules = self.carry_over_rules(old, new)  # the moderators' own rules (bot/server_rules.py)
+        if rules:
+            moved["rules"] = rules
         if moved:
             log.info("carried %s over from %s to %s", moved, old, new)
         return moved

@@ -306,8 +306,8 @@ def _unmask(tok: str, vocab: "_Vocab") -> str | None:
                     return None
                 strong_only = True
             parts.append(f"[a-z]{{1,{min(len(run), 3)}}}")
-        else:
-            parts.append(re.escape(run))
+        else:  # digits between visible letters are leet here too ("k0nt*l")
+            parts.append(re.escape("".join(_LEET.get(c, c) if c.isdigit() else c for c in run)))
     pattern = re.compile("".join(parts))
     found = {w for w in vocab.by_first.get(tok[0], ()) if pattern.fullmatch(w)}
     strong = found & vocab.strong

@@ -423,7 +423,7 @@ async def test_triage_commands_declare_default_member_permissions(env):
     group = env.client.tree.get_command("triage")
     assert group.default_permissions == Permissions(manage_messages=True) and group.guild_only
     assert {c.name for c in group.commands} == {"setup", "queue", "stats", "scan", "export", "anchor",
-                                                  "member", "note", "hold"}
+                                                  "member", "note", "hold", "rules"}
 
 
 async def test_anchor_is_posted_for_the_channel_to_witness(env):

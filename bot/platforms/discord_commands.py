@@ -23,6 +23,7 @@ from bot.platforms import discord_checks as checks
 from bot.platforms.discord_events import to_message
 from bot.platforms.discord_i18n import locale_of, member_lang, say
 from bot.platforms.discord_render import escape, mention_ids
+from bot.platforms.discord_rules import rules_group
 from bot.platforms.discord_unprotect import unprotect_command
 from bot.platforms.discord_views import ReportModal
 from bot.store import StoreError
@@ -65,6 +66,7 @@ class TriageGroup(app_commands.Group):
     def __init__(self) -> None:
         super().__init__(name="triage", description="Harassment triage tools for moderators",
                          default_permissions=discord.Permissions(manage_messages=True), guild_only=True)
+        self.add_command(rules_group())  # /triage rules add|remove|list (bot/platforms/discord_rules.py)
 
     @app_commands.command(description="Set the mod-queue channel, thresholds, dry-run and automatic actions")
     @app_commands.describe(mod_channel="Where queue entries are posted (moderators only)",

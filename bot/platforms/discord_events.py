@@ -120,7 +120,8 @@ def to_message(msg: discord.Message, edited: bool = False) -> Message:
         attachments=attachments, time=msg.created_at, link=msg.jump_url,
         author_name=getattr(msg.author, "display_name", None) or msg.author.name,
         author_is_bot=msg.author.bot, author_is_moderator=is_mod, edited=edited,
-        target_names=tuple((t, names[t]) for t in targets if names.get(t)))
+        target_names=tuple((t, names[t]) for t in targets if names.get(t)),
+        author_roles=tuple(str(r.id) for r in getattr(msg.author, "roles", ()) or ()))
 
 
 def automod_message(execution: discord.AutoModAction, rule_name: str | None = None) -> tuple[Message, Verdict]:

@@ -43,6 +43,7 @@ COMMANDS = [
     BotCommand("stats", "counts for the moderators"),
     BotCommand("export", "admins: the group's log as CSV or JSON"),
     BotCommand("anchor", "moderators: post the evidence log's current head, to witness it"),
+    BotCommand("rules", "moderators' chat: the group's own terms, allow-listed phrases, exemptions"),
     BotCommand("hold", "moderators: keep a flag's or incident's content through purges (legal hold)"),
     BotCommand("protect", "privately register an image of you so re-shares are flagged"),
     BotCommand("appeal", "in this private chat: appeal a decision about you (/appeal CASE why)"),
@@ -94,7 +95,7 @@ class TelegramHandlers:
         TelegramAppeals(self).register(app)  # appeals (telegram_appeals): before /start and the general buttons
         for name, fn in (("setup", self.cmd_setup), ("link", self.cmd_link), ("queue", self.cmd_queue),
                          ("stats", self.cmd_stats), ("export", self.cmd_export), ("anchor", self.cmd_anchor), ("hold", self.cmd_hold), ("report", self.cmd_report),
-                         ("start", self.cmd_help), ("help", self.cmd_help)):
+                         ("start", self.cmd_help), ("help", self.cmd_help), ("rules", self.cmd_rules)):
             app.add_handler(CommandHandler(name, fn, filters=once, block=False))
         self.toolkit.register()  # before group messages (its commands) and before on_button (its /unprotect buttons)
         app.add_handler(CommandHandler("protect", self.on_protect, filters=once & filters.ChatType.PRIVATE, block=False))
@@ -843,6 +844,12 @@ class TelegramHandlers:
         except TelegramError as exc:
             log.warning("sending the export to %s failed: %s", chat.id, exc)
             await self._reply(update, i18n.text("tg.export.failed", self.toolkit.lang(server, update.effective_user), error=exc))
+
+    async def cmd_rules(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/rules: the group's own rules (bot/platforms/telegram_rules.py)."""
+        from bot.platforms.telegram_rules import cmd_rules
+
+        await cmd_rules(self, update, context)
 
     async def cmd_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE:  # the member's language

@@ -18,6 +18,7 @@ from bot.store.lookups import LookupsStore
 from bot.store.members import MembersStore
 from bot.store.notices import Notice, NoticesStore
 from bot.store.record import RecordStore
+from bot.store.rules import RulesStore
 from bot.store.views import FlagResult, FlagView, IncidentView, MemberHistory, OutboxItem, PurgePlan, VerdictRow
 
 __all__ = [
@@ -52,5 +53,6 @@ __all__ = [
 ]
 
 
-class Store(RecordStore, MembersStore, LookupsStore, ErasureStore, AppStateStore, NoticesStore, LearningStore, AppealsStore):
+class Store(RecordStore, MembersStore, LookupsStore, ErasureStore, AppStateStore, NoticesStore, LearningStore,
+            AppealsStore, RulesStore):
     """Open with `Store.open(path)`; migrations run on open."""

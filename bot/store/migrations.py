@@ -263,6 +263,23 @@ CREATE INDEX notes_subject ON notes(server, subject_kind, subject_id);
 """,
     ),
     (
+        13,
+        "moderators' own rules per server: terms, allow-listed phrases, exempt roles/channels/users",
+        """
+CREATE TABLE server_rules (
+    id INTEGER PRIMARY KEY,
+    server TEXT NOT NULL REFERENCES servers(key),
+    kind TEXT NOT NULL CHECK (kind IN ('term', 'allow', 'exempt_role', 'exempt_channel', 'exempt_user')),
+    label TEXT NOT NULL DEFAULT '',
+    pattern TEXT NOT NULL,
+    score REAL NOT NULL DEFAULT 1.0,
+    added_by TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    UNIQUE (server, kind, label, pattern)
+);
+""",
+    ),
+    (
         19,
         "notices to the moderators that belong to no flag (the daily evidence anchor), delivered like alerts",
         """
