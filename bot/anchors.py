@@ -12,6 +12,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Callable
 
+from bot import i18n
 from bot.config import ServerSettings
 from bot.delivery import destination
 from bot.models import utcnow
@@ -25,13 +26,12 @@ CHECK_EVERY_S = 600.0
 STATE_KEY = "anchor:{server}"
 
 
-def anchor_text(store: Store, server: str) -> str:
+def anchor_text(store: Store, server: str, lang: str = "en") -> str:
     """One plain line (no mentions, no markup beyond what any renderer escapes) with hash, row count and time."""
     head, rows, at = store.chain_anchor(server)
     if rows == 0:
-        return f"Evidence anchor for {server}: the log is empty so far."
-    return (f"Evidence anchor for {server}: head {head}:{rows} at {at}. Keep this message; "
-            f"`triagebot verify --server {server} --expect-head {head}:{rows}` proves later that no record was cut or rewritten.")
+        return i18n.text("anchor.empty", lang, server=server)
+    return i18n.text("anchor.head", lang, server=server, head=head, rows=rows, at=at)
 
 
 def queue_daily(store: Store, settings_for: Callable[[str], ServerSettings], now: datetime | None = None) -> list[str]:
@@ -53,7 +53,7 @@ def queue_daily(store: Store, settings_for: Callable[[str], ServerSettings], now
         last = json.loads(raw) if raw else {}
         if last.get("head") == head or (last.get("at") and now - datetime.fromisoformat(last["at"]) < DAY):
             continue
-        store.enqueue_notice(server, "anchor", anchor_text(store, server))
+        store.enqueue_notice(server, "anchor", anchor_text(store, server, settings.language))
         store.set_state(STATE_KEY.format(server=server), json.dumps({"head": head, "rows": rows, "at": now.isoformat()}))
         queued.append(server)
     return queued

@@ -442,7 +442,7 @@ async def test_queue_and_stats(env):
     kind, text = await reply_of(env, await env.fake.slash(BOB, "triage", "queue"))
     assert "**2** items" in text and text.count("\n#") == 2 and "[message](https://discord.com/channels/" in text
     kind, text = await reply_of(env, await env.fake.slash(BOB, "triage", "stats"))
-    assert "Flags: **2**" in text and "racial 1" in text and "sexual 1" in text
+    assert "Flags: 2 (pending 2)" in text and "racial 1" in text and "sexual 1" in text
     assert "Detectors: text (" in text
 
 

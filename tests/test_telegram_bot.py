@@ -398,8 +398,8 @@ async def test_queue_and_stats_in_the_moderators_chat(env: Env):
     reply = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS and " open" in c.params["text"] and "Flag #" not in c.params["text"])
     assert "1 open" in reply[0].params["text"] and "#1 · racial · pending · Troll (@troll_x)" in reply[0].params["text"]
     await env.fake.send(mods, MEMBER, "/stats", entities=[{"type": "bot_command", "offset": 0, "length": 6}])
-    reply = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS and "flags," in c.params["text"])
-    assert "1 flags" in reply[0].params["text"] and "racial 1" in reply[0].params["text"]
+    reply = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS and "Flags: " in c.params["text"])
+    assert "Flags: 1 (pending 1)" in reply[0].params["text"] and "racial 1" in reply[0].params["text"]
     assert "Detectors: text (" in reply[0].params["text"]
     # In the group, admins get counts only; members are refused.
     await env.fake.send(G, MEMBER, "/queue", entities=[{"type": "bot_command", "offset": 0, "length": 6}])

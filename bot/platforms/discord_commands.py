@@ -15,7 +15,7 @@ from typing import Any, Literal
 import discord
 from discord import app_commands
 
-from bot import anchors, i18n, incidents, legal_holds, member_history
+from bot import anchors, stats_text, i18n, incidents, legal_holds, member_history
 from bot.config import ConfigError
 from bot.precision import precision_summary
 from bot.models import Report, server_key
@@ -129,11 +129,8 @@ class TriageGroup(app_commands.Group):
     @require(checks.REVIEW)
     async def stats(self, interaction: discord.Interaction) -> None:
         st = _bot(interaction).pipeline.store.stats(_server(interaction))
-        def fmt(d: dict) -> str:
-            return ", ".join(f"{escape(str(k))} {v}" for k, v in sorted(d.items())) or "none"
-        text = (f"Flags: **{st['flags']}** ({fmt(st['by_status'])})\nBy label: {fmt(st['by_label'])}\n"
-                f"By source: {fmt(st['by_source'])}\nReports: {st['reports']} · reviews: {st['reviews']} · "
-                f"incidents: {st['incidents']}\nActions: {fmt(st['actions'])}\n{escape(_bot(interaction).pipeline.status())}")
+        lines = stats_text.stats_lines(st, member_lang(interaction)) + [_bot(interaction).pipeline.status()]
+        text = "\n".join(escape(line) for line in lines)
         text += "\n" + "\n".join(escape(line) for line in precision_summary(_bot(interaction).pipeline.store, _server(interaction)))  # decisions
         await interaction.response.send_message(text[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS)
 
@@ -141,7 +138,7 @@ class TriageGroup(app_commands.Group):
     @require(checks.REVIEW)
     async def anchor(self, interaction: discord.Interaction) -> None:
         # not ephemeral: a witness needs a message others can see and keep
-        text = anchors.anchor_text(_bot(interaction).pipeline.store, _server(interaction))
+        text = anchors.anchor_text(_bot(interaction).pipeline.store, _server(interaction), member_lang(interaction))
         await interaction.response.send_message(escape(text)[:2000], allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(description="Re-check recent messages in a channel")
@@ -168,14 +165,14 @@ class TriageGroup(app_commands.Group):
                 flagged += bool(decision.flagged)
                 if checked % SCAN_PROGRESS_EVERY == 0 or time.monotonic() - last_edit > 2:
                     last_edit = time.monotonic()
-                    await interaction.edit_original_response(content=f"Scanning <#{channel.id}>… {checked} checked, {flagged} flagged")
+                    await interaction.edit_original_response(content=say(interaction, "scan.progress", channel=f"<#{channel.id}>",
+                                                                         checked=checked, flagged=flagged))
         except discord.Forbidden:
             await interaction.edit_original_response(
-                content=f"I cannot read <#{channel.id}>'s history (needs View Channel and Read Message History). "
-                        f"{checked} checked, {flagged} flagged before that.")
+                content=say(interaction, "scan.forbidden", channel=f"<#{channel.id}>", checked=checked, flagged=flagged))
             return
         await interaction.edit_original_response(
-            content=f"Scan of <#{channel.id}> done: {checked} messages checked, {flagged} flagged (see the mod queue).")
+            content=say(interaction, "scan.done", channel=f"<#{channel.id}>", checked=checked, flagged=flagged))
 
     @app_commands.command(description="A member's flags, actions and notes in this server, newest first")
     @app_commands.describe(user="The member (they need not be in the server any more)")

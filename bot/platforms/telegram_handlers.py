@@ -18,7 +18,7 @@ from telegram.error import Forbidden, TelegramError
 from telegram.ext import (Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler, ContextTypes, MessageHandler,
                           filters)
 
-from bot import anchors, i18n, incidents, legal_holds
+from bot import anchors, i18n, incidents, legal_holds, stats_text
 from bot.config import ConfigError
 from bot.precision import precision_summary
 from bot.models import Action, Message, Report, Review, server_key, utcnow
@@ -751,12 +751,9 @@ class TelegramHandlers:
             return
         lines: list[str] = []
         for s in servers:
-            st = self.store.stats(s)
-            lines.append(f"<b>{esc(self._title(s))}</b>: {st['flags']} flags, {st['reports']} reports, "
-                         f"{st['reviews']} reviews, {st['incidents']} incidents")
-            for name in ("by_status", "by_label", "by_source", "actions"):
-                if st.get(name):
-                    lines.append(f"{name.replace('_', ' ')}: " + ", ".join(f"{esc(k)} {v}" for k, v in sorted(st[name].items())))
+            lang = self.toolkit.lang(s, update.effective_user)
+            lines.append(f"<b>{esc(self._title(s))}</b>")
+            lines += [esc(line, 300) for line in stats_text.stats_lines(self.store.stats(s), lang)]
             lines += [esc(line, 300) for line in precision_summary(self.store, s)]  # decisions: precision from reviews
         lines.append(esc(self.pipeline.status(), 300))
         await self._reply(update, "\n".join(lines), html_mode=True)
@@ -766,7 +763,7 @@ class TelegramHandlers:
         _, group = self._args(context)
         servers = await self._servers_here(update, group, need_admin=False)
         if servers is not None:
-            await self._reply(update, "\n".join(anchors.anchor_text(self.store, s) for s in servers))
+            await self._reply(update, "\n".join(anchors.anchor_text(self.store, s, self.toolkit.lang(s, update.effective_user)) for s in servers))
 
     async def cmd_hold(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Legal holds from the moderators' chat: /hold 12 reason, /hold incident 3 reason, /hold release 12, /hold list.
