@@ -238,6 +238,155 @@ def screenshot(a: np.ndarray, dark: bool = True) -> np.ndarray:
     return np.asarray(im)
 
 
+def crop_sides(left: float, top: float, right: float, bottom: float) -> Callable[[np.ndarray], np.ndarray]:
+    """Cut a fraction of the width/height off each side independently."""
+
+    def f(a: np.ndarray) -> np.ndarray:
+        h, w = a.shape[:2]
+        return a[round(h * top) : h - round(h * bottom), round(w * left) : w - round(w * right)]
+
+    return f
+
+
+def diagonal_watermark(a: np.ndarray) -> np.ndarray:
+    """One big semi-transparent word across the picture, at 30 degrees."""
+    h, w = a.shape[:2]
+    layer = Image.new("RGBA", (w, h), (0, 0, 0, 0))
+    txt = Image.new("RGBA", (w, h // 4), (0, 0, 0, 0))
+    ImageDraw.Draw(txt).text((w // 10, 0), "SHARED BY @anon", fill=(255, 255, 255, 110), font=_font(max(14, h // 7)))
+    txt = txt.rotate(30, expand=True)
+    layer.paste(txt, ((w - txt.width) // 2, (h - txt.height) // 2), txt)
+    return np.asarray(Image.alpha_composite(_pil(a).convert("RGBA"), layer).convert("RGB"))
+
+
+def phone_screenshot(a: np.ndarray, dark: bool = False) -> np.ndarray:
+    """A phone chat screenshot: status bar, app bar, a text bubble, the photo in a bubble, keyboard-free input bar."""
+    h, w = a.shape[:2]
+    W, H = 540, 1170
+    bg = (17, 27, 33) if dark else (236, 229, 221)
+    im = Image.new("RGB", (W, H), bg)
+    d = ImageDraw.Draw(im)
+    d.rectangle((0, 0, W, 40), fill=(0, 0, 0) if dark else (7, 94, 84))
+    d.text((16, 10), "21:04", fill=(255, 255, 255), font=_font(18))
+    d.text((W - 120, 10), "4G  87%", fill=(255, 255, 255), font=_font(18))
+    d.rectangle((0, 40, W, 120), fill=(32, 44, 51) if dark else (7, 94, 84))
+    d.ellipse((16, 56, 64, 104), fill=(180, 180, 180))
+    d.text((80, 66), "Grup Kampus 2024", fill=(255, 255, 255), font=_font(22))
+    d.rounded_rectangle((16, 140, 380, 200), radius=12, fill=(32, 44, 51) if dark else (255, 255, 255))
+    d.text((28, 158), "liat nih wkwk", fill=(230, 230, 230) if dark else (20, 20, 20), font=_font(20))
+    iw = 400
+    ih = max(8, round(h * iw / w))
+    ih = min(ih, 760)
+    iw2 = round(w * ih / h) if ih == 760 else iw
+    x0 = W - iw2 - 24
+    d.rounded_rectangle((x0 - 8, 220, W - 16, 236 + ih), radius=12, fill=(0, 92, 75) if dark else (220, 248, 198))
+    im.paste(_pil(a).resize((iw2, ih), Image.Resampling.LANCZOS), (x0, 228))
+    d.text((W - 90, 240 + ih), "21:03 ✓✓", fill=(140, 140, 140), font=_font(14))
+    d.rounded_rectangle((12, H - 70, W - 70, H - 16), radius=24, fill=(32, 44, 51) if dark else (255, 255, 255))
+    d.text((30, H - 52), "Ketik pesan", fill=(140, 140, 140), font=_font(18))
+    d.ellipse((W - 62, H - 70, W - 10, H - 18), fill=(0, 168, 132))
+    return np.asarray(im)
+
+
+def desktop_screenshot(a: np.ndarray) -> np.ndarray:
+    """A desktop window: title bar with buttons, a sidebar of channel names, the image in the pane, a taskbar."""
+    h, w = a.shape[:2]
+    W, H = 1280, 800
+    im = Image.new("RGB", (W, H), (49, 51, 56))
+    d = ImageDraw.Draw(im)
+    d.rectangle((0, 0, W, 30), fill=(30, 31, 34))
+    for i, c in enumerate([(237, 66, 69), (250, 166, 26), (59, 165, 93)]):
+        d.ellipse((W - 90 + 26 * i, 8, W - 76 + 26 * i, 22), fill=c)
+    d.rectangle((0, 30, 240, H - 40), fill=(43, 45, 49))
+    for i, name in enumerate(["# umum", "# meme", "# random", "# kuliah", "# gaming"]):
+        d.text((20, 50 + 30 * i), name, fill=(148, 155, 164), font=_font(18))
+    d.text((270, 44), "user123 — Hari ini pukul 21:04", fill=(220, 220, 220), font=_font(16))
+    pw, ph = W - 300, H - 160
+    s = min(pw / w, ph / h, 1.6)
+    iw, ih = max(8, round(w * s)), max(8, round(h * s))
+    im.paste(_pil(a).resize((iw, ih), Image.Resampling.LANCZOS), (270, 74))
+    d.rectangle((0, H - 40, W, H), fill=(20, 20, 24))
+    d.text((W - 120, H - 30), "21:05", fill=(200, 200, 200), font=_font(16))
+    return np.asarray(im)
+
+
+def rotate_crop(deg: float) -> Callable[[np.ndarray], np.ndarray]:
+    """Rotate, then crop to the largest upright rectangle (no black corners): a 'straighten' edit."""
+
+    def f(a: np.ndarray) -> np.ndarray:
+        h, w = a.shape[:2]
+        r = np.asarray(_pil(a).rotate(deg, resample=Image.Resampling.BICUBIC, expand=False))
+        s, c = abs(np.sin(np.deg2rad(deg))), abs(np.cos(np.deg2rad(deg)))
+        # inscribed rectangle of the same aspect ratio
+        k = min(w / (w * c + h * s), h / (w * s + h * c))
+        cw, ch = int(w * k), int(h * k)
+        x0, y0 = (w - cw) // 2, (h - ch) // 2
+        return r[y0 : y0 + ch, x0 : x0 + cw]
+
+    return f
+
+
+def colour(kind: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Colour edits: 'grey', 'sepia', 'hue' (channel rotation), 'warm', 'bright', 'contrast', 'invert-ish' filters."""
+
+    def f(a: np.ndarray) -> np.ndarray:
+        x = a.astype(np.float32)
+        if kind == "grey":
+            g = x @ np.array([0.299, 0.587, 0.114], np.float32)
+            x = np.repeat(g[..., None], 3, axis=2)
+        elif kind == "sepia":
+            m = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]], np.float32)
+            x = x @ m.T
+        elif kind == "hue":
+            x = x[..., [2, 0, 1]]
+        elif kind == "warm":
+            x = x * np.array([1.15, 1.0, 0.8], np.float32) + np.array([12, 4, 0], np.float32)
+        elif kind == "bright":
+            x = x * 1.25 + 25
+        elif kind == "contrast":
+            x = (x - 128) * 1.5 + 128
+        elif kind == "fade":
+            x = x * 0.6 + 90
+        return np.clip(x, 0, 255).astype(np.uint8)
+
+    return f
+
+
+_COLLAGE_FILL: list[np.ndarray] = []
+
+
+def _collage_fill(i: int) -> np.ndarray:
+    """Other pictures for collages: never bank images (the collage must match only its bank image)."""
+    if not _COLLAGE_FILL:
+        _COLLAGE_FILL.extend(load(n) for n in ("horse", "logo", "brick", "grass"))
+        _COLLAGE_FILL[0] = np.ascontiguousarray(np.repeat(_COLLAGE_FILL[0][:, :, :1], 3, axis=2))
+        rng = np.random.default_rng(5)
+        _COLLAGE_FILL.append(synthetic(rng, 1))
+    return _COLLAGE_FILL[i % len(_COLLAGE_FILL)]
+
+
+def collage(n: int, where: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+    """`n` pictures (2-4) side by side or in a 2x2 grid, the bank image in slot `where`, 4 px white gaps."""
+
+    def f(a: np.ndarray) -> np.ndarray:
+        cell = 360
+        tiles = [_collage_fill(i) for i in range(n)]
+        tiles[where] = a
+        cols = 2 if n == 4 else n
+        rows = 2 if n == 4 else 1
+        im = Image.new("RGB", (cols * (cell + 4) + 4, rows * (cell + 4) + 4), (255, 255, 255))
+        for k, t in enumerate(tiles):
+            th, tw = t.shape[:2]
+            s = cell / max(th, tw)
+            tile = _pil(t).resize((max(8, round(tw * s)), max(8, round(th * s))), Image.Resampling.LANCZOS)
+            x = 4 + (k % cols) * (cell + 4) + (cell - tile.width) // 2
+            y = 4 + (k // cols) * (cell + 4) + (cell - tile.height) // 2
+            im.paste(tile, (x, y))
+        return np.asarray(im)
+
+    return f
+
+
 def chain(*fs: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
     def f(a: np.ndarray) -> np.ndarray:
         for g in fs:
@@ -292,6 +441,32 @@ TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "chain: watermark+crop10%+0.75x": chain(tiled_watermark, crop(0.10, "centre"), resize(0.75)),
     "chain: inpaint+letterbox+q40": chain(corner_inpaint, letterbox, jpeg(40)),
     "chain: crop20%corner+rot3+q50": chain(crop(0.2, "tl"), rotate(3), jpeg(50)),
+    # issue 17: where re-sharers go (deep crops, framing, colour, collages)
+    "crop 25% each side": crop_sides(0.25, 0.25, 0.25, 0.25),
+    "crop 25% left+top, 10% right": crop_sides(0.25, 0.25, 0.10, 0.0),
+    "crop 40% left": crop_sides(0.40, 0, 0, 0),
+    "crop 40% right": crop_sides(0, 0, 0.40, 0),
+    "crop 40% top": crop_sides(0, 0.40, 0, 0),
+    "crop 40% bottom": crop_sides(0, 0, 0, 0.40),
+    "diagonal watermark": diagonal_watermark,
+    "phone screenshot light": phone_screenshot,
+    "phone screenshot dark": lambda a: phone_screenshot(a, dark=True),
+    "desktop screenshot": desktop_screenshot,
+    "rotate 8° + crop": rotate_crop(8),
+    "rotate -12° + crop": rotate_crop(-12),
+    "mirrored + crop 25% left": chain(hflip, crop_sides(0.25, 0, 0, 0)),
+    "greyscale": colour("grey"),
+    "sepia": colour("sepia"),
+    "hue rotated": colour("hue"),
+    "warm filter + q60": chain(colour("warm"), jpeg(60)),
+    "brighter +25%": colour("bright"),
+    "contrast x1.5": colour("contrast"),
+    "faded": colour("fade"),
+    "collage of 2": collage(2, 1),
+    "collage of 3": collage(3, 1),
+    "collage of 4": collage(4, 3),
+    "chain: crop25%+watermark+q50": chain(crop_sides(0.25, 0.25, 0.25, 0.25), tiled_watermark, jpeg(50)),
+    "chain: phone screenshot+crop 30% left": chain(crop_sides(0.3, 0, 0, 0), phone_screenshot, jpeg(70)),
 }
 
 

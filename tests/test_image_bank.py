@@ -196,7 +196,7 @@ def test_records_round_trip_and_hold_no_pixels() -> None:
     fp = fingerprint(a)
     records = fp.to_records()
     kinds = [k for k, _ in records]
-    assert kinds == ["meta", "hash256", "hash_variants", "orb_xy", "orb_desc"]
+    assert kinds == ["meta", "hash256", "hash_variants", "orb_xy", "orb_desc", "pdq", "pdq_quality"]
     assert all(isinstance(k, str) and isinstance(b, bytes) for k, b in records)
     total = sum(len(b) for _, b in records)
     assert total < a.nbytes / 10 and total < 32 * 1024
@@ -204,6 +204,7 @@ def test_records_round_trip_and_hold_no_pixels() -> None:
     assert np.array_equal(back.hashes, fp.hashes) and np.array_equal(back.variants, fp.variants)
     assert np.array_equal(back.orb_desc, fp.orb_desc) and back.orb_size == fp.orb_size
     assert np.allclose(back.orb_xy, fp.orb_xy, atol=0.5)
+    assert back.pdq.shape == (8, 32) and np.array_equal(back.pdq, fp.pdq) and np.array_equal(back.pdq_quality, fp.pdq_quality)
     assert back.to_records() == records
 
 

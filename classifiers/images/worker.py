@@ -62,7 +62,7 @@ class ScanReply:
     size: tuple[int, int]
     n_frames: int
     verdicts: list[Verdict] = field(default_factory=list)
-    queries: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (hashes, variants) per frame
+    queries: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)  # (hashes, variants, pdq) per frame
     records: list[tuple[str, bytes]] | None = None
     peak_rss: int = 0  # the worker's peak resident memory during this job (bytes; 0 if unknown)
 
@@ -131,7 +131,7 @@ class _WorkerState:
                 log.error("nudity detector failed: %s: %s", type(exc).__name__, exc)
         if job.query:
             self.queries = [fingerprint(f, bank_variants=False) for f in img.frames]
-            reply.queries = [(q.hashes, q.variants) for q in self.queries]
+            reply.queries = [(q.hashes, q.variants, q.pdq) for q in self.queries]
         if job.records:
             reply.records = fingerprint(img.image).to_records()
         reply.peak_rss = peak_rss()
@@ -417,8 +417,8 @@ def scan(
         reply: ScanReply = s.call("scan", ScanJob(data, nudity=nudity, query=bool(indexes), records=records, limits=limits))
         match = None
         try:
-            for i, (hashes, variants) in enumerate(reply.queries):
-                fp = Fingerprint(hashes=hashes, variants=variants, _orb_source=functools.partial(s.call, "orb", i))
+            for i, (hashes, variants, pdq) in enumerate(reply.queries):
+                fp = Fingerprint(hashes=hashes, variants=variants, pdq=pdq, _orb_source=functools.partial(s.call, "orb", i))
                 for idx in indexes:
                     match = idx.match(fp)
                     if match is not None:

@@ -1,0 +1,122 @@
+"""Candidate search over the bank's ORB descriptors: which entries share many local features
+with a query, without comparing the query to every entry.
+
+Why: a crop of 25% per side (or 40% off one side) moves every coefficient of a global hash,
+so the hash scan never puts the right entry among its nearest. Local features survive crops:
+each 256-bit ORB descriptor is cut into 16-bit words, and `TABLES` of those words are keys
+into inverted lists (a multi-index hash: a true pair of descriptors a few bits apart agrees
+on at least one whole word with good odds). Each query descriptor votes for the entries in
+its buckets when the two full descriptors are close; the best-voted entries go on to
+geometric verification (classifiers/images/geometry.py). Cost grows with bucket sizes, not
+with a scan of the bank (figures in benchmarks/bench_images.py and the README).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+TABLES = 4  # 16-bit words of the descriptor used as keys (of 16)
+MAX_DISTANCE = 40  # bits of 256: a descriptor pair further apart than this casts no vote
+_TIE = 2  # entries this close to a query descriptor's nearest share its vote
+_BUCKETS = 1 << 16
+_BUCKET_CAP = 40  # times the mean bucket size
+
+
+class FeatureIndex:
+    """Inverted lists from descriptor words to bank descriptors; rebuilt after changes.
+
+    Positions are the caller's (BankIndex's) entry positions, passed in `build`. A vote
+    counts only when the full descriptors are within `max_distance` bits, and only for the
+    entries nearest to that query descriptor."""
+
+    def __init__(self, tables: int = TABLES, max_distance: int = MAX_DISTANCE) -> None:
+        if not 1 <= tables <= 16:
+            raise ValueError("tables must be between 1 and 16")
+        self.tables = tables
+        self.max_distance = max_distance
+        self._desc: np.ndarray | None = None  # (n_desc, 4) uint64, every bank descriptor
+        self._owner: np.ndarray | None = None  # (n_desc,) entry position of each descriptor
+        self._rows: np.ndarray | None = None  # (tables, n_desc) descriptor rows, sorted by bucket
+        self._offsets: np.ndarray | None = None  # (tables, 65537) start of each bucket in _rows
+        self._cap = 0  # buckets fuller than this (flat areas, text strokes) are not looked at
+        self._n_entries = 0
+        self._lock = threading.Lock()
+
+    def build(self, descriptors: Sequence[np.ndarray]) -> None:
+        """Index one (n_i x 32 uint8) descriptor array per entry position."""
+        counts = np.array([len(d) for d in descriptors], np.int64)
+        n_entries = len(descriptors)
+        parts = [np.ascontiguousarray(d, np.uint8).reshape(-1, 32) for d in descriptors if len(d)]
+        alld = np.concatenate(parts) if parts else np.zeros((0, 32), np.uint8)
+        owner = np.repeat(np.arange(n_entries, dtype=np.int32), counts)
+        words = alld.view(np.uint16)[:, : self.tables]
+        rows = np.empty((self.tables, len(alld)), np.int32)
+        offsets = np.zeros((self.tables, _BUCKETS + 1), np.int64)
+        for t in range(self.tables):
+            key = words[:, t]
+            rows[t] = np.argsort(key, kind="stable")
+            np.cumsum(np.bincount(key, minlength=_BUCKETS), out=offsets[t, 1:])
+        with self._lock:
+            self._desc = np.ascontiguousarray(alld).view(np.uint64).reshape(-1, 4)
+            self._owner, self._rows, self._offsets, self._n_entries = owner, rows, offsets, n_entries
+            self._cap = max(64, int(_BUCKET_CAP * len(alld) / _BUCKETS))
+
+    def votes(self, q_desc: np.ndarray) -> np.ndarray:
+        """Per entry position: the query descriptors whose nearest bank descriptors are in it
+        (each query descriptor's one vote shared among the entries tied for nearest)."""
+        with self._lock:
+            desc, owner, rows, offsets, n, cap = self._desc, self._owner, self._rows, self._offsets, self._n_entries, self._cap
+        if desc is None or owner is None or rows is None or offsets is None or n == 0 or len(q_desc) == 0 or len(desc) == 0:
+            return np.zeros(n, np.float64)
+        q8 = np.ascontiguousarray(q_desc, np.uint8).reshape(-1, 32)
+        q64 = q8.view(np.uint64).reshape(-1, 4)
+        words = q8.view(np.uint16)[:, : self.tables]
+        found: list[np.ndarray] = []  # (3, k): query descriptor, entry position, distance
+        for t in range(self.tables):
+            keys = words[:, t].astype(np.int64)
+            lo, hi = offsets[t, keys], offsets[t, keys + 1]
+            lens = hi - lo
+            lens[lens > cap] = 0
+            total = int(lens.sum())
+            if total == 0:
+                continue
+            # positions lo[i]..hi[i]-1 for every query descriptor i, without a Python loop
+            qi = np.repeat(np.arange(len(keys)), lens)
+            pos = np.repeat(lo - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
+            r = rows[t, pos]
+            dist = np.bitwise_count(desc[r] ^ q64[qi]).sum(axis=1, dtype=np.int64)
+            close = dist <= self.max_distance
+            found.append(np.stack([qi[close].astype(np.int64), owner[r[close]].astype(np.int64), dist[close]]))
+        if not found:
+            return np.zeros(n, np.float64)
+        qi, own, dist = np.concatenate(found, axis=1)
+        # Only the bank's nearest entries for each query descriptor get its vote (a ratio test
+        # across the bank): a generic descriptor (a smooth patch, a text stroke) is near many
+        # entries and spreads its one vote thin; a true pair puts it all on the right entry.
+        best = np.full(len(q8), np.iinfo(np.int64).max, np.int64)
+        np.minimum.at(best, qi, dist)
+        keep = dist <= best[qi] + _TIE
+        pairs = np.unique(qi[keep] * n + own[keep])  # a (query descriptor, entry) pair votes once
+        pq = pairs // n
+        share = np.bincount(pq, minlength=len(q8)).astype(np.float64)
+        return np.bincount(pairs % n, weights=1.0 / share[pq], minlength=n)
+
+    def candidates(self, q_desc: np.ndarray, k: int, exclude: Sequence[int] = (), min_votes: float = 1.0) -> list[int]:
+        """Up to `k` entry positions with the most votes (at least `min_votes`), best first, skipping `exclude`."""
+        v = self.votes(q_desc)
+        if len(v) == 0 or k <= 0:
+            return []
+        if len(exclude):
+            v[np.asarray(list(exclude), np.int64)] = -1
+        k = min(k, len(v))
+        top = np.argpartition(-v, k - 1)[:k]
+        top = top[np.argsort(-v[top], kind="stable")]
+        return [int(i) for i in top if v[i] >= min_votes]
+
+
+__all__ = ["FeatureIndex", "TABLES"]
