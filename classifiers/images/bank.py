@@ -37,7 +37,7 @@ from PIL import Image
 from classifiers.base import Verdict
 from classifiers.images import geometry, pdq
 from classifiers.images.decode import DEFAULT_LIMITS, DecodedImage, Limits, decode
-from classifiers.images.feature_index import FeatureIndex
+from classifiers.images.feature_index import FeatureIndex, top_candidates
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ HASH_BITS = 256
 HASH_BYTES = HASH_BITS // 8
 _WORK_SIDE = 256  # hashing works on a <= 256 px copy: cheap, and detail above it is noise
 _ORB_SIDE_BANK = 512
-_PDQ_SIDE = 512  # PDQ's own filter averages far coarser than this: hashing a 512-px copy changes no bit we measured
+_PDQ_SIDE = 512  # PDQ's own filter averages far coarser than this (the 512-px astronaut hashes the same as the original)
 ORB_FEATURES_BANK = 400
 ORB_FEATURES_QUERY = 700
 
@@ -66,6 +66,7 @@ HASH_CANDIDATE = 88  # entries this near (and among the TOP_K nearest) get an OR
 TOP_K = 4
 FEATURE_K = 4  # entries with the most local-feature votes that get verified (per mirror side)
 FEATURE_MIN_VOTES = 8  # fewer close descriptor pairs than this can't make a verified match anyway
+DUP_DISTANCE = 24  # registering an image this near (whole-image hashes) to an entry reuses the entry
 PDQ_MATCH = 31  # imported PDQ lists: the distance hash-sharing programs use by default
 ORB_MIN_INLIERS = 10
 ORB_MIN_FEATURES = 80  # a bank image with fewer keypoints than this can't be ORB-verified
@@ -618,7 +619,9 @@ def fingerprint(img: DecodedImage | np.ndarray | Any, *, bank_variants: bool = T
 
     ux0, uy0, ux1, uy1 = up(full)
     work = rgb[uy0:uy1, ux0:ux1]
-    pdq_src = _downscale(rgb, _PDQ_SIDE)
+    # a query's PDQ (matched only against imported lists, within 31 bits) comes from the 256-px copy
+    # already at hand; a bank entry's, which other programs will match against, from a 512-px one
+    pdq_src = _downscale(rgb, _PDQ_SIDE) if bank_variants else small
     pdq_views = pdq.dihedral(pdq_src) if bank_variants else [("rot0", pdq_src)]
     pdq_out = [pdq.pdq_hash(v) for _, v in pdq_views]
     return Fingerprint(
@@ -674,6 +677,7 @@ def orb_inliers(
 
 
 _BLOCK = 65536
+_FEATURE_DELTA = 256  # entries added since the last full feature-index build, indexed apart
 
 
 @dataclass(frozen=True)
@@ -683,7 +687,12 @@ class _Snapshot:
     starts: np.ndarray  # first row of each entry
     ids: tuple[int, ...]
     orb: tuple[tuple[np.ndarray, np.ndarray], ...]
-    features: FeatureIndex
+    features: FeatureIndex  # entry positions [0, len(features_main)) ...
+    features_new: FeatureIndex  # ... and the entries added since, indexed apart (cheap to rebuild)
+    n_main: int
+
+    def feature_votes(self, q_desc: np.ndarray) -> np.ndarray:
+        return np.concatenate([self.features.votes(q_desc), self.features_new.votes(q_desc)])
     pdq: np.ndarray  # (P, 4) uint64 PDQ hashes of hash-only (imported) entries
     pdq_pos: np.ndarray  # (P,) their entry positions
 
@@ -723,6 +732,9 @@ class BankIndex:
         self._orb: list[tuple[np.ndarray, np.ndarray]] = []
         self._pdq: list[np.ndarray] = []
         self._snap: _Snapshot | None = None
+        # the big feature index is rebuilt only after a removal or when many entries were added
+        self._feat_main: FeatureIndex | None = None
+        self._feat_n = 0
         self._lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -755,6 +767,7 @@ class BankIndex:
                 del lst[i]
             self._pos = {e: j for j, e in enumerate(self._ids)}
             self._snap = None
+            self._feat_main = None
             return True
 
     def _build(self) -> _Snapshot:
@@ -770,8 +783,13 @@ class BankIndex:
                     h = np.zeros((0, HASH_BYTES), np.uint8)
                     counts = np.zeros(0, int)
                     variants = np.zeros(0, np.uint8)
-                feats = FeatureIndex()
-                feats.build([d for _, d in self._orb])
+                n = len(self._orb)
+                if self._feat_main is None or self._feat_n > n or n - self._feat_n > _FEATURE_DELTA:
+                    self._feat_main = FeatureIndex()
+                    self._feat_main.build([d for _, d in self._orb])
+                    self._feat_n = n
+                feats_new = FeatureIndex()
+                feats_new.build([d for _, d in self._orb[self._feat_n :]])
                 # PDQ is matched on its own only for entries that have nothing else (imported lists)
                 only = [i for i, p in enumerate(self._hash_parts) if len(p) == 0 and len(self._pdq[i])]
                 pdq = np.concatenate([self._pdq[i] for i in only]) if only else np.zeros((0, HASH_BYTES), np.uint8)
@@ -782,7 +800,9 @@ class BankIndex:
                     starts=np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64),
                     ids=tuple(self._ids),
                     orb=tuple(self._orb),
-                    features=feats,
+                    features=self._feat_main,
+                    features_new=feats_new,
+                    n_main=self._feat_n,
                     pdq=np.ascontiguousarray(pdq).view(np.uint64).reshape(-1, 4),
                     pdq_pos=pdq_pos,
                 )
@@ -875,9 +895,10 @@ class BankIndex:
         for pos, d, mirrored, view in near:
             if d > self.hash_candidate:
                 break
-            tried.add(pos)
             if len(orb[pos][1]) < ORB_MIN_FEATURES:
                 continue
+            if not mirrored and view == 0:
+                tried.add(pos)  # verified with the whole query already: no need to again below
             n = self._verified(orb[pos], fp.query_orb(mirrored, view), d <= self.hash_strict)
             if n and (best is None or n > best[1]):
                 best = (pos, n, d, "hash")
@@ -886,7 +907,8 @@ class BankIndex:
         if best is None:
             for mirrored in (False, True) if self.mirror_features else (False,):
                 q = fp.query_orb(mirrored, 0)
-                for pos in snap.features.candidates(q[1], self.feature_k, exclude=sorted(tried), min_votes=FEATURE_MIN_VOTES):
+                votes = snap.feature_votes(q[1])
+                for pos in top_candidates(votes, self.feature_k, exclude=sorted(tried), min_votes=FEATURE_MIN_VOTES):
                     tried.add(pos)
                     n = self._verified(orb[pos], q, False)
                     if n and (best is None or n > best[1]):
@@ -901,6 +923,27 @@ class BankIndex:
             if d0 <= self.hash_accept and len(orb[pos0][1]) < ORB_MIN_FEATURES:
                 return Match(ids[pos0], "smooth", distance=d0, score=_hash_score(d0))
         return pdq_hit
+
+    def duplicates(self, fp: Fingerprint) -> list[int]:
+        """Entry ids of near-identical images (best first): what registering `fp` again would
+        duplicate. Near-identical means the whole-image hashes are within `DUP_DISTANCE` bits
+        and, where both have keypoints, a verified warp of about the same size; a crop or a
+        screenshot of an entry is a re-share, not a duplicate, and gets its own entry."""
+        snap = self._build()
+        if not snap.ids:
+            return []
+        whole = Fingerprint(hashes=fp.hashes[fp.whole_mask], variants=fp.variants[fp.whole_mask])
+        out = []
+        for pos, d, mirrored, _view in self.nearest(whole, snap):
+            if d > DUP_DISTANCE or mirrored:
+                continue
+            bxy, bdesc = snap.orb[pos]
+            if len(bdesc) >= ORB_MIN_FEATURES and len(fp.orb_desc) >= ORB_MIN_FEATURES and orb_available():
+                g = geometry.verify(bxy.astype(np.float32), bdesc, fp.orb_xy.astype(np.float32), fp.orb_desc)
+                if g is None or not g.passes(self.thresholds, True) or not 0.8 <= g.scale <= 1.25:
+                    continue
+            out.append(snap.ids[pos])
+        return out
 
     def _match_pdq(self, fp: Fingerprint, snap: _Snapshot) -> Match | None:
         """Imported PDQ-only entries: the query's PDQ within `pdq_threshold` bits."""

@@ -3,9 +3,9 @@ with a query, without comparing the query to every entry.
 
 Why: a crop of 25% per side (or 40% off one side) moves every coefficient of a global hash,
 so the hash scan never puts the right entry among its nearest. Local features survive crops:
-each 256-bit ORB descriptor is cut into 16-bit words, and `TABLES` of those words are keys
-into inverted lists (a multi-index hash: a true pair of descriptors a few bits apart agrees
-on at least one whole word with good odds). Each query descriptor votes for the entries in
+`TABLES` disjoint 20-bit pieces of each 256-bit ORB descriptor are keys into inverted lists
+(a multi-index hash: a true pair of descriptors a few bits apart agrees on at least one whole
+piece with good odds). Each query descriptor votes for the entries in
 its buckets when the two full descriptors are close; the best-voted entries go on to
 geometric verification (classifiers/images/geometry.py). Cost grows with bucket sizes, not
 with a scan of the bank (figures in benchmarks/bench_images.py and the README).
@@ -20,11 +20,17 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-TABLES = 4  # 16-bit words of the descriptor used as keys (of 16)
+TABLES = 6  # 32-bit words of the descriptor whose low KEY_BITS bits are keys (of 8)
+KEY_BITS = 20
 MAX_DISTANCE = 40  # bits of 256: a descriptor pair further apart than this casts no vote
 _TIE = 2  # entries this close to a query descriptor's nearest share its vote
-_BUCKETS = 1 << 16
-_BUCKET_CAP = 40  # times the mean bucket size
+_BUCKETS = 1 << KEY_BITS
+_BUCKET_CAP = 64  # times the mean bucket size
+
+
+def _keys(desc8: np.ndarray, tables: int) -> np.ndarray:
+    """(n, tables) bucket keys: the low KEY_BITS bits of the first `tables` 32-bit words."""
+    return (desc8.view(np.uint32)[:, :tables] & np.uint32(_BUCKETS - 1)).astype(np.int64)
 
 
 class FeatureIndex:
@@ -35,8 +41,8 @@ class FeatureIndex:
     entries nearest to that query descriptor."""
 
     def __init__(self, tables: int = TABLES, max_distance: int = MAX_DISTANCE) -> None:
-        if not 1 <= tables <= 16:
-            raise ValueError("tables must be between 1 and 16")
+        if not 1 <= tables <= 8:
+            raise ValueError("tables must be between 1 and 8")
         self.tables = tables
         self.max_distance = max_distance
         self._desc: np.ndarray | None = None  # (n_desc, 4) uint64, every bank descriptor
@@ -54,9 +60,9 @@ class FeatureIndex:
         parts = [np.ascontiguousarray(d, np.uint8).reshape(-1, 32) for d in descriptors if len(d)]
         alld = np.concatenate(parts) if parts else np.zeros((0, 32), np.uint8)
         owner = np.repeat(np.arange(n_entries, dtype=np.int32), counts)
-        words = alld.view(np.uint16)[:, : self.tables]
+        words = _keys(alld, self.tables)
         rows = np.empty((self.tables, len(alld)), np.int32)
-        offsets = np.zeros((self.tables, _BUCKETS + 1), np.int64)
+        offsets = np.zeros((self.tables, _BUCKETS + 1), np.int32)
         for t in range(self.tables):
             key = words[:, t]
             rows[t] = np.argsort(key, kind="stable")
@@ -64,7 +70,7 @@ class FeatureIndex:
         with self._lock:
             self._desc = np.ascontiguousarray(alld).view(np.uint64).reshape(-1, 4)
             self._owner, self._rows, self._offsets, self._n_entries = owner, rows, offsets, n_entries
-            self._cap = max(64, int(_BUCKET_CAP * len(alld) / _BUCKETS))
+            self._cap = max(16, int(_BUCKET_CAP * len(alld) / _BUCKETS))
 
     def votes(self, q_desc: np.ndarray) -> np.ndarray:
         """Per entry position: the query descriptors whose nearest bank descriptors are in it
@@ -75,11 +81,11 @@ class FeatureIndex:
             return np.zeros(n, np.float64)
         q8 = np.ascontiguousarray(q_desc, np.uint8).reshape(-1, 32)
         q64 = q8.view(np.uint64).reshape(-1, 4)
-        words = q8.view(np.uint16)[:, : self.tables]
+        words = _keys(q8, self.tables)
         found: list[np.ndarray] = []  # (3, k): query descriptor, entry position, distance
         for t in range(self.tables):
             keys = words[:, t].astype(np.int64)
-            lo, hi = offsets[t, keys], offsets[t, keys + 1]
+            lo, hi = offsets[t, keys].astype(np.int64), offsets[t, keys + 1].astype(np.int64)
             lens = hi - lo
             lens[lens > cap] = 0
             total = int(lens.sum())
@@ -108,15 +114,20 @@ class FeatureIndex:
 
     def candidates(self, q_desc: np.ndarray, k: int, exclude: Sequence[int] = (), min_votes: float = 1.0) -> list[int]:
         """Up to `k` entry positions with the most votes (at least `min_votes`), best first, skipping `exclude`."""
-        v = self.votes(q_desc)
-        if len(v) == 0 or k <= 0:
-            return []
-        if len(exclude):
-            v[np.asarray(list(exclude), np.int64)] = -1
-        k = min(k, len(v))
-        top = np.argpartition(-v, k - 1)[:k]
-        top = top[np.argsort(-v[top], kind="stable")]
-        return [int(i) for i in top if v[i] >= min_votes]
+        return top_candidates(self.votes(q_desc), k, exclude, min_votes)
 
 
-__all__ = ["FeatureIndex", "TABLES"]
+def top_candidates(v: np.ndarray, k: int, exclude: Sequence[int] = (), min_votes: float = 1.0) -> list[int]:
+    """The `k` best-voted positions of a vote array (at least `min_votes`), best first."""
+    if len(v) == 0 or k <= 0:
+        return []
+    v = v.copy()
+    if len(exclude):
+        v[np.asarray(list(exclude), np.int64)] = -1
+    k = min(k, len(v))
+    top = np.argpartition(-v, k - 1)[:k]
+    top = top[np.argsort(-v[top], kind="stable")]
+    return [int(i) for i in top if v[i] >= min_votes]
+
+
+__all__ = ["FeatureIndex", "TABLES", "top_candidates"]
