@@ -53,6 +53,7 @@ class ServerSettings:
     language: str = "en"  # alerts and replies: "en" or "id" (a member's own language wins where the platform says it)
     warning_message: str | None = None  # what a Warn sends the member privately; None = the built-in text in `language`
     warnings_count: bool = False  # warnings count toward `timeout_after_flags` like flags do
+    daily_anchor: bool = True  # post the evidence log's head to the moderators once a day (when it changed)
 
     def with_overrides(self, overrides: Mapping[str, Any], where: str = "overrides") -> "ServerSettings":
         """A copy with validated overrides applied; `thresholds` merge per label."""
@@ -255,6 +256,7 @@ _SERVER_KINDS: dict[str, tuple[str, int | None, int | None]] = {
     "shared_bank": ("bool", None, None),
     "escalation_ping": ("ids", None, None), "language": ("lang", None, None),
     "warning_message": ("str", None, None), "warnings_count": ("bool", None, None),
+    "daily_anchor": ("bool", None, None),
 }
 assert set(_SERVER_KINDS) | {"thresholds"} == set(_SERVER_FIELDS)
 

@@ -8,6 +8,8 @@ moderators' channel makes the backlog due at once (`destination_changed`).
 
 Escalation pings (`ping:` subjects) go through the same outbox, once each: a short separate message that
 mentions the server's `escalation_ping` roles or admins, because editing an alert never notifies anyone.
+Notices that belong to no flag (the daily evidence anchor) are queued in their own table and delivered by
+the same worker, with the same back-off.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from bot import alerts
 from bot.config import ServerSettings
 from bot.models import Action, ActionResult, utcnow
 from bot.protocols import Adapter
-from bot.store import OutboxItem, Store
+from bot.store import Notice, OutboxItem, Store
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +75,10 @@ class AlertDelivery:
 
     def resume(self) -> list[str]:
         """At start-up: deliver what the last run left undelivered, now rather than after its back-off."""
-        servers = self.store.servers_with_undelivered_alerts()
+        servers = sorted(set(self.store.servers_with_undelivered_alerts()) | set(self.store.servers_with_undelivered_notices()))
         for server in servers:
             self.store.retry_alerts_now(server)
+            self.store.retry_notices_now(server)
             self.wake(server)
         if servers:
             log.info("delivering undelivered alerts for %d server(s)", len(servers))
@@ -83,7 +86,7 @@ class AlertDelivery:
 
     def destination_changed(self, server: str) -> None:
         """A mod channel was set or a moderators' chat linked: its backlog is due now, not after back-off."""
-        if self.store.retry_alerts_now(server):
+        if self.store.retry_alerts_now(server) + self.store.retry_notices_now(server):
             self.wake(server)
 
     def backlog(self) -> tuple[int, float]:
@@ -114,14 +117,19 @@ class AlertDelivery:
         try:
             while not self._stopping:
                 wake.clear()
-                items = self.store.due_alerts(server, self.clock())
-                if items:
+                now = self.clock()
+                items = self.store.due_alerts(server, now)
+                notices = self.store.due_notices(server, now)
+                if items or notices:
                     idle.clear()
                     for item in items:
                         await self._deliver(item)
+                    for notice in notices:
+                        await self._deliver_notice(notice)
                     continue
                 idle.set()
-                due = self.store.next_alert_due(server)
+                dues = [d for d in (self.store.next_alert_due(server), self.store.next_notice_due(server)) if d is not None]
+                due = min(dues) if dues else None
                 if due is None:
                     return  # nothing undelivered: the next wake starts a new worker
                 delay = (due - self.clock()).total_seconds()
@@ -173,6 +181,32 @@ class AlertDelivery:
                 log.info("alert for %s %s delivered after %d failed tries", item.server, item.subject, item.attempts)
         else:
             self._failed(item, result.detail or "failed", result.retry_after)
+
+    async def _deliver_notice(self, notice: Notice) -> None:
+        where = destination(notice.server, self.settings_for(notice.server))
+        adapter = self.adapters.get(notice.server.split(":", 1)[0])
+        result: ActionResult
+        if adapter is None:
+            result = ActionResult(ok=False, detail="no connection to its platform is running")
+        elif not where:
+            result = ActionResult(ok=False, detail="no moderators' channel or chat is set", retry_after=NO_DESTINATION_RETRY_S)
+        else:
+            try:
+                result = await adapter.execute(Action(kind="notice", server=notice.server, destination=where, text=notice.text))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the notice waits, like an alert
+                log.warning("notice for %s raised %s", notice.server, exc, exc_info=True)
+                result = ActionResult(ok=False, detail=f"{type(exc).__name__}: {exc}")
+        if result.ok:
+            self.store.notice_delivered(notice.id, result.ref)
+            self.delivered += 1
+            return
+        wait = backoff(notice.attempts, result.retry_after)
+        self.failures += 1
+        log.log(logging.WARNING if notice.attempts in (0, 5, 10) else logging.DEBUG, "%s notice for %s not delivered (try %d): %s",
+                notice.kind, notice.server, notice.attempts + 1, result.detail)
+        self.store.notice_failed(notice.id, result.detail or "failed", self.clock() + timedelta(seconds=wait))
 
     def _failed(self, item: OutboxItem, detail: str, retry_after: float | None) -> None:
         wait = backoff(item.attempts, retry_after)

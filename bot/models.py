@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 Platform = Literal["discord", "telegram", "demo", "cli"]
 ReviewDecision = Literal["confirm", "dismiss", "escalate"]
-ActionKind = Literal["notify", "ping", "delete", "timeout", "ban", "unflag"]
+ActionKind = Literal["notify", "ping", "notice", "delete", "timeout", "ban", "unflag"]
 
 #: Review decisions a moderator can take, in the order UIs show them.
 REVIEW_DECISIONS: tuple[str, ...] = ("confirm", "dismiss", "escalate")
@@ -78,6 +78,7 @@ class Action:
 
     `notify` posts (or, when `ref` is set, edits) the moderators' queue entry for `flag_id`.
     `ping` posts a short separate message that mentions `mentions` (an escalation; edits never notify anyone).
+    `notice` posts `text`, the bot's own plain text (e.g. the daily evidence anchor), mentioning no one.
     """
 
     kind: str
@@ -96,6 +97,7 @@ class Action:
     destination: str | None = None  # the moderators' channel/chat for notify and failure notices, resolved by the core
     link: str | None = None  # link to the flagged message, for notices (adapters never look it up)
     mentions: tuple[str, ...] = ()  # for `ping`: the only roles (Discord) or users (Telegram) it may mention
+    text: str = ""  # for `notice`: what to post, as plain text
 
     @property
     def automatic(self) -> bool:

@@ -152,7 +152,7 @@ async def serve(settings: Settings, stop: asyncio.Event, policy: Supervision = S
 
     `sync_commands` re-registers Discord's slash commands even if they did not change since the last start.
     """
-    from bot import health, metrics, retention
+    from bot import anchors, health, metrics, retention
     from bot.detectors import build_pipeline
     from classifiers.text import ModelCardError, ModelNotFoundError
 
@@ -180,11 +180,15 @@ async def serve(settings: Settings, stop: asyncio.Event, policy: Supervision = S
             tasks[task] = name
         log.info("triagebot running: %s (database %s)", ", ".join(platforms), settings.db_path)
         pipeline.start()  # alerts and protective actions the last run left undone
+        daily = anchors.run_daily(store, pipeline.server_settings, pipeline.delivery.wake, stop)
+        tasks[asyncio.create_task(daily, name="daily-anchor")] = "daily anchor"
         try:
             await _until_stopped_or_fatal(tasks, stop)
         finally:
             for name in ("store", "outbox", *platforms):
                 health.remove_check(name)
+            for gauge in (metrics.ALERTS_PENDING, metrics.DELIVERY_LAG):  # their callbacks read a store about to close
+                gauge.set_function(lambda: 0.0)
             await pipeline.stop()  # undelivered alerts stay in the outbox for the next start
             pipeline.executor.shutdown(wait=False, cancel_futures=True)
     finally:

@@ -50,7 +50,16 @@ class ImageDetector(Protocol):
     def classify_image(self, data: bytes) -> list[Verdict]: ...
 
 
-def max_scores(verdicts: Sequence[Verdict]) -> dict[str, float]:
+class Scored(Protocol):
+    """Anything with a label and a score: a Verdict, or a stored verdict row."""
+
+    @property
+    def label(self) -> str: ...
+    @property
+    def score(self) -> float: ...
+
+
+def max_scores(verdicts: Sequence[Scored]) -> dict[str, float]:
     """The highest score per label: what moderators see as "the" score."""
     out: dict[str, float] = {}
     for v in verdicts:

@@ -161,8 +161,7 @@ def test_every_user_error_class_has_the_one_root():
     from classifiers.errors import TriagebotError as Root
 
     assert TriagebotError is Root
-    # StoreError lives in bot/store.py (owned elsewhere); the CLI treats it as a user error until it is rebased
-    assert [type(e).__name__ for e in _user_errors() if not isinstance(e, Root)] in ([], ["StoreError"])
+    assert [type(e).__name__ for e in _user_errors() if not isinstance(e, Root)] == []
 
 
 @pytest.mark.parametrize("exc", _user_errors(), ids=lambda e: type(e).__name__)

@@ -233,6 +233,19 @@ async def test_escalation_pings_only_the_configured_role_once(env):
     assert f"<@&{ROLE_MOD}>" in pings[0].json["content"] and "@everyone" not in pings[0].json["content"]
 
 
+async def test_the_daily_anchor_is_posted_in_the_mod_channel_without_mentions(env):
+    from bot import anchors
+
+    await env.fake.send_message(MALLORY, "kamu bokep @everyone")
+    await env.settle()
+    head, rows, _ = env.store.chain_anchor(SERVER)
+    for server in anchors.queue_daily(env.store, env.pipeline.server_settings):
+        env.pipeline.delivery.wake(server)
+    await wait_until(lambda: env.store.undelivered_notices(SERVER)[0] == 0)
+    [post] = [c for c in mod_posts(env.fake) if "Evidence anchor" in ((c.json or {}).get("content") or "")]
+    assert f"{head}:{rows}" in post.json["content"] and post.json["allowed_mentions"] == {"parse": []}
+
+
 # ---- rate limits and outages -----------------------------------------------------------------------------
 async def test_rate_limited_pile_on_stores_every_flag_and_the_alert_ends_up_showing_all(env):
     env.fake.limit_messages(5, 1.0)

@@ -286,9 +286,10 @@ def test_every_database_problem_is_one_line(tmp_path, name, make, fragment, comm
 def test_a_lock_held_too_long_is_one_line(evidence_db, monkeypatch):
     import sqlite3
 
-    import bot.store
+    from bot.store import base, connection
 
-    monkeypatch.setattr(bot.store, "BUSY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(base, "BUSY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_S", 0.2)
     holder = sqlite3.connect(evidence_db, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:

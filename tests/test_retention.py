@@ -14,7 +14,7 @@ from tests.conftest import record_lewd_flag
 def old_flag(store, server_id, days_ago):
     """A flag recorded `days_ago` (the store's clock is set back, so the audit chain stays honest)."""
     then = utcnow() - timedelta(days=days_ago)
-    with patch("bot.store.utcnow", lambda: then):
+    with patch("bot.store.record.utcnow", lambda: then):
         return record_lewd_flag(store, "lewd words", server_id=server_id)[1].flag_id
 
 

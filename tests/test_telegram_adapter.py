@@ -48,6 +48,7 @@ def ping(mentions: tuple[str, ...]) -> Action:
                   mentions=mentions)
 
 
+NOTICE = Action(kind="notice", server=SERVER, destination=str(MODS), text="Evidence anchor for x: head <b>ab</b>:3 @everyone")
 DELETE = Action(kind="delete", server=SERVER, flag_id=7, channel_id=str(GROUP), message_id="55", user_id="300")
 BAN = Action(kind="ban", server=SERVER, flag_id=7, user_id="300")
 
@@ -66,6 +67,10 @@ BAN = Action(kind="ban", server=SERVER, flag_id=7, user_id="300")
     (notify(ref=f"{MODS}:41"), ("fail", "editMessageText", 400, "Bad Request: message is not modified"), True, "unchanged",
      None, False, ["editMessageText"]),
     (ping(("100", "400")), None, True, "ping posted", None, False, ["sendMessage"]),
+    (NOTICE, None, True, "notice posted", None, False, ["sendMessage"]),
+    (replace(NOTICE, destination=None), None, False, "no moderators' chat linked", None, False, []),
+    (NOTICE, ("fail", "sendMessage", 429, "Too Many Requests: retry after 7", {"retry_after": 7}), False, "wait 7 s",
+     7.0, False, ["sendMessage"]),
     (ping(()), None, True, "no escalation admins", None, False, []),
     (ping(("@everyone", "12<b>")), None, True, "no escalation admins", None, False, []),
     (ping(("100",)), ("kick",), False, "Forbidden", None, False, ["sendMessage"]),
@@ -105,6 +110,13 @@ async def test_a_ping_mentions_only_the_configured_admins_and_replies_to_the_ale
     assert result.ok and text.count("tg://user?id=") == 2 and 'tg://user?id=100"' in text and 'tg://user?id=400"' in text
     assert "&lt;b&gt;from&lt;/b&gt;" in text and "x<y" not in text
     assert call.params["reply_parameters"]["message_id"] == 41
+
+
+async def test_a_notice_is_plain_text(setup):
+    fake, adapter = setup
+    assert (await adapter.execute(NOTICE)).ok
+    [call] = fake.calls_of("sendMessage")
+    assert call.params["text"] == NOTICE.text and "parse_mode" not in call.params
 
 
 async def test_a_migrated_moderators_chat_is_followed_without_settings(setup):

@@ -422,6 +422,30 @@ async def test_anchor_in_the_moderators_chat_or_for_group_admins(env: Env):
     await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == GROUP and f"{head}:{rows}" in c.params["text"])
 
 
+async def test_legal_hold_from_the_moderators_chat(env: Env):
+    fid, _ = await _flag_one(env)
+    mods = supergroup(MODS, "Mods")
+
+    async def hold(who, args: str, expect: str) -> dict:
+        await env.fake.send(mods, who, f"/hold {args}".strip(), entities=[{"type": "bot_command", "offset": 0, "length": 5}])
+        [r] = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS and expect in c.params["text"])
+        assert "parse_mode" not in r.params  # reasons are people's words: plain text
+        return r
+
+    await hold(MEMBER, f"{fid} polisi <b>LP/123</b>", f"Legal hold on flag #{fid}")
+    [h] = env.store.holds(SERVER)
+    assert (h["target"], h["target_id"], h["placed_by"], h["reason"]) == ("flag", fid, str(MEMBER["id"]), "polisi <b>LP/123</b>")
+    assert env.store.purge_plan(SERVER).held_ids == (fid,)
+    r = await hold(MEMBER, "list", "Active legal holds (1)")
+    assert "polisi <b>LP/123</b>" in r.params["text"]
+    await hold(MEMBER, "incident 999", "No hold placed")
+    await hold(MEMBER, "nonsense words", "Use: /hold")
+    await hold(MEMBER, f"release {fid}", "Only administrators")  # lifting lets content be erased: admins only
+    assert env.store.holds(SERVER)
+    await hold(ADMIN, f"release {fid}", f"Lifted the legal hold on flag #{fid}")
+    assert env.store.holds(SERVER) == [] and env.store.purge_plan(SERVER).held_ids == ()
+
+
 async def test_export_sends_only_that_groups_log(env: Env):
     pytest.importorskip("bot.export", reason="bot.export (export_bytes) is not written yet")
     await _flag_one(env, "group one slur")

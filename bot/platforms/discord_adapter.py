@@ -53,7 +53,7 @@ class DiscordAdapter:
 
     async def execute(self, action: Action) -> ActionResult:
         handler: Callable[[Action], Awaitable[ActionResult]] | None = {
-            "notify": self._notify, "ping": self._ping, "delete": self._delete, "timeout": self._timeout, "ban": self._ban,
+            "notify": self._notify, "ping": self._ping, "notice": self._notice, "delete": self._delete, "timeout": self._timeout, "ban": self._ban,
             "warn": self._warn}.get(action.kind)
         if handler is None:
             return ActionResult(ok=False, detail=f"discord adapter cannot {action.kind}")
@@ -156,6 +156,14 @@ class DiscordAdapter:
         sent = await channel.send(content, allowed_mentions=discord.AllowedMentions(
             everyone=False, users=False, replied_user=False, roles=[discord.Object(int(r)) for r in roles]))
         return ActionResult(ok=True, detail="escalation ping posted", ref=str(sent.id))
+
+    async def _notice(self, action: Action) -> ActionResult:
+        """The bot's own plain text (a daily evidence anchor) in the mod channel; markdown escaped, no mentions."""
+        channel = self._destination(action)
+        if channel is None:
+            return ActionResult(ok=False, detail=NO_DESTINATION)
+        sent = await channel.send(escape(action.text)[:2000], allowed_mentions=NO_MENTIONS)
+        return ActionResult(ok=True, detail="notice posted", ref=str(sent.id))
 
     async def _delete(self, action: Action) -> ActionResult:
         if not (action.channel_id or "").isdigit() or not (action.message_id or "").isdigit():

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import discord
 from discord import app_commands
 
-from bot import anchors, incidents, member_history
+from bot import anchors, incidents, legal_holds, member_history
 from bot.config import ConfigError
 from bot.models import Report, server_key
 from bot.platforms import discord_checks as checks
@@ -200,6 +200,27 @@ class TriageGroup(app_commands.Group):
         log.info("note on %s %s in %s by %s", kind, subject_id, _server(interaction), interaction.user.id)
         shown = f"<@{subject_id}>" if kind == "member" else f"{kind} #{subject_id}"
         await interaction.response.send_message(f"Note added to {shown}.", ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(description="Place, lift or list legal holds that keep a case's content through purges")
+    @app_commands.describe(action="place (default), release or list", target="A flag (12 or #12) or an incident (incident 3)",
+                           reason="Why, e.g. a police case number (kept in the audit log)")
+    @require(checks.REVIEW)
+    async def hold(self, interaction: discord.Interaction, action: Literal["place", "release", "list"] = "place",
+                   target: app_commands.Range[str, 0, 40] = "", reason: app_commands.Range[str, 0, 500] = "") -> None:
+        store, server, lang = _bot(interaction).pipeline.store, _server(interaction), member_lang(interaction)
+        if action == "list":
+            text = fit_lines([escape(line) for line in legal_holds.listing(store, server, lang)], 2000)
+        elif (found := legal_holds.subject(target)) is None:
+            text = say(interaction, "hold.usage")
+        elif action == "release":
+            if checks.missing(interaction, checks.EXPORT):  # lifting lets content be erased: administrators only
+                text = say(interaction, "hold.release_admin_only")
+            else:
+                text = legal_holds.release(store, server, found[0], found[1], str(interaction.user.id), lang)
+        else:
+            text = legal_holds.place(store, server, found[0], found[1], str(interaction.user.id), reason, lang)
+        await interaction.response.send_message(escape(text)[:2000] if action != "list" else text, ephemeral=True,
+                                                allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(description="Download this server's records (administrators only)")
     @app_commands.describe(format="File format")

@@ -83,7 +83,7 @@ class TelegramAdapter:
         raise AssertionError("unreachable")
 
     async def execute(self, action: Action) -> ActionResult:
-        handler = {"notify": self._notify, "ping": self._ping, "delete": self._delete, "timeout": self._timeout,
+        handler = {"notify": self._notify, "ping": self._ping, "notice": self._notice, "delete": self._delete, "timeout": self._timeout,
                    "ban": self._ban, "unflag": self._unflag}.get(action.kind)
         if handler is None:
             return ActionResult(ok=False, detail=f"unsupported action {action.kind!r} on Telegram")
@@ -161,6 +161,15 @@ class TelegramAdapter:
             chat_id=mod_chat, text=f"{mention} {what}", parse_mode=ParseMode.HTML, reply_parameters=reply,
             link_preview_options=NO_PREVIEW), idempotent=False)
         return ActionResult(ok=True, detail="escalation ping posted", ref=f"{sent.chat_id}:{sent.message_id}")
+
+    async def _notice(self, action: Action) -> ActionResult:
+        """The bot's own plain text (a daily evidence anchor) in the moderators' chat: no parse mode, no preview."""
+        if not action.destination:
+            return ActionResult(ok=False, detail="no moderators' chat linked: an admin can run /setup in the group")
+        mod_chat = int(self.migrated.get(str(action.destination), action.destination))
+        sent = await self.call("sendMessage", lambda: self.bot.send_message(
+            chat_id=mod_chat, text=action.text[:4000], link_preview_options=NO_PREVIEW), idempotent=False)
+        return ActionResult(ok=True, detail="notice posted", ref=f"{sent.chat_id}:{sent.message_id}")
 
     async def _delete(self, action: Action) -> ActionResult:
         chat_id = int(action.channel_id or chat_of(action.server))

@@ -18,7 +18,7 @@ from telegram.error import Forbidden, TelegramError
 from telegram.ext import (Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler, ContextTypes, MessageHandler,
                           filters)
 
-from bot import anchors, incidents
+from bot import anchors, i18n, incidents, legal_holds
 from bot.config import ConfigError
 from bot.models import Action, Message, Report, Review, server_key, utcnow
 from bot.pipeline import Intake
@@ -50,6 +50,7 @@ COMMANDS = [
     BotCommand("stats", "counts for the moderators"),
     BotCommand("export", "admins: the group's log as CSV or JSON"),
     BotCommand("anchor", "moderators: post the evidence log's current head, to witness it"),
+    BotCommand("hold", "moderators: keep a flag's or incident's content through purges (legal hold)"),
     BotCommand("protect", "privately register an image of you so re-shares are flagged"),
 ]
 CONTENT = filters.TEXT | filters.CAPTION | filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.ANIMATION
@@ -95,7 +96,7 @@ class TelegramHandlers:
         once = filters.UpdateType.MESSAGE  # commands are not re-run when edited
         app = self.app
         for name, fn in (("setup", self.cmd_setup), ("link", self.cmd_link), ("queue", self.cmd_queue),
-                         ("stats", self.cmd_stats), ("export", self.cmd_export), ("anchor", self.cmd_anchor), ("report", self.cmd_report),
+                         ("stats", self.cmd_stats), ("export", self.cmd_export), ("anchor", self.cmd_anchor), ("hold", self.cmd_hold), ("report", self.cmd_report),
                          ("start", self.cmd_help), ("help", self.cmd_help)):
             app.add_handler(CommandHandler(name, fn, filters=once, block=False))
         app.add_handler(CommandHandler("protect", self.on_protect, filters=once & filters.ChatType.PRIVATE, block=False))
@@ -725,6 +726,41 @@ class TelegramHandlers:
         servers = await self._servers_here(update, group, need_admin=False)
         if servers is not None:
             await self._reply(update, "\n".join(anchors.anchor_text(self.store, s) for s in servers))
+
+    async def cmd_hold(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Legal holds from the moderators' chat: /hold 12 reason, /hold incident 3 reason, /hold release 12, /hold list.
+
+        A trailing group id picks the group when the chat moderates several. Lifting a hold lets content be erased
+        again, so it needs the group's admins."""
+        args = list(context.args or [])
+        group = int(args.pop()) if args and args[-1].startswith("-") and args[-1][1:].isdigit() else None
+        servers = await self._servers_here(update, group, need_admin=False)
+        if servers is None:
+            return
+        user = update.effective_user
+        lang = i18n.pick(self.pipeline.server_settings(servers[0]).language, user.language_code if user else None)
+        request = legal_holds.parse(args)
+        if request is None:
+            await self._reply(update, i18n.text("hold.usage_telegram", lang))
+            return
+        if request.verb == "list":
+            lines = [f"{self._title(s)}:\n" + "\n".join(legal_holds.listing(self.store, s, lang)) for s in servers]
+            await self._reply(update, "\n\n".join(lines)[:4000])
+            return
+        assert request.target is not None and request.target_id is not None
+        owner = (self.store.flag_server if request.target == "flag" else self.store.incident_server)(request.target_id)
+        if owner not in servers:
+            await self._reply(update, i18n.text("hold.failed", lang, error=f"no {request.target} #{request.target_id} here"))
+            return
+        by = str(user.id if user else 0)
+        if request.verb == "release":
+            if not await self.admins.is_admin(int(owner.split(":", 1)[1]), int(by)):
+                await self._reply(update, i18n.text("hold.release_admin_only", lang))
+                return
+            text = legal_holds.release(self.store, owner, request.target, request.target_id, by, lang)
+        else:
+            text = legal_holds.place(self.store, owner, request.target, request.target_id, by, request.reason, lang)
+        await self._reply(update, text)
 
     async def cmd_export(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat

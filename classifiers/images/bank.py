@@ -18,7 +18,7 @@ Why this shape (measured in benchmarks/bench_images.py):
   Without OpenCV (no `images` extra) matching is hash-only.
 
 Nothing here stores images: `Fingerprint.to_records()` yields hashes and ORB keypoints
-(positions + binary descriptors) only. Storage is the caller's job (bot/store.py).
+(positions + binary descriptors) only. Storage is the caller's job (bot/store/bank.py).
 """
 from __future__ import annotations
 

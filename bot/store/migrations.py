@@ -1,12 +1,13 @@
 """Numbered schema steps. Append a new step; never edit an applied one."""
+
 from __future__ import annotations
 
-import logging
-
-log = logging.getLogger(__name__)
 
 MIGRATIONS: list[tuple[int, str, str]] = [
-    (1, "initial schema", """
+    (
+        1,
+        "initial schema",
+        """
 CREATE TABLE servers (
     key TEXT PRIMARY KEY,
     platform TEXT NOT NULL,
@@ -136,8 +137,12 @@ CREATE TABLE audit (
     created_at TEXT NOT NULL,
     UNIQUE(server, seq)
 );
-"""),
-    (2, "image fingerprints of flagged messages (hashes only), so a moderator's confirm can bank them", """
+""",
+    ),
+    (
+        2,
+        "image fingerprints of flagged messages (hashes only), so a moderator's confirm can bank them",
+        """
 CREATE TABLE flag_image_hashes (
     id INTEGER PRIMARY KEY,
     flag_id INTEGER NOT NULL REFERENCES flags(id),
@@ -147,11 +152,19 @@ CREATE TABLE flag_image_hashes (
 );
 CREATE INDEX flag_image_hashes_flag ON flag_image_hashes(flag_id);
 ALTER TABLE bank_entries ADD COLUMN flag_id INTEGER REFERENCES flags(id);
-"""),
-    (3, "display name of an incident's target, so alerts say @name rather than an id", """
+""",
+    ),
+    (
+        3,
+        "display name of an incident's target, so alerts say @name rather than an id",
+        """
 ALTER TABLE incidents ADD COLUMN target_name TEXT;
-"""),
-    (4, "Telegram one-time link codes, so a restart does not void a code an admin was given", """
+""",
+    ),
+    (
+        4,
+        "Telegram one-time link codes, so a restart does not void a code an admin was given",
+        """
 CREATE TABLE link_codes (
     code TEXT PRIMARY KEY,
     server TEXT NOT NULL,
@@ -160,8 +173,12 @@ CREATE TABLE link_codes (
     expires_at REAL NOT NULL,
     notice_message_id INTEGER
 );
-"""),
-    (5, "alert outbox: alerts to post or edit are rows written with the flag, delivered by a worker", """
+""",
+    ),
+    (
+        5,
+        "alert outbox: alerts to post or edit are rows written with the flag, delivered by a worker",
+        """
 CREATE TABLE outbox (
     id INTEGER PRIMARY KEY,
     server TEXT NOT NULL REFERENCES servers(key),
@@ -184,8 +201,12 @@ SELECT server, CASE WHEN incident_id IS NULL THEN 'flag:' || id ELSE 'incident:'
        MAX(id), incident_id, MAX(created_at), MAX(created_at), MAX(created_at)
 FROM flags WHERE alert_ref IS NULL AND status IN ('pending', 'escalated')
 GROUP BY server, CASE WHEN incident_id IS NULL THEN 'flag:' || id ELSE 'incident:' || incident_id END;
-"""),
-    (6, "legal holds on flags and incidents, which purge and retention must respect", """
+""",
+    ),
+    (
+        6,
+        "legal holds on flags and incidents, which purge and retention must respect",
+        """
 CREATE TABLE holds (
     id INTEGER PRIMARY KEY,
     server TEXT NOT NULL REFERENCES servers(key),
@@ -198,15 +219,23 @@ CREATE TABLE holds (
     released_at TEXT
 );
 CREATE INDEX holds_target ON holds(server, target, target_id);
-"""),
-    (10, "small key/value state of the running bot (e.g. the hash of the last registered Discord command set)", """
+""",
+    ),
+    (
+        10,
+        "small key/value state of the running bot (e.g. the hash of the last registered Discord command set)",
+        """
 CREATE TABLE app_state (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
-"""),
-    (11, "Discord channel cursors: the newest message handled per channel, so a restart re-checks what it missed", """
+""",
+    ),
+    (
+        11,
+        "Discord channel cursors: the newest message handled per channel, so a restart re-checks what it missed",
+        """
 CREATE TABLE channel_cursors (
     server TEXT NOT NULL,
     channel_id TEXT NOT NULL,
@@ -215,8 +244,12 @@ CREATE TABLE channel_cursors (
     PRIMARY KEY (server, channel_id)
 );
 CREATE INDEX channel_cursors_seen ON channel_cursors(last_seen_at);
-"""),
-    (12, "moderators' notes on a flag, an incident or a member", """
+""",
+    ),
+    (
+        12,
+        "moderators' notes on a flag, an incident or a member",
+        """
 CREATE TABLE notes (
     id INTEGER PRIMARY KEY,
     server TEXT NOT NULL REFERENCES servers(key),
@@ -227,5 +260,25 @@ CREATE TABLE notes (
     created_at TEXT NOT NULL
 );
 CREATE INDEX notes_subject ON notes(server, subject_kind, subject_id);
-"""),
+""",
+    ),
+    (
+        19,
+        "notices to the moderators that belong to no flag (the daily evidence anchor), delivered like alerts",
+        """
+CREATE TABLE notices (
+    id INTEGER PRIMARY KEY,
+    server TEXT NOT NULL REFERENCES servers(key),
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    delivered_at TEXT,
+    ref TEXT
+);
+CREATE INDEX notices_due ON notices(server, next_attempt_at) WHERE delivered_at IS NULL;
+""",
+    ),
 ]
