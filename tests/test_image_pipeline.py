@@ -138,3 +138,18 @@ async def test_an_image_over_time_is_refused_and_the_rest_of_the_message_goes_on
 async def test_a_cpu_bomb_is_refused_by_its_scan_count(img_pipeline, store):
     d = await img_pipeline.handle(make_message("hi", attachments=(Attachment(kind="image", url="x://bomb"),)))
     assert not d.flagged and img_pipeline.image_scanner.pool.killed == 0
+
+
+async def test_protect_twice_reuses_her_entry_and_says_so(img_pipeline, store):
+    first = await img_pipeline.protect("discord:s1", demo_images.variant("original"), "victim", "my photo")
+    again = await img_pipeline.protect("discord:s1", demo_images.variant("reshare_jpeg"), "victim")
+    assert again.ok and again.reused and again.entry_id == first.entry_id
+    assert f"#{first.entry_id}" in again.message
+    assert [e["id"] for e in store.bank_list("discord:s1", registered_by="victim")] == [first.entry_id]
+    # someone else registering the same picture gets an entry she controls herself
+    other = await img_pipeline.protect("discord:s1", demo_images.variant("original"), "friend")
+    assert other.ok and not other.reused and other.entry_id != first.entry_id
+    # and after she withdraws hers, registering it again makes a new entry
+    assert img_pipeline.unprotect("discord:s1", "victim", first.entry_id)
+    back = await img_pipeline.protect("discord:s1", demo_images.variant("original"), "victim")
+    assert back.ok and not back.reused and back.entry_id not in (first.entry_id, other.entry_id)
