@@ -850,10 +850,10 @@ class BankIndex:
         top = top[np.argsort(per_entry[top], kind="stable")]
         out = []
         for e in top:
-            s, t = int(starts[e]), int(ends[e])
-            if t <= s:
+            s, s_end = int(starts[e]), int(ends[e])
+            if s_end <= s:
                 continue
-            sub = cols[:, s:t]
+            sub = cols[:, s:s_end]
             d = np.stack([np.bitwise_count(sub ^ row[:, None]).sum(axis=0) for row in q])  # (views, rows)
             qi, r = np.unravel_index(int(np.argmin(d)), d.shape)
             out.append((int(e), int(per_entry[e]), bool(variants[s + int(r)] & MIRROR), int(qi)))
@@ -916,8 +916,8 @@ class BankIndex:
                 if best is not None:
                     break
         if best is not None:
-            pos, n, d, how = best
-            return Match(ids[pos], "hash" if how == "hash" else "orb", distance=d, inliers=n, score=_orb_score(n))
+            bpos, bn, bd, how = best
+            return Match(ids[bpos], "hash" if how == "hash" else "orb", distance=bd, inliers=bn, score=_orb_score(bn))
         if near:
             pos0, d0 = near[0][0], near[0][1]
             if d0 <= self.hash_accept and len(orb[pos0][1]) < ORB_MIN_FEATURES:
