@@ -621,12 +621,15 @@ def fingerprint(img: DecodedImage | np.ndarray | Any, *, bank_variants: bool = T
     work = rgb[uy0:uy1, ux0:ux1]
     # a query's PDQ (matched only against imported lists, within 31 bits) comes from the 256-px copy
     # already at hand; a bank entry's, which other programs will match against, from a 512-px one
-    pdq_src = _downscale(rgb, _PDQ_SIDE) if bank_variants else small
-    pdq_views = pdq.dihedral(pdq_src) if bank_variants else [("rot0", pdq_src)]
-    pdq_out = [pdq.pdq_hash(v) for _, v in pdq_views]
+    if bank_variants:
+        pdq_views, pdq_q = pdq.dihedral_hashes(_downscale(rgb, _PDQ_SIDE))
+        pdq_hashes = [h for _, h in pdq_views]
+    else:
+        h0, pdq_q = pdq.pdq_hash(small)
+        pdq_hashes = [h0]
     return Fingerprint(
-        pdq=np.stack([h for h, _ in pdq_out]),
-        pdq_quality=np.array([q for _, q in pdq_out], np.uint8),
+        pdq=np.stack(pdq_hashes),
+        pdq_quality=np.full(len(pdq_hashes), pdq_q, np.uint8),
         hashes=np.stack(hashes).astype(np.uint8),
         variants=np.array(codes, np.uint8),
         _work=work if bank_variants else None,

@@ -74,10 +74,18 @@ def _quality(b: np.ndarray) -> int:
 
 def pdq_hash(img: np.ndarray) -> tuple[np.ndarray, int]:
     """(32-byte hash, quality 0-100) of an RGB or grayscale image array."""
+    b = _buffer(img)
+    return _bits(b), _quality(b)
+
+
+def _buffer(img: np.ndarray) -> np.ndarray:
     y = luma(img)
     if y.shape[0] < 1 or y.shape[1] < 1:
         raise ValueError("empty image")
-    b = _buffer64(y)
+    return _buffer64(y)
+
+
+def _bits(b: np.ndarray) -> np.ndarray:
     coef = _DCT @ b @ _DCT.T  # 16x16
     flat = coef.reshape(-1)
     # the reference's median is Torben's: the lower middle of 256 values
@@ -90,7 +98,7 @@ def pdq_hash(img: np.ndarray) -> tuple[np.ndarray, int]:
             if bits[w * 16 + k]:
                 v |= 1 << k
         words[w] = v
-    return words_to_bytes(words), _quality(b)
+    return words_to_bytes(words)
 
 
 def words_to_bytes(words: np.ndarray) -> np.ndarray:
@@ -126,4 +134,17 @@ def dihedral(img: np.ndarray) -> list[tuple[str, np.ndarray]]:
     return out
 
 
-__all__ = ["HASH_BITS", "dihedral", "distance", "from_hex", "luma", "pdq_hash", "to_hex", "words_to_bytes"]
+#: the reference's dihedral order and names (pdq-photo-hasher --pdqdih), as positions in `dihedral`
+DIHEDRAL_ORDER = (("orig", 0), ("rot90", 2), ("rot180", 4), ("rot270", 6), ("flipx", 5), ("flipy", 1), ("flipp", 7), ("flipm", 3))
+
+
+def dihedral_hashes(img: np.ndarray) -> tuple[list[tuple[str, np.ndarray]], int]:
+    """The 8 dihedral hashes in the reference's order and names, and the quality. As in the
+    reference, the filtered 64x64 buffer is computed once and turned: 8 hashes for about the
+    price of 1 (so they differ by a few bits from hashing a turned picture from scratch)."""
+    b = _buffer(img)
+    views = dihedral(b)
+    return [(name, _bits(np.ascontiguousarray(views[k][1]))) for name, k in DIHEDRAL_ORDER], _quality(b)
+
+
+__all__ = ["HASH_BITS", "dihedral", "dihedral_hashes", "distance", "from_hex", "luma", "pdq_hash", "to_hex", "words_to_bytes"]
