@@ -65,7 +65,7 @@ HASH_ACCEPT = 56  # up to here, accept on the hash if ORB cannot judge (texturel
 HASH_CANDIDATE = 88  # entries this near (and among the TOP_K nearest) get an ORB check (true rescues: <= 68)
 TOP_K = 4
 FEATURE_K = 4  # entries with the most local-feature votes that get verified (per mirror side)
-FEATURE_MIN_VOTES = 8  # fewer close descriptor pairs than this can't make a verified match anyway
+FEATURE_MIN_VOTES = 5  # an entry with fewer votes is not worth a geometric check (unrelated entries get 1-4 in a 10,000-entry bank)
 DUP_DISTANCE = 24  # registering an image this near (whole-image hashes) to an entry reuses the entry
 PDQ_MATCH = 31  # imported PDQ lists: the distance hash-sharing programs use by default
 ORB_MIN_INLIERS = 10
@@ -791,6 +791,8 @@ class BankIndex:
                     self._feat_main = FeatureIndex()
                     self._feat_main.build([d for _, d in self._orb])
                     self._feat_n = n
+                    # keep one copy of the descriptors: the entries' become views into the index's
+                    self._orb = [(xy, self._feat_main.descriptors(i)) for i, (xy, _) in enumerate(self._orb)]
                 feats_new = FeatureIndex()
                 feats_new.build([d for _, d in self._orb[self._feat_n :]])
                 # PDQ is matched on its own only for entries that have nothing else (imported lists)

@@ -20,7 +20,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-TABLES = 6  # 32-bit words of the descriptor whose low KEY_BITS bits are keys (of 8)
+TABLES = 4  # 32-bit words of the descriptor whose low KEY_BITS bits are keys (of 8)
 KEY_BITS = 20
 MAX_DISTANCE = 40  # bits of 256: a descriptor pair further apart than this casts no vote
 _TIE = 2  # entries this close to a query descriptor's nearest share its vote
@@ -46,6 +46,8 @@ class FeatureIndex:
         self.tables = tables
         self.max_distance = max_distance
         self._desc: np.ndarray | None = None  # (n_desc, 4) uint64, every bank descriptor
+        self._desc8: np.ndarray = np.zeros((0, 32), np.uint8)  # the same memory as (n_desc, 32) uint8
+        self._starts: np.ndarray = np.zeros(1, np.int64)  # first descriptor of each entry position
         self._owner: np.ndarray | None = None  # (n_desc,) entry position of each descriptor
         self._rows: np.ndarray | None = None  # (tables, n_desc) descriptor rows, sorted by bucket
         self._offsets: np.ndarray | None = None  # (tables, 65537) start of each bucket in _rows
@@ -67,10 +69,18 @@ class FeatureIndex:
             key = words[:, t]
             rows[t] = np.argsort(key, kind="stable")
             np.cumsum(np.bincount(key, minlength=_BUCKETS), out=offsets[t, 1:])
+        starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         with self._lock:
-            self._desc = np.ascontiguousarray(alld).view(np.uint64).reshape(-1, 4)
+            self._desc8 = alld
+            self._starts = starts
+            self._desc = alld.view(np.uint64).reshape(-1, 4)
             self._owner, self._rows, self._offsets, self._n_entries = owner, rows, offsets, n_entries
             self._cap = max(16, int(_BUCKET_CAP * len(alld) / _BUCKETS))
+
+    def descriptors(self, position: int) -> np.ndarray:
+        """Entry `position`'s descriptors as a view into the index's one copy (so the bank need
+        not keep a second one: at 10,000 entries that is ~120 MB)."""
+        return self._desc8[self._starts[position] : self._starts[position + 1]]
 
     def votes(self, q_desc: np.ndarray) -> np.ndarray:
         """Per entry position: the query descriptors whose nearest bank descriptors are in it
