@@ -910,11 +910,14 @@ class BankIndex:
                 if n >= 2 * self.thresholds.min_inliers:
                     break
         if best is None:
-            for mirrored in (False, True) if self.mirror_features else (False,):
-                q = fp.query_orb(mirrored, 0)
+            # the whole query, then its first peeled view (the photo inside a screenshot, a collage
+            # without its margins), whose keypoints come out at a usable size; each view is its own search
+            views = (0, 1) if int(fp.whole_mask.sum()) > 1 else (0,)
+            for mirrored, view in [(m, v) for m in ((False, True) if self.mirror_features else (False,)) for v in views]:
+                q = fp.query_orb(mirrored, view)
                 votes = snap.feature_votes(q[1])
-                for pos in top_candidates(votes, self.feature_k, exclude=sorted(tried), min_votes=FEATURE_MIN_VOTES):
-                    tried.add(pos)
+                done = tried if (mirrored, view) == (False, 0) else set()
+                for pos in top_candidates(votes, self.feature_k, exclude=sorted(done), min_votes=FEATURE_MIN_VOTES):
                     n = self._verified(orb[pos], q, False)
                     if n and (best is None or n > best[1]):
                         best = (pos, n, None, "orb")
