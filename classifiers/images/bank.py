@@ -680,6 +680,17 @@ def orb_inliers(
 
 
 _BLOCK = 65536
+
+
+def _release_freed_memory() -> None:
+    """Hand the freed per-entry descriptor copies back to the OS (glibc keeps small freed blocks:
+    ~120 MB of resident memory at 10,000 entries otherwise). A no-op where there is no glibc."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 _FEATURE_DELTA = 256  # entries added since the last full feature-index build, indexed apart
 
 
@@ -793,6 +804,7 @@ class BankIndex:
                     self._feat_n = n
                     # keep one copy of the descriptors: the entries' become views into the index's
                     self._orb = [(xy, self._feat_main.descriptors(i)) for i, (xy, _) in enumerate(self._orb)]
+                    _release_freed_memory()
                 feats_new = FeatureIndex()
                 feats_new.build([d for _, d in self._orb[self._feat_n :]])
                 # PDQ is matched on its own only for entries that have nothing else (imported lists)

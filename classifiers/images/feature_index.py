@@ -48,7 +48,6 @@ class FeatureIndex:
         self._desc: np.ndarray | None = None  # (n_desc, 4) uint64, every bank descriptor
         self._desc8: np.ndarray = np.zeros((0, 32), np.uint8)  # the same memory as (n_desc, 32) uint8
         self._starts: np.ndarray = np.zeros(1, np.int64)  # first descriptor of each entry position
-        self._owner: np.ndarray | None = None  # (n_desc,) entry position of each descriptor
         self._rows: np.ndarray | None = None  # (tables, n_desc) descriptor rows, sorted by bucket
         self._offsets: np.ndarray | None = None  # (tables, 65537) start of each bucket in _rows
         self._cap = 0  # buckets fuller than this (flat areas, text strokes) are not looked at
@@ -61,12 +60,11 @@ class FeatureIndex:
         n_entries = len(descriptors)
         parts = [np.ascontiguousarray(d, np.uint8).reshape(-1, 32) for d in descriptors if len(d)]
         alld = np.concatenate(parts) if parts else np.zeros((0, 32), np.uint8)
-        owner = np.repeat(np.arange(n_entries, dtype=np.int32), counts)
-        words = _keys(alld, self.tables)
         rows = np.empty((self.tables, len(alld)), np.int32)
         offsets = np.zeros((self.tables, _BUCKETS + 1), np.int32)
-        for t in range(self.tables):
-            key = words[:, t]
+        words32 = alld.view(np.uint32)
+        for t in range(self.tables):  # one table at a time: the temporaries stay small
+            key = words32[:, t] & np.uint32(_BUCKETS - 1)
             rows[t] = np.argsort(key, kind="stable")
             np.cumsum(np.bincount(key, minlength=_BUCKETS), out=offsets[t, 1:])
         starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -74,7 +72,7 @@ class FeatureIndex:
             self._desc8 = alld
             self._starts = starts
             self._desc = alld.view(np.uint64).reshape(-1, 4)
-            self._owner, self._rows, self._offsets, self._n_entries = owner, rows, offsets, n_entries
+            self._rows, self._offsets, self._n_entries = rows, offsets, n_entries
             self._cap = max(16, int(_BUCKET_CAP * len(alld) / _BUCKETS))
 
     def descriptors(self, position: int) -> np.ndarray:
@@ -86,8 +84,8 @@ class FeatureIndex:
         """Per entry position: the query descriptors whose nearest bank descriptors are in it
         (each query descriptor's one vote shared among the entries tied for nearest)."""
         with self._lock:
-            desc, owner, rows, offsets, n, cap = self._desc, self._owner, self._rows, self._offsets, self._n_entries, self._cap
-        if desc is None or owner is None or rows is None or offsets is None or n == 0 or len(q_desc) == 0 or len(desc) == 0:
+            desc, starts, rows, offsets, n, cap = self._desc, self._starts, self._rows, self._offsets, self._n_entries, self._cap
+        if desc is None or rows is None or offsets is None or n == 0 or len(q_desc) == 0 or len(desc) == 0:
             return np.zeros(n, np.float64)
         q8 = np.ascontiguousarray(q_desc, np.uint8).reshape(-1, 32)
         q64 = q8.view(np.uint64).reshape(-1, 4)
@@ -107,7 +105,8 @@ class FeatureIndex:
             r = rows[t, pos]
             dist = np.bitwise_count(desc[r] ^ q64[qi]).sum(axis=1, dtype=np.int64)
             close = dist <= self.max_distance
-            found.append(np.stack([qi[close].astype(np.int64), owner[r[close]].astype(np.int64), dist[close]]))
+            owner = np.searchsorted(starts, r[close], side="right") - 1  # the entry each descriptor row belongs to
+            found.append(np.stack([qi[close].astype(np.int64), owner.astype(np.int64), dist[close]]))
         if not found:
             return np.zeros(n, np.float64)
         qi, own, dist = np.concatenate(found, axis=1)
