@@ -37,6 +37,7 @@ class Thresholds:
     min_inliers_hash: int = 8
     min_ratio: float = 0.25  # inliers / ratio-tested pairs
     min_spread: float = 0.035  # inlier hull area / keypoint extent, on *each* image
+    min_thickness: float = 0.03  # the inliers' minor-axis spread / sqrt(keypoint extent area), on each image
     max_anisotropy: float = 1.6  # ratio of the warp's singular values (shear / squash)
     max_perspective: float = 0.35  # how much the warp's scale changes across the image
     min_scale: float = 0.12
@@ -58,6 +59,10 @@ class Geometry:
     scale: float
     anisotropy: float
     perspective: float
+    #: how far the inliers extend across their main direction: a line of text in one font shares
+    #: glyph keypoints with any other line in that font, but only along a thin band
+    thickness_bank: float = 1.0
+    thickness_query: float = 1.0
 
     def passes(self, t: Thresholds = DEFAULT, hash_agrees: bool = False) -> bool:
         need = t.min_inliers_hash if hash_agrees else t.min_inliers
@@ -65,6 +70,7 @@ class Geometry:
             self.inliers >= need
             and self.ratio >= t.min_ratio
             and min(self.spread_bank, self.spread_query) >= t.min_spread
+            and min(self.thickness_bank, self.thickness_query) >= t.min_thickness
             and self.anisotropy <= t.max_anisotropy
             and self.perspective <= t.max_perspective
             and t.min_scale <= self.scale <= t.max_scale
@@ -87,6 +93,17 @@ def _hull_fraction(pts: np.ndarray, extent: np.ndarray) -> float:
     lo, hi = extent.min(axis=0), extent.max(axis=0)
     box = float(max(1.0, hi[0] - lo[0]) * max(1.0, hi[1] - lo[1]))
     return min(1.0, area / box)
+
+
+def _thickness(pts: np.ndarray, extent: np.ndarray) -> float:
+    """Standard deviation of the points along their minor axis, over the square root of the
+    area of the `extent` points' bounding box (0 for collinear points)."""
+    if len(pts) < 3:
+        return 0.0
+    cov = np.cov(pts.astype(np.float64).T)
+    minor = float(np.sqrt(max(0.0, np.linalg.eigvalsh(cov)[0])))
+    lo, hi = extent.min(axis=0), extent.max(axis=0)
+    return minor / float(np.sqrt(max(1.0, hi[0] - lo[0]) * max(1.0, hi[1] - lo[1])))
 
 
 def _warp_shape(h: np.ndarray, pts: np.ndarray) -> tuple[float, float, float]:
@@ -161,6 +178,8 @@ def verify(bank_xy: np.ndarray, bank_desc: np.ndarray, q_xy: np.ndarray, q_desc:
         scale=scale,
         anisotropy=aniso,
         perspective=persp,
+        thickness_bank=_thickness(s_in, bank_xy),
+        thickness_query=_thickness(d_in, q_xy),
     )
 
 
