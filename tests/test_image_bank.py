@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from classifiers.base import ImageDetector
 from classifiers.images.bank import (
@@ -467,6 +467,30 @@ def test_texture_cluster_is_not_a_match() -> None:
     g = geometry.Geometry(pairs=80, inliers=60, ratio=0.75, spread_bank=0.004, spread_query=0.3, scale=1.0, anisotropy=1.0, perspective=0.0)
     assert not g.passes()
     assert g.__class__(**{**g.__dict__, "spread_bank": 0.3}).passes()
+    # a line of text in a shared font: enough hull area, but all along one thin band
+    assert not g.__class__(**{**g.__dict__, "spread_bank": 0.3, "thickness_query": 0.015}).passes()
+
+
+def test_two_captions_in_one_font_do_not_match() -> None:
+    """Glyph keypoints of one font recur in any text written in it; only a thin band lines up."""
+    from classifiers.images import geometry
+
+    def card(text: str, colour: tuple[int, int, int], seed: int) -> np.ndarray:
+        """A stock-background quote card: flat colour, a few boxes, one line of text."""
+        rng = np.random.default_rng(seed)
+        im = Image.new("RGB", (600, 440), colour)
+        d = ImageDraw.Draw(im)
+        for _ in range(3):
+            x, y = int(rng.integers(0, 500)), int(rng.integers(0, 340))
+            d.rectangle((x, y, x + int(rng.integers(30, 100)), y + int(rng.integers(30, 100))), fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
+        d.text((40, 200), text, fill=(255, 255, 255), font=ImageFont.load_default(size=40))
+        return np.asarray(im)
+
+    for seed in (1, 3, 5, 7):
+        bxy, bdesc = _orb_of(card("moved traffic di macet", (110, 120, 118), seed), 400)
+        qxy, qdesc = _orb_of(card("who semoga gak hari", (80, 140, 90), seed + 1))
+        g = geometry.verify(bxy, bdesc, qxy, qdesc)
+        assert g is None or not g.passes(), g
 
 
 def test_feature_index_finds_a_deep_crop_among_many_entries() -> None:
