@@ -2,7 +2,7 @@
 
 Built only from images shipped in scikit-image (`skimage.data`) and procedural ones
 (benchmarks/distractor_set.py), never explicit images.
-Run: python benchmarks/bench_images.py [--bank-size 10000] [--distractors 500] [--quick]
+Run: python benchmarks/bench_images.py [--bank-size 10000] [--distractors 2000] [--verbose]
 Prints a table; the figures go into the README by hand.
 """
 from __future__ import annotations

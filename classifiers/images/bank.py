@@ -10,12 +10,16 @@ Why this shape (measured in benchmarks/bench_images.py):
 * Hashes are 256-bit DCT hashes (PDQ-like, numpy + Pillow, no OpenCV needed) compared by
   vectorised XOR + popcount over column-major uint64 arrays: ~1.5 ms per query view
   against 880k stored hashes (10,000 entries).
-* What defeats the hash (rotated or heavily chained copies) is rescued by an OpenCV ORB
-  keypoint check with a RANSAC similarity fit, run only on the TOP_K entries whose
-  hashes are nearest, so its cost does not grow with the bank. ORB also guards the
-  grey zone: a hash distance of 45-56 bits is accepted alone only when the bank image is
-  too smooth for keypoints (a colour-wheel crop hashed 54 bits from a retina photo).
+* Every candidate is confirmed by geometric verification (classifiers/images/geometry.py:
+  one RANSAC homography over ORB keypoint pairs, with thresholds on inliers, their ratio,
+  their spread over both images and the warp's shape), hash hits included; a near hash only
+  lowers the inliers needed. Candidates come from the TOP_K nearest hashes and, for what
+  defeats the hash (deep crops, collages, phone screenshots), from a keypoint-descriptor index
+  (classifiers/images/feature_index.py), so the cost does not grow with a scan of the bank.
+  Only a bank image too smooth for keypoints is accepted on its hash alone (<= HASH_ACCEPT).
   Without OpenCV (no `images` extra) matching is hash-only.
+* PDQ hashes (classifiers/images/pdq.py) of each entry and its 7 rotations/flips are stored
+  for exchange with hash-sharing programs; imported PDQ-only entries match on PDQ distance.
 
 Nothing here stores images: `Fingerprint.to_records()` yields hashes and ORB keypoints
 (positions + binary descriptors) only. Storage is the caller's job (bot/store/bank.py).
