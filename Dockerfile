@@ -4,7 +4,8 @@
 # (see deploy/compose.yaml and README "Running with Docker")
 
 ARG PYTHON=python:3.11-slim-bookworm
-# Optional extras: "images" adds NudeNet + OpenCV (nudity detection, crop-robust re-share matching).
+# Optional extras: "images" adds NudeNet + OpenCV (nudity detection, crop-robust re-share matching, videos);
+# "ocr" adds RapidOCR (text in images, +27 MB; also set [images] ocr = true). E.g. --build-arg EXTRAS=images,ocr
 ARG EXTRAS=images
 
 # ---- build: wheels for triagebot and every dependency --------------------------------------

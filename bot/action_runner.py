@@ -10,7 +10,7 @@ import asyncio
 import logging
 from dataclasses import replace
 from datetime import timedelta
-from typing import Callable, Mapping, Sequence
+from typing import Awaitable, Callable, Mapping, Sequence
 
 from bot.models import Action, ActionResult, utcnow
 from bot.protocols import Adapter
@@ -32,11 +32,17 @@ def outcome_status(result: ActionResult) -> str:
 
 class ActionRunner:
     def __init__(self, store: Store, adapters: Mapping[str, Adapter], destination_for: Callable[[str], str | None],
-                 on_done: Callable[[Action], None] | None = None) -> None:
+                 on_done: Callable[[Action], None] | None = None,
+                 on_result: Callable[[Action, ActionResult], None] | None = None,
+                 prepare: Callable[[Action], Action] | None = None,
+                 before: Callable[[Action], Awaitable[None]] | None = None) -> None:
         self.store = store
         self.adapters = adapters
         self.destination_for = destination_for
         self.on_done = on_done
+        self.on_result = on_result  # every carried-out action's outcome (e.g. to tell the member how to appeal)
+        self.prepare = prepare  # fills in what a resumed action lost (a member notice's text)
+        self.before = before  # what must reach the member before the action itself (a ban's appeal notice)
         self._tasks: set[asyncio.Task] = set()
         self._limits: dict[str, asyncio.Semaphore] = {}
 
@@ -57,6 +63,15 @@ class ActionRunner:
             return ActionResult(ok=False, detail=f"no {platform} connection is running")
         if action.destination is None:
             action = replace(action, destination=self.destination_for(action.server))
+        if self.prepare is not None:
+            action = self.prepare(action)
+        if self.before is not None:
+            try:
+                await self.before(action)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a notice that failed must not stop the protective action
+                log.exception("before %s on %s", action.kind, action.server)
         async with self._limits.setdefault(action.server, asyncio.Semaphore(PER_SERVER)):
             try:
                 result = await adapter.execute(action)
@@ -66,6 +81,11 @@ class ActionRunner:
                 log.exception("action %s on %s failed", action.kind, action.server)
                 result = ActionResult(ok=False, detail=f"{type(exc).__name__}: {exc}")
         self.store.complete_action(action.server, action_id, outcome_status(result), result.detail)
+        if self.on_result is not None:
+            try:
+                self.on_result(action, result)
+            except Exception:  # a follow-up must never turn a done action into a failure
+                log.exception("after %s on %s", action.kind, action.server)
         return result
 
     def submit(self, logged: Sequence[tuple[int, Action]]) -> None:

@@ -16,6 +16,8 @@ from bot.store import FlagView, IncidentView, Store
 log = logging.getLogger(__name__)
 
 EXCERPT_IN_ALERT = 300
+#: Actions that are messages (alerts, a member's appeal notices), not something done to the member: not listed.
+NOT_SHOWN = ("notify", "appeal_notice", "appeal_outcome")
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def build_alert(store: Store, action: Action, escalate_at: int | None = None, la
         scores=flag.scores, reasons=flag.reasons, report_count=flag.report_count, status_line=status_line(flag, lang),
         attachment_lines=attachment_lines(flag, lang), dry_run=flag.dry_run, ref=ref,
         reporters=tuple(store.reporters(action.server, flag.id)) if flag.report_count else (),
-        actions=tuple(a for a in store.actions_for(action.server, flag.id) if a["kind"] != "notify" and a["status"] != "pending"),
+        actions=tuple(a for a in store.actions_for(action.server, flag.id) if a["kind"] not in NOT_SHOWN and a["status"] != "pending"),
         outcomes=outcome_lines(store.outcome_counts(action.server, incident_id=incident.id), lang) if incident is not None else (),
         author_history=member_history.summary(history, lang),
         notes=tuple(f"{n['author_id']}: {n['text']}" for n in (

@@ -6,7 +6,7 @@ share one definition of a valid chain.
 Payload versions: rows written before format 2 have no `"v"` key and commit only to ids and times;
 they are still hash-checked and their few fields compared with the live rows ("version 1"). Rows with
 `"v": 2` commit to every evidence field. Content that a privacy purge may erase (excerpt, verdict
-reasons, report reasons) is committed to as a SHA-256 and compared only while it is not purged.
+reasons, report reasons, appeal texts) is committed to as a SHA-256 and compared only while it is not purged.
 """
 from __future__ import annotations
 
@@ -92,6 +92,18 @@ def hold_evidence(*, target: str, target_id: int, by: str, reason: str, active: 
     return {"v": FORMAT, "target": target, "target_id": target_id, "by": by, "reason": reason, "active": bool(active)}
 
 
+def appeal_evidence(*, server: str, flag_id: int, incident_id: int | None, appellant_id: str, text: str, lang: str,
+                    created_at: str) -> dict[str, Any]:
+    """A member's appeal: whose, against which flag, and a hash of what they wrote."""
+    return {"v": FORMAT, "server": server, "flag_id": flag_id, "incident_id": incident_id, "appellant_id": appellant_id,
+            "text_sha256": text_sha256(text), "lang": lang, "created_at": created_at}
+
+
+def appeal_decision_evidence(*, status: str, decided_by: str, decided_at: str, note: str) -> dict[str, Any]:
+    """A moderator upheld or reversed an appeal."""
+    return {"v": FORMAT, "status": status, "decided_by": decided_by, "decided_at": decided_at, "note": note}
+
+
 # ---- verification --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ChainProblem:
@@ -130,11 +142,14 @@ class LiveRows:
     reviews: dict[int, dict[str, Any]] = field(default_factory=dict)
     actions: dict[int, dict[str, Any]] = field(default_factory=dict)
     holds: dict[int, dict[str, Any]] = field(default_factory=dict)
+    appeals: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 AuditRow = tuple[int, str, int, str, str, str, str]  # seq, kind, ref_id, payload, prev_hash, row_hash, created_at
 
-_V1_TABLES = {"flag": "flags", "report": "reports", "review": "reviews", "action": "actions", "hold": "holds"}
+_V1_TABLES = {"flag": "flags", "report": "reports", "review": "reviews", "action": "actions", "hold": "holds",
+              "appeal": "appeals"}
+_TABLES = ("flags", "reports", "reviews", "actions", "holds", "appeals")
 # version-1 rows: the columns their payload held, compared as before format 2
 _V1_COLUMNS = {
     "flags": ("server", "channel_id", "message_id", "author_id", "content_sha256", "source", "created_at"),
@@ -184,7 +199,7 @@ def _verify(server: str, rows: Iterable[AuditRow], live: LiveRows, expect_head: 
     prev, n, head_time = GENESIS, 0, None
     problems: list[ChainProblem] = []
     fields: dict[tuple[str, int, str], _Expect] = {}  # (table, id, column) -> expected
-    audited: dict[str, dict[int, tuple[int, str]]] = {t: {} for t in ("flags", "reports", "reviews", "actions", "holds")}
+    audited: dict[str, dict[int, tuple[int, str]]] = {t: {} for t in _TABLES}
     verdicts: dict[int, tuple[list[list[Any]], int, str]] = {}  # flag -> (expected rows, setter seq, kind); format 2 only
     report_counts: dict[int, _Expect] = {}
     purged: dict[int, int] = {}  # flag -> seq of its purge row
@@ -277,6 +292,14 @@ def _verify(server: str, rows: Iterable[AuditRow], live: LiveRows, expect_head: 
         elif kind == "action_result":
             for col in ("status", "detail", "completed_at"):
                 setf("actions", ref_id, col, p[col], seq, kind, ref_id)
+        elif kind == "appeal":
+            for col in ("server", "flag_id", "incident_id", "appellant_id", "text_sha256", "lang", "created_at"):
+                setf("appeals", ref_id, col, p[col], seq, kind, ref_id)
+            for col, value in (("status", "open"), ("decided_by", None), ("decided_at", None), ("note", "")):
+                setf("appeals", ref_id, col, value, seq, kind, ref_id)
+        elif kind == "appeal_decision":
+            for col in ("status", "decided_by", "decided_at", "note"):
+                setf("appeals", ref_id, col, p[col], seq, kind, ref_id)
 
     if problems:  # the chain itself is broken: the replay stopped there, so live rows cannot be judged past it
         return ChainReport(server, n - 1, prev, problems[0], head_time)
@@ -286,8 +309,8 @@ def _verify(server: str, rows: Iterable[AuditRow], live: LiveRows, expect_head: 
         if row is None:
             problems.append(ChainProblem(server, exp.seq, exp.kind, exp.ref, f"{table} row #{rid} is missing (deleted)"))
             continue
-        if col == "excerpt_sha256" and rid in purged or col == "reason_sha256" and row["flag_id"] in purged:
-            continue  # purged content: erased on purpose, only its hash remains in the chain
+        if (col == "excerpt_sha256" and rid in purged or col in ("reason_sha256", "text_sha256") and row["flag_id"] in purged):
+            continue  # purged content (an appeal's text goes with its flag's): erased on purpose, only its hash remains
         actual = _live_value(table, row, col)
         if actual != exp.value:
             problems.append(ChainProblem(server, exp.seq, exp.kind, exp.ref,
@@ -305,7 +328,7 @@ def _verify(server: str, rows: Iterable[AuditRow], live: LiveRows, expect_head: 
         row = live.flags.get(fid)
         if row is not None and row["report_count"] != exp.value:
             problems.append(ChainProblem(server, exp.seq, exp.kind, exp.ref, f"flags row #{fid} report_count differs from the audited reports"))
-    for table in ("flags", "reports", "reviews", "actions", "holds"):
+    for table in _TABLES:
         for rid in getattr(live, table):
             if rid not in audited[table]:
                 problems.append(ChainProblem(server, 0, table, rid, "has no audit row (inserted outside triagebot)"))
@@ -326,10 +349,13 @@ def _live_value(table: str, row: Mapping[str, Any], col: str) -> Any:
         return text_sha256(row["excerpt"])
     if col == "reason_sha256":
         return text_sha256(row["reason"])
+    if col == "text_sha256":
+        return text_sha256(row["text"])
     if col == "purged":
         return row["content_purged_at"] is not None
     return row[col]
 
 
 def _name(col: str) -> str:
-    return {"excerpt_sha256": "excerpt", "reason_sha256": "reason", "purged": "content_purged_at"}.get(col, f"column {col}")
+    return {"excerpt_sha256": "excerpt", "reason_sha256": "reason", "text_sha256": "text",
+            "purged": "content_purged_at"}.get(col, f"column {col}")

@@ -53,6 +53,9 @@ class ServerSettings:
     language: str = "en"  # alerts and replies: "en" or "id" (a member's own language wins where the platform says it)
     warning_message: str | None = None  # what a Warn sends the member privately; None = the built-in text in `language`
     warnings_count: bool = False  # warnings count toward `timeout_after_flags` like flags do
+    # Appeals: a member affected by a delete, timeout, ban or warning is told privately how to appeal.
+    appeals: bool = True
+    appeals_per_day: int = 3  # appeals one member may open in one server per 24 h (one open per case anyway)
     daily_anchor: bool = True  # post the evidence log's head to the moderators once a day (when it changed)
 
     def with_overrides(self, overrides: Mapping[str, Any], where: str = "overrides") -> "ServerSettings":
@@ -121,6 +124,7 @@ class Settings:
     max_attachment_bytes: int = 10 * 1024 * 1024
     queue_size: int = 1000  # bounded intake: adapters wait when it is full
     health: HealthSettings = HealthSettings()
+    image_ocr: bool = False  # [images] ocr: read text in images (needs the `ocr` extra)
 
     def for_server(self, key: str) -> ServerSettings:
         return self.servers.get(key, self.defaults)
@@ -256,6 +260,7 @@ _SERVER_KINDS: dict[str, tuple[str, int | None, int | None]] = {
     "shared_bank": ("bool", None, None),
     "escalation_ping": ("ids", None, None), "language": ("lang", None, None),
     "warning_message": ("str", None, None), "warnings_count": ("bool", None, None),
+    "appeals": ("bool", None, None), "appeals_per_day": ("int", 1, 100),
     "daily_anchor": ("bool", None, None),
 }
 assert set(_SERVER_KINDS) | {"thresholds"} == set(_SERVER_FIELDS)
@@ -297,7 +302,7 @@ def _server_key_ok(key: str) -> bool:
 def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None, base_dir: Path | None = None) -> Settings:
     """Build Settings from parsed TOML plus environment (tokens and API addresses)."""
     env = os.environ if env is None else env
-    known = {"storage", "model", "thresholds", "defaults", "servers", "discord", "telegram", "limits", "health"}
+    known = {"storage", "model", "thresholds", "defaults", "servers", "discord", "telegram", "limits", "health", "images"}
     for key in data:
         if key not in known:
             raise ConfigError(f"{_name(key)}: unknown section (known: {', '.join(sorted(known))})")
@@ -356,6 +361,8 @@ def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None
         base_file_url=env.get("TRIAGEBOT_TELEGRAM_BASE_FILE_URL") or _expect(t.get("base_file_url", DEFAULT_TELEGRAM_BASE_FILE_URL), "str", "telegram.base_file_url"),
         max_download_bytes=max_bytes,
     )
+    images = only("images", {"ocr"})
+    image_ocr = _expect(images.get("ocr", False), "bool", "images.ocr")
     h = only("health", {"enabled", "host", "port"})
     port = _expect(h.get("port", HealthSettings.port), "int", "health.port", 1, 65535)
     health = HealthSettings(enabled=_expect(h.get("enabled", False), "bool", "health.enabled"),
@@ -363,7 +370,7 @@ def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None
     return Settings(
         db_path=db_path, model_path=model_path, thresholds=thresholds, defaults=defaults,
         servers=MappingProxyType(servers), discord=discord, telegram=telegram,
-        max_attachment_bytes=max_bytes, queue_size=queue_size, health=health,
+        max_attachment_bytes=max_bytes, queue_size=queue_size, health=health, image_ocr=image_ocr,
     )
 
 

@@ -6,6 +6,8 @@ a few edits, and retries with back-off on any failure (403/404, 5xx, 429) for as
 dropped: an undelivered alert stays in the outbox across restarts (`resume`), and setting or linking a
 moderators' channel makes the backlog due at once (`destination_changed`).
 
+Members' appeals (`appeal:` subjects, bot/appeals.py) are posted and edited the same way.
+
 Escalation pings (`ping:` subjects) go through the same outbox, once each: a short separate message that
 mentions the server's `escalation_ping` roles or admins, because editing an alert never notifies anyone.
 Notices that belong to no flag (the daily evidence anchor) are queued in their own table and delivered by
@@ -20,7 +22,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Callable, Mapping
 
-from bot import alerts
+from bot import alerts, appeals
 from bot.config import ServerSettings
 from bot.models import Action, ActionResult, utcnow
 from bot.protocols import Adapter
@@ -153,6 +155,8 @@ class AlertDelivery:
             return self._failed(item, f"no {platform} connection is running", None)
         if not where:
             return self._failed(item, "no moderators' channel or chat is set for this server", NO_DESTINATION_RETRY_S)
+        if item.subject.startswith("appeal:"):
+            return await self._deliver_appeal(item, settings, adapter, where)
         ping = item.subject.startswith("ping:")
         if ping and not settings.escalation_ping:  # pings were turned off since: nothing to post
             self.store.alert_delivered(item, None)
@@ -182,6 +186,30 @@ class AlertDelivery:
         else:
             self._failed(item, result.detail or "failed", result.retry_after)
 
+    async def _deliver_appeal(self, item: OutboxItem, settings: ServerSettings, adapter: Adapter, where: str) -> None:
+        """Post or edit a member's appeal in the moderators' channel/chat (`appeal:<id>` subjects)."""
+        appeal_id = int(item.subject.split(":", 1)[1])
+        try:
+            alert = appeals.build_alert(self.store, item.server, appeal_id, settings.language)
+        except Exception as exc:
+            log.exception("could not build the appeal alert for %s %s", item.server, item.subject)
+            return self._failed(item, f"could not build the appeal alert: {type(exc).__name__}", None)
+        action = Action(kind="appeal_alert", server=item.server, flag_id=item.flag_id, incident_id=item.incident_id,
+                        destination=where, ref=alert.appeal.alert_ref, appeal=alert, link=alert.flag.link)
+        try:
+            result = await adapter.execute(action)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("appeal alert for %s %s raised %s", item.server, item.subject, exc, exc_info=True)
+            result = ActionResult(ok=False, detail=f"{type(exc).__name__}: {exc}")
+        if result.ok:
+            self.store.alert_delivered(item, None)
+            if result.ref:
+                self.store.set_appeal_alert_ref(item.server, appeal_id, result.ref)
+            self.delivered += 1
+        else:
+            self._failed(item, result.detail or "failed", result.retry_after)
     async def _deliver_notice(self, notice: Notice) -> None:
         where = destination(notice.server, self.settings_for(notice.server))
         adapter = self.adapters.get(notice.server.split(":", 1)[0])

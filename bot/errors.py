@@ -10,7 +10,7 @@ from classifiers.errors import TriagebotError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TriagebotError", "InputError", "BatchFailed"]
+__all__ = ["TriagebotError", "InputError", "BatchFailed", "AppealRefused"]
 
 
 class InputError(TriagebotError):
@@ -24,3 +24,19 @@ class BatchFailed(TriagebotError):
         super().__init__(f"{failed} of {total} {what} failed (see the error lines above)")
         self.failed = failed
         self.total = total
+
+
+class AppealRefused(TriagebotError):
+    """An appeal that cannot be opened or decided; `key` and `values` give the message in the member's language."""
+
+    def __init__(self, key: str, lang: str = "en", **values: object) -> None:
+        from bot import i18n
+
+        self.key, self.lang, self.values = key, lang, values
+        super().__init__(i18n.text(key, lang, **values))
+
+    def text(self, lang: str | None = None) -> str:
+        """The refusal in another language (e.g. the moderator's own)."""
+        from bot import i18n
+
+        return i18n.text(self.key, lang or self.lang, **self.values)

@@ -10,13 +10,16 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from tqdm import tqdm
 
 from bot.models import utcnow
 from bot.signing import key_path_for, load_or_create_key, sign_manifest
 from bot.store import FlagView, Store, iso
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite  # anything with write(bytes): a file, stdout's buffer, the CLI's echo
 
 log = logging.getLogger(__name__)
 
@@ -137,16 +140,16 @@ def _csv_row(row: dict[str, Any]) -> list[str]:
         if key in ("labels", "reasons", "report_reasons", "reporters"):
             return " | ".join(v or [])
         if key == "reviews":
-            return " | ".join(f"{r['decision']} by {r['reviewer']} at {r['at']}" + (f": {r['note']}" if r["note"] else "") for r in v)
+            return " | ".join(f"{r['decision']} by {r['reviewer']} at {r['at']}" + (f": {r['note']}" if r["note"] else "") for r in v or [])
         if key == "audit":
             return json.dumps(v, ensure_ascii=False, sort_keys=True)
         if key == "actions":
-            return " | ".join(f"{a['kind']}:{a['status']} by {a['actor']}" + (" (dry-run)" if a["dry_run"] else "") for a in v)
+            return " | ".join(f"{a['kind']}:{a['status']} by {a['actor']}" + (" (dry-run)" if a["dry_run"] else "") for a in v or [])
         return v
     return [neutralise_cell(flat(k)) for k in CSV_COLUMNS]
 
 
-def write_export(store: Store, out: IO[bytes], fmt: str, server: str | None, since: datetime | None = None,
+def write_export(store: Store, out: SupportsWrite[bytes], fmt: str, server: str | None, since: datetime | None = None,
                  until: datetime | None = None, label: str | None = None, status: str | None = None,
                  include_reporters: bool = False, progress: bool = False, key_path: Path | None = None) -> dict[str, Any]:
     """Stream the export to `out` (binary) and return its manifest, signed with the deployment's key.
@@ -158,13 +161,15 @@ def write_export(store: Store, out: IO[bytes], fmt: str, server: str | None, sin
         raise ValueError(f"unknown export format {fmt!r} (expected one of {', '.join(FORMATS)})")
     with store.read_snapshot():
         manifest = _write_unsigned(store, out, fmt, server, since, until, label, status, include_reporters, progress)
-    if key_path is None and store.path is None:
-        log.warning("export of an in-memory store is not signed (no key location)")
-        return manifest
-    return sign_manifest(manifest, load_or_create_key(key_path or key_path_for(store.path)))
+    if key_path is None:
+        if store.path is None:
+            log.warning("export of an in-memory store is not signed (no key location)")
+            return manifest
+        key_path = key_path_for(store.path)
+    return sign_manifest(manifest, load_or_create_key(key_path))
 
 
-def _write_unsigned(store: Store, out: IO[bytes], fmt: str, server: str | None, since: datetime | None,
+def _write_unsigned(store: Store, out: SupportsWrite[bytes], fmt: str, server: str | None, since: datetime | None,
                     until: datetime | None, label: str | None, status: str | None, include_reporters: bool,
                     progress: bool) -> dict[str, Any]:
     if fmt not in FORMATS:

@@ -74,10 +74,13 @@ def check_export(data: bytes, manifest: Mapping[str, Any], expect_key: str | Non
                 out.problems.append(f"{server}: audit row {seq + 1} does not link to row {seq}")
         anchor = anchors.get(server)
         if isinstance(anchor, Mapping):
-            last = seqs.get(anchor.get("rows"))
+            rows_field = anchor.get("rows")
+            # a tampered manifest may hold anything here: a non-integer is a problem to report, not a crash
+            head_rows = rows_field if isinstance(rows_field, int) else 0
+            last = seqs.get(rows_field) if isinstance(rows_field, int) else None
             if last is not None and last["row_hash"] != anchor.get("head"):
                 out.problems.append(f"{server}: audit row {anchor.get('rows')} differs from the manifest's head")
-            if max(seqs) > int(anchor.get("rows") or 0):
+            if max(seqs) > head_rows:
                 out.problems.append(f"{server}: audit rows newer than the manifest's head")
     return out
 

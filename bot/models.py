@@ -12,7 +12,8 @@ log = logging.getLogger(__name__)
 
 Platform = Literal["discord", "telegram", "demo", "cli"]
 ReviewDecision = Literal["confirm", "dismiss", "escalate"]
-ActionKind = Literal["notify", "ping", "notice", "delete", "timeout", "ban", "unflag"]
+ActionKind = Literal["notify", "ping", "notice", "delete", "timeout", "ban", "unflag", "warn", "untimeout", "unban",
+                     "appeal_notice", "appeal_outcome", "appeal_alert"]
 
 #: Review decisions a moderator can take, in the order UIs show them.
 REVIEW_DECISIONS: tuple[str, ...] = ("confirm", "dismiss", "escalate")
@@ -30,11 +31,17 @@ def server_key(platform: str, server_id: str | int) -> str:
     return f"{platform}:{server_id}"
 
 
+#: Attachment kinds the image checks download and scan (the worker decides the real format from the bytes)
+SCANNABLE_KINDS: tuple[str, ...] = ("image", "video", "sticker")
+#: Where a scanned file was in the message, for reasons and logs
+ORIGINS: tuple[str, ...] = ("attachment", "embed", "forward", "sticker", "document")
+
+
 @dataclass(frozen=True, slots=True)
 class Attachment:
     """What the platform told us about a file, before anything is downloaded."""
 
-    kind: str  # "image" | "video" | "file"
+    kind: str  # "image" | "video" | "sticker" (animated, Lottie) | "file" (not scanned)
     url: str
     size: int | None = None
     mime: str | None = None
@@ -42,6 +49,12 @@ class Attachment:
     height: int | None = None
     filename: str | None = None
     ref: str | None = None  # platform handle (Telegram file_id) when a URL needs resolving
+    origin: str = "attachment"  # one of ORIGINS: a link preview's image, a forwarded message's file, ...
+
+    @property
+    def scannable(self) -> bool:
+        """Downloaded and checked (re-share bank, nudity, text in images) rather than ignored."""
+        return self.kind in SCANNABLE_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +92,8 @@ class Action:
     `notify` posts (or, when `ref` is set, edits) the moderators' queue entry for `flag_id`.
     `ping` posts a short separate message that mentions `mentions` (an escalation; edits never notify anyone).
     `notice` posts `text`, the bot's own plain text (e.g. the daily evidence anchor), mentioning no one.
+    `untimeout` / `unban` undo a timeout or ban after a reversed appeal. `appeal_notice` and `appeal_outcome`
+    message the member privately (`appeal`); `appeal_alert` posts or edits an appeal's entry for moderators.
     """
 
     kind: str
@@ -98,6 +113,8 @@ class Action:
     link: str | None = None  # link to the flagged message, for notices (adapters never look it up)
     mentions: tuple[str, ...] = ()  # for `ping`: the only roles (Discord) or users (Telegram) it may mention
     text: str = ""  # for `notice`: what to post, as plain text
+    # for `appeal_notice` / `appeal_outcome` / `appeal_alert`: the bot.appeals message to deliver, built once by the core
+    appeal: Any = field(default=None, compare=False, repr=False)
 
     @property
     def automatic(self) -> bool:

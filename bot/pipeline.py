@@ -3,7 +3,7 @@
 Handling ends at the store. The flag, its incident, its alert (an outbox row) and its protective actions are
 written in one transaction; then protective actions start in the background (`ActionRunner`) and the alert
 worker is woken (`AlertDelivery`). No platform call is awaited here, so a slow or failing platform delays
-delivery, never detection. Settings, member requests and moderation are mixins, one module each.
+delivery, never detection. Settings, member requests, moderation and appeals are mixins, one module each.
 """
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ from typing import Any, Mapping, Sequence
 
 from bot import metrics
 from bot.action_runner import ActionRunner
+from bot.appeals import AppealsMixin
 from bot.config import ServerSettings, Settings
 from bot.delivery import AlertDelivery
 from bot.intake import Intake
+from bot.image_text import image_text_verdicts
 from bot.member_requests import MemberRequestsMixin, ProtectOutcome, ReportOutcome
 from bot.models import Action, Attachment, Decision, Message, utcnow
 from bot.moderation import IncidentOutcome, ModerationMixin
@@ -40,7 +42,7 @@ class Classified:
     bank_entries: list[int] = field(default_factory=list)
 
 
-class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
+class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin, AppealsMixin):
     def __init__(
         self,
         settings: Settings,
@@ -67,7 +69,8 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
         self.adapters: dict[str, Adapter] = {}
         self._server_cache: dict[str, ServerSettings] = {}
         self.delivery = AlertDelivery(store, self.adapters, self.server_settings)
-        self.actions = ActionRunner(store, self.adapters, self.destination, on_done=self._action_done)
+        self.actions = ActionRunner(store, self.adapters, self.destination, on_done=self._action_done,
+                                    on_result=self.after_action, prepare=self.prepare_action, before=self.before_action)
 
     # ---- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -112,24 +115,26 @@ class Pipeline(ServerSettingsMixin, MemberRequestsMixin, ModerationMixin):
                 out.verdicts += self.classify_text(message.text)
             else:
                 out.verdicts += await loop.run_in_executor(self.executor, self.classify_text, message.text)
-        if self.image_scanner is not None and any(a.kind == "image" for a in message.attachments):
+        if self.image_scanner is not None and any(a.scannable for a in message.attachments):
             scopes = self.image_scanner.scopes(message.server, self.server_settings(message.server).shared_bank)
             self.image_scanner.prepare(scopes)
             for att in message.attachments:
                 result = await self._scan_attachment(message, att, scopes)
                 if result is not None:
                     out.verdicts += result.verdicts
+                    if getattr(result, "text", ""):  # text read in the image (OCR): through the text model
+                        out.verdicts += image_text_verdicts(result.text, self.classify_text)
                     if result.records:
                         out.images.append(result.records)
                     out.bank_entries += result.matched_entries
         return out
 
     async def _scan_attachment(self, message: Message, att: Attachment, scopes: list[str]) -> Any:
-        if att.kind != "image" or self.image_scanner is None:
+        if not att.scannable or self.image_scanner is None:
             return None
         cap = self.settings.max_attachment_bytes
         if att.size is not None and att.size > cap:
-            log.info("skipping an image in %s: declared size %d > cap %d", message.server, att.size, cap)
+            log.info("skipping a %s (%s) in %s: declared size %d > cap %d", att.kind, att.origin, message.server, att.size, cap)
             return None
         adapter = self.adapters.get(message.platform)
         if adapter is None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Mapping, Sequence
+from typing import Mapping, Sequence, TypedDict
 
 from bot.config import ServerSettings
 from bot.models import Action, Decision, Message
@@ -47,6 +47,16 @@ def delete_threshold(label: str, settings: ServerSettings, action_thresholds: Ma
     return action_thresholds.get(label, BUILTIN_ACTION_THRESHOLDS.get(label, float("inf")))
 
 
+class _ActionTarget(TypedDict):
+    """The fields every automatic action of one message shares (typed, so `Action(**common)` is checked)."""
+
+    server: str
+    channel_id: str
+    message_id: str
+    user_id: str
+    dry_run: bool
+
+
 def decide(
     message: Message,
     verdicts: Sequence[Verdict],
@@ -70,7 +80,7 @@ def decide(
     if not labels:
         return Decision(flagged=False, labels=(), verdicts=verdicts, dry_run=settings.dry_run)
 
-    common = dict(server=message.server, channel_id=message.channel_id, message_id=message.message_id,
+    common = _ActionTarget(server=message.server, channel_id=message.channel_id, message_id=message.message_id,
                   user_id=message.author_id, dry_run=settings.dry_run)
     # Every flag is shown to moderators (the alert outbox does that); actions here are the protective ones.
     actions: list[Action] = []

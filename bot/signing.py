@@ -59,12 +59,12 @@ def load_or_create_key(path: str | Path) -> Ed25519PrivateKey:
     if p.stat().st_mode & 0o077:
         raise SigningKeyError(f"the signing key {p} is readable by others; run: chmod 600 {p}")
     try:
-        key = serialization.load_pem_private_key(p.read_bytes(), password=None)
+        loaded = serialization.load_pem_private_key(p.read_bytes(), password=None)
     except (ValueError, TypeError, OSError) as exc:
         raise SigningKeyError(f"{p} is not a usable signing key ({exc.__class__.__name__})") from None
-    if not isinstance(key, Ed25519PrivateKey):
+    if not isinstance(loaded, Ed25519PrivateKey):
         raise SigningKeyError(f"{p} is not an Ed25519 key")
-    return key
+    return loaded
 
 
 def public_key_text(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:

@@ -71,6 +71,7 @@ def flag_detail(f: FlagView) -> str:
         f"Flag #{f.id} in {f.server} — {f.status}" + (" (dry-run)" if f.dry_run else ""),
         f"  author:   {one_line(f.author_name or '', 40)} (id {f.author_id})",
         f"  where:    channel {f.channel_id}, message {f.message_id}" + (f", {f.link}" if f.link else ""),
+        f"  when:     sent {f.message_time:%Y-%m-%d %H:%M} UTC, flagged {f.created_at:%Y-%m-%d %H:%M} UTC",
         "  labels:   " + ", ".join(f"{label} {f.scores.get(label, 0):.2f}" for label in f.labels),
         f"  message:  {one_line(f.excerpt, 200)}",
     ]
@@ -83,7 +84,9 @@ def flag_detail(f: FlagView) -> str:
     if f.incident_id:
         lines.append(f"  incident: #{f.incident_id}")
     if f.last_review:
-        lines.append(f"  last review: {f.last_review['decision']} by {f.last_review['reviewer']}")
+        last = f.last_review
+        lines.append("  last review: " + one_line(f"{last['decision']} by {last['reviewer']} at {str(last.get('at', ''))[:16].replace('T', ' ')}"
+                                                  + (f": {last['note']}" if last.get("note") else ""), 200))
     return "\n".join(lines)
 
 

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 HANDWRITTEN_DIR = Path(str(files("classifiers") / "resources" / "handwritten"))
 HANDWRITTEN_SOURCE = "handwritten"
+#: Rows from moderators' decisions (`triagebot train --decisions`): trained on, never evaluated on.
+DECISIONS_SOURCE = "decisions"
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -296,3 +298,31 @@ def group_shares(ds: Dataset, lang: str) -> dict[str, float]:
         for g in {m.group(1).lower() for m in pattern.finditer(t)}:
             counts[g] = counts.get(g, 0) + 1
     return {g: round(c / len(pos), 4) for g, c in sorted(counts.items(), key=lambda kv: -kv[1])} if pos else {}
+
+
+def text_key(text: str) -> str:
+    """Content hash that rows are deduplicated by across sources (case and surrounding blanks ignored)."""
+    return hashlib.sha256(text.strip().lower().encode("utf-8", "replace")).hexdigest()
+
+
+def decisions_dataset(texts: list[str], labels: list[list[int]]) -> Dataset:
+    """Moderators' decisions as a Dataset (source DECISIONS_SOURCE, language unknown); labels are 1/0/-1 per TEXT_LABELS."""
+    Y = np.asarray(labels, dtype=np.int8).reshape(len(texts), len(TEXT_LABELS))
+    return Dataset(list(texts), np.asarray(["und"] * len(texts), dtype=object),
+                   np.asarray([DECISIONS_SOURCE] * len(texts), dtype=object), Y)
+
+
+def merge_decisions(base: Dataset, decisions: Dataset) -> tuple[Dataset, int]:
+    """`base` plus the decision rows whose content is in neither `base` nor an earlier decision row.
+
+    Curated rows win over a decision on the same text: they were labelled to a written policy, a decision by
+    one moderator in one context. Returns the merged set and how many decision rows were dropped as repeats."""
+    seen = {text_key(t) for t in base.texts}
+    keep = np.zeros(len(decisions), dtype=bool)
+    for i, t in enumerate(decisions.texts):
+        k = text_key(t)
+        if k not in seen and (decisions.Y[i] != -1).any():
+            seen.add(k)
+            keep[i] = True
+    kept = decisions.subset(keep)
+    return (base.concat(kept) if len(kept) else base), int(len(decisions) - keep.sum())

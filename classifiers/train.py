@@ -26,8 +26,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from classifiers.base import TEXT_LABELS
-from classifiers.data import (ETHNIC_EN, ETHNIC_ID, HANDWRITTEN_SOURCE, Dataset, augment_group_swaps, group_shares,
-                              load_dir, load_handwritten, sha256_file)
+from classifiers.data import (DECISIONS_SOURCE, ETHNIC_EN, ETHNIC_ID, HANDWRITTEN_SOURCE, Dataset, augment_group_swaps,
+                              group_shares, load_dir, load_handwritten, merge_decisions, sha256_file)
 from classifiers.features import LexiconFeatures, PackedTfidfVectorizer, TextNormalizer
 from classifiers.lexicon import default_lexicon, lexicon_sha256
 from classifiers.multilabel import MaskedMultiLabel
@@ -44,6 +44,9 @@ FPR_BUDGET = 0.015
 REVIEW_FPR_BUDGET = 0.05
 ACTION_FPR_BUDGET = 0.003
 HANDWRITTEN_WEIGHT = 5.0
+#: Sample weight of a moderator's decision: in-domain (the server's own chat) but one person's call in
+#: context, so more than a dev row and less than a hand-written example written to the label policy.
+DECISIONS_WEIGHT = 2.0
 
 #: Licences and origins, from ../shared/data/README.md (kept here so the card can name them).
 SOURCES: dict[str, dict[str, str]] = {
@@ -54,6 +57,7 @@ SOURCES: dict[str, dict[str, str]] = {
     "mlma_en": {"licence": "MIT", "origin": "HKUST-KnowComp/MLMA_hate_speech @ 47983698, en_dataset_with_stop_words.csv", "mapping": "racial = target origin"},
     "edos_en": {"licence": "CC0 1.0", "origin": "rewire-online/edos @ b1f1fbcc, data/edos_labelled_aggregated.csv", "mapping": "sexual = 1 for '2.3 sexual objectification'; additionally sexual = 0 for label_sexist = 'not sexist' (from meta/edos_en_orig.csv)"},
     HANDWRITTEN_SOURCE: {"licence": "same as this project", "origin": "classifiers/resources/handwritten/*.csv (written for this project)", "mapping": "as written"},
+    DECISIONS_SOURCE: {"licence": "the operator's own moderation data", "origin": "reviewed flags (triagebot train --decisions)", "mapping": "confirm/escalate = 1, dismiss = 0 for the flagged labels, others -1 (bot/training_export.py)"},
 }
 
 
@@ -108,8 +112,10 @@ def assemble(features: FeatureUnion, clf: MaskedMultiLabel) -> Pipeline:
     return Pipeline([("norm", TextNormalizer()), ("features", features), ("clf", clf)])
 
 
-def _weights(ds: Dataset, handwritten_weight: float = HANDWRITTEN_WEIGHT) -> np.ndarray:
-    return np.where(ds.sources == HANDWRITTEN_SOURCE, handwritten_weight, 1.0)
+def _weights(ds: Dataset, handwritten_weight: float = HANDWRITTEN_WEIGHT,
+             decisions_weight: float = DECISIONS_WEIGHT) -> np.ndarray:
+    w = np.where(ds.sources == HANDWRITTEN_SOURCE, handwritten_weight, 1.0)
+    return np.where(ds.sources == DECISIONS_SOURCE, decisions_weight, w)
 
 
 def fit(norm_texts: Sequence[str], ds: Dataset, params: dict | None = None) -> tuple[FeatureUnion, MaskedMultiLabel]:
@@ -118,14 +124,15 @@ def fit(norm_texts: Sequence[str], ds: Dataset, params: dict | None = None) -> t
     feats = build_features(**{k: v for k, v in params.items() if k in ("char_max", "word_max", "lex_scale")})
     X = feats.fit_transform(list(norm_texts))
     clf = build_classifier(**{k: v for k, v in params.items() if k in ("C", "lex_scale", "use_priors")})
-    clf.fit(X.tocsr(), ds.Y, sample_weight=_weights(ds, params.get("handwritten_weight", HANDWRITTEN_WEIGHT)))
+    clf.fit(X.tocsr(), ds.Y, sample_weight=_weights(ds, params.get("handwritten_weight", HANDWRITTEN_WEIGHT),
+                                                    params.get("decisions_weight", DECISIONS_WEIGHT)))
     return feats, clf
 
 
 def _fold_rows(ds: Dataset, fold: Fold) -> tuple[np.ndarray, np.ndarray]:
     """(train mask, test mask) for a fold."""
     held = np.isin(ds.sources, fold.held_out)
-    test = np.isin(ds.sources, fold.test_sources) & (ds.langs == fold.lang)
+    test = np.isin(ds.sources, fold.test_sources) & (ds.langs == fold.lang) & (ds.sources != DECISIONS_SOURCE)
     if fold.label:
         test &= ds.Y[:, TEXT_LABELS.index(fold.label)] != -1
     return ~held, test
@@ -153,8 +160,8 @@ def _run_fold(fold: Fold, ds: Dataset, norm_texts: Sequence[str], params: dict |
         log.warning("fold %s: no test rows, skipped", fold.name)
         return None
     tr = ds.subset(train_m)
-    feats, clf = fit([norm_texts[i] for i in np.flatnonzero(train_m)], tr, params)
-    X = feats.transform([norm_texts[i] for i in np.flatnonzero(test_m)])
+    feats, clf = fit([norm_texts[int(i)] for i in np.flatnonzero(train_m)], tr, params)
+    X = feats.transform([norm_texts[int(i)] for i in np.flatnonzero(test_m)])
     raw = np.column_stack([est.predict_proba(X)[:, 1] for est in clf.estimators_])
     lex_only = clf.lexicon_floor(X)
     return {"fold": fold, "scores": clf.predict_proba(X), "raw": raw, "lex_only": lex_only,
@@ -338,6 +345,18 @@ def ablation(results: dict) -> list[dict]:
     return rows
 
 
+def _decisions_markdown(d: dict | None) -> list[str]:
+    """The card's line about moderators' decisions folded in (none for the shipped model)."""
+    if not d:
+        return ["- moderators' decisions: none"]
+    servers = d.get("servers") or []
+    return [f"- moderators' decisions: {d['rows_used']} rows used of {d['rows_given']} given "
+            f"({d['dropped_repeats_or_unlabelled']} repeats of other rows or unlabelled dropped), sample weight {d['weight']}, "
+            f"from {len(servers)} server(s){': ' + ', '.join(f'`{s}`' for s in servers) if servers else ''}, "
+            f"exported {d.get('exported_at', 'unknown')}, added {d['added_at']}; positives "
+            + ", ".join(f"{k} {v}" for k, v in d["positives"].items()) + "; never used for evaluation"]
+
+
 def _card_markdown(card: dict) -> str:
     lines = ["# Text model card (`classifiers/resources/model.skops`)", "",
              "Multi-label (`sexual`, `racial`) classifier for English and Indonesian chat messages.", "",
@@ -355,6 +374,7 @@ def _card_markdown(card: dict) -> str:
              + "; ".join(f"{k}: {v}" for k, v in card.get("threshold_candidates", {}).items()),
              f"- hand-written examples: {card['handwritten_examples']} "
              f"(sample weight {card['params'].get('handwritten_weight', HANDWRITTEN_WEIGHT)})",
+             *_decisions_markdown(card.get("decisions")),
              "", "## Architecture", "", card["architecture"], "",
              "## Data", "", "| file | rows | sha256 |", "|---|---|---|"]
     for name, info in card["data_files"].items():
@@ -439,7 +459,7 @@ def _source_table(ds: Dataset) -> dict[str, dict]:
     for src in sorted(set(ds.sources)):
         m = ds.sources == src
         Y = ds.Y[m]
-        info = dict(SOURCES.get(src, {"licence": "unknown", "origin": "unknown", "mapping": "as given"}))
+        info: dict[str, object] = dict(SOURCES.get(src, {"licence": "unknown", "origin": "unknown", "mapping": "as given"}))
         info.update(rows=int(m.sum()),
                     sexual=f"{int((Y[:, 0] == 1).sum())}/{int((Y[:, 0] == 0).sum())}",
                     racial=f"{int((Y[:, 1] == 1).sum())}/{int((Y[:, 1] == 0).sum())}")
@@ -448,8 +468,13 @@ def _source_table(ds: Dataset) -> dict[str, dict]:
 
 
 def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: bool = True,
-          params: dict | None = None, run_loso: bool = True) -> dict:
-    """Train on `data_dir` (+ hand-written examples), write model.skops + model cards; returns the card."""
+          params: dict | None = None, run_loso: bool = True, decisions: Dataset | None = None,
+          decisions_info: dict | None = None) -> dict:
+    """Train on `data_dir` (+ hand-written examples, + `decisions` rows), write model.skops + model cards; returns the card.
+
+    Decision rows are deduplicated by content against everything else, weighted by `decisions_weight`, trained
+    on in every fold and never tested on (they are the deployment's own chat: testing on them would flatter the
+    model). `decisions_info` (servers, export date...) is recorded in the card with the counts."""
     from skops.io import dump
     from tqdm.auto import tqdm
 
@@ -461,6 +486,18 @@ def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: boo
     hw_written = load_handwritten()
     hw = augment_group_swaps(hw_written)
     ds = dev.concat(hw) if len(hw) else dev
+    decisions_card: dict | None = None
+    if decisions is not None:
+        before = len(ds)
+        ds, repeats = merge_decisions(ds, decisions)
+        used = ds.subset(ds.sources == DECISIONS_SOURCE)
+        decisions_card = {**(decisions_info or {}), "rows_given": int(len(decisions)), "rows_used": int(len(ds) - before),
+                          "dropped_repeats_or_unlabelled": repeats,
+                          "weight": (params or {}).get("decisions_weight", DECISIONS_WEIGHT),
+                          "positives": {lab: int((used.Y[:, j] == 1).sum()) for j, lab in enumerate(TEXT_LABELS)},
+                          "negatives": {lab: int((used.Y[:, j] == 0).sum()) for j, lab in enumerate(TEXT_LABELS)},
+                          "added_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                          "evaluated_on": "never (no fold tests on them; trained on in every fold)"}
     log.info("loaded %d rows (%d hand-written)", len(ds), len(hw))
 
     steps = (len(FOLDS) if run_loso else 0) + 2
@@ -527,6 +564,7 @@ def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: boo
         "handwritten_racial_group_shares": {lang: dict(list(group_shares(hw, lang).items())[:5])
                                             for lang in ("id", "en")},
         "rows": int(len(ds)),
+        "decisions": decisions_card,
         "data_files": {**{k: v for k, v in dev.files.items()},
                        **{f"handwritten/{k}": v for k, v in hw.files.items()}},
         "sources": _source_table(ds),

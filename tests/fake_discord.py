@@ -154,6 +154,8 @@ class FakeDiscord:
         self.calls: list[Call] = []
         self.messages: dict[int, dict] = {}  # every message either side sent, by id
         self.attachments: dict[int, bytes] = {}
+        self.served: list[int] = []  # attachment/media ids downloaded, in order
+        self.stickers: dict[int, bytes] = {}
         self.failures: list[tuple[str, re.Pattern[str], int, str]] = []
         self.sockets: list[web.WebSocketResponse] = []
         self.identified = asyncio.Event()
@@ -176,12 +178,15 @@ class FakeDiscord:
         self.pile_on_accounts: set[int] = set()  # extra plain members (see `_known`), served like the named ones
         self.dm_channels: dict[int, int] = {}  # user id -> DM channel id, opened by POST /users/@me/channels
         self.closed_dms: set[int] = set()  # users who do not accept DMs from server members (403, code 50007)
+        self.bans: set[int] = set()  # banned user ids: PUT .../bans/{u} adds, DELETE removes (404 / 10026 if not banned)
+        self.timeouts: dict[int, str | None] = {}  # uid -> communication_disabled_until as last PATCHed (None: lifted)
 
     # ---- lifecycle -------------------------------------------------------------------
     async def start(self) -> "FakeDiscord":
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/attachments/{id}/{name}", self._attachment)
+        app.router.add_get("/stickers/{id}.{ext}", self._sticker)  # tests point discord.Asset.BASE here
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -270,22 +275,54 @@ class FakeDiscord:
         await self._send(live[-1], event, data)
 
     # ---- events a test sends ---------------------------------------------------------
-    def message_payload(self, author: int, content: str, channel_id: int = GENERAL, mentions: tuple[int, ...] = (),
-                        reply_to: int | None = None, attachments: tuple[tuple[str, str, bytes], ...] = ()) -> dict:
-        mid = self.new_id()
+    def _attachment_dicts(self, attachments: tuple[tuple[str, str, bytes], ...]) -> list[dict]:
         atts = []
         for filename, ctype, data in attachments:
             aid = self.new_id()
             self.attachments[aid] = data
             url = f"http://127.0.0.1:{self.port}/attachments/{aid}/{filename}"
             atts.append({"id": str(aid), "filename": filename, "size": len(data), "url": url, "proxy_url": url,
-                         "content_type": ctype, "width": 64, "height": 48})
+                         "content_type": ctype or None, "width": 64, "height": 48})
+        return atts
+
+    def serve(self, filename: str, data: bytes) -> str:
+        """Serve bytes at a media-proxy-like URL (what Discord puts in an embed's `proxy_url`)."""
+        aid = self.new_id()
+        self.attachments[aid] = data
+        return f"http://127.0.0.1:{self.port}/attachments/{aid}/{filename}"
+
+    def link_embed(self, kind: str, data: bytes, filename: str = "x.png", origin: str = "https://example.org/x") -> dict:
+        """A link preview as Discord sends it: `image` (a picture link: thumbnail only), `gifv` (a GIF
+        site: MP4 video + thumbnail), `article` (a page with a large image). The original URLs point
+        at the outside world; only `proxy_url`s are served by the fake."""
+        media = {"url": origin + "/" + filename, "proxy_url": self.serve(filename, data), "width": 64, "height": 48}
+        if kind == "image":
+            return {"type": "image", "url": origin, "thumbnail": media}
+        if kind == "gifv":
+            return {"type": "gifv", "url": origin, "video": media,
+                    "thumbnail": {**media, "proxy_url": self.serve("still.png", b"SAFE thumbnail")}}
+        return {"type": "article", "url": origin, "title": "an article", "image": media}
+
+    def message_payload(self, author: int, content: str, channel_id: int = GENERAL, mentions: tuple[int, ...] = (),
+                        reply_to: int | None = None, attachments: tuple[tuple[str, str, bytes], ...] = (),
+                        embeds: tuple[dict, ...] = (), forwarded: dict | None = None, stickers: tuple[dict, ...] = ()) -> dict:
+        """`forwarded`: {"content", "attachments": ((name, type, bytes), ...), "embeds": (...)} of a
+        forwarded message, sent as Discord does (a message reference of type 1 plus a snapshot)."""
+        mid = self.new_id()
+        atts = self._attachment_dicts(attachments)
         payload = {"id": str(mid), "channel_id": str(channel_id), "guild_id": str(CHANNEL_GUILD[channel_id]), "author": user(author),
                    "member": member(author, with_user=False), "content": content, "timestamp": now_iso(),
                    "edited_timestamp": None, "tts": False, "mention_everyone": False,
                    "mentions": [{**user(u), "member": member(u, with_user=False)} for u in mentions],
-                   "mention_roles": [], "attachments": atts, "embeds": [], "pinned": False, "type": 0, "flags": 0,
-                   "components": []}
+                   "mention_roles": [], "attachments": atts, "embeds": list(embeds), "pinned": False, "type": 0, "flags": 0,
+                   "components": [], "sticker_items": list(stickers)}
+        if forwarded is not None:
+            payload["flags"] = 1 << 14  # HAS_SNAPSHOT
+            payload["message_reference"] = {"type": 1, "message_id": str(self.new_id()), "channel_id": str(OTHER), "guild_id": str(GUILD)}
+            payload["message_snapshots"] = [{"message": {
+                "type": 0, "content": forwarded.get("content", ""), "embeds": list(forwarded.get("embeds", ())),
+                "attachments": self._attachment_dicts(tuple(forwarded.get("attachments", ()))), "timestamp": now_iso(),
+                "edited_timestamp": None, "flags": 0, "mentions": [], "mention_roles": [], "components": []}}]
         if reply_to is not None:
             payload["type"] = 19
             payload["message_reference"] = {"message_id": str(reply_to), "channel_id": str(channel_id), "guild_id": str(GUILD)}
@@ -306,17 +343,36 @@ class FakeDiscord:
         await self.dispatch("MESSAGE_CREATE", payload)
         return payload
 
+    async def add_embeds(self, payload: dict, embeds: tuple[dict, ...]) -> dict:
+        """Discord fetched the message's links: a MESSAGE_UPDATE with the previews and no edit time."""
+        updated = dict(payload, embeds=list(payload["embeds"]) + list(embeds))
+        self.messages[int(payload["id"])] = updated
+        await self.dispatch("MESSAGE_UPDATE", updated)
+        return updated
+
     async def interact(self, kind: int, data: dict, who: int, channel_id: int = GENERAL, message: dict | None = None,
                        locale: str = "en-US") -> dict:
-        """Dispatch INTERACTION_CREATE (2 command, 3 component, 5 modal submit); returns the payload."""
+        """Dispatch INTERACTION_CREATE (2 command, 3 component, 5 modal submit); returns the payload.
+
+        In a DM channel (one the bot opened with `who`) it is what Discord sends there: no guild, no member,
+        the `user` object instead, and context 1 (the bot's DM)."""
         iid = self.new_id()
+        dm = channel_id in self.dm_channels.values()
         payload = {"id": str(iid), "application_id": str(APP_ID), "type": kind, "data": data, "guild_id": str(GUILD),
-                   "channel_id": str(channel_id), "channel": channel(channel_id, CHANNELS[channel_id]),
+                   "channel_id": str(channel_id), "channel": None if dm else channel(channel_id, CHANNELS[channel_id]),
                    "member": {**member(who), "permissions": str(permissions_of(who).value)},
                    "token": f"tok{iid}", "version": 1, "app_permissions": str(permissions_of(APP_ID).value),
                    "locale": locale, "guild_locale": "en-US", "entitlements": [],
                    "authorizing_integration_owners": {"0": str(GUILD)}, "context": 0,
                    "attachment_size_limit": 25 * 1024 * 1024}
+        if dm:
+            for key in ("guild_id", "member", "guild_locale"):
+                del payload[key]
+            payload.update(user=user(who), context=1, authorizing_integration_owners={"0": str(GUILD)},
+                           channel={"id": str(channel_id), "type": 1, "last_message_id": None, "flags": 0,
+                                    "recipients": [user(who)]},
+                           app_permissions=str(discord.Permissions(send_messages=True, embed_links=True,
+                                                                   attach_files=True, read_message_history=True).value))
         if message is not None:
             payload["message"] = message
         await self.dispatch("INTERACTION_CREATE", payload)
@@ -345,14 +401,17 @@ class FakeDiscord:
             data["values"] = values
         return await self.interact(3, data, who, channel_id=int(msg["channel_id"]), message=msg, locale=locale)
 
-    async def submit_modal(self, who: int, modal: dict, values: dict[str, str] | str, locale: str = "en-US") -> dict:
-        """Submit a modal the bot opened (`modal` = the callback's data); a str fills every text input."""
+    async def submit_modal(self, who: int, modal: dict, values: dict[str, str] | str, locale: str = "en-US",
+                           channel_id: int = GENERAL) -> dict:
+        """Submit a modal the bot opened (`modal` = the callback's data); a str fills every text input.
+        `channel_id` is where it was opened (a DM channel for a modal opened from a DM)."""
         rows = []
         for comp in _walk(modal.get("components", [])):
             if comp.get("type") == 4:
                 value = values if isinstance(values, str) else values.get(comp["custom_id"], "")
                 rows.append({"type": 1, "components": [{"type": 4, "custom_id": comp["custom_id"], "value": value}]})
-        return await self.interact(5, {"custom_id": modal["custom_id"], "components": rows}, who, locale=locale)
+        return await self.interact(5, {"custom_id": modal["custom_id"], "components": rows}, who, channel_id=channel_id,
+                                   locale=locale)
 
     # ---- waiting on what the bot did -------------------------------------------------
     async def wait_call(self, method: str, path_regex: str, start: int = 0, timeout: float = 5.0) -> Call:
@@ -378,7 +437,20 @@ class FakeDiscord:
         return [c for c in self.calls if c.method == method and pattern.search(c.path)]
 
     # ---- REST ------------------------------------------------------------------------
+    def sticker(self, data: bytes, format_type: int = 1, name: str = "sticker") -> dict:
+        """A sticker item for `message_payload(stickers=...)` (1 PNG, 2 APNG, 3 Lottie, 4 GIF); PNG/APNG bytes
+        are served at /stickers/<id>.png once the test points `discord.asset.Asset.BASE` at the fake."""
+        sid = self.new_id()
+        self.stickers[sid] = data
+        return {"id": str(sid), "name": name, "format_type": format_type}
+
+    async def _sticker(self, request: web.Request) -> web.Response:
+        self.served.append(int(request.match_info["id"]))
+        data = self.stickers.get(int(request.match_info["id"]))
+        return web.Response(status=404) if data is None else web.Response(body=data, headers={"Content-Type": "image/png"})
+
     async def _attachment(self, request: web.Request) -> web.Response:
+        self.served.append(int(request.match_info["id"]))
         data = self.attachments.get(int(request.match_info["id"]))
         if data is None:
             return web.Response(status=404)
@@ -425,6 +497,9 @@ class FakeDiscord:
             result = self._route(request.method, path, body, dict(request.query))
         except KeyError:
             result = None
+        except Refused as exc:  # Discord's own answer for this target (e.g. unbanning someone not banned)
+            call.status = exc.status
+            return _json({"message": exc.message, "code": exc.code}, exc.status)
         if result is None:
             call.status = 404
             return _json({"message": "404: Not Found", "code": 0}, 404)
@@ -513,8 +588,16 @@ class FakeDiscord:
         if parts[0] == "guilds" and len(parts) == 3 and parts[2] == "roles" and method == "GET":
             return roles()
         if parts[0] == "guilds" and len(parts) == 4 and parts[2] == "members" and method == "PATCH":
+            if "communication_disabled_until" in (body or {}):
+                self.timeouts[int(parts[3])] = body["communication_disabled_until"]
             return {**member(int(parts[3])), "communication_disabled_until": (body or {}).get("communication_disabled_until")}
         if parts[0] == "guilds" and len(parts) == 4 and parts[2] == "bans" and method == "PUT":
+            self.bans.add(int(parts[3]))
+            return 204
+        if parts[0] == "guilds" and len(parts) == 4 and parts[2] == "bans" and method == "DELETE":
+            if int(parts[3]) not in self.bans:
+                raise Refused(404, "Unknown Ban", 10026)
+            self.bans.discard(int(parts[3]))
             return 204
         if parts[0] == "interactions" and parts[-1] == "callback" and method == "POST":
             kind = (body or {}).get("type")
@@ -532,6 +615,14 @@ class FakeDiscord:
             if len(parts) == 5 and parts[3] == "messages" and method in ("PATCH", "GET"):
                 return self._bot_message(0, body, mid=1)
         return None
+
+
+class Refused(Exception):
+    """A route's refusal as Discord words it: HTTP status, message and JSON error code."""
+
+    def __init__(self, status: int, message: str, code: int) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code = status, message, code
 
 
 _CHANNEL_PATH = re.compile(r"^/channels/(\d+)(?:/|$)")

@@ -30,7 +30,7 @@ BOT_USER = {"id": 999000, "is_bot": True, "first_name": "Triage", "username": "t
             "can_join_groups": True, "can_read_all_group_messages": True, "supports_inline_queries": False}
 #: Parameters PTB JSON-encodes because they are not strings.
 JSON_PARAMS = {
-    "chat_id", "message_id", "user_id", "until_date", "offset", "limit", "timeout", "reply_markup", "permissions",
+    "only_if_banned", "chat_id", "message_id", "user_id", "until_date", "offset", "limit", "timeout", "reply_markup", "permissions",
     "link_preview_options", "show_alert", "disable_notification", "revoke_messages", "allowed_updates", "commands",
     "message_ids", "drop_pending_updates", "reply_parameters", "protect_content", "use_independent_chat_permissions",
     "sender_chat_id", "cache_time", "scope", "entities", "caption_entities", "allow_sending_without_reply",
@@ -113,6 +113,7 @@ class FakeTelegram:
         self.fail: dict[str, tuple] = {}  # method -> (HTTP code, description[, parameters])
         self.fail_times: dict[str, int] = {}  # method -> how many more calls fail (with `fail`'s answer)
         self.blocked_private: set[int] = set()  # users who never started the bot
+        self.blocked_by: set[int] = set()  # users who started the bot, then blocked it
         self.downloads: list[tuple[str, int]] = []  # (file path, bytes actually sent)
         self.handed_out: dict[int, float] = {}  # update id -> monotonic time getUpdates first handed it to the bot
         self._update_ids = itertools.count(1)
@@ -220,7 +221,8 @@ class FakeTelegram:
     def new_message(self, chat: dict, sender: dict | None, text: str | None = None, *, caption: str | None = None,
                     photo: list[dict] | None = None, document: dict | None = None, reply_to: dict | None = None,
                     entities: list[dict] | None = None, media_group_id: str | None = None,
-                    message_id: int | None = None, sender_chat: dict | None = None) -> dict:
+                    message_id: int | None = None, sender_chat: dict | None = None, sticker: dict | None = None,
+                    video: dict | None = None, animation: dict | None = None, video_note: dict | None = None) -> dict:
         m: dict[str, Any] = {"message_id": message_id or next(self._message_ids), "date": int(time.time()), "chat": chat}
         if sender is not None:
             m["from"] = sender
@@ -238,6 +240,11 @@ class FakeTelegram:
             m["photo"] = photo
         if document is not None:
             m["document"] = document
+        for key, media in (("sticker", sticker), ("video", video), ("animation", animation), ("video_note", video_note)):
+            if media is not None:
+                m[key] = media
+        if animation is not None and document is None:  # as the Bot API does, for old clients
+            m["document"] = {k: v for k, v in animation.items() if k in ("file_id", "file_unique_id", "file_name", "mime_type", "file_size")}
         if reply_to is not None:
             m["reply_to_message"] = reply_to
         if media_group_id is not None:
@@ -394,6 +401,8 @@ class FakeTelegram:
     async def m_sendMessage(self, p, f):
         if int(p["chat_id"]) in self.blocked_private:
             raise _ApiError(403, "Forbidden: bot can't initiate conversation with a user")
+        if int(p["chat_id"]) in self.blocked_by:
+            raise _ApiError(403, "Forbidden: bot was blocked by the user")
         return self._sent(p["chat_id"], text=p.get("text", ""))
 
     async def m_editMessageText(self, p, f):
@@ -413,9 +422,32 @@ class FakeTelegram:
         return [self.member(c, uid) for (c, uid), st in self.members.items() if c == cid and st in ("creator", "administrator")]
 
     async def m_restrictChatMember(self, p, f):
-        if self.members.get((int(p["chat_id"]), int(p["user_id"]))) in ("creator", "administrator"):
+        key = (int(p["chat_id"]), int(p["user_id"]))
+        if self.members.get(key) in ("creator", "administrator"):
             raise _ApiError(400, "Bad Request: user is an administrator of the chat")
-        self.members[(int(p["chat_id"]), int(p["user_id"]))] = "restricted"
+        if self.members.get(key) == "kicked":
+            raise _ApiError(400, "Bad Request: user is banned from the chat")  # not restricted while banned
+        perms = p.get("permissions") or {}
+        # Every permission granted: Telegram lifts the restriction and the user is an ordinary member again.
+        granted = [k for k in perms if k.startswith("can_")]
+        self.members[key] = "member" if granted and all(perms[k] is True for k in granted) else "restricted"
+        return True
+
+    async def m_unbanChatMember(self, p, f):
+        """As the Bot API: with only_if_banned a user who is not banned is left alone; without it an unban also
+        removes a present member from the chat."""
+        key = (int(p["chat_id"]), int(p["user_id"]))
+        status = self.members.get(key)
+        if status in ("creator", "administrator"):
+            raise _ApiError(400, "Bad Request: can't remove chat owner" if status == "creator" else
+                            "Bad Request: user is an administrator of the chat")
+        if status == "kicked":
+            self.members[key] = "left"
+        elif not p.get("only_if_banned") and status in ("member", "restricted"):
+            self.members[key] = "left"
+        return True
+
+    async def m_unbanChatSenderChat(self, p, f):
         return True
 
     async def m_banChatMember(self, p, f):

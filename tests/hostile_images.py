@@ -139,3 +139,92 @@ HOSTILE: list[tuple[str, object, str | None]] = [
     ("PNG declaring 100000x100000", lambda: png_declaring(100_000, 100_000), "too_many_pixels"),
     ("PNG declaring 10000x10000", lambda: png_declaring(10_000, 10_000), "too_many_pixels"),
 ]
+
+
+# ---- videos and animated stickers ------------------------------------------------------------
+
+
+def _patch_tkhd(data: bytes, width: int, height: int) -> bytes:
+    """Rewrite every MP4/MOV track header's declared width x height (16.16 fixed point)."""
+    out = bytearray(data)
+    start = 0
+    while (i := out.find(b"tkhd", start)) >= 4:
+        (size,) = struct.unpack_from(">I", out, i - 4)
+        struct.pack_into(">II", out, i - 4 + size - 8, width << 16, height << 16)
+        start = i + 4
+    return bytes(out)
+
+
+def mp4_declaring(width: int, height: int) -> bytes:
+    """A tiny real MP4 whose track header claims `width` x `height`."""
+    from tests.media_files import video
+
+    return _patch_tkhd(video(None, n=3, size=(64, 48)), width, height)
+
+
+def webm_declaring(width: int, height: int) -> bytes:
+    """A tiny real WebM whose PixelWidth/PixelHeight elements are rewritten (sizes kept at 2 bytes)."""
+    from tests.media_files import video
+
+    data = bytearray(video(None, "webm", n=3, size=(64, 48)))
+    for eid, value in ((0xB0, width), (0xBA, height)):
+        i = data.index(bytes([eid, 0x81]))  # 1-byte value as OpenCV's muxer writes 64/48
+        data[i : i + 3] = bytes([eid, 0x82]) + value.to_bytes(2, "big")[:1]
+        data.insert(i + 3, value & 0xFF)
+    return bytes(data)
+
+
+def mp4_lying_small(width: int, height: int) -> bytes:
+    """A real `width` x `height` MP4 whose track header claims 64 x 48: only the decoder knows the truth."""
+    from tests.media_files import video
+
+    return _patch_tkhd(video(None, n=2, size=(width, height)), 64, 48)
+
+
+def webm_without_duration(frames: int) -> bytes:
+    """A WebM whose Duration element is blanked out (a Void element of the same length), as a live
+    recording has none: the frame count is unknown and the decoder must read forward, within its budget."""
+    from tests.media_files import video
+
+    data = bytearray(video(None, "webm", n=frames, size=(32, 32)))
+    i = data.index(b"\x44\x89")
+    size = data[i + 2] & 0x7F
+    data[i : i + 3 + size] = b"\xec" + bytes([0x80 | (size + 1)]) + b"\x00" * (size + 1)
+    return bytes(data)
+
+
+def truncated(data: bytes, keep: float = 0.5) -> bytes:
+    return data[: int(len(data) * keep)]
+
+
+def gzip_bomb(size: int) -> bytes:
+    """A .tgs-looking gzip of `size` zero bytes (a few KB that inflate to `size`)."""
+    import gzip
+
+    return gzip.compress(b"\x00" * size, 9)
+
+
+def _mp4(n: int = 3, size: tuple[int, int] = (64, 48), container: str = "mp4") -> bytes:
+    from tests.media_files import video
+
+    return video(None, container, n=n, size=size)
+
+
+#: (name, builder, refusal code or None for "decoded: frames sampled within the caps")
+HOSTILE_MEDIA: list[tuple[str, object, str | None]] = [
+    ("MP4 declaring 30000x30000", lambda: mp4_declaring(30000, 30000), "too_many_pixels"),
+    ("MP4 declaring 5000x5000", lambda: mp4_declaring(5000, 5000), "too_many_pixels"),
+    ("WebM declaring 9000x9000", lambda: webm_declaring(9000, 9000), "too_many_pixels"),
+    ("MP4 truncated to half", lambda: truncated(_mp4(30, (160, 120))), "corrupt"),
+    ("WebM truncated to a third", lambda: truncated(_mp4(30, (160, 120), "webm"), 0.33), None),
+    ("MP4 header then garbage", lambda: _mp4()[:32] + bytes(range(256)) * 64, "corrupt"),
+    ("EBML magic then garbage", lambda: b"\x1a\x45\xdf\xa3" + bytes(range(256)) * 64, "corrupt"),
+    ("AVI (not an accepted container)", lambda: b"RIFF\x00\x10\x00\x00AVI LIST" + b"\x00" * 512, "unrecognised"),
+    ("HLS playlist naming a local file", lambda: b"#EXTM3U\n#EXTINF:1,\nfile:///etc/passwd\n", "unrecognised"),
+    ("MP4 of 5000 frames", lambda: _mp4(5000, (16, 16)), None),
+    ("WebM of 3000 frames without a duration", lambda: webm_without_duration(3000), None),
+    ("WebM header then 1 MB of look-alike Video elements", lambda: b"\x1a\x45\xdf\xa3" + b"\xe0\x82\xb0\x81" * 250_000, "corrupt"),
+    ("MP4 header then 500,000 track-header look-alikes", lambda: _mp4()[:32] + b"\x00\x00\x00\x5ctkhd" * 500_000, "too_many_pixels"),
+    ("tgs inflating to 64 MB", lambda: gzip_bomb(64 << 20), "too_large"),
+    ("tgs that is not gzip after its magic", lambda: b"\x1f\x8b" + b"\xff" * 200, "corrupt"),
+]

@@ -68,7 +68,7 @@ def test_stats(filled_db):
 
 
 def test_review_interactive(filled_db):
-    r = run("review", "--db", filled_db, "--server", "discord:a", "--reviewer", "mod1", input="c\nconfirmed abuse\nd\n\n")
+    r = run("review", "--db", filled_db, "--server", "discord:a", "--reviewer", "mod1", input="nconfirmed abuse\ncd")
     assert r.exit_code == 0
     assert "Reviewed 2 item(s); 0 still open" in r.output
     with Store.open(filled_db) as s:
@@ -258,7 +258,7 @@ def test_json_depth_is_checked_without_recursion(line, deep):
 
 @pytest.mark.parametrize("note", [b"\xff\xfe bukan utf-8", b"catatan \xc3", "kasar sekali \u2014 ok".encode()])
 def test_review_prompt_answers_in_another_encoding(filled_db, note):
-    r = CliRunner().invoke(main, ["review", "--db", str(filled_db), "--server", "discord:a"], input=b"c\n" + note + b"\nq\n",
+    r = CliRunner().invoke(main, ["review", "--db", str(filled_db), "--server", "discord:a"], input=b"n" + note + b"\ncq",
                            catch_exceptions=False)
     assert r.exit_code == 0 and "Reviewed 1 item(s)" in r.output
     r = run("export", "--db", filled_db, "--format", "ndjson")

@@ -423,7 +423,7 @@ async def test_triage_commands_declare_default_member_permissions(env):
     group = env.client.tree.get_command("triage")
     assert group.default_permissions == Permissions(manage_messages=True) and group.guild_only
     assert {c.name for c in group.commands} == {"setup", "queue", "stats", "scan", "export", "anchor",
-                                                  "member", "note"}
+                                                  "member", "note", "hold"}
 
 
 async def test_anchor_is_posted_for_the_channel_to_witness(env):
@@ -756,3 +756,15 @@ async def test_flood_through_a_small_queue_loses_nothing_and_commands_still_answ
     finally:
         await stop_client(e)
         store.close()
+
+
+# ---- decisions: precision from reviews in /triage stats ------------------------------------------
+async def test_stats_shows_precision_from_reviews(env):
+    _, alert, fid = await flag_one(env, "bokep 1")
+    await click(env, BOB, alert, "confirm", fid)
+    _, alert2, fid2 = await flag_one(env, "bokep 2", author=DAVE)
+    await click(env, BOB, alert2, "dismiss", fid2)
+    await wait_until(lambda: env.store.flag(SERVER, fid2).status == "dismissed")
+    kind, text = await reply_of(env, await env.fake.slash(BOB, "triage", "stats"))
+    assert "Precision from 2 reviews: sexual 50% of 2" in text
+    assert "sexual: not enough decisions yet (2 of 30)" in text and "racial: not enough decisions yet (0 of 30)" in text

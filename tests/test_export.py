@@ -109,3 +109,17 @@ def test_bot_exports_are_signed_and_carry_the_anchor(seeded, fmt):
     result = check_export(res.data, res.manifest)
     assert result.ok, result.problems
     assert result.rows == 2 and result.redacted == 2  # each flag's report row is redacted (reporters left out)
+
+
+@pytest.mark.parametrize("rows", ["abc", "2", None, [], {"x": 1}, 10**30, -1, "dua"])
+def test_tampered_anchor_rows_are_a_problem_not_a_crash(seeded, rows):
+    """Found by mypy: a manifest's anchor `rows` that is not an integer raised (ValueError, unhashable list)
+    instead of being reported, so `verify-export` crashed on exactly the file it should explain."""
+    from bot.export_check import check_export
+
+    res = export_bytes(seeded, "ndjson", "discord:a")
+    manifest = json.loads(json.dumps(res.manifest))
+    manifest["anchors"]["discord:a"]["rows"] = rows
+    result = check_export(res.data, manifest)
+    assert not result.ok
+    assert any("manifest's head" in p or "signature" in p for p in result.problems), result.problems

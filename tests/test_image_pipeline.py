@@ -153,3 +153,76 @@ async def test_protect_twice_reuses_her_entry_and_says_so(img_pipeline, store):
     assert img_pipeline.unprotect("discord:s1", "victim", first.entry_id)
     back = await img_pipeline.protect("discord:s1", demo_images.variant("original"), "victim")
     assert back.ok and not back.reused and back.entry_id not in (first.entry_id, other.entry_id)
+
+
+# ---- every kind of media (issue 17 item 4) ----------------------------------------------------
+def _media_table():
+    from tests.hostile_images import gzip_bomb, mp4_declaring, truncated
+    from tests.media_files import animation, benign, picture, still, tgs, video
+
+    kinds = {
+        "MP4": (lambda p: video(p, "mp4", n=8, at=5), "video"),
+        "WebM": (lambda p: video(p, "webm", n=8, at=5), "video"),
+        "animated GIF": (lambda p: animation(p, "GIF", n=6, at=4), "image"),
+        "animated WebP": (lambda p: animation(p, "WEBP", n=6, at=4), "image"),
+        "WebP sticker": (lambda p: still(p, "WEBP"), "image"),
+        "tgs sticker": (lambda p: tgs(p), "sticker"),
+    }
+    hostile = {
+        "MP4": lambda: truncated(video(None, n=20, size=(160, 120))),
+        "WebM": lambda: mp4_declaring(20000, 20000),
+        "animated GIF": lambda: b"GIF89a" + b"\xff" * 64,
+        "animated WebP": lambda: b"RIFF\x10\x00\x00\x00WEBPVP8X" + b"\x00" * 20,
+        "WebP sticker": lambda: b"\x00" * 10,
+        "tgs sticker": lambda: gzip_bomb(16 << 20),
+    }
+    rows = []
+    for name, (build, kind) in kinds.items():
+        rows.append(pytest.param(name, kind, lambda b=build: b(picture("reshare_jpeg")), "reshare", id=f"{name}-reshare"))
+        rows.append(pytest.param(name, kind, lambda b=build: b(benign(4)), None, id=f"{name}-benign"))
+        rows.append(pytest.param(name, kind, hostile[name], "refused", id=f"{name}-hostile"))
+    return rows
+
+
+@needs_opencv
+@pytest.mark.parametrize("name,kind,build,expect", _media_table())
+async def test_every_media_kind_through_the_pipeline(img_pipeline, store, name, kind, build, expect):
+    await img_pipeline.protect("discord:s1", demo_images.variant("original"), "victim")
+    img_pipeline.adapters["discord"].files["x://media"] = build()
+    text = "lihat, lewd" if expect == "refused" else "lihat"
+    d = await img_pipeline.handle(make_message(text, attachments=(Attachment(kind=kind, url="x://media"),)))
+    if expect == "reshare":
+        assert d.flagged and "reshare" in d.labels and store.flag("discord:s1", d.flag_id).targets == ("victim",)
+    elif expect is None:
+        assert "reshare" not in d.labels
+    else:  # refused with a reason, the message's text still checked, no worker killed
+        assert d.flagged and d.labels == ("sexual",) and img_pipeline.image_scanner.pool.killed == 0
+
+
+# ---- identical bytes seen again -----------------------------------------------------------------
+async def test_identical_media_is_scanned_once_until_the_bank_changes(img_pipeline, store):
+    scanner = img_pipeline.image_scanner
+    first = await img_pipeline.handle(with_image("reshare_jpeg"))
+    again = await img_pipeline.handle(with_image("reshare_jpeg"))
+    assert not first.flagged and not again.flagged and scanner.cache_hits == 1
+    await img_pipeline.protect("discord:s1", demo_images.variant("original"), "victim")  # the bank changed
+    after = await img_pipeline.handle(with_image("reshare_jpeg"))
+    assert after.labels == ("reshare",) and scanner.cache_hits == 1
+    assert (await img_pipeline.handle(with_image("reshare_jpeg"))).labels == ("reshare",) and scanner.cache_hits == 2
+
+
+@pytest.mark.parametrize("name", ["garbage", "text", "bomb"])
+async def test_refusals_of_the_bytes_are_remembered(img_pipeline, name):
+    scanner = img_pipeline.image_scanner
+    for _ in range(2):
+        await img_pipeline.handle(with_image(name))
+    assert scanner.cache_hits == 1
+
+
+async def test_a_timeout_is_not_remembered(store, db_path):
+    settings = make_settings(db_path)
+    with ImageWorkerPool(1, nudity=False) as slow_pool:
+        scanner = ImageScan(store, settings, nudity=False, pool=slow_pool, limits=Limits(max_jpeg_scans=10**6, timeout=0.3))
+        bomb = scan_bomb(4000, 4000, 1000)
+        assert scanner.scan(bomb, ["discord:s1"]).error and scanner.scan(bomb, ["discord:s1"]).error
+    assert scanner.cache_hits == 0 and slow_pool.killed == 2

@@ -3,6 +3,7 @@ before the timeout with bounded memory, an overrunning worker is killed and repl
 matching through the worker equals matching in-process."""
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import threading
@@ -15,7 +16,8 @@ from classifiers.images.bank import BankIndex, fingerprint
 from classifiers.images.decode import Limits, decode
 from classifiers.images.nsfw import nudity_available
 from classifiers.images.worker import ImageRejected, ImageWorkerPool, peak_rss, scan
-from tests.hostile_images import HOSTILE, scan_bomb
+from tests.hostile_images import HOSTILE, HOSTILE_MEDIA, scan_bomb
+from tests.media_files import picture, tgs, video
 
 #: the issue's target: a worker's peak with NudeNet loaded, per image
 MAX_WORKER_RSS = 400 * 1024 * 1024
@@ -153,6 +155,50 @@ def test_records_from_the_worker_equal_in_process_records() -> None:
     with ImageWorkerPool(1, nudity=False) as p:
         out = scan(p, data, nudity=False)
     assert out.records == fingerprint(decode(data).image).to_records()
+
+
+needs_opencv = pytest.mark.skipif(importlib.util.find_spec("cv2") is None,
+                                  reason="videos are read with OpenCV's FFmpeg (pip install 'triagebot[images]')")
+
+
+@needs_opencv
+@pytest.mark.parametrize("name,build,code", HOSTILE_MEDIA, ids=[h[0] for h in HOSTILE_MEDIA])
+def test_hostile_media_is_refused_in_the_worker_with_bounded_memory(pool, name, build, code) -> None:
+    data = build()
+    if code is None:
+        out = scan(pool, data)
+        assert out.records and out.n_frames >= 1
+        peak = out.peak_rss
+    else:
+        with pytest.raises(ImageRejected) as exc:
+            scan(pool, data)
+        assert exc.value.code == code, exc.value.reason
+        (pid,) = pool.pids()
+        peak = peak_rss(pid)
+    assert pool.killed == 0
+    if peak:
+        assert peak < MAX_WORKER_RSS, f"{peak / 2**20:.0f} MB"
+
+
+@needs_opencv
+@pytest.mark.parametrize("build", [lambda: video(picture(), n=6, at=3), lambda: tgs(picture())], ids=["MP4", "tgs"])
+def test_media_matches_through_the_worker(build) -> None:
+    index = BankIndex()
+    index.add(7, fingerprint(picture()))
+    with ImageWorkerPool(1, nudity=False) as p:
+        out = scan(p, build(), [index], nudity=False)
+    assert out.match is not None and out.match.entry_id == 7
+
+
+@needs_opencv
+def test_a_video_gets_the_video_timeout_and_is_killed_past_it() -> None:
+    """Videos get `Limits.video_timeout`, not the picture timeout; past it the worker is killed."""
+    slow = video(None, n=400, size=(320, 240))
+    with ImageWorkerPool(1, nudity=False) as p:
+        assert scan(p, slow, limits=Limits(timeout=0.0001, video_timeout=30)).n_frames == 400
+        with pytest.raises(ImageRejected) as exc:
+            scan(p, slow, limits=Limits(timeout=30, video_timeout=0.0001))
+        assert exc.value.code == "timeout" and p.killed == 1
 
 
 def test_pool_size_must_be_positive() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import parse_settings
-from bot.models import utcnow
+from bot.models import Review, utcnow
 from bot.pipeline import Pipeline
 from bot.platforms.telegram_bot import build_application, start_polling
 from bot.platforms.telegram_render import callback_data, parse_callback
@@ -752,3 +752,13 @@ async def test_a_private_chat_can_be_the_moderators_chat(tmp_path, monkeypatch):
     finally:
         await stop_env(env)
     assert not env.errors
+
+
+# ---- decisions: precision from reviews in /stats -------------------------------------------------
+async def test_stats_shows_precision_from_reviews(env: Env):
+    fid, _ = await _flag_one(env)
+    env.store.record_review(Review(fid, SERVER, "dismiss", "100", "appeal reversed: a quote"))
+    await env.fake.send(supergroup(MODS, "Mods"), MEMBER, "/stats", entities=[{"type": "bot_command", "offset": 0, "length": 6}])
+    reply = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS and "Precision" in c.params["text"])
+    text = reply[0].params["text"]
+    assert "Precision from 1 reviews: racial 0% of 1" in text and "racial: not enough decisions yet (1 of 30)" in text

@@ -11,5 +11,6 @@ from bot.cli import member_commands  # noqa: E402,F401
 from bot.cli import bank_commands  # noqa: E402,F401
 from bot.cli import note_commands  # noqa: E402,F401
 from bot.cli import evidence_commands  # noqa: E402,F401
+from bot.cli import appeal_commands  # noqa: E402,F401
 
 __all__ = ["main"]

@@ -81,8 +81,11 @@ def hold() -> None:
 def _hold_target(store: Store, flag_id: int | None, incident_id: int | None) -> tuple[str, str, int]:
     if (flag_id is None) == (incident_id is None):
         raise click.UsageError("give exactly one of --flag N or --incident N")
-    target, ident = ("flag", flag_id) if flag_id is not None else ("incident", incident_id)
-    server = store.flag_server(ident) if target == "flag" else store.incident_server(ident)
+    if flag_id is not None:
+        target, ident, server = "flag", flag_id, store.flag_server(flag_id)
+    else:
+        assert incident_id is not None  # exactly one was given (checked above)
+        target, ident, server = "incident", incident_id, store.incident_server(incident_id)
     if server is None:
         raise click.ClickException(f"no {target} #{ident}")
     return server, target, ident

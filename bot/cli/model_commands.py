@@ -42,7 +42,7 @@ def classify_cmd(texts: tuple[str, ...], input_file: str | None, input_fmt: str 
     scored = iter(model.classify_batch(good, n_jobs=0)) if good else iter(())
     failed = 0
     for it in items:
-        if it.error is not None:
+        if it.error is not None or it.text is None:  # the same items `good` left out
             failed += 1
             click.echo(json.dumps({"line": it.line, "error": it.error}, ensure_ascii=False) if fmt == "jsonl"
                        else f"error: {it.error}")
@@ -79,14 +79,52 @@ def lean_model_cmd(model_path: Path | None) -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write model.skops and the model cards (default: the package's classifiers/resources/).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
-def train_cmd(data_dir: Path, out_dir: Path | None, no_progress: bool) -> None:
-    """Train the text model reproducibly and write its model card."""
+@click.option("--decisions", "decisions_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Fold in moderators' decisions: the bot's database, or a CSV from `export --training`.")
+@click.option("--decisions-weight", type=click.FloatRange(0.0, 100.0, min_open=True), default=None,
+              help="Sample weight of a decision row (default: classifiers/train.py DECISIONS_WEIGHT).")
+def train_cmd(data_dir: Path, out_dir: Path | None, no_progress: bool, decisions_path: Path | None,
+              decisions_weight: float | None) -> None:
+    """Train the text model reproducibly and write its model card.
+
+    With --decisions, reviewed flags become extra training rows (never evaluation rows), recorded in the card.
+    """
     from classifiers.train import train
 
-    card = train(data_dir, out_dir, progress=not no_progress)
+    decisions = info = None
+    if decisions_path is not None:
+        decisions, info = _load_decisions(decisions_path)
+        click.echo(f"decisions: {info['summary']}")
+    params = {"decisions_weight": decisions_weight} if decisions_weight is not None else None
+    card = train(data_dir, out_dir, progress=not no_progress, params=params, decisions=decisions, decisions_info=info)
     click.echo(f"wrote {card['model_file']} ({card['model_bytes'] / 1e6:.1f} MB), thresholds {card['thresholds']}")
+    if card.get("decisions"):
+        d = card["decisions"]
+        click.echo(f"  decisions: {d['rows_used']} rows used of {d['rows_given']} (weight {d['weight']}), "
+                   f"from {len(d.get('servers') or [])} server(s); never evaluated on")
     for m in card["loso"]:
         click.echo(f"  {m['fold']:<28} {m['label']:<7} {m['lang']}  AUC {m['roc_auc']}  recall {m['recall']}  FPR {m['fpr']}")
+
+
+def _load_decisions(path: Path):
+    """(Dataset, card info) from a triagebot database or an `export --training` CSV."""
+    from datetime import datetime, timezone
+
+    from bot import training_export as tx
+    from bot.store import Store
+    from classifiers.base import TEXT_LABELS
+    from classifiers.data import decisions_dataset
+
+    if path.suffix.lower() == ".csv":
+        rows = tx.read_training_csv(path)
+        summary = tx.count(rows)
+        exported = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    else:
+        with Store.open(path, migrate=False) as store:
+            rows, summary = tx.decision_rows(store)
+        exported = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ds = decisions_dataset([r.text for r in rows], [[r.labels[label] for label in TEXT_LABELS] for r in rows])
+    return ds, {"from": path.name, "servers": sorted(summary.servers), "exported_at": exported, "summary": summary.text()}
 
 
 @main.command("eval")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import getpass
+import io
 import json
 import logging
 import sys
@@ -13,18 +14,37 @@ from bot.cli.app import main
 from bot.cli.options import When, db_option, server_option
 from bot.cli.text_input import CleanText, clean_text
 from bot import export as export_mod
+from bot import precision as precision_mod
+from bot import training_export
 from bot import retention as retention_policy
 from bot.config import load_settings
 from bot.models import REVIEW_DECISIONS, STATUSES
 from bot.review import review_flag
 from bot.audit_chain import parse_head
-from bot.store import Store
-from bot.terminal import flag_detail, incident_lines, stats_text
+from bot.store import FlagView, Store
+from bot.terminal import flag_detail, incident_lines, one_line, stats_text
 from classifiers.base import LABELS
 
 log = logging.getLogger(__name__)
 
+#: One keystroke per decision (no Enter): what `review` records for each.
 _KEYS = {"c": "confirm", "d": "dismiss", "e": "escalate"}
+_DONE = {"confirm": "confirmed", "dismiss": "dismissed", "escalate": "escalated"}
+_HELP = "[c]onfirm  [d]ismiss  [e]scalate  [s]kip  [n]ote  [q]uit"
+#: Keys that end the session: q, Ctrl-C, Ctrl-D, and end of input ("").
+_QUIT = ("q", "\x03", "\x04", "")
+
+
+def _key() -> str:
+    """One keystroke, lower-cased; without a terminal (a pipe, a script) the first character of the next line."""
+    try:
+        ch = click.getchar()
+    except (KeyboardInterrupt, EOFError):
+        return "q"
+    except OSError:  # no controlling terminal: read answers line by line
+        line = sys.stdin.readline()
+        return (line.strip()[:1].lower() or "\n") if line else ""  # a blank line is no key; end of input quits
+    return ch.lower()
 
 
 @main.command()
@@ -35,40 +55,87 @@ _KEYS = {"c": "confirm", "d": "dismiss", "e": "escalate"}
 @click.option("--decision", type=click.Choice(REVIEW_DECISIONS), default=None, help="With --flag: the decision to record.")
 @click.option("--note", type=CleanText(), default="", help="With --flag: a note for the record.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
-def review(db_path: Path, server: str | None, reviewer: str, flag_id: int | None, decision: str | None, note: str, limit: int) -> None:
-    """Work through the pending queue: [c]onfirm, [d]ismiss, [e]scalate, [s]kip or [q]uit, with a note."""
+@click.option("--label", type=click.Choice(LABELS), default=None, help="Only items flagged with this label.")
+@click.option("--author", type=CleanText(), default=None, help="Only items by this member id.")
+@click.option("--incident", type=click.IntRange(1, 2**63 - 1), default=None, help="Only the open items of this incident.")
+def review(db_path: Path, server: str | None, reviewer: str, flag_id: int | None, decision: str | None, note: str, limit: int,
+           label: str | None, author: str | None, incident: int | None) -> None:
+    """Work through the open queue, one keystroke per item: c confirm, d dismiss, e escalate, s skip, n note, q quit."""
     if (flag_id is None) != (decision is None):
         raise click.UsageError("--flag and --decision go together")
     with Store.open(db_path) as store:
-        if flag_id is not None:
+        if flag_id is not None and decision is not None:  # both or neither (checked above)
             f = review_flag(store, flag_id, decision, reviewer, note, server)
             click.echo(f"flag #{f.id}: {f.status}")
             return
-        items = store.queue(server, limit=limit)
-        incs = store.incidents(server, with_flags=True)
+        items, total = store.review_queue(server, limit=limit, label=label, author=author, incident=incident)
+        filtered = label is not None or author is not None or incident is not None
+        incs = [] if filtered else store.incidents(server, with_flags=True)
         if incs:
             click.echo(incident_lines(incs) + "\n")
         if not items:
-            click.echo("The review queue is empty.")
+            click.echo("No open items match the filters." if filtered else "The review queue is empty.")
             return
+        more = total - len(items)
+        click.echo(f"{total} open item(s)" + (f"; showing the oldest {len(items)}, {more} more (raise --limit)" if more else "")
+                   + f". Keys: {_HELP}")
         done = 0
         for i, f in enumerate(items, 1):
             click.echo(f"\n[{i}/{len(items)}] " + flag_detail(f))
-            key = click.prompt("[c]onfirm, [d]ismiss, [e]scalate, [s]kip, [q]uit", type=click.Choice(["c", "d", "e", "s", "q"]), show_choices=False)
-            if key == "q":
+            for line in review_history(store, f):
+                click.echo(line)
+            outcome = _decide(store, f, reviewer)
+            if outcome == "quit":
                 break
-            if key == "s":
-                continue
-            text = clean_text(click.prompt("note (optional)", default="", show_default=False))
-            review_flag(store, f.id, _KEYS[key], reviewer, text, f.server)
-            done += 1
-            click.echo(f"-> {_KEYS[key]}ed" if key != "e" else "-> escalated")
-        click.echo(f"\nReviewed {done} item(s); {store.pending_count(server)} still open.")
+            if outcome != "skip":
+                done += 1
+        left = store.pending_count(server)
+        click.echo(f"\nReviewed {done} item(s); {left} still open." + (f" {more} more matched beyond --limit." if more else ""))
+
+
+def _decide(store: Store, f: FlagView, reviewer: str) -> str:
+    """Read keys for one item until it is decided, skipped or the session ends; returns what happened."""
+    note = ""
+    while True:
+        click.echo(f"{_HELP} > ", nl=False)
+        key = _key()
+        if key in _QUIT:
+            click.echo("quit")
+            return "quit"
+        if key in ("\r", "\n", " ", "\t"):
+            click.echo("")
+            continue
+        if key == "s":
+            click.echo("skipped")
+            return "skip"
+        if key == "n":
+            click.echo("")
+            note = clean_text(click.prompt("note", default=note, show_default=bool(note)))
+            continue
+        if key in _KEYS:
+            decision = _KEYS[key]
+            review_flag(store, f.id, decision, reviewer, note, f.server)
+            click.echo(f"-> {_DONE[decision]}" + (" (with note)" if note else ""))
+            return decision
+        click.echo(f"? {one_line(key, 4)!r} is not a key here")
+
+
+def review_history(store: Store, f: FlagView) -> list[str]:
+    """The reviews before the last one (flag_detail shows that) with their notes, and the notes on the flag,
+    oldest first, as safe single lines."""
+    lines = []
+    for r in store.reviews_for(f.server, [f.id]).get(f.id, [])[:-1]:
+        lines.append("  earlier review: " + one_line(f"{r['at'][:16].replace('T', ' ')} {r['decision']} by {r['reviewer']}"
+                                               + (f": {r['note']}" if r["note"] else ""), 200))
+    for n in store.notes(f.server, "flag", str(f.id)):
+        lines.append("  note:     " + one_line(f"{n['created_at'][:16].replace('T', ' ')} {n['author_id']}: {n['text']}", 200))
+    return lines
 
 
 @main.command()
 @db_option()
-@click.option("--format", "fmt", type=click.Choice(export_mod.FORMATS), required=True)
+@click.option("--format", "fmt", type=click.Choice(export_mod.FORMATS), default=None, help="Evidence export format (not with --training).")
+@click.option("--training", is_flag=True, help="Instead: reviewed flags as labelled training CSV (text,lang,sexual,racial,source,...).")
 @server_option("Only this server's rows (recommended when handing evidence over).")
 @click.option("--since", type=When(), default=None, help="Flags created at or after this time (UTC).")
 @click.option("--until", type=When(), default=None, help="Flags created before this time (UTC).")
@@ -77,8 +144,19 @@ def review(db_path: Path, server: str | None, reviewer: str, flag_id: int | None
 @click.option("--include-reporters", is_flag=True, help="Include reporter ids (left out by default to protect reporters).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write here (plus OUTPUT.manifest.json) instead of standard output.")
-def export(db_path: Path, fmt: str, server: str | None, since, until, label, status, include_reporters: bool, output: Path | None) -> None:
-    """Export flags with their verdicts, reports, reviews, actions and chain hashes, with a signed manifest."""
+def export(db_path: Path, fmt: str | None, training: bool, server: str | None, since, until, label, status, include_reporters: bool,
+           output: Path | None) -> None:
+    """Export flags with their verdicts, reports, reviews, actions and chain hashes, with a signed manifest.
+
+    With --training: reviewed flags whose content is still retained, as labelled CSV for `train --decisions`.
+    """
+    if training:
+        if fmt or since or until or label or status or include_reporters:
+            raise click.UsageError("--training takes only --server and -o (it exports every reviewed flag)")
+        _export_training(db_path, server, output)
+        return
+    if fmt is None:
+        raise click.UsageError("give --format csv|json|ndjson, or --training")
     if since and until and since >= until:
         raise click.BadParameter("--since must be before --until", param_hint="--since")
     if output is not None and not output.parent.is_dir():
@@ -96,6 +174,22 @@ def export(db_path: Path, fmt: str, server: str | None, since, until, label, sta
         click.echo(f"wrote {manifest['rows']} rows to {output} (sha256 {manifest['sha256']}); manifest {mpath}")
 
 
+def _export_training(db_path: Path, server: str | None, output: Path | None) -> None:
+    if output is not None and not output.parent.is_dir():
+        raise click.ClickException(f"the output folder {output.parent} does not exist")
+    with Store.open(db_path) as store:
+        rows, summary = training_export.decision_rows(store, server)
+    if output is None:
+        buf = io.StringIO()
+        training_export.write_training_csv(rows, buf)
+        click.echo(buf.getvalue(), nl=False)
+        click.echo(summary.text(), err=True)
+        return
+    with output.open("w", encoding="utf-8", newline="") as fh:
+        training_export.write_training_csv(rows, fh)
+    click.echo(f"wrote {output}: {summary.text()}")
+
+
 class _TextOut:
     """stdout without a binary buffer (click's test runner)."""
 
@@ -107,8 +201,24 @@ class _TextOut:
 @db_option()
 @server_option()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def stats(db_path: Path, server: str | None, as_json: bool) -> None:
+@click.option("--precision", "with_precision", is_flag=True,
+              help="Instead: precision per label, detector and reason term from reviews, and a suggested threshold per label.")
+@click.option("--target", type=click.FloatRange(0.0, 1.0, min_open=True), default=precision_mod.DEFAULT_TARGET, show_default=True,
+              help="With --precision: the precision a suggested threshold must reach.")
+@click.option("--min-decisions", type=click.IntRange(1, 10**6), default=precision_mod.DEFAULT_MIN_DECISIONS, show_default=True,
+              help="With --precision: reviewed flags needed at or above a suggested threshold.")
+def stats(db_path: Path, server: str | None, as_json: bool, with_precision: bool, target: float, min_decisions: int) -> None:
     """Counts of flags by status, label and source, plus reports, reviews, actions and incidents."""
+    if with_precision:
+        with Store.open(db_path) as store:
+            reports = precision_mod.precision_reports(store, server, target, min_decisions)
+        if as_json:
+            click.echo(json.dumps([r.as_dict() for r in reports], indent=2, sort_keys=True, ensure_ascii=False))
+        elif not reports:
+            click.echo("no servers in this database")
+        else:
+            click.echo("\n\n".join(precision_mod.report_text(r) for r in reports))
+        return
     with Store.open(db_path) as store:
         data = store.stats(server)
         if as_json:

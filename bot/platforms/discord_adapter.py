@@ -17,6 +17,7 @@ import discord
 
 from bot.download import download_capped
 from bot.models import Action, ActionResult, Attachment, utcnow
+from bot.platforms.discord_appeals import appeal_embed, notice_message
 from bot.platforms.discord_render import escape, failure_notice, render_alert
 from bot.platforms.discord_incident_views import alert_view
 
@@ -54,7 +55,9 @@ class DiscordAdapter:
     async def execute(self, action: Action) -> ActionResult:
         handler: Callable[[Action], Awaitable[ActionResult]] | None = {
             "notify": self._notify, "ping": self._ping, "notice": self._notice, "delete": self._delete, "timeout": self._timeout, "ban": self._ban,
-            "warn": self._warn}.get(action.kind)
+            "warn": self._warn, "untimeout": self._untimeout, "unban": self._unban,
+            "appeal_notice": self._member_message, "appeal_outcome": self._member_message,
+            "appeal_alert": self._appeal_alert}.get(action.kind)
         if handler is None:
             return ActionResult(ok=False, detail=f"discord adapter cannot {action.kind}")
         if self._closing:
@@ -92,7 +95,7 @@ class DiscordAdapter:
     async def _failed(self, action: Action, detail: str, *, gone: bool = False,
                       retry_after: float | None = None) -> ActionResult:
         log.warning("discord %s failed in %s (flag %s): %s", action.kind, action.server, action.flag_id, detail)
-        if action.kind != "notify":
+        if action.kind not in ("notify", "appeal_alert"):  # those are in the mod channel: nowhere else to say it
             await self._post_notice(action, detail)
         return ActionResult(ok=False, detail=detail, gone=gone, retry_after=retry_after)
 
@@ -166,24 +169,27 @@ class DiscordAdapter:
         return ActionResult(ok=True, detail="notice posted", ref=str(sent.id))
 
     async def _delete(self, action: Action) -> ActionResult:
-        if not (action.channel_id or "").isdigit() or not (action.message_id or "").isdigit():
+        channel_id, message_id = action.channel_id or "", action.message_id or ""
+        if not channel_id.isdigit() or not message_id.isdigit():
             return ActionResult(ok=False, detail="no Discord message to delete")
-        await self.client.http.delete_message(int(action.channel_id), int(action.message_id), reason=_audit(action))
+        await self.client.http.delete_message(int(channel_id), int(message_id), reason=_audit(action))
         return ActionResult(ok=True, detail="message deleted")
 
     async def _timeout(self, action: Action) -> ActionResult:
-        if not (action.user_id or "").isdigit():
+        user_id = action.user_id or ""
+        if not user_id.isdigit():
             return ActionResult(ok=False, detail="no member to time out")
         seconds = min(max(int(action.duration_s or 600), 60), MAX_TIMEOUT_S)
         until = utcnow() + timedelta(seconds=seconds)
-        await self.client.http.edit_member(_guild_id(action.server), int(action.user_id), reason=_audit(action),
+        await self.client.http.edit_member(_guild_id(action.server), int(user_id), reason=_audit(action),
                                            communication_disabled_until=until.isoformat())
         return ActionResult(ok=True, detail=f"timed out for {seconds} s")
 
     async def _ban(self, action: Action) -> ActionResult:
-        if not (action.user_id or "").isdigit():
+        user_id = action.user_id or ""
+        if not user_id.isdigit():
             return ActionResult(ok=False, detail="no member to ban")
-        await self.client.http.ban(int(action.user_id), _guild_id(action.server), delete_message_seconds=0, reason=_audit(action))
+        await self.client.http.ban(int(user_id), _guild_id(action.server), delete_message_seconds=0, reason=_audit(action))
         return ActionResult(ok=True, detail="member banned")
 
     async def _warn(self, action: Action) -> ActionResult:
@@ -191,11 +197,12 @@ class DiscordAdapter:
 
         Mentions are off: the text is the server's template or a moderator's words. A member who does not
         accept DMs (403, code 50007) is an ordinary outcome the alert shows, not a permission problem."""
-        if not (action.user_id or "").isdigit():
+        user_id = action.user_id or ""
+        if not user_id.isdigit():
             return ActionResult(ok=False, detail="no member to warn")
         body = warning_text(action, self._guild_name(action.server))
         try:
-            dm = await self.client.http.start_private_message(int(action.user_id))
+            dm = await self.client.http.start_private_message(int(user_id))
             channel = self.client.get_partial_messageable(int(dm["id"]), type=discord.ChannelType.private)
             await channel.send(body, allowed_mentions=NO_MENTIONS)
         except discord.Forbidden as exc:
@@ -204,6 +211,71 @@ class DiscordAdapter:
                 return ActionResult(ok=False, detail=DMS_CLOSED)
             raise
         return ActionResult(ok=True, detail="warning sent by DM")
+
+    # ---- appeals (bot/appeals.py, rendered by discord_appeals) -----------------------------------
+    async def _member_message(self, action: Action) -> ActionResult:
+        """DM the member the core's notice (with the persistent Appeal button) or an appeal's outcome.
+
+        Closed DMs (403, code 50007) are an ordinary outcome, recorded on the action, with no notice to moderators."""
+        notice, user = action.appeal, action.user_id or ""
+        if notice is None or not user.isdigit():
+            return ActionResult(ok=False, detail="no member or no text to send")
+        content, view = notice_message(notice, self._guild_name(action.server), with_button=action.kind == "appeal_notice")
+        try:
+            dm = await self.client.http.start_private_message(int(user))
+            channel = self.client.get_partial_messageable(int(dm["id"]), type=discord.ChannelType.private)
+            if view is not None:
+                await channel.send(content, view=view, allowed_mentions=NO_MENTIONS)
+            else:
+                await channel.send(content, allowed_mentions=NO_MENTIONS)
+        except discord.Forbidden as exc:
+            if exc.code == CANNOT_DM:
+                log.info("%s in %s: member %s does not accept DMs", action.kind, action.server, action.user_id)
+                return ActionResult(ok=False, detail=DMS_CLOSED)
+            raise
+        return ActionResult(ok=True, detail="sent by DM")
+
+    async def _appeal_alert(self, action: Action) -> ActionResult:
+        """Post an appeal in the mod channel, or edit it in place (404 on the edit: post anew)."""
+        channel = self._destination(action)
+        if channel is None:
+            return ActionResult(ok=False, detail=NO_DESTINATION)
+        if action.appeal is None:
+            return ActionResult(ok=False, detail="appeal alert without content")
+        embed, view = appeal_embed(action.appeal)
+        if view is None:  # (appeal_embed always gives one; an empty view removes the buttons)
+            view = discord.ui.View(timeout=None)
+        ref = action.ref or ""
+        if ref.isdigit():
+            try:
+                await channel.get_partial_message(int(ref)).edit(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+                return ActionResult(ok=True, detail="appeal updated", ref=ref)
+            except discord.NotFound as exc:
+                if exc.code == 10003:
+                    raise
+        sent = await channel.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+        return ActionResult(ok=True, detail="appeal posted", ref=str(sent.id))
+
+    async def _untimeout(self, action: Action) -> ActionResult:
+        user = action.user_id or ""
+        if not user.isdigit():
+            return ActionResult(ok=False, detail="no member to lift the timeout of")
+        try:
+            await self.client.http.edit_member(_guild_id(action.server), int(user), reason=_audit(action),
+                                               communication_disabled_until=None)
+        except discord.NotFound:
+            return ActionResult(ok=True, detail="the member has left the server", gone=True)
+        return ActionResult(ok=True, detail="timeout lifted")
+
+    async def _unban(self, action: Action) -> ActionResult:
+        user = action.user_id or ""
+        if not user.isdigit():
+            return ActionResult(ok=False, detail="no member to unban")
+        try:
+            await self.client.http.unban(int(user), _guild_id(action.server), reason=_audit(action))
+        except discord.NotFound:  # 10026 Unknown Ban: already lifted by hand
+            return ActionResult(ok=True, detail="was not banned any more", gone=True)
+        return ActionResult(ok=True, detail="ban lifted")
 
     def _guild_name(self, server: str) -> str | None:
         guild = self.client.get_guild(_guild_id(server))

@@ -28,10 +28,11 @@ from bot.pipeline import Intake, Pipeline
 from bot.platforms import discord_commands
 from bot.platforms.discord_adapter import NO_MENTIONS, DiscordAdapter
 from bot.platforms.discord_catchup import CatchUp, CatchUpLimits, ChannelCursors
-from bot.platforms.discord_events import automod_message, to_message
+from bot.platforms.discord_events import automod_message, preview_update, to_message
 from bot.platforms.discord_i18n import CatalogueTranslator
 from bot.platforms.discord_incident_views import INCIDENT_ITEMS
 from bot.platforms.discord_unprotect import UNPROTECT_ITEMS
+from bot.platforms.discord_appeals import APPEAL_ITEMS
 from bot.platforms.discord_views import PERSISTENT_ITEMS
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class TriageBot(commands.Bot):
         self.errors.append((where, exc))
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(*PERSISTENT_ITEMS, *INCIDENT_ITEMS, *UNPROTECT_ITEMS)
+        self.add_dynamic_items(*PERSISTENT_ITEMS, *INCIDENT_ITEMS, *UNPROTECT_ITEMS, *APPEAL_ITEMS)
         self.intake.start()
         self.cursors.start()
         await self.tree.set_translator(CatalogueTranslator())  # Indonesian command descriptions
@@ -154,10 +155,18 @@ class TriageBot(commands.Bot):
         before = payload.cached_message
         if before is not None:
             if before.content == after.content:
+                await self._scan_new_previews(before, after)
                 return
         elif not payload.data.get("edited_timestamp"):
+            await self._scan_new_previews(None, after)
             return
         await self.intake.submit(to_message(after, edited=True))
+
+    async def _scan_new_previews(self, before: discord.Message | None, after: discord.Message) -> None:
+        """Link previews arrive in an update after the message: their pictures and videos are scanned then."""
+        update = preview_update(before, after)
+        if update is not None:
+            await self.intake.submit(update)
 
     async def on_automod_action(self, execution: discord.AutoModAction) -> None:
         message, verdict = automod_message(execution, await self.automod_rule_name(execution.guild_id, execution.rule_id))

@@ -159,11 +159,13 @@ class CatchUp:
     async def _channel(self, cursor: dict) -> int:
         channel_id = int(cursor["channel_id"])
         guild_id = int(cursor["server"].split(":", 1)[1])
-        channel = self.client.get_channel(channel_id) or self.client.get_partial_messageable(channel_id, guild_id=guild_id)
+        cached = self.client.get_channel(channel_id)
+        # not cached, or a kind without history (category, forum): ask the API, which answers or refuses
+        channel = cached if isinstance(cached, discord.abc.Messageable) else self.client.get_partial_messageable(channel_id, guild_id=guild_id)
         found = 0
         me = self.client.user.id if self.client.user else None
         async for msg in channel.history(limit=self.limits.per_channel, after=discord.Object(id=cursor["last_message_id"]),
-                                         oldest_first=True):  # type: ignore[union-attr]
+                                         oldest_first=True):
             floor = self.live_floor.get(channel_id)
             if floor is not None and msg.id >= floor:
                 break  # from here on the gateway delivered it live

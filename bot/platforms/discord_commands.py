@@ -17,6 +17,7 @@ from discord import app_commands
 
 from bot import anchors, incidents, legal_holds, member_history
 from bot.config import ConfigError
+from bot.precision import precision_summary
 from bot.models import Report, server_key
 from bot.platforms import discord_checks as checks
 from bot.platforms.discord_events import to_message
@@ -55,7 +56,7 @@ def _server(interaction: discord.Interaction) -> str:
 
 def _bot(interaction: discord.Interaction) -> Any:
     """The TriageBot (typed loosely: importing discord_bot here would make an import circle)."""
-    return interaction.client  # type: ignore[return-value]
+    return interaction.client
 
 
 class TriageGroup(app_commands.Group):
@@ -128,6 +129,7 @@ class TriageGroup(app_commands.Group):
         text = (f"Flags: **{st['flags']}** ({fmt(st['by_status'])})\nBy label: {fmt(st['by_label'])}\n"
                 f"By source: {fmt(st['by_source'])}\nReports: {st['reports']} · reviews: {st['reviews']} · "
                 f"incidents: {st['incidents']}\nActions: {fmt(st['actions'])}\n{escape(_bot(interaction).pipeline.status())}")
+        text += "\n" + "\n".join(escape(line) for line in precision_summary(_bot(interaction).pipeline.store, _server(interaction)))  # decisions
         await interaction.response.send_message(text[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(description="Post the evidence log's current head here, so it is witnessed outside the database")
@@ -155,7 +157,7 @@ class TriageGroup(app_commands.Group):
                 if msg.author.bot:
                     continue
                 if msg.guild is None:  # partial channel: history messages lack the guild
-                    msg.guild = interaction.guild  # type: ignore[misc]
+                    msg.guild = interaction.guild
                 decision = await pipeline.handle(to_message(msg), source="scan")
                 checked += 1
                 flagged += bool(decision.flagged)
@@ -309,7 +311,7 @@ async def report_command(interaction: discord.Interaction, reason: app_commands.
             channel = _bot(interaction).get_partial_messageable(int(channel_id), guild_id=interaction.guild_id)
             found = await channel.fetch_message(int(message_id))
             if found.guild is None:
-                found.guild = interaction.guild  # type: ignore[misc]
+                found.guild = interaction.guild
             message = to_message(found)
         except discord.HTTPException as exc:  # deleted or unreadable: report by id only
             log.info("reported message %s not fetched: %s", message_id, exc)
@@ -355,7 +357,7 @@ async def report_message_menu(interaction: discord.Interaction, message: discord
     """Right-click → Apps → Report message: ask for a reason, then report."""
 
     if message.guild is None:
-        message.guild = interaction.guild  # type: ignore[misc]
+        message.guild = interaction.guild
     core_message = to_message(message)
 
     def build(reason: str) -> Report:

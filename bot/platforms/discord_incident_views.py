@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Any, Mapping
 
 import discord
 from discord import ui
@@ -97,7 +97,7 @@ class ReasonModal(ui.Modal):
                       lambda: run_incident_action(interaction, self.kind, self.incident_id, self.duration_s,
                                                   self.reason.value or ""))
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]  # discord.ui.Modal's own signature, which narrows BaseView's
         record = getattr(interaction.client, "record_error", None)
         if record is not None:
             record("incident modal", error)
@@ -121,7 +121,9 @@ class IncidentButton(ui.DynamicItem[ui.Button], template=r"tbi:(?P<kind>confirm|
         self.kind, self.incident_id = kind, incident_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Button, match: re.Match[str]) -> "IncidentButton":
+    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str]) -> "IncidentButton":
+        if not isinstance(item, ui.Button):  # discord.py hands over the component it got; ours are buttons
+            return cls(match["kind"], int(match["incident"]))
         return cls(match["kind"], int(match["incident"]), item.label, item.style)
 
     async def callback(self, interaction: discord.Interaction) -> None:
@@ -147,11 +149,12 @@ class IncidentTimeoutSelect(ui.DynamicItem[ui.Select], template=r"tbi:timeout:(?
         self.incident_id = incident_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Select, match: re.Match[str]) -> "IncidentTimeoutSelect":
+    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str]) -> "IncidentTimeoutSelect":
         return cls(int(match["incident"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        values = self.item.values or (interaction.data or {}).get("values", [])  # type: ignore[union-attr]
+        data: Mapping[str, Any] = interaction.data or {}  # only a select's payload has "values"
+        values = self.item.values or data.get("values", [])
         value = values[0] if values else ""
 
         async def go() -> None:
@@ -173,8 +176,8 @@ class PageButton(ui.DynamicItem[ui.Button], template=r"tbi:page:(?P<incident>[0-
         self.incident_id, self.offset = incident_id, offset
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Button, match: re.Match[str]) -> "PageButton":
-        return cls(int(match["incident"]), int(match["offset"]), item.label or "Next")
+    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str]) -> "PageButton":
+        return cls(int(match["incident"]), int(match["offset"]), (item.label if isinstance(item, ui.Button) else None) or "Next")
 
     async def callback(self, interaction: discord.Interaction) -> None:
         async def go() -> None:

@@ -100,7 +100,7 @@ def render_alert(alert: Alert) -> discord.Embed:
     if outcomes:
         shown = "\n".join(f"• {mention_ids(escape(line))}" for line in outcomes[-8:])
         embed.add_field(name="Outcome", value=_cap(shown, 1024), inline=False)
-    if alert.incident is None and getattr(alert, "actions", ()):  # what moderators or the bot did to this flag
+    if alert.incident is None and alert.actions:  # what moderators or the bot did to this flag
         embed.add_field(name="Actions", value=_cap("\n".join(action_line(a) for a in list(alert.actions)[-6:]), 1024),
                         inline=False)
     notes = getattr(alert, "notes", ())

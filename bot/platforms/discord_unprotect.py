@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any, Mapping
 
 import discord
 from discord import app_commands, ui
@@ -51,11 +52,12 @@ class RemoveSelect(ui.DynamicItem[ui.Select], template=r"tbu:remove"):
                                    options=options or [discord.SelectOption(label="-", value="0")]))
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Select, match: re.Match[str]) -> "RemoveSelect":
+    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str]) -> "RemoveSelect":
         return cls()
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        values = (interaction.data or {}).get("values", [])  # type: ignore[union-attr]
+        data: Mapping[str, Any] = interaction.data or {}  # only a select's payload has "values"
+        values = data.get("values", [])
         value = values[0] if values else ""
 
         async def go() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 
 import discord
 from discord import ui
@@ -117,7 +117,9 @@ class QueueButton(ui.DynamicItem[ui.Button], template=r"tb:(?P<action>confirm|di
         self.flag_id = flag_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Button, match: re.Match[str]) -> "QueueButton":
+    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str]) -> "QueueButton":
+        if not isinstance(item, ui.Button):  # discord.py hands over the component it got; ours are buttons
+            return cls(match["action"], int(match["flag"]))
         return cls(match["action"], int(match["flag"]), item.label, item.style)
 
     async def callback(self, interaction: discord.Interaction) -> None:
@@ -134,11 +136,12 @@ class TimeoutSelect(ui.DynamicItem[ui.Select], template=r"tb:timeout:(?P<flag>[0
         self.flag_id = flag_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Select, match: re.Match[str]) -> "TimeoutSelect":
+    async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str]) -> "TimeoutSelect":
         return cls(int(match["flag"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        values = self.item.values or (interaction.data or {}).get("values", [])  # type: ignore[union-attr]
+        data: Mapping[str, Any] = interaction.data or {}  # only a select's payload has "values"
+        values = self.item.values or data.get("values", [])
         value = values[0] if values else ""
         if value not in _DURATIONS:
             await interaction.response.send_message("Unknown duration.", ephemeral=True)
@@ -176,7 +179,7 @@ class ReportModal(ui.Modal, title="Report message"):
             await interaction.followup.send(outcome.message, ephemeral=True)
         await guarded(interaction, "report modal", go)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]  # discord.ui.Modal's own signature, which narrows BaseView's
         record = getattr(interaction.client, "record_error", None)
         if record is not None:
             record("report modal", error)

@@ -19,6 +19,9 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 
 from bot.download import download_capped
 from bot.models import Action, ActionResult, Attachment
+from bot.platforms.telegram_appeals import appeal_html
+from bot.platforms.telegram_appeals import notice_markup as appeal_notice_markup
+from bot.platforms.telegram_appeals import notice_text as appeal_notice_text
 from bot.platforms.telegram_events import PLATFORM, Lru, Seen
 from bot.platforms.telegram_limits import retry_after_seconds
 from bot.platforms.telegram_render import esc, render_alert
@@ -84,7 +87,9 @@ class TelegramAdapter:
 
     async def execute(self, action: Action) -> ActionResult:
         handler = {"notify": self._notify, "ping": self._ping, "notice": self._notice, "delete": self._delete, "timeout": self._timeout,
-                   "ban": self._ban, "unflag": self._unflag}.get(action.kind)
+                   "ban": self._ban, "unflag": self._unflag, "untimeout": self._untimeout, "unban": self._unban,
+                   "appeal_notice": self._member_message, "appeal_outcome": self._member_message,
+                   "appeal_alert": self._appeal_alert}.get(action.kind)
         if handler is None:
             return ActionResult(ok=False, detail=f"unsupported action {action.kind!r} on Telegram")
         try:
@@ -179,7 +184,7 @@ class TelegramAdapter:
         gone = 0
         for mid in ids:
             try:
-                await self.call("deleteMessage", lambda mid=mid: self.bot.delete_message(chat_id=chat_id, message_id=int(mid)))
+                await self.call("deleteMessage", lambda: self.bot.delete_message(chat_id=chat_id, message_id=int(mid)))
             except BadRequest as exc:
                 if _says(exc, *_GONE):
                     gone += 1
@@ -211,17 +216,84 @@ class TelegramAdapter:
         await self.call("banChatMember", lambda: self.bot.ban_chat_member(chat_id=chat_id, user_id=user))
         return ActionResult(ok=True, detail="banned")
 
+    # ---- appeals (bot/appeals.py, rendered by telegram_appeals) -----------------------------------
+    async def _member_message(self, action: Action) -> ActionResult:
+        """A private message to the member: the appeal notice (with a button opening the private chat) or the
+        outcome. Telegram lets a bot write only to people who started it: otherwise it fails quietly, recorded."""
+        notice, user = action.appeal, int(action.user_id or 0)
+        if notice is None or user <= 0:
+            return ActionResult(ok=False, detail="no member or no text to send")
+        text = appeal_notice_text(notice, self.seen.titles.get(str(chat_of(action.server))))
+        markup = appeal_notice_markup(notice, self.bot.username if action.kind == "appeal_notice" and self._has_me() else None)
+        try:
+            await self.call("sendMessage", lambda: self.bot.send_message(
+                chat_id=user, text=text, reply_markup=markup, link_preview_options=NO_PREVIEW), idempotent=False)
+        except Forbidden as exc:  # "bot was blocked by the user", "bot can't initiate conversation with a user"
+            log.info("%s for %s: member %s cannot be reached privately (%s)", action.kind, action.server, user, exc.message)
+            return ActionResult(ok=False, detail=f"the member cannot be reached privately: {exc.message}")
+        return ActionResult(ok=True, detail="sent privately")
+
+    def _has_me(self) -> bool:
+        try:
+            return bool(self.bot.username)
+        except RuntimeError:  # the bot was never initialized (getMe): no username for a link
+            return False
+
+    async def _appeal_alert(self, action: Action) -> ActionResult:
+        """Post an appeal in the moderators' chat, or edit it in place."""
+        if action.appeal is None:
+            return ActionResult(ok=False, detail="appeal alert without content")
+        text, markup = appeal_html(action.appeal)
+        if action.ref:
+            chat_id, _, msg_id = action.ref.rpartition(":")
+            try:
+                await self.call("editMessageText", lambda: self.bot.edit_message_text(
+                    text=text, chat_id=int(chat_id), message_id=int(msg_id), parse_mode=ParseMode.HTML,
+                    reply_markup=markup, link_preview_options=NO_PREVIEW))
+                return ActionResult(ok=True, detail="edited", ref=action.ref)
+            except BadRequest as exc:
+                if _says(exc, "not modified"):
+                    return ActionResult(ok=True, detail="unchanged", ref=action.ref)
+                if not _says(exc, "not found", "can't be edited"):
+                    raise
+        if not action.destination:
+            return ActionResult(ok=False, detail="no moderators' chat linked: an admin can run /setup in the group")
+        mod_chat = int(self.migrated.get(str(action.destination), action.destination))
+        sent = await self.call("sendMessage", lambda: self.bot.send_message(
+            chat_id=mod_chat, text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
+            link_preview_options=NO_PREVIEW), idempotent=False)
+        return ActionResult(ok=True, detail="posted", ref=f"{sent.chat_id}:{sent.message_id}")
+
+    async def _untimeout(self, action: Action) -> ActionResult:
+        chat_id, user = chat_of(action.server), int(action.user_id or 0)
+        if user <= 0:
+            return ActionResult(ok=False, detail="no member to unmute")
+        await self.call("restrictChatMember", lambda: self.bot.restrict_chat_member(
+            chat_id=chat_id, user_id=user, permissions=ChatPermissions.all_permissions()))
+        return ActionResult(ok=True, detail="unmuted")
+
+    async def _unban(self, action: Action) -> ActionResult:
+        chat_id, user = chat_of(action.server), int(action.user_id or 0)
+        if user < 0:
+            await self.call("unbanChatSenderChat", lambda: self.bot.unban_chat_sender_chat(chat_id=chat_id, sender_chat_id=user))
+            return ActionResult(ok=True, detail="channel unbanned")
+        if user == 0:
+            return ActionResult(ok=False, detail="cannot unban: unknown member")
+        await self.call("unbanChatMember", lambda: self.bot.unban_chat_member(chat_id=chat_id, user_id=user, only_if_banned=True))
+        return ActionResult(ok=True, detail="unbanned")
+
     async def _unflag(self, action: Action) -> ActionResult:
         return ActionResult(ok=True, detail="nothing to undo on Telegram")
 
     async def fetch(self, attachment: Attachment, max_bytes: int) -> bytes:
         """getFile, then stream the download and stop at the byte cap (the declared size is not trusted)."""
-        if not attachment.ref:
+        ref = attachment.ref
+        if not ref:
             raise ValueError("attachment has no Telegram file_id")
         cap = min(max_bytes, self.max_download_bytes)
         if attachment.size is not None and attachment.size > cap:
             raise ValueError(f"file is {attachment.size} bytes, cap is {cap}")
-        tg_file = await self.call("getFile", lambda: self.bot.get_file(attachment.ref))
+        tg_file = await self.call("getFile", lambda: self.bot.get_file(ref))
         if tg_file.file_size is not None and tg_file.file_size > cap:
             raise ValueError(f"file is {tg_file.file_size} bytes, cap is {cap}")
         if not tg_file.file_path:

@@ -73,7 +73,7 @@ class AdminCache:
         member = await self.member(chat_id, user_id)
         if not is_admin_member(member):
             return "Only admins of that group can use these buttons."
-        if not has_right(member, right):
+        if right is not None and not has_right(member, right):  # (None: being an admin is enough)
             return f"You need the '{RIGHT_NAMES[right]}' admin right in that group to do this."
         if right is not None:
             me = await self.member(chat_id, self.bot.id)

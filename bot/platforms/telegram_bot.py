@@ -65,6 +65,7 @@ def build_application(pipeline, settings: Settings, *, media_group_delay: float 
 
 async def start_polling(app: Application, *, poll_interval: float = 0.0, timeout: int = POLL_TIMEOUT_S) -> None:
     """Start fetching updates (with the member updates the rights cache needs) and handling them."""
+    assert app.updater is not None  # build_application always gives the application one
     await app.updater.start_polling(poll_interval=poll_interval, timeout=timeout, allowed_updates=ALLOWED_UPDATES,
                                     bootstrap_retries=3)
     await app.start()

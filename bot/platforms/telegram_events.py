@@ -42,20 +42,47 @@ def _short_name(user) -> str:
     return getattr(user, "username", None) or getattr(user, "full_name", None) or getattr(user, "title", None) or str(user.id)
 
 
+#: file-name endings of documents worth scanning when Telegram gives no useful MIME type
+_DOC_KINDS = {".jpg": "image", ".jpeg": "image", ".png": "image", ".webp": "image", ".gif": "image", ".avif": "image",
+              ".heic": "image", ".mp4": "video", ".mov": "video", ".m4v": "video", ".webm": "video", ".tgs": "sticker"}
+
+
+def _document_kind(mime: str | None, name: str | None) -> str:
+    """A photo or video sent "as a file" is still a photo or video; anything else is not scanned."""
+    major = (mime or "").split("/", 1)[0]
+    if mime == "application/x-tgsticker":
+        return "sticker"
+    if major in ("image", "video"):
+        return major
+    suffix = ("." + name.rsplit(".", 1)[-1].lower()) if name and "." in name else ""
+    return _DOC_KINDS.get(suffix, "file")
+
+
 def _attachments(m: TgMessage, link: str | None) -> list[Attachment]:
+    """Every file the message shows: photos, documents (photos/videos sent as files), videos, GIF
+    animations (MP4), round video notes, and stickers (static WebP, animated .tgs, video WebM)."""
     out: list[Attachment] = []
     url = link or ""  # never a file URL: those carry the bot token
     if m.photo:
         p = max(m.photo, key=lambda s: (s.width * s.height, s.file_size or 0))
         out.append(Attachment(kind="image", url=url, size=p.file_size, mime="image/jpeg", width=p.width, height=p.height, ref=p.file_id))
-    if m.document:
+    if m.document and not m.animation:  # an animation also comes as a document (Bot API compatibility): once is enough
         d = m.document
-        kind = "image" if (d.mime_type or "").startswith("image/") else "file"
-        out.append(Attachment(kind=kind, url=url, size=d.file_size, mime=d.mime_type, filename=d.file_name, ref=d.file_id))
+        out.append(Attachment(kind=_document_kind(d.mime_type, d.file_name), url=url, size=d.file_size, mime=d.mime_type,
+                              filename=d.file_name, ref=d.file_id, origin="document"))
     for media in (m.video, m.animation):
         if media:
             out.append(Attachment(kind="video", url=url, size=media.file_size, mime=media.mime_type, width=media.width,
                                   height=media.height, ref=media.file_id))
+    if m.video_note:
+        v = m.video_note
+        out.append(Attachment(kind="video", url=url, size=v.file_size, mime="video/mp4", width=v.length, height=v.length, ref=v.file_id))
+    if m.sticker:
+        st = m.sticker
+        kind, mime = ("sticker", "application/x-tgsticker") if st.is_animated else \
+            ("video", "video/webm") if st.is_video else ("image", "image/webp")
+        out.append(Attachment(kind=kind, url=url, size=st.file_size, mime=mime, width=st.width, height=st.height,
+                              ref=st.file_id, origin="sticker"))
     return out
 
 

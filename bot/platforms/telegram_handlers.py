@@ -20,9 +20,11 @@ from telegram.ext import (Application, CallbackQueryHandler, ChatMemberHandler, 
 
 from bot import anchors, i18n, incidents, legal_holds
 from bot.config import ConfigError
+from bot.precision import precision_summary
 from bot.models import Action, Message, Report, Review, server_key, utcnow
 from bot.pipeline import Intake
 from bot.platforms.telegram_admins import AdminCache
+from bot.platforms.telegram_appeals import TelegramAppeals
 from bot.platforms.telegram_adapter import DELETE_WINDOW, NO_PREVIEW, TelegramAdapter
 from bot.platforms.telegram_events import PLATFORM, Lru, merge_album, to_message
 from bot.platforms.telegram_render import (PAGE_SIZE, confirm_keyboard, confirm_text, esc, parse_callback,
@@ -40,7 +42,9 @@ HELP = (
     "/export [csv|json] <group id> here (or /export in the moderators' chat) sends the group's log.\n\n"
     "Someone sharing a picture of you? Send it to me here with the caption /protect (add the group id if "
     "you are in several of my groups). I keep only a fingerprint, delete the picture from this chat, and "
-    "flag re-shares of it to the group's moderators."
+    "flag re-shares of it to the group's moderators.\n\n"
+    "Told here that a message of yours was removed, or that you were muted or banned, and think it was a "
+    "mistake? Send me /appeal followed by the case number and why."
 )
 COMMANDS = [
     BotCommand("report", "reply to a message to report it to the moderators"),
@@ -52,8 +56,10 @@ COMMANDS = [
     BotCommand("anchor", "moderators: post the evidence log's current head, to witness it"),
     BotCommand("hold", "moderators: keep a flag's or incident's content through purges (legal hold)"),
     BotCommand("protect", "privately register an image of you so re-shares are flagged"),
+    BotCommand("appeal", "in this private chat: appeal a decision about you (/appeal CASE why)"),
 ]
 CONTENT = filters.TEXT | filters.CAPTION | filters.PHOTO | filters.Document.ALL | filters.VIDEO | filters.ANIMATION
+CONTENT = CONTENT | filters.Sticker.ALL | filters.VIDEO_NOTE  # images-media: stickers and round videos are scanned too
 MOD_CHAT_CACHE_S = 30.0
 #: How long a reply a moderator is waiting for may wait for its turn in a busy chat (alerts wait at most 5 s).
 UI_WAIT_S = 15
@@ -95,6 +101,7 @@ class TelegramHandlers:
         Member updates stay in order, so a right granted before a press counts for that press."""
         once = filters.UpdateType.MESSAGE  # commands are not re-run when edited
         app = self.app
+        TelegramAppeals(self).register(app)  # appeals (telegram_appeals): before /start and the general buttons
         for name, fn in (("setup", self.cmd_setup), ("link", self.cmd_link), ("queue", self.cmd_queue),
                          ("stats", self.cmd_stats), ("export", self.cmd_export), ("anchor", self.cmd_anchor), ("hold", self.cmd_hold), ("report", self.cmd_report),
                          ("start", self.cmd_help), ("help", self.cmd_help)):
@@ -158,6 +165,8 @@ class TelegramHandlers:
 
     async def _reply(self, update: Update, text: str, html_mode: bool = False) -> None:
         msg = update.effective_message
+        if msg is None:  # no message to answer (no handler that replies is registered for such updates)
+            return
         try:
             await self.adapter.call("sendMessage", lambda: self.app.bot.send_message(
                 chat_id=msg.chat_id, text=text, parse_mode=ParseMode.HTML if html_mode else None,
@@ -259,6 +268,8 @@ class TelegramHandlers:
     # ---- members: /report --------------------------------------------------------------
     async def cmd_report(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         m, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        if m is None or chat is None:  # the handler's filters guarantee them; without them there is nowhere to act
+            return
         if chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
             await self._reply(update, "Use /report in the group, as a reply to the message you want to report.")
             return
@@ -300,6 +311,8 @@ class TelegramHandlers:
     # ---- moderators: buttons -------------------------------------------------------------
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         q = update.callback_query
+        if q is None:  # the handler's filters guarantee them; without them there is nowhere to act
+            return
         self.seen.remember_user(q.from_user)
         incident_press = parse_incident_data(q.data)
         if incident_press is not None:
@@ -327,6 +340,9 @@ class TelegramHandlers:
             await self.pipeline.review(Review(flag_id=flag.id, server=server, decision=press.verb, reviewer=str(user.id)))
             await self._answer(q, f"Marked {press.verb}ed.")
             await self._refresh_pager(q)
+            return
+        if kind is None:  # a verb parse_callback accepts but nothing here maps to a platform action
+            await self._answer(q, "Unknown button.")
             return
         if kind == "delete":
             age = utcnow() - flag.message_time
@@ -511,6 +527,8 @@ class TelegramHandlers:
     async def on_protect(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Register an image privately: only its fingerprint is kept, and the picture is removed from the chat."""
         m, user = update.effective_message, update.effective_user
+        if m is None or user is None:  # the handler's filters guarantee them; without them there is nowhere to act
+            return
         photo_msg = m if (m.photo or m.document) else m.reply_to_message
         if photo_msg is None or not (photo_msg.photo or (photo_msg.document and (photo_msg.document.mime_type or "").startswith("image/"))):
             await self._reply(update, "Send the picture to me with the caption /protect (or reply to it with /protect). "
@@ -522,6 +540,9 @@ class TelegramHandlers:
         if server is None:
             return
         att = next((a for a in to_message(photo_msg).attachments if a.kind == "image"), None)
+        if att is None:  # the message converter found no picture in it: nothing to fetch, nothing kept
+            await self._reply(update, "That file is not a picture I can protect. Nothing was kept.")
+            return
         try:
             data = await self.adapter.fetch(att, self.pipeline.settings.max_attachment_bytes)
         except Exception as exc:  # too big, gone, network: tell the member, keep nothing
@@ -568,6 +589,8 @@ class TelegramHandlers:
     # ---- admins: /setup and /link ------------------------------------------------------------
     async def cmd_setup(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         m, chat, user = update.effective_message, update.effective_chat, update.effective_user
+        if m is None or chat is None:  # the handler's filters guarantee them; without them there is nowhere to act
+            return
         if chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
             await self._reply(update, "Run /setup in the group you want me to watch.\n\n" + SETUP_HELP)
             return
@@ -604,6 +627,8 @@ class TelegramHandlers:
 
     async def cmd_link(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat, user = update.effective_chat, update.effective_user
+        if chat is None:  # the handler's filters guarantee them; without them there is nowhere to act
+            return
         if not context.args:
             await self._reply(update, "Usage: /link <code> — get the code with /setup in the group.")
             return
@@ -644,6 +669,8 @@ class TelegramHandlers:
     async def _servers_here(self, update: Update, group_arg: int | None, need_admin: bool) -> list[str] | None:
         """Which groups a command in this chat is about; None after replying why not."""
         chat, user, m = update.effective_chat, update.effective_user, update.effective_message
+        if chat is None:  # the handler's filters guarantee them; without them there is nowhere to act
+            return None
         uid = user.id if user else 0
         if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and str(chat.id) not in self.mod_chat_servers():
             if not await self._is_admin(m, chat.id, uid):
@@ -685,7 +712,7 @@ class TelegramHandlers:
         servers = await self._servers_here(update, group, need_admin=False)
         if servers is None:
             return
-        in_group = str(update.effective_chat.id) == servers[0].split(":", 1)[1]
+        in_group = update.effective_chat is not None and str(update.effective_chat.id) == servers[0].split(":", 1)[1]
         lines: list[str] = []
         for s in servers:
             n = self.store.pending_count(s)
@@ -717,6 +744,7 @@ class TelegramHandlers:
             for name in ("by_status", "by_label", "by_source", "actions"):
                 if st.get(name):
                     lines.append(f"{name.replace('_', ' ')}: " + ", ".join(f"{esc(k)} {v}" for k, v in sorted(st[name].items())))
+            lines += [esc(line, 300) for line in precision_summary(self.store, s)]  # decisions: precision from reviews
         lines.append(esc(self.pipeline.status(), 300))
         await self._reply(update, "\n".join(lines), html_mode=True)
 
@@ -764,6 +792,8 @@ class TelegramHandlers:
 
     async def cmd_export(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
+        if chat is None:  # the handler's filters guarantee them; without them there is nowhere to act
+            return
         if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and str(chat.id) not in self.mod_chat_servers():
             await self._reply(update, "For privacy, use /export in a private chat with me or in the moderators' chat.")
             return
@@ -802,7 +832,7 @@ class TelegramHandlers:
             await self._reply(update, f"Could not send the file: {exc}")
 
     async def cmd_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if update.effective_chat.type == ChatType.PRIVATE:
+        if update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE:
             await self._reply(update, HELP)
 
 

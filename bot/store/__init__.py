@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from bot.audit_chain import GENESIS, ChainProblem, ChainReport, canonical, chain_hash
 from bot.store.app_state import AppStateStore
+from bot.store.appeals import APPEAL_STATUSES, AppealsStore, AppealView
 from bot.store.base import BUSY_TIMEOUT_S, EXCERPT_CHARS, PURGED, StoreError, content_sha256, db_error, iso, parse_time, safe_text
 from bot.store.checkpoint import JOURNAL_SIZE_LIMIT, WAL_RESTART_BYTES
 from bot.store.erasure import ErasureStore
+from bot.store.learning import DecidedFlag, LearningStore
 from bot.store.lookups import LookupsStore
 from bot.store.members import MembersStore
 from bot.store.notices import Notice, NoticesStore
@@ -19,6 +21,8 @@ from bot.store.record import RecordStore
 from bot.store.views import FlagResult, FlagView, IncidentView, MemberHistory, OutboxItem, PurgePlan, VerdictRow
 
 __all__ = [
+    "APPEAL_STATUSES",
+    "AppealView",
     "BUSY_TIMEOUT_S",
     "EXCERPT_CHARS",
     "GENESIS",
@@ -27,6 +31,7 @@ __all__ = [
     "WAL_RESTART_BYTES",
     "ChainProblem",
     "ChainReport",
+    "DecidedFlag",
     "FlagResult",
     "FlagView",
     "IncidentView",
@@ -47,5 +52,5 @@ __all__ = [
 ]
 
 
-class Store(RecordStore, MembersStore, LookupsStore, ErasureStore, AppStateStore, NoticesStore):
+class Store(RecordStore, MembersStore, LookupsStore, ErasureStore, AppStateStore, NoticesStore, LearningStore, AppealsStore):
     """Open with `Store.open(path)`; migrations run on open."""

@@ -85,6 +85,7 @@ class AuditStore(Connection):
         live.reports = load("reports", "server, flag_id, reporter_id, reason, created_at")
         live.reviews = load("reviews", "server, flag_id, decision, reviewer_id, note, created_at")
         live.holds = load("holds", "target, target_id, reason, placed_by, released_by")
+        live.appeals = load("appeals", "server, flag_id, incident_id, appellant_id, text, lang, status, decided_by, decided_at, note, created_at")
         live.actions = load(
             "actions", "server, flag_id, kind, actor, automatic, dry_run, target_user, duration_s, reason, status, detail, created_at, completed_at"
         )

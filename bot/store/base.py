@@ -18,6 +18,8 @@ BUSY_TIMEOUT_S = 30.0
 
 
 PURGED = "[purged]"
+#: Action kinds that are messages to moderators or to the member, not moderation: left out of outcomes and histories.
+NOT_SHOWN = "('notify', 'appeal_notice', 'appeal_outcome')"
 
 
 class StoreError(TriagebotError, RuntimeError):

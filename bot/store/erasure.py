@@ -35,7 +35,7 @@ class ErasureStore(HoldsStore):
         )
 
     def purge_content(self, server: str | None, *, user_id: str | None = None, before: datetime | None = None, plan: PurgePlan | None = None) -> int:
-        """Erase message content (excerpt, name, reasons, report reasons) but keep hashes, labels and decisions.
+        """Erase message content (excerpt, name, reasons, report reasons, appeal texts) but keep hashes, labels and decisions.
 
         Flags under a legal hold are left alone. The chain stays verifiable because audited payloads hold
         only hashes of content; the WAL is then truncated so the erased text leaves the disk as well.
@@ -56,6 +56,7 @@ class ErasureStore(HoldsStore):
                 )
                 self.db.conn.execute("UPDATE verdicts SET reason = ? WHERE flag_id = ? AND reason != ''", (PURGED, flag_id))
                 self.db.conn.execute("UPDATE reports SET reason = ? WHERE flag_id = ? AND reason != ''", (PURGED, flag_id))
+                self.db.conn.execute("UPDATE appeals SET text = ? WHERE flag_id = ?", (PURGED, flag_id))  # the member's own words
                 self._audit(row[0], "purge", flag_id, {"why": why}, now)
                 erased += 1
         if erased:

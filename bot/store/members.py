@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.models import utcnow
-from bot.store.base import StoreError, iso, content_sha256, safe_text, inserted_id
+from bot.store.base import NOT_SHOWN, StoreError, iso, content_sha256, safe_text, inserted_id
 from bot.store.views import MemberHistory
 from bot.store.incidents import IncidentsStore
 
@@ -26,14 +26,14 @@ class MembersStore(IncidentsStore):
         ).fetchall()
         cur = self.db.conn.execute(
             "SELECT kind, status, actor, duration_s, created_at, flag_id FROM actions WHERE server = ? AND target_user = ? "
-            "AND kind != 'notify' AND status != 'pending' ORDER BY id DESC LIMIT ?",
+            f"AND kind NOT IN {NOT_SHOWN} AND status != 'pending' ORDER BY id DESC LIMIT ?",
             (server, user_id, limit),
         )
         cols = [d[0] for d in cur.description]
         actions = tuple(dict(zip(cols, r)) for r in cur.fetchall())
         action_counts = dict(
             self.db.conn.execute(
-                "SELECT kind, COUNT(*) FROM actions WHERE server = ? AND target_user = ? AND kind != 'notify' AND status = 'ok' GROUP BY kind",
+                f"SELECT kind, COUNT(*) FROM actions WHERE server = ? AND target_user = ? AND kind NOT IN {NOT_SHOWN} AND status = 'ok' GROUP BY kind",
                 (server, user_id),
             ).fetchall()
         )

@@ -281,4 +281,28 @@ CREATE TABLE notices (
 CREATE INDEX notices_due ON notices(server, next_attempt_at) WHERE delivered_at IS NULL;
 """,
     ),
+    (
+        15,
+        "appeals: a member's appeal against an action on a flag, and the moderators' decision",
+        """
+CREATE TABLE appeals (
+    id INTEGER PRIMARY KEY,
+    server TEXT NOT NULL REFERENCES servers(key),
+    flag_id INTEGER NOT NULL REFERENCES flags(id),
+    incident_id INTEGER REFERENCES incidents(id),
+    appellant_id TEXT NOT NULL,
+    text TEXT NOT NULL,
+    lang TEXT NOT NULL DEFAULT 'en',
+    status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'upheld', 'reversed')),
+    decided_by TEXT,
+    decided_at TEXT,
+    note TEXT NOT NULL DEFAULT '',
+    alert_ref TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX appeals_status ON appeals(server, status);
+CREATE INDEX appeals_appellant ON appeals(server, appellant_id, created_at);
+CREATE UNIQUE INDEX appeals_one_open ON appeals(flag_id, appellant_id) WHERE status = 'open';
+""",
+    ),
 ]

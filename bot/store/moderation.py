@@ -6,7 +6,7 @@ from datetime import datetime
 
 from bot import audit_chain as chain
 from bot.models import REVIEW_DECISIONS, Action, Review, utcnow
-from bot.store.base import StoreError, iso, safe_text, inserted_id
+from bot.store.base import NOT_SHOWN, StoreError, iso, safe_text, inserted_id
 from bot.store.flags import FlagsStore
 
 
@@ -140,7 +140,7 @@ class ModerationStore(FlagsStore):
         scope = ("f.id = ?", flag_id) if flag_id is not None else ("f.incident_id = ?", incident_id)
         acts = self.db.conn.execute(
             "SELECT a.kind, a.actor, a.status, a.duration_s, COUNT(*) FROM actions a JOIN flags f ON f.id = a.flag_id "
-            f"WHERE f.server = ? AND {scope[0]} AND a.kind != 'notify' AND a.status != 'pending' "
+            f"WHERE f.server = ? AND {scope[0]} AND a.kind NOT IN {NOT_SHOWN} AND a.status != 'pending' "
             "GROUP BY a.kind, a.actor, a.status, a.duration_s ORDER BY MIN(a.id)",
             (server, scope[1]),
         ).fetchall()

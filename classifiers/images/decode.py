@@ -34,7 +34,7 @@ from classifiers.errors import TriagebotError
 log = logging.getLogger(__name__)
 
 try:  # optional: HEIC/HEIF only when the user installed pillow-heif
-    import pillow_heif  # type: ignore[import-not-found]
+    import pillow_heif
 
     pillow_heif.register_heif_opener()
     HEIF_AVAILABLE = True
@@ -75,6 +75,21 @@ class Limits:
     #: wall clock for one image in the worker process (decode + NudeNet + fingerprints); the
     #: slowest file that passes the caps (a 7000 x 7000 16-bit PNG) took 1.3 s on a loaded core
     timeout: float = 5.0
+    # videos (MP4/MOV/WebM: classifiers/images/video.py) and animated stickers
+    #: frames sampled from a video: the first, then evenly spaced
+    max_video_frames: int = 8
+    #: per-frame cap for videos (4K UHD): a decoder holds a few frames of this size at once
+    max_video_pixels: int = 3840 * 2160
+    max_video_side: int = 8192
+    #: at most this many frames are decoded forward to reach the next sample (beyond it: a seek)
+    max_video_step: int = 120
+    #: wall clock for one video in the worker; sampling stops at half of it, keeping the frames it has
+    video_timeout: float = 12.0
+    #: embedded raster images read from an animated sticker (Lottie JSON), and its JSON size once unzipped
+    max_embedded_images: int = 4
+    max_lottie_bytes: int = 4 * 1024 * 1024
+    #: extra wall clock when the worker also reads the text in the image (OCR: 0.5-2 s per frame on a loaded core)
+    ocr_timeout: float = 5.0
 
 
 DEFAULT_LIMITS = Limits()
@@ -288,7 +303,7 @@ def _shrink(im: Image.Image, side: int) -> Image.Image:
     lo_hi = None
     if im.mode in _SIXTEEN_BIT:
         ext = im.getextrema()
-        lo_hi = (float(ext[0]), float(ext[1]))  # type: ignore[index,arg-type]
+        lo_hi = (float(ext[0]), float(ext[1]))  # type: ignore[arg-type]  # one band: Pillow's stub also allows per-band pairs
     if factor == 1:
         out = _flatten_strip(im, lo_hi)
     else:

@@ -31,10 +31,13 @@ import numpy as np
 from classifiers.base import Verdict
 from classifiers.errors import TriagebotError
 from classifiers.images.bank import BankIndex, Fingerprint, Match, fingerprint
-from classifiers.images.decode import DEFAULT_LIMITS, ImageRejected, Limits, decode
+from classifiers.images.decode import DEFAULT_LIMITS, ImageRejected, Limits
+from classifiers.images.media import decode_media, timeout_for
 
 log = logging.getLogger(__name__)
 
+#: refusal codes that are routine (logged at INFO): vector-only animated stickers
+QUIET_CODES = frozenset({"vector_only"})
 #: seconds a new worker may take to import its libraries and load NudeNet (not the job's timeout)
 START_TIMEOUT = 120.0
 
@@ -52,6 +55,7 @@ class ScanJob:
     query: bool = True  # query fingerprints of every sampled frame, for bank matching
     records: bool = True  # bank records of the first frame (stored if the message is flagged)
     limits: Limits = DEFAULT_LIMITS
+    ocr: bool = False  # read the text in the image (only when the worker loaded the OCR engine)
 
 
 @dataclass
@@ -65,6 +69,8 @@ class ScanReply:
     queries: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)  # (hashes, variants, pdq) per frame
     records: list[tuple[str, bytes]] | None = None
     peak_rss: int = 0  # the worker's peak resident memory during this job (bytes; 0 if unknown)
+    text: str = ""  # text read in the image (OCR), for the caller's text model
+    sampled: int = 0  # frames decoded and checked
 
 
 @dataclass
@@ -78,6 +84,8 @@ class ScanOutcome:
     size: tuple[int, int]
     n_frames: int
     peak_rss: int
+    text: str = ""
+    sampled: int = 0
 
 
 # --------------------------------------------------------------------------------------
@@ -105,9 +113,9 @@ def peak_rss(pid: int | str = "self") -> int:
 
 
 class _WorkerState:
-    """What one worker keeps between messages: the detector and the last upload's query prints."""
+    """What one worker keeps between messages: the detectors and the last upload's query prints."""
 
-    def __init__(self, nudity: bool) -> None:
+    def __init__(self, nudity: bool, ocr: bool = False) -> None:
         self.nsfw: Any = None
         if nudity:
             from classifiers.images.nsfw import NsfwDetector, nudity_available
@@ -115,6 +123,13 @@ class _WorkerState:
             if nudity_available():
                 self.nsfw = NsfwDetector(threads=1)
                 self.nsfw.load()
+        self.ocr: Any = None
+        if ocr:
+            from classifiers.images.ocr import OcrEngine, ocr_available
+
+            if ocr_available():
+                self.ocr = OcrEngine(threads=1)
+                self.ocr.load()
         self.queries: list[Fingerprint] = []
         # import and touch everything once (scipy, OpenCV's ORB), so no image pays for it in its timeout
         fingerprint(np.random.default_rng(0).integers(0, 256, (96, 128, 3), dtype=np.uint8)).to_records()
@@ -122,18 +137,25 @@ class _WorkerState:
     def scan(self, job: ScanJob) -> ScanReply:
         self.queries = []
         _rss_reset()
-        img = decode(job.data, job.limits)
-        reply = ScanReply(format=img.format, size=img.size, n_frames=img.n_frames)
+        img = decode_media(job.data, job.limits)  # a still, an animation's frames, a video's or a sticker's
+        reply = ScanReply(format=img.format, size=img.size, n_frames=img.n_frames, sampled=len(img.frames))
         if job.nudity and self.nsfw is not None:
             try:
                 reply.verdicts = self.nsfw.classify_decoded(img)
             except Exception as exc:  # the bank check and the records are still worth having
                 log.error("nudity detector failed: %s: %s", type(exc).__name__, exc)
         if job.query:
+            # One query per sampled frame (a video or GIF can hide the picture in a later frame). This is the
+            # seam for vPDQ-style matching: per-frame hashes with their frame indices (img.frame_indices).
             self.queries = [fingerprint(f, bank_variants=False) for f in img.frames]
             reply.queries = [(q.hashes, q.variants, q.pdq) for q in self.queries]
         if job.records:
             reply.records = fingerprint(img.image).to_records()
+        if job.ocr and self.ocr is not None:
+            try:
+                reply.text = self.ocr.read_decoded(img)
+            except Exception as exc:  # the other checks' results are still worth having
+                log.error("OCR failed: %s: %s", type(exc).__name__, exc)
         reply.peak_rss = peak_rss()
         return reply
 
@@ -141,7 +163,7 @@ class _WorkerState:
         return self.queries[frame].query_orb(mirrored, view)
 
 
-def _worker_main(conn: Any, nudity: bool) -> None:
+def _worker_main(conn: Any, nudity: bool, ocr: bool = False) -> None:
     """Serve jobs until the pipe closes. Errors go back as data; nothing is logged to stderr
     (the parent logs the rejection, once)."""
     logging.getLogger().addHandler(logging.NullHandler())
@@ -155,7 +177,7 @@ def _worker_main(conn: Any, nudity: bool) -> None:
     except ImportError:
         pass
     try:
-        state = _WorkerState(nudity)
+        state = _WorkerState(nudity, ocr)
     except Exception as exc:
         conn.send(("fail", f"worker could not start: {type(exc).__name__}: {exc}"))
         return
@@ -186,7 +208,7 @@ def _worker_main(conn: Any, nudity: bool) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context() -> multiprocessing.context.ForkServerContext | multiprocessing.context.SpawnContext:
     """forkserver where the platform has it (a replacement worker forks from a process that
     has already imported numpy/Pillow/OpenCV), spawn elsewhere; never plain fork, which would
     copy the bot's threads and open database."""
@@ -227,7 +249,8 @@ class Session:
         self.pending = False
 
     def _refuse(self, reason: str, code: str) -> ImageRejected:
-        log.warning("image rejected (%s): %s", code, reason)
+        # most animated stickers are vector art: an expected skip, not a warning
+        log.log(logging.INFO if code in QUIET_CODES else logging.WARNING, "image rejected (%s): %s", code, reason)
         return ImageRejected(reason, code)
 
     def call(self, op: str, *args: Any) -> Any:
@@ -277,14 +300,16 @@ class ImageWorkerPool:
     """A few worker processes for untrusted images, started on first use and reused.
 
     `size` jobs run at once; more callers wait for a free worker. `nudity` loads NudeNet in
-    each worker when it starts (so the model load never counts against an image's timeout).
+    each worker when it starts (so the model load never counts against an image's timeout); `ocr`
+    loads the OCR engine likewise (classifiers/images/ocr.py; ignored when the extra is missing).
     """
 
-    def __init__(self, size: int = 2, *, nudity: bool = True, start_timeout: float = START_TIMEOUT) -> None:
+    def __init__(self, size: int = 2, *, nudity: bool = True, ocr: bool = False, start_timeout: float = START_TIMEOUT) -> None:
         if size < 1:
             raise ValueError("an image worker pool needs at least one worker")
         self.size = size
         self.nudity = nudity
+        self.ocr = ocr
         self.start_timeout = start_timeout
         self._idle: list[_Worker] = []
         self._live = 0
@@ -298,7 +323,7 @@ class ImageWorkerPool:
     def _start(self) -> _Worker:
         ctx = _context()
         parent, child = ctx.Pipe(duplex=True)
-        proc = ctx.Process(target=_worker_main, args=(child, self.nudity), name="triagebot-image-worker", daemon=True)
+        proc = ctx.Process(target=_worker_main, args=(child, self.nudity, self.ocr), name="triagebot-image-worker", daemon=True)
         proc.start()
         child.close()
         w = _Worker(proc, parent)
@@ -408,13 +433,16 @@ def scan(
     records: bool = True,
     limits: Limits = DEFAULT_LIMITS,
     timeout: float | None = None,
+    ocr: bool = False,
 ) -> ScanOutcome:
     """Scan one upload in a worker: nudity verdicts, the first bank match over `indexes`
-    (every sampled frame is tried: a GIF can hide the picture in a later frame), and the
-    bank records of the first frame. Raises `ImageRejected` (timeout included)."""
-    t = limits.timeout if timeout is None else timeout
+    (every sampled frame is tried: a GIF or video can hide the picture in a later frame), and the
+    bank records of the first frame. Any media kind: stills, animations, MP4/MOV/WebM videos (with
+    `Limits.video_timeout`), animated stickers. Raises `ImageRejected` (timeout included)."""
+    t = timeout_for(data, limits) + (limits.ocr_timeout if ocr else 0.0) if timeout is None else timeout
     with pool.session(t) as s:
-        reply: ScanReply = s.call("scan", ScanJob(data, nudity=nudity, query=bool(indexes), records=records, limits=limits))
+        reply: ScanReply = s.call("scan", ScanJob(data, nudity=nudity, query=bool(indexes), records=records, limits=limits,
+                                                       ocr=ocr))
         match = None
         try:
             for i, (hashes, variants, pdq) in enumerate(reply.queries):
@@ -437,6 +465,8 @@ def scan(
         size=reply.size,
         n_frames=reply.n_frames,
         peak_rss=reply.peak_rss,
+        text=reply.text,
+        sampled=reply.sampled,
     )
 
 
