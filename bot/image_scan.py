@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 
+from bot import bank_registry
 from bot.config import Settings
 from bot.store import Store
 from classifiers.base import Verdict
@@ -143,6 +144,12 @@ class ImageScan:
         if idx is not None:
             idx.add_records(entry_id, records)
         self._bank_changed()
+
+    def duplicate_of(self, scope: str, records: list[tuple[str, bytes]], registered_by: str | None) -> int | None:
+        """This person's entry for a near-identical image in this scope (bot/bank_registry.py), if any.
+        Event-loop thread (reads the store)."""
+        self.prepare([scope])
+        return bank_registry.existing_entry(self.store, self._indexes[scope], records, registered_by)
 
     def remove_from_index(self, scope: str, entry_id: int) -> None:
         """An entry was removed from the store: drop the scope's cached index, rebuilt from the store on next use."""

@@ -35,6 +35,7 @@ class ProtectOutcome:
     entry_id: int | None
     scope: str | None
     message: str  # what the member is told
+    reused: bool = False  # a near-identical picture she had already registered: its entry, not a new one
 
     @property
     def ok(self) -> bool:
@@ -88,6 +89,9 @@ class MemberRequestsMixin(PipelineBase):
             log.info("protect: image refused in %s: %s", server, reason)
             return ProtectOutcome(None, None, i18n.text("protect.unreadable", lang, reason=reason))
         scope = self.bank_scope(server)
+        existing = self.image_scanner.duplicate_of(scope, records, registered_by)
+        if existing is not None:  # the same picture again: one entry, so one thing to withdraw
+            return ProtectOutcome(existing, scope, i18n.text("protect.already", lang, entry=existing), reused=True)
         entry = self.store.add_bank_entry(scope, records, note or "registered with /protect", "member", registered_by, protects=registered_by)
         self.image_scanner.add_to_index(scope, entry, records)
         return ProtectOutcome(entry, scope, i18n.text("protect.registered", lang))

@@ -23,6 +23,8 @@ class ImageScanner(Protocol):
 
     def remove_from_index(self, scope: str, entry_id: int) -> None: ...
 
+    def duplicate_of(self, scope: str, records: list[tuple[str, bytes]], registered_by: str | None) -> int | None: ...
+
 
 class Adapter(Protocol):
     """What a platform must provide. Implemented in bot/platforms/ and by the demo.

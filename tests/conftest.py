@@ -73,6 +73,10 @@ class StandInImageScanner:
     def remove_from_index(self, scope: str, entry_id: int) -> None:
         self.index = {k: v for k, v in self.index.items() if v != entry_id}
 
+    def duplicate_of(self, scope: str, records: list[tuple[str, bytes]], registered_by: str | None) -> int | None:
+        """Never: every registration is a new entry here (the real scanner's reuse is tested in test_image_pipeline.py)."""
+        return None
+
     def status(self) -> str:
         return f"stand-in image scanner: {len(self.index)} banked"
 

@@ -1,7 +1,9 @@
 """Images through the core pipeline: re-share bank hits, confirm -> bank, /protect, hostile files."""
 import importlib.util
+import io
 
 import pytest
+from PIL import Image
 
 from bot import demo_images
 from bot.image_scan import ImageScan
@@ -103,7 +105,8 @@ async def test_only_fingerprints_are_kept(img_pipeline, store):
     (entry_id, records), = store.bank_entries(["discord:s1"])
     kinds = {k for k, _ in records}
     assert kinds and all(b"\x89PNG" not in data and image[:64] not in data for _, data in records)
-    assert sum(len(d) for _, d in records) < len(image) / 3  # hashes and keypoints, not a copy
+    w, h = Image.open(io.BytesIO(image)).size
+    assert sum(len(d) for _, d in records) < w * h * 3 / 50  # hashes and keypoints, not a copy
 
 
 async def test_cli_confirm_banks_the_flagged_image_too(img_pipeline, store):
@@ -135,6 +138,21 @@ async def test_an_image_over_time_is_refused_and_the_rest_of_the_message_goes_on
 async def test_a_cpu_bomb_is_refused_by_its_scan_count(img_pipeline, store):
     d = await img_pipeline.handle(make_message("hi", attachments=(Attachment(kind="image", url="x://bomb"),)))
     assert not d.flagged and img_pipeline.image_scanner.pool.killed == 0
+
+
+async def test_protect_twice_reuses_her_entry_and_says_so(img_pipeline, store):
+    first = await img_pipeline.protect("discord:s1", demo_images.variant("original"), "victim", "my photo")
+    again = await img_pipeline.protect("discord:s1", demo_images.variant("reshare_jpeg"), "victim")
+    assert again.ok and again.reused and again.entry_id == first.entry_id
+    assert f"#{first.entry_id}" in again.message
+    assert [e["id"] for e in store.bank_list("discord:s1", registered_by="victim")] == [first.entry_id]
+    # someone else registering the same picture gets an entry she controls herself
+    other = await img_pipeline.protect("discord:s1", demo_images.variant("original"), "friend")
+    assert other.ok and not other.reused and other.entry_id != first.entry_id
+    # and after she withdraws hers, registering it again makes a new entry
+    assert img_pipeline.unprotect("discord:s1", "victim", first.entry_id)
+    back = await img_pipeline.protect("discord:s1", demo_images.variant("original"), "victim")
+    assert back.ok and not back.reused and back.entry_id not in (first.entry_id, other.entry_id)
 
 
 # ---- every kind of media (issue 17 item 4) ----------------------------------------------------

@@ -133,25 +133,31 @@ def _scopes(servers: tuple[str, ...]) -> list[str]:
 @click.option("--server", "scope", type=BankScope(), default=DEFAULT_SCOPE, show_default=True, help="Bank scope: a server key, `shared`, or `cli`.")
 @click.option("--format", "fmt", type=_FORMATS, default="table", show_default=True)
 def bank_add(db_path: Path, images: tuple[Path, ...], note: str | None, scope: str, fmt: str) -> None:
-    """Fingerprint images and store their hashes; the images themselves are not stored."""
+    """Fingerprint images and store their hashes; the images themselves are not stored.
+
+    An image near-identical to one you already added to this scope reuses that entry (said so)."""
     from bot.store import Store
     from classifiers.images import worker
     from classifiers.images.decode import ImageRejected
 
+    from bot.bank_registry import register
+    from classifiers.images.bank import index_from_entries
+
     who = f"cli:{getpass.getuser()}"
     rows: list[dict[str, Any]] = []
     with Store.open(db_path) as store, worker.ImageWorkerPool(1, nudity=False) as pool:
+        index = index_from_entries(store.bank_entries([scope]))
         for path in images:
             try:
                 records = worker.fingerprint_records(pool, load_image(path))
             except ImageRejected as e:
                 rows.append({"path": _shown(path), "error": clean_text(e.reason)})
                 continue
-            entry = store.add_bank_entry(scope, records, note, "cli", who)
-            rows.append({"path": _shown(path), "entry": entry, "scope": scope})
+            entry, reused = register(store, index, scope, records, note, "cli", who)
+            rows.append({"path": _shown(path), "entry": entry, "scope": scope, "reused": reused})
     if fmt == "table":
         for r in rows:
-            r["result"] = f"entry #{r['entry']}" if "entry" in r else f"error: {r['error']}"
+            r["result"] = (f"entry #{r['entry']}" + (" (already in the bank: reused)" if r["reused"] else "")) if "entry" in r else f"error: {r['error']}"
     _emit(rows, fmt, [("path", "path"), ("scope", "scope"), ("result", "entry / error")])
     _fail_if_any(rows, "images")
 
@@ -161,11 +167,10 @@ def match_row(path: Path, m: Match | None) -> dict[str, Any]:
     row: dict[str, Any] = {"path": _shown(path), "matched": m is not None, "entry": None, "method": None}
     if m is None:
         return row
-    row.update(entry=m.entry_id, method=m.method)
-    if m.method == "hash":
+    row.update(entry=m.entry_id, method=m.method, score=m.score)
+    if m.distance is not None:
         row["distance"] = m.distance
-    else:
-        row["score"] = m.score
+    if m.inliers is not None:
         row["inliers"] = m.inliers
     return row
 
@@ -200,7 +205,7 @@ def bank_match(db_path: Path, images: tuple[Path, ...], servers: tuple[str, ...]
             if "error" in r:
                 r["result"] = r["error"]
             elif r["matched"]:
-                how = f"distance {r['distance']}/256" if r["method"] == "hash" else f"{r['inliers']} keypoints"
+                how = f"{r['inliers']} keypoints" if r.get("inliers") else f"distance {r['distance']}/256"
                 r["result"] = f"entry #{r['entry']} ({r['method']}, {how})"
             else:
                 r["result"] = "no match"

@@ -265,11 +265,17 @@ def verify(db_path: Path, server: str | None, expect_head: str | None) -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
 @click.option("--dry-run", is_flag=True, help="Only count what would be erased.")
 @click.option("--yes", is_flag=True, help="Erase without asking (needed when not at a terminal).")
+@click.option("--bank", "with_bank", is_flag=True, help="With --user: also remove the re-share bank entries this person registered.")
 def purge(db_path: Path, user_id: str | None, server: str | None, retention: bool, config_path: Path | None,
-          dry_run: bool, yes: bool) -> None:
-    """Erase message content but keep hashes, labels and decisions (the chain still verifies). Held flags are kept."""
+          dry_run: bool, yes: bool, with_bank: bool) -> None:
+    """Erase message content but keep hashes, labels and decisions (the chain still verifies). Held flags are kept.
+
+    `--bank` also removes the pictures the person registered (their fingerprints): asked for, not
+    implied, since a victim's request to erase her messages need not withdraw her protection."""
     if bool(user_id) == retention:
         raise click.UsageError("give exactly one of --user ID or --retention")
+    if with_bank and not user_id:
+        raise click.UsageError("--bank goes with --user ID")
     settings = load_settings(config_path)
     with Store.open(db_path) as store:
         if user_id:
@@ -286,15 +292,25 @@ def purge(db_path: Path, user_id: str | None, server: str | None, retention: boo
             click.echo(f"{step.server}: {step.plan.count} flag(s) {what} to erase" +
                        (f" (flags {_ids(step.plan.flag_ids)})" if step.plan.count else "") + held)
             total += step.plan.count
-        if dry_run or total == 0:
+        bank_ids = [r["id"] for r in store.bank_list(server, registered_by=user_id)] if with_bank and user_id else []
+        if with_bank:
+            click.echo(f"{len(bank_ids)} bank entr{'y' if len(bank_ids) == 1 else 'ies'} registered by {user_id} to remove"
+                       + (f" ({_ids(tuple(bank_ids))})" if bank_ids else ""))
+        if dry_run or (total == 0 and not bank_ids):
             click.echo("dry run: nothing erased" if dry_run else "nothing to erase")
             return
+        what = " and ".join(x for x in (f"the content of {total} flag(s)" if total else "",
+                                        f"{len(bank_ids)} bank entr{'y' if len(bank_ids) == 1 else 'ies'}" if bank_ids else "") if x)
         if not yes:
             if not sys.stdin.isatty():
-                raise click.ClickException(f"nothing erased: add --yes to erase the content of {total} flag(s) (cannot be undone)")
-            click.confirm(f"Erase the content of {total} flag(s)? This cannot be undone", abort=True)
-        n = sum(store.purge_content(server, plan=step.plan) for step in steps if step.plan is not None and step.plan.count)
-        click.echo(f"purged content of {n} flag(s)" + (f" by user {user_id}" if user_id else " past retention"))
+                raise click.ClickException(f"nothing erased: add --yes to erase {what} (cannot be undone)")
+            click.confirm(f"Erase {what}? This cannot be undone", abort=True)
+        if total:
+            n = sum(store.purge_content(server, plan=step.plan) for step in steps if step.plan is not None and step.plan.count)
+            click.echo(f"purged content of {n} flag(s)" + (f" by user {user_id}" if user_id else " past retention"))
+        if bank_ids and user_id:
+            removed = store.remove_bank_entries_of(user_id, server)
+            click.echo(f"removed {len(removed)} bank entr{'y' if len(removed) == 1 else 'ies'} registered by {user_id}")
 
 
 def _ids(ids: tuple[int, ...], shown: int = 20) -> str:

@@ -71,6 +71,18 @@ class BankStore(FlagsStore):
             removed = self.db.conn.execute(q, tuple(args)).rowcount
         return bool(removed)
 
+    def remove_bank_entries_of(self, registered_by: str, scope: str | None = None) -> list[int]:
+        """Delete every entry this person registered (in one scope, or all): `purge --user ID --bank`,
+        a privacy request that covers the pictures she registered too. Returns the removed ids."""
+        q, args = "SELECT id FROM bank_entries WHERE registered_by = ?", [registered_by]  # type: str, list[object]
+        if scope is not None:
+            q += " AND scope = ?"
+            args.append(scope)
+        with self._tx():
+            ids = [r[0] for r in self.db.conn.execute(q, tuple(args))]
+            self.db.conn.executemany("DELETE FROM bank_entries WHERE id = ?", [(i,) for i in ids])
+        return ids
+
     def bank_entries(self, scopes: Sequence[str]) -> list[tuple[int, list[tuple[str, bytes]]]]:
         if not scopes:
             return []

@@ -10,12 +10,16 @@ Why this shape (measured in benchmarks/bench_images.py):
 * Hashes are 256-bit DCT hashes (PDQ-like, numpy + Pillow, no OpenCV needed) compared by
   vectorised XOR + popcount over column-major uint64 arrays: ~1.5 ms per query view
   against 880k stored hashes (10,000 entries).
-* What defeats the hash (rotated or heavily chained copies) is rescued by an OpenCV ORB
-  keypoint check with a RANSAC similarity fit, run only on the TOP_K entries whose
-  hashes are nearest, so its cost does not grow with the bank. ORB also guards the
-  grey zone: a hash distance of 45-56 bits is accepted alone only when the bank image is
-  too smooth for keypoints (a colour-wheel crop hashed 54 bits from a retina photo).
+* Every candidate is confirmed by geometric verification (classifiers/images/geometry.py:
+  one RANSAC homography over ORB keypoint pairs, with thresholds on inliers, their ratio,
+  their spread over both images and the warp's shape), hash hits included; a near hash only
+  lowers the inliers needed. Candidates come from the TOP_K nearest hashes and, for what
+  defeats the hash (deep crops, collages, phone screenshots), from a keypoint-descriptor index
+  (classifiers/images/feature_index.py), so the cost does not grow with a scan of the bank.
+  Only a bank image too smooth for keypoints is accepted on its hash alone (<= HASH_ACCEPT).
   Without OpenCV (no `images` extra) matching is hash-only.
+* PDQ hashes (classifiers/images/pdq.py) of each entry and its 7 rotations/flips are stored
+  for exchange with hash-sharing programs; imported PDQ-only entries match on PDQ distance.
 
 Nothing here stores images: `Fingerprint.to_records()` yields hashes and ORB keypoints
 (positions + binary descriptors) only. Storage is the caller's job (bot/store/bank.py).
@@ -35,7 +39,9 @@ import numpy as np
 from PIL import Image
 
 from classifiers.base import Verdict
+from classifiers.images import geometry, pdq
 from classifiers.images.decode import DEFAULT_LIMITS, DecodedImage, Limits, decode
+from classifiers.images.feature_index import FeatureIndex, top_candidates
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +50,8 @@ HASH_BITS = 256
 HASH_BYTES = HASH_BITS // 8
 _WORK_SIDE = 256  # hashing works on a <= 256 px copy: cheap, and detail above it is noise
 _ORB_SIDE_BANK = 512
-ORB_FEATURES_BANK = 300
+_PDQ_SIDE = 512  # PDQ's own filter averages far coarser than this (the 512-px astronaut hashes the same as the original)
+ORB_FEATURES_BANK = 400
 ORB_FEATURES_QUERY = 700
 
 # Variant codes (low 6 bits); bit 7 marks the mirrored image.
@@ -61,7 +68,11 @@ HASH_STRICT = 44  # accept on the hash alone at or below this distance
 HASH_ACCEPT = 56  # up to here, accept on the hash if ORB cannot judge (textureless images)
 HASH_CANDIDATE = 88  # entries this near (and among the TOP_K nearest) get an ORB check (true rescues: <= 68)
 TOP_K = 4
-ORB_MIN_INLIERS = 14
+FEATURE_K = 4  # entries with the most local-feature votes that get verified (per mirror side)
+FEATURE_MIN_VOTES = 5  # an entry with fewer votes is not worth a geometric check (unrelated entries get 1-4 in a 10,000-entry bank)
+DUP_DISTANCE = 24  # registering an image this near (whole-image hashes) to an entry reuses the entry
+PDQ_MATCH = 31  # imported PDQ lists: the distance hash-sharing programs use by default
+ORB_MIN_INLIERS = 10
 ORB_MIN_FEATURES = 80  # a bank image with fewer keypoints than this can't be ORB-verified
 ORB_RATIO = 0.8
 
@@ -321,6 +332,10 @@ class Fingerprint:
     hashes: np.ndarray
     variants: np.ndarray
     orb_size: tuple[int, int] = (0, 0)
+    #: PDQ hashes (n x 32 uint8, print order) and their quality (n uint8): the original and its
+    #: seven rotations/flips for a bank entry, the whole image for a query; what `bank export` shares
+    pdq: np.ndarray = field(default_factory=lambda: np.zeros((0, HASH_BYTES), np.uint8))
+    pdq_quality: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     _orb_xy: np.ndarray | None = None
     _orb_desc: np.ndarray | None = None
     _work: np.ndarray | None = field(default=None, repr=False)  # trimmed RGB, for bank ORB
@@ -397,6 +412,8 @@ class Fingerprint:
             ("hash_variants", np.ascontiguousarray(self.variants, np.uint8).tobytes()),
             ("orb_xy", np.ascontiguousarray(self.orb_xy, np.float16).tobytes()),
             ("orb_desc", np.ascontiguousarray(self.orb_desc, np.uint8).tobytes()),
+            ("pdq", np.ascontiguousarray(self.pdq, np.uint8).tobytes()),
+            ("pdq_quality", np.ascontiguousarray(self.pdq_quality, np.uint8).tobytes()),
         ]
 
     @classmethod
@@ -417,8 +434,14 @@ class Fingerprint:
         desc = np.frombuffer(rec.get("orb_desc", b""), np.uint8)
         if xy.size % 2 or desc.size % 32 or xy.size // 2 != desc.size // 32:
             raise ValueError("fingerprint ORB records have inconsistent lengths")
+        pdq_h = np.frombuffer(rec.get("pdq", b""), np.uint8)
+        pdq_q = np.frombuffer(rec.get("pdq_quality", b""), np.uint8).copy()
+        if pdq_h.size % HASH_BYTES or pdq_h.size // HASH_BYTES != pdq_q.size:
+            raise ValueError("fingerprint PDQ records have inconsistent lengths")
         w, h = meta.get("orb_size", [0, 0])
         return cls(
+            pdq=pdq_h.reshape(-1, HASH_BYTES).copy(),
+            pdq_quality=pdq_q,
             hashes=hashes.reshape(-1, HASH_BYTES).copy(),
             variants=variants,
             orb_size=(int(w), int(h)),
@@ -428,16 +451,35 @@ class Fingerprint:
 
 
 def _orb(gray_or_rgb: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to `n` ORB keypoints spread over a 4x4 grid (the strongest of each cell first).
+
+    Why the grid: ORB's own pick is the globally strongest corners, which crowd into the
+    busiest part of a picture; a deep crop that cuts that part away would leave the bank
+    entry with nothing to match. Spread keypoints keep every region of the image findable."""
     if not orb_available():
         return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
     cv2 = _cv2()
     g = gray_or_rgb if gray_or_rgb.ndim == 2 else cv2.cvtColor(gray_or_rgb, cv2.COLOR_RGB2GRAY)
-    orb = cv2.ORB_create(nfeatures=n, scaleFactor=1.2, nlevels=8, edgeThreshold=19, patchSize=19, fastThreshold=12)
+    orb = cv2.ORB_create(nfeatures=3 * n, scaleFactor=1.2, nlevels=8, edgeThreshold=19, patchSize=19, fastThreshold=12)
     kps, desc = orb.detectAndCompute(np.ascontiguousarray(g), None)
     if desc is None or not kps:
         return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
     xy = np.array([k.pt for k in kps], np.float32)
+    if len(kps) > n:
+        resp = np.array([k.response for k in kps], np.float32)
+        h, w = g.shape[:2]
+        cell = np.minimum(xy[:, 1] * _GRID // max(h, 1), _GRID - 1) * _GRID + np.minimum(xy[:, 0] * _GRID // max(w, 1), _GRID - 1)
+        order = np.lexsort((-resp, cell))  # by cell, strongest first within a cell
+        rank = np.empty(len(kps), np.int64)
+        cs = cell[order].astype(np.int64)
+        first = np.searchsorted(cs, cs, side="left")
+        rank[order] = np.arange(len(kps)) - first  # rank of each keypoint inside its cell
+        keep = np.lexsort((-resp, rank))[:n]  # round-robin over cells, strongest first
+        xy, desc = xy[keep], desc[keep]
     return xy, desc
+
+
+_GRID = 4
 
 
 def _boxes_differ(a: tuple[int, int, int, int], b: tuple[int, int, int, int], w: int, h: int, frac: float = 0.03) -> bool:
@@ -581,7 +623,17 @@ def fingerprint(img: DecodedImage | np.ndarray | Any, *, bank_variants: bool = T
 
     ux0, uy0, ux1, uy1 = up(full)
     work = rgb[uy0:uy1, ux0:ux1]
+    # a query's PDQ (matched only against imported lists, within 31 bits) comes from the 256-px copy
+    # already at hand; a bank entry's, which other programs will match against, from a 512-px one
+    if bank_variants:
+        pdq_views, pdq_q = pdq.dihedral_hashes(_downscale(rgb, _PDQ_SIDE))
+        pdq_hashes = [h for _, h in pdq_views]
+    else:
+        h0, pdq_q = pdq.pdq_hash(small)
+        pdq_hashes = [h0]
     return Fingerprint(
+        pdq=np.stack(pdq_hashes),
+        pdq_quality=np.full(len(pdq_hashes), pdq_q, np.uint8),
         hashes=np.stack(hashes).astype(np.uint8),
         variants=np.array(codes, np.uint8),
         _work=work if bank_variants else None,
@@ -597,11 +649,14 @@ def fingerprint(img: DecodedImage | np.ndarray | Any, *, bank_variants: bool = T
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    """A bank hit. `distance` (bits of 256) for hash matches, `inliers` for ORB matches;
+    """A bank hit. `method` says how the candidate was found: `hash` (global hash near a
+    stored variant), `orb` (local-feature vote), `smooth` (hash only: a bank image too
+    smooth for keypoints) or `pdq` (an imported PDQ hash list). `distance` is the hash
+    distance (bits of 256) when there is one, `inliers` the verified keypoint pairs;
     `score` in [0, 1] is a confidence for the verdict."""
 
     entry_id: int
-    method: Literal["hash", "orb"]
+    method: Literal["hash", "orb", "smooth", "pdq"]
     distance: int | None = None
     inliers: int | None = None
     score: float = 1.0
@@ -621,37 +676,26 @@ def orb_inliers(
     q_xy: np.ndarray,
     q_desc: np.ndarray,
 ) -> int:
-    """Inliers of a RANSAC similarity transform between ratio-tested ORB matches.
-
-    A similarity (rotation, uniform scale, shift) is what crops, resizes, small
-    rotations and screenshot framing do; unrelated images rarely agree on one.
-    """
-    if len(bank_desc) < 8 or len(q_desc) < 8 or not orb_available():
+    """Verified keypoint pairs between a bank image and a query (0 unless the geometry passes)."""
+    if not orb_available():
         return 0
-    cv2 = _cv2()
-    bf = cv2.BFMatcher(cv2.NORM_HAMMING)
-    pairs = bf.knnMatch(bank_desc, q_desc, k=2)
-    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < ORB_RATIO * p[1].distance and p[0].distance <= 64]
-    if len(good) < 8:
-        return 0
-    src = bank_xy[[m.queryIdx for m in good]].astype(np.float32).reshape(-1, 1, 2)
-    dst = q_xy[[m.trainIdx for m in good]].astype(np.float32).reshape(-1, 1, 2)
-    model, mask = cv2.estimateAffinePartial2D(
-        src, dst, method=cv2.RANSAC, ransacReprojThreshold=5.0, maxIters=1000, confidence=0.99
-    )
-    if model is None or mask is None:
-        return 0
-    scale = float(np.hypot(model[0, 0], model[1, 0]))
-    if not 0.15 <= scale <= 6.0:
-        return 0
-    inl = mask.reshape(-1).astype(bool)
-    # many matches collapsing onto a few query points is texture, not a re-share
-    if len(np.unique(np.round(dst.reshape(-1, 2)[inl] / 4.0), axis=0)) < ORB_MIN_INLIERS:
-        return 0
-    return int(inl.sum())
+    g = geometry.verify(bank_xy, bank_desc, q_xy, q_desc)
+    return g.inliers if g is not None and g.passes() else 0
 
 
 _BLOCK = 65536
+
+
+def _release_freed_memory() -> None:
+    """Hand the freed per-entry descriptor copies back to the OS (glibc keeps small freed blocks:
+    ~120 MB of resident memory at 10,000 entries otherwise). A no-op where there is no glibc."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+_FEATURE_DELTA = 256  # entries added since the last full feature-index build, indexed apart
 
 
 @dataclass(frozen=True)
@@ -661,6 +705,14 @@ class _Snapshot:
     starts: np.ndarray  # first row of each entry
     ids: tuple[int, ...]
     orb: tuple[tuple[np.ndarray, np.ndarray], ...]
+    features: FeatureIndex  # entry positions [0, len(features_main)) ...
+    features_new: FeatureIndex  # ... and the entries added since, indexed apart (cheap to rebuild)
+    n_main: int
+
+    def feature_votes(self, q_desc: np.ndarray) -> np.ndarray:
+        return np.concatenate([self.features.votes(q_desc), self.features_new.votes(q_desc)])
+    pdq: np.ndarray  # (P, 4) uint64 PDQ hashes of hash-only (imported) entries
+    pdq_pos: np.ndarray  # (P,) their entry positions
 
 
 class BankIndex:
@@ -676,18 +728,31 @@ class BankIndex:
         hash_candidate: int = HASH_CANDIDATE,
         top_k: int = TOP_K,
         orb_min_inliers: int = ORB_MIN_INLIERS,
+        feature_k: int = FEATURE_K,
+        thresholds: geometry.Thresholds | None = None,
+        pdq_threshold: int = PDQ_MATCH,
+        mirror_features: bool = False,
     ) -> None:
         self.hash_strict = hash_strict
         self.hash_accept = hash_accept
         self.hash_candidate = hash_candidate
         self.top_k = top_k
-        self.orb_min_inliers = orb_min_inliers
+        self.feature_k = feature_k
+        self.pdq_threshold = pdq_threshold
+        #: also search local features of the mirrored query (costs a second ORB pass; mirrored
+        #: copies are found by the hash variants unless they are also deeply cropped)
+        self.mirror_features = mirror_features
+        self.thresholds = thresholds or geometry.Thresholds(min_inliers=orb_min_inliers)
         self._ids: list[int] = []
         self._pos: dict[int, int] = {}
         self._hash_parts: list[np.ndarray] = []
         self._var_parts: list[np.ndarray] = []
         self._orb: list[tuple[np.ndarray, np.ndarray]] = []
+        self._pdq: list[np.ndarray] = []
         self._snap: _Snapshot | None = None
+        # the big feature index is rebuilt only after a removal or when many entries were added
+        self._feat_main: FeatureIndex | None = None
+        self._feat_n = 0
         self._lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -703,6 +768,7 @@ class BankIndex:
             self._hash_parts.append(np.ascontiguousarray(fp.hashes, np.uint8))
             self._var_parts.append(np.asarray(fp.variants, np.uint8))
             self._orb.append((fp.orb_xy.astype(np.float16), np.ascontiguousarray(fp.orb_desc, np.uint8)))
+            self._pdq.append(np.ascontiguousarray(fp.pdq, np.uint8).reshape(-1, HASH_BYTES))
             self._snap = None
 
     def add_records(self, entry_id: int, records: Iterable[tuple[str, bytes]]) -> None:
@@ -715,10 +781,11 @@ class BankIndex:
             i = self._pos.pop(entry_id, None)
             if i is None:
                 return False
-            for lst in (self._ids, self._hash_parts, self._var_parts, self._orb):
+            for lst in (self._ids, self._hash_parts, self._var_parts, self._orb, self._pdq):
                 del lst[i]
             self._pos = {e: j for j, e in enumerate(self._ids)}
             self._snap = None
+            self._feat_main = None
             return True
 
     def _build(self) -> _Snapshot:
@@ -734,12 +801,31 @@ class BankIndex:
                     h = np.zeros((0, HASH_BYTES), np.uint8)
                     counts = np.zeros(0, int)
                     variants = np.zeros(0, np.uint8)
+                n = len(self._orb)
+                if self._feat_main is None or self._feat_n > n or n - self._feat_n > _FEATURE_DELTA:
+                    self._feat_main = FeatureIndex()
+                    self._feat_main.build([d for _, d in self._orb])
+                    self._feat_n = n
+                    # keep one copy of the descriptors: the entries' become views into the index's
+                    self._orb = [(xy, self._feat_main.descriptors(i)) for i, (xy, _) in enumerate(self._orb)]
+                    _release_freed_memory()
+                feats_new = FeatureIndex()
+                feats_new.build([d for _, d in self._orb[self._feat_n :]])
+                # PDQ is matched on its own only for entries that have nothing else (imported lists)
+                only = [i for i, p in enumerate(self._hash_parts) if len(p) == 0 and len(self._pdq[i])]
+                pdq = np.concatenate([self._pdq[i] for i in only]) if only else np.zeros((0, HASH_BYTES), np.uint8)
+                pdq_pos = np.concatenate([np.full(len(self._pdq[i]), i, np.int64) for i in only]) if only else np.zeros(0, np.int64)
                 self._snap = _Snapshot(
                     cols=np.ascontiguousarray(h.view(np.uint64).T),
                     variants=variants,
                     starts=np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64),
                     ids=tuple(self._ids),
                     orb=tuple(self._orb),
+                    features=self._feat_main,
+                    features_new=feats_new,
+                    n_main=self._feat_n,
+                    pdq=np.ascontiguousarray(pdq).view(np.uint64).reshape(-1, 4),
+                    pdq_pos=pdq_pos,
                 )
             return self._snap
 
@@ -754,6 +840,8 @@ class BankIndex:
         q = np.ascontiguousarray(fp.hashes[fp.whole_mask], np.uint8).view(np.uint64)
         if len(q) == 0:
             q = np.ascontiguousarray(fp.hashes[:1], np.uint8).view(np.uint64)
+        if len(q) == 0:
+            return []
         best = np.full(m, 65535, np.uint16)
         # Blocks of rows so the scratch arrays stay in cache while every query view passes.
         blk = min(m, _BLOCK)
@@ -772,56 +860,125 @@ class BankIndex:
                     np.bitwise_count(t, out=ct)
                     a += ct
                 np.minimum(bb, a, out=bb)
-        per_entry = np.minimum.reduceat(best, starts)
+        # entries without any hash of ours (imported PDQ lists) have an empty slice: skip them
+        ends = np.append(starts[1:], m)
+        has = ends > starts
+        per_entry = np.full(len(starts), 65535, np.int64)
+        if has.any():
+            per_entry[has] = np.minimum.reduceat(best, starts[has])
         k = min(self.top_k, len(per_entry))
         top = np.argpartition(per_entry, k - 1)[:k]
         top = top[np.argsort(per_entry[top], kind="stable")]
         out = []
-        ends = np.append(starts[1:], m)
         for e in top:
-            s, end = int(starts[e]), int(ends[e])
-            sub = cols[:, s:end]
+            s, s_end = int(starts[e]), int(ends[e])
+            if s_end <= s:
+                continue
+            sub = cols[:, s:s_end]
             d = np.stack([np.bitwise_count(sub ^ row[:, None]).sum(axis=0) for row in q])  # (views, rows)
             qi, r = np.unravel_index(int(np.argmin(d)), d.shape)
             out.append((int(e), int(per_entry[e]), bool(variants[s + int(r)] & MIRROR), int(qi)))
         return out
 
+    def _verified(self, bank: tuple[np.ndarray, np.ndarray], query: tuple[np.ndarray, np.ndarray], hash_agrees: bool) -> int:
+        """Inliers of a passing geometric check, else 0."""
+        g = geometry.verify(bank[0].astype(np.float32), bank[1], query[0], query[1])
+        if g is None:
+            return 0
+        ok = g.passes(self.thresholds, hash_agrees)
+        log.debug("verify: %s -> %s", g, ok)
+        return g.inliers if ok else 0
+
     def match(self, fp: Fingerprint) -> Match | None:
         """Best bank match for a query fingerprint, or None.
 
-        Stage 1: Hamming distance of the query's whole-image hashes to every stored
-        variant; at or below `hash_strict` is a match. Stage 2: the `top_k` nearest
-        entries within `hash_candidate` get an ORB + RANSAC check. Between the two, a
-        hash distance up to `hash_accept` still counts when ORB cannot judge (the bank
-        image itself is too smooth for keypoints), since the hash is all there is.
+        Candidates come from two places: the `top_k` entries whose stored hash variants are
+        nearest to the query's whole-image hashes (within `hash_candidate`), and the
+        `feature_k` entries with the most local-feature votes (deep crops, collages, heavy
+        framing), for the query as is and mirrored. *Every* candidate must pass geometric
+        verification (classifiers/images/geometry.py); a strong hash hit only lowers the
+        number of inliers needed. The one exception: a bank image too smooth to have
+        keypoints is matched on a hash distance of at most `hash_accept`.
         """
         snap = self._build()
-        near = self.nearest(fp, snap)
-        if not near:
+        if not snap.ids:
             return None
         ids, orb = snap.ids, snap.orb
-        pos0, d0, mir0, view0 = near[0]
-        if d0 <= self.hash_strict:
-            return Match(ids[pos0], "hash", distance=d0, score=_hash_score(d0))
-        best: tuple[int, int] | None = None
+        pdq_hit = self._match_pdq(fp, snap)
+        if not orb_available():  # no OpenCV (no `images` extra): hash-only, as every bank image were smooth
+            near = self.nearest(fp, snap)
+            if near and near[0][1] <= self.hash_accept:
+                return Match(ids[near[0][0]], "hash", distance=near[0][1], score=_hash_score(near[0][1]))
+            return pdq_hit
+        near = self.nearest(fp, snap)
+        tried: set[int] = set()
+        best: tuple[int, int, int | None, str] | None = None  # (pos, inliers, distance, method)
         for pos, d, mirrored, view in near:
             if d > self.hash_candidate:
                 break
-            bxy, bdesc = orb[pos]
-            # the nearest hash pair says whether the query is mirrored and where the photo is
-            qxy, qdesc = fp.query_orb(mirrored, view)
-            n = orb_inliers(bxy, bdesc, qxy, qdesc)
-            if n >= self.orb_min_inliers and (best is None or n > best[1]):
-                best = (pos, n)
-            if best is not None and best[1] >= 2 * self.orb_min_inliers:
-                break
+            if len(orb[pos][1]) < ORB_MIN_FEATURES:
+                continue
+            if not mirrored and view == 0:
+                tried.add(pos)  # verified with the whole query already: no need to again below
+            n = self._verified(orb[pos], fp.query_orb(mirrored, view), d <= self.hash_strict)
+            if n and (best is None or n > best[1]):
+                best = (pos, n, d, "hash")
+                if n >= 2 * self.thresholds.min_inliers:
+                    break
+        if best is None:
+            # the whole query, then its first peeled view (the photo inside a screenshot, a collage
+            # without its margins), whose keypoints come out at a usable size; each view is its own search
+            views = (0, 1) if int(fp.whole_mask.sum()) > 1 else (0,)
+            for mirrored, view in [(m, v) for m in ((False, True) if self.mirror_features else (False,)) for v in views]:
+                q = fp.query_orb(mirrored, view)
+                votes = snap.feature_votes(q[1])
+                done = tried if (mirrored, view) == (False, 0) else set()
+                for pos in top_candidates(votes, self.feature_k, exclude=sorted(done), min_votes=FEATURE_MIN_VOTES):
+                    n = self._verified(orb[pos], q, False)
+                    if n and (best is None or n > best[1]):
+                        best = (pos, n, None, "orb")
+                if best is not None:
+                    break
         if best is not None:
-            return Match(ids[best[0]], "orb", inliers=best[1], score=_orb_score(best[1]))
-        # Only a textureless *bank* image excuses ORB: a smooth query with few keypoints is
-        # more likely an unrelated image that happens to hash near (seen in the benchmark).
-        if d0 <= self.hash_accept and len(orb[pos0][1]) < ORB_MIN_FEATURES:
-            return Match(ids[pos0], "hash", distance=d0, score=_hash_score(d0))
-        return None
+            bpos, bn, bd, how = best
+            return Match(ids[bpos], "hash" if how == "hash" else "orb", distance=bd, inliers=bn, score=_orb_score(bn))
+        if near:
+            pos0, d0 = near[0][0], near[0][1]
+            if d0 <= self.hash_accept and len(orb[pos0][1]) < ORB_MIN_FEATURES:
+                return Match(ids[pos0], "smooth", distance=d0, score=_hash_score(d0))
+        return pdq_hit
+
+    def duplicates(self, fp: Fingerprint) -> list[int]:
+        """Entry ids of near-identical images (best first): what registering `fp` again would
+        duplicate. Near-identical means the whole-image hashes are within `DUP_DISTANCE` bits
+        and, where both have keypoints, a verified warp of about the same size; a crop or a
+        screenshot of an entry is a re-share, not a duplicate, and gets its own entry."""
+        snap = self._build()
+        if not snap.ids:
+            return []
+        whole = Fingerprint(hashes=fp.hashes[fp.whole_mask], variants=fp.variants[fp.whole_mask])
+        out = []
+        for pos, d, mirrored, _view in self.nearest(whole, snap):
+            if d > DUP_DISTANCE or mirrored:
+                continue
+            bxy, bdesc = snap.orb[pos]
+            if len(bdesc) >= ORB_MIN_FEATURES and len(fp.orb_desc) >= ORB_MIN_FEATURES and orb_available():
+                g = geometry.verify(bxy.astype(np.float32), bdesc, fp.orb_xy.astype(np.float32), fp.orb_desc)
+                if g is None or not g.passes(self.thresholds, True) or not 0.8 <= g.scale <= 1.25:
+                    continue
+            out.append(snap.ids[pos])
+        return out
+
+    def _match_pdq(self, fp: Fingerprint, snap: _Snapshot) -> Match | None:
+        """Imported PDQ-only entries: the query's PDQ within `pdq_threshold` bits."""
+        if not len(snap.pdq) or not len(fp.pdq):
+            return None
+        q = np.ascontiguousarray(fp.pdq, np.uint8).reshape(-1, HASH_BYTES).view(np.uint64)
+        d = np.min(np.stack([np.bitwise_count(snap.pdq ^ row).sum(axis=1) for row in q]), axis=0)
+        i = int(np.argmin(d))
+        if int(d[i]) > self.pdq_threshold:
+            return None
+        return Match(snap.ids[int(snap.pdq_pos[i])], "pdq", distance=int(d[i]), score=_hash_score(int(d[i])))
 
 
 # --------------------------------------------------------------------------------------
@@ -857,10 +1014,12 @@ class BankDetector:
 
 def match_verdict(m: Match) -> Verdict:
     """The moderator-facing verdict for a bank hit."""
-    if m.method == "hash":
-        how = f"hash distance {m.distance}/{HASH_BITS}"
+    if m.inliers:
+        how = f"{m.inliers} matching keypoints" + (f", hash distance {m.distance}/{HASH_BITS}" if m.distance is not None else "")
+    elif m.method == "pdq":
+        how = f"imported PDQ hash, distance {m.distance}/{HASH_BITS}"
     else:
-        how = f"{m.inliers} matching keypoints"
+        how = f"hash distance {m.distance}/{HASH_BITS}"
     return Verdict("reshare", m.score, f"matches re-share bank entry #{m.entry_id} ({how})", "image_bank")
 
 

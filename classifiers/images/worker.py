@@ -66,7 +66,7 @@ class ScanReply:
     size: tuple[int, int]
     n_frames: int
     verdicts: list[Verdict] = field(default_factory=list)
-    queries: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # (hashes, variants) per frame
+    queries: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)  # (hashes, variants, pdq) per frame
     records: list[tuple[str, bytes]] | None = None
     peak_rss: int = 0  # the worker's peak resident memory during this job (bytes; 0 if unknown)
     text: str = ""  # text read in the image (OCR), for the caller's text model
@@ -148,7 +148,7 @@ class _WorkerState:
             # One query per sampled frame (a video or GIF can hide the picture in a later frame). This is the
             # seam for vPDQ-style matching: per-frame hashes with their frame indices (img.frame_indices).
             self.queries = [fingerprint(f, bank_variants=False) for f in img.frames]
-            reply.queries = [(q.hashes, q.variants) for q in self.queries]
+            reply.queries = [(q.hashes, q.variants, q.pdq) for q in self.queries]
         if job.records:
             reply.records = fingerprint(img.image).to_records()
         if job.ocr and self.ocr is not None:
@@ -445,8 +445,8 @@ def scan(
                                                        ocr=ocr))
         match = None
         try:
-            for i, (hashes, variants) in enumerate(reply.queries):
-                fp = Fingerprint(hashes=hashes, variants=variants, _orb_source=functools.partial(s.call, "orb", i))
+            for i, (hashes, variants, pdq) in enumerate(reply.queries):
+                fp = Fingerprint(hashes=hashes, variants=variants, pdq=pdq, _orb_source=functools.partial(s.call, "orb", i))
                 for idx in indexes:
                     match = idx.match(fp)
                     if match is not None:
