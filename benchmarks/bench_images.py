@@ -24,6 +24,8 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
+from distractor_set import as_rgb  # noqa: E402  (the script's own folder is on sys.path)
+
 from classifiers.images.bank import BankIndex, Fingerprint, fingerprint  # noqa: E402
 from classifiers.images.decode import decode  # noqa: E402
 
@@ -66,19 +68,7 @@ def load(name: str) -> np.ndarray:
     import skimage.data as d
 
     x = getattr(d, name)()
-    if isinstance(x, tuple):
-        x = x[0]
-    x = np.asarray(x)
-    if x.dtype == bool:
-        x = x.astype(np.uint8) * 255
-    if x.dtype.kind == "f":
-        x = (np.clip(x, 0, 1) * 255).astype(np.uint8)
-    if x.ndim == 2:
-        x = np.repeat(x[:, :, None], 3, axis=2)
-    if x.shape[2] == 4:
-        a = x[:, :, 3:4].astype(np.float32) / 255
-        x = (x[:, :, :3] * a + 255 * (1 - a)).astype(np.uint8)
-    return np.ascontiguousarray(x)
+    return as_rgb(x[0] if isinstance(x, tuple) else x)
 
 
 # ------------------------------------------------------------------------------ transforms

@@ -40,7 +40,13 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 def _sample(name: str) -> np.ndarray:
     import skimage.data as d
 
-    x = np.asarray(getattr(d, name)())
+    x = getattr(d, name)()
+    return as_rgb(x[0] if isinstance(x, tuple) else x)
+
+
+def as_rgb(x: np.ndarray) -> np.ndarray:
+    """A scikit-image sample (bool, float, grey or RGBA) as contiguous 8-bit RGB on white."""
+    x = np.asarray(x)
     if x.dtype == bool:
         x = x.astype(np.uint8) * 255
     if x.dtype.kind == "f":

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from bot import i18n
-from bot.platforms.discord_commands import fit_lines, note_subject
+from bot.platforms.discord_commands import note_subject
+from bot.text_fit import fit_lines
 from tests.fake_discord import (ALICE, APP_ID, BOB, DAVE, ERIN, GENERAL, GUILD, MALLORY, MODQ, user)
 from tests.test_discord_bot import SERVER, alert_embed, click, env, fake, flag_one, wait_until  # noqa: F401
 

@@ -179,7 +179,7 @@ async def test_member_cuts_a_long_history_at_whole_lines(env: Env):
     n = len(sent_to(env, MODS))
     await send_command(env, MOD_CHAT, ADMIN, f"/member {TROLL['id']}")
     body = await reply_in(env, MODS, n + 1)
-    assert len(body) <= 4000 and body.splitlines()[-1] == t(env, "tg.more_lines", n=int(body.splitlines()[-1].split()[1]))
+    assert len(body) <= 4000 and body.splitlines()[-1] == t(env, "lines.more", n=int(body.splitlines()[-1].split()[1]))
 
 
 # ---- /note --------------------------------------------------------------------------------------

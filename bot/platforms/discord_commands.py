@@ -27,6 +27,7 @@ from bot.platforms.discord_rules import rules_group
 from bot.platforms.discord_unprotect import unprotect_command
 from bot.platforms.discord_views import ReportModal
 from bot.store import StoreError
+from bot.text_fit import fit_lines
 
 
 log = logging.getLogger(__name__)
@@ -180,7 +181,8 @@ class TriageGroup(app_commands.Group):
     async def member(self, interaction: discord.Interaction, user: discord.User) -> None:
         history = _bot(interaction).pipeline.store.member_history(_server(interaction), str(user.id), limit=HISTORY_LIMIT)
         # moderators' ids ("by 123…") become mentions, which never ping here
-        text = fit_lines([mention_ids(escape(line)) for line in member_history.lines(history, lang=member_lang(interaction))], 2000)
+        lang = member_lang(interaction)
+        text = fit_lines([mention_ids(escape(line)) for line in member_history.lines(history, lang=lang)], 2000, lang)
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(description="Add a moderators' note to a flag, an incident or a member")
@@ -213,7 +215,7 @@ class TriageGroup(app_commands.Group):
                    target: app_commands.Range[str, 0, 40] = "", reason: app_commands.Range[str, 0, 500] = "") -> None:
         store, server, lang = _bot(interaction).pipeline.store, _server(interaction), member_lang(interaction)
         if action == "list":
-            text = fit_lines([escape(line) for line in legal_holds.listing(store, server, lang)], 2000)
+            text = fit_lines([escape(line) for line in legal_holds.listing(store, server, lang)], 2000, lang)
         elif (found := legal_holds.subject(target)) is None:
             text = say(interaction, "hold.usage")
         elif action == "release":
@@ -254,23 +256,6 @@ def note_subject(target: str) -> tuple[str, str] | None:
         return "member", target
     m = _FLAG.fullmatch(target)
     return ("flag", str(int(m[1]))) if m else None
-
-
-def fit_lines(lines: list[str], limit: int) -> str:
-    """Whole lines up to `limit` characters, then "… N more lines" (a cut line could split an escape)."""
-    whole = "\n".join(lines)
-    if len(whole) <= limit:
-        return whole
-    out: list[str] = []
-    used = 0
-    for i, line in enumerate(lines):
-        more = f"… {len(lines) - i} more lines"
-        if used + len(line) + 1 > limit - len(more) - 1:
-            out.append(more)
-            break
-        out.append(line)
-        used += len(line) + 1
-    return "\n".join(out)
 
 
 def _cannot_post(interaction: discord.Interaction, channel_id: str | None) -> str | None:

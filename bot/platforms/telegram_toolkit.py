@@ -23,6 +23,7 @@ from bot.platforms.telegram_adapter import NO_PREVIEW
 from bot.platforms.telegram_events import PLATFORM
 from bot.platforms.telegram_render import esc
 from bot.store import FlagView, StoreError
+from bot.text_fit import fit_lines
 
 log = logging.getLogger(__name__)
 
@@ -90,20 +91,6 @@ def note_target(words: list[str]) -> tuple[str, str, list[str]] | None:
     if first.isdigit() and first.isascii() and len(first) <= 12:
         return "flag", str(int(first)), words[1:]
     return None
-
-
-def fit(lines: list[str], limit: int, more_key: str, lang: str) -> str:
-    """Whole lines up to `limit` characters, then "… N more lines"."""
-    out: list[str] = []
-    used = 0
-    for i, line in enumerate(lines):
-        more = i18n.text(more_key, lang, n=len(lines) - i)
-        if used + len(line) + 1 > limit - len(more) - 1:
-            out.append(more)
-            break
-        out.append(line)
-        used += len(line) + 1
-    return "\n".join(out)
 
 
 class TelegramToolkit:
@@ -211,7 +198,7 @@ class TelegramToolkit:
         name = self.h.seen.names.get(user_id)
         lines = ([name] if name else []) + member_history.lines(history, lang=lang)
         log.info("member history of %s in %s for %s", user_id, server, getattr(update.effective_user, "id", None))
-        await self.h._reply(update, fit(lines, MAX_REPLY, "tg.more_lines", lang))  # plain text: no markup at all
+        await self.h._reply(update, fit_lines(lines, MAX_REPLY, lang))  # plain text: no markup at all
 
     def _author_of(self, server: str, kind: str, ident: str) -> str | None:
         """The member an alert is about: the flag's author (an incident's newest flag's)."""
