@@ -5,6 +5,7 @@ Each of N members posts one flagged message and is banned by a moderator (the ad
 figures are the core and the SQLite store). Then every member appeals, half are reversed (dismiss review,
 unban, member told) and half upheld. Prints p50/p99 per step and the chain check's time before and after.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,14 +52,12 @@ def ms(samples: list[float]) -> str:
 
 async def run(members: int, db: Path) -> None:
     store = Store.open(db)
-    settings = Settings(db_path=db, defaults=ServerSettings(mod_channel="9", appeals_per_day=5),
-                        thresholds=MappingProxyType({"sexual": 0.5}))
+    settings = Settings(db_path=db, defaults=ServerSettings(mod_channel="9", appeals_per_day=5), thresholds=MappingProxyType({"sexual": 0.5}))
     p = Pipeline(settings, store, [Lewd()])
     p.adapters["discord"] = NullAdapter()
     flags = []
     for i in range(members):
-        d = await p.handle(Message(platform="discord", server_id="1", channel_id="2", message_id=str(100 + i),
-                                   author_id=str(1000 + i), text="lewd"))
+        d = await p.handle(Message(platform="discord", server_id="1", channel_id="2", message_id=str(100 + i), author_id=str(1000 + i), text="lewd"))
         await p.moderate(Action(kind="ban", server=SERVER, flag_id=d.flag_id, user_id=str(1000 + i), actor="mod"))
         flags.append(d.flag_id)
     await p.settle()

@@ -5,6 +5,7 @@ Run: python benchmarks/bench_decisions.py [--flags 20000]
 Pins itself to one core. Flags carry text-model verdicts with reasons naming 50 different terms; 80% are
 reviewed (60% confirmed, 30% dismissed, 10% escalated), a tenth of those twice.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,7 @@ def fill(store: Store, n: int) -> int:
     for i in range(n):
         label = "sexual" if i % 3 else "racial"
         term = f"term{i % 50}"
-        m = Message("discord", "1", f"c{i % 20}", f"m{i}", f"u{i % 500}", f"pesan {i} {term} " + "x" * rng.randint(0, 200),
-                    time=t0 + timedelta(seconds=i))
+        m = Message("discord", "1", f"c{i % 20}", f"m{i}", f"u{i % 500}", f"pesan {i} {term} " + "x" * rng.randint(0, 200), time=t0 + timedelta(seconds=i))
         score = round(rng.uniform(0.6, 1.0), 3)
         d = Decision(flagged=True, labels=(label,), verdicts=(Verdict(label, score, f'"{term}"', "text_model"),))
         fid = store.record_flag(m, d).flag_id
@@ -79,6 +79,7 @@ def main() -> None:
             def export() -> int:
                 rows, _ = training_export.decision_rows(store, SERVER)
                 return training_export.write_training_csv(rows, io.StringIO())
+
             n = timed("export --training (rows + CSV in memory)", export)
             print(f"  -> {n} rows")
             timed("review queue, 50 items + total, no filter", lambda: store.review_queue(SERVER, 50))

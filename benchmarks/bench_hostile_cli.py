@@ -29,8 +29,27 @@ def sweep() -> int:
     S = ["\udcff", "\ud800", "x" * 100_000, "", " ", "\x00", "=cmd|' /C calc'!A0", "-1001234567890", "\u202e", "日本", "@everyone"]
     inputs = {
         "a.txt": [b"", b"\xef\xbb\xbf", b"\xff\xfe\x00\x00", b"a\r\nb\rc\n", b"\x00" * 100, ("x" * 1_000_000).encode()],
-        "a.csv": [b"", b"text\n", b'text\n"unterminated', b"\xef\xbb\xbftext\n\xff\n", b"text,text\n1,2\n", b"\x00text\n", b"text\n" + b"a" * 200_000 + b"\n", b'"text\n'],
-        "a.jsonl": [b"null\n", b"[]\n", b'{"text": {"a": 1}}\n', b'{"text": "\\udfff"}\n', b"[" * 200_000, b'{"text": 1e999}\n', b'{"text": "a"' + b"}" * 10000 + b"\n", b"\xff\n", b'{"text": "' + b"\\" * 10 + b'"}\n'],
+        "a.csv": [
+            b"",
+            b"text\n",
+            b'text\n"unterminated',
+            b"\xef\xbb\xbftext\n\xff\n",
+            b"text,text\n1,2\n",
+            b"\x00text\n",
+            b"text\n" + b"a" * 200_000 + b"\n",
+            b'"text\n',
+        ],
+        "a.jsonl": [
+            b"null\n",
+            b"[]\n",
+            b'{"text": {"a": 1}}\n',
+            b'{"text": "\\udfff"}\n',
+            b"[" * 200_000,
+            b'{"text": 1e999}\n',
+            b'{"text": "a"' + b"}" * 10000 + b"\n",
+            b"\xff\n",
+            b'{"text": "' + b"\\" * 10 + b'"}\n',
+        ],
     }
     calls = []
     for name, contents in inputs.items():
@@ -57,9 +76,20 @@ def sweep() -> int:
         ]
     for t in ["0001-01-01T00:00+14:00", "9999-12-31T23:59-12:00", "0000-01-01", "2026-13-01", "2026-01-01T25:00", "１２３", "2026-01-01T00:00+24:00"]:
         calls += [(["export", "--db", str(db), "--format", "json", "--since", t], None), (["export", "--db", str(db), "--format", "json", "--until", t], None)]
-    tomls = ["[defaults]\nretention_days = " + "[" * 5000, "[defaults]\nretention_days = " + "[" * 3000 + "]" * 3000, "[defaults]\ntimeout_minutes = 1e400",
-             "[defaults]\nretention_days = " + "9" * 5000, "[storage]\npath = '.'", "[defaults]\nmod_channel = " + "9" * 30, "[thresholds]\nsexual = nan",
-             "[servers]\n'discord:1' = 5", "[servers.'discord:\\u0000']\n", "\ufeff[defaults]\n", "[limits]\nqueue_size = -0", "x = {" * 2000]
+    tomls = [
+        "[defaults]\nretention_days = " + "[" * 5000,
+        "[defaults]\nretention_days = " + "[" * 3000 + "]" * 3000,
+        "[defaults]\ntimeout_minutes = 1e400",
+        "[defaults]\nretention_days = " + "9" * 5000,
+        "[storage]\npath = '.'",
+        "[defaults]\nmod_channel = " + "9" * 30,
+        "[thresholds]\nsexual = nan",
+        "[servers]\n'discord:1' = 5",
+        "[servers.'discord:\\u0000']\n",
+        "\ufeff[defaults]\n",
+        "[limits]\nqueue_size = -0",
+        "x = {" * 2000,
+    ]
     for i, t in enumerate(tomls):
         p = tmp / f"c{i}.toml"
         p.write_text(t, encoding="utf-8")

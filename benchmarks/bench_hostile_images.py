@@ -11,6 +11,7 @@ messages with a CPU-bomb JPEG arrive in server A, then a harassing text in serve
 twice: with the default limits (the scan cap refuses the bombs before decoding) and with the
 scan cap switched off, so the bombs really decode until the worker timeout kills them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -107,12 +108,12 @@ async def responsiveness(db: Path, nudity: bool, limits: Limits, label: str) -> 
     bomb = scan_bomb(4000, 4000, 1000)
     p.adapters["discord"] = FilesAdapter({"x://bomb1": bomb, "x://bomb2": bomb, "x://photo": photo()})
     # start both workers first (a real bot has been running); then the attack
-    await asyncio.gather(*(p.handle(Message("discord", "warmup", "c0", f"w{i}", "u0", text="",
-                                            attachments=(Attachment(kind="image", url="x://photo"),))) for i in (1, 2)))
+    await asyncio.gather(
+        *(p.handle(Message("discord", "warmup", "c0", f"w{i}", "u0", text="", attachments=(Attachment(kind="image", url="x://photo"),))) for i in (1, 2))
+    )
 
     def bomb_msg(i: int) -> Message:
-        return Message("discord", "serverA", "c1", f"b{i}", "attacker", text="lihat",
-                       attachments=(Attachment(kind="image", url=f"x://bomb{i}"),))
+        return Message("discord", "serverA", "c1", f"b{i}", "attacker", text="lihat", attachments=(Attachment(kind="image", url=f"x://bomb{i}"),))
 
     t0 = time.perf_counter()
     bombs = [asyncio.create_task(p.handle(bomb_msg(i))) for i in (1, 2)]
@@ -121,14 +122,15 @@ async def responsiveness(db: Path, nudity: bool, limits: Limits, label: str) -> 
     d = await p.handle(Message("discord", "serverB", "c9", "t1", "harasser", text="dasar lonte murahan"))
     t_flag = time.perf_counter() - t1
     t2 = time.perf_counter()
-    await p.handle(Message("discord", "serverC", "c5", "p1", "member", text="",
-                           attachments=(Attachment(kind="image", url="x://photo"),)))
+    await p.handle(Message("discord", "serverC", "c5", "p1", "member", text="", attachments=(Attachment(kind="image", url="x://photo"),)))
     t_photo = time.perf_counter() - t2
     await asyncio.gather(*bombs)
     t_bombs = time.perf_counter() - t0
-    print(f"{label}: text in server B flagged={d.flagged} {t_flag * 1000:.1f} ms after it arrived; "
-          f"a photo in server C scanned {t_photo:.2f} s after it arrived; "
-          f"both bombs refused {t_bombs:.2f} s after they arrived; workers killed: {scanner.pool.killed}")
+    print(
+        f"{label}: text in server B flagged={d.flagged} {t_flag * 1000:.1f} ms after it arrived; "
+        f"a photo in server C scanned {t_photo:.2f} s after it arrived; "
+        f"both bombs refused {t_bombs:.2f} s after they arrived; workers killed: {scanner.pool.killed}"
+    )
     scanner.close()
     p.executor.shutdown()
     store.close()

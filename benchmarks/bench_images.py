@@ -5,6 +5,7 @@ Built only from images shipped in scikit-image (`skimage.data`) and procedural o
 Run: python benchmarks/bench_images.py [--bank-size 10000] [--distractors 2000] [--verbose]
 Prints a table; the figures go into the README by hand.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,6 +74,7 @@ def load(name: str) -> np.ndarray:
 
 # ------------------------------------------------------------------------------ transforms
 
+
 def _pil(a: np.ndarray) -> Image.Image:
     return Image.fromarray(a)
 
@@ -133,9 +135,7 @@ def caption_band(a: np.ndarray) -> np.ndarray:
 def caption_overlay(a: np.ndarray) -> np.ndarray:
     h, w = a.shape[:2]
     im = _pil(a).copy()
-    ImageDraw.Draw(im).text(
-        (w // 12, h - h // 6), "LOOK AT THIS", fill=(255, 255, 255), font=_font(h // 10), stroke_width=2, stroke_fill=(0, 0, 0)
-    )
+    ImageDraw.Draw(im).text((w // 12, h - h // 6), "LOOK AT THIS", fill=(255, 255, 255), font=_font(h // 10), stroke_width=2, stroke_fill=(0, 0, 0))
     return np.asarray(im)
 
 
@@ -505,6 +505,7 @@ def random_chain(rng: np.random.Generator) -> tuple[str, Callable[[np.ndarray], 
 
 # ------------------------------------------------------------------------------ distractors
 
+
 def synthetic(rng: np.random.Generator, i: int) -> np.ndarray:
     """Synthetic images unlike any bank image: smooth noise, shapes, gradients, stripes."""
     h, w = int(rng.integers(200, 520)), int(rng.integers(200, 520))
@@ -536,6 +537,7 @@ def synthetic(rng: np.random.Generator, i: int) -> np.ndarray:
 
 # ------------------------------------------------------------------------------ helpers
 
+
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -554,9 +556,13 @@ def synthetic_entries(n: int, like: list[Fingerprint], seed: int = 3, realistic:
     if not realistic:  # memory depends on sizes only; making real keypoints would cost the footprint run ~400 MB of images
         for i in range(n):
             ref = like[i % len(like)]
-            yield Fingerprint(hashes=rng.integers(0, 256, ref.hashes.shape, dtype=np.uint8), variants=ref.variants.copy(),
-                              orb_size=ref.orb_size, _orb_xy=rng.uniform(0, 512, ref.orb_xy.shape).astype(np.float32),
-                              _orb_desc=rng.integers(0, 256, ref.orb_desc.shape, dtype=np.uint8))
+            yield Fingerprint(
+                hashes=rng.integers(0, 256, ref.hashes.shape, dtype=np.uint8),
+                variants=ref.variants.copy(),
+                orb_size=ref.orb_size,
+                _orb_xy=rng.uniform(0, 512, ref.orb_xy.shape).astype(np.float32),
+                _orb_desc=rng.integers(0, 256, ref.orb_desc.shape, dtype=np.uint8),
+            )
         return
     # only procedural categories: a crop of a scikit-image sample or an LFW face in the filler would be a
     # true match for a distractor cut from the same source, and be counted as a false one
@@ -724,8 +730,9 @@ def main(argv: list[str] | None = None) -> int:
         if m is not None:
             false.append((i, cat, m))
     n_ds = sum(by_cat.values())
-    print(f"\nfalse matches: {len(false)} of {n_ds} distinct distractors ({len(false) / max(1, n_ds):.3%}); "
-          + ", ".join(f"{c} {k}" for c, k in by_cat.items()))
+    print(
+        f"\nfalse matches: {len(false)} of {n_ds} distinct distractors ({len(false) / max(1, n_ds):.3%}); " + ", ".join(f"{c} {k}" for c, k in by_cat.items())
+    )
     for i, cat, m in false:
         print("  false:", i, cat, m)
 
@@ -750,14 +757,19 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             det.detect_frame(dimg.image)
             nt.append(time.perf_counter() - t)
-        print(f"NudeNet inference (1 ONNX thread, incl. pre/post-processing): median {statistics.median(nt) * 1000:.1f} ms, p95 {np.percentile(nt, 95) * 1000:.1f} ms")
+        print(
+            f"NudeNet inference (1 ONNX thread, incl. pre/post-processing): median {statistics.median(nt) * 1000:.1f} ms, p95 {np.percentile(nt, 95) * 1000:.1f} ms"
+        )
     else:
         print("NudeNet: not installed")
     import subprocess
 
     out = subprocess.run(
         [sys.executable, __file__, "--footprint", "--bank-size", str(args.bank_size)],
-        capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     ).stdout.split()
     base, cur, peak = (float(x) for x in out[:3])
     print(
@@ -768,8 +780,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  mean recall {mean_recall:.2%} (target >= 99.5%) over {len(TRANSFORMS)} transforms x {len(BANK_NAMES)} images")
     print(f"  random 2-3 step chains: recall {chain_recall:.1%} of {args.random_chains} (not in the mean)")
     print(f"  false matches {len(false)}/{n_ds} (target 0)")
-    print(f"  median match {statistics.median(times) * 1000:.1f} ms wall, {statistics.median(cpu) * 1000:.1f} ms CPU "
-          f"(p95 {np.percentile(cpu, 95) * 1000:.1f} ms CPU) vs {len(idx)} entries (target <= 50 ms); load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"  median match {statistics.median(times) * 1000:.1f} ms wall, {statistics.median(cpu) * 1000:.1f} ms CPU "
+        f"(p95 {np.percentile(cpu, 95) * 1000:.1f} ms CPU) vs {len(idx)} entries (target <= 50 ms); load average {os.getloadavg()[0]:.1f}"
+    )
     print(f"  peak RSS {peak:.0f} MB (target <= 400 MB)")
     return 0
 

@@ -14,6 +14,7 @@ Then the hostile media of tests/hostile_images.py, refused or sampled, with the 
 Part 2 (needs the `ocr` extra) measures RapidOCR on one thread: the same worker scanning the
 same pictures with and without OCR, so the difference is what OCR adds per image.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -91,9 +92,11 @@ def main() -> None:
         scan(pool, jpeg(benign(1)), [index], nudity=nudity)  # warm
         for name, data in media():
             times, out = timed(pool, data, [index], args.repeat, nudity=nudity)
-            print(f"{name:50} {len(data):9,} {out.sampled:>6}"
-                  f"{statistics.median(times):9.0f} {max(times):7.0f} {out.peak_rss / 2**20:7.0f}  "
-                  f"{'entry #%d' % out.match.entry_id if out.match else '-'}")
+            print(
+                f"{name:50} {len(data):9,} {out.sampled:>6}"
+                f"{statistics.median(times):9.0f} {max(times):7.0f} {out.peak_rss / 2**20:7.0f}  "
+                f"{'entry #%d' % out.match.entry_id if out.match else '-'}"
+            )
         print(f"\nHostile media (tests/hostile_images.py HOSTILE_MEDIA), same worker, {args.repeat} runs each")
         print(f"{'file':45} {'bytes':>10} {'median ms':>9} {'peak MB':>7}  outcome")
         for name, build, _code in HOSTILE_MEDIA:

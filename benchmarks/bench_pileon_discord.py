@@ -7,6 +7,7 @@ one harassing message in another server sent mid-flood; the time after the flood
 incident alert shows every harassing message; and, with `triagebot run` as a subprocess, the time
 from SIGTERM mid-flood to exit.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,18 @@ from bot.config import DiscordSettings, ServerSettings, Settings  # noqa: E402
 from bot.detectors import build_pipeline  # noqa: E402
 from bot.platforms import discord_bot  # noqa: E402
 from bot.store import Store  # noqa: E402
-from tests.fake_discord import (ALICE, GENERAL2, GUILD, GUILD2, MALLORY, MODQ, MODQ2, FakeDiscord,  # noqa: E402
-                                pile_on_plan, send_pile_on)
+from tests.fake_discord import (
+    ALICE,
+    GENERAL2,
+    GUILD,
+    GUILD2,
+    MALLORY,
+    MODQ,
+    MODQ2,
+    FakeDiscord,  # noqa: E402
+    pile_on_plan,
+    send_pile_on,
+)
 
 SERVER, SERVER2 = f"discord:{GUILD}", f"discord:{GUILD2}"
 INCIDENT = re.compile(r"^(\d+) flags")
@@ -53,9 +64,11 @@ async def pile_on(total: int, harassing: int, rate: float, limit: bool, db: Path
     fake = await FakeDiscord(guilds=2).start()
     if limit:
         fake.limit_messages(5, 5.0)
-    settings = Settings(db_path=db, discord=DiscordSettings(token="fake", api_base=fake.api_base, gateway=fake.gateway),
-                        servers=MappingProxyType({SERVER: ServerSettings(mod_channel=str(MODQ)),
-                                                  SERVER2: ServerSettings(mod_channel=str(MODQ2))}))
+    settings = Settings(
+        db_path=db,
+        discord=DiscordSettings(token="fake", api_base=fake.api_base, gateway=fake.gateway),
+        servers=MappingProxyType({SERVER: ServerSettings(mod_channel=str(MODQ)), SERVER2: ServerSettings(mod_channel=str(MODQ2))}),
+    )
     store = Store.open(db)
     pipeline = build_pipeline(settings, store)
     discord_bot.point_at(settings)
@@ -84,12 +97,11 @@ async def pile_on(total: int, harassing: int, rate: float, limit: bool, db: Path
     gap = 1.0 / rate if rate > 0 else 0.0
     t_start = time.perf_counter()
     for i, step in enumerate(plan):
-        (payload, is_harassing), = await send_pile_on(fake, [step])
+        ((payload, is_harassing),) = await send_pile_on(fake, [step])
         if is_harassing:
             arrived[(payload["channel_id"], payload["id"])] = time.perf_counter()
         if i == total // 2:
-            p2 = await fake.send_message(MALLORY, "kirim foto telanjang kamu sekarang lonte", channel_id=GENERAL2,
-                                         mentions=(ALICE,))
+            p2 = await fake.send_message(MALLORY, "kirim foto telanjang kamu sekarang lonte", channel_id=GENERAL2, mentions=(ALICE,))
             key = (p2["channel_id"], p2["id"])
             other.append(key)
             arrived[key] = time.perf_counter()
@@ -105,7 +117,8 @@ async def pile_on(total: int, harassing: int, rate: float, limit: bool, db: Path
     result = {
         "flood_s": t_end - t_start,
         "stored": f"{len([k for k in stored if k not in other])}/{len(arrived) - len(other)}",
-        "p50_s": statistics.median(lat) if lat else None, "max_s": lat[-1] if lat else None,
+        "p50_s": statistics.median(lat) if lat else None,
+        "max_s": lat[-1] if lat else None,
         "other_server_s": (stored[other[0]] - arrived[other[0]]) if other and other[0] in stored else None,
         "alert_all_after_flood_s": (t_alert - t_end) if t_alert else None,
         "largest_incident_shown": max(incident_sizes(fake), default=0),
@@ -126,11 +139,24 @@ async def stop_mid_flood(tmp: Path, total: int, harassing: int, sig: signal.Sign
     fake.limit_messages(5, 5.0)
     config = tmp / "triagebot.toml"
     config.write_text(f'[storage]\npath = "{tmp / "stop.db"}"\n\n[servers."{SERVER}"]\nmod_channel = "{MODQ}"\n')
-    env = {**os.environ, "DISCORD_TOKEN": "fake-token", "TRIAGEBOT_DISCORD_API_BASE": fake.api_base,
-           "TRIAGEBOT_DISCORD_GATEWAY": fake.gateway, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    env = {
+        **os.environ,
+        "DISCORD_TOKEN": "fake-token",
+        "TRIAGEBOT_DISCORD_API_BASE": fake.api_base,
+        "TRIAGEBOT_DISCORD_GATEWAY": fake.gateway,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
     env.pop("TELEGRAM_TOKEN", None)
-    proc = await asyncio.create_subprocess_exec(str(Path(sys.executable).with_name("triagebot")), "run", "--config", str(config),
-                                                env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("triagebot")),
+        "run",
+        "--config",
+        str(config),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     try:
         await asyncio.wait_for(fake.identified.wait(), 60)
         await fake.wait_call("PUT", r"^/applications/\d+/commands$", timeout=30)
@@ -139,7 +165,7 @@ async def stop_mid_flood(tmp: Path, total: int, harassing: int, sig: signal.Sign
         t0 = time.perf_counter()
         proc.send_signal(sig)  # mid-flood: half the messages are in, the rest keep coming
         with contextlib.suppress(Exception):
-            await send_pile_on(fake, plan[total // 2:])
+            await send_pile_on(fake, plan[total // 2 :])
         code = await asyncio.wait_for(proc.wait(), 120)
         elapsed = time.perf_counter() - t0
         if code != 0:
@@ -166,12 +192,16 @@ async def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         r = await pile_on(args.messages, args.harassing, args.rate, not args.no_limit, Path(d) / "bench.db")
-        print(f"pile-on: {args.messages} messages ({args.harassing} harassing one member) in {fmt(r['flood_s'])}, "
-              f"rate limit {'off' if args.no_limit else '5 per 5 s per channel'}")
+        print(
+            f"pile-on: {args.messages} messages ({args.harassing} harassing one member) in {fmt(r['flood_s'])}, "
+            f"rate limit {'off' if args.no_limit else '5 per 5 s per channel'}"
+        )
         print(f"  harassing messages stored: {r['stored']}; arrival -> stored p50 {fmt(r['p50_s'])}, max {fmt(r['max_s'])}")
         print(f"  harassing message in another server mid-flood: arrival -> stored {fmt(r['other_server_s'])}")
-        print(f"  incident alert shows all {args.harassing}: {fmt(r['alert_all_after_flood_s'])} after the flood ended "
-              f"(largest count shown: {r['largest_incident_shown']})")
+        print(
+            f"  incident alert shows all {args.harassing}: {fmt(r['alert_all_after_flood_s'])} after the flood ended "
+            f"(largest count shown: {r['largest_incident_shown']})"
+        )
         print(f"  mod channel: {r['mod_channel_writes']} posts/edits, {r['mod_channel_429s']} answered 429")
         times = []
         for i in range(args.stops):

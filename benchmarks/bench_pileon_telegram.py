@@ -7,6 +7,7 @@ flag being in the store; the same for one harassing message in another group sen
 after the flood ends until the incident alert in the moderators' chat shows every harassing message; that a clean restart halfway
 through loses no flag and no alert; and, with `triagebot run` as a subprocess, the time from SIGTERM mid-flood to exit.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,7 @@ def incident_shown(fake: FakeTelegram) -> int:
 
 
 def env_for(fake: FakeTelegram) -> dict[str, str]:
-    return {"TELEGRAM_TOKEN": fake.token, "TRIAGEBOT_TELEGRAM_BASE_URL": fake.base_url,
-            "TRIAGEBOT_TELEGRAM_BASE_FILE_URL": fake.base_file_url}
+    return {"TELEGRAM_TOKEN": fake.token, "TRIAGEBOT_TELEGRAM_BASE_URL": fake.base_url, "TRIAGEBOT_TELEGRAM_BASE_FILE_URL": fake.base_file_url}
 
 
 async def start_bot(settings, db: Path):
@@ -64,8 +64,7 @@ async def start_bot(settings, db: Path):
 
 async def pile_on(total: int, harassing: int, rate: float, limit: bool, db: Path) -> dict:
     fake = await FakeTelegram(limits=limit).start()
-    settings = parse_settings({"storage": {"path": str(db)},
-                               "servers": {SERVER: {"mod_chat": MODS}, SERVER2: {"mod_chat": MODS2}}}, env_for(fake))
+    settings = parse_settings({"storage": {"path": str(db)}, "servers": {SERVER: {"mod_chat": MODS}, SERVER2: {"mod_chat": MODS2}}}, env_for(fake))
     store, pipeline, app = await start_bot(settings, db)
     group, group2 = supergroup(GROUP, "Sari's fans"), supergroup(GROUP2, "Other group")
     target = fake.new_message(group, user(400, "Sari", "sari"), "my new video", message_id=10)
@@ -93,8 +92,7 @@ async def pile_on(total: int, harassing: int, rate: float, limit: bool, db: Path
         if is_harassing:
             sent[m["message_id"]] = (SERVER, fake.updates[-1]["update_id"])
         if i == total // 2:
-            m2 = await fake.send(group2, user(701, "Troll1"), HARASSING[0],
-                                 reply_to=fake.new_message(group2, user(401, "Dewi"), "hi", message_id=11))
+            m2 = await fake.send(group2, user(701, "Troll1"), HARASSING[0], reply_to=fake.new_message(group2, user(401, "Dewi"), "hi", message_id=11))
             other = m2["message_id"]
             sent[other] = (SERVER2, fake.updates[-1]["update_id"])
         if gap:
@@ -109,13 +107,13 @@ async def pile_on(total: int, harassing: int, rate: float, limit: bool, db: Path
     result = {
         "flood_s": round(t_end - t_start, 2),
         "stored": f"{len([m for m in stored if m != other])}/{n_main}",
-        "p50_s": round(statistics.median(lat), 3) if lat else None, "max_s": round(lat[-1], 3) if lat else None,
+        "p50_s": round(statistics.median(lat), 3) if lat else None,
+        "max_s": round(lat[-1], 3) if lat else None,
         "other_group_s": round(stored[other] - fake.handed_out[sent[other][1]], 3) if other in stored else None,
         "alert_all_after_flood_s": round(shown_all[0] - t_end, 2) if shown_all else None,
         "largest_incident_shown": incident_shown(fake),
         "mod_chat_429s": len([c for c in fake.rejected if int(c.params.get("chat_id", 0)) == MODS]),
-        "mod_chat_writes": len([c for c in fake.calls if c.method in ("sendMessage", "editMessageText")
-                                and int(c.params.get("chat_id", 0)) == MODS]),
+        "mod_chat_writes": len([c for c in fake.calls if c.method in ("sendMessage", "editMessageText") and int(c.params.get("chat_id", 0)) == MODS]),
     }
     await stop(app)
     await pipeline.stop()
@@ -134,7 +132,7 @@ async def restart_mid_flood(total: int, harassing: int, db: Path) -> dict:
     target = fake.new_message(group, user(400, "Sari", "sari"), "my new video", message_id=10)
     plan = flood(total, max(1, total // harassing))
     harassing_ids: list[int] = []
-    for half in (plan[: total // 2], plan[total // 2:]):
+    for half in (plan[: total // 2], plan[total // 2 :]):
         store, pipeline, app = await start_bot(settings, db)
         for author, text, is_harassing in half:
             m = await fake.send(group, author, text, reply_to=target)
@@ -151,9 +149,13 @@ async def restart_mid_flood(total: int, harassing: int, db: Path) -> dict:
         pipeline.executor.shutdown(wait=False)
         stored = sum(store.find_flag(SERVER, str(GROUP), str(mid)) is not None for mid in harassing_ids)
         store.close()
-    result = {"stored": f"{stored}/{len(harassing_ids)}", "alert_shows": incident_shown(fake),
-              "alert_posts": len([c for c in fake.calls_of("sendMessage") if c.result is not None
-                                  and int(c.params["chat_id"]) == MODS and "Incident" in c.params["text"]])}
+    result = {
+        "stored": f"{stored}/{len(harassing_ids)}",
+        "alert_shows": incident_shown(fake),
+        "alert_posts": len(
+            [c for c in fake.calls_of("sendMessage") if c.result is not None and int(c.params["chat_id"]) == MODS and "Incident" in c.params["text"]]
+        ),
+    }
     await fake.stop()
     return result
 
@@ -162,12 +164,18 @@ async def stop_mid_flood(tmp: Path, total: int, sig: signal.Signals) -> float:
     """`triagebot run` in a subprocess: seconds from the signal, sent mid pile-on, to exit."""
     fake = await FakeTelegram(limits=True).start()
     config = tmp / "triagebot.toml"
-    config.write_text(f'[storage]\npath = "{(tmp / f"stop-{time.monotonic_ns()}.db").as_posix()}"\n\n'
-                      f'[servers."{SERVER}"]\nmod_chat = "{MODS}"\n')
+    config.write_text(f'[storage]\npath = "{(tmp / f"stop-{time.monotonic_ns()}.db").as_posix()}"\n\n[servers."{SERVER}"]\nmod_chat = "{MODS}"\n')
     env = {**os.environ, **env_for(fake), "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
     env.pop("DISCORD_TOKEN", None)
-    proc = await asyncio.create_subprocess_exec(str(Path(sys.executable).with_name("triagebot")), "run", "--config", str(config),
-                                                env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("triagebot")),
+        "run",
+        "--config",
+        str(config),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     group = supergroup(GROUP, "Sari's fans")
     target = fake.new_message(group, user(400, "Sari", "sari"), "my new video", message_id=10)
     try:
@@ -202,13 +210,11 @@ async def main() -> None:
     os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
     with tempfile.TemporaryDirectory() as tmp:
         r = await pile_on(args.messages, args.harassing, args.rate, not args.no_limit, Path(tmp) / "pile.db")
-        print(f"pile-on: {args.messages} messages ({args.harassing} harassing) at {args.rate:g}/s, "
-              f"limits {'off' if args.no_limit else 'on'}")
+        print(f"pile-on: {args.messages} messages ({args.harassing} harassing) at {args.rate:g}/s, limits {'off' if args.no_limit else 'on'}")
         for k, v in r.items():
             print(f"  {k}: {v}")
         rr = await restart_mid_flood(args.messages, args.harassing, Path(tmp) / "restart.db")
-        print(f"restart mid-flood: harassing stored {rr['stored']}, alert shows {rr['alert_shows']}, "
-              f"incident alert posted {rr['alert_posts']} time(s)")
+        print(f"restart mid-flood: harassing stored {rr['stored']}, alert shows {rr['alert_shows']}, incident alert posted {rr['alert_posts']} time(s)")
         times = [await stop_mid_flood(Path(tmp), args.messages, signal.SIGTERM) for _ in range(args.stops)]
         if times:
             print("SIGTERM mid-flood -> exit: " + ", ".join(f"{t:.2f} s" for t in times))

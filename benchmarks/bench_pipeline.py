@@ -3,6 +3,7 @@
 Run: python benchmarks/bench_pipeline.py [--messages N] [--flag-rate R]
 Pins itself to one core. Prints messages/s, p50/p99 latency per message and peak RSS.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,9 +54,10 @@ async def run(n: int, flag_rate: float, db: Path, mode: str) -> dict:
     p = Pipeline(settings, store, [Trivial()], base_thresholds=MappingProxyType({"sexual": 0.5}))
     p.adapters["discord"] = NullAdapter()
     every = int(1 / flag_rate) if flag_rate > 0 else 0
-    msgs = [Message("discord", "bench", "c1", f"m{i}", f"a{i % 500}",
-                    text=("lewd " if every and i % every == 0 else "") + f"message number {i} about lunch")
-            for i in range(n)]
+    msgs = [
+        Message("discord", "bench", "c1", f"m{i}", f"a{i % 500}", text=("lewd " if every and i % every == 0 else "") + f"message number {i} about lunch")
+        for i in range(n)
+    ]
     lat: list[float] = []
     t0 = time.perf_counter()
     if mode == "direct":
@@ -88,8 +90,15 @@ async def run(n: int, flag_rate: float, db: Path, mode: str) -> dict:
     store.close()
     p.executor.shutdown()
     lat.sort()
-    return {"mode": mode, "messages": n, "flagged": flags, "msg_per_s": n / elapsed, "drained_s": drained,
-            "p50_ms": statistics.median(lat) * 1000, "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000}
+    return {
+        "mode": mode,
+        "messages": n,
+        "flagged": flags,
+        "msg_per_s": n / elapsed,
+        "drained_s": drained,
+        "p50_ms": statistics.median(lat) * 1000,
+        "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000,
+    }
 
 
 def main() -> None:
@@ -107,7 +116,9 @@ def main() -> None:
         for mode in ("direct", "intake"):
             with tempfile.TemporaryDirectory() as d:
                 r = asyncio.run(run(args.messages, rate, Path(d) / "bench.db", mode))
-            print(f"{r['mode']:8} {rate:9.2f} {r['messages']:9d} {r['flagged']:8d} {r['msg_per_s']:9.0f} {r['p50_ms']:8.3f} {r['p99_ms']:8.3f} {r['drained_s']:11.1f}s")
+            print(
+                f"{r['mode']:8} {rate:9.2f} {r['messages']:9d} {r['flagged']:8d} {r['msg_per_s']:9.0f} {r['p50_ms']:8.3f} {r['p99_ms']:8.3f} {r['drained_s']:11.1f}s"
+            )
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
 
 

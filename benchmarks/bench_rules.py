@@ -7,6 +7,7 @@ match the messages' harassment phrases. Reported: median and p99 per message, pi
 matcher on text the model already normalised (what the pipeline adds) and including normalisation; then a
 5,000-character message and pathological patterns (`*a*a*a*a*`) against a 5,000-letter word.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,7 @@ from classifiers.rules import Rule, compile_rules
 def rule_set(n: int, seed: int = 3) -> list[Rule]:
     """`n` rules: 40% whole words, 30% globs, 30% phrases; a handful real (they match the triggers)."""
     rng = random.Random(seed)
-    real = [Rule("term", "racial", "ching*"), Rule("term", "sexual", "*bugil*"), Rule("term", "sexual", "send * nudes"),
-            Rule("allow", "all", "imlek meriah")]
+    real = [Rule("term", "racial", "ching*"), Rule("term", "sexual", "*bugil*"), Rule("term", "sexual", "send * nudes"), Rule("allow", "all", "imlek meriah")]
     out = list(real)
     letters = "abcdefghijklmnopqrstuvwxyz"
     while len(out) < n:
@@ -60,9 +60,11 @@ def main() -> None:
         med, p99 = latency(lambda _m: matcher.match(next(it)), msgs)
         med_raw, p99_raw = latency(matcher.match, msgs)
         hits = sum(bool(matcher.match(n).verdicts) for n in normed[:2000])
-        print(f"{n_rules:>5} rules: matcher {med * 1e3:6.1f} µs median, {p99 * 1e3:6.1f} µs p99 | with normalising "
-              f"{med_raw * 1e3:6.1f} / {p99_raw * 1e3:6.1f} µs | compile {build_ms:5.1f} ms | "
-              f"{hits / 20:.1f}% of messages match")
+        print(
+            f"{n_rules:>5} rules: matcher {med * 1e3:6.1f} µs median, {p99 * 1e3:6.1f} µs p99 | with normalising "
+            f"{med_raw * 1e3:6.1f} / {p99_raw * 1e3:6.1f} µs | compile {build_ms:5.1f} ms | "
+            f"{hits / 20:.1f}% of messages match"
+        )
     matcher = compile_rules(rule_set(200))
     try:  # what a message costs in the bot: the shipped model, then the server's 200 rules on the same text
         from classifiers.text import TextClassifier
@@ -70,6 +72,7 @@ def main() -> None:
         model = TextClassifier.load()
         for m in msgs[:2000]:
             model.classify(m)
+
         def model_only(m: str) -> float:
             t = time.perf_counter()
             model.classify(m)
@@ -89,8 +92,7 @@ def main() -> None:
             else:
                 both.append(with_rules(m))
                 alone.append(model_only(m))
-        print(f"shipped model alone: {statistics.median(alone) * 1e6:.0f} µs median; model + 200 rules: "
-              f"{statistics.median(both) * 1e6:.0f} µs median")
+        print(f"shipped model alone: {statistics.median(alone) * 1e6:.0f} µs median; model + 200 rules: {statistics.median(both) * 1e6:.0f} µs median")
     except Exception as exc:  # no model file: the matcher figures above still stand
         print(f"(model not measured: {exc})")
     long_text = " ".join(messages(400, seed=11))[:5000]
@@ -105,8 +107,7 @@ def main() -> None:
     word_norm = normalize(word)
     med, _ = latency(lambda _m: bad.match(word_norm), [word] * 50)
     found = len(bad.match(word_norm).verdicts)
-    print(f"pathological: {len(bad)} patterns like *abab*c* against a 5,000-letter word: {med:.2f} ms median "
-          f"({found} matches)")
+    print(f"pathological: {len(bad)} patterns like *abab*c* against a 5,000-letter word: {med:.2f} ms median ({found} matches)")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ scikit-learn; default: this one if it has the package.)
 Prints the median and min wall time per case. Run on an idle machine for README figures; on a shared one
 the min is the better estimate. Also prints which heavy modules each case imported (-X importtime).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,10 +47,12 @@ def main() -> None:
     args = ap.parse_args()
     exe = args.exe
     # the console script is a Python file; run it through this interpreter so -X importtime works too
-    cases = {"triagebot --help": [sys.executable, exe, "--help"],
-             "triagebot run --help": [sys.executable, exe, "run", "--help"],
-             "triagebot export --help": [sys.executable, exe, "export", "--help"],
-             "triagebot classify hello": [sys.executable, exe, "classify", "hello"]}
+    cases = {
+        "triagebot --help": [sys.executable, exe, "--help"],
+        "triagebot run --help": [sys.executable, exe, "run", "--help"],
+        "triagebot export --help": [sys.executable, exe, "export", "--help"],
+        "triagebot classify hello": [sys.executable, exe, "classify", "hello"],
+    }
     if args.profanity_python:
         cases["alt-profanity-check load+score"] = [args.profanity_python, "-c", PROFANITY]
     elif importlib.util.find_spec("profanity_check"):
@@ -60,12 +63,13 @@ def main() -> None:
     for name, cmd in cases.items():
         t = wall(cmd, args.runs)
         results[name] = t
-        print(f"{name:<34} median {statistics.median(t):6.2f} s   min {min(t):6.2f} s   heavy imports: "
-              f"{', '.join(heavy_imports(cmd)) or '-'}")
+        print(f"{name:<34} median {statistics.median(t):6.2f} s   min {min(t):6.2f} s   heavy imports: {', '.join(heavy_imports(cmd)) or '-'}")
     ref = results.get("alt-profanity-check load+score")
     if ref:
-        print(f"\nclassify hello / profanity-check: {min(results['triagebot classify hello']) / min(ref):.2f}x;  "
-              f"--help / profanity-check: {min(results['triagebot --help']) / min(ref):.2f}x (min times)")
+        print(
+            f"\nclassify hello / profanity-check: {min(results['triagebot classify hello']) / min(ref):.2f}x;  "
+            f"--help / profanity-check: {min(results['triagebot --help']) / min(ref):.2f}x (min times)"
+        )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ message, and `verify` time for a long audit chain.
 Run: python benchmarks/bench_store.py [--flags 10000] [--audit-rows 100000]
 Pins itself to one core. The flood goes through the pipeline's bounded intake (4 workers), as a raid would.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,8 +69,7 @@ async def flood(db: Path, n: int) -> dict:
     intake.start()
     t0 = time.perf_counter()
     for i in range(n):
-        await intake.submit(Message("discord", "raid", "c1", f"m{i}", f"a{i % 500}", text=f"lewd raid message {i}",
-                                    targets=(f"v{i % 20}",)))
+        await intake.submit(Message("discord", "raid", "c1", f"m{i}", f"a{i % 500}", text=f"lewd raid message {i}", targets=(f"v{i % 20}",)))
     await intake.stop()
     elapsed = time.perf_counter() - t0
     await p.settle()
@@ -79,8 +79,15 @@ async def flood(db: Path, n: int) -> dict:
     flags = store.stats("discord:raid")["flags"]
     store.close()
     p.executor.shutdown()
-    return {"flags": flags, "per_s": n / elapsed, "wal_peak_mb": watcher.peak / 2**20, "db_mb": db.stat().st_size / 2**20,
-            "statements": per_flag, "transactions": tx, "delivery_statements": delivery}
+    return {
+        "flags": flags,
+        "per_s": n / elapsed,
+        "wal_peak_mb": watcher.peak / 2**20,
+        "db_mb": db.stat().st_size / 2**20,
+        "statements": per_flag,
+        "transactions": tx,
+        "delivery_statements": delivery,
+    }
 
 
 def verify_time(db: Path, rows: int) -> dict:
@@ -110,10 +117,11 @@ def main() -> None:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     with tempfile.TemporaryDirectory() as d:
         r = asyncio.run(flood(Path(d) / "flood.db", args.flags))
-    print(f"flood: {r['flags']} flags, {r['per_s']:.0f} flagged msg/s, WAL peak {r['wal_peak_mb']:.1f} MB, "
-          f"database {r['db_mb']:.1f} MB")
-    print(f"one flagged message (pipeline, new incident target): {r['statements']} SQL statements in {r['transactions']} transactions"
-          f" on the message path; its alert delivery then ran {r['delivery_statements']} more, off the message path")
+    print(f"flood: {r['flags']} flags, {r['per_s']:.0f} flagged msg/s, WAL peak {r['wal_peak_mb']:.1f} MB, database {r['db_mb']:.1f} MB")
+    print(
+        f"one flagged message (pipeline, new incident target): {r['statements']} SQL statements in {r['transactions']} transactions"
+        f" on the message path; its alert delivery then ran {r['delivery_statements']} more, off the message path"
+    )
     with tempfile.TemporaryDirectory() as d:
         v = verify_time(Path(d) / "chain.db", args.audit_rows)
     print(f"verify: {v['rows']} audit rows in {v['seconds']:.2f} s")

@@ -5,6 +5,7 @@ Usage: python benchmarks/bench_text.py [--n 20000] [--model PATH]
 Messages are random chat-style strings from a hand-written word list, 5% with a harassment phrase
 (no dev data needed); single-message and 1-core figures are pinned to one core.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,13 +15,14 @@ import statistics
 import time
 from pathlib import Path
 
-WORDS = ("hai semua apa kabar aku lagi makan siang nih kamu dimana besok kita main game yuk mantap "
-         "hello everyone how are you doing today the stream was great lol send me the link please "
-         "nice pics mod please remove spam selamat pagi jangan lupa sarapan imlek meriah "
-         "breast cancer screening free this week chinese new year photos from the trip").split()
+WORDS = (
+    "hai semua apa kabar aku lagi makan siang nih kamu dimana besok kita main game yuk mantap "
+    "hello everyone how are you doing today the stream was great lol send me the link please "
+    "nice pics mod please remove spam selamat pagi jangan lupa sarapan imlek meriah "
+    "breast cancer screening free this week chinese new year photos from the trip"
+).split()
 #: About 1 in 20 chat messages carries something the model should flag (a pessimistic rate for chat).
-TRIGGERS = ("kirim foto bugil dong", "b0k3p", "dasar cina lonte", "ching chong go home", "send nudes",
-            "show me your tits", "s e n d  n u d e s")
+TRIGGERS = ("kirim foto bugil dong", "b0k3p", "dasar cina lonte", "ching chong go home", "send nudes", "show me your tits", "s e n d  n u d e s")
 
 
 def messages(n: int, seed: int = 7, flagged_rate: float = 0.05) -> list[str]:
@@ -71,6 +73,7 @@ def main() -> None:
     import skops.io  # noqa: F401
 
     from classifiers.text import POOL_MIN_TEXTS, TextClassifier, default_model_path
+
     import_s = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -86,9 +89,11 @@ def main() -> None:
     t = time.perf_counter()
     model.scores_batch(msgs)
     batch_scores = len(msgs) / (time.perf_counter() - t)
-    print(f"triagebot text_model   single (1 core): median {med:.3f} ms  p99 {p99:.3f} ms | batched (1 core) "
-          f"classify {batch:,.0f} msg/s, scores {batch_scores:,.0f} msg/s | load {load_s:.2f} s "
-          f"(+ {import_s:.2f} s imports) | file {path.stat().st_size / 1e6:.1f} MB")
+    print(
+        f"triagebot text_model   single (1 core): median {med:.3f} ms  p99 {p99:.3f} ms | batched (1 core) "
+        f"classify {batch:,.0f} msg/s, scores {batch_scores:,.0f} msg/s | load {load_s:.2f} s "
+        f"(+ {import_s:.2f} s imports) | file {path.stat().st_size / 1e6:.1f} MB"
+    )
     if cores and len(cores) > 1 and len(msgs) < POOL_MIN_TEXTS:
         print(f"(no multi-process figure: batches under {POOL_MIN_TEXTS} messages are not forked; use --n {POOL_MIN_TEXTS} or more)")
     elif cores and len(cores) > 1:
@@ -100,8 +105,7 @@ def main() -> None:
         t = time.perf_counter()
         model.scores_batch(msgs, n_jobs=n)
         pooled_scores = len(msgs) / (time.perf_counter() - t)
-        print(f"triagebot text_model   batched ({n} processes, pool start-up included): classify {pooled:,.0f} msg/s, "
-              f"scores {pooled_scores:,.0f} msg/s")
+        print(f"triagebot text_model   batched ({n} processes, pool start-up included): classify {pooled:,.0f} msg/s, scores {pooled_scores:,.0f} msg/s")
         pin_one_core()
 
     try:

@@ -5,6 +5,7 @@ Messages are random 3-12-letter words (every word new, the worst case for per-wo
 the model, each goes through TextClassifier.classify; with --no-model, through the normaliser and
 the lexicon only. Prints RSS growth and the caches' own byte counts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,16 +36,17 @@ def main() -> None:
     rng = random.Random(1)
     lex = default_lexicon()
     if args.no_model:
+
         def run(text: str) -> object:
             return lex.match(nz.normalize(text).words)
+
         caches = {"fold": nz._FOLD_CACHE, "norm": nz._NORM_CACHE, "lexicon": lex._canon_cache}
     else:
         from classifiers.text import TextClassifier
 
         model = TextClassifier.load()
         run = model.classify
-        caches = {"fold": nz._FOLD_CACHE, "norm": nz._NORM_CACHE, "lexicon": lex._canon_cache,
-                  **{f"block:{name}": b._cache for name, b in model._blocks}}
+        caches = {"fold": nz._FOLD_CACHE, "norm": nz._NORM_CACHE, "lexicon": lex._canon_cache, **{f"block:{name}": b._cache for name, b in model._blocks}}
     for _ in range(50):
         run(message(rng, args.chars))
     proc = psutil.Process()
@@ -52,8 +54,7 @@ def main() -> None:
     for _ in range(args.n):
         run(message(rng, args.chars))
     grew = proc.memory_info().rss - before
-    print(f"{args.n} unique {args.chars}-char messages ({'normaliser + lexicon' if args.no_model else 'classify'}): "
-          f"RSS grew {grew / 1e6:.0f} MB")
+    print(f"{args.n} unique {args.chars}-char messages ({'normaliser + lexicon' if args.no_model else 'classify'}): RSS grew {grew / 1e6:.0f} MB")
     for name, c in caches.items():
         print(f"  cache {name}: {len(c)} entries, {c.bytes / 1e6:.1f} MB of {c.max_bytes / 1e6:.1f} MB")
 

@@ -9,6 +9,7 @@ downloaded and nothing is explicit. Same seed, same images.
 
 Run alone to write a contact sheet: python benchmarks/distractor_set.py --sheet /tmp/sheet.png
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,12 +23,27 @@ from PIL import Image, ImageDraw, ImageFont
 log = logging.getLogger(__name__)
 
 #: scikit-image samples that are not bank images (benchmarks/bench_images.py BANK_NAMES)
-SAMPLES = ["brick", "grass", "gravel", "page", "text", "cell", "colorwheel", "logo", "horse", "binary_blobs",
-           "shepp_logan_phantom", "checkerboard", "microaneurysms"]
+SAMPLES = [
+    "brick",
+    "grass",
+    "gravel",
+    "page",
+    "text",
+    "cell",
+    "colorwheel",
+    "logo",
+    "horse",
+    "binary_blobs",
+    "shepp_logan_phantom",
+    "checkerboard",
+    "microaneurysms",
+]
 
-_WORDS = ("kamu lihat ini gak sih wkwk anjir parah banget bestie omg look at this who did it lmao "
-          "besok kuliah jam berapa aku udah di jalan sorry late traffic macet banget hari ini "
-          "meeting moved to 3pm please confirm happy birthday selamat ulang tahun semoga sukses").split()
+_WORDS = (
+    "kamu lihat ini gak sih wkwk anjir parah banget bestie omg look at this who did it lmao "
+    "besok kuliah jam berapa aku udah di jalan sorry late traffic macet banget hari ini "
+    "meeting moved to 3pm please confirm happy birthday selamat ulang tahun semoga sukses"
+).split()
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
@@ -107,7 +123,7 @@ def flat_or_gradient(rng: np.random.Generator) -> np.ndarray:
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     if kind == 1:  # linear gradient at a random angle
         a = rng.uniform(0, np.pi)
-        t = (xx * np.cos(a) + yy * np.sin(a))
+        t = xx * np.cos(a) + yy * np.sin(a)
         t = (t - t.min()) / max(float(np.ptp(t)), 1e-9)
     elif kind == 2:  # radial
         t = np.hypot(xx - rng.uniform(0, w), yy - rng.uniform(0, h))
@@ -139,7 +155,9 @@ def text_screenshot(rng: np.random.Generator) -> np.ndarray:
         txt = _sentence(rng, int(rng.integers(2, 9)))
         bw = min(W - 60, 30 + 11 * len(txt))
         x0 = W - bw - 16 if mine else 16
-        d.rounded_rectangle((x0, y, x0 + bw, y + 56), radius=12, fill=((0, 92, 75) if dark else (220, 248, 198)) if mine else ((32, 44, 51) if dark else (255, 255, 255)))
+        d.rounded_rectangle(
+            (x0, y, x0 + bw, y + 56), radius=12, fill=((0, 92, 75) if dark else (220, 248, 198)) if mine else ((32, 44, 51) if dark else (255, 255, 255))
+        )
         d.text((x0 + 12, y + 18), txt, fill=(230, 230, 230) if dark else (20, 20, 20), font=_font(20))
         y += int(rng.integers(70, 110))
     d.rounded_rectangle((12, H - 70, W - 70, H - 16), radius=24, fill=(32, 44, 51) if dark else (255, 255, 255))
@@ -257,8 +275,9 @@ def generate(n: int = 2000, seed: int = 7) -> Iterator[tuple[str, np.ndarray]]:
         "meme template": lambda i: tpl.meme(rng, i),
         "text screenshot": lambda i: text_screenshot(rng),
         "document": lambda i: document(rng),
-        "collage": lambda i: _collage(rng, [_sample_crop(rng, srcs, int(rng.integers(0, 99))) if rng.random() < 0.5 else scene(rng)
-                                            for _ in range(int(rng.integers(2, 5)))]),
+        "collage": lambda i: _collage(
+            rng, [_sample_crop(rng, srcs, int(rng.integers(0, 99))) if rng.random() < 0.5 else scene(rng) for _ in range(int(rng.integers(2, 5)))]
+        ),
         "chat screenshot of a photo": lambda i: _chat_photo(rng, scene(rng) if i % 2 else faces[i % len(faces)]),
     }
     for (name, _), k in zip(MIX, counts):

@@ -4,6 +4,7 @@ Protective actions (automatic delete and timeout) are logged with the flag, then
 at once in the background: before, and independently of, alert delivery, and never on the message path.
 Moderators' actions are `perform`ed and awaited, since the moderator is waiting for the answer.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,11 +32,16 @@ def outcome_status(result: ActionResult) -> str:
 
 
 class ActionRunner:
-    def __init__(self, store: Store, adapters: Mapping[str, Adapter], destination_for: Callable[[str], str | None],
-                 on_done: Callable[[Action], None] | None = None,
-                 on_result: Callable[[Action, ActionResult], None] | None = None,
-                 prepare: Callable[[Action], Action] | None = None,
-                 before: Callable[[Action], Awaitable[None]] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[str, Adapter],
+        destination_for: Callable[[str], str | None],
+        on_done: Callable[[Action], None] | None = None,
+        on_result: Callable[[Action, ActionResult], None] | None = None,
+        prepare: Callable[[Action], Action] | None = None,
+        before: Callable[[Action], Awaitable[None]] | None = None,
+    ) -> None:
         self.store = store
         self.adapters = adapters
         self.destination_for = destination_for

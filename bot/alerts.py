@@ -4,6 +4,7 @@ Adapters only format an `Alert` (embed, HTML); they never decide its content.
 Everything quoted from a message is hostile data: adapters must escape it and
 send it with mentions disabled.
 """
+
 from __future__ import annotations
 
 import logging
@@ -77,8 +78,7 @@ def build_alert(store: Store, action: Action, escalate_at: int | None = None, la
     incident = store.incident(action.server, flag.incident_id) if flag.incident_id else None
     if incident is not None and incident.flag_count >= 2:
         escalated = escalate_at is not None and incident.flag_count >= escalate_at
-        title = i18n.text("alert.escalated" if escalated else "alert.incident", lang,
-                          summary=incidents.summary(incident, lang=lang))
+        title = i18n.text("alert.escalated" if escalated else "alert.incident", lang, summary=incidents.summary(incident, lang=lang))
         # The first flag's alert becomes the incident's alert: one message per pile-on. (Databases from
         # before the outbox may have it only on the first flag.)
         ref = incident.alert_ref
@@ -95,16 +95,27 @@ def build_alert(store: Store, action: Action, escalate_at: int | None = None, la
         excerpt += "…"
     history = store.member_history(action.server, flag.author_id, limit=0, exclude_flag=flag.id)
     return Alert(
-        server=action.server, flag=flag, incident=incident, title=title, excerpt=excerpt, labels=flag.labels,
-        scores=flag.scores, reasons=flag.reasons, report_count=flag.report_count, status_line=status_line(flag, lang),
-        attachment_lines=attachment_lines(flag, lang), dry_run=flag.dry_run, ref=ref,
+        server=action.server,
+        flag=flag,
+        incident=incident,
+        title=title,
+        excerpt=excerpt,
+        labels=flag.labels,
+        scores=flag.scores,
+        reasons=flag.reasons,
+        report_count=flag.report_count,
+        status_line=status_line(flag, lang),
+        attachment_lines=attachment_lines(flag, lang),
+        dry_run=flag.dry_run,
+        ref=ref,
         reporters=tuple(store.reporters(action.server, flag.id)) if flag.report_count else (),
         actions=tuple(a for a in store.actions_for(action.server, flag.id) if a["kind"] not in NOT_SHOWN and a["status"] != "pending"),
         outcomes=outcome_lines(store.outcome_counts(action.server, incident_id=incident.id), lang) if incident is not None else (),
         author_history=member_history.summary(history, lang),
-        notes=tuple(f"{n['author_id']}: {n['text']}" for n in (
-            store.notes(action.server, "incident", str(incident.id)) if incident is not None
-            else store.notes(action.server, "flag", str(flag.id)))),
+        notes=tuple(
+            f"{n['author_id']}: {n['text']}"
+            for n in (store.notes(action.server, "incident", str(incident.id)) if incident is not None else store.notes(action.server, "flag", str(flag.id)))
+        ),
         language=lang if lang in i18n.LANGUAGES else i18n.DEFAULT,
     )
 
@@ -133,8 +144,7 @@ def outcome_lines(rows: list[tuple], lang: str = "en") -> tuple[str, ...]:
         noun = i18n.text("outcome.authors", lang) if what in ("timeout", "ban") else ""
         parts = []
         if counts.get("ok"):
-            parts.append(i18n.text("outcome.done", lang, n=counts["ok"], noun=noun, verb=verb,
-                                   duration=_duration(duration, lang)))
+            parts.append(i18n.text("outcome.done", lang, n=counts["ok"], noun=noun, verb=verb, duration=_duration(duration, lang)))
         if counts.get("gone"):
             parts.append(i18n.text("outcome.gone", lang, n=counts["gone"]))
         if counts.get("dry-run"):

@@ -4,6 +4,7 @@ Posted by the bots (`/triage anchor`, Telegram `/anchor`, and daily), printed by
 written into every export manifest. Whoever keeps a copy can later run
 `triagebot verify --expect-head HASH:ROWS` and catch a log that was cut short or rewritten.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -59,8 +60,9 @@ def queue_daily(store: Store, settings_for: Callable[[str], ServerSettings], now
     return queued
 
 
-async def run_daily(store: Store, settings_for: Callable[[str], ServerSettings], wake: Callable[[str], None],
-                    stop: asyncio.Event, every_s: float = CHECK_EVERY_S) -> None:
+async def run_daily(
+    store: Store, settings_for: Callable[[str], ServerSettings], wake: Callable[[str], None], stop: asyncio.Event, every_s: float = CHECK_EVERY_S
+) -> None:
     """The running bot's daily anchor: looks every `every_s` which servers are due and hands them to delivery."""
     while not stop.is_set():
         try:

@@ -6,6 +6,7 @@ action it is about succeeded (never on the message path). The appeal is a row in
 outbox row that posts the moderators' entry (`appeal_alert`). Everything the member sees is built here from
 the flag and the action, never from reports: the member never learns who reported them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -81,15 +82,15 @@ class AppealOutcome:
             return i18n.text("appeal.decided.upheld", lang, id=self.appeal.id)
         parts = [i18n.text(f"appeal.undone.{k}", lang) for k in self.undone]
         parts += [i18n.text("appeal.undone.failed", lang, kind=k, detail=d) for k, d in self.failed]
-        text = i18n.text("appeal.decided.reversed", lang, id=self.appeal.id,
-                         undone="; ".join(parts) or i18n.text("appeal.undone.none", lang))
+        text = i18n.text("appeal.decided.reversed", lang, id=self.appeal.id, undone="; ".join(parts) or i18n.text("appeal.undone.none", lang))
         return text + (" " + i18n.text("appeal.decided.deleted", lang) if self.deleted else "")
 
 
 def affecting(store: Store, server: str, flag_id: int, member_id: str) -> list[dict]:
     """Actions carried out on a member for a flag that they may appeal (the only basis for an appeal)."""
-    return [a for a in store.actions_for(server, flag_id)
-            if a["kind"] in APPEALABLE and a["status"] == "ok" and a["target_user"] == member_id and not a["dry_run"]]
+    return [
+        a for a in store.actions_for(server, flag_id) if a["kind"] in APPEALABLE and a["status"] == "ok" and a["target_user"] == member_id and not a["dry_run"]
+    ]
 
 
 def notice_text(server: str, kind: str, case: int, lang: str) -> str:
@@ -102,12 +103,24 @@ def notice_text(server: str, kind: str, case: int, lang: str) -> str:
 def appeal_notice(action: Action, lang: str) -> Action:
     """The `appeal_notice` Action telling the member about `action` (which succeeded), logged by the caller."""
     assert action.flag_id is not None and action.user_id is not None
-    notice = MemberNotice(case=action.flag_id, text=notice_text(action.server, action.kind, action.flag_id, lang), lang=lang,
-                          button=i18n.text("appeal.button", lang),
-                          modal_title=i18n.text("appeal.modal.title", lang, case=action.flag_id),
-                          modal_label=i18n.text("appeal.modal.label", lang))
-    return Action(kind="appeal_notice", server=action.server, flag_id=action.flag_id, user_id=action.user_id,
-                  reason=f"appeal notice: {action.kind}", actor="auto", appeal=notice, incident_id=action.incident_id)
+    notice = MemberNotice(
+        case=action.flag_id,
+        text=notice_text(action.server, action.kind, action.flag_id, lang),
+        lang=lang,
+        button=i18n.text("appeal.button", lang),
+        modal_title=i18n.text("appeal.modal.title", lang, case=action.flag_id),
+        modal_label=i18n.text("appeal.modal.label", lang),
+    )
+    return Action(
+        kind="appeal_notice",
+        server=action.server,
+        flag_id=action.flag_id,
+        user_id=action.user_id,
+        reason=f"appeal notice: {action.kind}",
+        actor="auto",
+        appeal=notice,
+        incident_id=action.incident_id,
+    )
 
 
 def build_alert(store: Store, server: str, appeal_id: int, lang: str = "en") -> AppealAlert:
@@ -129,9 +142,15 @@ def build_alert(store: Store, server: str, appeal_id: int, lang: str = "en") -> 
         (i18n.text("appeal.alert.text", lang), appeal.text),
         (i18n.text("appeal.alert.status", lang), status),
     )
-    return AppealAlert(appeal=appeal, flag=flag, title=i18n.text("appeal.alert.title", lang, id=appeal.id, case=flag.id),
-                       fields=fields, uphold=i18n.text("appeal.decide.uphold", lang),
-                       reverse=i18n.text("appeal.decide.reverse", lang), lang=lang)
+    return AppealAlert(
+        appeal=appeal,
+        flag=flag,
+        title=i18n.text("appeal.alert.title", lang, id=appeal.id, case=flag.id),
+        fields=fields,
+        uphold=i18n.text("appeal.decide.uphold", lang),
+        reverse=i18n.text("appeal.decide.reverse", lang),
+        lang=lang,
+    )
 
 
 class AppealsMixin(PipelineBase):
@@ -170,8 +189,10 @@ class AppealsMixin(PipelineBase):
         if not settings.appeals or settings.dry_run:
             return None
         reason = f"appeal notice: {action.kind}"
-        if any(a["kind"] == "appeal_notice" and a["target_user"] == action.user_id and a["reason"] == reason
-               for a in self.store.actions_for(action.server, action.flag_id)):
+        if any(
+            a["kind"] == "appeal_notice" and a["target_user"] == action.user_id and a["reason"] == reason
+            for a in self.store.actions_for(action.server, action.flag_id)
+        ):
             return None
         return appeal_notice(action, settings.language)
 
@@ -206,7 +227,7 @@ class AppealsMixin(PipelineBase):
         if not body:
             raise AppealRefused("appeal.refused.empty", lang)
         if len(body) > TEXT_CHARS:
-            body = body[:TEXT_CHARS - 1] + "…"
+            body = body[: TEXT_CHARS - 1] + "…"
         if any(a.appellant_id == appellant for a in self.store.appeals(server, ("open",), flag_id=case)):
             raise AppealRefused("appeal.refused.open", lang, case=case)
         if self.store.appeals_opened_since(server, appellant, utcnow() - timedelta(days=1)) >= settings.appeals_per_day:
@@ -225,8 +246,7 @@ class AppealsMixin(PipelineBase):
         lifts the member's timeout and ban (awaited: the moderator waits for the answer), and the member is told.
         Raises AppealRefused("appeal.decided.already") for a decided appeal, StoreError for one not in `server`."""
         settings = self.server_settings(server)
-        appeal, undo = record_decision(self.store, server, appeal_id, decision, moderator, note, settings.language,
-                                       dry_run=settings.dry_run)
+        appeal, undo = record_decision(self.store, server, appeal_id, decision, moderator, note, settings.language, dry_run=settings.dry_run)
         undone: list[str] = []
         failed: list[tuple[str, str]] = []
         for action in undo:
@@ -256,13 +276,21 @@ def outcome_notice(outcome: AppealOutcome) -> Action:
     if outcome.failed:
         lines.append(i18n.text("appeal.undo.failed", lang))
     notice = MemberNotice(case=appeal.flag_id, text="\n".join(lines), lang=lang)
-    return Action(kind="appeal_outcome", server=appeal.server, flag_id=appeal.flag_id, user_id=appeal.appellant_id,
-                  reason=f"appeal #{appeal.id} {appeal.status}", actor="auto", appeal=notice,
-                  incident_id=appeal.incident_id)
+    return Action(
+        kind="appeal_outcome",
+        server=appeal.server,
+        flag_id=appeal.flag_id,
+        user_id=appeal.appellant_id,
+        reason=f"appeal #{appeal.id} {appeal.status}",
+        actor="auto",
+        appeal=notice,
+        incident_id=appeal.incident_id,
+    )
 
 
-def record_decision(store: Store, server: str, appeal_id: int, decision: str, moderator: str, note: str = "",
-                    lang: str = "en", dry_run: bool = False) -> tuple[AppealView, list[Action]]:
+def record_decision(
+    store: Store, server: str, appeal_id: int, decision: str, moderator: str, note: str = "", lang: str = "en", dry_run: bool = False
+) -> tuple[AppealView, list[Action]]:
     """Record an appeal's decision (and, for a reversal, the `dismiss` review noted "appeal reversed: …" in the
     same transaction); return the decided appeal and the actions that undo what the platform allows (not yet
     logged or carried out). Shared by the bots (which carry them out at once) and the offline CLI."""
@@ -273,8 +301,9 @@ def record_decision(store: Store, server: str, appeal_id: int, decision: str, mo
         raise AppealRefused("appeal.decided.already", lang, id=appeal_id, status=appeal.status)
     review = None
     if decision == "reverse":
-        review = Review(flag_id=appeal.flag_id, server=server, decision="dismiss", reviewer=moderator,
-                        note=REVERSED_PREFIX + (note.strip() or f"appeal #{appeal_id}"))
+        review = Review(
+            flag_id=appeal.flag_id, server=server, decision="dismiss", reviewer=moderator, note=REVERSED_PREFIX + (note.strip() or f"appeal #{appeal_id}")
+        )
     try:
         appeal = store.decide_appeal(server, appeal_id, DECISIONS[decision], moderator, note, review=review)
     except StoreError as exc:  # decided meanwhile (another moderator's click)
@@ -285,9 +314,20 @@ def record_decision(store: Store, server: str, appeal_id: int, decision: str, mo
     if decision != "reverse":
         return appeal, []
     done = {a["kind"] for a in affecting(store, server, appeal.flag_id, appeal.appellant_id)}
-    return appeal, [Action(kind=UNDO[kind], server=server, flag_id=appeal.flag_id, user_id=appeal.appellant_id,
-                           reason=f"appeal #{appeal.id} reversed", actor=moderator, dry_run=dry_run,
-                           incident_id=appeal.incident_id) for kind in ("timeout", "ban") if kind in done]
+    return appeal, [
+        Action(
+            kind=UNDO[kind],
+            server=server,
+            flag_id=appeal.flag_id,
+            user_id=appeal.appellant_id,
+            reason=f"appeal #{appeal.id} reversed",
+            actor=moderator,
+            dry_run=dry_run,
+            incident_id=appeal.incident_id,
+        )
+        for kind in ("timeout", "ban")
+        if kind in done
+    ]
 
 
 def deleted_message(store: Store, appeal: AppealView) -> bool:

@@ -8,6 +8,7 @@ they are still hash-checked and their few fields compared with the live rows ("v
 `"v": 2` commit to every evidence field. Content that a privacy purge may erase (excerpt, verdict
 reasons, report reasons, appeal texts) is committed to as a SHA-256 and compared only while it is not purged.
 """
+
 from __future__ import annotations
 
 import gc
@@ -47,40 +48,103 @@ def verdict_evidence(rows: Sequence[tuple[str, float, str, str]]) -> list[list[A
     return [[label, float(score), text_sha256(reason), detector] for label, score, reason, detector in rows]
 
 
-def flag_evidence(*, server: str, platform: str, channel_id: str, message_id: str, author_id: str, content_sha256: str,
-                  excerpt: str | None, targets: str, labels: str, max_score: float, source: str, dry_run: int,
-                  message_time: str, created_at: str, verdicts: Sequence[tuple[str, float, str, str]]) -> dict[str, Any]:
+def flag_evidence(
+    *,
+    server: str,
+    platform: str,
+    channel_id: str,
+    message_id: str,
+    author_id: str,
+    content_sha256: str,
+    excerpt: str | None,
+    targets: str,
+    labels: str,
+    max_score: float,
+    source: str,
+    dry_run: int,
+    message_time: str,
+    created_at: str,
+    verdicts: Sequence[tuple[str, float, str, str]],
+) -> dict[str, Any]:
     """A new flag: every column a court would rely on, as stored."""
-    return {"v": FORMAT, "server": server, "platform": platform, "channel_id": channel_id, "message_id": message_id,
-            "author_id": author_id, "content_sha256": content_sha256, "excerpt_sha256": text_sha256(excerpt),
-            "targets": targets, "labels": labels, "max_score": float(max_score), "source": source, "dry_run": int(dry_run),
-            "message_time": message_time, "created_at": created_at, "verdicts": verdict_evidence(verdicts)}
+    return {
+        "v": FORMAT,
+        "server": server,
+        "platform": platform,
+        "channel_id": channel_id,
+        "message_id": message_id,
+        "author_id": author_id,
+        "content_sha256": content_sha256,
+        "excerpt_sha256": text_sha256(excerpt),
+        "targets": targets,
+        "labels": labels,
+        "max_score": float(max_score),
+        "source": source,
+        "dry_run": int(dry_run),
+        "message_time": message_time,
+        "created_at": created_at,
+        "verdicts": verdict_evidence(verdicts),
+    }
 
 
-def flag_update_evidence(*, labels: str, max_score: float, excerpt: str | None, edited: bool,
-                         verdicts: Sequence[tuple[str, float, str, str]]) -> dict[str, Any]:
+def flag_update_evidence(
+    *, labels: str, max_score: float, excerpt: str | None, edited: bool, verdicts: Sequence[tuple[str, float, str, str]]
+) -> dict[str, Any]:
     """A flag seen again: its labels and top score after the update, a new excerpt (edits only), verdicts added."""
-    return {"v": FORMAT, "labels": labels, "max_score": float(max_score), "edited": bool(edited),
-            "excerpt_sha256": text_sha256(excerpt) if edited else None, "verdicts": verdict_evidence(verdicts)}
+    return {
+        "v": FORMAT,
+        "labels": labels,
+        "max_score": float(max_score),
+        "edited": bool(edited),
+        "excerpt_sha256": text_sha256(excerpt) if edited else None,
+        "verdicts": verdict_evidence(verdicts),
+    }
 
 
 def report_evidence(*, server: str, flag_id: int, reporter_id: str, reason: str, created_at: str) -> dict[str, Any]:
-    return {"v": FORMAT, "server": server, "flag_id": flag_id, "reporter_id": reporter_id,
-            "reason_sha256": text_sha256(reason), "created_at": created_at}
+    return {"v": FORMAT, "server": server, "flag_id": flag_id, "reporter_id": reporter_id, "reason_sha256": text_sha256(reason), "created_at": created_at}
 
 
-def review_evidence(*, server: str, flag_id: int, decision: str, reviewer_id: str, note: str, status: str,
-                    created_at: str) -> dict[str, Any]:
+def review_evidence(*, server: str, flag_id: int, decision: str, reviewer_id: str, note: str, status: str, created_at: str) -> dict[str, Any]:
     """A review and the flag status it set."""
-    return {"v": FORMAT, "server": server, "flag_id": flag_id, "decision": decision, "reviewer_id": reviewer_id,
-            "note": note, "status": status, "created_at": created_at}
+    return {
+        "v": FORMAT,
+        "server": server,
+        "flag_id": flag_id,
+        "decision": decision,
+        "reviewer_id": reviewer_id,
+        "note": note,
+        "status": status,
+        "created_at": created_at,
+    }
 
 
-def action_evidence(*, server: str, flag_id: int | None, kind: str, actor: str, automatic: int, dry_run: int,
-                    target_user: str | None, duration_s: int | None, reason: str, created_at: str) -> dict[str, Any]:
-    return {"v": FORMAT, "server": server, "flag_id": flag_id, "kind": kind, "actor": actor, "automatic": int(automatic),
-            "dry_run": int(dry_run), "target_user": target_user, "duration_s": duration_s, "reason": reason,
-            "created_at": created_at}
+def action_evidence(
+    *,
+    server: str,
+    flag_id: int | None,
+    kind: str,
+    actor: str,
+    automatic: int,
+    dry_run: int,
+    target_user: str | None,
+    duration_s: int | None,
+    reason: str,
+    created_at: str,
+) -> dict[str, Any]:
+    return {
+        "v": FORMAT,
+        "server": server,
+        "flag_id": flag_id,
+        "kind": kind,
+        "actor": actor,
+        "automatic": int(automatic),
+        "dry_run": int(dry_run),
+        "target_user": target_user,
+        "duration_s": duration_s,
+        "reason": reason,
+        "created_at": created_at,
+    }
 
 
 def action_result_evidence(*, status: str, detail: str, completed_at: str) -> dict[str, Any]:
@@ -92,11 +156,18 @@ def hold_evidence(*, target: str, target_id: int, by: str, reason: str, active: 
     return {"v": FORMAT, "target": target, "target_id": target_id, "by": by, "reason": reason, "active": bool(active)}
 
 
-def appeal_evidence(*, server: str, flag_id: int, incident_id: int | None, appellant_id: str, text: str, lang: str,
-                    created_at: str) -> dict[str, Any]:
+def appeal_evidence(*, server: str, flag_id: int, incident_id: int | None, appellant_id: str, text: str, lang: str, created_at: str) -> dict[str, Any]:
     """A member's appeal: whose, against which flag, and a hash of what they wrote."""
-    return {"v": FORMAT, "server": server, "flag_id": flag_id, "incident_id": incident_id, "appellant_id": appellant_id,
-            "text_sha256": text_sha256(text), "lang": lang, "created_at": created_at}
+    return {
+        "v": FORMAT,
+        "server": server,
+        "flag_id": flag_id,
+        "incident_id": incident_id,
+        "appellant_id": appellant_id,
+        "text_sha256": text_sha256(text),
+        "lang": lang,
+        "created_at": created_at,
+    }
 
 
 def appeal_decision_evidence(*, status: str, decided_by: str, decided_at: str, note: str) -> dict[str, Any]:
@@ -147,8 +218,7 @@ class LiveRows:
 
 AuditRow = tuple[int, str, int, str, str, str, str]  # seq, kind, ref_id, payload, prev_hash, row_hash, created_at
 
-_V1_TABLES = {"flag": "flags", "report": "reports", "review": "reviews", "action": "actions", "hold": "holds",
-              "appeal": "appeals"}
+_V1_TABLES = {"flag": "flags", "report": "reports", "review": "reviews", "action": "actions", "hold": "holds", "appeal": "appeals"}
 _TABLES = ("flags", "reports", "reviews", "actions", "holds", "appeals")
 # version-1 rows: the columns their payload held, compared as before format 2
 _V1_COLUMNS = {
@@ -179,8 +249,7 @@ def parse_head(text: str) -> tuple[str, int | None]:
     return h, int(count) if count else None
 
 
-def verify(server: str, rows: Iterable[AuditRow], live: LiveRows,
-           expect_head: tuple[str, int | None] | None = None) -> ChainReport:
+def verify(server: str, rows: Iterable[AuditRow], live: LiveRows, expect_head: tuple[str, int | None] | None = None) -> ChainReport:
     """Replay `server`'s audit rows (in insertion order) against the live rows; report the first difference.
 
     The replay builds about ten small objects per audit row and frees none until the end, which makes
@@ -213,6 +282,7 @@ def _verify(server: str, rows: Iterable[AuditRow], live: LiveRows, expect_head: 
 
         def bad(problem: str) -> ChainProblem:
             return ChainProblem(server, seq, kind, ref_id, problem)
+
         if seq != n:
             problems.append(bad(f"sequence jumps from {n - 1} to {seq} (a row was deleted or reordered)"))
             break
@@ -253,8 +323,22 @@ def _verify(server: str, rows: Iterable[AuditRow], live: LiveRows, expect_head: 
                         break
             continue
         if kind == "flag":
-            for col in ("server", "platform", "channel_id", "message_id", "author_id", "content_sha256", "targets", "labels",
-                        "max_score", "source", "dry_run", "message_time", "created_at", "excerpt_sha256"):
+            for col in (
+                "server",
+                "platform",
+                "channel_id",
+                "message_id",
+                "author_id",
+                "content_sha256",
+                "targets",
+                "labels",
+                "max_score",
+                "source",
+                "dry_run",
+                "message_time",
+                "created_at",
+                "excerpt_sha256",
+            ):
                 setf("flags", ref_id, col, p[col], seq, kind, ref_id)
             setf("flags", ref_id, "status", "pending", seq, kind, ref_id)
             setf("flags", ref_id, "purged", False, seq, kind, ref_id)
@@ -309,12 +393,11 @@ def _verify(server: str, rows: Iterable[AuditRow], live: LiveRows, expect_head: 
         if row is None:
             problems.append(ChainProblem(server, exp.seq, exp.kind, exp.ref, f"{table} row #{rid} is missing (deleted)"))
             continue
-        if (col == "excerpt_sha256" and rid in purged or col in ("reason_sha256", "text_sha256") and row["flag_id"] in purged):
+        if col == "excerpt_sha256" and rid in purged or col in ("reason_sha256", "text_sha256") and row["flag_id"] in purged:
             continue  # purged content (an appeal's text goes with its flag's): erased on purpose, only its hash remains
         actual = _live_value(table, row, col)
         if actual != exp.value:
-            problems.append(ChainProblem(server, exp.seq, exp.kind, exp.ref,
-                                         f"{table} row #{rid} {_name(col)} differs from the audited value"))
+            problems.append(ChainProblem(server, exp.seq, exp.kind, exp.ref, f"{table} row #{rid} {_name(col)} differs from the audited value"))
     for fid, (expected, seq, kind) in verdicts.items():
         if fid not in live.flags:
             continue
@@ -323,7 +406,9 @@ def _verify(server: str, rows: Iterable[AuditRow], live: LiveRows, expect_head: 
             expected = [e[:2] + [None] + e[3:] for e in expected]
             actual = [a[:2] + [None] + a[3:] for a in actual]
         if actual != expected:
-            problems.append(ChainProblem(server, seq, kind, fid, f"flags row #{fid} verdicts (label, score, reason or detector) differ from the audited values"))
+            problems.append(
+                ChainProblem(server, seq, kind, fid, f"flags row #{fid} verdicts (label, score, reason or detector) differ from the audited values")
+            )
     for fid, exp in report_counts.items():
         row = live.flags.get(fid)
         if row is not None and row["report_count"] != exp.value:
@@ -336,8 +421,9 @@ def _verify(server: str, rows: Iterable[AuditRow], live: LiveRows, expect_head: 
     if expect_head and not seen_head:
         h, count = expect_head
         at = f" at row {count}" if count else ""
-        problems.append(ChainProblem(server, n, "head", n, f"the witnessed head {h[:16]}…{at} is not in the chain "
-                                     "(rows were cut off the end or the chain was rewritten)"))
+        problems.append(
+            ChainProblem(server, n, "head", n, f"the witnessed head {h[:16]}…{at} is not in the chain (rows were cut off the end or the chain was rewritten)")
+        )
     if not problems:
         return ChainReport(server, n, prev, None, head_time)
     first = min(problems, key=lambda p: (p.seq == 0, p.seq))
@@ -357,5 +443,4 @@ def _live_value(table: str, row: Mapping[str, Any], col: str) -> Any:
 
 
 def _name(col: str) -> str:
-    return {"excerpt_sha256": "excerpt", "reason_sha256": "reason", "text_sha256": "text",
-            "purged": "content_purged_at"}.get(col, f"column {col}")
+    return {"excerpt_sha256": "excerpt", "reason_sha256": "reason", "text_sha256": "text", "purged": "content_purged_at"}.get(col, f"column {col}")

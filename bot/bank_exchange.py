@@ -4,6 +4,7 @@ Why here: the CSV form is the classifiers' business, which entries leave and whe
 ones go is the bot's. Exports carry opaque labels only; imports become entries of their own
 (source `import`) that match on PDQ distance alone.
 """
+
 from __future__ import annotations
 
 import logging

@@ -6,6 +6,7 @@ already registered in the same scope reuses that entry; someone else's entry is 
 so each person stays able to withdraw what they registered. Used by /protect (through
 `ImageScan`) and `triagebot bank add`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,8 +27,16 @@ def existing_entry(store: Store, index: BankIndex, records: Sequence[tuple[str, 
     return None
 
 
-def register(store: Store, index: BankIndex, scope: str, records: Sequence[tuple[str, bytes]], note: str | None,
-             source: str, registered_by: str | None, protects: str | None = None) -> tuple[int, bool]:
+def register(
+    store: Store,
+    index: BankIndex,
+    scope: str,
+    records: Sequence[tuple[str, bytes]],
+    note: str | None,
+    source: str,
+    registered_by: str | None,
+    protects: str | None = None,
+) -> tuple[int, bool]:
     """Store a new entry (and add it to `index`), or return the person's existing one: (entry id, reused)."""
     found = existing_entry(store, index, records, registered_by)
     if found is not None:

@@ -1,4 +1,5 @@
 """TOML + environment -> frozen Settings, loaded once; a bad key gives one line naming it."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -215,8 +216,12 @@ def _expect(value: Any, kind: str, where: str, lo: int | None = None, hi: int | 
             raise ConfigError(f"{where}: expected a whole number {span}, got {_show(value)}")
         return value
     if kind == "prob":
-        if (isinstance(value, bool) or not isinstance(value, (int, float))
-                or (isinstance(value, int) and value.bit_length() > 64) or not 0.0 <= float(value) <= 1.0):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (isinstance(value, int) and value.bit_length() > 64)
+            or not 0.0 <= float(value) <= 1.0
+        ):
             raise ConfigError(f"{where}: expected a number between 0 and 1, got {_show(value)}")
         return float(value)
     if kind == "id":
@@ -224,10 +229,8 @@ def _expect(value: Any, kind: str, where: str, lo: int | None = None, hi: int | 
             if not _ID_INT_RANGE[0] <= value <= _ID_INT_RANGE[1]:
                 raise ConfigError(f"{where}: expected a 64-bit id, got {_show(value)}")
             return str(value)
-        if (not isinstance(value, str) or not value or len(value) > MAX_ID_CHARS
-                or not value.isprintable() or any(c.isspace() for c in value)):
-            raise ConfigError(f"{where}: expected an id (a number, or a string of up to {MAX_ID_CHARS} "
-                              f"visible characters), got {_show(value)}")
+        if not isinstance(value, str) or not value or len(value) > MAX_ID_CHARS or not value.isprintable() or any(c.isspace() for c in value):
+            raise ConfigError(f"{where}: expected an id (a number, or a string of up to {MAX_ID_CHARS} visible characters), got {_show(value)}")
         return value
     if kind == "ids":
         if not isinstance(value, list):
@@ -270,11 +273,16 @@ def parse_id(value: Any, where: str) -> str:
 
 #: kind, then (low, high) for whole numbers.
 _SERVER_KINDS: dict[str, tuple[str, int | None, int | None]] = {
-    "dry_run": ("bool", None, None), "mod_channel": ("id", None, None), "mod_chat": ("id", None, None),
-    "allow_channels": ("ids", None, None), "exempt_users": ("ids", None, None),
-    "exempt_bots": ("bool", None, None), "exempt_moderators": ("bool", None, None),
+    "dry_run": ("bool", None, None),
+    "mod_channel": ("id", None, None),
+    "mod_chat": ("id", None, None),
+    "allow_channels": ("ids", None, None),
+    "exempt_users": ("ids", None, None),
+    "exempt_bots": ("bool", None, None),
+    "exempt_moderators": ("bool", None, None),
     "retention_days": ("int", 0, YEAR_DAYS),  # 0 = keep content forever
-    "auto_delete": ("bool", None, None), "auto_delete_threshold": ("prob", None, None),
+    "auto_delete": ("bool", None, None),
+    "auto_delete_threshold": ("prob", None, None),
     "auto_timeout": ("bool", None, None),
     "timeout_after_flags": ("int", 1, 1000),
     "timeout_window_minutes": ("int", 1, YEAR_MINUTES),
@@ -283,11 +291,16 @@ _SERVER_KINDS: dict[str, tuple[str, int | None, int | None]] = {
     "incident_window_minutes": ("int", 1, YEAR_MINUTES),
     "incident_escalate_count": ("int", 1, 10_000),
     "shared_bank": ("bool", None, None),
-    "escalation_ping": ("ids", None, None), "language": ("lang", None, None),
-    "warning_message": ("str", None, None), "warnings_count": ("bool", None, None),
-    "appeals": ("bool", None, None), "appeals_per_day": ("int", 1, 100),
-    "rules_sexual": ("patterns", None, None), "rules_racial": ("patterns", None, None),
-    "allow_phrases": ("patterns", None, None), "exempt_roles": ("ids", None, None),
+    "escalation_ping": ("ids", None, None),
+    "language": ("lang", None, None),
+    "warning_message": ("str", None, None),
+    "warnings_count": ("bool", None, None),
+    "appeals": ("bool", None, None),
+    "appeals_per_day": ("int", 1, 100),
+    "rules_sexual": ("patterns", None, None),
+    "rules_racial": ("patterns", None, None),
+    "allow_phrases": ("patterns", None, None),
+    "exempt_roles": ("ids", None, None),
     "daily_anchor": ("bool", None, None),
 }
 assert set(_SERVER_KINDS) | {"thresholds"} == set(_SERVER_FIELDS)
@@ -371,8 +384,7 @@ def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None
         servers[key] = defaults.with_overrides(section, f'servers."{key}"')
 
     limits = only("limits", {"max_attachment_bytes", "queue_size"})
-    max_bytes = _expect(limits.get("max_attachment_bytes", 10 * 1024 * 1024), "int", "limits.max_attachment_bytes",
-                        1024, MAX_ATTACHMENT_BYTES)
+    max_bytes = _expect(limits.get("max_attachment_bytes", 10 * 1024 * 1024), "int", "limits.max_attachment_bytes", 1024, MAX_ATTACHMENT_BYTES)
     queue_size = _expect(limits.get("queue_size", 1000), "int", "limits.queue_size", 1, MAX_QUEUE_SIZE)
 
     d = only("discord", {"api_base", "gateway"})
@@ -385,19 +397,29 @@ def parse_settings(data: Mapping[str, Any], env: Mapping[str, str] | None = None
     telegram = TelegramSettings(
         token=env.get("TELEGRAM_TOKEN") or None,
         base_url=env.get("TRIAGEBOT_TELEGRAM_BASE_URL") or _expect(t.get("base_url", DEFAULT_TELEGRAM_BASE_URL), "str", "telegram.base_url"),
-        base_file_url=env.get("TRIAGEBOT_TELEGRAM_BASE_FILE_URL") or _expect(t.get("base_file_url", DEFAULT_TELEGRAM_BASE_FILE_URL), "str", "telegram.base_file_url"),
+        base_file_url=env.get("TRIAGEBOT_TELEGRAM_BASE_FILE_URL")
+        or _expect(t.get("base_file_url", DEFAULT_TELEGRAM_BASE_FILE_URL), "str", "telegram.base_file_url"),
         max_download_bytes=max_bytes,
     )
     images = only("images", {"ocr"})
     image_ocr = _expect(images.get("ocr", False), "bool", "images.ocr")
     h = only("health", {"enabled", "host", "port"})
     port = _expect(h.get("port", HealthSettings.port), "int", "health.port", 1, 65535)
-    health = HealthSettings(enabled=_expect(h.get("enabled", False), "bool", "health.enabled"),
-                            host=_expect(h.get("host", HealthSettings.host), "str", "health.host"), port=port)
+    health = HealthSettings(
+        enabled=_expect(h.get("enabled", False), "bool", "health.enabled"), host=_expect(h.get("host", HealthSettings.host), "str", "health.host"), port=port
+    )
     return Settings(
-        db_path=db_path, model_path=model_path, thresholds=thresholds, defaults=defaults,
-        servers=MappingProxyType(servers), discord=discord, telegram=telegram,
-        max_attachment_bytes=max_bytes, queue_size=queue_size, health=health, image_ocr=image_ocr,
+        db_path=db_path,
+        model_path=model_path,
+        thresholds=thresholds,
+        defaults=defaults,
+        servers=MappingProxyType(servers),
+        discord=discord,
+        telegram=telegram,
+        max_attachment_bytes=max_bytes,
+        queue_size=queue_size,
+        health=health,
+        image_ocr=image_ocr,
     )
 
 

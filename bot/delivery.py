@@ -13,6 +13,7 @@ mentions the server's `escalation_ping` roles or admins, because editing an aler
 Notices that belong to no flag (the daily evidence anchor) are queued in their own table and delivered by
 the same worker, with the same back-off.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -51,8 +52,9 @@ def backoff(attempts: int, retry_after: float | None) -> float:
 
 
 class AlertDelivery:
-    def __init__(self, store: Store, adapters: Mapping[str, Adapter], settings_for: Callable[[str], ServerSettings],
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, store: Store, adapters: Mapping[str, Adapter], settings_for: Callable[[str], ServerSettings], clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.store = store
         self.adapters = adapters
         self.settings_for = settings_for
@@ -161,16 +163,29 @@ class AlertDelivery:
         if ping and not settings.escalation_ping:  # pings were turned off since: nothing to post
             self.store.alert_delivered(item, None)
             return None
-        action = Action(kind="ping" if ping else "notify", server=item.server, flag_id=item.flag_id,
-                        incident_id=item.incident_id, destination=where,
-                        mentions=tuple(sorted(settings.escalation_ping)) if ping else ())
+        action = Action(
+            kind="ping" if ping else "notify",
+            server=item.server,
+            flag_id=item.flag_id,
+            incident_id=item.incident_id,
+            destination=where,
+            mentions=tuple(sorted(settings.escalation_ping)) if ping else (),
+        )
         try:
             alert = alerts.build_alert(self.store, action, settings.incident_escalate_count, settings.language)
         except Exception as exc:  # e.g. a broken row: keep trying this one, deliver the others
             log.exception("could not build the alert for %s %s", item.server, item.subject)
             return self._failed(item, f"could not build the alert: {type(exc).__name__}", None)
-        action = replace(action, channel_id=alert.flag.channel_id, message_id=alert.flag.message_id,
-                         user_id=alert.flag.author_id, dry_run=alert.dry_run, ref=alert.ref, alert=alert, link=alert.flag.link)
+        action = replace(
+            action,
+            channel_id=alert.flag.channel_id,
+            message_id=alert.flag.message_id,
+            user_id=alert.flag.author_id,
+            dry_run=alert.dry_run,
+            ref=alert.ref,
+            alert=alert,
+            link=alert.flag.link,
+        )
         try:
             result = await adapter.execute(action)
         except asyncio.CancelledError:
@@ -194,8 +209,16 @@ class AlertDelivery:
         except Exception as exc:
             log.exception("could not build the appeal alert for %s %s", item.server, item.subject)
             return self._failed(item, f"could not build the appeal alert: {type(exc).__name__}", None)
-        action = Action(kind="appeal_alert", server=item.server, flag_id=item.flag_id, incident_id=item.incident_id,
-                        destination=where, ref=alert.appeal.alert_ref, appeal=alert, link=alert.flag.link)
+        action = Action(
+            kind="appeal_alert",
+            server=item.server,
+            flag_id=item.flag_id,
+            incident_id=item.incident_id,
+            destination=where,
+            ref=alert.appeal.alert_ref,
+            appeal=alert,
+            link=alert.flag.link,
+        )
         try:
             result = await adapter.execute(action)
         except asyncio.CancelledError:
@@ -210,6 +233,7 @@ class AlertDelivery:
             self.delivered += 1
         else:
             self._failed(item, result.detail or "failed", result.retry_after)
+
     async def _deliver_notice(self, notice: Notice) -> None:
         where = destination(notice.server, self.settings_for(notice.server))
         adapter = self.adapters.get(notice.server.split(":", 1)[0])
@@ -232,14 +256,19 @@ class AlertDelivery:
             return
         wait = backoff(notice.attempts, result.retry_after)
         self.failures += 1
-        log.log(logging.WARNING if notice.attempts in (0, 5, 10) else logging.DEBUG, "%s notice for %s not delivered (try %d): %s",
-                notice.kind, notice.server, notice.attempts + 1, result.detail)
+        log.log(
+            logging.WARNING if notice.attempts in (0, 5, 10) else logging.DEBUG,
+            "%s notice for %s not delivered (try %d): %s",
+            notice.kind,
+            notice.server,
+            notice.attempts + 1,
+            result.detail,
+        )
         self.store.notice_failed(notice.id, result.detail or "failed", self.clock() + timedelta(seconds=wait))
 
     def _failed(self, item: OutboxItem, detail: str, retry_after: float | None) -> None:
         wait = backoff(item.attempts, retry_after)
         self.failures += 1
         level = logging.WARNING if item.attempts in (0, 5, 10) else logging.DEBUG
-        log.log(level, "alert for %s %s not delivered (try %d): %s; next try in %.0f s",
-                item.server, item.subject, item.attempts + 1, detail, wait)
+        log.log(level, "alert for %s %s not delivered (try %d): %s; next try in %.0f s", item.server, item.subject, item.attempts + 1, detail, wait)
         self.store.alert_failed(item, detail, self.clock() + timedelta(seconds=wait))

@@ -1,4 +1,5 @@
 """`triagebot demo`: the whole pipeline over the built-in chat in bot/resources/demo/, with no tokens or network."""
+
 from __future__ import annotations
 
 import asyncio
@@ -83,13 +84,21 @@ def _message(row: dict, start: datetime, by_id: dict[str, dict], names: dict[str
     if row.get("reply_to") and row["reply_to"] in by_id:
         targets.append(by_id[row["reply_to"]]["author"])
     targets += [m for m in row.get("mentions", []) if m not in targets]
-    atts = tuple(Attachment(kind="image", url=f"demo://{a['image']}", mime="image/jpeg", filename=f"{a['image']}.jpg")
-                 for a in row.get("attachments", []))
+    atts = tuple(Attachment(kind="image", url=f"demo://{a['image']}", mime="image/jpeg", filename=f"{a['image']}.jpg") for a in row.get("attachments", []))
     return Message(
-        platform="demo", server_id=SERVER_ID, channel_id=row["channel"], message_id=row["id"], author_id=row["author"],
-        author_name=row.get("name"), text=row.get("text", ""), targets=tuple(targets), attachments=atts,
-        time=start + timedelta(seconds=row.get("t", 0)), link=f"demo://{row['channel']}/{row['id']}",
-        target_names=tuple((t, names[t]) for t in targets if t in names))
+        platform="demo",
+        server_id=SERVER_ID,
+        channel_id=row["channel"],
+        message_id=row["id"],
+        author_id=row["author"],
+        author_name=row.get("name"),
+        text=row.get("text", ""),
+        targets=tuple(targets),
+        attachments=atts,
+        time=start + timedelta(seconds=row.get("t", 0)),
+        link=f"demo://{row['channel']}/{row['id']}",
+        target_names=tuple((t, names[t]) for t in targets if t in names),
+    )
 
 
 def prepare_db(db_path: Path) -> None:
@@ -107,8 +116,7 @@ def _quiet(line: str) -> None:
     """No progress output (the default for library callers and tests)."""
 
 
-async def replay(pipeline: Pipeline, adapter: DemoAdapter, demo_dir: Path = DEMO_DIR,
-                 progress: Callable[[str], None] = _quiet) -> tuple[int, int, int]:
+async def replay(pipeline: Pipeline, adapter: DemoAdapter, demo_dir: Path = DEMO_DIR, progress: Callable[[str], None] = _quiet) -> tuple[int, int, int]:
     chat = _load_jsonl(demo_dir / "chat.jsonl")
     reports = _load_jsonl(demo_dir / "reports.jsonl")
     by_id = {r["id"]: r for r in chat}
@@ -125,14 +133,20 @@ async def replay(pipeline: Pipeline, adapter: DemoAdapter, demo_dir: Path = DEMO
             flagged += decision.flagged
         else:
             target = messages[row["message"]]
-            await pipeline.report(Report(platform="demo", server_id=SERVER_ID, reporter_id=row["reporter"],
-                                         reason=row.get("reason", ""), message=target,
-                                         time=start + timedelta(seconds=row.get("t", 0))))
+            await pipeline.report(
+                Report(
+                    platform="demo",
+                    server_id=SERVER_ID,
+                    reporter_id=row["reporter"],
+                    reason=row.get("reason", ""),
+                    message=target,
+                    time=start + timedelta(seconds=row.get("t", 0)),
+                )
+            )
     return len(chat), flagged, len(reports)
 
 
-async def _run(pipeline: Pipeline, adapter: DemoAdapter, demo_dir: Path,
-               progress: Callable[[str], None]) -> tuple[int, int, int, str]:
+async def _run(pipeline: Pipeline, adapter: DemoAdapter, demo_dir: Path, progress: Callable[[str], None]) -> tuple[int, int, int, str]:
     image_note = "image matching unavailable (install triagebot[images])"
     if pipeline.image_scanner is not None:
         progress("Registering Sari's photo in the image bank...")
@@ -160,6 +174,13 @@ def run_demo(db_path: Path, demo_dir: Path = DEMO_DIR, progress: Callable[[str],
         finally:
             pipeline.executor.shutdown(wait=False)
         notes = [a for a in adapter.posted if a.kind == "notify"]
-        return DemoResult(db_path=db_path, messages=n, flagged=flagged, reports=reports,
-                          alerts_posted=sum(1 for a in notes if a.ref is None), alerts_edited=sum(1 for a in notes if a.ref),
-                          bank_entries=store.bank_size(), image_note=image_note)
+        return DemoResult(
+            db_path=db_path,
+            messages=n,
+            flagged=flagged,
+            reports=reports,
+            alerts_posted=sum(1 for a in notes if a.ref is None),
+            alerts_edited=sum(1 for a in notes if a.ref),
+            bank_entries=store.bank_size(),
+            image_note=image_note,
+        )

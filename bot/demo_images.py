@@ -3,6 +3,7 @@
 Nothing explicit is ever shipped or drawn; the point is to show the re-share bank matching
 an image after cropping, recompression and watermark removal.
 """
+
 from __future__ import annotations
 
 import io

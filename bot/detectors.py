@@ -1,4 +1,5 @@
 """Builds the detectors and the pipeline from settings; the one place that knows which detectors exist."""
+
 from __future__ import annotations
 
 import logging
@@ -29,5 +30,4 @@ def build_pipeline(settings: Settings, store: Store) -> Pipeline:
         scanner = ImageScan(store, settings)
     except ImportError as exc:  # images are optional; text still works
         log.warning("image scanning unavailable: %s", exc)
-    return Pipeline(settings, store, detectors, image_scanner=scanner, base_thresholds=thresholds,
-                    action_thresholds=action_thresholds)
+    return Pipeline(settings, store, detectors, image_scanner=scanner, base_thresholds=thresholds, action_thresholds=action_thresholds)

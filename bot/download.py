@@ -1,4 +1,5 @@
 """Streaming HTTP download with a hard byte cap, shared by the adapters (attachments are hostile input)."""
+
 from __future__ import annotations
 
 import logging

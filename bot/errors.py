@@ -2,6 +2,7 @@
 
 Every error here is shown by the CLI as one line and exit status 1 (bot/cli/app.py does that, once).
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """CSV / JSON / NDJSON evidence exports with a manifest, safe to open in a spreadsheet."""
+
 from __future__ import annotations
 
 import csv
@@ -33,9 +34,34 @@ _LEADING = " \t\r\n\v\f\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2
 _PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?")
 
 CSV_COLUMNS = [
-    "id", "server", "platform", "channel_id", "message_id", "author_id", "author_name", "excerpt", "link",
-    "labels", "max_score", "scores", "reasons", "source", "status", "report_count", "report_reasons", "reporters",
-    "reviews", "actions", "incident_id", "message_time", "created_at", "content_sha256", "content_purged", "legal_hold", "row_hash", "audit",
+    "id",
+    "server",
+    "platform",
+    "channel_id",
+    "message_id",
+    "author_id",
+    "author_name",
+    "excerpt",
+    "link",
+    "labels",
+    "max_score",
+    "scores",
+    "reasons",
+    "source",
+    "status",
+    "report_count",
+    "report_reasons",
+    "reporters",
+    "reviews",
+    "actions",
+    "incident_id",
+    "message_time",
+    "created_at",
+    "content_sha256",
+    "content_purged",
+    "legal_hold",
+    "row_hash",
+    "audit",
 ]
 #: manifest format: 2 adds per-row audit rows, chain anchors and the Ed25519 signature
 MANIFEST_VERSION = 2
@@ -77,28 +103,70 @@ def _audit_for_export(rows: list[dict], include_reporters: bool) -> list[dict]:
     return [{**r, "payload": None, "redacted": "reporter"} if r["kind"] == "report" else r for r in rows]
 
 
-def _row(flag: FlagView, reviews: list[dict], actions: list[dict], reports: list[dict], row_hash: str | None,
-         content_sha: str | None, include_reporters: bool, audit: list[dict] | None = None, held: bool = False) -> dict[str, Any]:
+def _row(
+    flag: FlagView,
+    reviews: list[dict],
+    actions: list[dict],
+    reports: list[dict],
+    row_hash: str | None,
+    content_sha: str | None,
+    include_reporters: bool,
+    audit: list[dict] | None = None,
+    held: bool = False,
+) -> dict[str, Any]:
     return {
-        "id": flag.id, "server": flag.server, "platform": flag.platform, "channel_id": flag.channel_id,
-        "message_id": flag.message_id, "author_id": flag.author_id, "author_name": flag.author_name,
-        "excerpt": flag.excerpt, "link": flag.link, "labels": list(flag.labels), "max_score": round(flag.max_score, 4),
-        "scores": {k: round(v, 4) for k, v in flag.scores.items()}, "reasons": list(flag.reasons),
-        "source": flag.source, "status": flag.status, "report_count": flag.report_count,
+        "id": flag.id,
+        "server": flag.server,
+        "platform": flag.platform,
+        "channel_id": flag.channel_id,
+        "message_id": flag.message_id,
+        "author_id": flag.author_id,
+        "author_name": flag.author_name,
+        "excerpt": flag.excerpt,
+        "link": flag.link,
+        "labels": list(flag.labels),
+        "max_score": round(flag.max_score, 4),
+        "scores": {k: round(v, 4) for k, v in flag.scores.items()},
+        "reasons": list(flag.reasons),
+        "source": flag.source,
+        "status": flag.status,
+        "report_count": flag.report_count,
         "report_reasons": [r["reason"] for r in reports if r["reason"]],
         **({"reporters": [r["reporter"] for r in reports]} if include_reporters else {}),
         "reviews": [{k: r[k] for k in ("decision", "reviewer", "note", "at")} for r in reviews],
-        "actions": [{"kind": a["kind"], "actor": a["actor"], "automatic": bool(a["automatic"]), "dry_run": bool(a["dry_run"]),
-                     "status": a["status"], "detail": a["detail"], "at": a["created_at"]} for a in actions],
-        "incident_id": flag.incident_id, "message_time": iso(flag.message_time), "created_at": iso(flag.created_at),
-        "content_sha256": content_sha, "content_purged": flag.excerpt == "[purged]", "legal_hold": held, "row_hash": row_hash,
+        "actions": [
+            {
+                "kind": a["kind"],
+                "actor": a["actor"],
+                "automatic": bool(a["automatic"]),
+                "dry_run": bool(a["dry_run"]),
+                "status": a["status"],
+                "detail": a["detail"],
+                "at": a["created_at"],
+            }
+            for a in actions
+        ],
+        "incident_id": flag.incident_id,
+        "message_time": iso(flag.message_time),
+        "created_at": iso(flag.created_at),
+        "content_sha256": content_sha,
+        "content_purged": flag.excerpt == "[purged]",
+        "legal_hold": held,
+        "row_hash": row_hash,
         "audit": _audit_for_export(audit or [], include_reporters),
     }
 
 
-def iter_rows(store: Store, server: str | None, since: datetime | None = None, until: datetime | None = None,
-              label: str | None = None, status: str | None = None, include_reporters: bool = False,
-              progress: bool = False) -> Iterator[dict[str, Any]]:
+def iter_rows(
+    store: Store,
+    server: str | None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    label: str | None = None,
+    status: str | None = None,
+    include_reporters: bool = False,
+    progress: bool = False,
+) -> Iterator[dict[str, Any]]:
     """Export rows in id order; `server=None` means every server (admin CLI only)."""
     total = store.count_flags(server, since, until, label, status)
     bar = tqdm(total=total, desc="exporting", unit="flag", disable=not progress or total < 1000, leave=False)
@@ -116,8 +184,17 @@ def iter_rows(store: Store, server: str | None, since: datetime | None = None, u
             audit = store.audit_rows_for_flags(srv, ids)
             held = store.held_flag_ids(srv)
             for f in flags:
-                yield _row(f, reviews.get(f.id, []), actions.get(f.id, []), reports.get(f.id, []), hashes.get(f.id),
-                           payload_sha.get(f.id), include_reporters, audit.get(f.id, []), f.id in held)
+                yield _row(
+                    f,
+                    reviews.get(f.id, []),
+                    actions.get(f.id, []),
+                    reports.get(f.id, []),
+                    hashes.get(f.id),
+                    payload_sha.get(f.id),
+                    include_reporters,
+                    audit.get(f.id, []),
+                    f.id in held,
+                )
         bar.update(len(batch))
 
     try:
@@ -146,12 +223,23 @@ def _csv_row(row: dict[str, Any]) -> list[str]:
         if key == "actions":
             return " | ".join(f"{a['kind']}:{a['status']} by {a['actor']}" + (" (dry-run)" if a["dry_run"] else "") for a in v or [])
         return v
+
     return [neutralise_cell(flat(k)) for k in CSV_COLUMNS]
 
 
-def write_export(store: Store, out: SupportsWrite[bytes], fmt: str, server: str | None, since: datetime | None = None,
-                 until: datetime | None = None, label: str | None = None, status: str | None = None,
-                 include_reporters: bool = False, progress: bool = False, key_path: Path | None = None) -> dict[str, Any]:
+def write_export(
+    store: Store,
+    out: SupportsWrite[bytes],
+    fmt: str,
+    server: str | None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    label: str | None = None,
+    status: str | None = None,
+    include_reporters: bool = False,
+    progress: bool = False,
+    key_path: Path | None = None,
+) -> dict[str, Any]:
     """Stream the export to `out` (binary) and return its manifest, signed with the deployment's key.
 
     Rows, their audit rows and the heads come from one read snapshot, so they agree with each other.
@@ -169,9 +257,18 @@ def write_export(store: Store, out: SupportsWrite[bytes], fmt: str, server: str 
     return sign_manifest(manifest, load_or_create_key(key_path))
 
 
-def _write_unsigned(store: Store, out: SupportsWrite[bytes], fmt: str, server: str | None, since: datetime | None,
-                    until: datetime | None, label: str | None, status: str | None, include_reporters: bool,
-                    progress: bool) -> dict[str, Any]:
+def _write_unsigned(
+    store: Store,
+    out: SupportsWrite[bytes],
+    fmt: str,
+    server: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    label: str | None,
+    status: str | None,
+    include_reporters: bool,
+    progress: bool,
+) -> dict[str, Any]:
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (expected one of {', '.join(FORMATS)})")
     digest = hashlib.sha256()
@@ -193,7 +290,9 @@ def _write_unsigned(store: Store, out: SupportsWrite[bytes], fmt: str, server: s
     elif fmt == "json":
         emit("[\n")
     if fmt == "csv":
-        emit(buf.getvalue()); buf.seek(0); buf.truncate()
+        emit(buf.getvalue())
+        buf.seek(0)
+        buf.truncate()
     for row in iter_rows(store, server, since, until, label, status, include_reporters, progress):
         count += 1
         servers.add(row["server"])
@@ -202,7 +301,9 @@ def _write_unsigned(store: Store, out: SupportsWrite[bytes], fmt: str, server: s
         if fmt == "csv":
             cells = _csv_row(row)
             writer.writerow([c for c, name in zip(cells, CSV_COLUMNS) if name in columns])
-            emit(buf.getvalue()); buf.seek(0); buf.truncate()
+            emit(buf.getvalue())
+            buf.seek(0)
+            buf.truncate()
         elif fmt == "json":
             emit(("," if count > 1 else "") + json.dumps(row, ensure_ascii=False) + "\n")
         else:
@@ -212,15 +313,24 @@ def _write_unsigned(store: Store, out: SupportsWrite[bytes], fmt: str, server: s
     scope = [server] if server else sorted(servers)
     anchors = {s: store.chain_anchor(s) for s in scope}
     return {
-        "manifest_version": MANIFEST_VERSION, "format": fmt, "sha256": digest.hexdigest(), "rows": count,
+        "manifest_version": MANIFEST_VERSION,
+        "format": fmt,
+        "sha256": digest.hexdigest(),
+        "rows": count,
         "time_range": {"first": first, "last": last},
-        "filters": {"server": server, "since": iso(since) if since else None, "until": iso(until) if until else None,
-                    "label": label, "status": status, "include_reporters": include_reporters},
+        "filters": {
+            "server": server,
+            "since": iso(since) if since else None,
+            "until": iso(until) if until else None,
+            "label": label,
+            "status": status,
+            "include_reporters": include_reporters,
+        },
         "chain_heads": {s: a[0] for s, a in anchors.items()},
         "anchors": {s: {"head": h, "rows": n, "at": at} for s, (h, n, at) in anchors.items()},
         "exported_at": iso(utcnow()),
         "verify": "`triagebot verify-export FILE` checks the file hash, every row's audit hashes and links, and the signature; "
-                  "`triagebot verify --expect-head HEAD:ROWS` on the database proves nothing was cut since",
+        "`triagebot verify --expect-head HEAD:ROWS` on the database proves nothing was cut since",
     }
 
 

@@ -4,6 +4,7 @@ What a recipient (a lawyer, the police) runs through `triagebot verify-export`. 
 the audit rows about its flag; their hashes are recomputed, consecutive ones must link, the newest must
 agree with the signed anchor, and the row's evidence fields must match what those audit rows committed to.
 """
+
 from __future__ import annotations
 
 import csv
@@ -120,8 +121,7 @@ def _row_problem(row: Mapping[str, Any]) -> str | None:
         return "reviews differ from the audited ones"
     if row.get("status") != (reviews[-1]["status"] if reviews else "pending"):
         return "status differs from the audited value"
-    results = {a["ref_id"]: json.loads(a["payload"]).get("status") for a in row.get("audit") or []
-               if a.get("kind") == "action_result" and a.get("payload")}
+    results = {a["ref_id"]: json.loads(a["payload"]).get("status") for a in row.get("audit") or [] if a.get("kind") == "action_result" and a.get("payload")}
     actions = [(a["ref_id"], json.loads(a["payload"])["kind"]) for a in row.get("audit") or [] if a.get("kind") == "action" and a.get("payload")]
     audited = [(kind, results.get(ref, "pending")) for ref, kind in actions]
     if audited != [(a.get("kind"), a.get("status")) for a in row.get("actions") or []]:
@@ -151,15 +151,26 @@ def _cell(value: str | None) -> str:
 
 def _from_csv(r: Mapping[str, str]) -> dict[str, Any]:
     """A CSV row back in the JSON row's shape, for the fields the checks read."""
+
     def split(key: str) -> list[str]:
         v = _cell(r.get(key))
         return v.split(" | ") if v else []
+
     return {
-        "id": r.get("id"), "server": _cell(r.get("server")), "author_id": _cell(r.get("author_id")),
-        "channel_id": _cell(r.get("channel_id")), "message_id": _cell(r.get("message_id")),
-        "content_sha256": r.get("content_sha256"), "message_time": r.get("message_time"), "created_at": r.get("created_at"),
-        "row_hash": r.get("row_hash"), "labels": split("labels"), "max_score": r.get("max_score") or 0,
-        "excerpt": _cell(r.get("excerpt")), "content_purged": r.get("content_purged") == "True", "status": r.get("status"),
+        "id": r.get("id"),
+        "server": _cell(r.get("server")),
+        "author_id": _cell(r.get("author_id")),
+        "channel_id": _cell(r.get("channel_id")),
+        "message_id": _cell(r.get("message_id")),
+        "content_sha256": r.get("content_sha256"),
+        "message_time": r.get("message_time"),
+        "created_at": r.get("created_at"),
+        "row_hash": r.get("row_hash"),
+        "labels": split("labels"),
+        "max_score": r.get("max_score") or 0,
+        "excerpt": _cell(r.get("excerpt")),
+        "content_purged": r.get("content_purged") == "True",
+        "status": r.get("status"),
         "reviews": [{"decision": x.split(" ", 1)[0]} for x in split("reviews")],
         "actions": [{"kind": x.split(":", 1)[0], "status": x.split(":", 1)[1].split(" ", 1)[0]} for x in split("actions")],
         "audit": json.loads(_cell(r.get("audit")) or "[]"),

@@ -4,6 +4,7 @@ Why here and not in the adapters: health is "is every platform connected, can th
 delivery keeping up", which only the runner sees whole. Other modules add a check with :func:`add_check`
 (the outbox adds its lag there) instead of this module importing them.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -55,8 +56,7 @@ def report() -> tuple[bool, dict[str, dict]]:
 
 async def _healthz(request: web.Request) -> web.Response:
     ok, checks = await asyncio.get_running_loop().run_in_executor(None, report)  # checks may block briefly (store probe)
-    return web.Response(status=200 if ok else 503, content_type="application/json",
-                        text=json.dumps({"ok": ok, "checks": checks}, default=str))
+    return web.Response(status=200 if ok else 503, content_type="application/json", text=json.dumps({"ok": ok, "checks": checks}, default=str))
 
 
 async def _metrics(request: web.Request) -> web.Response:

@@ -3,6 +3,7 @@
 English is complete by definition and is the fallback for anything missing. Catalogues are plain TOML with
 `str.format` placeholders; tests/test_i18n.py keeps the languages' keys and placeholders identical.
 """
+
 from __future__ import annotations
 
 import logging

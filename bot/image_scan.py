@@ -7,6 +7,7 @@ Bank indexes are kept in memory per scope and loaded from the store on the event
 thread (`prepare`), so neither the executor thread nor the worker touches SQLite. A scope
 is a server key, or `shared` for entries from servers that opted into a shared bank.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,6 +34,7 @@ SHARED_SCOPE = "shared"
 RESULT_CACHE_SIZE = 512
 #: refusals that depend on the moment (load, a dying worker), not on the bytes: never cached
 _TRANSIENT = frozenset({"timeout", "worker_died", "worker_failed"})
+
 
 @dataclass
 class ImageResult:
@@ -160,5 +162,4 @@ class ImageScan:
 
 def _copy(r: ImageResult) -> ImageResult:
     """A cached result handed out: its lists are the caller's to extend."""
-    return replace(r, verdicts=list(r.verdicts), matched_entries=list(r.matched_entries),
-                   records=list(r.records) if r.records is not None else None)
+    return replace(r, verdicts=list(r.verdicts), matched_entries=list(r.matched_entries), records=list(r.records) if r.records is not None else None)

@@ -4,6 +4,7 @@ Why its own module: the pipeline needs only this, not the image worker machinery
 moderator reads must quote what the picture says ("text in the image “...”: keyword ..."), short
 and on one line. Renderers escape reasons like any other hostile text.
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,7 +31,12 @@ def image_text_verdicts(text: str, classify: Callable[[str], Sequence[Verdict]])
     if not text.strip():
         return []
     quoted = quote_image_text(text)
-    return [Verdict(label=v.label, score=v.score,
-                    reason=f"text in the image {quoted}: {v.reason}" if v.reason else f"text in the image {quoted}",
-                    detector=f"{v.detector}+ocr")
-            for v in classify(text)]
+    return [
+        Verdict(
+            label=v.label,
+            score=v.score,
+            reason=f"text in the image {quoted}: {v.reason}" if v.reason else f"text in the image {quoted}",
+            detector=f"{v.detector}+ocr",
+        )
+        for v in classify(text)
+    ]

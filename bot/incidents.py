@@ -1,4 +1,5 @@
 """How an incident reads in alerts and queues. (Grouping flags into incidents happens as a flag is stored.)"""
+
 from __future__ import annotations
 
 import logging
@@ -37,7 +38,14 @@ def summary(incident: IncidentView, target_name: str | None = None, lang: str = 
     """E.g. "14 sexual/racial messages from 9 accounts targeting @member in 20 min"."""
     who = target_name or incident.target_name or incident.target_id
     minutes = (incident.last_at - incident.first_at).total_seconds() / 60
-    return i18n.text("incident.summary", lang, count=incident.flag_count, labels=label_words(incident.labels, lang),
-                     messages=i18n.plural("word.message", incident.flag_count, lang),
-                     accounts=i18n.plural("word.account", incident.author_count, lang),
-                     authors=incident.author_count, who=who, span=_span(minutes, lang))
+    return i18n.text(
+        "incident.summary",
+        lang,
+        count=incident.flag_count,
+        labels=label_words(incident.labels, lang),
+        messages=i18n.plural("word.message", incident.flag_count, lang),
+        accounts=i18n.plural("word.account", incident.author_count, lang),
+        authors=incident.author_count,
+        who=who,
+        span=_span(minutes, lang),
+    )

@@ -1,4 +1,5 @@
 """The bounded queue between the platform adapters and the pipeline: backpressure instead of unbounded memory."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,8 +20,7 @@ class Intake:
     Handling ends at the store (alerts and actions are handed to background workers), so a queue of a
     thousand messages drains in well under a second even when the platform is slow or down."""
 
-    def __init__(self, pipeline: "Pipeline", maxsize: int = 1000, workers: int = 4,
-                 on_done: Callable[[Message, Decision | None], None] | None = None) -> None:
+    def __init__(self, pipeline: "Pipeline", maxsize: int = 1000, workers: int = 4, on_done: Callable[[Message, Decision | None], None] | None = None) -> None:
         self.pipeline = pipeline
         self.queue: asyncio.Queue[Message | None] = asyncio.Queue(maxsize=maxsize)
         self.workers = workers

@@ -4,6 +4,7 @@ A hold keeps a flag's (or a whole incident's) content through purges and retenti
 steps are audited with the moderator's id. Placing one is a moderator's call (a case may go to the police);
 lifting one lets content be erased again, so the bots ask for admin rights for that.
 """
+
 from __future__ import annotations
 
 import logging
@@ -80,8 +81,16 @@ def listing(store: Store, server: str, lang: str) -> list[str]:
     lines = [i18n.text("hold.list_head", lang, n=len(rows))]
     for h in rows[:MAX_LISTED]:
         reason = " ".join(str(h["reason"] or "").split())[:120]
-        lines.append(i18n.text("hold.list_line", lang, what=_what(h["target"], h["target_id"], lang), by=h["placed_by"],
-                               at=str(h["placed_at"])[:16].replace("T", " "), reason=reason or "-"))
+        lines.append(
+            i18n.text(
+                "hold.list_line",
+                lang,
+                what=_what(h["target"], h["target_id"], lang),
+                by=h["placed_by"],
+                at=str(h["placed_at"])[:16].replace("T", " "),
+                reason=reason or "-",
+            )
+        )
     if len(rows) > MAX_LISTED:
         lines.append(i18n.text("hold.list_more", lang, n=len(rows) - MAX_LISTED))
     return lines

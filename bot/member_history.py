@@ -1,4 +1,5 @@
 """How a member's record reads: a one-line summary for alerts, and the full history for moderators."""
+
 from __future__ import annotations
 
 import logging
@@ -9,13 +10,13 @@ from bot.terminal import one_line
 
 log = logging.getLogger(__name__)
 
+
 def summary(history: MemberHistory, lang: str = "en") -> str:
     """E.g. "3 earlier flags (1 confirmed, 1 dismissed), 1 timeout" — shown on alerts next to the author."""
     if not history.flag_total and not history.action_counts:
         return i18n.text("history.none", lang)
     first = i18n.plural("history.flags", history.flag_total, lang)
-    decided = [f"{history.by_status[s]} {i18n.text(f'status.{s}', lang)}" for s in ("confirmed", "dismissed", "escalated")
-               if history.by_status.get(s)]
+    decided = [f"{history.by_status[s]} {i18n.text(f'status.{s}', lang)}" for s in ("confirmed", "dismissed", "escalated") if history.by_status.get(s)]
     if decided:
         first += f" ({', '.join(decided)})"
     parts = [first]

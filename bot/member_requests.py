@@ -1,4 +1,5 @@
 """Members' requests to the pipeline: reports of what the bot missed, and privately registered pictures."""
+
 from __future__ import annotations
 
 import asyncio
@@ -56,9 +57,14 @@ class MemberRequestsMixin(PipelineBase):
             log.info("report rate limit hit in %s", server)
             return ReportOutcome(flag_id=None, rate_limited=True, language=lang)
         message = report.message or Message(
-            platform=report.platform, server_id=report.server_id,
-            channel_id=report.channel_id or "member", message_id=report.message_id or f"member:{report.target_user_id}",
-            author_id=report.target_user_id or "unknown", text="", time=report.time)
+            platform=report.platform,
+            server_id=report.server_id,
+            channel_id=report.channel_id or "member",
+            message_id=report.message_id or f"member:{report.target_user_id}",
+            author_id=report.target_user_id or "unknown",
+            text="",
+            time=report.time,
+        )
         flag_id = self.store.find_flag(server, message.channel_id, message.message_id)
         created = False
         if flag_id is None:
@@ -66,8 +72,7 @@ class MemberRequestsMixin(PipelineBase):
             labels = self.decide(message, verdicts, settings).labels
             member_verdict = Verdict(label="reported", score=1.0, reason=f"reported by a member: {report.reason}".strip().rstrip(":"), detector="member_report")
             decision = Decision(flagged=True, labels=labels or ("reported",), verdicts=tuple(verdicts) + (member_verdict,), dry_run=settings.dry_run)
-            result = self.store.record_flag(message, decision, source="report", alert=False,
-                                            incident_window_minutes=settings.incident_window_minutes)
+            result = self.store.record_flag(message, decision, source="report", alert=False, incident_window_minutes=settings.incident_window_minutes)
             flag_id, created = result.flag_id, result.created
         elif self.store.has_reported(server, flag_id, report.reporter_id):
             return ReportOutcome(flag_id=flag_id, duplicate=True, count=self.store.flag(server, flag_id).report_count, language=lang)
@@ -75,8 +80,7 @@ class MemberRequestsMixin(PipelineBase):
         self.refresh_alert(server, flag_id)
         return ReportOutcome(flag_id=flag_id, count=self.store.flag(server, flag_id).report_count, created=created, language=lang)
 
-    async def protect(self, server: str, data: bytes, registered_by: str, note: str = "",
-                      locale: str | None = None) -> ProtectOutcome:
+    async def protect(self, server: str, data: bytes, registered_by: str, note: str = "", locale: str | None = None) -> ProtectOutcome:
         """A member registers an image privately (/protect). Only its hashes are stored; `data` is dropped."""
         lang = i18n.pick(self.server_settings(server).language, locale)
         if self.image_scanner is None:

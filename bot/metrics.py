@@ -4,6 +4,7 @@ Why a module of plain objects: the pipeline, intake and (later) the outbox incre
 each, and nothing here knows about HTTP. Live values that already exist elsewhere (queue depth, platform
 connection state, outbox lag) are read at scrape time through small callbacks instead of being copied.
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,10 +19,8 @@ log = logging.getLogger(__name__)
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 MESSAGES_SEEN = Counter("triagebot_messages_seen", "Messages the pipeline classified.", ["platform"], registry=REGISTRY)
-FLAGS = Counter("triagebot_flags", "Messages flagged, by label (a message with two labels counts under both).",
-                ["platform", "label"], registry=REGISTRY)
-DECODE_REFUSALS = Counter("triagebot_image_decode_refusals", "Images the safe decoder refused, by reason.",
-                          ["reason"], registry=REGISTRY)
+FLAGS = Counter("triagebot_flags", "Messages flagged, by label (a message with two labels counts under both).", ["platform", "label"], registry=REGISTRY)
+DECODE_REFUSALS = Counter("triagebot_image_decode_refusals", "Images the safe decoder refused, by reason.", ["reason"], registry=REGISTRY)
 #: Wired by the outbox/delivery module (issue 11): alerts waiting to be posted, and how late the oldest is.
 ALERTS_PENDING = Gauge("triagebot_alerts_pending", "Alerts stored but not yet delivered to moderators.", registry=REGISTRY)
 DELIVERY_LAG = Gauge("triagebot_delivery_lag_seconds", "Age of the oldest undelivered alert, in seconds.", registry=REGISTRY)
@@ -53,8 +52,7 @@ class _Live(Collector):
         self.connected: dict[str, Callable[[], bool]] = {}
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
-        depth = GaugeMetricFamily("triagebot_intake_queue_depth", "Messages waiting in a platform's intake queue.",
-                                  labels=["platform"])
+        depth = GaugeMetricFamily("triagebot_intake_queue_depth", "Messages waiting in a platform's intake queue.", labels=["platform"])
         for name, fn in sorted(self.queues.items()):
             depth.add_metric([name], float(_safe(fn, 0)))
         up = GaugeMetricFamily("triagebot_platform_connected", "1 when the platform is connected.", labels=["platform"])

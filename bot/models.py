@@ -1,4 +1,5 @@
 """Platform-independent core types; adapters translate to and from these and nothing else."""
+
 from __future__ import annotations
 
 import logging
@@ -12,8 +13,9 @@ log = logging.getLogger(__name__)
 
 Platform = Literal["discord", "telegram", "demo", "cli"]
 ReviewDecision = Literal["confirm", "dismiss", "escalate"]
-ActionKind = Literal["notify", "ping", "notice", "delete", "timeout", "ban", "unflag", "warn", "untimeout", "unban",
-                     "appeal_notice", "appeal_outcome", "appeal_alert"]
+ActionKind = Literal[
+    "notify", "ping", "notice", "delete", "timeout", "ban", "unflag", "warn", "untimeout", "unban", "appeal_notice", "appeal_outcome", "appeal_alert"
+]
 
 #: Review decisions a moderator can take, in the order UIs show them.
 REVIEW_DECISIONS: tuple[str, ...] = ("confirm", "dismiss", "escalate")

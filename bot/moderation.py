@@ -4,6 +4,7 @@ A pile-on is one incident alert, so moderators must be able to clear all of it f
 dismiss every open flag, delete every flagged message, time out or ban every author. Each per-flag effect
 is logged with the moderator who did it, and the incident alert is refreshed once with the outcome.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,8 +21,7 @@ from bot.store import FlagView, StoreError
 log = logging.getLogger(__name__)
 
 INCIDENT_KINDS: tuple[str, ...] = ("confirm", "dismiss", "escalate", "delete", "timeout", "ban")
-_VERB = {"confirm": "confirmed", "dismiss": "dismissed", "escalate": "escalated", "delete": "deleted",
-         "timeout": "timed out", "ban": "banned"}
+_VERB = {"confirm": "confirmed", "dismiss": "dismissed", "escalate": "escalated", "delete": "deleted", "timeout": "timed out", "ban": "banned"}
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,18 @@ class ModerationMixin(PipelineBase):
         flag = self.store.flag(server, flag_id)
         settings = self.server_settings(server)
         body = (text or settings.warning_message or i18n.text("warn.default", settings.language)).strip()
-        action = Action(kind="warn", server=server, flag_id=flag_id, channel_id=flag.channel_id, message_id=flag.message_id,
-                        user_id=flag.author_id, reason=body[:500], actor=actor, dry_run=settings.dry_run, link=flag.link)
+        action = Action(
+            kind="warn",
+            server=server,
+            flag_id=flag_id,
+            channel_id=flag.channel_id,
+            message_id=flag.message_id,
+            user_id=flag.author_id,
+            reason=body[:500],
+            actor=actor,
+            dry_run=settings.dry_run,
+            link=flag.link,
+        )
         result = await self.actions.perform(action)
         self.refresh_alert(server, flag_id)
         return result
@@ -102,9 +112,17 @@ class ModerationMixin(PipelineBase):
         total = self.store.incident(server, incident_id).flag_count
         return self.store.incident_flags(server, incident_id, offset=max(0, offset), limit=limit), total
 
-    async def moderate_incident(self, server: str, incident_id: int, kind: str, actor: str, *,
-                                duration_s: int | None = None, reason: str = "",
-                                exclude_users: Mapping[str, str] | None = None) -> IncidentOutcome:
+    async def moderate_incident(
+        self,
+        server: str,
+        incident_id: int,
+        kind: str,
+        actor: str,
+        *,
+        duration_s: int | None = None,
+        reason: str = "",
+        exclude_users: Mapping[str, str] | None = None,
+    ) -> IncidentOutcome:
         """Act on a whole incident. confirm/dismiss/escalate review every open flag; delete removes every
         flagged message; timeout/ban act once on every distinct author. Authors in `exclude_users` (id -> why
         the caller may not act on them) are skipped by all three. Raises StoreError for an incident not in `server`."""
@@ -116,8 +134,11 @@ class ModerationMixin(PipelineBase):
         if kind in REVIEW_DECISIONS:
             open_ids = self.store.incident_open_flag_ids(server, incident_id)
             for flag_id in open_ids:
-                self.store.record_review(Review(flag_id=flag_id, server=server, decision=kind, reviewer=actor,
-                                                note=f"whole incident #{incident_id}" + (f": {reason}" if reason else "")))
+                self.store.record_review(
+                    Review(
+                        flag_id=flag_id, server=server, decision=kind, reviewer=actor, note=f"whole incident #{incident_id}" + (f": {reason}" if reason else "")
+                    )
+                )
                 if kind == "confirm":
                     self.bank_confirmed(server, flag_id, actor)
             outcome = IncidentOutcome(kind, done=len(open_ids), already=len(targets) - len(open_ids))
@@ -134,9 +155,21 @@ class ModerationMixin(PipelineBase):
                     if author_id in exclude:  # the caller may not act on this author's messages
                         skipped += 1
                         continue
-                    actions.append(Action(kind="delete", server=server, flag_id=flag_id, channel_id=channel_id,
-                                          message_id=message_id, user_id=author_id, reason=why, actor=actor,
-                                          dry_run=dry_run, incident_id=incident_id, link=link))
+                    actions.append(
+                        Action(
+                            kind="delete",
+                            server=server,
+                            flag_id=flag_id,
+                            channel_id=channel_id,
+                            message_id=message_id,
+                            user_id=author_id,
+                            reason=why,
+                            actor=actor,
+                            dry_run=dry_run,
+                            incident_id=incident_id,
+                            link=link,
+                        )
+                    )
             else:
                 newest: dict[str, tuple] = {}
                 for t in targets:
@@ -146,14 +179,30 @@ class ModerationMixin(PipelineBase):
                         skipped += 1
                         log.info("incident #%d: %s of %s refused: %s", incident_id, kind, author_id, exclude[author_id])
                         continue
-                    actions.append(Action(kind=kind, server=server, flag_id=flag_id, channel_id=channel_id,
-                                          message_id=message_id, user_id=author_id,
-                                          duration_s=duration_s if kind == "timeout" else None, reason=why,
-                                          actor=actor, dry_run=dry_run, incident_id=incident_id, link=link))
+                    actions.append(
+                        Action(
+                            kind=kind,
+                            server=server,
+                            flag_id=flag_id,
+                            channel_id=channel_id,
+                            message_id=message_id,
+                            user_id=author_id,
+                            duration_s=duration_s if kind == "timeout" else None,
+                            reason=why,
+                            actor=actor,
+                            dry_run=dry_run,
+                            incident_id=incident_id,
+                            link=link,
+                        )
+                    )
             results = await _perform_all(self, actions)
-            outcome = IncidentOutcome(kind, done=sum(r.ok and not r.gone for r in results),
-                                      already=sum(r.ok and r.gone for r in results),
-                                      failed=sum(not r.ok for r in results), skipped=skipped)
+            outcome = IncidentOutcome(
+                kind,
+                done=sum(r.ok and not r.gone for r in results),
+                already=sum(r.ok and r.gone for r in results),
+                failed=sum(not r.ok for r in results),
+                skipped=skipped,
+            )
         log.info("incident #%d in %s: %s by %s: %s", incident_id, server, kind, actor, outcome.summary)
         if targets:  # an incident always has flags; its alert follows the newest
             self.refresh_alert(server, max(t[0] for t in targets))

@@ -5,6 +5,7 @@ written in one transaction; then protective actions start in the background (`Ac
 worker is woken (`AlertDelivery`). No platform call is awaited here, so a slow or failing platform delays
 delivery, never detection. Settings, member requests, moderation and appeals are mixins, one module each.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -73,8 +74,15 @@ class Pipeline(ServerSettingsMixin, ServerRulesMixin, MemberRequestsMixin, Moder
         self._server_cache: dict[str, ServerSettings] = {}
         self._rules_cache: dict = {}  # server -> its compiled own rules (bot/server_rules.py)
         self.delivery = AlertDelivery(store, self.adapters, self.server_settings)
-        self.actions = ActionRunner(store, self.adapters, self.destination, on_done=self._action_done,
-                                    on_result=self.after_action, prepare=self.prepare_action, before=self.before_action)
+        self.actions = ActionRunner(
+            store,
+            self.adapters,
+            self.destination,
+            on_done=self._action_done,
+            on_result=self.after_action,
+            prepare=self.prepare_action,
+            before=self.before_action,
+        )
 
     # ---- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -190,8 +198,7 @@ class Pipeline(ServerSettingsMixin, ServerRulesMixin, MemberRequestsMixin, Moder
         metrics.flagged(message.platform, decision.labels)
         return await self.flag(message, decision, source=source, images=found.images)
 
-    def decide(self, message: Message, verdicts: Sequence[Verdict], settings: ServerSettings,
-               allowed: Mapping[str, str] | None = None) -> Decision:
+    def decide(self, message: Message, verdicts: Sequence[Verdict], settings: ServerSettings, allowed: Mapping[str, str] | None = None) -> Decision:
         """`allowed`: labels an allow-listed phrase covers (found while classifying; looked up when not given)."""
         rules = self.server_rules(message.server)
         if allowed is None:
@@ -203,15 +210,18 @@ class Pipeline(ServerSettingsMixin, ServerRulesMixin, MemberRequestsMixin, Moder
             prior = self.store.recent_flag_count(message.server, message.author_id, since)
             if settings.warnings_count:
                 prior += self.store.recent_warnings(message.server, message.author_id, since)
-        return decide(message, verdicts, settings, self.base_thresholds, prior_flags=prior,
-                      action_thresholds=self.action_thresholds, rules=context)
+        return decide(message, verdicts, settings, self.base_thresholds, prior_flags=prior, action_thresholds=self.action_thresholds, rules=context)
 
     async def flag(self, message: Message, decision: Decision, source: str, images: Sequence = ()) -> Decision:
         """Persist first, in one transaction; then start protective actions and wake the alert worker."""
         settings = self.server_settings(message.server)
-        result = self.store.record_flag(message, decision, source=source,
-                                        incident_window_minutes=settings.incident_window_minutes,
-                                        ping_at=settings.incident_escalate_count if settings.escalation_ping else None)
+        result = self.store.record_flag(
+            message,
+            decision,
+            source=source,
+            incident_window_minutes=settings.incident_window_minutes,
+            ping_at=settings.incident_escalate_count if settings.escalation_ping else None,
+        )
         self.actions.submit(result.actions)  # protective actions first, not behind any alert
         self.delivery.wake(message.server)
         if images and result.created and self.image_scanner is not None:

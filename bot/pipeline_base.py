@@ -3,6 +3,7 @@
 The pattern is Red-DiscordBot's `MixinMeta`: `Pipeline` inherits every mixin and this base, and fills in
 the attributes in its `__init__`.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -45,8 +46,7 @@ class PipelineBase(ABC):
     async def classify(self, message: Message) -> list[Verdict]: ...
 
     @abstractmethod
-    def decide(self, message: Message, verdicts: Sequence[Verdict], settings: ServerSettings,
-               allowed: Mapping[str, str] | None = None) -> Decision: ...
+    def decide(self, message: Message, verdicts: Sequence[Verdict], settings: ServerSettings, allowed: Mapping[str, str] | None = None) -> Decision: ...
 
     @abstractmethod
     def bank_scope(self, server: str) -> str: ...

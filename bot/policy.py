@@ -1,4 +1,5 @@
 """decide(): verdicts + settings -> Decision. Pure, so every policy rule is testable without I/O."""
+
 from __future__ import annotations
 
 import logging
@@ -44,8 +45,7 @@ def exemption(message: Message, settings: ServerSettings, rules: RuleContext = N
         return "channel is allow-listed"
     if message.author_id in settings.exempt_users or message.author_id in rules.exempt_users:
         return "author is exempt"
-    if message.author_roles and not (settings.exempt_roles.isdisjoint(message.author_roles)
-                                     and rules.exempt_roles.isdisjoint(message.author_roles)):
+    if message.author_roles and not (settings.exempt_roles.isdisjoint(message.author_roles) and rules.exempt_roles.isdisjoint(message.author_roles)):
         return "author has an exempt role"
     return None
 
@@ -115,8 +115,9 @@ def decide(
     if not labels:
         return Decision(flagged=False, labels=(), verdicts=verdicts, dry_run=settings.dry_run)
 
-    common = _ActionTarget(server=message.server, channel_id=message.channel_id, message_id=message.message_id,
-                  user_id=message.author_id, dry_run=settings.dry_run)
+    common = _ActionTarget(
+        server=message.server, channel_id=message.channel_id, message_id=message.message_id, user_id=message.author_id, dry_run=settings.dry_run
+    )
     # Every flag is shown to moderators (the alert outbox does that); actions here are the protective ones.
     actions: list[Action] = []
     if settings.auto_delete:
@@ -126,7 +127,12 @@ def decide(
             label, score, bar = max(sure, key=lambda t: t[1])
             actions.append(Action(kind="delete", reason=f"auto: {label} score {score:.2f} >= {bar:.2f}", **common))
     if settings.auto_timeout and prior_flags + 1 >= settings.timeout_after_flags:
-        actions.append(Action(
-            kind="timeout", duration_s=settings.timeout_minutes * 60,
-            reason=f"auto: {prior_flags + 1} flags within {settings.timeout_window_minutes} min", **common))
+        actions.append(
+            Action(
+                kind="timeout",
+                duration_s=settings.timeout_minutes * 60,
+                reason=f"auto: {prior_flags + 1} flags within {settings.timeout_window_minutes} min",
+                **common,
+            )
+        )
     return Decision(flagged=True, labels=labels, verdicts=verdicts, actions=tuple(actions), dry_run=settings.dry_run)

@@ -8,6 +8,7 @@ reviewed are left out: precision here is "of what moderators looked at", never o
 Pure functions over reviewed flags (`Store.decided_flags`, or any :class:`~bot.store.FlagView`).
 Nothing here changes a setting: a suggested threshold is printed with the command that would apply it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -83,8 +84,14 @@ class Precision:
     def as_dict(self) -> dict:
         lo, hi = self.interval
         p = self.precision
-        return {"key": self.key, "n": self.n, "confirmed": self.tp, "dismissed": self.fp,
-                "precision": None if p is None else round(p, 4), "ci95": [round(lo, 4), round(hi, 4)]}
+        return {
+            "key": self.key,
+            "n": self.n,
+            "confirmed": self.tp,
+            "dismissed": self.fp,
+            "precision": None if p is None else round(p, 4),
+            "ci95": [round(lo, 4), round(hi, 4)],
+        }
 
 
 @dataclass(frozen=True)
@@ -106,10 +113,15 @@ class Suggestion:
         """One line for the CLI and the bots (plain text; callers escape for their markup)."""
         if self.threshold is None:
             return f"{self.label}: {self.why_not}"
-        floor = (f"; no reviewed flag scored below {self.lowest_seen:.2f}, so lower thresholds are untested"
-                 if self.lowest_seen is not None and self.threshold <= self.lowest_seen else "")
-        return (f"{self.label}: suggested threshold {self.threshold:.2f} (precision {self.precision:.2f} on "
-                f"{self.support} reviewed flags at or above it; target {self.target:.2f}){floor}")
+        floor = (
+            f"; no reviewed flag scored below {self.lowest_seen:.2f}, so lower thresholds are untested"
+            if self.lowest_seen is not None and self.threshold <= self.lowest_seen
+            else ""
+        )
+        return (
+            f"{self.label}: suggested threshold {self.threshold:.2f} (precision {self.precision:.2f} on "
+            f"{self.support} reviewed flags at or above it; target {self.target:.2f}){floor}"
+        )
 
     def apply_command(self) -> str:
         """How a person would apply it: nothing here applies a threshold automatically."""
@@ -144,12 +156,17 @@ class PrecisionReport:
     suggestions: tuple[Suggestion, ...] = field(default=())
 
     def as_dict(self) -> dict:
-        return {"server": self.server, "reviewed": self.reviewed, "confirmed": self.confirmed,
-                "dismissed": self.dismissed, "appeal_reversals": self.appeal_reversals,
-                "by_label": [p.as_dict() for p in self.by_label],
-                "by_detector": [p.as_dict() for p in self.by_detector],
-                "by_term": [p.as_dict() for p in self.by_term],
-                "suggestions": [s.as_dict() for s in self.suggestions]}
+        return {
+            "server": self.server,
+            "reviewed": self.reviewed,
+            "confirmed": self.confirmed,
+            "dismissed": self.dismissed,
+            "appeal_reversals": self.appeal_reversals,
+            "by_label": [p.as_dict() for p in self.by_label],
+            "by_detector": [p.as_dict() for p in self.by_detector],
+            "by_term": [p.as_dict() for p in self.by_term],
+            "suggestions": [s.as_dict() for s in self.suggestions],
+        }
 
 
 def reason_terms(reason: str) -> list[str]:
@@ -163,7 +180,7 @@ def reason_terms(reason: str) -> list[str]:
     for part in reason.split("; "):
         if "→" in part:
             part = part.rsplit("→", 1)[1]
-        key = " ".join(part.strip().strip('"“”\'').lower().split())
+        key = " ".join(part.strip().strip("\"“”'").lower().split())
         if key and key not in out:
             out.append(key)
     return out
@@ -194,12 +211,12 @@ def _table(counts: dict[str, list[int]]) -> tuple[Precision, ...]:
     return tuple(sorted(rows, key=lambda p: (-p.n, p.key)))
 
 
-def suggest_threshold(server: str, label: str, scored: Sequence[tuple[float, bool]], target: float = DEFAULT_TARGET,
-                      min_decisions: int = DEFAULT_MIN_DECISIONS) -> Suggestion:
+def suggest_threshold(
+    server: str, label: str, scored: Sequence[tuple[float, bool]], target: float = DEFAULT_TARGET, min_decisions: int = DEFAULT_MIN_DECISIONS
+) -> Suggestion:
     """The lowest threshold t (on a 0.01 grid) whose reviewed flags with score ≥ t have precision ≥ `target`
     and number at least `min_decisions`. `scored` is (the flag's score for `label`, was it a true positive)."""
-    base = Suggestion(server, label, len(scored), target, min_decisions,
-                      lowest_seen=min((s for s, _ in scored), default=None))
+    base = Suggestion(server, label, len(scored), target, min_decisions, lowest_seen=min((s for s, _ in scored), default=None))
     if len(scored) < min_decisions:
         return _with(base, why_not=f"not enough decisions yet ({len(scored)} of {min_decisions})")
     ranked = sorted(scored, key=lambda x: -x[0])
@@ -220,8 +237,13 @@ def suggest_threshold(server: str, label: str, scored: Sequence[tuple[float, boo
     if best is None:
         if best_any is None:
             return _with(base, why_not=f"not enough decisions yet ({len(scored)} of {min_decisions})")
-        return _with(base, why_not=(f"no threshold reaches precision {target:.2f} with at least {min_decisions} "
-                                    f"decisions (best {best_any[1]:.2f} at {best_any[0]:.2f}, {best_any[2]} flags)"))
+        return _with(
+            base,
+            why_not=(
+                f"no threshold reaches precision {target:.2f} with at least {min_decisions} "
+                f"decisions (best {best_any[1]:.2f} at {best_any[0]:.2f}, {best_any[2]} flags)"
+            ),
+        )
     return _with(base, threshold=best[0], precision=round(best[1], 4), support=best[2])
 
 
@@ -235,8 +257,9 @@ def _with(s: Suggestion, **kw) -> Suggestion:
     return replace(s, **kw)
 
 
-def precision_report(server: str, flags: Iterable["DecidedFlag | FlagView"], target: float = DEFAULT_TARGET,
-                     min_decisions: int = DEFAULT_MIN_DECISIONS) -> PrecisionReport:
+def precision_report(
+    server: str, flags: Iterable["DecidedFlag | FlagView"], target: float = DEFAULT_TARGET, min_decisions: int = DEFAULT_MIN_DECISIONS
+) -> PrecisionReport:
     """Count one server's reviewed flags by label, detector and reason term, and suggest a threshold per text label."""
     by_label: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     by_det: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -264,12 +287,12 @@ def precision_report(server: str, flags: Iterable["DecidedFlag | FlagView"], tar
             if label in f.labels and label in scores:
                 scored[label].append((scores[label], ok))
     suggestions = tuple(suggest_threshold(server, label, scored[label], target, min_decisions) for label in TEXT_LABELS)
-    return PrecisionReport(server, reviewed, confirmed, dismissed, reversals, _table(by_label), _table(by_det),
-                           _table(by_term), suggestions)
+    return PrecisionReport(server, reviewed, confirmed, dismissed, reversals, _table(by_label), _table(by_det), _table(by_term), suggestions)
 
 
-def precision_reports(store: "Store", server: str | None = None, target: float = DEFAULT_TARGET,
-                      min_decisions: int = DEFAULT_MIN_DECISIONS) -> list[PrecisionReport]:
+def precision_reports(
+    store: "Store", server: str | None = None, target: float = DEFAULT_TARGET, min_decisions: int = DEFAULT_MIN_DECISIONS
+) -> list[PrecisionReport]:
     """A report per server (or just `server`), from the store's reviewed flags."""
     servers = [server] if server else store.servers()
     return [precision_report(s, store.decided_flags(s), target, min_decisions) for s in servers]
@@ -277,8 +300,10 @@ def precision_reports(store: "Store", server: str | None = None, target: float =
 
 def report_text(r: PrecisionReport, terms: int = 15) -> str:
     """Plain-text tables for the CLI; terms shown are the most-reviewed `terms`."""
-    lines = [f"{r.server}: {r.reviewed} reviewed flag(s), {r.confirmed} confirmed/escalated, {r.dismissed} dismissed"
-             + (f" ({r.appeal_reversals} by appeal reversal)" if r.appeal_reversals else "")]
+    lines = [
+        f"{r.server}: {r.reviewed} reviewed flag(s), {r.confirmed} confirmed/escalated, {r.dismissed} dismissed"
+        + (f" ({r.appeal_reversals} by appeal reversal)" if r.appeal_reversals else "")
+    ]
     if not r.reviewed:
         lines.append("  no reviewed flags yet: precision needs moderators' decisions")
     for title, rows in (("label", r.by_label), ("detector", r.by_detector), ("term", r.by_term[:terms])):

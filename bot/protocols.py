@@ -1,4 +1,5 @@
 """What the core needs from the outside: a platform adapter and an image scanner (implemented elsewhere)."""
+
 from __future__ import annotations
 
 from typing import Any, Protocol

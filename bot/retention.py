@@ -2,6 +2,7 @@
 
 `retention_days = 0` means keep forever. Flags under a legal hold are never purged; each run reports them.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,7 +30,7 @@ class RetentionStep:
 def plan(store: Store, settings: Settings, server: str | None = None) -> list[RetentionStep]:
     """What retention would erase in each server now (nothing is erased)."""
     steps = []
-    for key in ([server] if server else store.servers()):
+    for key in [server] if server else store.servers():
         days = settings.effective(key, store.server_overrides(key)).retention_days
         if days <= KEEP_FOREVER:
             steps.append(RetentionStep(key, days, None))

@@ -1,4 +1,5 @@
 """Moderator review outside the platforms (the CLI), through the same store API the bots use."""
+
 from __future__ import annotations
 
 import logging
@@ -17,8 +18,9 @@ def bank_confirmed_images(store: Store, server: str, flag_id: int, reviewer: str
     protects = flag.targets[0] if flag.targets else None
     out = []
     for records in store.flag_images(server, flag_id):
-        entry = store.add_bank_entry(scope, records, f"confirmed by a moderator from flag #{flag_id}", "moderator",
-                                     reviewer, protects=protects, flag_id=flag_id)
+        entry = store.add_bank_entry(
+            scope, records, f"confirmed by a moderator from flag #{flag_id}", "moderator", reviewer, protects=protects, flag_id=flag_id
+        )
         out.append((entry, records))
     return out
 

@@ -5,6 +5,7 @@ problem (rejected token, missing intent, API unreachable at start-up, unusable d
 model) stops the whole process with one line and a non-zero code, so systemd or Docker notice. A
 platform that crashes after it was up is restarted with backoff; if it keeps crashing, the process stops.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -81,8 +82,7 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
 
 
-async def supervise(name: str, start: Callable[[], Awaitable[None]], stop: asyncio.Event,
-                    policy: Supervision = Supervision()) -> None:
+async def supervise(name: str, start: Callable[[], Awaitable[None]], stop: asyncio.Event, policy: Supervision = Supervision()) -> None:
     """Run `start()` until `stop`; restart it after a crash, raise :class:`FatalError` when it cannot run.
 
     Fatal at once: a :class:`ConfigError` (the platforms raise it for a rejected token or missing intent),
@@ -135,8 +135,7 @@ def _open_store(settings: Settings):
         raise FatalError(f"database {settings.db_path} is unusable: {describe(exc)}") from exc
 
 
-def _platform_runner(name: str, pipeline, settings: Settings, stop: asyncio.Event,
-                     sync_commands: bool = False) -> Callable[[], Awaitable[None]]:
+def _platform_runner(name: str, pipeline, settings: Settings, stop: asyncio.Event, sync_commands: bool = False) -> Callable[[], Awaitable[None]]:
     if name == "discord":
         from bot.platforms import discord_bot
 
@@ -146,8 +145,7 @@ def _platform_runner(name: str, pipeline, settings: Settings, stop: asyncio.Even
     return lambda: telegram_bot.run(pipeline, settings, stop)
 
 
-async def serve(settings: Settings, stop: asyncio.Event, policy: Supervision = Supervision(),
-                sync_commands: bool = False) -> None:
+async def serve(settings: Settings, stop: asyncio.Event, policy: Supervision = Supervision(), sync_commands: bool = False) -> None:
     """Run every platform with a token until `stop` is set; raise :class:`FatalError` if one cannot run.
 
     `sync_commands` re-registers Discord's slash commands even if they did not change since the last start.
@@ -175,8 +173,7 @@ async def serve(settings: Settings, stop: asyncio.Event, policy: Supervision = S
         if settings.health.enabled:
             tasks[asyncio.create_task(health.serve(settings.health, stop), name="health")] = "health endpoint"
         for name in platforms:
-            task = asyncio.create_task(supervise(name, _platform_runner(name, pipeline, settings, stop, sync_commands), stop, policy),
-                                       name=f"supervise-{name}")
+            task = asyncio.create_task(supervise(name, _platform_runner(name, pipeline, settings, stop, sync_commands), stop, policy), name=f"supervise-{name}")
             tasks[task] = name
         log.info("triagebot running: %s (database %s)", ", ".join(platforms), settings.db_path)
         pipeline.start()  # alerts and protective actions the last run left undone
@@ -227,6 +224,7 @@ async def _until_stopped_or_fatal(tasks: dict[asyncio.Task, str], stop: asyncio.
 
 def run(settings: Settings, sync_commands: bool = False) -> None:
     """Blocking entry point; SIGINT/SIGTERM stop cleanly. Raises :class:`FatalError` (token-free) if the bot cannot run."""
+
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

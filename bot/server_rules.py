@@ -5,6 +5,7 @@ Why here and not in the store or the classifier: the store only keeps rows, `cla
 text; this module joins the config file's rules with the ones moderators add by command, and is the one place
 the bots and the CLI go through to change them (so validation and the audit trail are the same everywhere).
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,7 +28,8 @@ EXEMPT_KINDS: tuple[str, ...] = ("exempt_role", "exempt_channel", "exempt_user")
 KINDS: tuple[str, ...] = PATTERN_KINDS + EXEMPT_KINDS
 #: Labels a rule of each kind may carry ("" for exemptions).
 LABELS_BY_KIND: Mapping[str, tuple[str, ...]] = {
-    "term": TEXT_LABELS, "allow": TEXT_LABELS + (ALL_LABELS,),
+    "term": TEXT_LABELS,
+    "allow": TEXT_LABELS + (ALL_LABELS,),
     **{kind: ("",) for kind in EXEMPT_KINDS},
 }
 MAX_EXEMPT_IDS = 10_000
@@ -77,8 +79,7 @@ def config_entries(settings: ServerSettings) -> list[RuleEntry]:
 
 
 def stored_entries(store: Store, server: str) -> list[RuleEntry]:
-    return [RuleEntry(r["kind"], r["label"], r["pattern"], r["score"], r["id"], r["added_by"], r["added_at"])
-            for r in store.server_rules(server)]
+    return [RuleEntry(r["kind"], r["label"], r["pattern"], r["score"], r["id"], r["added_by"], r["added_at"]) for r in store.server_rules(server)]
 
 
 def rule_entries(store: Store, settings: ServerSettings, server: str) -> list[RuleEntry]:
@@ -93,8 +94,7 @@ def build_rules(settings: ServerSettings, entries: list[RuleEntry]) -> ServerRul
     def ids(kind: str) -> frozenset[str]:
         return frozenset(e.pattern for e in entries if e.kind == kind)
 
-    return ServerRules(compile_rules(patterns, skip_invalid=True), ids("exempt_role"), ids("exempt_channel"),
-                       ids("exempt_user"))
+    return ServerRules(compile_rules(patterns, skip_invalid=True), ids("exempt_role"), ids("exempt_channel"), ids("exempt_user"))
 
 
 def validate_entry(kind: str, label: str | None, pattern: str, score: float = 1.0) -> RuleEntry:
@@ -118,8 +118,7 @@ def validate_entry(kind: str, label: str | None, pattern: str, score: float = 1.
     return RuleEntry(kind, label, pattern.strip(), float(score))
 
 
-def add_rule(store: Store, settings: ServerSettings, server: str, kind: str, label: str | None, pattern: str,
-             added_by: str, score: float = 1.0) -> RuleEntry:
+def add_rule(store: Store, settings: ServerSettings, server: str, kind: str, label: str | None, pattern: str, added_by: str, score: float = 1.0) -> RuleEntry:
     """Validate and store a rule (written to the server's audit chain); returns it with its id."""
     entry = validate_entry(kind, label, pattern, score)
     existing = rule_entries(store, settings, server)
@@ -197,8 +196,7 @@ class ServerRulesMixin(PipelineBase):
     def rule_entries(self, server: str) -> list[RuleEntry]:
         return rule_entries(self.store, self.server_settings(server), server)
 
-    def add_rule(self, server: str, kind: str, label: str | None, pattern: str, added_by: str,
-                 score: float = 1.0) -> RuleEntry:
+    def add_rule(self, server: str, kind: str, label: str | None, pattern: str, added_by: str, score: float = 1.0) -> RuleEntry:
         entry = add_rule(self.store, self.server_settings(server), server, kind, label, pattern, added_by, score)
         self._rules_cache.pop(server, None)
         return entry
@@ -211,5 +209,13 @@ class ServerRulesMixin(PipelineBase):
 
 def entry_json(e: RuleEntry) -> dict[str, Any]:
     """A rule for `--json` output and logs."""
-    return {"id": e.id, "kind": e.kind, "label": e.label, "pattern": e.pattern, "score": e.score,
-            "source": e.source, "added_by": e.added_by, "added_at": e.added_at}
+    return {
+        "id": e.id,
+        "kind": e.kind,
+        "label": e.label,
+        "pattern": e.pattern,
+        "score": e.score,
+        "source": e.source,
+        "added_by": e.added_by,
+        "added_at": e.added_at,
+    }

@@ -1,4 +1,5 @@
 """Per-server settings as the pipeline uses them: config plus the moderators' runtime (/setup) overrides."""
+
 from __future__ import annotations
 
 import logging

@@ -3,6 +3,7 @@
 A copy of the database alone then cannot forge a signed export, and a rewritten file plus manifest is
 caught by anyone holding the public key (printed in every manifest and by `triagebot key show`).
 """
+
 from __future__ import annotations
 
 import base64
@@ -81,8 +82,7 @@ def _unsigned(manifest: Mapping[str, Any]) -> bytes:
 def sign_manifest(manifest: Mapping[str, Any], key: Ed25519PrivateKey) -> dict[str, Any]:
     """The manifest plus `signature` (algorithm, public key, base64 signature over the rest, canonical JSON)."""
     sig = key.sign(_unsigned(manifest))
-    return {**manifest, "signature": {"algorithm": ALGORITHM, "public_key": public_key_text(key),
-                                      "value": base64.b64encode(sig).decode("ascii")}}
+    return {**manifest, "signature": {"algorithm": ALGORITHM, "public_key": public_key_text(key), "value": base64.b64encode(sig).decode("ascii")}}
 
 
 def check_signature(manifest: Mapping[str, Any]) -> str:

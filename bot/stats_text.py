@@ -3,6 +3,7 @@
 Plain text lines: each platform escapes them. The counts come from `Store.stats`; status and label words go
 through the catalogue, anything else (a detector's source name, an action kind) is shown as stored.
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping

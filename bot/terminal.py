@@ -1,4 +1,5 @@
 """Plain-text rendering of the queue, incidents and stats for the CLI (one line per item, no markup)."""
+
 from __future__ import annotations
 
 import logging
@@ -15,7 +16,7 @@ def one_line(text: str | None, width: int) -> str:
     """Printable, single-line, cut to `width`: controls shown as �, format/bidi characters dropped, zalgo tamed."""
     out: list[str] = []
     marks = 0
-    for ch in (text or ""):
+    for ch in text or "":
         cat = unicodedata.category(ch)
         if ch in "\r\n\t":
             out.append(" ")
@@ -46,11 +47,17 @@ def queue_table(items: Sequence[FlagView]) -> str:
     rows = []
     for f in items:
         labels = ", ".join(f"{label} {f.scores.get(label, 0):.2f}" for label in f.labels)
-        rows.append([
-            str(f.id), f.message_time.strftime("%m-%d %H:%M"), one_line(f.author_name or f.author_id, 14),
-            labels, str(f.report_count or ""), one_line(f.excerpt, 38),
-            one_line("; ".join(f.reasons), 48) + (" [incident #%d]" % f.incident_id if f.incident_id else ""),
-        ])
+        rows.append(
+            [
+                str(f.id),
+                f.message_time.strftime("%m-%d %H:%M"),
+                one_line(f.author_name or f.author_id, 14),
+                labels,
+                str(f.report_count or ""),
+                one_line(f.excerpt, 38),
+                one_line("; ".join(f.reasons), 48) + (" [incident #%d]" % f.incident_id if f.incident_id else ""),
+            ]
+        )
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     lines = ["  ".join(_pad(h, w) for h, w in zip(headers, widths)), "  ".join("-" * w for w in widths)]
     lines += ["  ".join(_pad(c, w) for c, w in zip(r, widths)) for r in rows]
@@ -60,9 +67,11 @@ def queue_table(items: Sequence[FlagView]) -> str:
 def incident_lines(items: Sequence[IncidentView]) -> str:
     if not items:
         return "No incidents."
+
     def flags(i: IncidentView) -> str:
         shown = ", ".join(map(str, i.flag_ids[:12]))
         return shown + (f", … ({len(i.flag_ids)} in all)" if len(i.flag_ids) > 12 else "")
+
     return "\n".join(f"incident #{i.id} ({i.status}): {incidents.summary(i)} — flags {flags(i)}" for i in items)
 
 
@@ -85,8 +94,14 @@ def flag_detail(f: FlagView) -> str:
         lines.append(f"  incident: #{f.incident_id}")
     if f.last_review:
         last = f.last_review
-        lines.append("  last review: " + one_line(f"{last['decision']} by {last['reviewer']} at {str(last.get('at', ''))[:16].replace('T', ' ')}"
-                                                  + (f": {last['note']}" if last.get("note") else ""), 200))
+        lines.append(
+            "  last review: "
+            + one_line(
+                f"{last['decision']} by {last['reviewer']} at {str(last.get('at', ''))[:16].replace('T', ' ')}"
+                + (f": {last['note']}" if last.get("note") else ""),
+                200,
+            )
+        )
     return "\n".join(lines)
 
 

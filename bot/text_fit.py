@@ -1,5 +1,6 @@
 """Cutting a list of lines to a platform's message limit: whole lines only (a cut line could split an escape
 or a mention), then "… N more lines" in the reader's language."""
+
 from __future__ import annotations
 
 from bot import i18n

@@ -12,6 +12,7 @@ Flags that carry no text label (image re-shares, AutoMod hits, member reports) s
 model and are skipped, as are flags with no text. Content is used only while retained: purged flags are
 skipped and counted. The same message text reviewed twice gives one row, labelled by its latest review.
 """
+
 from __future__ import annotations
 
 import csv
@@ -49,8 +50,7 @@ class TrainingRow:
     reviewed_at: str = ""
 
     def csv_cells(self) -> list[str]:
-        cells = [self.text, "und", *(str(self.labels[label]) for label in TEXT_LABELS), DECISIONS_SOURCE,
-                 self.server, self.content_sha256]
+        cells = [self.text, "und", *(str(self.labels[label]) for label in TEXT_LABELS), DECISIONS_SOURCE, self.server, self.content_sha256]
         return [neutralise_cell(c) for c in cells]
 
 
@@ -69,19 +69,31 @@ class TrainingSummary:
     servers: set[str] = field(default_factory=set)
 
     def as_dict(self) -> dict:
-        return {"rows": self.rows, "skipped_purged": self.purged, "skipped_no_text": self.no_text,
-                "skipped_no_text_label": self.no_text_label, "skipped_undecided": self.undecided,
-                "duplicates_merged": self.duplicates, "positives": dict(self.positives),
-                "negatives": dict(self.negatives), "servers": sorted(self.servers)}
+        return {
+            "rows": self.rows,
+            "skipped_purged": self.purged,
+            "skipped_no_text": self.no_text,
+            "skipped_no_text_label": self.no_text_label,
+            "skipped_undecided": self.undecided,
+            "duplicates_merged": self.duplicates,
+            "positives": dict(self.positives),
+            "negatives": dict(self.negatives),
+            "servers": sorted(self.servers),
+        }
 
     def text(self) -> str:
-        skipped = [f"{n} {why}" for n, why in ((self.purged, "purged (content erased)"), (self.no_text, "without text"),
-                                              (self.no_text_label, "without a text label"),
-                                              (self.duplicates, "repeated texts merged"))
-                   if n]
+        skipped = [
+            f"{n} {why}"
+            for n, why in (
+                (self.purged, "purged (content erased)"),
+                (self.no_text, "without text"),
+                (self.no_text_label, "without a text label"),
+                (self.duplicates, "repeated texts merged"),
+            )
+            if n
+        ]
         per = ", ".join(f"{label} {self.positives[label]}+/{self.negatives[label]}-" for label in TEXT_LABELS)
-        return f"{self.rows} training row(s) ({per}) from {len(self.servers)} server(s)" + (
-            "; skipped " + ", ".join(skipped) if skipped else "")
+        return f"{self.rows} training row(s) ({per}) from {len(self.servers)} server(s)" + ("; skipped " + ", ".join(skipped) if skipped else "")
 
 
 def training_labels(flag: "DecidedFlag | FlagView") -> dict[str, int] | None:

@@ -1,4 +1,5 @@
 """The one result type every detector returns, so deciding stays separate from detecting."""
+
 from __future__ import annotations
 
 import logging
@@ -65,4 +66,3 @@ def max_scores(verdicts: Sequence[Scored]) -> dict[str, float]:
     for v in verdicts:
         out[v.label] = max(out.get(v.label, 0.0), v.score)
     return out
-

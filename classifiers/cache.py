@@ -6,6 +6,7 @@ Why not ``functools.lru_cache(maxsize=N)``: an entry bound lets a few long token
 the oldest entries go once the total passes ``max_bytes``; so a cache never holds much more than
 ``max_bytes`` plus one entry, whatever the input.
 """
+
 from __future__ import annotations
 
 import logging

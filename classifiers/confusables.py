@@ -11,6 +11,7 @@ The table is a ``dict`` subclass filled on first sight of a character (``str.tra
 ``__missing__``), so import costs nothing and only characters that fold are ever stored (at most
 the ~1,300 confusables + the invisible ones met, and at most :data:`MAX_IDENTITY_ENTRIES` others).
 """
+
 from __future__ import annotations
 
 import json
@@ -22,9 +23,19 @@ log = logging.getLogger(__name__)
 
 #: Default-ignorable code points that are not category Cf (Unicode DerivedCoreProperties.txt,
 #: Default_Ignorable_Code_Point: Other_Default_Ignorable_Code_Point + variation selectors).
-_IGNORABLE_RANGES = ((0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
-                     (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0x1D173, 0x1D17A),
-                     (0xE0000, 0xE0FFF), (0x2065, 0x2065), (0x1BCA0, 0x1BCA3))
+_IGNORABLE_RANGES = (
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFFA0, 0xFFA0),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+    (0x2065, 0x2065),
+    (0x1BCA0, 0x1BCA3),
+)
 
 
 def is_invisible(ch: str) -> bool:

@@ -7,6 +7,7 @@ and two "silver" racial positives: hate rows that the README leaves at -1 becaus
 race with other targets, kept only where they name an ethnic group or use a racial slur. They give
 each language racial positives from a second source, so racial is not learned from one source.
 """
+
 from __future__ import annotations
 
 import csv
@@ -52,9 +53,13 @@ class Dataset:
         return Dataset([self.texts[i] for i in idx], self.langs[idx], self.sources[idx], self.Y[idx], self.files)
 
     def concat(self, other: "Dataset") -> "Dataset":
-        return Dataset(self.texts + other.texts, np.concatenate([self.langs, other.langs]),
-                       np.concatenate([self.sources, other.sources]), np.vstack([self.Y, other.Y]),
-                       {**self.files, **other.files})
+        return Dataset(
+            self.texts + other.texts,
+            np.concatenate([self.langs, other.langs]),
+            np.concatenate([self.sources, other.sources]),
+            np.vstack([self.Y, other.Y]),
+            {**self.files, **other.files},
+        )
 
 
 def sha256_file(path: Path) -> str:
@@ -101,26 +106,35 @@ def read_labelled_csv(path: Path, default_source: str | None = None) -> Dataset:
 
 #: Ethnic/national group names and racial slurs, for the silver labels and the racial slices of the
 #: model card (not the lexicon: the model's lexicon features must not decide its own training labels).
-ETHNIC_ID = re.compile(r"\b(cina|china|cino|cindo|cokin|aseng|tionghoa|tiongkok|rrc|papua|batak|madura|"
-                        r"jawa|sunda|bugis|ambon|dayak|arab|onta|negro|pribumi|etnis|ras|suku|bule|yahudi|"
-                        r"india|keling|sipit|amoy|singkek|rohingya|myanmar)(nya|2)?\b")
-ETHNIC_EN = re.compile(r"\b(nigg\w*|nig|niglets?|coons?|jungle bunn\w*|porch monkeys?|spics?|wetbacks?|beaners?|"
-                        r"chinks?|gooks?|pakis?|ragheads?|towelheads?|sand nigg\w*|kikes?|negro(es)?|colou?red|"
-                        r"mexicans?|illegals|immigrants?|africa(ns?)?|blacks?|arabs?|asians?|chinese|jews?|gyps(y|ies)|"
-                        r"half.breeds?|zipperheads?|ching chong|chinam[ae]n|refugees?|migrants?|shithole countr\w*)\b")
+ETHNIC_ID = re.compile(
+    r"\b(cina|china|cino|cindo|cokin|aseng|tionghoa|tiongkok|rrc|papua|batak|madura|"
+    r"jawa|sunda|bugis|ambon|dayak|arab|onta|negro|pribumi|etnis|ras|suku|bule|yahudi|"
+    r"india|keling|sipit|amoy|singkek|rohingya|myanmar)(nya|2)?\b"
+)
+ETHNIC_EN = re.compile(
+    r"\b(nigg\w*|nig|niglets?|coons?|jungle bunn\w*|porch monkeys?|spics?|wetbacks?|beaners?|"
+    r"chinks?|gooks?|pakis?|ragheads?|towelheads?|sand nigg\w*|kikes?|negro(es)?|colou?red|"
+    r"mexicans?|illegals|immigrants?|africa(ns?)?|blacks?|arabs?|asians?|chinese|jews?|gyps(y|ies)|"
+    r"half.breeds?|zipperheads?|ching chong|chinam[ae]n|refugees?|migrants?|shithole countr\w*)\b"
+)
 
 
 #: Label policy (docs/labels.md): genital words used as an expletive or insult are not `sexual`. A
 #: netifier "pornografi" row whose only sexual words are genital words (no act, request, body
 #: comment, ad, link or hashtag) is such a row or undecidable, so its sexual label becomes unknown.
-GENITAL_ID = re.compile(r"\b(kontol|kont0l|k0ntol|kntl|memek|mmk|meki|titit|peler|pepek|puki|pukimak|kimak|jembut|"
-                        r"jmbut|tempik|itil|palkon)(nya|mu|ku|lo|lu|q)?\b", re.I)
+GENITAL_ID = re.compile(
+    r"\b(kontol|kont0l|k0ntol|kntl|memek|mmk|meki|titit|peler|pepek|puki|pukimak|kimak|jembut|"
+    r"jmbut|tempik|itil|palkon)(nya|mu|ku|lo|lu|q)?\b",
+    re.I,
+)
 SEXUAL_CONTENT_ID = re.compile(
     r"remas|sepong|ngentot|ngentod|entot|ngewe|\bewe|bugil|telanjang|bokep|sange|crot|muncrat|jilat|isep|hisap|"
     r"coli|colmek|ngocok|kocok|vcs|video ?call|masturbasi|porno|mesum|\bsex|\bseks|payudara|toket|tetek|pentil|"
     r"horny|desah|basah|sempit|masuk|sodok|tusuk|peju|perawan|\bml\b|open ?bo|\bbo\b|bispak|lonte|pelacur|"
     r"jablay|cabul|syur|\bhot\b|#|http|ngaceng|tegang|keras|nenen|susu|paha|pantat|cium|elus|peluk|ranjang|"
-    r"kamar|hamil|ahh|mmh|emh|ssh|aah|ohh|uhh|gesek|woman on top|gaya", re.I)
+    r"kamar|hamil|ahh|mmh|emh|ssh|aah|ohh|uhh|gesek|woman on top|gaya",
+    re.I,
+)
 
 
 def _policy_sexual_netifier(ds: Dataset) -> int:
@@ -230,8 +244,7 @@ def load_handwritten(directory: Path = HANDWRITTEN_DIR) -> Dataset:
     """The hand-written examples shipped in the repo (``classifiers/resources/handwritten/*.csv``)."""
     parts = [read_labelled_csv(p, default_source=HANDWRITTEN_SOURCE) for p in sorted(Path(directory).glob("*.csv"))]
     if not parts:
-        return Dataset([], np.asarray([], dtype=object), np.asarray([], dtype=object),
-                       np.zeros((0, len(TEXT_LABELS)), dtype=np.int8))
+        return Dataset([], np.asarray([], dtype=object), np.asarray([], dtype=object), np.zeros((0, len(TEXT_LABELS)), dtype=np.int8))
     out = parts[0]
     for p in parts[1:]:
         out = out.concat(p)
@@ -242,16 +255,79 @@ def load_handwritten(directory: Path = HANDWRITTEN_DIR) -> Dataset:
 #: Group names swapped by :func:`augment_group_swaps`, per language (plain names only: a slur or a
 #: stereotype belongs to one group and is never moved to another).
 SWAP_GROUPS: dict[str, tuple[str, ...]] = {
-    "id": ("cina", "tionghoa", "jawa", "sunda", "madura", "batak", "minang", "padang", "bugis", "makassar",
-           "betawi", "banten", "banjar", "aceh", "bali", "sasak", "dayak", "toraja", "nias", "ambon", "maluku",
-           "manado", "flores", "timor", "sumba", "ntt", "papua", "arab", "india", "afrika", "nigeria"),
-    "en": ("chinese", "javanese", "sundanese", "madurese", "batak", "papuan", "papuans", "balinese", "acehnese",
-           "dayak", "ambonese", "arab", "arabs", "indian", "indians", "african", "africans", "nigerian",
-           "nigerians", "mexican", "mexicans", "asian", "asians", "somali", "somalis", "pakistani", "haitian",
-           "filipino", "vietnamese", "korean", "latino", "latinos", "black", "blacks", "jewish", "jews"),
+    "id": (
+        "cina",
+        "tionghoa",
+        "jawa",
+        "sunda",
+        "madura",
+        "batak",
+        "minang",
+        "padang",
+        "bugis",
+        "makassar",
+        "betawi",
+        "banten",
+        "banjar",
+        "aceh",
+        "bali",
+        "sasak",
+        "dayak",
+        "toraja",
+        "nias",
+        "ambon",
+        "maluku",
+        "manado",
+        "flores",
+        "timor",
+        "sumba",
+        "ntt",
+        "papua",
+        "arab",
+        "india",
+        "afrika",
+        "nigeria",
+    ),
+    "en": (
+        "chinese",
+        "javanese",
+        "sundanese",
+        "madurese",
+        "batak",
+        "papuan",
+        "papuans",
+        "balinese",
+        "acehnese",
+        "dayak",
+        "ambonese",
+        "arab",
+        "arabs",
+        "indian",
+        "indians",
+        "african",
+        "africans",
+        "nigerian",
+        "nigerians",
+        "mexican",
+        "mexicans",
+        "asian",
+        "asians",
+        "somali",
+        "somalis",
+        "pakistani",
+        "haitian",
+        "filipino",
+        "vietnamese",
+        "korean",
+        "latino",
+        "latinos",
+        "black",
+        "blacks",
+        "jewish",
+        "jews",
+    ),
 }
-_SWAP_RE = {lang: re.compile(r"\b(" + "|".join(sorted(names, key=len, reverse=True)) + r")\b", re.I)
-            for lang, names in SWAP_GROUPS.items()}
+_SWAP_RE = {lang: re.compile(r"\b(" + "|".join(sorted(names, key=len, reverse=True)) + r")\b", re.I) for lang, names in SWAP_GROUPS.items()}
 
 
 def augment_group_swaps(ds: Dataset, copies: int = 3, seed: int = 20261205) -> Dataset:
@@ -282,8 +358,9 @@ def augment_group_swaps(ds: Dataset, copies: int = 3, seed: int = 20261205) -> D
             ys.append(ds.Y[i])
     if not texts:
         return ds
-    extra = Dataset(texts, np.asarray(langs, dtype=object), np.asarray(sources, dtype=object),
-                    np.asarray(ys, dtype=ds.Y.dtype).reshape(len(texts), ds.Y.shape[1]))
+    extra = Dataset(
+        texts, np.asarray(langs, dtype=object), np.asarray(sources, dtype=object), np.asarray(ys, dtype=ds.Y.dtype).reshape(len(texts), ds.Y.shape[1])
+    )
     log.info("group-swap augmentation: %d rows", len(texts))
     return ds.concat(extra)
 
@@ -308,8 +385,7 @@ def text_key(text: str) -> str:
 def decisions_dataset(texts: list[str], labels: list[list[int]]) -> Dataset:
     """Moderators' decisions as a Dataset (source DECISIONS_SOURCE, language unknown); labels are 1/0/-1 per TEXT_LABELS."""
     Y = np.asarray(labels, dtype=np.int8).reshape(len(texts), len(TEXT_LABELS))
-    return Dataset(list(texts), np.asarray(["und"] * len(texts), dtype=object),
-                   np.asarray([DECISIONS_SOURCE] * len(texts), dtype=object), Y)
+    return Dataset(list(texts), np.asarray(["und"] * len(texts), dtype=object), np.asarray([DECISIONS_SOURCE] * len(texts), dtype=object), Y)
 
 
 def merge_decisions(base: Dataset, decisions: Dataset) -> tuple[Dataset, int]:

@@ -1,4 +1,5 @@
 """The one error root: every error a user can cause or meet is a TriagebotError, shown as one line by the CLI."""
+
 from __future__ import annotations
 
 

@@ -3,6 +3,7 @@
 Note: evaluating the shipped model on the dev data it was trained on gives in-sample numbers; the
 honest cross-source numbers are the leave-one-source-out ones in the model card (``train``).
 """
+
 from __future__ import annotations
 
 import csv
@@ -43,19 +44,35 @@ def evaluate(data_dir: str | Path, model_path: str | Path | None = None, out_dir
                 tp, fp = int((pred & (y == 1)).sum()), int((pred & (y == 0)).sum())
                 fn, tn = int((~pred & (y == 1)).sum()), int((~pred & (y == 0)).sum())
                 both = 0 < y.sum() < len(y)
-                row = {"label": label, "lang": lang, "source": src or "all", "n": int(len(y)),
-                       "positives": int(y.sum()), "threshold": t, "tp": tp, "fp": fp, "fn": fn, "tn": tn,
-                       "precision": round(tp / (tp + fp), 4) if tp + fp else None,
-                       "recall": round(tp / (tp + fn), 4) if tp + fn else None,
-                       "fpr": round(fp / (fp + tn), 4) if fp + tn else None,
-                       "roc_auc": round(float(roc_auc_score(y, s)), 4) if both else None,
-                       "avg_precision": round(float(average_precision_score(y, s)), 4) if both else None}
+                row = {
+                    "label": label,
+                    "lang": lang,
+                    "source": src or "all",
+                    "n": int(len(y)),
+                    "positives": int(y.sum()),
+                    "threshold": t,
+                    "tp": tp,
+                    "fp": fp,
+                    "fn": fn,
+                    "tn": tn,
+                    "precision": round(tp / (tp + fp), 4) if tp + fp else None,
+                    "recall": round(tp / (tp + fn), 4) if tp + fn else None,
+                    "fpr": round(fp / (fp + tn), 4) if fp + tn else None,
+                    "roc_auc": round(float(roc_auc_score(y, s)), 4) if both else None,
+                    "avg_precision": round(float(average_precision_score(y, s)), 4) if both else None,
+                }
                 rows.append(row)
                 if src is None and both:
                     p, r, _ = precision_recall_curve(y, s)
                     curves[f"{label}/{lang}"] = (r, p)
-    report = {"model": str(model.path), "data": str(data_dir), "rows": len(ds), "thresholds": model.thresholds,
-              "metrics": rows, "pr_curve": str(out_dir / "pr_curve.png") if curves else None}
+    report = {
+        "model": str(model.path),
+        "data": str(data_dir),
+        "rows": len(ds),
+        "thresholds": model.thresholds,
+        "metrics": rows,
+        "pr_curve": str(out_dir / "pr_curve.png") if curves else None,
+    }
     _write_tables(rows, out_dir)
     if curves:
         _plot(curves, out_dir / "pr_curve.png")
@@ -95,12 +112,17 @@ def format_table(rows: list[dict]) -> str:
     head = "| label | lang | source | n | pos | TP | FP | FN | TN | precision | recall | FPR | ROC-AUC |"
     lines = [head, "|" + "---|" * 13]
     for r in rows:
-        lines.append(f"| {r['label']} | {r['lang']} | {r['source']} | {r['n']} | {r['positives']} | {r['tp']} | "
-                     f"{r['fp']} | {r['fn']} | {r['tn']} | {r['precision']} | {r['recall']} | {r['fpr']} | {r['roc_auc']} |")
+        lines.append(
+            f"| {r['label']} | {r['lang']} | {r['source']} | {r['n']} | {r['positives']} | {r['tp']} | "
+            f"{r['fp']} | {r['fn']} | {r['tn']} | {r['precision']} | {r['recall']} | {r['fpr']} | {r['roc_auc']} |"
+        )
     return "\n".join(lines)
 
 
 def format_report(report: dict) -> str:
     """What `triagebot eval` prints."""
-    return (f"model {report['model']} on {report['data']} ({report['rows']} rows), thresholds {report['thresholds']}\n"
-            + format_table(report["metrics"]) + (f"\nPR curve: {report['pr_curve']}" if report["pr_curve"] else ""))
+    return (
+        f"model {report['model']} on {report['data']} ({report['rows']} rows), thresholds {report['thresholds']}\n"
+        + format_table(report["metrics"])
+        + (f"\nPR curve: {report['pr_curve']}" if report["pr_curve"] else "")
+    )

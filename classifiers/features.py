@@ -3,6 +3,7 @@
 They are stateless apart from the lexicon's rule names (checked at predict time), so the saved
 pipeline stays small and skops can load it with a short, explicit trusted-type list.
 """
+
 from __future__ import annotations
 
 import logging

@@ -6,6 +6,7 @@ training and evaluation format; this file is derived from it (``triagebot lean-m
 writes both) and records the skops file's sha256, so a lean file left over from an older model is
 noticed. Plain arrays and JSON only: it is read with ``np.load(allow_pickle=False)``.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,10 +42,10 @@ def char_wb_ngrams(text: str, ngram_range: tuple[int, int]) -> list[str]:
         w_len = len(w)
         for n in range(min_n, max_n + 1):
             offset = 0
-            append(w[offset:offset + n])
+            append(w[offset : offset + n])
             while offset + n < w_len:
                 offset += 1
-                append(w[offset:offset + n])
+                append(w[offset : offset + n])
             if offset == 0:
                 break
     return out
@@ -80,8 +81,16 @@ class LeanModel:
 
 def _block_kind(vec: Any) -> str:
     """Which analyzer the lean path reproduces for `vec`; refuses anything it would get wrong."""
-    if vec.norm != "l2" or not vec.use_idf or vec.binary or vec.lowercase or vec.strip_accents is not None \
-            or vec.preprocessor is not None or vec.tokenizer is not None or vec.input != "content":
+    if (
+        vec.norm != "l2"
+        or not vec.use_idf
+        or vec.binary
+        or vec.lowercase
+        or vec.strip_accents is not None
+        or vec.preprocessor is not None
+        or vec.tokenizer is not None
+        or vec.input != "content"
+    ):
         raise LeanModelError("lean path supports plain l2-normalised tf-idf only")
     if vec.analyzer == "char_wb":
         return "char_wb"
@@ -120,12 +129,21 @@ def from_pipeline(pipeline: Any, model_sha256: str, labels: tuple[str, ...]) -> 
             terms = [""] * n
             for t, i in tr.vocabulary_.items():
                 terms[int(i)] = t
-            blocks.append(LeanBlock(name, _block_kind(tr), tuple(tr.ngram_range), bool(tr.sublinear_tf), terms,
-                                    np.asarray(tr.idf_, dtype=np.float64), np.ascontiguousarray(W[offset:offset + n])))
+            blocks.append(
+                LeanBlock(
+                    name,
+                    _block_kind(tr),
+                    tuple(tr.ngram_range),
+                    bool(tr.sublinear_tf),
+                    terms,
+                    np.asarray(tr.idf_, dtype=np.float64),
+                    np.ascontiguousarray(W[offset : offset + n]),
+                )
+            )
         else:
             n = len(tr.feature_names_)
             tr.check_lexicon()
-            lex_W = np.ascontiguousarray(W[offset:offset + n])
+            lex_W = np.ascontiguousarray(W[offset : offset + n])
             lex_scale = float(tr.scale)
             lex_names = [str(x) for x in tr.feature_names_]
         offset += n
@@ -143,11 +161,19 @@ def _packed(terms: list[str]) -> np.ndarray:
 
 def save(model: LeanModel, path: Path) -> None:
     """Write `model` as one ``.npz`` of plain arrays plus a JSON header (no pickle)."""
-    meta = {"format": FORMAT, "labels": list(model.labels), "intercepts": model.intercepts, "calib": model.calib,
-            "lex_names": model.lex_names, "lex_scale": model.lex_scale, "priors_logkeep": model.priors_logkeep,
-            "model_sha256": model.model_sha256,
-            "blocks": [{"name": b.name, "kind": b.kind, "ngram_range": list(b.ngram_range), "sublinear": b.sublinear,
-                        "n_terms": len(b.terms)} for b in model.blocks]}
+    meta = {
+        "format": FORMAT,
+        "labels": list(model.labels),
+        "intercepts": model.intercepts,
+        "calib": model.calib,
+        "lex_names": model.lex_names,
+        "lex_scale": model.lex_scale,
+        "priors_logkeep": model.priors_logkeep,
+        "model_sha256": model.model_sha256,
+        "blocks": [
+            {"name": b.name, "kind": b.kind, "ngram_range": list(b.ngram_range), "sublinear": b.sublinear, "n_terms": len(b.terms)} for b in model.blocks
+        ],
+    }
     arrays: dict[str, np.ndarray] = {"meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)}
     for i, b in enumerate(model.blocks):
         arrays[f"b{i}_terms"], arrays[f"b{i}_idf"], arrays[f"b{i}_W"] = _packed(b.terms), b.idf, b.W
@@ -172,14 +198,25 @@ def load(path: Path) -> LeanModel:
                 terms = raw.split("\n") if b["n_terms"] else []
                 if len(terms) != b["n_terms"]:
                     raise LeanModelError(f"{path}: block {b['name']} has {len(terms)} terms, expected {b['n_terms']}")
-                blocks.append(LeanBlock(b["name"], b["kind"], (int(b["ngram_range"][0]), int(b["ngram_range"][1])),
-                                        bool(b["sublinear"]), terms, z[f"b{i}_idf"], z[f"b{i}_W"]))
+                blocks.append(
+                    LeanBlock(
+                        b["name"], b["kind"], (int(b["ngram_range"][0]), int(b["ngram_range"][1])), bool(b["sublinear"]), terms, z[f"b{i}_idf"], z[f"b{i}_W"]
+                    )
+                )
             lex_W = z["lex_W"] if "lex_W" in z.files else None
     except LeanModelError:
         raise
     except Exception as exc:  # noqa: BLE001 - numpy/zipfile raise many types (EOFError, BadZipFile, KeyError, ...)
         raise LeanModelError(f"{path}: not a readable lean model ({exc})") from exc
     calib: list[tuple[float, float] | None] = [(float(c[0]), float(c[1])) if c else None for c in meta["calib"]]
-    return LeanModel(tuple(meta["labels"]), blocks, [float(x) for x in meta["intercepts"]], calib,
-                     list(meta["lex_names"]), float(meta["lex_scale"]), lex_W, meta["priors_logkeep"], meta["model_sha256"])
-
+    return LeanModel(
+        tuple(meta["labels"]),
+        blocks,
+        [float(x) for x in meta["intercepts"]],
+        calib,
+        list(meta["lex_names"]),
+        float(meta["lex_scale"]),
+        lex_W,
+        meta["priors_logkeep"],
+        meta["model_sha256"],
+    )

@@ -9,6 +9,7 @@ Rules live in ``classifiers/resources/lexicons/*.toml`` (see the comments there)
 normalised form), optional ``with`` (context needed within ``window`` words) and ``unless``
 (context that cancels the match).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -113,10 +114,18 @@ class Lexicon:
                 doc = tomllib.load(fh)
             label = doc["label"]
             for r in doc.get("rule", []):
-                rules.append(Rule(name=r["name"], label=label, weight=float(r.get("weight", 1.0)),
-                                  prior=float(r.get("prior", 0.0)),
-                                  terms=_phrases(r["terms"]), with_=_phrases(r.get("with", [])),
-                                  unless=_phrases(r.get("unless", [])), window=int(r.get("window", 4))))
+                rules.append(
+                    Rule(
+                        name=r["name"],
+                        label=label,
+                        weight=float(r.get("weight", 1.0)),
+                        prior=float(r.get("prior", 0.0)),
+                        terms=_phrases(r["terms"]),
+                        with_=_phrases(r.get("with", [])),
+                        unless=_phrases(r.get("unless", [])),
+                        window=int(r.get("window", 4)),
+                    )
+                )
         return cls(rules)
 
     def priors(self, labels: Sequence[str]) -> list[list[float]]:
@@ -145,7 +154,7 @@ class Lexicon:
             multi = phrases.multi.get(w)
             if multi:
                 for p in multi:
-                    if tuple(words[i:i + len(p)]) == p and i + len(p) <= hi:
+                    if tuple(words[i : i + len(p)]) == p and i + len(p) <= hi:
                         return i, i + len(p)
         return None
 
@@ -162,7 +171,7 @@ class Lexicon:
                 if ri in seen_rules:
                     continue
                 k = len(phrase)
-                if k > 1 and tuple(words[i:i + k]) != phrase:
+                if k > 1 and tuple(words[i : i + k]) != phrase:
                     continue
                 rule = self.rules[ri]
                 ctx = self._ctx[ri]
@@ -174,8 +183,7 @@ class Lexicon:
                 if rule.unless and self._near(words, i, i + k, ctx[1], rule.window) is not None:
                     continue
                 seen_rules.add(ri)
-                out.append(Match(rule.name, rule.label, i, i + k, rule.weight,
-                                 *(near if near is not None else (-1, -1))))
+                out.append(Match(rule.name, rule.label, i, i + k, rule.weight, *(near if near is not None else (-1, -1))))
         return out
 
     def features(self, words: Sequence[str]) -> list[float]:
@@ -213,5 +221,4 @@ STRONG_PRIOR = 0.25
 def strong_words(min_prior: float = STRONG_PRIOR) -> set[str]:
     """One-word terms that are evidence on their own: rules with ``prior >= min_prior`` and no ``with``
     context (a group name like "irian" needs context, so "sendirian" is never "send irian")."""
-    return {p[0] for r in default_lexicon().rules if r.prior >= min_prior and not r.with_
-            for p in r.terms if len(p) == 1}
+    return {p[0] for r in default_lexicon().rules if r.prior >= min_prior and not r.with_ for p in r.terms if len(p) == 1}

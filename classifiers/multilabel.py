@@ -3,6 +3,7 @@
 Why not OneVsRestClassifier: the dev sources each label only some columns; -1 must mean "skip this
 row for this label", not "negative".
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,8 +23,14 @@ class MaskedMultiLabel(ClassifierMixin, BaseEstimator):
     so a hand-written rule still fires on sources whose training data taught the n-grams nothing.
     """
 
-    def __init__(self, estimator: BaseEstimator, labels: tuple[str, ...] = ("sexual", "racial"),
-                 lex_columns: int = 0, lex_scale: float = 1.0, priors: tuple | list | None = None):
+    def __init__(
+        self,
+        estimator: BaseEstimator,
+        labels: tuple[str, ...] = ("sexual", "racial"),
+        lex_columns: int = 0,
+        lex_scale: float = 1.0,
+        priors: tuple | list | None = None,
+    ):
         self.estimator = estimator
         self.labels = labels
         self.lex_columns = lex_columns
@@ -35,7 +42,7 @@ class MaskedMultiLabel(ClassifierMixin, BaseEstimator):
         n = X.shape[0]
         if not self.lex_columns or self.priors is None:
             return np.zeros((n, len(self.labels)))
-        counts = X[:, -self.lex_columns:]
+        counts = X[:, -self.lex_columns :]
         counts = counts.toarray() if hasattr(counts, "toarray") else np.asarray(counts)
         counts = counts / self.lex_scale
         logkeep = np.log1p(-np.clip(np.asarray(self.priors, dtype=np.float64), 0.0, 0.999))

@@ -11,6 +11,7 @@ literal piece), so the cost grows with the message, not with the number of rules
 A rule's reason quotes the words actually in the message: ``server rule "ching*": "ch1ngch0ng" → chingchong``.
 This module is pure (no ``bot`` imports); the bot stores rules and decides what an allow-listed phrase drops.
 """
+
 from __future__ import annotations
 
 import logging
@@ -142,8 +143,7 @@ def check_rule(rule: Rule) -> CompiledRule:
         raise RuleError(f"unknown rule kind {shown_pattern(str(rule.kind), 20)!r} (known: {', '.join(KINDS)})")
     labels = TEXT_LABELS + ((ALL_LABELS,) if rule.kind == "allow" else ())
     if rule.label not in labels:
-        raise RuleError(f"a {rule.kind} rule's label is one of {', '.join(labels)}, "
-                        f"not {shown_pattern(str(rule.label), 20)!r}")
+        raise RuleError(f"a {rule.kind} rule's label is one of {', '.join(labels)}, not {shown_pattern(str(rule.label), 20)!r}")
     if isinstance(rule.score, bool) or not isinstance(rule.score, (int, float)) or not 0.0 < float(rule.score) <= 1.0:
         raise RuleError(f"a rule's score is a number above 0 and at most 1, got {shown_pattern(repr(rule.score), 20)}")
     return CompiledRule(rule, parse_pattern(rule.pattern))
@@ -280,14 +280,13 @@ class RuleMatcher:
             rule = self.rules[r].rule
             quote = quotes.get(r) or shown_pattern(norm.shown_span(start, end), QUOTE_CHARS)
             if rule.kind == "allow":
-                for label in (TEXT_LABELS if rule.label == ALL_LABELS else (rule.label,)):
+                for label in TEXT_LABELS if rule.label == ALL_LABELS else (rule.label,):
                     allowed.setdefault(label, f'allow-listed phrase "{shown_pattern(rule.pattern)}": {quote}')
                 continue
-            per_label.setdefault(rule.label, []).append(Verdict(
-                label=rule.label, score=float(rule.score), detector=DETECTOR,
-                reason=f'server rule "{shown_pattern(rule.pattern)}": {quote}'))
-        verdicts = [v for label in TEXT_LABELS
-                    for v in sorted(per_label.get(label, ()), key=lambda v: -v.score)[:MAX_VERDICTS_PER_LABEL]]
+            per_label.setdefault(rule.label, []).append(
+                Verdict(label=rule.label, score=float(rule.score), detector=DETECTOR, reason=f'server rule "{shown_pattern(rule.pattern)}": {quote}')
+            )
+        verdicts = [v for label in TEXT_LABELS for v in sorted(per_label.get(label, ()), key=lambda v: -v.score)[:MAX_VERDICTS_PER_LABEL]]
         return RuleHits(tuple(verdicts), MappingProxyType(allowed))
 
     def classify(self, text: str) -> list[Verdict]:

@@ -6,6 +6,7 @@ vocabularies, idf weights, coefficients and calibrators are pulled out of the pi
 (:mod:`classifiers.lean`, saved as ``model_lean.npz``) and the same linear score is computed with dict
 lookups. Tests check that it equals ``pipeline.predict_proba``.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,7 @@ from classifiers.normalize import Normalized, normalize
 log = logging.getLogger(__name__)
 
 #: Type-name prefixes we accept from a skops file (everything else is refused, never trusted blindly).
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.", "classifiers.features.",
-                    "classifiers.multilabel.")
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.", "classifiers.features.", "classifiers.multilabel.")
 MAX_REASONS = 4
 #: Byte budget of each tf-idf block's per-word n-gram cache (two blocks; see classifiers/cache.py).
 BLOCK_CACHE_BYTES = 16 * 1024 * 1024
@@ -47,7 +47,8 @@ FUNCTION_WORDS = frozenset(
     "what who whom which where when why how here there then than now".split()
     + "aku saya gue gua kamu lo anda dia ia kita kami mereka nya mu ku ini itu yang dan atau tapi di ke "
     "dari untuk buat sama dengan pada oleh karena jadi juga saja aja sih dong deh kok nih tuh ya iya "
-    "gak tidak bukan udah sudah belum lagi mau bisa ada adalah akan kalau kayak banget".split())
+    "gak tidak bukan udah sudah belum lagi mau bisa ada adalah akan kalau kayak banget".split()
+)
 
 
 class ModelNotFoundError(TriagebotError, FileNotFoundError):
@@ -125,11 +126,11 @@ def check_card(card: dict, model_path: Path) -> None:
     check_card_labels(card)
     have, want = sklearn.__version__.split(".")[:2], str(card.get("sklearn_version", "")).split(".")[:2]
     if have != want:
-        raise ModelCardError(f"model trained with scikit-learn {card.get('sklearn_version')}, "
-                             f"running {sklearn.__version__}: retrain with `triagebot train --data DIR`")
+        raise ModelCardError(
+            f"model trained with scikit-learn {card.get('sklearn_version')}, running {sklearn.__version__}: retrain with `triagebot train --data DIR`"
+        )
     if card.get("sklearn_version") != sklearn.__version__:
-        log.warning("scikit-learn patch version differs from the card (%s vs %s)",
-                    card.get("sklearn_version"), sklearn.__version__)
+        log.warning("scikit-learn patch version differs from the card (%s vs %s)", card.get("sklearn_version"), sklearn.__version__)
     digest = card.get("model_sha256")
     if digest and digest != sha256_file(model_path):
         raise ModelCardError(f"{model_path} does not match the sha256 in its model card")
@@ -239,7 +240,7 @@ def _in_pool(model: "TextClassifier", method: str, texts: Sequence[str], n_jobs:
         return getattr(model, method)(texts)
     _POOL_MODEL = model
     size = -(-len(texts) // (n_jobs * 4))
-    chunks = [(method, list(texts[i:i + size])) for i in range(0, len(texts), size)]
+    chunks = [(method, list(texts[i : i + size])) for i in range(0, len(texts), size)]
     try:
         with ctx.Pool(n_jobs) as pool:
             parts = pool.map(_pool_call, chunks)
@@ -263,13 +264,11 @@ class TextClassifier:
         # of 42 neutral mentions of an ethnic group in the functional suite (README, The text model).
         self.thresholds: dict[str, float] = {k: float(v) for k, v in card["thresholds"].items()}
         points = card.get("operating_points") or {}
-        self.action_thresholds: dict[str, float] = {
-            k: float(p["threshold"]) for k, p in points.get("action", {}).items() if k in self.thresholds}
+        self.action_thresholds: dict[str, float] = {k: float(p["threshold"]) for k, p in points.get("action", {}).items() if k in self.thresholds}
         self._lexicon = default_lexicon()
         self._rule_priors = {r.name: max(r.prior, 0.0) for r in self._lexicon.rules}
         # words that are no evidence on their own: function words, and terms that need context
-        self._not_evidence = FUNCTION_WORDS | {p[0] for r in self._lexicon.rules if r.with_
-                                              for p in r.terms if len(p) == 1}
+        self._not_evidence = FUNCTION_WORDS | {p[0] for r in self._lexicon.rules if r.with_ for p in r.terms if len(p) == 1}
         self._build_fast_path(model)
 
     # -- loading -------------------------------------------------------------------------------
@@ -293,8 +292,7 @@ class TextClassifier:
                 return clf
         if path.suffix == ".npz":
             raise ModelCardError(f"{path} was not derived from the model its card describes: run `triagebot lean-model`")
-        log.warning("no up-to-date %s beside %s: loading the skops pipeline (slow start); "
-                    "run `triagebot lean-model` to rebuild it", lean.LEAN_NAME, path)
+        log.warning("no up-to-date %s beside %s: loading the skops pipeline (slow start); run `triagebot lean-model` to rebuild it", lean.LEAN_NAME, path)
         clf = cls.from_skops(path, card)
         log.info("loaded %s in %.0f ms", path, (time.perf_counter() - t0) * 1000)
         return clf
@@ -367,9 +365,15 @@ class TextClassifier:
 
     def _verdicts(self, norm: Normalized, matches: list, probs: dict[str, float]) -> list[Verdict]:
         """Reasons are built only where a score is notable (half the label's threshold): they cost more than scoring."""
-        return [Verdict(label=label, score=probs[label], detector=self.name,
-                        reason=self._reason(norm, j, label, matches) if probs[label] >= 0.5 * self.thresholds[label] else "")
-                for j, label in enumerate(TEXT_LABELS)]
+        return [
+            Verdict(
+                label=label,
+                score=probs[label],
+                detector=self.name,
+                reason=self._reason(norm, j, label, matches) if probs[label] >= 0.5 * self.thresholds[label] else "",
+            )
+            for j, label in enumerate(TEXT_LABELS)
+        ]
 
     def _lexicon_part(self, norm: Normalized) -> tuple[list, np.ndarray, list[float]]:
         """Lexicon matches, their logit contribution, and log(1 - prior) sums per label."""
@@ -408,8 +412,7 @@ class TextClassifier:
             if not len(cols):
                 continue
             col_arr = np.frombuffer(cols, dtype=np.int64)
-            X = sp.csr_matrix((np.ones(len(col_arr)), col_arr, np.frombuffer(indptr, dtype=np.int64)),
-                              shape=(n, len(block.idf)))
+            X = sp.csr_matrix((np.ones(len(col_arr)), col_arr, np.frombuffer(indptr, dtype=np.int64)), shape=(n, len(block.idf)))
             X.sum_duplicates()
             X.data = ((1.0 + np.log(X.data)) if block.sublinear else X.data) * block.idf[X.indices]
             norms_sq = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
@@ -461,8 +464,9 @@ class TextClassifier:
         parts: list[str] = []
         covered: set[int] = set()
         priors = self._rule_priors
-        ranked = sorted((m for m in matches if m.label == label and self._rule_supports(m.rule, j)),
-                        key=lambda m: (-priors.get(m.rule, 0.0), m.start - m.end, m.start))
+        ranked = sorted(
+            (m for m in matches if m.label == label and self._rule_supports(m.rule, j)), key=lambda m: (-priors.get(m.rule, 0.0), m.start - m.end, m.start)
+        )
         for m in ranked:
             start, end = m.start, m.end
             if m.ctx_start >= 0:
@@ -503,7 +507,6 @@ class TextClassifier:
     def _positions(norm: Normalized, toks: list[str]) -> range:
         n = len(toks)
         for i in range(len(norm.words) - n + 1):
-            if list(norm.words[i:i + n]) == toks:
+            if list(norm.words[i : i + n]) == toks:
                 return range(i, i + n)
         return range(0)
-

@@ -6,6 +6,7 @@ label/language's positives, trains on everything else plus the hand-written exam
 the held-out rows. The shipped thresholds come from those held-out scores (never from training
 scores), chosen so that every fold's false-positive rate on benign rows stays within the budget.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,19 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from classifiers.base import TEXT_LABELS
-from classifiers.data import (DECISIONS_SOURCE, ETHNIC_EN, ETHNIC_ID, HANDWRITTEN_SOURCE, Dataset, augment_group_swaps,
-                              group_shares, load_dir, load_handwritten, merge_decisions, sha256_file)
+from classifiers.data import (
+    DECISIONS_SOURCE,
+    ETHNIC_EN,
+    ETHNIC_ID,
+    HANDWRITTEN_SOURCE,
+    Dataset,
+    augment_group_swaps,
+    group_shares,
+    load_dir,
+    load_handwritten,
+    merge_decisions,
+    sha256_file,
+)
 from classifiers.features import LexiconFeatures, PackedTfidfVectorizer, TextNormalizer
 from classifiers.lexicon import default_lexicon, lexicon_sha256
 from classifiers.multilabel import MaskedMultiLabel
@@ -50,14 +62,42 @@ DECISIONS_WEIGHT = 2.0
 
 #: Licences and origins, from ../shared/data/README.md (kept here so the card can name them).
 SOURCES: dict[str, dict[str, str]] = {
-    "ibrohim2019_id": {"licence": "CC BY-NC-SA 4.0", "origin": "okkyibrohim/id-multi-label-hate-speech-and-abusive-language-detection @ be98de98, re_dataset.csv (Ibrohim & Budi 2019)", "mapping": "racial = HS_Race; sexual = 0 where HS=0 and Abusive=0, else -1"},
-    "netifier_id": {"licence": "none in the repo; its dataset card says CC BY-NC-SA 4.0", "origin": "ahmadizzan/netifier @ 725b7ebc, data/raw/{train,test}.csv", "mapping": "sexual = pornografi, except -1 where the only sexual words are genital words used as an expletive or insult (label policy, docs/labels.md); sara = 1 gives racial -1; additionally racial = -1 where radikalisme or pencemaran_nama_baik = 1, and silver racial = 1 where sara = 1 and the text names an ethnic group (from meta/netifier_id_orig.csv)"},
-    "blobchat_id": {"licence": "MIT", "origin": "Blob-Development/indonesia-language-dataset @ 65433985", "mapping": "normal chat = 0/0; negative_impact = -1/-1"},
-    "davidson2017_en": {"licence": "MIT", "origin": "t-davidson/hate-speech-and-offensive-language @ cb50f7e9, data/labeled_data.csv", "mapping": "neither = 0/0 only when every annotator voted neither (split votes -1/-1); hate or offensive = -1/-1, except silver racial = 1 for hate rows naming an ethnic group or using a racial slur (from meta/davidson2017_en_orig.csv)"},
+    "ibrohim2019_id": {
+        "licence": "CC BY-NC-SA 4.0",
+        "origin": "okkyibrohim/id-multi-label-hate-speech-and-abusive-language-detection @ be98de98, re_dataset.csv (Ibrohim & Budi 2019)",
+        "mapping": "racial = HS_Race; sexual = 0 where HS=0 and Abusive=0, else -1",
+    },
+    "netifier_id": {
+        "licence": "none in the repo; its dataset card says CC BY-NC-SA 4.0",
+        "origin": "ahmadizzan/netifier @ 725b7ebc, data/raw/{train,test}.csv",
+        "mapping": "sexual = pornografi, except -1 where the only sexual words are genital words used as an expletive or insult (label policy, docs/labels.md); sara = 1 gives racial -1; additionally racial = -1 where radikalisme or pencemaran_nama_baik = 1, and silver racial = 1 where sara = 1 and the text names an ethnic group (from meta/netifier_id_orig.csv)",
+    },
+    "blobchat_id": {
+        "licence": "MIT",
+        "origin": "Blob-Development/indonesia-language-dataset @ 65433985",
+        "mapping": "normal chat = 0/0; negative_impact = -1/-1",
+    },
+    "davidson2017_en": {
+        "licence": "MIT",
+        "origin": "t-davidson/hate-speech-and-offensive-language @ cb50f7e9, data/labeled_data.csv",
+        "mapping": "neither = 0/0 only when every annotator voted neither (split votes -1/-1); hate or offensive = -1/-1, except silver racial = 1 for hate rows naming an ethnic group or using a racial slur (from meta/davidson2017_en_orig.csv)",
+    },
     "mlma_en": {"licence": "MIT", "origin": "HKUST-KnowComp/MLMA_hate_speech @ 47983698, en_dataset_with_stop_words.csv", "mapping": "racial = target origin"},
-    "edos_en": {"licence": "CC0 1.0", "origin": "rewire-online/edos @ b1f1fbcc, data/edos_labelled_aggregated.csv", "mapping": "sexual = 1 for '2.3 sexual objectification'; additionally sexual = 0 for label_sexist = 'not sexist' (from meta/edos_en_orig.csv)"},
-    HANDWRITTEN_SOURCE: {"licence": "same as this project", "origin": "classifiers/resources/handwritten/*.csv (written for this project)", "mapping": "as written"},
-    DECISIONS_SOURCE: {"licence": "the operator's own moderation data", "origin": "reviewed flags (triagebot train --decisions)", "mapping": "confirm/escalate = 1, dismiss = 0 for the flagged labels, others -1 (bot/training_export.py)"},
+    "edos_en": {
+        "licence": "CC0 1.0",
+        "origin": "rewire-online/edos @ b1f1fbcc, data/edos_labelled_aggregated.csv",
+        "mapping": "sexual = 1 for '2.3 sexual objectification'; additionally sexual = 0 for label_sexist = 'not sexist' (from meta/edos_en_orig.csv)",
+    },
+    HANDWRITTEN_SOURCE: {
+        "licence": "same as this project",
+        "origin": "classifiers/resources/handwritten/*.csv (written for this project)",
+        "mapping": "as written",
+    },
+    DECISIONS_SOURCE: {
+        "licence": "the operator's own moderation data",
+        "origin": "reviewed flags (triagebot train --decisions)",
+        "mapping": "confirm/escalate = 1, dismiss = 0 for the flagged labels, others -1 (bot/training_export.py)",
+    },
 }
 
 
@@ -74,27 +114,51 @@ class Fold:
 
 
 FOLDS: tuple[Fold, ...] = (
-    Fold("en_sexual", "sexual", "en", ("edos_en", "davidson2017_en"), ("edos_en", "davidson2017_en"),
-         "edos sexual-objectification positives vs edos 'not sexist' + davidson 'neither' negatives; "
-         "trained with neither edos nor davidson"),
-    Fold("en_racial", "racial", "en", ("mlma_en",), ("mlma_en",),
-         "mlma target=origin vs mlma other targets (all hateful: gender, disability, orientation...); "
-         "trained without mlma"),
-    Fold("id_sexual", "sexual", "id", ("netifier_id",), ("netifier_id",),
-         "netifier pornografi=1 vs 0; trained without netifier"),
-    Fold("id_racial", "racial", "id", ("ibrohim2019_id",), ("ibrohim2019_id",),
-         "ibrohim HS_Race=1 vs 0 (0 includes other hate and abuse); trained without ibrohim"),
-    Fold("id_benign_blobchat", "", "id", ("blobchat_id",), ("blobchat_id",),
-         "blobchat normal chat: false-positive rate only; trained without blobchat"),
+    Fold(
+        "en_sexual",
+        "sexual",
+        "en",
+        ("edos_en", "davidson2017_en"),
+        ("edos_en", "davidson2017_en"),
+        "edos sexual-objectification positives vs edos 'not sexist' + davidson 'neither' negatives; trained with neither edos nor davidson",
+    ),
+    Fold(
+        "en_racial",
+        "racial",
+        "en",
+        ("mlma_en",),
+        ("mlma_en",),
+        "mlma target=origin vs mlma other targets (all hateful: gender, disability, orientation...); trained without mlma",
+    ),
+    Fold("id_sexual", "sexual", "id", ("netifier_id",), ("netifier_id",), "netifier pornografi=1 vs 0; trained without netifier"),
+    Fold(
+        "id_racial",
+        "racial",
+        "id",
+        ("ibrohim2019_id",),
+        ("ibrohim2019_id",),
+        "ibrohim HS_Race=1 vs 0 (0 includes other hate and abuse); trained without ibrohim",
+    ),
+    Fold("id_benign_blobchat", "", "id", ("blobchat_id",), ("blobchat_id",), "blobchat normal chat: false-positive rate only; trained without blobchat"),
 )
 
 
 def build_features(char_max: int = 150_000, word_max: int = 60_000, lex_scale: float = 3.0) -> FeatureUnion:
     """char_wb 2-5 + word 1-2 tf-idf over normalised text, plus lexicon rule counts."""
-    char = PackedTfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=3, max_df=0.5, max_features=char_max,
-                           sublinear_tf=True, lowercase=False, dtype=np.float64)
-    word = PackedTfidfVectorizer(analyzer="word", ngram_range=(1, 2), token_pattern=r"\S+", min_df=2, max_df=0.5,
-                           max_features=word_max, sublinear_tf=True, lowercase=False, dtype=np.float64)
+    char = PackedTfidfVectorizer(
+        analyzer="char_wb", ngram_range=(2, 5), min_df=3, max_df=0.5, max_features=char_max, sublinear_tf=True, lowercase=False, dtype=np.float64
+    )
+    word = PackedTfidfVectorizer(
+        analyzer="word",
+        ngram_range=(1, 2),
+        token_pattern=r"\S+",
+        min_df=2,
+        max_df=0.5,
+        max_features=word_max,
+        sublinear_tf=True,
+        lowercase=False,
+        dtype=np.float64,
+    )
     return FeatureUnion([("char", char), ("word", word), ("lex", LexiconFeatures(scale=lex_scale))])
 
 
@@ -102,9 +166,13 @@ def build_classifier(C: float = 1.0, lex_scale: float = 3.0, use_priors: bool = 
     """Per-label logistic regression, sigmoid-calibrated on 3-fold out-of-fold scores, plus lexicon priors."""
     lr = LogisticRegression(C=C, class_weight="balanced", solver="liblinear", max_iter=2000, random_state=SEED)
     lex = default_lexicon()
-    return MaskedMultiLabel(CalibratedClassifierCV(lr, method="sigmoid", cv=3, ensemble=False), labels=TEXT_LABELS,
-                            lex_columns=len(lex.rules), lex_scale=lex_scale,
-                            priors=lex.priors(TEXT_LABELS) if use_priors else None)
+    return MaskedMultiLabel(
+        CalibratedClassifierCV(lr, method="sigmoid", cv=3, ensemble=False),
+        labels=TEXT_LABELS,
+        lex_columns=len(lex.rules),
+        lex_scale=lex_scale,
+        priors=lex.priors(TEXT_LABELS) if use_priors else None,
+    )
 
 
 def assemble(features: FeatureUnion, clf: MaskedMultiLabel) -> Pipeline:
@@ -112,8 +180,7 @@ def assemble(features: FeatureUnion, clf: MaskedMultiLabel) -> Pipeline:
     return Pipeline([("norm", TextNormalizer()), ("features", features), ("clf", clf)])
 
 
-def _weights(ds: Dataset, handwritten_weight: float = HANDWRITTEN_WEIGHT,
-             decisions_weight: float = DECISIONS_WEIGHT) -> np.ndarray:
+def _weights(ds: Dataset, handwritten_weight: float = HANDWRITTEN_WEIGHT, decisions_weight: float = DECISIONS_WEIGHT) -> np.ndarray:
     w = np.where(ds.sources == HANDWRITTEN_SOURCE, handwritten_weight, 1.0)
     return np.where(ds.sources == DECISIONS_SOURCE, decisions_weight, w)
 
@@ -124,8 +191,7 @@ def fit(norm_texts: Sequence[str], ds: Dataset, params: dict | None = None) -> t
     feats = build_features(**{k: v for k, v in params.items() if k in ("char_max", "word_max", "lex_scale")})
     X = feats.fit_transform(list(norm_texts))
     clf = build_classifier(**{k: v for k, v in params.items() if k in ("C", "lex_scale", "use_priors")})
-    clf.fit(X.tocsr(), ds.Y, sample_weight=_weights(ds, params.get("handwritten_weight", HANDWRITTEN_WEIGHT),
-                                                    params.get("decisions_weight", DECISIONS_WEIGHT)))
+    clf.fit(X.tocsr(), ds.Y, sample_weight=_weights(ds, params.get("handwritten_weight", HANDWRITTEN_WEIGHT), params.get("decisions_weight", DECISIONS_WEIGHT)))
     return feats, clf
 
 
@@ -164,19 +230,24 @@ def _run_fold(fold: Fold, ds: Dataset, norm_texts: Sequence[str], params: dict |
     X = feats.transform([norm_texts[int(i)] for i in np.flatnonzero(test_m)])
     raw = np.column_stack([est.predict_proba(X)[:, 1] for est in clf.estimators_])
     lex_only = clf.lexicon_floor(X)
-    return {"fold": fold, "scores": clf.predict_proba(X), "raw": raw, "lex_only": lex_only,
-            "Y": ds.Y[test_m], "sources": ds.sources[test_m],
-            "langs": ds.langs[test_m], "idx": np.flatnonzero(test_m)}
+    return {
+        "fold": fold,
+        "scores": clf.predict_proba(X),
+        "raw": raw,
+        "lex_only": lex_only,
+        "Y": ds.Y[test_m],
+        "sources": ds.sources[test_m],
+        "langs": ds.langs[test_m],
+        "idx": np.flatnonzero(test_m),
+    }
 
 
-def loso(ds: Dataset, norm_texts: Sequence[str], params: dict | None = None,
-         progress: Callable[[str], None] | None = None, n_jobs: int = 2) -> dict:
+def loso(ds: Dataset, norm_texts: Sequence[str], params: dict | None = None, progress: Callable[[str], None] | None = None, n_jobs: int = 2) -> dict:
     """Run every fold (in `n_jobs` processes); returns held-out scores per fold and raw metrics."""
     from joblib import Parallel, delayed
 
     out: dict[str, dict] = {}
-    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_run_fold)(fold, ds, norm_texts, params) for fold in FOLDS)
+    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_run_fold)(fold, ds, norm_texts, params) for fold in FOLDS)
     for fold, res in zip(FOLDS, jobs):
         if progress:
             progress(fold.name)
@@ -257,12 +328,24 @@ def metrics(results: dict, thresholds: dict[str, float]) -> list[dict]:
             fpr_benign = _recall_fpr(y[benign], s[benign], thresholds[label])[1] if benign.any() else None
             best_t = _threshold_for_fpr(s[y == 0], 0.02) if nneg else 1.0
             rec2, _ = _recall_fpr(y, s, best_t)
-            rows.append({"fold": name, "label": label, "lang": fold.lang, "held_out": list(fold.held_out),
-                         "positives": npos, "negatives": nneg, "roc_auc": round(auc, 4),
-                         "threshold": thresholds[label], "recall": round(rec, 4), "fpr": round(fpr, 4),
-                         "benign_negatives": int(benign.sum()),
-                         "fpr_benign": None if fpr_benign is None else round(fpr_benign, 4),
-                         "recall_at_2pct_fpr_oracle": round(rec2, 4), "how": fold.note})
+            rows.append(
+                {
+                    "fold": name,
+                    "label": label,
+                    "lang": fold.lang,
+                    "held_out": list(fold.held_out),
+                    "positives": npos,
+                    "negatives": nneg,
+                    "roc_auc": round(auc, 4),
+                    "threshold": thresholds[label],
+                    "recall": round(rec, 4),
+                    "fpr": round(fpr, 4),
+                    "benign_negatives": int(benign.sum()),
+                    "fpr_benign": None if fpr_benign is None else round(fpr_benign, 4),
+                    "recall_at_2pct_fpr_oracle": round(rec2, 4),
+                    "how": fold.note,
+                }
+            )
     # the edos fold also reported against each negative pool separately
     r = results.get("en_sexual")
     if r is not None:
@@ -272,14 +355,24 @@ def metrics(results: dict, thresholds: dict[str, float]) -> list[dict]:
             y, s = r["Y"][m, j], r["scores"][m, j]
             if (y == 0).any() and (y == 1).any():
                 rec, fpr = _recall_fpr(y, s, thresholds["sexual"])
-                rows.append({"fold": f"en_sexual_vs_{src}", "label": "sexual", "lang": "en",
-                             "held_out": ["edos_en", "davidson2017_en"], "positives": int((y == 1).sum()),
-                             "negatives": int((y == 0).sum()), "roc_auc": round(float(roc_auc_score(y, s)), 4),
-                             "threshold": thresholds["sexual"], "recall": round(rec, 4), "fpr": round(fpr, 4),
-                             "benign_negatives": int((y == 0).sum()) if src in BENIGN_SOURCES else 0,
-                             "fpr_benign": round(fpr, 4) if src in BENIGN_SOURCES else None,
-                             "recall_at_2pct_fpr_oracle": round(_recall_fpr(y, s, _threshold_for_fpr(s[y == 0], 0.02))[0], 4),
-                             "how": f"edos positives vs {src} negatives only"})
+                rows.append(
+                    {
+                        "fold": f"en_sexual_vs_{src}",
+                        "label": "sexual",
+                        "lang": "en",
+                        "held_out": ["edos_en", "davidson2017_en"],
+                        "positives": int((y == 1).sum()),
+                        "negatives": int((y == 0).sum()),
+                        "roc_auc": round(float(roc_auc_score(y, s)), 4),
+                        "threshold": thresholds["sexual"],
+                        "recall": round(rec, 4),
+                        "fpr": round(fpr, 4),
+                        "benign_negatives": int((y == 0).sum()) if src in BENIGN_SOURCES else 0,
+                        "fpr_benign": round(fpr, 4) if src in BENIGN_SOURCES else None,
+                        "recall_at_2pct_fpr_oracle": round(_recall_fpr(y, s, _threshold_for_fpr(s[y == 0], 0.02))[0], 4),
+                        "how": f"edos positives vs {src} negatives only",
+                    }
+                )
     return rows
 
 
@@ -298,16 +391,22 @@ def slices(results: dict, thresholds: dict[str, float], texts: Sequence[str]) ->
         j = TEXT_LABELS.index("racial")
         y, s = r["Y"][:, j], r["scores"][:, j]
         named = np.array([bool(pattern.search(texts[i].lower())) for i in r["idx"]])
-        for what, keep in (("positives naming a group or using a slur", (y == 1) & named),
-                           ("positives naming no group", (y == 1) & ~named)):
+        for what, keep in (("positives naming a group or using a slur", (y == 1) & named), ("positives naming no group", (y == 1) & ~named)):
             rec, _ = _recall_fpr(y[keep], s[keep], thresholds["racial"])
             rows.append({"fold": name, "slice": what, "rows": int(keep.sum()), "recall": round(rec, 4)})
         clean = (y == 1) | ((y == 0) & ~named)
         if (y[clean] == 0).any():
             rec, fpr = _recall_fpr(y[clean], s[clean], thresholds["racial"])
-            rows.append({"fold": name, "slice": "negatives naming a group or using a slur left out",
-                         "rows": int(((y == 0) & named).sum()), "recall": round(rec, 4), "fpr": round(fpr, 4),
-                         "roc_auc": round(float(roc_auc_score(y[clean], s[clean])), 4)})
+            rows.append(
+                {
+                    "fold": name,
+                    "slice": "negatives naming a group or using a slur left out",
+                    "rows": int(((y == 0) & named).sum()),
+                    "recall": round(rec, 4),
+                    "fpr": round(fpr, 4),
+                    "roc_auc": round(float(roc_auc_score(y[clean], s[clean])), 4),
+                }
+            )
     return rows
 
 
@@ -320,9 +419,11 @@ def targets(loso_rows: list[dict], auc: float = 0.90, recall: float = 0.75, fpr:
         benign = m["fpr_benign"] is not None
         fpr_seen = m["fpr_benign"] if benign else m["fpr"]
         ok = m["roc_auc"] >= auc and m["recall"] >= recall and fpr_seen <= fpr
-        out.append(f"{m['fold']}: ROC-AUC {m['roc_auc']} (target {auc}), recall {m['recall']} (target {recall}) "
-                   f"at FPR {fpr_seen} on {'benign rows' if benign else 'all negatives (no benign rows)'} "
-                   f"(target {fpr}) -> {'met' if ok else 'NOT met'}")
+        out.append(
+            f"{m['fold']}: ROC-AUC {m['roc_auc']} (target {auc}), recall {m['recall']} (target {recall}) "
+            f"at FPR {fpr_seen} on {'benign rows' if benign else 'all negatives (no benign rows)'} "
+            f"(target {fpr}) -> {'met' if ok else 'NOT met'}"
+        )
     return out
 
 
@@ -350,62 +451,85 @@ def _decisions_markdown(d: dict | None) -> list[str]:
     if not d:
         return ["- moderators' decisions: none"]
     servers = d.get("servers") or []
-    return [f"- moderators' decisions: {d['rows_used']} rows used of {d['rows_given']} given "
-            f"({d['dropped_repeats_or_unlabelled']} repeats of other rows or unlabelled dropped), sample weight {d['weight']}, "
-            f"from {len(servers)} server(s){': ' + ', '.join(f'`{s}`' for s in servers) if servers else ''}, "
-            f"exported {d.get('exported_at', 'unknown')}, added {d['added_at']}; positives "
-            + ", ".join(f"{k} {v}" for k, v in d["positives"].items()) + "; never used for evaluation"]
+    return [
+        f"- moderators' decisions: {d['rows_used']} rows used of {d['rows_given']} given "
+        f"({d['dropped_repeats_or_unlabelled']} repeats of other rows or unlabelled dropped), sample weight {d['weight']}, "
+        f"from {len(servers)} server(s){': ' + ', '.join(f'`{s}`' for s in servers) if servers else ''}, "
+        f"exported {d.get('exported_at', 'unknown')}, added {d['added_at']}; positives "
+        + ", ".join(f"{k} {v}" for k, v in d["positives"].items())
+        + "; never used for evaluation"
+    ]
 
 
 def _card_markdown(card: dict) -> str:
-    lines = ["# Text model card (`classifiers/resources/model.skops`)", "",
-             "Multi-label (`sexual`, `racial`) classifier for English and Indonesian chat messages.", "",
-             f"- scikit-learn {card['sklearn_version']}, skops file sha256 `{card['model_sha256']}`",
-             f"- trained {card['trained_at']} in {card['train_seconds']} s; seed {card['seed']}",
-             f"- input cut: first {HEAD_CHARS} + last {TAIL_CHARS} characters",
-             f"- thresholds (per label, FPR budget {card['fpr_budget']:.1%} on held-out benign rows): "
-             + ", ".join(f"`{k}` = {v}" for k, v in card["thresholds"].items()),
-             "- operating points per label (thresholds chosen on held-out LOSO benign rows; `benign FPR` is the "
-             "worst fold's): " + "; ".join(f"{key} `{lab}` = {v['threshold']} (benign FPR {v['benign_fpr_max']:.1%}, "
-                                            f"recall {v['recall']})"
-                                            for key, per in card.get("operating_points", {}).items()
-                                            for lab, v in per.items()),
-             "- per-fold threshold candidates (the largest is shipped): "
-             + "; ".join(f"{k}: {v}" for k, v in card.get("threshold_candidates", {}).items()),
-             f"- hand-written examples: {card['handwritten_examples']} "
-             f"(sample weight {card['params'].get('handwritten_weight', HANDWRITTEN_WEIGHT)})",
-             *_decisions_markdown(card.get("decisions")),
-             "", "## Architecture", "", card["architecture"], "",
-             "## Data", "", "| file | rows | sha256 |", "|---|---|---|"]
+    lines = [
+        "# Text model card (`classifiers/resources/model.skops`)",
+        "",
+        "Multi-label (`sexual`, `racial`) classifier for English and Indonesian chat messages.",
+        "",
+        f"- scikit-learn {card['sklearn_version']}, skops file sha256 `{card['model_sha256']}`",
+        f"- trained {card['trained_at']} in {card['train_seconds']} s; seed {card['seed']}",
+        f"- input cut: first {HEAD_CHARS} + last {TAIL_CHARS} characters",
+        f"- thresholds (per label, FPR budget {card['fpr_budget']:.1%} on held-out benign rows): "
+        + ", ".join(f"`{k}` = {v}" for k, v in card["thresholds"].items()),
+        "- operating points per label (thresholds chosen on held-out LOSO benign rows; `benign FPR` is the "
+        "worst fold's): "
+        + "; ".join(
+            f"{key} `{lab}` = {v['threshold']} (benign FPR {v['benign_fpr_max']:.1%}, recall {v['recall']})"
+            for key, per in card.get("operating_points", {}).items()
+            for lab, v in per.items()
+        ),
+        "- per-fold threshold candidates (the largest is shipped): " + "; ".join(f"{k}: {v}" for k, v in card.get("threshold_candidates", {}).items()),
+        f"- hand-written examples: {card['handwritten_examples']} (sample weight {card['params'].get('handwritten_weight', HANDWRITTEN_WEIGHT)})",
+        *_decisions_markdown(card.get("decisions")),
+        "",
+        "## Architecture",
+        "",
+        card["architecture"],
+        "",
+        "## Data",
+        "",
+        "| file | rows | sha256 |",
+        "|---|---|---|",
+    ]
     for name, info in card["data_files"].items():
         lines.append(f"| {name} | {info['rows']} | `{info['sha256'][:16]}…` |")
     lines += ["", "| source | rows used | sexual 1/0 | racial 1/0 | licence | origin | mapping |", "|---|---|---|---|---|---|---|"]
     for src, info in card["sources"].items():
-        lines.append(f"| {src} | {info['rows']} | {info['sexual']} | {info['racial']} | {info['licence']} | "
-                     f"{info['origin']} | {info['mapping']} |")
-    lines += ["", "## Leave-one-source-out metrics", "",
-              "Each row: trained without the held-out sources (plus hand-written examples), scored on them. "
-              "`recall` and both FPRs at the shipped threshold. `FPR (benign neg)` counts only rows the "
-              "source's annotators marked free of any abuse (davidson unanimous 'neither', ibrohim no hate and no abuse, "
-              "blobchat normal chat; count in brackets); `FPR (all neg)` counts every negative of the fold, "
-              "which for netifier, mlma and edos includes abusive text of other kinds. `oracle` = recall at the "
-              "threshold giving 2% FPR on all of this fold's negatives (not available in production).", "",
-              "| fold | label | lang | pos | neg | ROC-AUC | recall | FPR (all neg) | FPR (benign neg) | oracle recall@2% | how measured |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines.append(f"| {src} | {info['rows']} | {info['sexual']} | {info['racial']} | {info['licence']} | {info['origin']} | {info['mapping']} |")
+    lines += [
+        "",
+        "## Leave-one-source-out metrics",
+        "",
+        "Each row: trained without the held-out sources (plus hand-written examples), scored on them. "
+        "`recall` and both FPRs at the shipped threshold. `FPR (benign neg)` counts only rows the "
+        "source's annotators marked free of any abuse (davidson unanimous 'neither', ibrohim no hate and no abuse, "
+        "blobchat normal chat; count in brackets); `FPR (all neg)` counts every negative of the fold, "
+        "which for netifier, mlma and edos includes abusive text of other kinds. `oracle` = recall at the "
+        "threshold giving 2% FPR on all of this fold's negatives (not available in production).",
+        "",
+        "| fold | label | lang | pos | neg | ROC-AUC | recall | FPR (all neg) | FPR (benign neg) | oracle recall@2% | how measured |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for m in card["loso"]:
-        lines.append(f"| {m['fold']} | {m['label']} | {m['lang']} | {m['positives']} | {m['negatives']} | "
-                     f"{m['roc_auc']} | {m['recall']} | {m['fpr']} | "
-                     f"{'n/a' if m['fpr_benign'] is None else m['fpr_benign']} ({m['benign_negatives']}) | "
-                     f"{m['recall_at_2pct_fpr_oracle']} | {m['how']} |")
+        lines.append(
+            f"| {m['fold']} | {m['label']} | {m['lang']} | {m['positives']} | {m['negatives']} | "
+            f"{m['roc_auc']} | {m['recall']} | {m['fpr']} | "
+            f"{'n/a' if m['fpr_benign'] is None else m['fpr_benign']} ({m['benign_negatives']}) | "
+            f"{m['recall_at_2pct_fpr_oracle']} | {m['how']} |"
+        )
     lines += ["", "### Targets", "", *[f"- {x}" for x in card.get("targets", [])]]
     if card.get("slices"):
-        lines += ["", "### Racial folds by whether the text names a group", "",
-                  "| fold | slice | rows | recall | FPR | ROC-AUC |", "|---|---|---|---|---|---|"]
+        lines += ["", "### Racial folds by whether the text names a group", "", "| fold | slice | rows | recall | FPR | ROC-AUC |", "|---|---|---|---|---|---|"]
         for r in card["slices"]:
-            lines.append(f"| {r['fold']} | {r['slice']} | {r['rows']} | {r['recall']} | {r.get('fpr', '')} | "
-                         f"{r.get('roc_auc', '')} |")
-    lines += ["", "### Does the lexicon help? (ROC-AUC per LOSO fold)", "",
-              "| fold | learned model only | lexicon priors only | shipped (noisy-OR of both) |", "|---|---|---|---|"]
+            lines.append(f"| {r['fold']} | {r['slice']} | {r['rows']} | {r['recall']} | {r.get('fpr', '')} | {r.get('roc_auc', '')} |")
+    lines += [
+        "",
+        "### Does the lexicon help? (ROC-AUC per LOSO fold)",
+        "",
+        "| fold | learned model only | lexicon priors only | shipped (noisy-OR of both) |",
+        "|---|---|---|---|",
+    ]
     for a in card.get("ablation", []):
         lines.append(f"| {a['fold']} | {a['model_only']} | {a['lexicon_only']} | {a['shipped']} |")
     lines += _functional_markdown(card.get("functional"))
@@ -417,29 +541,43 @@ def _functional_markdown(f: dict | None) -> list[str]:
     if not f:
         return []
     sh = f["shipped"]
-    lines = ["", "## Functional suite (`tests/functional/`)", "",
-             f"{sh['cases']} generated cases: {len(sh['auc_per_group'])} Indonesian ethnic and national-origin groups x "
-             "hateful templates (dehumanisation, threat, exclusion, inferiority, stereotype) and non-hateful ones "
-             "(neutral, positive, pride, counter-speech, negation, news), in Indonesian and English, plain and with "
-             "the group name masked. No template is in the training data, so every figure is leave-all-templates-out. "
-             "Racial ROC-AUC, hateful vs non-hateful about the same groups:", "",
-             "| model | ID | EN | ID masked | EN masked | weakest group |", "|---|---|---|---|---|---|"]
+    lines = [
+        "",
+        "## Functional suite (`tests/functional/`)",
+        "",
+        f"{sh['cases']} generated cases: {len(sh['auc_per_group'])} Indonesian ethnic and national-origin groups x "
+        "hateful templates (dehumanisation, threat, exclusion, inferiority, stereotype) and non-hateful ones "
+        "(neutral, positive, pride, counter-speech, negation, news), in Indonesian and English, plain and with "
+        "the group name masked. No template is in the training data, so every figure is leave-all-templates-out. "
+        "Racial ROC-AUC, hateful vs non-hateful about the same groups:",
+        "",
+        "| model | ID | EN | ID masked | EN masked | weakest group |",
+        "|---|---|---|---|---|---|",
+    ]
     weakest = min(sh["auc_per_group"].items(), key=lambda kv: kv[1])
-    lines.append(f"| shipped | {sh['auc_id']} | {sh['auc_en']} | {sh['auc_id_obfuscated']} | {sh['auc_en_obfuscated']} | "
-                 f"{weakest[0]} {weakest[1]} |")
+    lines.append(f"| shipped | {sh['auc_id']} | {sh['auc_en']} | {sh['auc_id_obfuscated']} | {sh['auc_en_obfuscated']} | {weakest[0]} {weakest[1]} |")
     for r in f.get("logo", []):
-        lines.append(f"| trained without hand-written rows naming `{r['group']}` ({r['removed_rows']} rows), "
-                     f"scored on that group only | {r['auc_id']} | {r['auc_en']} | {r['auc_obfuscated']} (both) | | |")
+        lines.append(
+            f"| trained without hand-written rows naming `{r['group']}` ({r['removed_rows']} rows), "
+            f"scored on that group only | {r['auc_id']} | {r['auc_en']} | {r['auc_obfuscated']} (both) | | |"
+        )
     if f.get("logo"):
-        lines += ["", "Leave-one-group-out removes only the hand-written rows (and their group-swapped copies) that "
-                  "name the group; the lexicon keeps its group names (shipped knowledge), and the dev sources still "
-                  "mention some groups (Chinese-Indonesians often, Papuans sometimes), so those rows are not strictly "
-                  "unseen. `tests/functional/logo.py` reproduces them."]
+        lines += [
+            "",
+            "Leave-one-group-out removes only the hand-written rows (and their group-swapped copies) that "
+            "name the group; the lexicon keeps its group names (shipped knowledge), and the dev sources still "
+            "mention some groups (Chinese-Indonesians often, Papuans sometimes), so those rows are not strictly "
+            "unseen. `tests/functional/logo.py` reproduces them.",
+        ]
         if f.get("logo_note"):
             lines += ["", f["logo_note"]]
-    lines += ["", "Share flagged per kind at each racial threshold (" +
-              ", ".join(f"{k} {v}" for k, v in sh["thresholds"].items()) + "):", "",
-              "| kind | " + " | ".join(sh["thresholds"]) + " |", "|---|" + "---|" * len(sh["thresholds"])]
+    lines += [
+        "",
+        "Share flagged per kind at each racial threshold (" + ", ".join(f"{k} {v}" for k, v in sh["thresholds"].items()) + "):",
+        "",
+        "| kind | " + " | ".join(sh["thresholds"]) + " |",
+        "|---|" + "---|" * len(sh["thresholds"]),
+    ]
     for kind, shares in sorted(sh["flagged_share_by_kind"].items()):
         lines.append(f"| {kind} | " + " | ".join(str(shares[k]) for k in sh["thresholds"]) + " |")
     return lines
@@ -460,16 +598,24 @@ def _source_table(ds: Dataset) -> dict[str, dict]:
         m = ds.sources == src
         Y = ds.Y[m]
         info: dict[str, object] = dict(SOURCES.get(src, {"licence": "unknown", "origin": "unknown", "mapping": "as given"}))
-        info.update(rows=int(m.sum()),
-                    sexual=f"{int((Y[:, 0] == 1).sum())}/{int((Y[:, 0] == 0).sum())}",
-                    racial=f"{int((Y[:, 1] == 1).sum())}/{int((Y[:, 1] == 0).sum())}")
+        info.update(
+            rows=int(m.sum()),
+            sexual=f"{int((Y[:, 0] == 1).sum())}/{int((Y[:, 0] == 0).sum())}",
+            racial=f"{int((Y[:, 1] == 1).sum())}/{int((Y[:, 1] == 0).sum())}",
+        )
         out[src] = info
     return out
 
 
-def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: bool = True,
-          params: dict | None = None, run_loso: bool = True, decisions: Dataset | None = None,
-          decisions_info: dict | None = None) -> dict:
+def train(
+    data_dir: str | Path,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+    params: dict | None = None,
+    run_loso: bool = True,
+    decisions: Dataset | None = None,
+    decisions_info: dict | None = None,
+) -> dict:
     """Train on `data_dir` (+ hand-written examples, + `decisions` rows), write model.skops + model cards; returns the card.
 
     Decision rows are deduplicated by content against everything else, weighted by `decisions_weight`, trained
@@ -491,13 +637,17 @@ def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: boo
         before = len(ds)
         ds, repeats = merge_decisions(ds, decisions)
         used = ds.subset(ds.sources == DECISIONS_SOURCE)
-        decisions_card = {**(decisions_info or {}), "rows_given": int(len(decisions)), "rows_used": int(len(ds) - before),
-                          "dropped_repeats_or_unlabelled": repeats,
-                          "weight": (params or {}).get("decisions_weight", DECISIONS_WEIGHT),
-                          "positives": {lab: int((used.Y[:, j] == 1).sum()) for j, lab in enumerate(TEXT_LABELS)},
-                          "negatives": {lab: int((used.Y[:, j] == 0).sum()) for j, lab in enumerate(TEXT_LABELS)},
-                          "added_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                          "evaluated_on": "never (no fold tests on them; trained on in every fold)"}
+        decisions_card = {
+            **(decisions_info or {}),
+            "rows_given": int(len(decisions)),
+            "rows_used": int(len(ds) - before),
+            "dropped_repeats_or_unlabelled": repeats,
+            "weight": (params or {}).get("decisions_weight", DECISIONS_WEIGHT),
+            "positives": {lab: int((used.Y[:, j] == 1).sum()) for j, lab in enumerate(TEXT_LABELS)},
+            "negatives": {lab: int((used.Y[:, j] == 0).sum()) for j, lab in enumerate(TEXT_LABELS)},
+            "added_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "evaluated_on": "never (no fold tests on them; trained on in every fold)",
+        }
     log.info("loaded %d rows (%d hand-written)", len(ds), len(hw))
 
     steps = (len(FOLDS) if run_loso else 0) + 2
@@ -513,18 +663,25 @@ def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: boo
     threshold_candidates: dict[str, dict[str, float]] = {}
     operating: dict[str, dict] = {}
     if run_loso and len(set(ds.sources) - {HANDWRITTEN_SOURCE}) > 1:
+
         def tick(name: str) -> None:
             bar.set_postfix_str(f"LOSO {name}")
             bar.update(1)
+
         results = loso(ds, norm_texts, params, progress=tick)
         if results:
             thresholds = choose_thresholds(results, why=threshold_candidates)
             for key, budget in (("review", REVIEW_FPR_BUDGET), ("action", ACTION_FPR_BUDGET)):
                 th = choose_thresholds(results, budget=budget)
-                operating[key] = {lab: {"threshold": th[lab], "fpr_budget": budget,
-                                        "benign_fpr_max": benign_fpr_at(results, j, th[lab]),
-                                        "recall": recall_at(results, j, th[lab])}
-                                  for j, lab in enumerate(TEXT_LABELS)}
+                operating[key] = {
+                    lab: {
+                        "threshold": th[lab],
+                        "fpr_budget": budget,
+                        "benign_fpr_max": benign_fpr_at(results, j, th[lab]),
+                        "recall": recall_at(results, j, th[lab]),
+                    }
+                    for j, lab in enumerate(TEXT_LABELS)
+                }
             loso_rows = metrics(results, thresholds)
             ablation_rows = ablation(results)
             slice_rows = slices(results, thresholds, ds.texts)
@@ -553,20 +710,20 @@ def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: boo
         "threshold_candidates": threshold_candidates,
         "operating_points": operating,
         "params": params or {},
-        "architecture": ("Pipeline: TextNormalizer (classifiers/normalize.py) -> FeatureUnion[char_wb 2-5 tf-idf, "
-                         "word 1-2 tf-idf, lexicon rule counts (classifiers/resources/lexicons)] -> MaskedMultiLabel: per label "
-                         "LogisticRegression(class_weight=balanced) with sigmoid calibration (3-fold), trained "
-                         "only on rows where that label is known; its probability is combined by noisy-OR with "
-                         "hand-set per-rule lexicon priors (classifiers/resources/lexicons/*.toml `prior`)."),
+        "architecture": (
+            "Pipeline: TextNormalizer (classifiers/normalize.py) -> FeatureUnion[char_wb 2-5 tf-idf, "
+            "word 1-2 tf-idf, lexicon rule counts (classifiers/resources/lexicons)] -> MaskedMultiLabel: per label "
+            "LogisticRegression(class_weight=balanced) with sigmoid calibration (3-fold), trained "
+            "only on rows where that label is known; its probability is combined by noisy-OR with "
+            "hand-set per-rule lexicon priors (classifiers/resources/lexicons/*.toml `prior`)."
+        ),
         "input_limit": {"head_chars": HEAD_CHARS, "tail_chars": TAIL_CHARS},
         "handwritten_examples": int(len(hw_written)),
         "group_swap_rows": int(len(hw) - len(hw_written)),
-        "handwritten_racial_group_shares": {lang: dict(list(group_shares(hw, lang).items())[:5])
-                                            for lang in ("id", "en")},
+        "handwritten_racial_group_shares": {lang: dict(list(group_shares(hw, lang).items())[:5]) for lang in ("id", "en")},
         "rows": int(len(ds)),
         "decisions": decisions_card,
-        "data_files": {**{k: v for k, v in dev.files.items()},
-                       **{f"handwritten/{k}": v for k, v in hw.files.items()}},
+        "data_files": {**{k: v for k, v in dev.files.items()}, **{f"handwritten/{k}": v for k, v in hw.files.items()}},
         "sources": _source_table(ds),
         "loso": loso_rows,
         "ablation": ablation_rows,
@@ -576,8 +733,7 @@ def train(data_dir: str | Path, out_dir: str | Path | None = None, progress: boo
             "Each label x language has its gold positives in one dev source, so each LOSO fold trains that "
             "label/language only on hand-written examples, the lexicon, the other language and (racial "
             "only) the silver positives of the other source of that language.",
-            "English racial is measured against other hate (mlma), the hardest negatives; Indonesian racial "
-            "negatives include religious and other hate.",
+            "English racial is measured against other hate (mlma), the hardest negatives; Indonesian racial negatives include religious and other hate.",
             "Thresholds come from held-out (LOSO) scores; the shipped model is trained on all sources, so its "
             "scores on seen sources are more confident than on new ones.",
             "Quality targets (ROC-AUC >= 0.90 and recall >= 0.75 at <= 2% FPR per label x language, LOSO): see "

@@ -1,4 +1,5 @@
 """Shared fixtures: a real temporary SQLite store, a message factory, stand-in detectors and adapters."""
+
 from __future__ import annotations
 
 import hashlib
@@ -22,8 +23,9 @@ os.environ.setdefault("no_proxy", "127.0.0.1,localhost")
 REPO = Path(__file__).resolve().parents[1]
 DEV_DATA = REPO.parent / "shared" / "data" / "dev"
 needs_dev_data = pytest.mark.skipif(not DEV_DATA.exists(), reason="needs ../shared/data/dev (dev datasets are not in the repo)")
-needs_model = pytest.mark.skipif(not (REPO / "classifiers" / "resources" / "model.skops").exists(),
-                                 reason="classifiers/resources/model.skops not built (triagebot train --data DIR)")
+needs_model = pytest.mark.skipif(
+    not (REPO / "classifiers" / "resources" / "model.skops").exists(), reason="classifiers/resources/model.skops not built (triagebot train --data DIR)"
+)
 
 
 class KeywordDetector:
@@ -40,8 +42,7 @@ class KeywordDetector:
 
     def classify(self, text: str) -> list[Verdict]:
         low = text.lower()
-        return [Verdict(label=label, score=score, reason=f'keyword "{word}"', detector=self.name)
-                for word, (label, score) in self.words.items() if word in low]
+        return [Verdict(label=label, score=score, reason=f'keyword "{word}"', detector=self.name) for word, (label, score) in self.words.items() if word in low]
 
 
 class StandInImageScanner:
@@ -137,10 +138,19 @@ def store(db_path: Path):
 _ids = itertools.count(1)
 
 
-def make_message(text: str = "hello", *, server_id: str = "s1", platform: str = "discord", author: str = "a1",
-                 channel: str = "c1", targets: tuple[str, ...] = (), **kw) -> Message:
-    return Message(platform=platform, server_id=server_id, channel_id=channel, message_id=kw.pop("message_id", f"m{next(_ids)}"),
-                   author_id=author, text=text, targets=targets, **kw)
+def make_message(
+    text: str = "hello", *, server_id: str = "s1", platform: str = "discord", author: str = "a1", channel: str = "c1", targets: tuple[str, ...] = (), **kw
+) -> Message:
+    return Message(
+        platform=platform,
+        server_id=server_id,
+        channel_id=channel,
+        message_id=kw.pop("message_id", f"m{next(_ids)}"),
+        author_id=author,
+        text=text,
+        targets=targets,
+        **kw,
+    )
 
 
 def record_lewd_flag(store: Store, text: str = "lewd", server_id: str = "s1", **kw):

@@ -13,6 +13,7 @@ per channel (5 per 5 s), answered with a 429 as Discord sends it (`retry_after` 
 so discord.py waits pre-emptively as it does against the real API. `channel_status()` makes one
 channel answer 403/404, `outage()` answers 5xx for a while.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -44,8 +45,16 @@ ROLE_PERMS = {
     GUILD: EVERYONE_PERMS,
     ROLE_MOD: P(manage_messages=True, moderate_members=True, ban_members=True),
     ROLE_ADMIN: P(administrator=True),
-    ROLE_BOT: P(view_channel=True, send_messages=True, embed_links=True, attach_files=True, read_message_history=True,
-                manage_messages=True, moderate_members=True, ban_members=True),
+    ROLE_BOT: P(
+        view_channel=True,
+        send_messages=True,
+        embed_links=True,
+        attach_files=True,
+        read_message_history=True,
+        manage_messages=True,
+        moderate_members=True,
+        ban_members=True,
+    ),
     ROLE_SENIOR: P(),
     ROLE_HIGH: P(),
 }
@@ -74,14 +83,22 @@ def _known(uid: int) -> tuple[str, bool, list[int]]:
 
 def user(uid: int) -> dict:
     name, is_bot, _ = _known(uid)
-    return {"id": str(uid), "username": name, "global_name": name, "discriminator": "0", "avatar": None,
-            "bot": is_bot, "public_flags": 0, "flags": 0}
+    return {"id": str(uid), "username": name, "global_name": name, "discriminator": "0", "avatar": None, "bot": is_bot, "public_flags": 0, "flags": 0}
 
 
 def member(uid: int, with_user: bool = True) -> dict:
-    d = {"roles": [str(r) for r in _known(uid)[2]], "joined_at": "2025-01-01T00:00:00+00:00", "deaf": False, "mute": False,
-         "flags": 0, "nick": None, "avatar": None, "pending": False, "premium_since": None,
-         "communication_disabled_until": None}
+    d = {
+        "roles": [str(r) for r in _known(uid)[2]],
+        "joined_at": "2025-01-01T00:00:00+00:00",
+        "deaf": False,
+        "mute": False,
+        "flags": 0,
+        "nick": None,
+        "avatar": None,
+        "pending": False,
+        "premium_since": None,
+        "communication_disabled_until": None,
+    }
     if with_user:
         d["user"] = user(uid)
     return d
@@ -96,9 +113,20 @@ def permissions_of(uid: int) -> discord.Permissions:
 
 
 def channel(cid: int, name: str) -> dict:
-    return {"id": str(cid), "type": 0, "name": name, "position": cid % 10, "guild_id": str(CHANNEL_GUILD[cid]),
-            "permission_overwrites": [], "nsfw": False, "parent_id": None, "topic": None, "last_message_id": None,
-            "rate_limit_per_user": 0, "flags": 0}
+    return {
+        "id": str(cid),
+        "type": 0,
+        "name": name,
+        "position": cid % 10,
+        "guild_id": str(CHANNEL_GUILD[cid]),
+        "permission_overwrites": [],
+        "nsfw": False,
+        "parent_id": None,
+        "topic": None,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+        "flags": 0,
+    }
 
 
 CHANNELS = {GENERAL: "general", MODQ: "mod-queue", OTHER: "random", GENERAL2: "lobby", MODQ2: "mods"}
@@ -107,29 +135,87 @@ CHANNEL_GUILD = {GENERAL: GUILD, MODQ: GUILD, OTHER: GUILD, GENERAL2: GUILD2, MO
 
 def roles(gid: int = GUILD) -> list[dict]:
     if gid != GUILD:  # the second server: just @everyone (the fake does not check the bot's rights)
-        return [{"id": str(gid), "name": "@everyone", "permissions": str(EVERYONE_PERMS.value), "position": 0,
-                 "color": 0, "colors": {"primary_color": 0}, "hoist": False, "managed": False, "mentionable": False,
-                 "flags": 0, "icon": None, "unicode_emoji": None}]
-    return [{"id": str(rid), "name": "@everyone" if rid == GUILD else f"role{rid}", "permissions": str(p.value),
-              "position": ROLE_POSITIONS[rid], "color": 0, "colors": {"primary_color": 0}, "hoist": False,
-              "managed": False, "mentionable": False, "flags": 0, "icon": None, "unicode_emoji": None}
-             for rid, p in ROLE_PERMS.items()]
+        return [
+            {
+                "id": str(gid),
+                "name": "@everyone",
+                "permissions": str(EVERYONE_PERMS.value),
+                "position": 0,
+                "color": 0,
+                "colors": {"primary_color": 0},
+                "hoist": False,
+                "managed": False,
+                "mentionable": False,
+                "flags": 0,
+                "icon": None,
+                "unicode_emoji": None,
+            }
+        ]
+    return [
+        {
+            "id": str(rid),
+            "name": "@everyone" if rid == GUILD else f"role{rid}",
+            "permissions": str(p.value),
+            "position": ROLE_POSITIONS[rid],
+            "color": 0,
+            "colors": {"primary_color": 0},
+            "hoist": False,
+            "managed": False,
+            "mentionable": False,
+            "flags": 0,
+            "icon": None,
+            "unicode_emoji": None,
+        }
+        for rid, p in ROLE_PERMS.items()
+    ]
 
 
 def guild(gid: int = GUILD) -> dict:
     members = [member(uid) for uid in USERS] if gid == GUILD else [{**member(APP_ID), "roles": []}, member(MALLORY)]
-    return {"id": str(gid), "name": "Creator community" if gid == GUILD else "Second server", "icon": None, "splash": None, "discovery_splash": None,
-            "owner_id": str(CAROL), "afk_channel_id": None, "afk_timeout": 300, "verification_level": 0,
-            "default_message_notifications": 0, "explicit_content_filter": 0, "roles": roles(gid), "emojis": [],
-            "stickers": [], "features": [], "mfa_level": 0, "application_id": None, "system_channel_id": None,
-            "system_channel_flags": 0, "rules_channel_id": None, "max_members": 1000, "vanity_url_code": None,
-            "description": None, "banner": None, "premium_tier": 0, "premium_subscription_count": 0,
-            "preferred_locale": "en-US", "public_updates_channel_id": None, "nsfw_level": 0,
-            "premium_progress_bar_enabled": False, "unavailable": False, "large": False, "joined_at": now_iso(),
-            "member_count": len(members), "members": members,
-            "channels": [channel(c, n) for c, n in CHANNELS.items() if CHANNEL_GUILD[c] == gid],
-            "threads": [], "presences": [], "voice_states": [], "stage_instances": [], "guild_scheduled_events": [],
-            "soundboard_sounds": []}
+    return {
+        "id": str(gid),
+        "name": "Creator community" if gid == GUILD else "Second server",
+        "icon": None,
+        "splash": None,
+        "discovery_splash": None,
+        "owner_id": str(CAROL),
+        "afk_channel_id": None,
+        "afk_timeout": 300,
+        "verification_level": 0,
+        "default_message_notifications": 0,
+        "explicit_content_filter": 0,
+        "roles": roles(gid),
+        "emojis": [],
+        "stickers": [],
+        "features": [],
+        "mfa_level": 0,
+        "application_id": None,
+        "system_channel_id": None,
+        "system_channel_flags": 0,
+        "rules_channel_id": None,
+        "max_members": 1000,
+        "vanity_url_code": None,
+        "description": None,
+        "banner": None,
+        "premium_tier": 0,
+        "premium_subscription_count": 0,
+        "preferred_locale": "en-US",
+        "public_updates_channel_id": None,
+        "nsfw_level": 0,
+        "premium_progress_bar_enabled": False,
+        "unavailable": False,
+        "large": False,
+        "joined_at": now_iso(),
+        "member_count": len(members),
+        "members": members,
+        "channels": [channel(c, n) for c, n in CHANNELS.items() if CHANNEL_GUILD[c] == gid],
+        "threads": [],
+        "presences": [],
+        "voice_states": [],
+        "stage_instances": [],
+        "guild_scheduled_events": [],
+        "soundboard_sounds": [],
+    }
 
 
 @dataclass
@@ -256,9 +342,17 @@ class FakeDiscord:
             elif op == 2 and self.identify_close_code is not None:
                 await ws.close(code=self.identify_close_code)
             elif op == 2:
-                ready = {"v": 10, "user": user(APP_ID), "guilds": [{"id": str(g), "unavailable": True} for g in self.guild_ids],
-                         "session_id": "fake-session", "resume_gateway_url": self.gateway, "shard": [0, 1],
-                         "application": {"id": str(APP_ID), "flags": 0}, "private_channels": [], "relationships": []}
+                ready = {
+                    "v": 10,
+                    "user": user(APP_ID),
+                    "guilds": [{"id": str(g), "unavailable": True} for g in self.guild_ids],
+                    "session_id": "fake-session",
+                    "resume_gateway_url": self.gateway,
+                    "shard": [0, 1],
+                    "application": {"id": str(APP_ID), "flags": 0},
+                    "private_channels": [],
+                    "relationships": [],
+                }
                 await self._send(ws, "READY", ready)
                 for g in self.guild_ids:
                     await self._send(ws, "GUILD_CREATE", guild(g))
@@ -281,8 +375,18 @@ class FakeDiscord:
             aid = self.new_id()
             self.attachments[aid] = data
             url = f"http://127.0.0.1:{self.port}/attachments/{aid}/{filename}"
-            atts.append({"id": str(aid), "filename": filename, "size": len(data), "url": url, "proxy_url": url,
-                         "content_type": ctype or None, "width": 64, "height": 48})
+            atts.append(
+                {
+                    "id": str(aid),
+                    "filename": filename,
+                    "size": len(data),
+                    "url": url,
+                    "proxy_url": url,
+                    "content_type": ctype or None,
+                    "width": 64,
+                    "height": 48,
+                }
+            )
         return atts
 
     def serve(self, filename: str, data: bytes) -> str:
@@ -299,30 +403,65 @@ class FakeDiscord:
         if kind == "image":
             return {"type": "image", "url": origin, "thumbnail": media}
         if kind == "gifv":
-            return {"type": "gifv", "url": origin, "video": media,
-                    "thumbnail": {**media, "proxy_url": self.serve("still.png", b"SAFE thumbnail")}}
+            return {"type": "gifv", "url": origin, "video": media, "thumbnail": {**media, "proxy_url": self.serve("still.png", b"SAFE thumbnail")}}
         return {"type": "article", "url": origin, "title": "an article", "image": media}
 
-    def message_payload(self, author: int, content: str, channel_id: int = GENERAL, mentions: tuple[int, ...] = (),
-                        reply_to: int | None = None, attachments: tuple[tuple[str, str, bytes], ...] = (),
-                        embeds: tuple[dict, ...] = (), forwarded: dict | None = None, stickers: tuple[dict, ...] = ()) -> dict:
+    def message_payload(
+        self,
+        author: int,
+        content: str,
+        channel_id: int = GENERAL,
+        mentions: tuple[int, ...] = (),
+        reply_to: int | None = None,
+        attachments: tuple[tuple[str, str, bytes], ...] = (),
+        embeds: tuple[dict, ...] = (),
+        forwarded: dict | None = None,
+        stickers: tuple[dict, ...] = (),
+    ) -> dict:
         """`forwarded`: {"content", "attachments": ((name, type, bytes), ...), "embeds": (...)} of a
         forwarded message, sent as Discord does (a message reference of type 1 plus a snapshot)."""
         mid = self.new_id()
         atts = self._attachment_dicts(attachments)
-        payload = {"id": str(mid), "channel_id": str(channel_id), "guild_id": str(CHANNEL_GUILD[channel_id]), "author": user(author),
-                   "member": member(author, with_user=False), "content": content, "timestamp": now_iso(),
-                   "edited_timestamp": None, "tts": False, "mention_everyone": False,
-                   "mentions": [{**user(u), "member": member(u, with_user=False)} for u in mentions],
-                   "mention_roles": [], "attachments": atts, "embeds": list(embeds), "pinned": False, "type": 0, "flags": 0,
-                   "components": [], "sticker_items": list(stickers)}
+        payload = {
+            "id": str(mid),
+            "channel_id": str(channel_id),
+            "guild_id": str(CHANNEL_GUILD[channel_id]),
+            "author": user(author),
+            "member": member(author, with_user=False),
+            "content": content,
+            "timestamp": now_iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [{**user(u), "member": member(u, with_user=False)} for u in mentions],
+            "mention_roles": [],
+            "attachments": atts,
+            "embeds": list(embeds),
+            "pinned": False,
+            "type": 0,
+            "flags": 0,
+            "components": [],
+            "sticker_items": list(stickers),
+        }
         if forwarded is not None:
             payload["flags"] = 1 << 14  # HAS_SNAPSHOT
             payload["message_reference"] = {"type": 1, "message_id": str(self.new_id()), "channel_id": str(OTHER), "guild_id": str(GUILD)}
-            payload["message_snapshots"] = [{"message": {
-                "type": 0, "content": forwarded.get("content", ""), "embeds": list(forwarded.get("embeds", ())),
-                "attachments": self._attachment_dicts(tuple(forwarded.get("attachments", ()))), "timestamp": now_iso(),
-                "edited_timestamp": None, "flags": 0, "mentions": [], "mention_roles": [], "components": []}}]
+            payload["message_snapshots"] = [
+                {
+                    "message": {
+                        "type": 0,
+                        "content": forwarded.get("content", ""),
+                        "embeds": list(forwarded.get("embeds", ())),
+                        "attachments": self._attachment_dicts(tuple(forwarded.get("attachments", ()))),
+                        "timestamp": now_iso(),
+                        "edited_timestamp": None,
+                        "flags": 0,
+                        "mentions": [],
+                        "mention_roles": [],
+                        "components": [],
+                    }
+                }
+            ]
         if reply_to is not None:
             payload["type"] = 19
             payload["message_reference"] = {"message_id": str(reply_to), "channel_id": str(channel_id), "guild_id": str(GUILD)}
@@ -335,8 +474,17 @@ class FakeDiscord:
         aid = self.new_id()
         self.attachments[aid] = data
         url = f"http://127.0.0.1:{self.port}/attachments/{aid}/{filename}"
-        return {"id": str(aid), "filename": filename, "size": len(data), "url": url, "proxy_url": url,
-                "content_type": content_type, "width": 64, "height": 48, "ephemeral": True}
+        return {
+            "id": str(aid),
+            "filename": filename,
+            "size": len(data),
+            "url": url,
+            "proxy_url": url,
+            "content_type": content_type,
+            "width": 64,
+            "height": 48,
+            "ephemeral": True,
+        }
 
     async def send_message(self, author: int, content: str, **kw: Any) -> dict:
         payload = self.message_payload(author, content, **kw)
@@ -350,36 +498,50 @@ class FakeDiscord:
         await self.dispatch("MESSAGE_UPDATE", updated)
         return updated
 
-    async def interact(self, kind: int, data: dict, who: int, channel_id: int = GENERAL, message: dict | None = None,
-                       locale: str = "en-US") -> dict:
+    async def interact(self, kind: int, data: dict, who: int, channel_id: int = GENERAL, message: dict | None = None, locale: str = "en-US") -> dict:
         """Dispatch INTERACTION_CREATE (2 command, 3 component, 5 modal submit); returns the payload.
 
         In a DM channel (one the bot opened with `who`) it is what Discord sends there: no guild, no member,
         the `user` object instead, and context 1 (the bot's DM)."""
         iid = self.new_id()
         dm = channel_id in self.dm_channels.values()
-        payload = {"id": str(iid), "application_id": str(APP_ID), "type": kind, "data": data, "guild_id": str(GUILD),
-                   "channel_id": str(channel_id), "channel": None if dm else channel(channel_id, CHANNELS[channel_id]),
-                   "member": {**member(who), "permissions": str(permissions_of(who).value)},
-                   "token": f"tok{iid}", "version": 1, "app_permissions": str(permissions_of(APP_ID).value),
-                   "locale": locale, "guild_locale": "en-US", "entitlements": [],
-                   "authorizing_integration_owners": {"0": str(GUILD)}, "context": 0,
-                   "attachment_size_limit": 25 * 1024 * 1024}
+        payload = {
+            "id": str(iid),
+            "application_id": str(APP_ID),
+            "type": kind,
+            "data": data,
+            "guild_id": str(GUILD),
+            "channel_id": str(channel_id),
+            "channel": None if dm else channel(channel_id, CHANNELS[channel_id]),
+            "member": {**member(who), "permissions": str(permissions_of(who).value)},
+            "token": f"tok{iid}",
+            "version": 1,
+            "app_permissions": str(permissions_of(APP_ID).value),
+            "locale": locale,
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(GUILD)},
+            "context": 0,
+            "attachment_size_limit": 25 * 1024 * 1024,
+        }
         if dm:
             for key in ("guild_id", "member", "guild_locale"):
                 del payload[key]
-            payload.update(user=user(who), context=1, authorizing_integration_owners={"0": str(GUILD)},
-                           channel={"id": str(channel_id), "type": 1, "last_message_id": None, "flags": 0,
-                                    "recipients": [user(who)]},
-                           app_permissions=str(discord.Permissions(send_messages=True, embed_links=True,
-                                                                   attach_files=True, read_message_history=True).value))
+            payload.update(
+                user=user(who),
+                context=1,
+                authorizing_integration_owners={"0": str(GUILD)},
+                channel={"id": str(channel_id), "type": 1, "last_message_id": None, "flags": 0, "recipients": [user(who)]},
+                app_permissions=str(discord.Permissions(send_messages=True, embed_links=True, attach_files=True, read_message_history=True).value),
+            )
         if message is not None:
             payload["message"] = message
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload
 
-    async def slash(self, who: int, name: str, sub: str | None = None, options: dict[str, Any] | None = None,
-                    resolved: dict | None = None, locale: str = "en-US") -> dict:
+    async def slash(
+        self, who: int, name: str, sub: str | None = None, options: dict[str, Any] | None = None, resolved: dict | None = None, locale: str = "en-US"
+    ) -> dict:
         opts = [_option(k, v) for k, v in (options or {}).items()]
         if sub is not None:
             opts = [{"name": sub, "type": 1, "options": opts}]
@@ -389,20 +551,23 @@ class FakeDiscord:
         return await self.interact(2, data, who, locale=locale)
 
     async def context_menu(self, who: int, message_id: int, locale: str = "en-US") -> dict:
-        data = {"id": str(self.new_id()), "name": "Report message", "type": 3, "target_id": str(message_id),
-                "resolved": {"messages": {str(message_id): self.messages[message_id]}}}
+        data = {
+            "id": str(self.new_id()),
+            "name": "Report message",
+            "type": 3,
+            "target_id": str(message_id),
+            "resolved": {"messages": {str(message_id): self.messages[message_id]}},
+        }
         return await self.interact(2, data, who, locale=locale)
 
-    async def click(self, who: int, message_id: int, custom_id: str, values: list[str] | None = None,
-                    locale: str = "en-US") -> dict:
+    async def click(self, who: int, message_id: int, custom_id: str, values: list[str] | None = None, locale: str = "en-US") -> dict:
         msg = self.messages[message_id]
         data: dict[str, Any] = {"custom_id": custom_id, "component_type": 3 if values is not None else 2}
         if values is not None:
             data["values"] = values
         return await self.interact(3, data, who, channel_id=int(msg["channel_id"]), message=msg, locale=locale)
 
-    async def submit_modal(self, who: int, modal: dict, values: dict[str, str] | str, locale: str = "en-US",
-                           channel_id: int = GENERAL) -> dict:
+    async def submit_modal(self, who: int, modal: dict, values: dict[str, str] | str, locale: str = "en-US", channel_id: int = GENERAL) -> dict:
         """Submit a modal the bot opened (`modal` = the callback's data); a str fills every text input.
         `channel_id` is where it was opened (a DM channel for a modal opened from a DM)."""
         rows = []
@@ -410,8 +575,7 @@ class FakeDiscord:
             if comp.get("type") == 4:
                 value = values if isinstance(values, str) else values.get(comp["custom_id"], "")
                 rows.append({"type": 1, "components": [{"type": 4, "custom_id": comp["custom_id"], "value": value}]})
-        return await self.interact(5, {"custom_id": modal["custom_id"], "components": rows}, who, channel_id=channel_id,
-                                   locale=locale)
+        return await self.interact(5, {"custom_id": modal["custom_id"], "components": rows}, who, channel_id=channel_id, locale=locale)
 
     # ---- waiting on what the bot did -------------------------------------------------
     async def wait_call(self, method: str, path_regex: str, start: int = 0, timeout: float = 5.0) -> Call:
@@ -459,8 +623,7 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]
         body, files = await _read_body(request)
-        call = Call(request.method, path, dict(request.query), body, files,
-                    {k: v for k, v in request.headers.items() if k.lower().startswith("x-audit")})
+        call = Call(request.method, path, dict(request.query), body, files, {k: v for k, v in request.headers.items() if k.lower().startswith("x-audit")})
         self.calls.append(call)
         if self.accepted_token is not None and request.headers.get("Authorization") != f"Bot {self.accepted_token}":
             call.status = 401
@@ -488,11 +651,15 @@ class FakeDiscord:
                 call.status = 429
                 self.rate_limited.append(call)
                 retry = float(limit_headers["X-RateLimit-Reset-After"])
-                headers = {**limit_headers, "X-RateLimit-Remaining": "0", "Retry-After": str(max(1, round(retry))),
-                           "X-RateLimit-Scope": "user", "Via": "1.1 google"}
+                headers = {
+                    **limit_headers,
+                    "X-RateLimit-Remaining": "0",
+                    "Retry-After": str(max(1, round(retry))),
+                    "X-RateLimit-Scope": "user",
+                    "Via": "1.1 google",
+                }
                 body429 = {"message": "You are being rate limited.", "retry_after": retry, "global": False}
-                return web.Response(status=429, body=json.dumps(body429).encode(),
-                                    headers={"Content-Type": "application/json", **headers})
+                return web.Response(status=429, body=json.dumps(body429).encode(), headers={"Content-Type": "application/json", **headers})
         try:
             result = self._route(request.method, path, body, dict(request.query))
         except KeyError:
@@ -522,17 +689,34 @@ class FakeDiscord:
         if used <= count:
             self._windows[cid] = (start, used)
         reset_after = max(0.001, start + per - now)
-        return {"X-RateLimit-Limit": str(count), "X-RateLimit-Remaining": str(count - used if used <= count else -1),
-                "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}", "X-RateLimit-Reset-After": f"{reset_after:.3f}",
-                "X-RateLimit-Bucket": "fake-channel-messages"}
+        return {
+            "X-RateLimit-Limit": str(count),
+            "X-RateLimit-Remaining": str(count - used if used <= count else -1),
+            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": "fake-channel-messages",
+        }
 
     def _bot_message(self, channel_id: int, body: dict | None, mid: int | None = None) -> dict:
         body = body or {}
-        msg = {"id": str(mid or self.new_id()), "channel_id": str(channel_id), "author": user(APP_ID),
-               "content": body.get("content") or "", "timestamp": now_iso(), "edited_timestamp": None, "tts": False,
-               "mention_everyone": False, "mentions": [], "mention_roles": [], "attachments": [],
-               "embeds": body.get("embeds") or [], "components": body.get("components") or [], "pinned": False,
-               "type": 0, "flags": body.get("flags") or 0}
+        msg = {
+            "id": str(mid or self.new_id()),
+            "channel_id": str(channel_id),
+            "author": user(APP_ID),
+            "content": body.get("content") or "",
+            "timestamp": now_iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": body.get("embeds") or [],
+            "components": body.get("components") or [],
+            "pinned": False,
+            "type": 0,
+            "flags": body.get("flags") or 0,
+        }
         return msg
 
     def _route(self, method: str, path: str, body: Any, query: dict[str, str]) -> Any:
@@ -540,9 +724,20 @@ class FakeDiscord:
         if (method, path) == ("GET", "/users/@me"):
             return user(APP_ID)
         if (method, path) == ("GET", "/oauth2/applications/@me"):
-            return {"id": str(APP_ID), "name": "triagebot", "description": "", "icon": None, "bot_public": False,
-                    "bot_require_code_grant": False, "owner": user(CAROL), "verify_key": "00", "flags": 0,
-                    "summary": "", "team": None, "interactions_endpoint_url": None}
+            return {
+                "id": str(APP_ID),
+                "name": "triagebot",
+                "description": "",
+                "icon": None,
+                "bot_public": False,
+                "bot_require_code_grant": False,
+                "owner": user(CAROL),
+                "verify_key": "00",
+                "flags": 0,
+                "summary": "",
+                "team": None,
+                "interactions_endpoint_url": None,
+            }
         if method == "PUT" and re.fullmatch(rf"/applications/{APP_ID}/commands", path):
             self.commands = [{"description": "", "options": [], **c, "id": str(self.new_id()), "application_id": str(APP_ID), "version": "1"} for c in body]
             return self.commands
@@ -578,10 +773,23 @@ class FakeDiscord:
                 return 204 if self.messages.pop(mid, None) is not None else None
         if parts[0] == "guilds" and len(parts) == 5 and parts[2] == "auto-moderation" and method == "GET":
             rule = self.automod_rules.get(int(parts[4]))
-            return None if rule is None else {
-                "id": parts[4], "guild_id": parts[1], "name": rule, "creator_id": str(CAROL), "event_type": 1,
-                "trigger_type": 1, "trigger_metadata": {}, "actions": [], "enabled": True, "exempt_roles": [],
-                "exempt_channels": []}
+            return (
+                None
+                if rule is None
+                else {
+                    "id": parts[4],
+                    "guild_id": parts[1],
+                    "name": rule,
+                    "creator_id": str(CAROL),
+                    "event_type": 1,
+                    "trigger_type": 1,
+                    "trigger_metadata": {},
+                    "actions": [],
+                    "enabled": True,
+                    "exempt_roles": [],
+                    "exempt_channels": [],
+                }
+            )
         if parts[0] == "guilds" and len(parts) == 4 and parts[2] == "members" and method == "GET":
             uid = int(parts[3])
             return self.extra_members.get(uid) or (member(uid) if uid in USERS or uid in self.pile_on_accounts else None)
@@ -601,8 +809,14 @@ class FakeDiscord:
             return 204
         if parts[0] == "interactions" and parts[-1] == "callback" and method == "POST":
             kind = (body or {}).get("type")
-            out: dict[str, Any] = {"interaction": {"id": parts[1], "type": 2, "response_message_loading": kind == 5,
-                                                   "response_message_ephemeral": bool(((body or {}).get("data") or {}).get("flags", 0) & 64)}}
+            out: dict[str, Any] = {
+                "interaction": {
+                    "id": parts[1],
+                    "type": 2,
+                    "response_message_loading": kind == 5,
+                    "response_message_ephemeral": bool(((body or {}).get("data") or {}).get("flags", 0) & 64),
+                }
+            }
             if kind in (4, 7):
                 msg = self._bot_message(0, body.get("data"))
                 out["resource"] = {"type": kind, "message": msg}
@@ -691,15 +905,28 @@ async def _read_body(request: web.Request) -> tuple[Any, dict[str, bytes]]:
 
 
 # ---- a pile-on, for raid tests and benchmarks ------------------------------------------------
-HARASSING = ("kirim foto telanjang kamu sekarang lonte", "dasar monyet hitam pulang ke hutan", "send nudes you slut",
-             "show me your tits whore", "dasar cina babi", "you monkey go back to your country")
-CHATTER = ("selamat pagi semua", "nice stream today", "ada yang main nanti malam?", "lol same", "gg",
-           "siapa yang ikut turnamen?", "brb makan dulu", "that clip was great")
+HARASSING = (
+    "kirim foto telanjang kamu sekarang lonte",
+    "dasar monyet hitam pulang ke hutan",
+    "send nudes you slut",
+    "show me your tits whore",
+    "dasar cina babi",
+    "you monkey go back to your country",
+)
+CHATTER = (
+    "selamat pagi semua",
+    "nice stream today",
+    "ada yang main nanti malam?",
+    "lol same",
+    "gg",
+    "siapa yang ikut turnamen?",
+    "brb makan dulu",
+    "that clip was great",
+)
 PILE_ON_FIRST_ACCOUNT = 5000
 
 
-def pile_on_plan(total: int, harassing: int, accounts: int = 9,
-                 texts: tuple[str, ...] = HARASSING) -> list[tuple[int, str, bool]]:
+def pile_on_plan(total: int, harassing: int, accounts: int = 9, texts: tuple[str, ...] = HARASSING) -> list[tuple[int, str, bool]]:
     """(author, text, harassing) for a flood: every (total/harassing)-th message is one of `texts` (sent
     at the target by `send_pile_on`), from `accounts` accounts; the rest is ordinary chatter from other members."""
     every = max(1, total // max(1, harassing))
@@ -712,8 +939,7 @@ def pile_on_plan(total: int, harassing: int, accounts: int = 9,
     return plan
 
 
-async def send_pile_on(fake: "FakeDiscord", plan: list[tuple[int, str, bool]], target: int = ALICE,
-                       channel_id: int = GENERAL) -> list[tuple[dict, bool]]:
+async def send_pile_on(fake: "FakeDiscord", plan: list[tuple[int, str, bool]], target: int = ALICE, channel_id: int = GENERAL) -> list[tuple[dict, bool]]:
     """Dispatch the plan as gateway messages; returns (payload, harassing) in order."""
     fake.pile_on_accounts |= {a for a, _, _ in plan}
     out = []

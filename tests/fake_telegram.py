@@ -9,6 +9,7 @@ Bot API answers them (429 with `parameters.retry_after`): about 1 message per se
 chat and 20 per minute per group. `outage()` makes every method but getUpdates answer 5xx
 for a while; `kicked` holds chats the bot was removed from (403 on anything sent there).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -26,18 +27,49 @@ from aiohttp import web
 log = logging.getLogger(__name__)
 
 TOKEN = "123456:TEST-token"
-BOT_USER = {"id": 999000, "is_bot": True, "first_name": "Triage", "username": "triage_test_bot",
-            "can_join_groups": True, "can_read_all_group_messages": True, "supports_inline_queries": False}
+BOT_USER = {
+    "id": 999000,
+    "is_bot": True,
+    "first_name": "Triage",
+    "username": "triage_test_bot",
+    "can_join_groups": True,
+    "can_read_all_group_messages": True,
+    "supports_inline_queries": False,
+}
 #: Parameters PTB JSON-encodes because they are not strings.
 JSON_PARAMS = {
-    "only_if_banned", "chat_id", "message_id", "user_id", "until_date", "offset", "limit", "timeout", "reply_markup", "permissions",
-    "link_preview_options", "show_alert", "disable_notification", "revoke_messages", "allowed_updates", "commands",
-    "message_ids", "drop_pending_updates", "reply_parameters", "protect_content", "use_independent_chat_permissions",
-    "sender_chat_id", "cache_time", "scope", "entities", "caption_entities", "allow_sending_without_reply",
+    "only_if_banned",
+    "chat_id",
+    "message_id",
+    "user_id",
+    "until_date",
+    "offset",
+    "limit",
+    "timeout",
+    "reply_markup",
+    "permissions",
+    "link_preview_options",
+    "show_alert",
+    "disable_notification",
+    "revoke_messages",
+    "allowed_updates",
+    "commands",
+    "message_ids",
+    "drop_pending_updates",
+    "reply_parameters",
+    "protect_content",
+    "use_independent_chat_permissions",
+    "sender_chat_id",
+    "cache_time",
+    "scope",
+    "entities",
+    "caption_entities",
+    "allow_sending_without_reply",
 }
 #: Methods that post or edit a message: the ones Telegram's flood limits count.
-SENDING = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendDocument", "sendPhoto",
-                     "sendMediaGroup", "copyMessage", "forwardMessage"})
+SENDING = frozenset(
+    {"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendDocument", "sendPhoto", "sendMediaGroup", "copyMessage", "forwardMessage"}
+)
 CHAT_WINDOW_S, CHAT_MAX = 1.0, 1  # per chat: about one message per second
 GROUP_WINDOW_S, GROUP_MAX = 60.0, 20  # per group: 20 messages per minute
 
@@ -75,18 +107,44 @@ def _admin_member(u: dict, status: str, rights: dict[str, bool] | None = None) -
     if status == "creator":
         return {"status": "creator", "user": u, "is_anonymous": False}
     if status == "administrator":
-        granted = dict.fromkeys([
-            "can_manage_chat", "can_delete_messages", "can_manage_video_chats", "can_restrict_members",
-            "can_promote_members", "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
-            "can_delete_stories"], True)
+        granted = dict.fromkeys(
+            [
+                "can_manage_chat",
+                "can_delete_messages",
+                "can_manage_video_chats",
+                "can_restrict_members",
+                "can_promote_members",
+                "can_change_info",
+                "can_invite_users",
+                "can_post_stories",
+                "can_edit_stories",
+                "can_delete_stories",
+            ],
+            True,
+        )
         granted.update(rights or {})
         return {"status": "administrator", "user": u, "can_be_edited": False, "is_anonymous": False, **granted}
     if status == "restricted":
-        perms = dict.fromkeys([
-            "is_member", "can_send_messages", "can_send_audios", "can_send_documents", "can_send_photos",
-            "can_send_videos", "can_send_video_notes", "can_send_voice_notes", "can_send_polls",
-            "can_send_other_messages", "can_add_web_page_previews", "can_change_info", "can_invite_users",
-            "can_pin_messages", "can_manage_topics"], False)
+        perms = dict.fromkeys(
+            [
+                "is_member",
+                "can_send_messages",
+                "can_send_audios",
+                "can_send_documents",
+                "can_send_photos",
+                "can_send_videos",
+                "can_send_video_notes",
+                "can_send_voice_notes",
+                "can_send_polls",
+                "can_send_other_messages",
+                "can_add_web_page_previews",
+                "can_change_info",
+                "can_invite_users",
+                "can_pin_messages",
+                "can_manage_topics",
+            ],
+            False,
+        )
         return {"status": "restricted", "user": u, "until_date": 0, **perms}
     if status == "kicked":
         return {"status": "kicked", "user": u, "until_date": 0}
@@ -205,8 +263,9 @@ class FakeTelegram:
         old = self.member(chat["id"], u["id"])
         self.set_member(chat["id"], u, status, **rights)
         kind = "my_chat_member" if u["id"] == BOT_USER["id"] else "chat_member"
-        return await self.push(kind, {"chat": chat, "from": by or u, "date": int(time.time()),
-                                      "old_chat_member": old, "new_chat_member": self.member(chat["id"], u["id"])})
+        return await self.push(
+            kind, {"chat": chat, "from": by or u, "date": int(time.time()), "old_chat_member": old, "new_chat_member": self.member(chat["id"], u["id"])}
+        )
 
     def add_file(self, file_id: str, data: bytes, declared_size: int | None | str = "same") -> None:
         self.files[file_id] = data
@@ -218,11 +277,25 @@ class FakeTelegram:
         await self.wake()
         return update
 
-    def new_message(self, chat: dict, sender: dict | None, text: str | None = None, *, caption: str | None = None,
-                    photo: list[dict] | None = None, document: dict | None = None, reply_to: dict | None = None,
-                    entities: list[dict] | None = None, media_group_id: str | None = None,
-                    message_id: int | None = None, sender_chat: dict | None = None, sticker: dict | None = None,
-                    video: dict | None = None, animation: dict | None = None, video_note: dict | None = None) -> dict:
+    def new_message(
+        self,
+        chat: dict,
+        sender: dict | None,
+        text: str | None = None,
+        *,
+        caption: str | None = None,
+        photo: list[dict] | None = None,
+        document: dict | None = None,
+        reply_to: dict | None = None,
+        entities: list[dict] | None = None,
+        media_group_id: str | None = None,
+        message_id: int | None = None,
+        sender_chat: dict | None = None,
+        sticker: dict | None = None,
+        video: dict | None = None,
+        animation: dict | None = None,
+        video_note: dict | None = None,
+    ) -> dict:
         m: dict[str, Any] = {"message_id": message_id or next(self._message_ids), "date": int(time.time()), "chat": chat}
         if sender is not None:
             m["from"] = sender
@@ -267,8 +340,7 @@ class FakeTelegram:
 
     async def press(self, message: dict, sender: dict, data: str) -> None:
         """A button press on a message the bot sent."""
-        await self.push("callback_query", {"id": str(next(self._update_ids) + 10**6), "from": sender,
-                                           "message": message, "chat_instance": "ci", "data": data})
+        await self.push("callback_query", {"id": str(next(self._update_ids) + 10**6), "from": sender, "message": message, "chat_instance": "ci", "data": data})
 
     def calls_of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -287,6 +359,7 @@ class FakeTelegram:
         def found():
             calls = [c for c in self.calls_of(method) if where is None or where(c)]
             return calls if len(calls) >= n else None
+
         return await self.wait_for(found, timeout, f"{n} x {method}")
 
     # ---- the API --------------------------------------------------------------------
@@ -355,8 +428,8 @@ class FakeTelegram:
         sent = 0
         try:
             for i in range(0, len(data), 16 * 1024):
-                await resp.write(data[i:i + 16 * 1024])
-                sent += len(data[i:i + 16 * 1024])
+                await resp.write(data[i : i + 16 * 1024])
+                sent += len(data[i : i + 16 * 1024])
         except (ConnectionResetError, RuntimeError):
             pass
         finally:
@@ -439,8 +512,7 @@ class FakeTelegram:
         key = (int(p["chat_id"]), int(p["user_id"]))
         status = self.members.get(key)
         if status in ("creator", "administrator"):
-            raise _ApiError(400, "Bad Request: can't remove chat owner" if status == "creator" else
-                            "Bad Request: user is an administrator of the chat")
+            raise _ApiError(400, "Bad Request: can't remove chat owner" if status == "creator" else "Bad Request: user is an administrator of the chat")
         if status == "kicked":
             self.members[key] = "left"
         elif not p.get("only_if_banned") and status in ("member", "restricted"):
@@ -472,7 +544,7 @@ class FakeTelegram:
         doc = p.get("document")
         name = None
         if isinstance(doc, str) and doc.startswith("attach://"):
-            name = f.get(doc[len("attach://"):], (None, b""))[0]
+            name = f.get(doc[len("attach://") :], (None, b""))[0]
         elif "document" in f:
             name = f["document"][0]
         return self._sent(p["chat_id"], document={"file_id": "doc1", "file_unique_id": "udoc1", "file_name": name or "file"})

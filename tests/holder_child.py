@@ -2,6 +2,7 @@
 
 Prints `ready` after its first write and stops when its standard input closes.
 """
+
 from __future__ import annotations
 
 import sys

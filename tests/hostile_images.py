@@ -2,6 +2,7 @@
 
 Shared by tests/test_image_worker.py and benchmarks/bench_hostile_images.py.
 """
+
 from __future__ import annotations
 
 import io

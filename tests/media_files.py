@@ -3,6 +3,7 @@ via Pillow, Telegram-style .tgs stickers (gzipped Lottie JSON), each optionally 
 
 Shared by tests/test_media.py, tests/test_image_pipeline.py, the adapter tests and benchmarks.
 """
+
 from __future__ import annotations
 
 import base64
@@ -45,8 +46,7 @@ def _frames(pic: Image.Image | None, n: int, at: int, size: tuple[int, int], see
     return out
 
 
-def video(pic: Image.Image | None, container: str = "mp4", n: int = 12, at: int = 6, size: tuple[int, int] = (240, 300),
-          fps: float = 10.0) -> bytes:
+def video(pic: Image.Image | None, container: str = "mp4", n: int = 12, at: int = 6, size: tuple[int, int] = (240, 300), fps: float = 10.0) -> bytes:
     """A short video whose frames from `at` on show `pic` (None: noise only)."""
     import cv2
 
@@ -85,8 +85,17 @@ def still(pic: Image.Image, fmt: str = "WEBP") -> bytes:
 
 def tgs(pic: Image.Image | None = None, size: int = 512) -> bytes:
     """A Telegram animated sticker: gzipped Lottie JSON, one vector layer, plus `pic` as an embedded bitmap."""
-    doc: dict = {"v": "5.5.2", "fr": 60, "ip": 0, "op": 60, "w": size, "h": size, "tgs": 1, "assets": [],
-                 "layers": [{"ty": 4, "ind": 1, "ip": 0, "op": 60, "st": 0, "ks": {}, "shapes": []}]}
+    doc: dict = {
+        "v": "5.5.2",
+        "fr": 60,
+        "ip": 0,
+        "op": 60,
+        "w": size,
+        "h": size,
+        "tgs": 1,
+        "assets": [],
+        "layers": [{"ty": 4, "ind": 1, "ip": 0, "op": 60, "st": 0, "ks": {}, "shapes": []}],
+    }
     if pic is not None:
         uri = "data:image/png;base64," + base64.b64encode(still(pic, "PNG")).decode()
         doc["assets"].append({"id": "image_0", "w": pic.width, "h": pic.height, "u": "", "p": uri, "e": 1})

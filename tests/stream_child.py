@@ -1,4 +1,5 @@
 """Child process for the kill test: handles a stream of messages and prints `ack <id>` once each is stored."""
+
 from __future__ import annotations
 
 import asyncio

@@ -2,6 +2,7 @@
 
 The adapter here is the recording stand-in; tests/test_discord_appeals.py and tests/test_telegram_appeals.py
 run the same round trip through the real clients against the fakes."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,13 +27,22 @@ def pipeline_with(store, db_path, **overrides) -> tuple[Pipeline, RecordingAdapt
     return p, adapter
 
 
-async def flag_and_act(p: Pipeline, kind: str, author: str = "troll", text: str = "lewd",
-                       reporter: str | None = None) -> int:
+async def flag_and_act(p: Pipeline, kind: str, author: str = "troll", text: str = "lewd", reporter: str | None = None) -> int:
     d = await p.handle(make_message(text, author=author))
     if reporter is not None:
         p.store.record_report(SERVER, d.flag_id, reporter, "she reported it")
-    await p.moderate(Action(kind=kind, server=SERVER, flag_id=d.flag_id, channel_id="c1", message_id="m",
-                            user_id=author, duration_s=600 if kind == "timeout" else None, actor="mod1"))
+    await p.moderate(
+        Action(
+            kind=kind,
+            server=SERVER,
+            flag_id=d.flag_id,
+            channel_id="c1",
+            message_id="m",
+            user_id=author,
+            duration_s=600 if kind == "timeout" else None,
+            actor="mod1",
+        )
+    )
     await p.settle()
     return d.flag_id
 
@@ -41,13 +51,16 @@ def notices(adapter: RecordingAdapter, kind: str = "appeal_notice") -> list[Acti
     return [a for a in adapter.executed if a.kind == kind]
 
 
-@pytest.mark.parametrize("kind, language, expected", [
-    ("delete", "en", "A message you posted in Creators was removed"),
-    ("timeout", "en", "You were timed out in Creators"),
-    ("ban", "en", "You were banned from Creators"),
-    ("timeout", "id", "Kamu dibisukan sementara di Creators"),
-    ("ban", "id", "Kamu diblokir dari Creators"),
-])
+@pytest.mark.parametrize(
+    "kind, language, expected",
+    [
+        ("delete", "en", "A message you posted in Creators was removed"),
+        ("timeout", "en", "You were timed out in Creators"),
+        ("ban", "en", "You were banned from Creators"),
+        ("timeout", "id", "Kamu dibisukan sementara di Creators"),
+        ("ban", "id", "Kamu diblokir dari Creators"),
+    ],
+)
 async def test_an_affected_member_is_told_how_to_appeal(store, db_path, kind, language, expected):
     p, adapter = pipeline_with(store, db_path, language=language)
     flag_id = await flag_and_act(p, kind, reporter="victim-42")
@@ -62,12 +75,15 @@ async def test_an_affected_member_is_told_how_to_appeal(store, db_path, kind, la
     await p.stop()
 
 
-@pytest.mark.parametrize("overrides, fail, expect_notice", [
-    ({"dry_run": True}, set(), False),      # nothing was done: nothing to appeal
-    ({"appeals": False}, set(), False),     # the server turned appeals off
-    ({}, {"timeout"}, False),               # the timeout failed
-    ({}, set(), True),
-])
+@pytest.mark.parametrize(
+    "overrides, fail, expect_notice",
+    [
+        ({"dry_run": True}, set(), False),  # nothing was done: nothing to appeal
+        ({"appeals": False}, set(), False),  # the server turned appeals off
+        ({}, {"timeout"}, False),  # the timeout failed
+        ({}, set(), True),
+    ],
+)
 async def test_no_notice_unless_the_action_landed(store, db_path, overrides, fail, expect_notice):
     p, adapter = pipeline_with(store, db_path, **overrides)
     adapter.fail_kinds = fail
@@ -96,8 +112,7 @@ async def test_a_warning_brings_no_second_message(store, db_path):
 
 
 async def test_automatic_actions_notify_once_per_kind(store, db_path):
-    p, adapter = pipeline_with(store, db_path, auto_delete=True, auto_delete_threshold=0.5, auto_timeout=True,
-                             timeout_after_flags=1)
+    p, adapter = pipeline_with(store, db_path, auto_delete=True, auto_delete_threshold=0.5, auto_timeout=True, timeout_after_flags=1)
     d = await p.handle(make_message("lewd", author="troll"))
     await p.settle()
     kinds = sorted(a.reason for a in notices(adapter))
@@ -106,15 +121,18 @@ async def test_automatic_actions_notify_once_per_kind(store, db_path):
     await p.stop()
 
 
-@pytest.mark.parametrize("text, stored", [
-    ("I was quoting her to report it", "I was quoting her to report it"),
-    ("Saya hanya mengutip, bukan melecehkan", "Saya hanya mengutip, bukan melecehkan"),
-    ("x" * 5000, "x" * (appeals.TEXT_CHARS - 1) + "…"),                     # huge: capped
-    ("=HYPERLINK(\"http://x\") <@everyone> **b**", "=HYPERLINK(\"http://x\") <@everyone> **b**"),  # kept as data
-    ("  many   spaces\tand tabs  ", "many spaces and tabs"),
-    ("line one\n\n  line   two ", "line one\n\nline two"),                          # lines kept, spaces collapsed
-    ("ｂｏｋｅｐ\u200b ｂ0kep g4ratis", "ｂｏｋｅｐ\u200b ｂ0kep g4ratis"),            # obfuscated: kept verbatim as data
-])
+@pytest.mark.parametrize(
+    "text, stored",
+    [
+        ("I was quoting her to report it", "I was quoting her to report it"),
+        ("Saya hanya mengutip, bukan melecehkan", "Saya hanya mengutip, bukan melecehkan"),
+        ("x" * 5000, "x" * (appeals.TEXT_CHARS - 1) + "…"),  # huge: capped
+        ('=HYPERLINK("http://x") <@everyone> **b**', '=HYPERLINK("http://x") <@everyone> **b**'),  # kept as data
+        ("  many   spaces\tand tabs  ", "many spaces and tabs"),
+        ("line one\n\n  line   two ", "line one\n\nline two"),  # lines kept, spaces collapsed
+        ("ｂｏｋｅｐ\u200b ｂ0kep g4ratis", "ｂｏｋｅｐ\u200b ｂ0kep g4ratis"),  # obfuscated: kept verbatim as data
+    ],
+)
 async def test_open_appeal_stores_the_text_and_queues_the_moderators_entry(store, db_path, text, stored):
     p, adapter = pipeline_with(store, db_path)
     flag_id = await flag_and_act(p, "timeout")
@@ -128,13 +146,16 @@ async def test_open_appeal_stores_the_text_and_queues_the_moderators_entry(store
     await p.stop()
 
 
-@pytest.mark.parametrize("who, case_offset, platform, text, key", [
-    ("someone-else", 0, "discord", "mine?", "appeal.refused.not_yours"),   # not the affected member
-    ("troll", 999, "discord", "why", "appeal.refused.not_yours"),          # no such case: the same answer
-    ("troll", 0, "telegram", "why", "appeal.refused.not_yours"),           # a Discord case from Telegram
-    ("troll", 0, "discord", "   ", "appeal.refused.empty"),
-    ("troll", 0, "discord", "", "appeal.refused.empty"),
-])
+@pytest.mark.parametrize(
+    "who, case_offset, platform, text, key",
+    [
+        ("someone-else", 0, "discord", "mine?", "appeal.refused.not_yours"),  # not the affected member
+        ("troll", 999, "discord", "why", "appeal.refused.not_yours"),  # no such case: the same answer
+        ("troll", 0, "telegram", "why", "appeal.refused.not_yours"),  # a Discord case from Telegram
+        ("troll", 0, "discord", "   ", "appeal.refused.empty"),
+        ("troll", 0, "discord", "", "appeal.refused.empty"),
+    ],
+)
 async def test_appeals_that_cannot_be_opened(store, db_path, who, case_offset, platform, text, key):
     p, _ = pipeline_with(store, db_path)
     flag_id = await flag_and_act(p, "ban")
@@ -178,13 +199,16 @@ def test_appeals_per_day_is_validated(value):
         ServerSettings().with_overrides({"appeals_per_day": value})
 
 
-@pytest.mark.parametrize("kind, undo, member_lang, says", [
-    ("timeout", "untimeout", "en", "Your timeout was lifted."),
-    ("ban", "unban", "en", "Your ban was lifted."),
-    ("ban", "unban", "id", "Blokirmu sudah dicabut."),
-    ("delete", None, "en", "A deleted message cannot be restored."),
-    ("delete", None, "id", "Pesan yang sudah dihapus tidak bisa dikembalikan."),
-])
+@pytest.mark.parametrize(
+    "kind, undo, member_lang, says",
+    [
+        ("timeout", "untimeout", "en", "Your timeout was lifted."),
+        ("ban", "unban", "en", "Your ban was lifted."),
+        ("ban", "unban", "id", "Blokirmu sudah dicabut."),
+        ("delete", None, "en", "A deleted message cannot be restored."),
+        ("delete", None, "id", "Pesan yang sudah dihapus tidak bisa dikembalikan."),
+    ],
+)
 async def test_a_reversal_dismisses_the_flag_undoes_and_tells_the_member(store, db_path, kind, undo, member_lang, says):
     p, adapter = pipeline_with(store, db_path)
     flag_id = await flag_and_act(p, kind)
@@ -291,8 +315,7 @@ async def test_cli_lists_and_reverses_an_appeal(store, db_path):
     assert len(out.output.splitlines()) == 2  # one line each, whatever the text holds
     limited = run(main, ["appeals", "list", "--db", str(db_path), "--limit", "1"])
     assert "more" in limited.output
-    out = run(main, ["appeals", "decide", "--db", str(db_path), "--moderator", "mod7", "--note", "wrong person",
-                     str(first), "reverse"])
+    out = run(main, ["appeals", "decide", "--db", str(db_path), "--moderator", "mod7", "--note", "wrong person", str(first), "reverse"])
     assert out.exit_code == 0, out.output
     assert f"appeal #{first} reversed by mod7" in out.output and "pending: unban member troll" in out.output
     again = run(main, ["appeals", "decide", "--db", str(db_path), str(first), "uphold"])
@@ -301,9 +324,11 @@ async def test_cli_lists_and_reverses_an_appeal(store, db_path):
     assert "A deleted message cannot come back." in out.output
     listed = run(main, ["appeals", "list", "--db", str(db_path), "--status", "all", "--json"])
     import json
+
     rows = [json.loads(line) for line in listed.output.splitlines()]
     assert [r["status"] for r in rows] == ["reversed", "reversed"] and rows[0]["decided_by"] == "mod7"
     from bot.store import Store
+
     with Store.open(db_path) as s:
         assert s.flag(SERVER, banned).last_review["note"] == "appeal reversed: wrong person"
         pending = [a for a in s.actions_for(SERVER, banned) if a["status"] == "pending"]
@@ -311,13 +336,16 @@ async def test_cli_lists_and_reverses_an_appeal(store, db_path):
         assert all(r.ok for r in s.verify_chain())
 
 
-@pytest.mark.parametrize("args, code, says", [
-    (["appeals", "decide", "999", "reverse"], 1, "no appeal #999"),
-    (["appeals", "decide", "1", "pardon"], 2, "Invalid value"),
-    (["appeals", "decide", "0", "uphold"], 2, "Invalid value"),
-    (["appeals", "list", "--status", "lost"], 2, "Invalid value"),
-    (["appeals", "list", "--server", "nowhere"], 2, "is not a server key"),
-])
+@pytest.mark.parametrize(
+    "args, code, says",
+    [
+        (["appeals", "decide", "999", "reverse"], 1, "no appeal #999"),
+        (["appeals", "decide", "1", "pardon"], 2, "Invalid value"),
+        (["appeals", "decide", "0", "uphold"], 2, "Invalid value"),
+        (["appeals", "list", "--status", "lost"], 2, "Invalid value"),
+        (["appeals", "list", "--server", "nowhere"], 2, "is not a server key"),
+    ],
+)
 def test_cli_refusals(store, db_path, args, code, says):
     store.close()
     out = CliRunner().invoke(main, [*args[:2], "--db", str(db_path), *args[2:]])
@@ -329,6 +357,7 @@ async def test_cli_pending_undo_is_carried_out_by_the_next_start(store, db_path)
     store.close()
     assert CliRunner().invoke(main, ["appeals", "decide", "--db", str(db_path), str(first), "reverse"]).exit_code == 0
     from bot.store import Store
+
     s = Store.open(db_path)
     p, adapter = pipeline_with(s, db_path)
     p.start()
@@ -344,6 +373,7 @@ async def test_cli_pending_undo_is_carried_out_by_the_next_start(store, db_path)
 @pytest.mark.parametrize("lang, says", [("en", "1 ban, 1 ban lifted"), ("id", "1 ban, 1 blokir dicabut")])
 async def test_member_history_shows_what_a_reversal_lifted(store, db_path, lang, says):
     from bot import member_history
+
     p, _ = pipeline_with(store, db_path)
     flag_id = await flag_and_act(p, "ban")
     appeal = p.open_appeal("discord", flag_id, "troll", "sorry")
@@ -376,6 +406,7 @@ async def test_purge_erases_the_appeal_text_with_the_flag_and_the_chain_still_ve
 
 async def test_a_reversal_counts_as_a_false_positive_in_the_precision_figures(store, db_path):
     from bot import precision
+
     p, _ = pipeline_with(store, db_path)
     confirmed = await flag_and_act(p, "ban", text="lewd one")
     await p.review(Review(flag_id=confirmed, server=SERVER, decision="confirm", reviewer="mod1"))

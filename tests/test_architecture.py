@@ -1,4 +1,5 @@
 """Rules of the architecture, checked by walking the source: imports and where SQL may live."""
+
 import ast
 import re
 from pathlib import Path

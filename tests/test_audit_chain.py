@@ -8,15 +8,16 @@ from classifiers.base import Verdict
 from tests.conftest import make_message
 
 # populate() writes, per flag n (1..3), audit rows 5n-4..5n: flag, report, review, action, action_result
-TEXTS = ["lewd kirim foto bugil", "lewd =HYPERLINK(\"x\")", "lewd ｐｅｒｅｋ"]
+TEXTS = ["lewd kirim foto bugil", 'lewd =HYPERLINK("x")', "lewd ｐｅｒｅｋ"]
 
 
 def populate(store, server_id="s1", n=3):
     ids = []
     for i in range(n):
         m = make_message(TEXTS[i % 3], server_id=server_id, targets=("victim",))
-        r = store.record_flag(m, Decision(flagged=True, labels=("sexual",),
-                                          verdicts=(Verdict("sexual", 0.9, "keyword lewd", "kw"), Verdict("racial", 0.2, "weak", "model"))))
+        r = store.record_flag(
+            m, Decision(flagged=True, labels=("sexual",), verdicts=(Verdict("sexual", 0.9, "keyword lewd", "kw"), Verdict("racial", 0.2, "weak", "model")))
+        )
         store.record_report(m.server, r.flag_id, f"rep{i}", "dia kirim foto")
         store.record_review(Review(flag_id=r.flag_id, server=m.server, decision="confirm", reviewer="mod", note="seen"))
         aid = store.record_action(Action(kind="delete", server=m.server, flag_id=r.flag_id, actor="mod", reason="abuse"))
@@ -48,8 +49,7 @@ def _raw(store, *sqls):
 
 def _rewrite_from(store, server, seq, edit):
     """A forger with database access: edit one audit payload and recompute every later hash so the chain links."""
-    rows = store.db.conn.execute("SELECT id, seq, kind, ref_id, payload, prev_hash, created_at FROM audit WHERE server = ? ORDER BY seq",
-                                 (server,)).fetchall()
+    rows = store.db.conn.execute("SELECT id, seq, kind, ref_id, payload, prev_hash, created_at FROM audit WHERE server = ? ORDER BY seq", (server,)).fetchall()
     prev = GENESIS
     for rid, s, kind, ref, payload, prev_hash, at in rows:
         if s == seq:
@@ -62,9 +62,15 @@ def _rewrite_from(store, server, seq, edit):
 
 def _cut_tail(store):
     """Remove the third flag and everything about it, audit rows included: a consistent, shorter chain."""
-    _raw(store, "DELETE FROM audit WHERE server = 'discord:s1' AND seq > 10", "DELETE FROM verdicts WHERE flag_id = 3",
-         "DELETE FROM reports WHERE flag_id = 3", "DELETE FROM reviews WHERE flag_id = 3", "DELETE FROM actions WHERE flag_id = 3",
-         "DELETE FROM flags WHERE id = 3")
+    _raw(
+        store,
+        "DELETE FROM audit WHERE server = 'discord:s1' AND seq > 10",
+        "DELETE FROM verdicts WHERE flag_id = 3",
+        "DELETE FROM reports WHERE flag_id = 3",
+        "DELETE FROM reviews WHERE flag_id = 3",
+        "DELETE FROM actions WHERE flag_id = 3",
+        "DELETE FROM flags WHERE id = 3",
+    )
 
 
 def _forge_excerpt(store):
@@ -88,7 +94,12 @@ TAMPERING = [
     ("verdict score", lambda s: _raw(s, "UPDATE verdicts SET score = 0.1 WHERE flag_id = 2 AND label = 'sexual'"), "verdicts", 6),
     ("verdict reason", lambda s: _raw(s, "UPDATE verdicts SET reason = 'x' WHERE flag_id = 2 AND label = 'sexual'"), "verdicts", 6),
     ("verdict deleted", lambda s: _raw(s, "DELETE FROM verdicts WHERE flag_id = 2 AND label = 'racial'"), "verdicts", 6),
-    ("verdict inserted", lambda s: _raw(s, "INSERT INTO verdicts (flag_id, label, score, reason, detector) VALUES (2, 'racial', 0.99, '', 'x')"), "verdicts", 6),
+    (
+        "verdict inserted",
+        lambda s: _raw(s, "INSERT INTO verdicts (flag_id, label, score, reason, detector) VALUES (2, 'racial', 0.99, '', 'x')"),
+        "verdicts",
+        6,
+    ),
     ("report reason", lambda s: _raw(s, "UPDATE reports SET reason = 'nothing' WHERE id = 2"), "reason differs", 7),
     ("report reporter", lambda s: _raw(s, "UPDATE reports SET reporter_id = 'other' WHERE id = 2"), "column reporter_id", 7),
     ("review decision", lambda s: _raw(s, "UPDATE reviews SET decision = 'dismiss' WHERE id = 2"), "column decision", 8),
@@ -98,17 +109,38 @@ TAMPERING = [
     ("action detail", lambda s: _raw(s, "UPDATE actions SET detail = '' WHERE id = 2"), "column detail", 10),
     ("flag row deleted", lambda s: _raw(s, "DELETE FROM flags WHERE id = 2"), "missing", 6),
     ("report row deleted", lambda s: _raw(s, "DELETE FROM reports WHERE id = 2"), "missing", 7),
-    ("flag inserted without audit", lambda s: _raw(s, "INSERT INTO flags (server, platform, channel_id, message_id, author_id, content_sha256, "
-                                                   "source, message_time, created_at, updated_at) VALUES ('discord:s1', 'discord', 'c', 'm', 'a', 'h', "
-                                                   "'detector', 't', 't', 't')"), "no audit row", 0),
-    ("review inserted without audit", lambda s: _raw(s, "INSERT INTO reviews (server, flag_id, decision, reviewer_id, created_at) "
-                                                     "VALUES ('discord:s1', 1, 'dismiss', 'x', 't')"), "no audit row", 0),
+    (
+        "flag inserted without audit",
+        lambda s: _raw(
+            s,
+            "INSERT INTO flags (server, platform, channel_id, message_id, author_id, content_sha256, "
+            "source, message_time, created_at, updated_at) VALUES ('discord:s1', 'discord', 'c', 'm', 'a', 'h', "
+            "'detector', 't', 't', 't')",
+        ),
+        "no audit row",
+        0,
+    ),
+    (
+        "review inserted without audit",
+        lambda s: _raw(s, "INSERT INTO reviews (server, flag_id, decision, reviewer_id, created_at) VALUES ('discord:s1', 1, 'dismiss', 'x', 't')"),
+        "no audit row",
+        0,
+    ),
     ("newest audit row deleted", lambda s: _raw(s, "DELETE FROM audit WHERE server = 'discord:s1' AND seq = 15"), "column status", 14),
     ("latest review's audit row deleted", lambda s: _raw(s, "DELETE FROM audit WHERE server = 'discord:s1' AND seq >= 13"), "column status", 11),
     ("audit row deleted", lambda s: _raw(s, "DELETE FROM audit WHERE seq = 4 AND server = 'discord:s1'"), "deleted", 5),
-    ("audit payload edited", lambda s: _raw(s, "UPDATE audit SET payload = replace(payload, 'confirm', 'dismiss') WHERE seq = 3 AND server = 'discord:s1'"), "altered", 3),
-    ("audit rows reordered", lambda s: _raw(s, "UPDATE audit SET id = -1 WHERE id = 2", "UPDATE audit SET id = 2 WHERE id = 3",
-                                            "UPDATE audit SET id = 3 WHERE id = -1"), "sequence jumps", 3),
+    (
+        "audit payload edited",
+        lambda s: _raw(s, "UPDATE audit SET payload = replace(payload, 'confirm', 'dismiss') WHERE seq = 3 AND server = 'discord:s1'"),
+        "altered",
+        3,
+    ),
+    (
+        "audit rows reordered",
+        lambda s: _raw(s, "UPDATE audit SET id = -1 WHERE id = 2", "UPDATE audit SET id = 2 WHERE id = 3", "UPDATE audit SET id = 3 WHERE id = -1"),
+        "sequence jumps",
+        3,
+    ),
 ]
 
 
@@ -175,9 +207,14 @@ def test_version_1_chains_still_verify(store):
     assert "column decision" in store.verify_chain("discord:s1")[0].problem.problem
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("a" * 64, ("a" * 64, None)), ("A" * 64 + ":12", ("a" * 64, 12)), (" " + "0" * 64 + " ", ("0" * 64, None)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("a" * 64, ("a" * 64, None)),
+        ("A" * 64 + ":12", ("a" * 64, 12)),
+        (" " + "0" * 64 + " ", ("0" * 64, None)),
+    ],
+)
 def test_parse_head(text, expected):
     assert parse_head(text) == expected
 

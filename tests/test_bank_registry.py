@@ -1,4 +1,5 @@
 """One entry per picture and person (`bank add` reuses a near-identical entry), and `purge --user --bank`."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """The byte-bounded LRU cache behind the text caches: bounded whatever the input, LRU order kept."""
+
 from __future__ import annotations
 
 import pytest

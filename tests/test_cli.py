@@ -29,19 +29,22 @@ def test_help_lists_commands():
         assert cmd in r.output
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["export", "--format", "xlsx"], "xlsx"),
-    (["export", "--format", "csv", "--since", "yesterday"], "not a date"),
-    (["export", "--format", "csv", "--server", "slack:1"], "not a server key"),
-    (["export", "--format", "csv", "--label", "violence"], "violence"),
-    (["review", "--flag", "1"], "--flag and --decision go together"),
-    (["review", "--decision", "nuke"], "nuke"),
-    (["review", "--flag", str(10**30), "--decision", "confirm"], "not in the range"),
-    (["review", "--flag", "0", "--decision", "confirm"], "not in the range"),
-    (["purge"], "exactly one of"),
-    (["stats", "--nope"], "No such option"),
-    (["run"], "Missing option"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["export", "--format", "xlsx"], "xlsx"),
+        (["export", "--format", "csv", "--since", "yesterday"], "not a date"),
+        (["export", "--format", "csv", "--server", "slack:1"], "not a server key"),
+        (["export", "--format", "csv", "--label", "violence"], "violence"),
+        (["review", "--flag", "1"], "--flag and --decision go together"),
+        (["review", "--decision", "nuke"], "nuke"),
+        (["review", "--flag", str(10**30), "--decision", "confirm"], "not in the range"),
+        (["review", "--flag", "0", "--decision", "confirm"], "not in the range"),
+        (["purge"], "exactly one of"),
+        (["stats", "--nope"], "No such option"),
+        (["run"], "Missing option"),
+    ],
+)
 def test_bad_arguments_exit_2(filled_db, args, fragment):
     r = CliRunner().invoke(main, args + (["--db", str(filled_db)] if args[0] not in ("run",) else []))
     assert r.exit_code == 2, r.output
@@ -140,6 +143,7 @@ def test_run_with_bad_config_is_one_line(tmp_path):
 
 # -- one error root: every TriagebotError is one line and exit 1, anything else keeps its traceback --
 
+
 def _user_errors():
     from bot.config import ConfigError
     from bot.demo import DemoError
@@ -150,10 +154,18 @@ def _user_errors():
     from classifiers.data import DataError
     from classifiers.text import ModelCardError, ModelNotFoundError
 
-    return [ConfigError("defaults.dry_run: expected true or false"), DemoError("x.db holds real servers"),
-            DownloadRefused("file exceeds the 10 byte cap"), BatchFailed(2, 3, "images"), InputError("in.csv: cannot read"),
-            NoPlatformConfigured("no platform token set"), StoreError("no flag #3 in discord:a"),
-            DataError("no *.csv files in d"), ModelCardError("model card labels"), ModelNotFoundError("text model not found")]
+    return [
+        ConfigError("defaults.dry_run: expected true or false"),
+        DemoError("x.db holds real servers"),
+        DownloadRefused("file exceeds the 10 byte cap"),
+        BatchFailed(2, 3, "images"),
+        InputError("in.csv: cannot read"),
+        NoPlatformConfigured("no platform token set"),
+        StoreError("no flag #3 in discord:a"),
+        DataError("no *.csv files in d"),
+        ModelCardError("model card labels"),
+        ModelNotFoundError("text model not found"),
+    ]
 
 
 def test_every_user_error_class_has_the_one_root():
@@ -177,11 +189,14 @@ def test_user_error_is_one_line_exit_1(filled_db, monkeypatch, exc, command):
     assert r.stderr == f"Error: {exc}\n" and r.stdout == ""
 
 
-@pytest.mark.parametrize("message, shown", [
-    ("line one\nline two\r\n\tthree", "line one line two three"),
-    ("bad \udcff byte", "bad \ufffd byte"),
-    ("", "ConfigError"),
-])
+@pytest.mark.parametrize(
+    "message, shown",
+    [
+        ("line one\nline two\r\n\tthree", "line one line two three"),
+        ("bad \udcff byte", "bad \ufffd byte"),
+        ("", "ConfigError"),
+    ],
+)
 def test_user_error_message_is_made_one_valid_line(filled_db, monkeypatch, message, shown):
     from bot.config import ConfigError
 
@@ -205,18 +220,31 @@ def test_unknown_exception_keeps_its_traceback(filled_db, monkeypatch, exc):
 
 # -- arguments real users type -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("when", [
-    "0001-01-01T00:00+14:00", "9999-12-31T23:59-12:00", "9999-12-31T23:59:59.999999-00:01", "0001-01-01T00:00:00+23:59",
-])
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "0001-01-01T00:00+14:00",
+        "9999-12-31T23:59-12:00",
+        "9999-12-31T23:59:59.999999-00:01",
+        "0001-01-01T00:00:00+23:59",
+    ],
+)
 @pytest.mark.parametrize("option", ["--since", "--until"])
 def test_out_of_range_times_are_bad_arguments(filled_db, when, option):
     r = CliRunner().invoke(main, ["export", "--db", str(filled_db), "--format", "ndjson", option, when], catch_exceptions=False)
     assert r.exit_code == 2 and "out of range" in r.output
 
 
-@pytest.mark.parametrize("when, rows", [
-    ("0001-01-01", 3), ("0001-01-01T00:00-14:00", 3), ("9999-12-31T23:59:59", 0), ("2000-01-01T07:00+07:00", 3),
-])
+@pytest.mark.parametrize(
+    "when, rows",
+    [
+        ("0001-01-01", 3),
+        ("0001-01-01T00:00-14:00", 3),
+        ("9999-12-31T23:59:59", 0),
+        ("2000-01-01T07:00+07:00", 3),
+    ],
+)
 def test_extreme_but_valid_times_work(filled_db, when, rows):
     r = CliRunner().invoke(main, ["export", "--db", str(filled_db), "--format", "ndjson", "--since", when], catch_exceptions=False)
     assert r.exit_code == 0, r.output
@@ -239,17 +267,20 @@ def test_undecodable_reviewer_user_and_server_arguments(filled_db, value):
     assert len(rows) == 3 and run("verify", "--db", filled_db).exit_code == 0
 
 
-@pytest.mark.parametrize("line, deep", [
-    ('{"text": "hi"}', False),
-    ("[" * 64 + "]" * 64, False),
-    ("[" * 65 + "]" * 65, True),
-    ('{"a": ' + "[" * 64 + "]" * 64 + "}", True),  # the object itself counts
-    ("[" * 1_000_000, True),
-    ('{"text": "' + "[" * 500 + '"}', False),  # brackets inside a string do not nest
-    ('{"text": "\\" ' + "{" * 500 + '"}', False),  # nor after an escaped quote
-    ('{"text": "kamu \\\\"}' + "]" * 500, False),
-    ("", False),
-])
+@pytest.mark.parametrize(
+    "line, deep",
+    [
+        ('{"text": "hi"}', False),
+        ("[" * 64 + "]" * 64, False),
+        ("[" * 65 + "]" * 65, True),
+        ('{"a": ' + "[" * 64 + "]" * 64 + "}", True),  # the object itself counts
+        ("[" * 1_000_000, True),
+        ('{"text": "' + "[" * 500 + '"}', False),  # brackets inside a string do not nest
+        ('{"text": "\\" ' + "{" * 500 + '"}', False),  # nor after an escaped quote
+        ('{"text": "kamu \\\\"}' + "]" * 500, False),
+        ("", False),
+    ],
+)
 def test_json_depth_is_checked_without_recursion(line, deep):
     from bot.cli.text_input import json_too_deep
 
@@ -258,8 +289,7 @@ def test_json_depth_is_checked_without_recursion(line, deep):
 
 @pytest.mark.parametrize("note", [b"\xff\xfe bukan utf-8", b"catatan \xc3", "kasar sekali \u2014 ok".encode()])
 def test_review_prompt_answers_in_another_encoding(filled_db, note):
-    r = CliRunner().invoke(main, ["review", "--db", str(filled_db), "--server", "discord:a"], input=b"n" + note + b"\ncq",
-                           catch_exceptions=False)
+    r = CliRunner().invoke(main, ["review", "--db", str(filled_db), "--server", "discord:a"], input=b"n" + note + b"\ncq", catch_exceptions=False)
     assert r.exit_code == 0 and "Reviewed 1 item(s)" in r.output
     r = run("export", "--db", filled_db, "--format", "ndjson")
     notes = [rv["note"] for row in map(json.loads, r.stdout_bytes.decode("utf-8").splitlines()) for rv in row.get("reviews", [])]

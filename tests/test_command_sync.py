@@ -1,4 +1,5 @@
 """Slash commands are registered only when the command set changed (hash in the database), or when forced."""
+
 from __future__ import annotations
 
 import asyncio
@@ -40,15 +41,17 @@ async def fake():
     await f.stop()
 
 
-@pytest.mark.parametrize("stored, force, expected_syncs", [
-    (None, False, 1),  # a fresh database: register
-    ("same", False, 0),  # unchanged since the last registration: nothing to do
-    ("same", True, 1),  # --sync-commands
-    ("0" * 64, False, 1),  # the command set changed (another hash stored)
-    ("", False, 1),
-])
-async def test_sync_only_when_changed_or_forced(tmp_path: Path, fake: FakeDiscord, stored: str | None, force: bool,
-                                                expected_syncs: int) -> None:
+@pytest.mark.parametrize(
+    "stored, force, expected_syncs",
+    [
+        (None, False, 1),  # a fresh database: register
+        ("same", False, 0),  # unchanged since the last registration: nothing to do
+        ("same", True, 1),  # --sync-commands
+        ("0" * 64, False, 1),  # the command set changed (another hash stored)
+        ("", False, 1),
+    ],
+)
+async def test_sync_only_when_changed_or_forced(tmp_path: Path, fake: FakeDiscord, stored: str | None, force: bool, expected_syncs: int) -> None:
     with Store.open(tmp_path / "t.db") as store:
         if stored == "same":
             assert await _start_and_stop(fake, store, tmp_path, force=False) == 1

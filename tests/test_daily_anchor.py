@@ -1,5 +1,6 @@
 """The daily evidence anchor: queued when due, delivered through the outbox-like notices, posted once a day
 at most (across restarts), only when the log moved, and never lost when the platform is down."""
+
 from __future__ import annotations
 
 import json
@@ -32,15 +33,19 @@ def _notices(adapter) -> list:
 
 
 # (mod channel set, daily_anchor, log empty, last posted: None | "same head" | "hours ago" | "two days ago", queued)
-@pytest.mark.parametrize("mod_channel,daily,empty,last,queued", [
-    ("900", True, False, None, True),
-    (None, True, False, None, False),  # nowhere to post: nothing queued (and nothing lost: the next pass tries)
-    ("900", False, False, None, False),  # the server turned it off
-    ("900", True, True, None, False),  # an empty log has nothing to witness
-    ("900", True, False, "same head", False),  # nothing changed since the last anchor
-    ("900", True, False, "hours ago", False),  # a day has not passed, even after a restart
-    ("900", True, False, "two days ago", True),
-], ids=["due", "no-destination", "off", "empty-log", "same-head", "within-a-day", "after-a-day"])
+@pytest.mark.parametrize(
+    "mod_channel,daily,empty,last,queued",
+    [
+        ("900", True, False, None, True),
+        (None, True, False, None, False),  # nowhere to post: nothing queued (and nothing lost: the next pass tries)
+        ("900", False, False, None, False),  # the server turned it off
+        ("900", True, True, None, False),  # an empty log has nothing to witness
+        ("900", True, False, "same head", False),  # nothing changed since the last anchor
+        ("900", True, False, "hours ago", False),  # a day has not passed, even after a restart
+        ("900", True, False, "two days ago", True),
+    ],
+    ids=["due", "no-destination", "off", "empty-log", "same-head", "within-a-day", "after-a-day"],
+)
 async def test_which_servers_are_due(store, db_path, mod_channel, daily, empty, last, queued):
     adapter = RecordingAdapter()
     p = _pipeline(store, db_path, adapter, mod_channel=mod_channel, daily_anchor=daily)
@@ -85,6 +90,7 @@ async def test_a_platform_outage_delays_the_anchor_and_a_restart_still_posts_it(
             down.executed.append(action)
             return results.pop(0)
         return await _orig(action)
+
     down.execute = failing  # type: ignore[method-assign]
     p = _pipeline(store, db_path, down)
     await _flag(p)

@@ -1,4 +1,5 @@
 """The alert outbox and its delivery worker: detection never waits for the platform, alerts are never lost."""
+
 import asyncio
 
 import pytest
@@ -83,11 +84,14 @@ async def test_protective_actions_do_not_wait_behind_alerts(store, db_path):
     await p.stop()
 
 
-@pytest.mark.parametrize("failure", [
-    ActionResult(ok=False, detail="429 Too Many Requests", retry_after=0.05),
-    ActionResult(ok=False, detail="403 Forbidden: Missing Access", retry_after=0.05),
-    ActionResult(ok=False, detail="500 Internal Server Error", retry_after=0.05),
-])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        ActionResult(ok=False, detail="429 Too Many Requests", retry_after=0.05),
+        ActionResult(ok=False, detail="403 Forbidden: Missing Access", retry_after=0.05),
+        ActionResult(ok=False, detail="500 Internal Server Error", retry_after=0.05),
+    ],
+)
 async def test_outage_then_recovery_posts_the_alert_once(store, db_path, failure):
     adapter = FailingNotify([failure] * 3)
     p = _pipeline(store, db_path, adapter)

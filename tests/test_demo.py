@@ -1,4 +1,5 @@
 """`triagebot demo` end to end: shipped model, real store, synthetic images, no tokens or network."""
+
 import importlib.util
 
 import pytest

@@ -3,6 +3,7 @@
 The member is DMed with a persistent Appeal button, writes the appeal in a modal, the appeal shows in the mod
 channel with Uphold / Reverse, and a reversal lifts the timeout (PATCH communication_disabled_until=None) and
 the ban (DELETE /guilds/{g}/bans/{u}) and tells the member, in English or Indonesian."""
+
 from __future__ import annotations
 
 import copy
@@ -13,8 +14,17 @@ import pytest
 
 from bot.store import Store
 from tests.fake_discord import ALICE, BOB, CAROL, DAVE, GUILD, MALLORY, MODQ
-from tests.test_discord_bot import (SERVER, click, env, fake, flag_one, make_settings, start_client,  # noqa: F401
-                                    stop_client, wait_until)
+from tests.test_discord_bot import (
+    SERVER,
+    click,
+    env,
+    fake,
+    flag_one,
+    make_settings,
+    start_client,  # noqa: F401
+    stop_client,
+    wait_until,
+)
 
 
 def dm_messages(env, uid: int) -> list:
@@ -29,8 +39,7 @@ async def act_on(env, kind: str, author: int = MALLORY, reporter: int | None = N
     values = ["3600"] if kind == "timeout" else None
     inter, _, _ = await click(env, BOB, alert, kind, flag_id, values=values)
     await env.fake.followup(inter)
-    await wait_until(lambda: any(a["kind"] == "appeal_notice" and a["status"] != "pending"
-                                 for a in env.store.actions_for(SERVER, flag_id)))
+    await wait_until(lambda: any(a["kind"] == "appeal_notice" and a["status"] != "pending" for a in env.store.actions_for(SERVER, flag_id)))
     return alert, flag_id
 
 
@@ -57,16 +66,25 @@ def appeal_alert(env, appeal_id: int) -> dict:
     return env.fake.messages[int(ref)]
 
 
-@pytest.mark.parametrize("env, kind, locale, notice, button, opened, outcome, lifted", [
-    ({}, "timeout", "en-US", "You were timed out in", "Appeal", "was sent to the moderators",
-     "the decision was reversed", "Your timeout was lifted."),
-    ({}, "ban", "en-US", "You were banned from", "Appeal", "was sent to the moderators",
-     "the decision was reversed", "Your ban was lifted."),
-    ({"language": "id"}, "timeout", "id", "Kamu dibisukan sementara di", "Banding", "sudah dikirim ke moderator",
-     "keputusan dibatalkan", "Pembisuanmu sudah dicabut."),
-    ({"language": "id"}, "ban", "id", "Kamu diblokir dari", "Banding", "sudah dikirim ke moderator",
-     "keputusan dibatalkan", "Blokirmu sudah dicabut."),
-], indirect=["env"])
+@pytest.mark.parametrize(
+    "env, kind, locale, notice, button, opened, outcome, lifted",
+    [
+        ({}, "timeout", "en-US", "You were timed out in", "Appeal", "was sent to the moderators", "the decision was reversed", "Your timeout was lifted."),
+        ({}, "ban", "en-US", "You were banned from", "Appeal", "was sent to the moderators", "the decision was reversed", "Your ban was lifted."),
+        (
+            {"language": "id"},
+            "timeout",
+            "id",
+            "Kamu dibisukan sementara di",
+            "Banding",
+            "sudah dikirim ke moderator",
+            "keputusan dibatalkan",
+            "Pembisuanmu sudah dicabut.",
+        ),
+        ({"language": "id"}, "ban", "id", "Kamu diblokir dari", "Banding", "sudah dikirim ke moderator", "keputusan dibatalkan", "Blokirmu sudah dicabut."),
+    ],
+    indirect=["env"],
+)
 async def test_appeal_round_trip_with_a_reversal(env, kind, locale, notice, button, opened, outcome, lifted):
     alert, flag_id = await act_on(env, kind, reporter=ALICE)
     # 1. the member is told, privately, with a persistent Appeal button, and never who reported
@@ -135,8 +153,7 @@ async def test_uphold_keeps_the_ban_and_a_second_click_is_refused(env):
     await env.fake.callback(inter)
     assert "upheld" in (await env.fake.followup(inter)).json["content"]
     assert MALLORY in env.fake.bans and env.fake.find("DELETE", "/bans/") == []
-    inter = await env.fake.interact(3, {"custom_id": f"tba:reverse:{appeal.id}", "component_type": 2}, CAROL,
-                                    channel_id=MODQ, message=stale)
+    inter = await env.fake.interact(3, {"custom_id": f"tba:reverse:{appeal.id}", "component_type": 2}, CAROL, channel_id=MODQ, message=stale)
     await env.fake.callback(inter)
     assert "already decided" in (await env.fake.followup(inter)).json["content"]
     assert MALLORY in env.fake.bans
@@ -172,8 +189,7 @@ async def test_closed_dms_fail_quietly_and_are_recorded(env):
     assert notice["status"] == "error" and "does not accept DMs" in notice["detail"]
     [dm] = env.fake.dms_to(MALLORY)
     assert dm.status == 403
-    mod_texts = [c.json.get("content") or "" for c in env.fake.calls[start:]
-                 if c.method == "POST" and c.path == f"/channels/{MODQ}/messages"]
+    mod_texts = [c.json.get("content") or "" for c in env.fake.calls[start:] if c.method == "POST" and c.path == f"/channels/{MODQ}/messages"]
     assert not any("appeal" in t.lower() for t in mod_texts)  # no failure notice in the mod channel
 
 

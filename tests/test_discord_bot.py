@@ -1,4 +1,5 @@
 """The real discord.py client, built by build_bot(), against the fake Discord in tests/fake_discord.py."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,7 +15,7 @@ from bot.platforms import discord_bot
 from bot.platforms.discord_render import PIPE_STANDIN, escape
 from bot.store import Store
 from tests.conftest import KeywordDetector, StandInImageScanner
-from tests.fake_discord import (ALICE, APP_ID, BOB, CAROL, DAVE, GENERAL, GUILD, MALLORY, MODQ, OTHER, FakeDiscord)
+from tests.fake_discord import ALICE, APP_ID, BOB, CAROL, DAVE, GENERAL, GUILD, MALLORY, MODQ, OTHER, FakeDiscord
 
 SERVER = f"discord:{GUILD}"
 
@@ -51,14 +52,17 @@ def make_settings(tmp_path, fake: FakeDiscord, **server) -> Settings:
     srv = ServerSettings(mod_channel=str(MODQ), exempt_moderators=False)
     if server:
         srv = srv.with_overrides(server)
-    return Settings(db_path=tmp_path / "t.db",
-                    discord=DiscordSettings(token="fake-token", api_base=fake.api_base, gateway=fake.gateway),
-                    servers=MappingProxyType({SERVER: srv}))
+    return Settings(
+        db_path=tmp_path / "t.db",
+        discord=DiscordSettings(token="fake-token", api_base=fake.api_base, gateway=fake.gateway),
+        servers=MappingProxyType({SERVER: srv}),
+    )
 
 
 async def start_client(fake: FakeDiscord, settings: Settings, store: Store) -> Env:
-    pipeline = Pipeline(settings, store, text_detectors=[KeywordDetector(KEYWORDS)], image_scanner=StandInImageScanner(),
-                        action_thresholds={"sexual": 0.95, "racial": 0.95})  # the stand-in's 0.99 is sure enough to delete
+    pipeline = Pipeline(
+        settings, store, text_detectors=[KeywordDetector(KEYWORDS)], image_scanner=StandInImageScanner(), action_thresholds={"sexual": 0.95, "racial": 0.95}
+    )  # the stand-in's 0.99 is sure enough to delete
     discord_bot.point_at(settings)
     client = discord_bot.build_bot(pipeline, settings, guild_ready_timeout=0.05, sync_commands=False)
     task = asyncio.create_task(client.start(settings.discord.token))
@@ -119,8 +123,11 @@ async def flag_one(env: Env, text: str = "sini bokep gratis", author: int = MALL
     post = await env.fake.wait_call("POST", rf"^/channels/{MODQ}/messages$", start=start)
     flag_id = env.store.find_flag(SERVER, str(GENERAL if "channel_id" not in kw else kw["channel_id"]), payload["id"])
     ref = env.store.flag(SERVER, flag_id).alert_ref  # the alert may have been edited since (e.g. an automatic action)
-    alert = env.fake.messages[int(ref)] if ref else next(
-        m for m in env.fake.messages.values() if m["author"]["id"] == str(APP_ID) and m["embeds"] == post.json["embeds"])
+    alert = (
+        env.fake.messages[int(ref)]
+        if ref
+        else next(m for m in env.fake.messages.values() if m["author"]["id"] == str(APP_ID) and m["embeds"] == post.json["embeds"])
+    )
     return payload, alert, flag_id
 
 
@@ -212,10 +219,19 @@ async def test_review_buttons_update_embed_with_who_decided(env, action, status)
     assert len(mod_posts(env.fake)) == 1  # edited in place, not re-posted
 
 
-@pytest.mark.parametrize("action,who,allowed", [
-    ("confirm", ALICE, False), ("dismiss", DAVE, False), ("delete", ALICE, False), ("ban", ALICE, False),
-    ("delete", BOB, True), ("ban", BOB, True), ("ban", CAROL, True), ("confirm", CAROL, True),
-])
+@pytest.mark.parametrize(
+    "action,who,allowed",
+    [
+        ("confirm", ALICE, False),
+        ("dismiss", DAVE, False),
+        ("delete", ALICE, False),
+        ("ban", ALICE, False),
+        ("delete", BOB, True),
+        ("ban", BOB, True),
+        ("ban", CAROL, True),
+        ("confirm", CAROL, True),
+    ],
+)
 async def test_buttons_check_permissions_at_click_time(env, action, who, allowed):
     payload, alert, flag_id = await flag_one(env)
     inter, cb, start = await click(env, who, alert, action, flag_id)
@@ -245,6 +261,7 @@ async def test_timeout_select_times_out_author(env, seconds):
     call = await env.fake.wait_call("PATCH", rf"^/guilds/{GUILD}/members/{MALLORY}$", start=start)
     until = call.json["communication_disabled_until"]
     from datetime import datetime, timezone
+
     delta = (datetime.fromisoformat(until) - datetime.now(timezone.utc)).total_seconds()
     assert seconds - 30 < delta <= seconds
     await env.fake.followup(inter)
@@ -291,8 +308,11 @@ async def test_buttons_survive_a_restart(tmp_path, fake):
 
 async def test_button_for_another_servers_flag_is_refused(env):
     from bot.models import Decision, Message
-    other = env.store.record_flag(Message(platform="discord", server_id="999", channel_id="1", message_id="2", author_id="3",
-                                          text="x"), Decision(flagged=True, labels=("sexual",), verdicts=())).flag_id
+
+    other = env.store.record_flag(
+        Message(platform="discord", server_id="999", channel_id="1", message_id="2", author_id="3", text="x"),
+        Decision(flagged=True, labels=("sexual",), verdicts=()),
+    ).flag_id
     _, alert, flag_id = await flag_one(env)
     alert["components"][0]["components"][0]["custom_id"] = f"tb:confirm:{other}"  # a forged or stale button
     inter, cb, _ = await click(env, BOB, alert, "confirm", other)
@@ -343,9 +363,12 @@ async def test_report_command_with_link_and_duplicates_collapse(env):
 
 
 async def test_report_member_and_reporter_is_never_shown_to_them(env):
-    inter = await env.fake.slash(ALICE, "report", options={"reason": "DMs me slurs", "member": ("user", MALLORY)},
-                                 resolved={"users": {str(MALLORY): {"id": str(MALLORY), "username": "mallory",
-                                                                    "discriminator": "0", "avatar": None, "global_name": None}}})
+    inter = await env.fake.slash(
+        ALICE,
+        "report",
+        options={"reason": "DMs me slurs", "member": ("user", MALLORY)},
+        resolved={"users": {str(MALLORY): {"id": str(MALLORY), "username": "mallory", "discriminator": "0", "avatar": None, "global_name": None}}},
+    )
     await env.fake.callback(inter)
     follow = await env.fake.followup(inter)
     assert follow.json["flags"] & 64
@@ -363,8 +386,7 @@ async def test_report_rate_limit(env):
     await env.settle()
     replies = []
     for m in msgs:
-        inter = await env.fake.slash(DAVE, "report", options={
-            "reason": "spam", "message_link": f"https://discord.com/channels/{GUILD}/{GENERAL}/{m['id']}"})
+        inter = await env.fake.slash(DAVE, "report", options={"reason": "spam", "message_link": f"https://discord.com/channels/{GUILD}/{GENERAL}/{m['id']}"})
         replies.append((await env.fake.followup(inter)).json["content"])
     assert "please wait" in replies[2] and env.store.count_flags(SERVER) == 2
 
@@ -379,8 +401,11 @@ async def test_report_rejects_links_from_elsewhere(env, link):
 
 # ---- /triage commands -----------------------------------------------------------------------
 def channel_resolved(cid: int, name: str) -> dict:
-    return {"channels": {str(cid): {"id": str(cid), "name": name, "type": 0, "permissions": "0", "guild_id": str(GUILD),
-                                    "parent_id": None, "nsfw": False, "position": 0}}}
+    return {
+        "channels": {
+            str(cid): {"id": str(cid), "name": name, "type": 0, "permissions": "0", "guild_id": str(GUILD), "parent_id": None, "nsfw": False, "position": 0}
+        }
+    }
 
 
 async def reply_of(env: Env, inter: dict) -> tuple[int, str]:
@@ -393,8 +418,9 @@ async def reply_of(env: Env, inter: dict) -> tuple[int, str]:
 
 
 async def test_setup_changes_mod_channel_thresholds_and_dry_run(env):
-    inter = await env.fake.slash(CAROL, "triage", "setup", {"mod_channel": ("channel", OTHER), "sexual": 0.7, "dry_run": True},
-                                 resolved=channel_resolved(OTHER, "random"))
+    inter = await env.fake.slash(
+        CAROL, "triage", "setup", {"mod_channel": ("channel", OTHER), "sexual": 0.7, "dry_run": True}, resolved=channel_resolved(OTHER, "random")
+    )
     kind, text = await reply_of(env, inter)
     assert kind == 4 and "Saved" in text and f"<#{OTHER}>" in text and "sexual 0.70" in text and "Dry-run: on" in text
     s = env.pipeline.server_settings(SERVER)
@@ -405,11 +431,18 @@ async def test_setup_changes_mod_channel_thresholds_and_dry_run(env):
     await env.fake.wait_call("POST", rf"^/channels/{OTHER}/messages$")
 
 
-@pytest.mark.parametrize("who,sub,needed", [
-    (BOB, "setup", "Manage Server"), (ALICE, "setup", "Manage Server"), (ALICE, "queue", "Manage Messages"),
-    (DAVE, "stats", "Manage Messages"), (BOB, "export", "Administrator"), (ALICE, "scan", "Manage Messages"),
-    (DAVE, "anchor", "Manage Messages"),
-])
+@pytest.mark.parametrize(
+    "who,sub,needed",
+    [
+        (BOB, "setup", "Manage Server"),
+        (ALICE, "setup", "Manage Server"),
+        (ALICE, "queue", "Manage Messages"),
+        (DAVE, "stats", "Manage Messages"),
+        (BOB, "export", "Administrator"),
+        (ALICE, "scan", "Manage Messages"),
+        (DAVE, "anchor", "Manage Messages"),
+    ],
+)
 async def test_triage_commands_are_checked_at_run_time(env, who, sub, needed):
     options = {"channel": ("channel", OTHER)} if sub == "scan" else {}
     inter = await env.fake.slash(who, "triage", sub, options, resolved=channel_resolved(OTHER, "random") if options else None)
@@ -420,10 +453,10 @@ async def test_triage_commands_are_checked_at_run_time(env, who, sub, needed):
 
 async def test_triage_commands_declare_default_member_permissions(env):
     from discord import Permissions
+
     group = env.client.tree.get_command("triage")
     assert group.default_permissions == Permissions(manage_messages=True) and group.guild_only
-    assert {c.name for c in group.commands} == {"setup", "queue", "stats", "scan", "export", "anchor",
-                                                  "member", "note", "hold", "rules"}
+    assert {c.name for c in group.commands} == {"setup", "queue", "stats", "scan", "export", "anchor", "member", "note", "hold", "rules"}
 
 
 async def test_anchor_is_posted_for_the_channel_to_witness(env):
@@ -456,15 +489,14 @@ async def test_queue_shows_a_pile_on_as_one_incident(env):
 
 async def test_scan_rechecks_history_with_progress(env):
     for i in range(30):  # history the bot never saw live
-        env.fake.message_payload(MALLORY if i % 3 == 0 else DAVE, f"lama {i} bokep" if i % 3 == 0 else f"lama {i}",
-                                 channel_id=OTHER)
-    inter = await env.fake.slash(BOB, "triage", "scan", {"channel": ("channel", OTHER), "limit": 30},
-                                 resolved=channel_resolved(OTHER, "random"))
+        env.fake.message_payload(MALLORY if i % 3 == 0 else DAVE, f"lama {i} bokep" if i % 3 == 0 else f"lama {i}", channel_id=OTHER)
+    inter = await env.fake.slash(BOB, "triage", "scan", {"channel": ("channel", OTHER), "limit": 30}, resolved=channel_resolved(OTHER, "random"))
     kind, _ = await reply_of(env, inter)
     assert kind == 5
     edits = []
-    await wait_until(lambda: any("done" in (c.json or {}).get("content", "") for c in
-                                 env.fake.find("PATCH", rf"/webhooks/{APP_ID}/{inter['token']}/messages/@original")))
+    await wait_until(
+        lambda: any("done" in (c.json or {}).get("content", "") for c in env.fake.find("PATCH", rf"/webhooks/{APP_ID}/{inter['token']}/messages/@original"))
+    )
     edits = [c.json["content"] for c in env.fake.find("PATCH", rf"/webhooks/{APP_ID}/{inter['token']}/messages/@original")]
     assert any("25 checked" in e for e in edits[:-1])  # progress while scanning
     assert "30 messages checked, 10 flagged" in edits[-1]
@@ -473,8 +505,11 @@ async def test_scan_rechecks_history_with_progress(env):
 
 async def test_export_is_admin_only_ephemeral_and_this_server_only(env):
     from bot.models import Decision, Message
-    env.store.record_flag(Message(platform="discord", server_id="999", channel_id="1", message_id="2", author_id="3",
-                                  text="other server secret"), Decision(flagged=True, labels=("sexual",), verdicts=()))
+
+    env.store.record_flag(
+        Message(platform="discord", server_id="999", channel_id="1", message_id="2", author_id="3", text="other server secret"),
+        Decision(flagged=True, labels=("sexual",), verdicts=()),
+    )
     await flag_one(env, "bokep here")
     inter = await env.fake.slash(CAROL, "triage", "export", {"format": "csv"})
     kind, _ = await reply_of(env, inter)
@@ -488,16 +523,24 @@ async def test_export_is_admin_only_ephemeral_and_this_server_only(env):
 
 
 # ---- Discord AutoMod ------------------------------------------------------------------------
-AUTOMOD_EVENT = {"guild_id": str(GUILD), "rule_id": "777", "rule_trigger_type": 1, "user_id": str(MALLORY),
-                 "channel_id": str(GENERAL), "content": "kata terlarang", "matched_keyword": "terlarang",
-                 "matched_content": "terlarang"}
+AUTOMOD_EVENT = {
+    "guild_id": str(GUILD),
+    "rule_id": "777",
+    "rule_trigger_type": 1,
+    "user_id": str(MALLORY),
+    "channel_id": str(GENERAL),
+    "content": "kata terlarang",
+    "matched_keyword": "terlarang",
+    "matched_content": "terlarang",
+}
 
 
 async def test_automod_action_lands_in_the_queue_once(env):
     event = AUTOMOD_EVENT
     await env.fake.dispatch("AUTO_MODERATION_ACTION_EXECUTION", {**event, "action": {"type": 1, "metadata": {}}})
-    await env.fake.dispatch("AUTO_MODERATION_ACTION_EXECUTION", {**event, "action": {"type": 2, "metadata": {"channel_id": str(MODQ)}},
-                                                                 "alert_system_message_id": "5555"})
+    await env.fake.dispatch(
+        "AUTO_MODERATION_ACTION_EXECUTION", {**event, "action": {"type": 2, "metadata": {"channel_id": str(MODQ)}}, "alert_system_message_id": "5555"}
+    )
     post = await env.fake.wait_call("POST", rf"^/channels/{MODQ}/messages$")
     await asyncio.sleep(0.2)
     text = embed_text(alert_embed(post))
@@ -508,10 +551,13 @@ async def test_automod_action_lands_in_the_queue_once(env):
     assert len(env.fake.find("GET", r"/auto-moderation/rules/777$")) == 1  # one lookup, then cached
 
 
-@pytest.mark.parametrize("name, failure, shown", [
-    ("No <@&1> slurs *here*", None, escape("AutoMod rule 'No <@&1> slurs *here*' (777)")),  # as markdown-escaped text
-    (None, 403, "AutoMod rule 777 matched"),  # no Manage Server: the id, and the flag still lands
-])
+@pytest.mark.parametrize(
+    "name, failure, shown",
+    [
+        ("No <@&1> slurs *here*", None, escape("AutoMod rule 'No <@&1> slurs *here*' (777)")),  # as markdown-escaped text
+        (None, 403, "AutoMod rule 777 matched"),  # no Manage Server: the id, and the flag still lands
+    ],
+)
 async def test_automod_alert_names_the_rule_when_readable(env, name, failure, shown):
     if name:
         env.fake.automod_rules[777] = name
@@ -600,6 +646,7 @@ async def test_unchanged_cached_message_update_is_ignored(env):
 
 async def test_fetch_has_a_hard_byte_cap(env):
     from bot.models import Attachment
+
     payload = env.fake.message_payload(ALICE, "", attachments=(("big.png", "image/png", b"x" * 5000),))
     url = payload["attachments"][0]["url"]
     assert len(await env.client.adapter.fetch(Attachment(kind="image", url=url), 5000)) == 5000
@@ -616,8 +663,7 @@ async def test_bot_and_own_messages_are_ignored(env):
 async def test_no_mod_channel_keeps_flag_and_logs_error(tmp_path, fake):
     store = Store.open(tmp_path / "t.db")
     settings = make_settings(tmp_path, fake)
-    settings = Settings(db_path=settings.db_path, discord=settings.discord,
-                        servers=MappingProxyType({SERVER: ServerSettings(exempt_moderators=False)}))
+    settings = Settings(db_path=settings.db_path, discord=settings.discord, servers=MappingProxyType({SERVER: ServerSettings(exempt_moderators=False)}))
     e = await start_client(fake, settings, store)
     try:
         payload = await fake.send_message(MALLORY, "bokep")
@@ -637,8 +683,7 @@ async def test_no_mod_channel_keeps_flag_and_logs_error(tmp_path, fake):
 async def test_protect_registers_a_fingerprint_and_flags_reshares(env):
     image = b"\x89PNG private photo"
     att = env.fake.upload("me.png", "image/png", image)
-    inter = await env.fake.slash(ALICE, "protect", options={"image": ("attachment", att["id"])},
-                                 resolved={"attachments": {att["id"]: att}})
+    inter = await env.fake.slash(ALICE, "protect", options={"image": ("attachment", att["id"])}, resolved={"attachments": {att["id"]: att}})
     cb = await env.fake.callback(inter)
     assert cb.json["type"] == 5 and callback_flags(cb) & 64
     follow = await env.fake.followup(inter)
@@ -655,8 +700,7 @@ async def test_protect_registers_a_fingerprint_and_flags_reshares(env):
 
 async def test_protect_refuses_non_images(env):
     att = env.fake.upload("notes.txt", "text/plain", b"hello")
-    inter = await env.fake.slash(ALICE, "protect", options={"image": ("attachment", att["id"])},
-                                 resolved={"attachments": {att["id"]: att}})
+    inter = await env.fake.slash(ALICE, "protect", options={"image": ("attachment", att["id"])}, resolved={"attachments": {att["id"]: att}})
     cb = await env.fake.callback(inter)
     assert "attach an image" in cb.json["data"]["content"] and env.store.bank_size() == 0
 
@@ -690,6 +734,7 @@ async def test_run_connects_registers_commands_and_returns_when_stopped(tmp_path
 
 async def test_run_without_token_is_a_config_error(tmp_path, fake):
     from bot.config import ConfigError
+
     settings = Settings(db_path=tmp_path / "t.db")
     with pytest.raises(ConfigError, match="DISCORD_TOKEN"):
         await discord_bot.run(Pipeline(settings, Store.open(tmp_path / "t.db")), settings, asyncio.Event())
@@ -699,8 +744,9 @@ async def test_deleted_alert_is_posted_again(env):
     target, alert, flag_id = await flag_one(env)
     del env.fake.messages[int(alert["id"])]  # a moderator deleted the queue entry by hand
     start = len(env.fake.calls)
-    inter = await env.fake.slash(DAVE, "report", options={
-        "reason": "still here", "message_link": f"https://discord.com/channels/{GUILD}/{GENERAL}/{target['id']}"})
+    inter = await env.fake.slash(
+        DAVE, "report", options={"reason": "still here", "message_link": f"https://discord.com/channels/{GUILD}/{GENERAL}/{target['id']}"}
+    )
     await env.fake.followup(inter)
     await env.fake.wait_call("POST", rf"^/channels/{MODQ}/messages$", start=start)
     assert env.store.flag(SERVER, flag_id).alert_ref != alert["id"]
@@ -722,6 +768,7 @@ async def test_mod_channel_forbidden_keeps_flag(env):
 
 async def test_bad_token_is_a_config_error(tmp_path, fake):
     from bot.config import ConfigError
+
     fake.fail("GET", r"^/users/@me$", status=401, message="401: Unauthorized")
     settings = make_settings(tmp_path, fake)
     store = Store.open(tmp_path / "t.db")
@@ -732,6 +779,7 @@ async def test_bad_token_is_a_config_error(tmp_path, fake):
 
 async def test_message_content_intent_off_is_a_config_error(tmp_path, fake):
     from bot.config import ConfigError
+
     fake.identify_close_code = 4014  # what Discord does when the privileged intent is not enabled
     settings = make_settings(tmp_path, fake)
     store = Store.open(tmp_path / "t.db")

@@ -1,4 +1,5 @@
 """Catch-up after downtime: what was posted while the bot was down is flagged after it starts."""
+
 from __future__ import annotations
 
 import asyncio
@@ -49,13 +50,16 @@ async def _down_then_up(fake, tmp_path, store, while_down, limits=None):
     return second, missed
 
 
-@pytest.mark.parametrize("while_down,flagged", [
-    ([(MALLORY, "kamu bokep", GENERAL)], 1),
-    ([(MALLORY, "dasar monyet", OTHER), (DAVE, "biasa saja", GENERAL)], 1),
-    ([(MALLORY, f"b0kep {i}" if i % 3 else f"bokep {i}", GENERAL) for i in range(9)], 3),  # obfuscated ones stay clean here
-    ([], 0),
-    ([(MALLORY, "bokep " + "x" * 3000, OTHER)], 1),  # huge
-])
+@pytest.mark.parametrize(
+    "while_down,flagged",
+    [
+        ([(MALLORY, "kamu bokep", GENERAL)], 1),
+        ([(MALLORY, "dasar monyet", OTHER), (DAVE, "biasa saja", GENERAL)], 1),
+        ([(MALLORY, f"b0kep {i}" if i % 3 else f"bokep {i}", GENERAL) for i in range(9)], 3),  # obfuscated ones stay clean here
+        ([], 0),
+        ([(MALLORY, "bokep " + "x" * 3000, OTHER)], 1),  # huge
+    ],
+)
 async def test_messages_posted_while_down_are_flagged_after_start(tmp_path, fake, while_down, flagged):
     store = Store.open(tmp_path / "t.db")
     env, missed = await _down_then_up(fake, tmp_path, store, while_down)
@@ -77,8 +81,7 @@ async def test_messages_posted_while_down_are_flagged_after_start(tmp_path, fake
 async def test_catch_up_is_bounded(tmp_path, fake, per_channel, max_channels, expected):
     store = Store.open(tmp_path / "t.db")
     down = [(DAVE, f"pesan {i}", GENERAL) for i in range(3)] + [(DAVE, f"pesan {i}", OTHER) for i in range(3)]
-    env, missed = await _down_then_up(fake, tmp_path, store, down,
-                                      CatchUpLimits(per_channel=per_channel, max_channels=max_channels))
+    env, missed = await _down_then_up(fake, tmp_path, store, down, CatchUpLimits(per_channel=per_channel, max_channels=max_channels))
     try:
         await wait_until(lambda: env.client.catch_up.runs >= 1 and env.client.catch_up._task.done())
         assert env.client.catch_up.submitted == expected
@@ -110,8 +113,7 @@ async def _sent_and_handled(env) -> None:
 
 
 def _msg(mid: int, channel: str = str(GENERAL), edited: bool = False) -> Message:
-    return Message(platform="discord", server_id=str(GUILD), channel_id=channel, message_id=str(mid), author_id="1",
-                   edited=edited)
+    return Message(platform="discord", server_id=str(GUILD), channel_id=channel, message_id=str(mid), author_id="1", edited=edited)
 
 
 class CountingStore:
@@ -139,12 +141,15 @@ def test_cursors_are_written_in_batches_not_per_message(messages):
     assert {r[1]: r[2] for w in store.writes for r in w} == newest
 
 
-@pytest.mark.parametrize("order,expected", [
-    ([("s", 1), ("s", 2), ("s", 3), ("h", 3)], 0),  # 1 and 2 still queued: resume before them
-    ([("s", 1), ("s", 2), ("h", 1), ("h", 2)], 2),
-    ([("s", 5), ("s", 6), ("h", 6), ("h", 5)], 6),
-    ([("s", 5), ("s", 9), ("h", 9)], 4),
-])
+@pytest.mark.parametrize(
+    "order,expected",
+    [
+        ([("s", 1), ("s", 2), ("s", 3), ("h", 3)], 0),  # 1 and 2 still queued: resume before them
+        ([("s", 1), ("s", 2), ("h", 1), ("h", 2)], 2),
+        ([("s", 5), ("s", 6), ("h", 6), ("h", 5)], 6),
+        ([("s", 5), ("s", 9), ("h", 9)], 4),
+    ],
+)
 def test_cursor_never_passes_a_message_still_in_the_queue(order, expected):
     store = CountingStore()
     cursors = ChannelCursors(store)
@@ -163,10 +168,13 @@ def test_edits_do_not_move_the_cursor():
     assert store.writes == []
 
 
-@pytest.mark.parametrize("rows,expected", [
-    ([(5, 0), (3, 1)], 5),   # never moves backwards
-    ([(3, 0), (7, 1)], 7),
-])
+@pytest.mark.parametrize(
+    "rows,expected",
+    [
+        ([(5, 0), (3, 1)], 5),  # never moves backwards
+        ([(3, 0), (7, 1)], 7),
+    ],
+)
 def test_store_cursor_upsert(tmp_path, rows, expected):
     store = Store.open(tmp_path / "c.db")
     now = datetime.now(timezone.utc)

@@ -1,4 +1,5 @@
 """The fake Discord enforces Discord's limits the way discord.py expects them (so raid tests mean something)."""
+
 from __future__ import annotations
 
 import asyncio

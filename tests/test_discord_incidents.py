@@ -1,5 +1,6 @@
 """Incident-level moderation on Discord (the real client vs the fake): buttons, modals, the item pager,
 the role hierarchy, escalation pings, and what a rate-limited pile-on or an outage does to alerts."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,10 +10,20 @@ import pytest
 
 from bot.models import Action
 from bot.store import Store
-from tests.fake_discord import (ALICE, BOB, CAROL, DAVE, ERIN, GENERAL, GUILD, MALLORY, MODQ, ROLE_MOD, FakeDiscord,
-                                pile_on_plan, send_pile_on)
-from tests.test_discord_bot import (SERVER, alert_embed, custom_ids, embed_text, env, fake, make_settings,  # noqa: F401
-                                    mod_posts, start_client, stop_client, wait_until)
+from tests.fake_discord import ALICE, BOB, CAROL, DAVE, ERIN, GENERAL, GUILD, MALLORY, MODQ, ROLE_MOD, FakeDiscord, pile_on_plan, send_pile_on
+from tests.test_discord_bot import (
+    SERVER,
+    alert_embed,
+    custom_ids,
+    embed_text,
+    env,
+    fake,
+    make_settings,  # noqa: F401
+    mod_posts,
+    start_client,
+    stop_client,
+    wait_until,
+)
 
 PILE = (MALLORY, DAVE, 5001, 5002, 5003)  # authors of a small pile-on at ALICE (5001+ are plain members)
 
@@ -86,15 +97,17 @@ async def test_delete_all(env):
     assert f"{len(PILE) - 1} deleted, 1 already gone" in follow.json["content"]
     deleted = {c.path.rsplit("/", 1)[1] for c in env.fake.find("DELETE", rf"^/channels/{GENERAL}/messages/\d+$")}
     assert deleted == {p["id"] for p in payloads}
-    acts = [a for p in payloads for a in env.store.actions_for(SERVER, env.store.find_flag(SERVER, str(GENERAL), p["id"]))
-            if a["kind"] == "delete"]
+    acts = [a for p in payloads for a in env.store.actions_for(SERVER, env.store.find_flag(SERVER, str(GENERAL), p["id"])) if a["kind"] == "delete"]
     assert len(acts) == len(PILE) and {a["actor"] for a in acts} == {str(BOB)}
 
 
-@pytest.mark.parametrize("kind,values,method,path", [
-    ("ban", None, "PUT", rf"^/guilds/{GUILD}/bans/(\d+)$"),
-    ("timeout", ["3600"], "PATCH", rf"^/guilds/{GUILD}/members/(\d+)$"),
-])
+@pytest.mark.parametrize(
+    "kind,values,method,path",
+    [
+        ("ban", None, "PUT", rf"^/guilds/{GUILD}/bans/(\d+)$"),
+        ("timeout", ["3600"], "PATCH", rf"^/guilds/{GUILD}/members/(\d+)$"),
+    ],
+)
 async def test_ban_and_timeout_all_ask_for_a_reason_first(env, kind, values, method, path):
     _, incident_id, alert = await pile_on(env)
     inter, cb, start = await press(env, BOB, alert, kind, incident_id, values=values)
@@ -111,14 +124,16 @@ async def test_ban_and_timeout_all_ask_for_a_reason_first(env, kind, values, met
         assert 3500 < (until - datetime.now(timezone.utc)).total_seconds() <= 3600
 
 
-@pytest.mark.parametrize("who,kind,needed", [(ALICE, "ban", "Ban Members"), (DAVE, "confirm", "Manage Messages"),
-                                             (ALICE, "delete", "Manage Messages"), (ALICE, "items", "Manage Messages")])
+@pytest.mark.parametrize(
+    "who,kind,needed",
+    [(ALICE, "ban", "Ban Members"), (DAVE, "confirm", "Manage Messages"), (ALICE, "delete", "Manage Messages"), (ALICE, "items", "Manage Messages")],
+)
 async def test_incident_buttons_check_permissions(env, who, kind, needed):
     _, incident_id, alert = await pile_on(env, authors=(MALLORY, 5001))
     inter, cb, _ = await press(env, who, alert, kind, incident_id)
     assert cb.json["type"] == 4 and needed in cb.json["data"]["content"] and cb.json["data"]["flags"] & 64
     await asyncio.sleep(0.1)
-    assert env.fake.find("PUT", "/bans/") == [] and env.fake.find("DELETE", rf"^/channels/{GENERAL}/")  == []
+    assert env.fake.find("PUT", "/bans/") == [] and env.fake.find("DELETE", rf"^/channels/{GENERAL}/") == []
 
 
 async def test_timeout_select_needs_moderate_members(env):
@@ -192,10 +207,10 @@ async def test_per_item_button_from_the_pager_acts_on_that_flag(env):
 
 async def test_incident_of_another_server_is_refused(env):
     from bot.models import Decision, Message
+
     elsewhere = "discord:999"
     for i in (1, 2):
-        m = Message(platform="discord", server_id="999", channel_id="1", message_id=str(i), author_id=str(i), text="x",
-                    targets=("7",))
+        m = Message(platform="discord", server_id="999", channel_id="1", message_id=str(i), author_id=str(i), text="x", targets=("7",))
         result = env.store.record_flag(m, Decision(flagged=True, labels=("sexual",), verdicts=()), incident_window_minutes=60)
         other = env.store.flag(elsewhere, result.flag_id).incident_id
     assert other is not None and env.store.incident(elsewhere, other).flag_count == 2

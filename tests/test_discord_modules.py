@@ -1,4 +1,5 @@
 """The Discord side is split by job with no import circles, and the adapter never reaches back into the core."""
+
 from __future__ import annotations
 
 import ast
@@ -46,11 +47,14 @@ def test_no_import_circle_among_discord_modules(module):
     assert cycle_from(module, graph()) is None, f"import circle: {' -> '.join(cycle_from(module, graph()) or [])}"
 
 
-@pytest.mark.parametrize("module,needs", [
-    ("discord_bot", {"discord_adapter", "discord_events", "discord_commands"}),
-    ("discord_adapter", {"discord_render", "discord_incident_views"}),
-    ("discord_events", set()),
-])
+@pytest.mark.parametrize(
+    "module,needs",
+    [
+        ("discord_bot", {"discord_adapter", "discord_events", "discord_commands"}),
+        ("discord_adapter", {"discord_render", "discord_incident_views"}),
+        ("discord_events", set()),
+    ],
+)
 def test_split_by_job(module, needs):
     assert needs <= imported(PLATFORMS / f"{module}.py")
 

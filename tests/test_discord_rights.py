@@ -1,4 +1,5 @@
 """Buttons respect Discord's role hierarchy (as Red's is_allowed_by_hierarchy): the real client vs the fake."""
+
 from __future__ import annotations
 
 import re
@@ -8,20 +9,26 @@ import pytest
 from tests.fake_discord import BOB, CAROL, DAVE, ERIN, FRANK, GENERAL, GUILD, MALLORY
 from tests.test_discord_bot import SERVER, click, env, fake, flag_one  # noqa: F401  (fixtures)
 
-EFFECT = {"delete": ("DELETE", rf"^/channels/{GENERAL}/messages/"), "timeout": ("PATCH", rf"^/guilds/{GUILD}/members/"),
-          "ban": ("PUT", rf"^/guilds/{GUILD}/bans/")}
+EFFECT = {
+    "delete": ("DELETE", rf"^/channels/{GENERAL}/messages/"),
+    "timeout": ("PATCH", rf"^/guilds/{GUILD}/members/"),
+    "ban": ("PUT", rf"^/guilds/{GUILD}/bans/"),
+}
 VALUES = {"timeout": ["600"]}
 
 
 @pytest.mark.parametrize("action", ["delete", "timeout", "ban"])
-@pytest.mark.parametrize("moderator,author,refused_because", [
-    (BOB, MALLORY, None),                           # moderator above a plain member
-    (CAROL, MALLORY, None),                         # the owner
-    (BOB, ERIN, "Your top role is not above"),      # the target outranks the moderator
-    (CAROL, FRANK, "My top role is not above"),     # the moderator may, but the bot's role is lower
-    (BOB, CAROL, "owner can never be a target"),    # the owner is never a target
-    (BOB, BOB, "yourself"),
-])
+@pytest.mark.parametrize(
+    "moderator,author,refused_because",
+    [
+        (BOB, MALLORY, None),  # moderator above a plain member
+        (CAROL, MALLORY, None),  # the owner
+        (BOB, ERIN, "Your top role is not above"),  # the target outranks the moderator
+        (CAROL, FRANK, "My top role is not above"),  # the moderator may, but the bot's role is lower
+        (BOB, CAROL, "owner can never be a target"),  # the owner is never a target
+        (BOB, BOB, "yourself"),
+    ],
+)
 async def test_hierarchy_decides_who_may_act_on_whom(env, action, moderator, author, refused_because):
     payload, alert, flag_id = await flag_one(env, "kamu bokep", author=author)
     inter, cb, start = await click(env, moderator, alert, action, flag_id, values=VALUES.get(action))

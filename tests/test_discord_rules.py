@@ -1,4 +1,5 @@
 """/triage rules add|remove|list with the real discord.py client against the fake Discord (tests/fake_discord.py)."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,7 @@ HOSTILE = "**bold** `code` ||spoiler|| <@301> ching*"
 async def rules(env, who: int, sub: str, locale: str = "en-US", **options) -> dict:
     """Run `/triage rules <sub>` and return the interaction callback's data."""
     inner = [{"name": sub, "type": 1, "options": [_option(k, v) for k, v in options.items()]}]
-    data = {"id": str(env.fake.new_id()), "name": "triage", "type": 1,
-            "options": [{"name": "rules", "type": 2, "options": inner}]}
+    data = {"id": str(env.fake.new_id()), "name": "triage", "type": 1, "options": [{"name": "rules", "type": 2, "options": inner}]}
     inter = await env.fake.interact(2, data, who, locale=locale)
     cb = (await env.fake.callback(inter)).json
     assert cb["type"] == 4 and cb["data"]["flags"] & 64  # ephemeral
@@ -60,14 +60,17 @@ async def test_list_remove_and_indonesian_replies(env):
     assert (await rules(env, BOB, "remove", rule="1", locale="id"))["content"].startswith("Tidak disimpan: no such rule")
 
 
-@pytest.mark.parametrize("who, sub, options, expected", [
-    (ALICE, "add", {"kind": "term", "pattern": "ching*", "label": "racial"}, "Manage Messages"),
-    (ALICE, "list", {}, "Manage Messages"),
-    (BOB, "add", {"kind": "term", "pattern": "*", "label": "racial"}, "Not saved: a pattern needs at least 2"),
-    (BOB, "add", {"kind": "term", "pattern": "ching*"}, "Not saved: a term needs a label"),
-    (BOB, "add", {"kind": "exempt_channel", "pattern": "not a channel"}, "Not saved:"),
-    (BOB, "list", {}, "This server has no rules of its own yet."),
-])
+@pytest.mark.parametrize(
+    "who, sub, options, expected",
+    [
+        (ALICE, "add", {"kind": "term", "pattern": "ching*", "label": "racial"}, "Manage Messages"),
+        (ALICE, "list", {}, "Manage Messages"),
+        (BOB, "add", {"kind": "term", "pattern": "*", "label": "racial"}, "Not saved: a pattern needs at least 2"),
+        (BOB, "add", {"kind": "term", "pattern": "ching*"}, "Not saved: a term needs a label"),
+        (BOB, "add", {"kind": "exempt_channel", "pattern": "not a channel"}, "Not saved:"),
+        (BOB, "list", {}, "This server has no rules of its own yet."),
+    ],
+)
 async def test_refusals_and_empty_list(env, who, sub, options, expected):
     assert expected in (await rules(env, who, sub, **options))["content"]
     assert env.store.server_rules(SERVER) == []

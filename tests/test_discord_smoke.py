@@ -1,4 +1,5 @@
 """`triagebot run` as a real process against the fake Discord: it connects, registers commands, and exits 0 on SIGINT."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,20 +14,34 @@ import pytest
 from tests.fake_discord import GUILD, MODQ, FakeDiscord
 
 MODEL = Path(__file__).resolve().parents[1] / "classifiers" / "resources" / "model.skops"
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("classifiers.text") is None or not MODEL.exists(),
-                                reason="`triagebot run` loads the shipped text model (classifiers/resources/model.skops), not built yet")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("classifiers.text") is None or not MODEL.exists(),
+    reason="`triagebot run` loads the shipped text model (classifiers/resources/model.skops), not built yet",
+)
 
 
 async def test_run_connects_and_stops_cleanly_on_sigint(tmp_path: Path):
     fake = await FakeDiscord().start()
     config = tmp_path / "triagebot.toml"
     config.write_text(f'[storage]\npath = "{tmp_path / "smoke.db"}"\n\n[servers."discord:{GUILD}"]\nmod_channel = "{MODQ}"\n')
-    env = {**os.environ, "DISCORD_TOKEN": "fake-token", "TRIAGEBOT_DISCORD_API_BASE": fake.api_base,
-           "TRIAGEBOT_DISCORD_GATEWAY": fake.gateway, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    env = {
+        **os.environ,
+        "DISCORD_TOKEN": "fake-token",
+        "TRIAGEBOT_DISCORD_API_BASE": fake.api_base,
+        "TRIAGEBOT_DISCORD_GATEWAY": fake.gateway,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
     env.pop("TELEGRAM_TOKEN", None)
     proc = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("triagebot")), "run", "--config", str(config),
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        str(Path(sys.executable).with_name("triagebot")),
+        "run",
+        "--config",
+        str(config),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     try:
         ready, exited = asyncio.create_task(fake.identified.wait()), asyncio.create_task(proc.wait())
         await asyncio.wait({ready, exited}, timeout=60, return_when=asyncio.FIRST_COMPLETED)

@@ -1,6 +1,7 @@
 """`triagebot run` stops promptly on SIGTERM/SIGINT in the middle of a rate-limited pile-on, and loses no accepted message.
 
 The elapsed time is measured by benchmarks/bench_pileon_discord.py; here the timeout only guards against a hang."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,20 +17,34 @@ from bot.store import Store
 from tests.fake_discord import GUILD, MODQ, FakeDiscord, pile_on_plan, send_pile_on
 
 MODEL = Path(__file__).resolve().parents[1] / "classifiers" / "resources" / "model.skops"
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("classifiers.text") is None or not MODEL.exists(),
-                                reason="`triagebot run` loads the shipped text model (classifiers/resources/model.skops), not built yet")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("classifiers.text") is None or not MODEL.exists(),
+    reason="`triagebot run` loads the shipped text model (classifiers/resources/model.skops), not built yet",
+)
 SERVER = f"discord:{GUILD}"
 
 
 async def start_run(tmp_path: Path, fake: FakeDiscord) -> asyncio.subprocess.Process:
     config = tmp_path / "triagebot.toml"
     config.write_text(f'[storage]\npath = "{tmp_path / "stop.db"}"\n\n[servers."discord:{GUILD}"]\nmod_channel = "{MODQ}"\n')
-    env = {**os.environ, "DISCORD_TOKEN": "fake-token", "TRIAGEBOT_DISCORD_API_BASE": fake.api_base,
-           "TRIAGEBOT_DISCORD_GATEWAY": fake.gateway, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    env = {
+        **os.environ,
+        "DISCORD_TOKEN": "fake-token",
+        "TRIAGEBOT_DISCORD_API_BASE": fake.api_base,
+        "TRIAGEBOT_DISCORD_GATEWAY": fake.gateway,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
     env.pop("TELEGRAM_TOKEN", None)
     proc = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("triagebot")), "run", "--config", str(config),
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        str(Path(sys.executable).with_name("triagebot")),
+        "run",
+        "--config",
+        str(config),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     ready, exited = asyncio.create_task(fake.identified.wait()), asyncio.create_task(proc.wait())
     await asyncio.wait({ready, exited}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
     ready.cancel()

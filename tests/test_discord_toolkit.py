@@ -1,5 +1,6 @@
 """The moderator's toolkit on Discord (issue 16): Warn, /triage member, /triage note, /unprotect, and answers in
 the member's language. The real discord.py client against the fake Discord in tests/fake_discord.py."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,7 +11,7 @@ import pytest
 from bot import i18n
 from bot.platforms.discord_commands import note_subject
 from bot.text_fit import fit_lines
-from tests.fake_discord import (ALICE, APP_ID, BOB, DAVE, ERIN, GENERAL, GUILD, MALLORY, MODQ, user)
+from tests.fake_discord import ALICE, APP_ID, BOB, DAVE, ERIN, GENERAL, GUILD, MALLORY, MODQ, user
 from tests.test_discord_bot import SERVER, alert_embed, click, env, fake, flag_one, wait_until  # noqa: F401
 
 HOSTILE = "@everyone **bold** <@301> ||spoiler|| `code`"
@@ -32,11 +33,15 @@ def dm_opens(env, uid: int) -> list:
 
 
 # ---- Warn ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("env, expected", [
-    ({}, "A moderator warned you"),                                        # the built-in text, English server
-    ({"language": "id"}, "Moderator memperingatkanmu"),                    # the built-in text, Indonesian server
-    ({"warning_message": "Jangan kirim itu lagi. " + HOSTILE}, "Jangan kirim itu lagi."),  # the server's own text
-], indirect=["env"])
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({}, "A moderator warned you"),  # the built-in text, English server
+        ({"language": "id"}, "Moderator memperingatkanmu"),  # the built-in text, Indonesian server
+        ({"warning_message": "Jangan kirim itu lagi. " + HOSTILE}, "Jangan kirim itu lagi."),  # the server's own text
+    ],
+    indirect=["env"],
+)
 async def test_warn_button_dms_the_author_and_the_alert_shows_it(env, expected):
     payload, alert, flag_id = await flag_one(env)
     inter, cb, start = await click(env, BOB, alert, "warn", flag_id)
@@ -53,8 +58,7 @@ async def test_warn_button_dms_the_author_and_the_alert_shows_it(env, expected):
     lang = "id" if expected.startswith("Moderator") else "en"  # the alert is in the server's language
     actions = i18n.text("dc.field.actions", lang)
     await wait_until(lambda: "warn" in field(last_alert_edit(env, alert), actions))
-    assert i18n.text("dc.action_line", lang, kind="warn", actor=f"<@{BOB}>", status="ok", detail="") in \
-        field(last_alert_edit(env, alert), actions)
+    assert i18n.text("dc.action_line", lang, kind="warn", actor=f"<@{BOB}>", status="ok", detail="") in field(last_alert_edit(env, alert), actions)
 
 
 async def test_warn_to_a_member_with_closed_dms_is_reported_not_raised(env):
@@ -96,14 +100,17 @@ async def test_warn_in_dry_run_is_logged_not_sent(env):
     assert act["status"] == "dry-run"
 
 
-@pytest.mark.parametrize("who, author, refused, locale", [
-    (ALICE, MALLORY, "Manage Messages", "en-US"),          # a plain member may not warn
-    (ALICE, MALLORY, "Kamu perlu izin **Kelola Pesan** untuk ini.", "id"),  # in her Discord language
-    (DAVE, MALLORY, "Manage Messages", "en-US"),
-    (BOB, ERIN, "Your top role is not above", "en-US"),    # the hierarchy applies as for the other member actions
-    (BOB, ERIN, "Peran teratasmu tidak lebih tinggi", "id"),
-    (BOB, BOB, "yourself", "en-US"),
-])
+@pytest.mark.parametrize(
+    "who, author, refused, locale",
+    [
+        (ALICE, MALLORY, "Manage Messages", "en-US"),  # a plain member may not warn
+        (ALICE, MALLORY, "Kamu perlu izin **Kelola Pesan** untuk ini.", "id"),  # in her Discord language
+        (DAVE, MALLORY, "Manage Messages", "en-US"),
+        (BOB, ERIN, "Your top role is not above", "en-US"),  # the hierarchy applies as for the other member actions
+        (BOB, ERIN, "Peran teratasmu tidak lebih tinggi", "id"),
+        (BOB, BOB, "yourself", "en-US"),
+    ],
+)
 async def test_warn_is_refused_without_rights_or_rank(env, who, author, refused, locale):
     _, alert, flag_id = await flag_one(env, "kamu bokep", author=author)
     inter = await env.fake.click(who, int(alert["id"]), f"tb:warn:{flag_id}", locale=locale)
@@ -117,6 +124,7 @@ async def test_warn_is_refused_without_rights_or_rank(env, who, author, refused,
 
 async def test_warn_from_the_incident_pager_warns_that_items_author(env):
     from tests.test_discord_incidents import pile_on, press, ids_of
+
     payloads, incident_id, alert = await pile_on(env, authors=(MALLORY, DAVE))
     inter, cb, _ = await press(env, BOB, alert, "items", incident_id)
     dave_flag = env.store.find_flag(SERVER, str(GENERAL), payloads[1]["id"])
@@ -140,12 +148,15 @@ async def member_history_reply(env, who: int, uid: int, locale: str = "en-US") -
     return (await env.fake.callback(inter)).json
 
 
-@pytest.mark.parametrize("flags, excerpt", [
-    (0, ""),                          # nobody has anything against them
-    (2, "kamu bokep"),
-    (3, "dasar bokep " + HOSTILE),    # hostile text in the history is shown, never rendered
-    (25, "bokep " + "x" * 300),       # huge: cut at whole lines to fit one message
-])
+@pytest.mark.parametrize(
+    "flags, excerpt",
+    [
+        (0, ""),  # nobody has anything against them
+        (2, "kamu bokep"),
+        (3, "dasar bokep " + HOSTILE),  # hostile text in the history is shown, never rendered
+        (25, "bokep " + "x" * 300),  # huge: cut at whole lines to fit one message
+    ],
+)
 async def test_member_history_is_ephemeral_escaped_and_fits(env, flags, excerpt):
     for i in range(flags):
         await flag_one(env, f"{excerpt} {i}")
@@ -179,20 +190,41 @@ async def test_member_history_needs_manage_messages(env):
 
 
 # ---- /triage note -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("target, expected", [
-    ("12", ("flag", "12")), ("#12", ("flag", "12")), ("flag 12", ("flag", "12")), ("Flag #007", ("flag", "7")),
-    ("incident 3", ("incident", "3")), ("i3", ("incident", "3")), ("Incident #3", ("incident", "3")),
-    ("<@304>", ("member", "304")), ("<@!304>", ("member", "304")), ("123456789012345678", ("member", "123456789012345678")),
-    ("", None), ("abc", None), ("flag", None), ("@mallory", None), ("12; DROP TABLE notes", None), ("٣", None),
-])
+@pytest.mark.parametrize(
+    "target, expected",
+    [
+        ("12", ("flag", "12")),
+        ("#12", ("flag", "12")),
+        ("flag 12", ("flag", "12")),
+        ("Flag #007", ("flag", "7")),
+        ("incident 3", ("incident", "3")),
+        ("i3", ("incident", "3")),
+        ("Incident #3", ("incident", "3")),
+        ("<@304>", ("member", "304")),
+        ("<@!304>", ("member", "304")),
+        ("123456789012345678", ("member", "123456789012345678")),
+        ("", None),
+        ("abc", None),
+        ("flag", None),
+        ("@mallory", None),
+        ("12; DROP TABLE notes", None),
+        ("٣", None),
+    ],
+)
 def test_note_targets(target, expected):
     assert note_subject(target) == expected
 
 
-@pytest.mark.parametrize("lines, limit, kept", [
-    ([], 100, []), (["a"], 100, ["a"]), (["x" * 50] * 10, 200, ["x" * 50] * 3 + ["… 7 more lines"]), (["y" * 300], 100, ["… 1 more lines"]),
-    (["z" * 49] * 4, 199, ["z" * 49] * 4),  # exactly fits: nothing cut, no "more" line
-])
+@pytest.mark.parametrize(
+    "lines, limit, kept",
+    [
+        ([], 100, []),
+        (["a"], 100, ["a"]),
+        (["x" * 50] * 10, 200, ["x" * 50] * 3 + ["… 7 more lines"]),
+        (["y" * 300], 100, ["… 1 more lines"]),
+        (["z" * 49] * 4, 199, ["z" * 49] * 4),  # exactly fits: nothing cut, no "more" line
+    ],
+)
 def test_fit_lines_keeps_whole_lines(lines, limit, kept):
     out = fit_lines(lines, limit)
     assert out.split("\n") == kept if kept else out == ""
@@ -212,6 +244,7 @@ async def test_note_on_a_flag_shows_on_its_alert_escaped(env):
 
 async def test_note_on_a_member_and_an_incident(env):
     from tests.test_discord_incidents import pile_on
+
     _, incident_id, _ = await pile_on(env, authors=(MALLORY, DAVE))
     for target, kind, sid in ((f"<@{MALLORY}>", "member", str(MALLORY)), (f"incident {incident_id}", "incident", str(incident_id))):
         inter = await env.fake.slash(BOB, "triage", "note", options={"target": target, "text": "raid dari server lain"})
@@ -220,13 +253,16 @@ async def test_note_on_a_member_and_an_incident(env):
         assert [n["text"] for n in env.store.notes(SERVER, kind, sid)] == ["raid dari server lain"]
 
 
-@pytest.mark.parametrize("who, target, text, answer", [
-    (BOB, "nonsense", "x", "Give a flag id"),
-    (BOB, "#999", "x", "Not saved"),                 # no such flag in this server
-    (BOB, "incident 999", "x", "Not saved"),
-    (BOB, "#1", "   ", "Not saved"),                  # empty note
-    (ALICE, "#1", "x", "Manage Messages"),            # members may not write notes
-])
+@pytest.mark.parametrize(
+    "who, target, text, answer",
+    [
+        (BOB, "nonsense", "x", "Give a flag id"),
+        (BOB, "#999", "x", "Not saved"),  # no such flag in this server
+        (BOB, "incident 999", "x", "Not saved"),
+        (BOB, "#1", "   ", "Not saved"),  # empty note
+        (ALICE, "#1", "x", "Manage Messages"),  # members may not write notes
+    ],
+)
 async def test_note_refusals(env, who, target, text, answer):
     await flag_one(env)
     inter = await env.fake.slash(who, "triage", "note", options={"target": target, "text": text})
@@ -326,8 +362,7 @@ async def test_report_and_protect_answer_in_the_members_language(env, locale, la
 @pytest.mark.parametrize("env", [{"language": "id"}], indirect=True)
 async def test_server_language_applies_when_the_member_locale_is_unknown(env):
     att = env.fake.upload("notes.txt", "text/plain", b"hello")
-    inter = await env.fake.slash(ALICE, "protect", options={"image": ("attachment", att["id"])},
-                                 resolved={"attachments": {att["id"]: att}}, locale="fr")
+    inter = await env.fake.slash(ALICE, "protect", options={"image": ("attachment", att["id"])}, resolved={"attachments": {att["id"]: att}}, locale="fr")
     assert (await env.fake.callback(inter)).json["data"]["content"] == i18n.text("discord.protect.not_image", "id")
 
 
@@ -339,16 +374,20 @@ async def test_alert_shows_the_authors_history(env):
 
 
 # ---- the warning DM's text (no Discord needed) ---------------------------------------------------------
-@pytest.mark.parametrize("reason, guild, link, must, length", [
-    ("Stop it.", "Creator community", "https://discord.com/channels/1/2/3", ["Stop it.", "— Creator community", "/1/2/3"], None),
-    ("Stop it.", None, None, ["Stop it."], len("Stop it.")),                     # nothing to add
-    ("", "Komunitas", None, ["A moderator warned you", "Komunitas"], None),       # empty reason: a generic line
-    ("x" * 5000, "**Server** <@1>", "https://discord.com/channels/1/2/3", ["…", "\\*\\*Server"], 2000),  # huge: cut
-    ("Jangan ulangi 🙏", "Komunitas Kreator", None, ["🙏"], None),
-])
+@pytest.mark.parametrize(
+    "reason, guild, link, must, length",
+    [
+        ("Stop it.", "Creator community", "https://discord.com/channels/1/2/3", ["Stop it.", "— Creator community", "/1/2/3"], None),
+        ("Stop it.", None, None, ["Stop it."], len("Stop it.")),  # nothing to add
+        ("", "Komunitas", None, ["A moderator warned you", "Komunitas"], None),  # empty reason: a generic line
+        ("x" * 5000, "**Server** <@1>", "https://discord.com/channels/1/2/3", ["…", "\\*\\*Server"], 2000),  # huge: cut
+        ("Jangan ulangi 🙏", "Komunitas Kreator", None, ["🙏"], None),
+    ],
+)
 def test_warning_text(reason, guild, link, must, length):
     from bot.models import Action
     from bot.platforms.discord_adapter import warning_text
+
     text = warning_text(Action(kind="warn", server=f"discord:{GUILD}", reason=reason, link=link), guild)
     assert all(m in text for m in must) and len(text) <= 2000
     if length is not None:
@@ -363,6 +402,7 @@ async def test_commands_are_registered_with_indonesian_descriptions_and_english_
     from bot.store import Store
     from tests.conftest import KeywordDetector
     from tests.test_discord_bot import KEYWORDS, make_settings
+
     store = Store.open(tmp_path / "t.db")
     settings = make_settings(tmp_path, fake)
     pipeline = Pipeline(settings, store, text_detectors=[KeywordDetector(KEYWORDS)])
@@ -395,12 +435,12 @@ def test_every_command_description_has_a_catalogue_entry():
     en.toml too (and translated in id.toml); this keeps them in step."""
     from bot.platforms import discord_commands
     from bot.platforms.discord_unprotect import unprotect_command
+
     english = set(i18n.catalogue("en").values())
     group = discord_commands.TriageGroup()
     commands = [group, *group.commands, discord_commands.report_command, discord_commands.protect_command, unprotect_command]
     missing = [c.qualified_name for c in commands if c.description not in english]
-    missing += [f"{c.qualified_name} {p.name}" for c in commands for p in getattr(c, "parameters", ())
-                if p.description not in english]
+    missing += [f"{c.qualified_name} {p.name}" for c in commands for p in getattr(c, "parameters", ()) if p.description not in english]
     assert not missing, missing
 
 
@@ -408,6 +448,7 @@ async def test_the_translator_covers_descriptions_and_the_menu_entry_but_not_com
     from discord import Locale, app_commands
     from bot.platforms import discord_commands
     from bot.platforms.discord_i18n import CatalogueTranslator
+
     tr = CatalogueTranslator()
     loc = app_commands.TranslationContextLocation
     group = discord_commands.TriageGroup()
@@ -417,8 +458,7 @@ async def test_the_translator_covers_descriptions_and_the_menu_entry_but_not_com
     cases = [
         ("Report message", loc.command_name, menu, Locale.indonesian, "Laporkan pesan"),
         ("Report message", loc.command_name, menu, Locale.british_english, None),
-        (param.description, loc.parameter_description, param, Locale.indonesian,
-         i18n.text("command.triage.setup.dry_run", "id")),
+        (param.description, loc.parameter_description, param, Locale.indonesian, i18n.text("command.triage.setup.dry_run", "id")),
         ("setup", loc.command_name, setup, Locale.indonesian, None),  # names stay English
         ("Some text we never wrote", loc.command_description, setup, Locale.indonesian, None),
         ("", loc.command_description, setup, Locale.indonesian, None),

@@ -31,13 +31,16 @@ async def server():
     await runner.cleanup()
 
 
-@pytest.mark.parametrize("path, cap, expected", [
-    ("/small", 1000, b"x" * 100),
-    ("/small", 100, b"x" * 100),
-    ("/small", 99, "over the 99 byte cap"),
-    ("/big", 50_000, "exceeds the 50000 byte cap"),
-    ("/missing", 1000, "HTTP 404"),
-])
+@pytest.mark.parametrize(
+    "path, cap, expected",
+    [
+        ("/small", 1000, b"x" * 100),
+        ("/small", 100, b"x" * 100),
+        ("/small", 99, "over the 99 byte cap"),
+        ("/big", 50_000, "exceeds the 50000 byte cap"),
+        ("/missing", 1000, "HTTP 404"),
+    ],
+)
 async def test_download_capped(server, path, cap, expected):
     session, base = server
     if isinstance(expected, bytes):

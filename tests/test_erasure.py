@@ -1,4 +1,5 @@
 """Purged content must be gone from the bytes on disk (.db, -wal, -shm) while a bot process holds the database."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -28,8 +29,7 @@ def _disk_bytes(db: Path) -> bytes:
 def test_purged_text_leaves_every_file_while_a_bot_holds_the_database(tmp_path, name, text, reason, author_name):
     db = tmp_path / "erase.db"
     Store.open(db).close()
-    bot = subprocess.Popen([sys.executable, str(HERE / "holder_child.py"), str(db)], stdin=subprocess.PIPE,
-                           stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
+    bot = subprocess.Popen([sys.executable, str(HERE / "holder_child.py"), str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
     try:
         assert bot.stdout.readline().strip() == "ready"
         with Store.open(db) as store:

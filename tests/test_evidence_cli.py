@@ -1,4 +1,5 @@
 """verify-export, key show, anchor, verify --expect-head: the evidence commands end to end."""
+
 import hashlib
 import json
 import os
@@ -87,22 +88,34 @@ def _edit_head(out, man):
 
 def _resign_with_other_key(out, man, tmp_path):
     from bot.signing import load_or_create_key, sign_manifest
+
     m = json.loads(man.read_text())
     m.pop("signature")
     man.write_text(json.dumps(sign_manifest(m, load_or_create_key(tmp_path / "forger.key"))))
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "ndjson"])
-@pytest.mark.parametrize("tamper, fragment", [
-    (_edit_file, "SHA-256 does not match"),
-    (_edit_file_and_manifest_hash, "signature does not match"),
-    (_edit_file_and_manifest_hash, "excerpt differs"),
-    (_edit_status_and_manifest_hash, "status differs"),
-    (_edit_manifest, "signature does not match"),
-    (_edit_head, "signature does not match"),
-    (_resign_with_other_key, "not by the expected key"),
-], ids=["edited row", "edited row, manifest hash updated", "edited row found by its audit hash", "edited status",
-        "edited manifest", "edited head", "wrong key"])
+@pytest.mark.parametrize(
+    "tamper, fragment",
+    [
+        (_edit_file, "SHA-256 does not match"),
+        (_edit_file_and_manifest_hash, "signature does not match"),
+        (_edit_file_and_manifest_hash, "excerpt differs"),
+        (_edit_status_and_manifest_hash, "status differs"),
+        (_edit_manifest, "signature does not match"),
+        (_edit_head, "signature does not match"),
+        (_resign_with_other_key, "not by the expected key"),
+    ],
+    ids=[
+        "edited row",
+        "edited row, manifest hash updated",
+        "edited row found by its audit hash",
+        "edited status",
+        "edited manifest",
+        "edited head",
+        "wrong key",
+    ],
+)
 def test_tampered_export_fails(evidence_db, tmp_path, fmt, tamper, fragment):
     out, man = export(evidence_db, tmp_path, fmt)
     key = run("key", "show", "--db", evidence_db).stdout.strip()
@@ -183,10 +196,15 @@ def test_hold_commands_and_exports_show_holds(evidence_db, tmp_path):
     assert run("verify", "--db", evidence_db).exit_code == 0
 
 
-@pytest.mark.parametrize("args, code, fragment", [
-    (["--flag", "99"], 1, "no flag #99"), (["--incident", "99"], 1, "no incident #99"), ([], 2, "exactly one of"),
-    (["--flag", "1", "--incident", "1"], 2, "exactly one of"),
-])
+@pytest.mark.parametrize(
+    "args, code, fragment",
+    [
+        (["--flag", "99"], 1, "no flag #99"),
+        (["--incident", "99"], 1, "no incident #99"),
+        ([], 2, "exactly one of"),
+        (["--flag", "1", "--incident", "1"], 2, "exactly one of"),
+    ],
+)
 def test_hold_add_errors_are_one_line(evidence_db, args, code, fragment):
     r = run("hold", "add", "--db", evidence_db, *args)
     assert r.exit_code == code and fragment in r.output and "Traceback" not in r.output
@@ -240,10 +258,9 @@ DB_PROBLEMS = [
 def _corrupt(p):
     with Store.open(p) as s:
         for i in range(200):
-            s.record_flag(make_message(f"lewd {i}", server_id="a"), Decision(flagged=True, labels=("sexual",),
-                                                                          verdicts=(Verdict("sexual", 0.9, "kw", "kw"),)))
+            s.record_flag(make_message(f"lewd {i}", server_id="a"), Decision(flagged=True, labels=("sexual",), verdicts=(Verdict("sexual", 0.9, "kw", "kw"),)))
     data = bytearray(p.read_bytes())
-    data[4096:len(data) - 4096] = b"\xa5" * (len(data) - 8192)
+    data[4096 : len(data) - 4096] = b"\xa5" * (len(data) - 8192)
     p.write_bytes(bytes(data))
 
 
@@ -270,8 +287,7 @@ def _newer_schema(p):
 
 
 @pytest.mark.parametrize("name, make, fragment", DB_PROBLEMS, ids=[d[0] for d in DB_PROBLEMS])
-@pytest.mark.parametrize("command", [["verify"], ["stats"], ["anchor"], ["hold", "list"], ["db", "migrate"],
-                                     ["export", "--format", "csv"]])
+@pytest.mark.parametrize("command", [["verify"], ["stats"], ["anchor"], ["hold", "list"], ["db", "migrate"], ["export", "--format", "csv"]])
 def test_every_database_problem_is_one_line(tmp_path, name, make, fragment, command):
     if name == "read-only" and os.geteuid() == 0:
         pytest.skip("root can write to read-only files")

@@ -11,21 +11,48 @@ from classifiers.base import Verdict
 from tests.conftest import make_message
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
-    ("+1+1", "'+1+1"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"), ("\tcmd", "'\tcmd"), ("\rcmd", "'\rcmd"),
-    ("normal text", "normal text"), ("", ""), (None, ""), (42, "42"), ("kirim foto =bugil", "kirim foto =bugil"),
-    # first non-space character decides: blanks, NBSP, newlines and quotes are skipped
-    ("  =1+1", "'  =1+1"), ("\u00a0=cmd", "'\u00a0=cmd"), ("\n=cmd", "'\n=cmd"), ("\"=cmd\"", "'\"=cmd\""),
-    ("'@SUM(A1)", "''@SUM(A1)"), ("\u3000+x", "'\u3000+x"), (" \u00a0\n -x", "' \u00a0\n -x"),
-    # full-width formula characters
-    ("\uff1dHYPERLINK(\"x\")", "'\uff1dHYPERLINK(\"x\")"), ("\uff0b1", "'\uff0b1"), ("\uff0dx", "'\uff0dx"), ("\uff20x", "'\uff20x"),
-    # plain numbers stay numbers: Telegram chat ids, scores
-    ("-1001234567890", "-1001234567890"), (-1001234567890, "-1001234567890"), ("0.9312", "0.9312"), ("-2.5e-3", "-2.5e-3"),
-    ("+62812345678", "+62812345678"), ("-100123 =1", "'-100123 =1"), ("- 1", "'- 1"),
-    # Indonesian and obfuscated text that is not a formula, and a huge cell
-    ("kamu jelek", "kamu jelek"), ("ｂｕｇｉｌ", "ｂｕｇｉｌ"), ("x" * 100_000, "x" * 100_000), ("=" + "x" * 100_000, "'=" + "x" * 100_000),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("+1+1", "'+1+1"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tcmd", "'\tcmd"),
+        ("\rcmd", "'\rcmd"),
+        ("normal text", "normal text"),
+        ("", ""),
+        (None, ""),
+        (42, "42"),
+        ("kirim foto =bugil", "kirim foto =bugil"),
+        # first non-space character decides: blanks, NBSP, newlines and quotes are skipped
+        ("  =1+1", "'  =1+1"),
+        ("\u00a0=cmd", "'\u00a0=cmd"),
+        ("\n=cmd", "'\n=cmd"),
+        ('"=cmd"', '\'"=cmd"'),
+        ("'@SUM(A1)", "''@SUM(A1)"),
+        ("\u3000+x", "'\u3000+x"),
+        (" \u00a0\n -x", "' \u00a0\n -x"),
+        # full-width formula characters
+        ('\uff1dHYPERLINK("x")', '\'\uff1dHYPERLINK("x")'),
+        ("\uff0b1", "'\uff0b1"),
+        ("\uff0dx", "'\uff0dx"),
+        ("\uff20x", "'\uff20x"),
+        # plain numbers stay numbers: Telegram chat ids, scores
+        ("-1001234567890", "-1001234567890"),
+        (-1001234567890, "-1001234567890"),
+        ("0.9312", "0.9312"),
+        ("-2.5e-3", "-2.5e-3"),
+        ("+62812345678", "+62812345678"),
+        ("-100123 =1", "'-100123 =1"),
+        ("- 1", "'- 1"),
+        # Indonesian and obfuscated text that is not a formula, and a huge cell
+        ("kamu jelek", "kamu jelek"),
+        ("ｂｕｇｉｌ", "ｂｕｇｉｌ"),
+        ("x" * 100_000, "x" * 100_000),
+        ("=" + "x" * 100_000, "'=" + "x" * 100_000),
+    ],
+)
 def test_neutralise_cell(value, expected):
     assert neutralise_cell(value) == expected
 

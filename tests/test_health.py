@@ -1,4 +1,5 @@
 """Metrics and the optional /healthz + /metrics endpoint: counters move with the pipeline, checks decide the status."""
+
 from __future__ import annotations
 
 import asyncio
@@ -22,14 +23,17 @@ def sample(name: str, **labels: str) -> float:
     return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-@pytest.mark.parametrize("text, flagged_labels", [
-    ("", ()),
-    ("hello there", ()),
-    ("halo semuanya, selamat pagi", ()),
-    ("so lewd", ("sexual",)),
-    ("lewd slur", ("sexual", "racial")),
-    ("l e w d " * 10_000, ()),  # huge, obfuscated past the stand-in detector
-])
+@pytest.mark.parametrize(
+    "text, flagged_labels",
+    [
+        ("", ()),
+        ("hello there", ()),
+        ("halo semuanya, selamat pagi", ()),
+        ("so lewd", ("sexual",)),
+        ("lewd slur", ("sexual", "racial")),
+        ("l e w d " * 10_000, ()),  # huge, obfuscated past the stand-in detector
+    ],
+)
 async def test_pipeline_counts_messages_and_flags_by_label(pipeline, text: str, flagged_labels: tuple[str, ...]) -> None:
     seen = sample("triagebot_messages_seen_total", platform="discord")
     before = {lab: sample("triagebot_flags_total", platform="discord", label=lab) for lab in ("sexual", "racial")}
@@ -39,12 +43,15 @@ async def test_pipeline_counts_messages_and_flags_by_label(pipeline, text: str, 
         assert sample("triagebot_flags_total", platform="discord", label=lab) == before[lab] + (lab in flagged_labels)
 
 
-@pytest.mark.parametrize("reason, counted_as", [
-    (None, None),
-    ("", None),
-    ("too_many_pixels", "too_many_pixels"),
-    ("x" * 500, "x" * 40),
-])
+@pytest.mark.parametrize(
+    "reason, counted_as",
+    [
+        (None, None),
+        ("", None),
+        ("too_many_pixels", "too_many_pixels"),
+        ("x" * 500, "x" * 40),
+    ],
+)
 def test_decode_refusals_are_counted_by_reason(reason: str | None, counted_as: str | None) -> None:
     before = sample("triagebot_image_decode_refusals_total", reason=counted_as) if counted_as else 0.0
     total = sum(s.value for m in metrics.REGISTRY.collect() for s in m.samples if s.name == "triagebot_image_decode_refusals_total")
@@ -71,19 +78,22 @@ def test_live_gauges_read_callbacks_and_survive_broken_ones() -> None:
     finally:
         metrics.forget("discord")
         metrics.forget("telegram")
-    assert "platform=\"discord\"" not in metrics.exposition().decode().split("triagebot_intake_queue_depth", 1)[1][:400]
+    assert 'platform="discord"' not in metrics.exposition().decode().split("triagebot_intake_queue_depth", 1)[1][:400]
 
 
 def _boom() -> health.Check:
     raise RuntimeError("secret detail")
 
 
-@pytest.mark.parametrize("checks, status", [
-    ({}, 200),
-    ({"store": lambda: health.Check(True, "bot.db")}, 200),
-    ({"store": lambda: health.Check(True), "discord": lambda: health.Check(False)}, 503),
-    ({"outbox": _boom}, 503),
-])
+@pytest.mark.parametrize(
+    "checks, status",
+    [
+        ({}, 200),
+        ({"store": lambda: health.Check(True, "bot.db")}, 200),
+        ({"store": lambda: health.Check(True), "discord": lambda: health.Check(False)}, 503),
+        ({"outbox": _boom}, 503),
+    ],
+)
 async def test_healthz_status_follows_the_checks(checks: dict, status: int) -> None:
     for name, fn in checks.items():
         health.add_check(name, fn)
@@ -101,16 +111,19 @@ async def test_healthz_status_follows_the_checks(checks: dict, status: int) -> N
     assert "triagebot_messages_seen" in metrics_text
 
 
-@pytest.mark.parametrize("section, expected", [
-    ({}, (False, "127.0.0.1", 9464)),
-    ({"enabled": True}, (True, "127.0.0.1", 9464)),
-    ({"enabled": True, "port": 8080, "host": "0.0.0.0"}, (True, "0.0.0.0", 8080)),
-    ({"enabled": "yes"}, ConfigError),
-    ({"port": 0}, ConfigError),
-    ({"port": 70000}, ConfigError),
-    ({"port": "9464"}, ConfigError),
-    ({"bind": "x"}, ConfigError),
-])
+@pytest.mark.parametrize(
+    "section, expected",
+    [
+        ({}, (False, "127.0.0.1", 9464)),
+        ({"enabled": True}, (True, "127.0.0.1", 9464)),
+        ({"enabled": True, "port": 8080, "host": "0.0.0.0"}, (True, "0.0.0.0", 8080)),
+        ({"enabled": "yes"}, ConfigError),
+        ({"port": 0}, ConfigError),
+        ({"port": 70000}, ConfigError),
+        ({"port": "9464"}, ConfigError),
+        ({"bind": "x"}, ConfigError),
+    ],
+)
 def test_health_config(section: dict, expected) -> None:
     if expected is ConfigError:
         with pytest.raises(ConfigError, match="health"):
@@ -134,10 +147,16 @@ async def test_running_bot_serves_healthz_and_metrics(tmp_path: Path) -> None:
     cfg = tmp_path / "triagebot.toml"
     cfg.write_text(f'[storage]\npath = "{(tmp_path / "bot.db").as_posix()}"\n\n[health]\nenabled = true\nport = {port}\n', encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "TRIAGEBOT_DB")}
-    env.update(TELEGRAM_TOKEN=fake.token, TRIAGEBOT_TELEGRAM_BASE_URL=fake.base_url, TRIAGEBOT_TELEGRAM_BASE_FILE_URL=fake.base_file_url,
-               NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
-    proc = await asyncio.create_subprocess_exec(str(Path(sys.executable).with_name("triagebot")), "run", "--config", str(cfg),
-                                                env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    env.update(
+        TELEGRAM_TOKEN=fake.token,
+        TRIAGEBOT_TELEGRAM_BASE_URL=fake.base_url,
+        TRIAGEBOT_TELEGRAM_BASE_FILE_URL=fake.base_file_url,
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+    )
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("triagebot")), "run", "--config", str(cfg), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
     try:
         await fake.wait_for(lambda: fake.calls_of("getUpdates") or proc.returncode is not None, timeout=120, what="first getUpdates")
         body, text = None, ""

@@ -1,4 +1,5 @@
 """Indonesian and English: every message exists in both, with the same placeholders, and the right one is used."""
+
 import ast
 import re
 import string
@@ -26,10 +27,21 @@ def test_catalogues_are_complete_and_agree(lang):
         assert other[key].strip(), key
 
 
-@pytest.mark.parametrize("server, locale, expected", [
-    ("en", None, "en"), ("id", None, "id"), ("en", "id", "id"), ("id", "en-US", "en"), ("en", "id-ID", "id"),
-    ("id", "pt-BR", "id"), ("en", "", "en"), (None, None, "en"), ("xx", "zz", "en"), ("en", "ID_id", "id"),
-])
+@pytest.mark.parametrize(
+    "server, locale, expected",
+    [
+        ("en", None, "en"),
+        ("id", None, "id"),
+        ("en", "id", "id"),
+        ("id", "en-US", "en"),
+        ("en", "id-ID", "id"),
+        ("id", "pt-BR", "id"),
+        ("en", "", "en"),
+        (None, None, "en"),
+        ("xx", "zz", "en"),
+        ("en", "ID_id", "id"),
+    ],
+)
 def test_pick_prefers_the_members_language(server, locale, expected):
     assert i18n.pick(server, locale) == expected
 
@@ -105,16 +117,21 @@ def test_every_key_used_in_code_exists_in_the_catalogue():
 @pytest.mark.parametrize("constant", ["bot.platforms.discord_views:BUTTONS", "bot.platforms.discord_incident_views:INCIDENT_BUTTONS"])
 def test_button_label_keys_exist(constant):
     import importlib
+
     module, name = constant.split(":")
     rows = getattr(importlib.import_module(module), name)
     assert rows and all(key in i18n.catalogue("en") for _, key, _ in rows)
 
 
-@pytest.mark.parametrize("lang, key, values", [
-    ("id", "button.warn", {}), ("en", "tg.footer.incident", {"incident": 3, "flag": 40}),
-    ("id", "tg.unprotect.remove", {"id": 7, "date": "2026-12-05"}), ("id", "dc.reason.title.timeout",
-                                                                      {"n": 2, "incident": 1, "duration": "1 jam"}),
-])
+@pytest.mark.parametrize(
+    "lang, key, values",
+    [
+        ("id", "button.warn", {}),
+        ("en", "tg.footer.incident", {"incident": 3, "flag": 40}),
+        ("id", "tg.unprotect.remove", {"id": 7, "date": "2026-12-05"}),
+        ("id", "dc.reason.title.timeout", {"n": 2, "incident": 1, "duration": "1 jam"}),
+    ],
+)
 def test_catalogue_texts_fill_without_leftover_braces(lang, key, values):
     out = i18n.text(key, lang, **values)
     assert out and "{" not in out and "}" not in out

@@ -1,4 +1,5 @@
 """Re-share bank: matches survive the transforms re-sharers use; distinct images don't match."""
+
 from __future__ import annotations
 
 import io
@@ -152,7 +153,11 @@ DEEP: list[tuple[str, str, Callable[[np.ndarray], np.ndarray]]] = [
     ("coffee", "crop 40% bottom", _crop(0, 0, 0, 0.4)),
     ("rocket", "crop 40% top", _crop(0, 0.4, 0, 0)),
     ("astronaut", "rotate 10° + crop", _chain(_rotate(10), _crop(0.12, 0.12, 0.12, 0.12))),
-    ("camera", "greyscale + crop 30% right", _chain(lambda a: np.repeat(np.asarray(Image.fromarray(a).convert("L"))[:, :, None], 3, axis=2), _crop(0, 0, 0.3, 0))),
+    (
+        "camera",
+        "greyscale + crop 30% right",
+        _chain(lambda a: np.repeat(np.asarray(Image.fromarray(a).convert("L"))[:, :, None], 3, axis=2), _crop(0, 0, 0.3, 0)),
+    ),
     ("coffee", "hue rotated", lambda a: np.ascontiguousarray(a[:, :, [2, 0, 1]])),
     ("rocket", "collage of 2", lambda a: _collage(a, 2)),
     ("astronaut", "collage of 4", lambda a: _collage(a, 4)),
@@ -403,13 +408,15 @@ def test_modules_import_and_hash_without_opencv_or_nudenet() -> None:
         "assert m is not None and m.entry_id == 3, m\n"
         "print(nudity_status())\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         cwd=Path(__file__).resolve().parents[1])  # the tree under test, not an installed copy
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1]
+    )  # the tree under test, not an installed copy
     assert out.returncode == 0, out.stderr
     assert "nudity detection off (install triagebot[images])" in out.stdout
 
 
 # ---- geometric verification, the feature index, zero false matches, duplicates (issue 17, issue 16 item 6)
+
 
 def _distractor_module():
     import importlib.util

@@ -1,4 +1,5 @@
 """scan-image and bank add/match through click's CliRunner."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -66,7 +67,14 @@ def test_scan_image_jsonl_keeps_going_after_bad_files(files: dict[str, Path]) ->
     assert r.exit_code == 1, r.output
     assert r.stderr.strip() == "Error: 4 of 6 images failed (see the error lines above)"
     rows = jsonl(r.stdout)
-    assert [row["path"] for row in rows] == [str(files["original"]), str(files["text"]), str(files["other"]), str(files["svg"]), str(files["empty"]), "missing.png"]
+    assert [row["path"] for row in rows] == [
+        str(files["original"]),
+        str(files["text"]),
+        str(files["other"]),
+        str(files["svg"]),
+        str(files["empty"]),
+        "missing.png",
+    ]
     ok = [rows[0], rows[2]]
     for row in ok:
         assert set(row) == {"path", "scores", "labels", "reasons"}
@@ -175,8 +183,7 @@ BATCH_EXIT = [
 
 @needs_store
 @pytest.mark.parametrize("command, names, code", BATCH_EXIT)
-def test_batch_exit_code_after_the_whole_batch(command: list[str], names: list[str], code: int,
-                                                files: dict[str, Path], tmp_path: Path) -> None:
+def test_batch_exit_code_after_the_whole_batch(command: list[str], names: list[str], code: int, files: dict[str, Path], tmp_path: Path) -> None:
     if command == ["scan-image"] and not HAS_NUDENET:
         pytest.skip("nudenet not installed")
     db = tmp_path / "bank.db"
@@ -200,8 +207,7 @@ def test_batch_exit_code_after_the_whole_batch(command: list[str], names: list[s
 def test_bank_note_and_path_with_undecodable_bytes_give_valid_utf8(files: dict[str, Path], tmp_path: Path) -> None:
     """An argument with bytes that are not UTF-8 arrives as lone surrogates; output stays valid UTF-8."""
     db = tmp_path / "bank.db"
-    r = run("bank", "add", "--db", db, files["original"], str(tmp_path / "caf\udce9.png"),
-            "--note", "dari korban \udcff", "--format", "jsonl")
+    r = run("bank", "add", "--db", db, files["original"], str(tmp_path / "caf\udce9.png"), "--note", "dari korban \udcff", "--format", "jsonl")
     assert r.exit_code == 1
     text = r.stdout_bytes.decode("utf-8")  # strict: raises on invalid UTF-8
     rows = [json.loads(line) for line in text.splitlines()]

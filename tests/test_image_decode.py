@@ -1,4 +1,5 @@
 """Safe decoding: hostile files get a clear rejection (never a crash, never unbounded memory)."""
+
 from __future__ import annotations
 
 import concurrent.futures

@@ -1,4 +1,5 @@
 """Images through the core pipeline: re-share bank hits, confirm -> bank, /protect, hostile files."""
+
 import importlib.util
 import io
 
@@ -26,10 +27,8 @@ def pool():
 @pytest.fixture
 def img_pipeline(store, db_path, pool):
     settings = make_settings(db_path)
-    p = Pipeline(settings, store, [KeywordDetector()], image_scanner=ImageScan(store, settings, pool=pool),
-                 base_thresholds={"sexual": 0.5, "racial": 0.5})
-    adapter = RecordingAdapter(files={f"x://{n}": demo_images.variant(n) for n in
-                                      ("original", "reshare_cropped", "reshare_jpeg", "reshare_watermark_cropped")})
+    p = Pipeline(settings, store, [KeywordDetector()], image_scanner=ImageScan(store, settings, pool=pool), base_thresholds={"sexual": 0.5, "racial": 0.5})
+    adapter = RecordingAdapter(files={f"x://{n}": demo_images.variant(n) for n in ("original", "reshare_cropped", "reshare_jpeg", "reshare_watermark_cropped")})
     adapter.files["x://garbage"] = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
     adapter.files["x://text"] = b"this is not an image at all"
     adapter.files["x://bomb"] = scan_bomb(2000, 2000, 500)
@@ -44,8 +43,9 @@ def with_image(name, **kw):
 
 #: The tight crop matches only through the ORB stage (OpenCV, the `images` extra); without it matching is
 #: hash-only, the documented fallback, which the other variants still exercise.
-needs_opencv = pytest.mark.skipif(importlib.util.find_spec("cv2") is None,
-                                  reason="tight crops match only with OpenCV's ORB stage (pip install 'triagebot[images]')")
+needs_opencv = pytest.mark.skipif(
+    importlib.util.find_spec("cv2") is None, reason="tight crops match only with OpenCV's ORB stage (pip install 'triagebot[images]')"
+)
 
 
 @pytest.mark.parametrize("variant", [pytest.param("reshare_cropped", marks=needs_opencv), "reshare_jpeg", "reshare_watermark_cropped"])
@@ -102,7 +102,7 @@ async def test_oversized_declared_attachment_is_not_downloaded(img_pipeline):
 async def test_only_fingerprints_are_kept(img_pipeline, store):
     image = demo_images.variant("original")
     await img_pipeline.protect("discord:s1", image, "victim")
-    (entry_id, records), = store.bank_entries(["discord:s1"])
+    ((entry_id, records),) = store.bank_entries(["discord:s1"])
     kinds = {k for k, _ in records}
     assert kinds and all(b"\x89PNG" not in data and image[:64] not in data for _, data in records)
     w, h = Image.open(io.BytesIO(image)).size
@@ -125,8 +125,7 @@ async def test_an_image_over_time_is_refused_and_the_rest_of_the_message_goes_on
     with ImageWorkerPool(1, nudity=False) as slow_pool:
         scanner = ImageScan(store, settings, nudity=False, pool=slow_pool, limits=Limits(max_jpeg_scans=10**6, timeout=2))
         p = Pipeline(settings, store, [KeywordDetector()], image_scanner=scanner, base_thresholds={"sexual": 0.5, "racial": 0.5})
-        p.adapters["discord"] = RecordingAdapter(files={"x://bomb": scan_bomb(4000, 4000, 1000),
-                                                        "x://original": demo_images.variant("original")})
+        p.adapters["discord"] = RecordingAdapter(files={"x://bomb": scan_bomb(4000, 4000, 1000), "x://original": demo_images.variant("original")})
         m = make_message("lewd", attachments=(Attachment(kind="image", url="x://bomb"), Attachment(kind="image", url="x://original")))
         d = await p.handle(m)
         p.executor.shutdown(wait=False)

@@ -1,6 +1,7 @@
 """Image work in killable worker processes: hostile files are refused (or safely downscaled)
 before the timeout with bounded memory, an overrunning worker is killed and replaced, and
 matching through the worker equals matching in-process."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -157,8 +158,7 @@ def test_records_from_the_worker_equal_in_process_records() -> None:
     assert out.records == fingerprint(decode(data).image).to_records()
 
 
-needs_opencv = pytest.mark.skipif(importlib.util.find_spec("cv2") is None,
-                                  reason="videos are read with OpenCV's FFmpeg (pip install 'triagebot[images]')")
+needs_opencv = pytest.mark.skipif(importlib.util.find_spec("cv2") is None, reason="videos are read with OpenCV's FFmpeg (pip install 'triagebot[images]')")
 
 
 @needs_opencv

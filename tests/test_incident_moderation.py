@@ -1,4 +1,5 @@
 """Moderators act on a whole incident at once: every flag reviewed, every message deleted, every author acted on."""
+
 import pytest
 
 from bot.models import ActionResult
@@ -72,8 +73,7 @@ async def test_delete_all_counts_messages_already_gone(p, store, gone_adapter):
 async def test_act_on_every_author_once_except_refused(p, store, gone_adapter, kind):
     inc = await pile_on(p, n=6, authors=3)
     assert p.incident_authors(SERVER, inc) == ["a0", "a1", "a2"]
-    out = await p.moderate_incident(SERVER, inc, kind, "mod1", duration_s=3600,
-                                    exclude_users={"a2": "their top role is above yours"})
+    out = await p.moderate_incident(SERVER, inc, kind, "mod1", duration_s=3600, exclude_users={"a2": "their top role is above yours"})
     assert (out.done, out.skipped) == (2, 1)
     hit = [a for a in gone_adapter.executed if a.kind == kind]
     assert sorted(a.user_id for a in hit) == ["a0", "a1"]
@@ -110,6 +110,7 @@ async def test_pager_and_scope(p, store):
     page, total = p.incident_page(SERVER, inc, offset=5, limit=5)
     assert total == 7 and [f.message_id for f in page] == ["m-5", "m-6"]
     from bot.store import StoreError
+
     with pytest.raises(StoreError):
         await p.moderate_incident("discord:other", inc, "dismiss", "mod1")
     with pytest.raises(ValueError):

@@ -1,4 +1,5 @@
 """The lean model artefact: sklearn-identical n-grams, exact save/load, stale or broken files refused."""
+
 from __future__ import annotations
 
 import shutil
@@ -14,8 +15,20 @@ from classifiers import lean
 from classifiers.text import ModelCardError, TextClassifier, default_model_path
 from tests.conftest import needs_model
 
-TEXTS = ["", " ", "a", "ab", "kirim foto bugilnya dong", "dasar  cina\t\tlonte", "s e n d  n u d e s",
-         "b0k3p 🙂 ѕеnd", "x" * 5000, "kata " * 2000, "\u200b\u00a0spasi\u3000lebar", "ch1ng-ch0ng go home!!"]
+TEXTS = [
+    "",
+    " ",
+    "a",
+    "ab",
+    "kirim foto bugilnya dong",
+    "dasar  cina\t\tlonte",
+    "s e n d  n u d e s",
+    "b0k3p 🙂 ѕеnd",
+    "x" * 5000,
+    "kata " * 2000,
+    "\u200b\u00a0spasi\u3000lebar",
+    "ch1ng-ch0ng go home!!",
+]
 
 
 @pytest.mark.parametrize("ngram_range", [(2, 5), (1, 1), (3, 3), (1, 6)])
@@ -26,18 +39,31 @@ def test_char_wb_ngrams_equal_sklearn(text: str, ngram_range: tuple[int, int]) -
 
 
 def _tiny(sha: str = "ab" * 32) -> lean.LeanModel:
-    block = lean.LeanBlock("word", "word12", (1, 2), True, ["kirim", "foto", "kirim foto", "ünï", ""],
-                           np.array([1.5, 2.0, 3.25, 1.0, 0.1]), np.arange(10, dtype=np.float64).reshape(5, 2) / 7)
-    return lean.LeanModel(("sexual", "racial"), [block], [-1.25, 0.5], [(-1.1, 0.2), None], ["r1"], 3.0,
-                          np.array([[0.5, -0.5]]), [[-0.1, 0.0]], sha)
+    block = lean.LeanBlock(
+        "word",
+        "word12",
+        (1, 2),
+        True,
+        ["kirim", "foto", "kirim foto", "ünï", ""],
+        np.array([1.5, 2.0, 3.25, 1.0, 0.1]),
+        np.arange(10, dtype=np.float64).reshape(5, 2) / 7,
+    )
+    return lean.LeanModel(("sexual", "racial"), [block], [-1.25, 0.5], [(-1.1, 0.2), None], ["r1"], 3.0, np.array([[0.5, -0.5]]), [[-0.1, 0.0]], sha)
 
 
 def test_save_load_round_trip_is_exact(tmp_path: Path) -> None:
     model = _tiny()
     lean.save(model, tmp_path / "m.npz")
     got = lean.load(tmp_path / "m.npz")
-    assert (got.labels, got.intercepts, got.calib, got.lex_names, got.lex_scale, got.priors_logkeep, got.model_sha256) == \
-        (model.labels, model.intercepts, model.calib, model.lex_names, model.lex_scale, model.priors_logkeep, model.model_sha256)
+    assert (got.labels, got.intercepts, got.calib, got.lex_names, got.lex_scale, got.priors_logkeep, got.model_sha256) == (
+        model.labels,
+        model.intercepts,
+        model.calib,
+        model.lex_names,
+        model.lex_scale,
+        model.priors_logkeep,
+        model.model_sha256,
+    )
     b, m = got.blocks[0], model.blocks[0]
     assert (b.name, b.kind, b.ngram_range, b.sublinear, b.terms) == (m.name, m.kind, m.ngram_range, m.sublinear, m.terms)
     assert np.array_equal(b.idf, m.idf) and np.array_equal(b.W, m.W) and np.array_equal(got.lex_W, model.lex_W)
@@ -82,8 +108,10 @@ def test_stale_or_broken_lean_file_falls_back_to_skops(model_dir: Path, damage: 
 
 @needs_model
 def test_lean_load_imports_neither_sklearn_nor_skops() -> None:
-    code = ("import sys; from classifiers.text import TextClassifier; m = TextClassifier.load(); m.classify_batch(['hello']); "
-            "print(sorted({k.split('.')[0] for k in sys.modules} & {'sklearn', 'skops', 'scipy', 'pandas'}))")
+    code = (
+        "import sys; from classifiers.text import TextClassifier; m = TextClassifier.load(); m.classify_batch(['hello']); "
+        "print(sorted({k.split('.')[0] for k in sys.modules} & {'sklearn', 'skops', 'scipy', 'pandas'}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -101,11 +129,14 @@ def test_lean_model_command_reproduces_the_shipped_file_byte_for_byte(model_dir:
     assert (model_dir / lean.LEAN_NAME).read_bytes() == default_model_path().with_name(lean.LEAN_NAME).read_bytes()
 
 
-@pytest.mark.parametrize("files, code, fragment", [
-    ({}, 2, "does not exist"),
-    ({"model.skops": b"not a model"}, 1, "model card not found"),
-    ({"model.skops": b"", "model_card.json": b'{"labels": ["sexual"], "thresholds": {}}'}, 1, "model card labels"),
-])
+@pytest.mark.parametrize(
+    "files, code, fragment",
+    [
+        ({}, 2, "does not exist"),
+        ({"model.skops": b"not a model"}, 1, "model card not found"),
+        ({"model.skops": b"", "model_card.json": b'{"labels": ["sexual"], "thresholds": {}}'}, 1, "model card labels"),
+    ],
+)
 def test_lean_model_command_errors(tmp_path: Path, files: dict[str, bytes], code: int, fragment: str) -> None:
     from click.testing import CliRunner
 

@@ -1,4 +1,5 @@
 """Learning from decisions against a real store: `stats --precision`, `export --training`, `train --decisions`."""
+
 from __future__ import annotations
 
 import csv
@@ -24,8 +25,18 @@ TINY = Path(__file__).parent / "fixtures" / "tiny_data"
 HUGE = "kirim foto bugil sekarang " * 400  # 10,000 characters; the store keeps the first 1,000
 
 
-def add(store: Store, text: str, labels=("sexual",), decisions=("confirm",), server="s1", score=0.9, reason='"bokep"',
-        detector="text_model", note_last: str = "", author="a1") -> int:
+def add(
+    store: Store,
+    text: str,
+    labels=("sexual",),
+    decisions=("confirm",),
+    server="s1",
+    score=0.9,
+    reason='"bokep"',
+    detector="text_model",
+    note_last: str = "",
+    author="a1",
+) -> int:
     """One flag with its verdicts, reviewed in order with `decisions` (the last one decides)."""
     m = make_message(text, server_id=server, author=author)
     verdicts = tuple(Verdict(label, score, reason, detector) for label in labels)
@@ -66,26 +77,63 @@ def test_precision_reports_from_the_store(store):
 #: (case, flags as add() kwargs, purge author, expected rows as (text, sexual, racial), summary fields)
 ROWS = [
     ("no reviews", [dict(text="lewd", decisions=())], None, [], {"rows": 0}),
-    ("all dismissed", [dict(text="foto keluarga", decisions=("dismiss",)), dict(text="foto liburan", decisions=("dismiss",))], None,
-     [("foto keluarga", 0, -1), ("foto liburan", 0, -1)], {"rows": 2, "negatives": {"sexual": 2, "racial": 0}}),
-    ("mixed", [dict(text="kirim bokep", decisions=("confirm",)), dict(text="dasar cina", labels=("racial",), decisions=("dismiss",)),
-               dict(text="escalated one", decisions=("escalate",))], None,
-     [("kirim bokep", 1, -1), ("dasar cina", -1, 0), ("escalated one", 1, -1)], {"rows": 3}),
+    (
+        "all dismissed",
+        [dict(text="foto keluarga", decisions=("dismiss",)), dict(text="foto liburan", decisions=("dismiss",))],
+        None,
+        [("foto keluarga", 0, -1), ("foto liburan", 0, -1)],
+        {"rows": 2, "negatives": {"sexual": 2, "racial": 0}},
+    ),
+    (
+        "mixed",
+        [
+            dict(text="kirim bokep", decisions=("confirm",)),
+            dict(text="dasar cina", labels=("racial",), decisions=("dismiss",)),
+            dict(text="escalated one", decisions=("escalate",)),
+        ],
+        None,
+        [("kirim bokep", 1, -1), ("dasar cina", -1, 0), ("escalated one", 1, -1)],
+        {"rows": 3},
+    ),
     ("two labels confirmed", [dict(text="cina bugil", labels=("sexual", "racial"))], None, [("cina bugil", 1, 1)], {"rows": 1}),
-    ("purged content is skipped and counted", [dict(text="secret", author="gone"), dict(text="kept")], "gone",
-     [("kept", 1, -1)], {"rows": 1, "skipped_purged": 1}),
-    ("appeal reversal is a negative", [dict(text="cuma kutipan", decisions=("confirm", "dismiss"), note_last="appeal reversed")], None,
-     [("cuma kutipan", 0, -1)], {"rows": 1}),
-    ("no text label says nothing about text", [dict(text="pic", labels=("reshare",), detector="image_bank")], None, [],
-     {"rows": 0, "skipped_no_text_label": 1}),
+    (
+        "purged content is skipped and counted",
+        [dict(text="secret", author="gone"), dict(text="kept")],
+        "gone",
+        [("kept", 1, -1)],
+        {"rows": 1, "skipped_purged": 1},
+    ),
+    (
+        "appeal reversal is a negative",
+        [dict(text="cuma kutipan", decisions=("confirm", "dismiss"), note_last="appeal reversed")],
+        None,
+        [("cuma kutipan", 0, -1)],
+        {"rows": 1},
+    ),
+    (
+        "no text label says nothing about text",
+        [dict(text="pic", labels=("reshare",), detector="image_bank")],
+        None,
+        [],
+        {"rows": 0, "skipped_no_text_label": 1},
+    ),
     ("empty text", [dict(text="")], None, [], {"rows": 0, "skipped_no_text": 1}),
-    ("same text twice: latest review wins", [dict(text="sama"), dict(text="sama", decisions=("dismiss",))], None,
-     [("sama", 0, -1)], {"rows": 1, "duplicates_merged": 1}),
-    ("indonesian", [dict(text="dasar aseng pulang ke negaramu", labels=("racial",))], None,
-     [("dasar aseng pulang ke negaramu", -1, 1)], {"rows": 1}),
+    (
+        "same text twice: latest review wins",
+        [dict(text="sama"), dict(text="sama", decisions=("dismiss",))],
+        None,
+        [("sama", 0, -1)],
+        {"rows": 1, "duplicates_merged": 1},
+    ),
+    ("indonesian", [dict(text="dasar aseng pulang ke negaramu", labels=("racial",))], None, [("dasar aseng pulang ke negaramu", -1, 1)], {"rows": 1}),
     ("huge text is the stored excerpt", [dict(text=HUGE)], None, [(HUGE[:1000], 1, -1)], {"rows": 1}),
-    ("formula text", [dict(text="=HYPERLINK(\"http://x\")"), dict(text="-1001234567890 +62 812")], None,
-     [("=HYPERLINK(\"http://x\")", 1, -1), ("-1001234567890 +62 812", 1, -1)], {"rows": 2}),
+    (
+        "formula text",
+        [dict(text='=HYPERLINK("http://x")'), dict(text="-1001234567890 +62 812")],
+        None,
+        [('=HYPERLINK("http://x")', 1, -1), ("-1001234567890 +62 812", 1, -1)],
+        {"rows": 2},
+    ),
 ]
 
 
@@ -112,8 +160,9 @@ def test_training_rows_and_csv_round_trip(store, tmp_path, case, flags, purge_au
 
 
 def test_merge_decisions_dedupes_by_content_and_drops_unlabelled():
-    base = Dataset(["Kirim Bokep", "halo"], np.asarray(["id", "id"], dtype=object), np.asarray(["chat", "chat"], dtype=object),
-                   np.asarray([[1, 0], [0, 0]], dtype=np.int8))
+    base = Dataset(
+        ["Kirim Bokep", "halo"], np.asarray(["id", "id"], dtype=object), np.asarray(["chat", "chat"], dtype=object), np.asarray([[1, 0], [0, 0]], dtype=np.int8)
+    )
     dec = decisions_dataset(["kirim bokep  ", "baru", "baru", "tanpa label"], [[0, -1], [1, -1], [0, -1], [-1, -1]])
     merged, dropped = merge_decisions(base, dec)
     assert merged.texts == ["Kirim Bokep", "halo", "baru"] and dropped == 3
@@ -127,8 +176,12 @@ def test_decision_rows_are_never_in_a_folds_test_rows(lang):
 
     for fold in FOLDS:
         src = fold.test_sources[0]
-        ds = Dataset(["a", "b"], np.asarray([fold.lang, lang], dtype=object), np.asarray([src, DECISIONS_SOURCE], dtype=object),
-                     np.asarray([[1, 1], [1, 1]], dtype=np.int8))
+        ds = Dataset(
+            ["a", "b"],
+            np.asarray([fold.lang, lang], dtype=object),
+            np.asarray([src, DECISIONS_SOURCE], dtype=object),
+            np.asarray([[1, 1], [1, 1]], dtype=np.int8),
+        )
         train_m, test_m = _fold_rows(ds, fold)
         assert test_m.tolist() == [True, False] and train_m.tolist() == [False, True], fold.name
 
@@ -185,11 +238,14 @@ def test_export_training_to_file_and_stdout(decided_db, tmp_path):
     assert "1 training row(s)" in r.stderr
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--training", "--format", "csv"], "--training takes only"),
-    (["--training", "--label", "sexual"], "--training takes only"),
-    ([], "give --format"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--training", "--format", "csv"], "--training takes only"),
+        (["--training", "--label", "sexual"], "--training takes only"),
+        ([], "give --format"),
+    ],
+)
 def test_export_training_usage(decided_db, args, fragment):
     r = CliRunner().invoke(main, ["export", "--db", str(decided_db), *args])
     assert r.exit_code == 2 and fragment in r.output
@@ -221,7 +277,7 @@ def test_decided_flags_newest_bound(store, newest, expected):
     ids = [add(store, f"bokep {i}") for i in range(5)]
     add(store, "unreviewed", decisions=())
     got = [f.id for f in store.decided_flags("discord:s1", newest=newest)]
-    assert got == ids[len(ids) - expected:]
+    assert got == ids[len(ids) - expected :]
 
 
 def test_bot_summary_says_when_it_read_only_the_latest(store):

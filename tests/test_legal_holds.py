@@ -1,5 +1,6 @@
 """Legal holds from the chat: parsing the commands, and Discord's `/triage hold` against the fake Discord
 (Telegram's `/hold` is tested with the other Telegram commands in tests/test_telegram_bot.py)."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,23 +13,41 @@ from tests.test_discord_bot import SERVER, env, fake, flag_one  # noqa: F401
 HOSTILE = "@everyone **bold** <@301> `code`"
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("12", ("flag", 12)), ("#12", ("flag", 12)), ("flag 12", ("flag", 12)), ("f12", ("flag", 12)),
-    ("incident 3", ("incident", 3)), ("i3", ("incident", 3)), ("Incident #3", ("incident", 3)),
-    ("", None), ("twelve", None), ("12 13", None), ("9" * 13, None), ("-5", None), ("１２", None),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("12", ("flag", 12)),
+        ("#12", ("flag", 12)),
+        ("flag 12", ("flag", 12)),
+        ("f12", ("flag", 12)),
+        ("incident 3", ("incident", 3)),
+        ("i3", ("incident", 3)),
+        ("Incident #3", ("incident", 3)),
+        ("", None),
+        ("twelve", None),
+        ("12 13", None),
+        ("9" * 13, None),
+        ("-5", None),
+        ("１２", None),
+    ],
+)
 def test_subject(text, expected):
     assert legal_holds.subject(text) == expected
 
 
-@pytest.mark.parametrize("args,expected", [
-    (["12", "kasus", "polisi"], HoldRequest("place", "flag", 12, "kasus polisi")),
-    (["place", "incident", "3", "LP/123"], HoldRequest("place", "incident", 3, "LP/123")),
-    (["release", "#12"], HoldRequest("release", "flag", 12, "")),
-    (["lift", "i3"], HoldRequest("release", "incident", 3, "")),
-    (["list"], HoldRequest("list")),
-    ([], None), (["release"], None), (["hello", "12"], None),
-])
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["12", "kasus", "polisi"], HoldRequest("place", "flag", 12, "kasus polisi")),
+        (["place", "incident", "3", "LP/123"], HoldRequest("place", "incident", 3, "LP/123")),
+        (["release", "#12"], HoldRequest("release", "flag", 12, "")),
+        (["lift", "i3"], HoldRequest("release", "incident", 3, "")),
+        (["list"], HoldRequest("list")),
+        ([], None),
+        (["release"], None),
+        (["hello", "12"], None),
+    ],
+)
 def test_parse(args, expected):
     assert legal_holds.parse(args) == expected
 
@@ -55,12 +74,15 @@ async def test_place_list_and_release(env):
     assert "Lifted" in lifted["content"] and env.store.holds(SERVER) == []
 
 
-@pytest.mark.parametrize("who,options,answer", [
-    (ALICE, {"target": "1"}, "Manage Messages"),  # members cannot place holds
-    (BOB, {"target": "incident 999"}, "No hold placed"),
-    (BOB, {"target": "nonsense"}, "Name a flag"),
-    (BOB, {"action": "release", "target": "1"}, "Only administrators"),
-])
+@pytest.mark.parametrize(
+    "who,options,answer",
+    [
+        (ALICE, {"target": "1"}, "Manage Messages"),  # members cannot place holds
+        (BOB, {"target": "incident 999"}, "No hold placed"),
+        (BOB, {"target": "nonsense"}, "Name a flag"),
+        (BOB, {"action": "release", "target": "1"}, "Only administrators"),
+    ],
+)
 async def test_refusals(env, who, options, answer):
     await flag_one(env)
     assert answer in (await run(env, who, **options))["content"]

@@ -1,4 +1,5 @@
 """Lexicon context rules: terms fire alone or only in context, and benign context cancels them."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,35 +7,47 @@ import pytest
 from classifiers.lexicon import default_lexicon
 from classifiers.normalize import normalize
 
-STRONG = {"race_slur", "race_group_insult", "race_expel", "sex_explicit_id", "sex_explicit_en",
-          "sex_body_comment", "sex_photo_request", "sex_proposition", "sex_objectify"}
+STRONG = {
+    "race_slur",
+    "race_group_insult",
+    "race_expel",
+    "sex_explicit_id",
+    "sex_explicit_en",
+    "sex_body_comment",
+    "sex_photo_request",
+    "sex_proposition",
+    "sex_objectify",
+}
 
 
 def strong_labels(text: str) -> set[str]:
     return {m.label for m in default_lexicon().match(normalize(text).words) if m.rule in STRONG}
 
 
-@pytest.mark.parametrize("text, labels", [
-    ("dasar cina lonte", {"racial", "sexual"}),
-    ("cina babi", {"racial"}),
-    ("ching chong go home", {"racial"}),
-    ("kirim foto bugilnya dong", {"sexual"}),
-    ("send me the uncropped ones", {"sexual"}),
-    ("b0k3p", {"sexual"}),
-    ("nice tits", {"sexual"}),
-    ("go back to your country", {"racial"}),
-    # context needed / context cancels
-    ("cina", set()),
-    ("Imlek tahun ini meriah", set()),
-    ("I'm Chinese-Indonesian and proud", set()),
-    ("breast cancer screening is free this week", set()),
-    ("grilled chicken breast", set()),
-    ("a mod please remove the fake photos", set()),
-    ("send me the photos", set()),
-    ("sex education at school", set()),
-    ("nude lipstick shade", set()),
-    ("i'm tired, i want to go home", set()),
-])
+@pytest.mark.parametrize(
+    "text, labels",
+    [
+        ("dasar cina lonte", {"racial", "sexual"}),
+        ("cina babi", {"racial"}),
+        ("ching chong go home", {"racial"}),
+        ("kirim foto bugilnya dong", {"sexual"}),
+        ("send me the uncropped ones", {"sexual"}),
+        ("b0k3p", {"sexual"}),
+        ("nice tits", {"sexual"}),
+        ("go back to your country", {"racial"}),
+        # context needed / context cancels
+        ("cina", set()),
+        ("Imlek tahun ini meriah", set()),
+        ("I'm Chinese-Indonesian and proud", set()),
+        ("breast cancer screening is free this week", set()),
+        ("grilled chicken breast", set()),
+        ("a mod please remove the fake photos", set()),
+        ("send me the photos", set()),
+        ("sex education at school", set()),
+        ("nude lipstick shade", set()),
+        ("i'm tired, i want to go home", set()),
+    ],
+)
 def test_strong_rules(text: str, labels: set[str]) -> None:
     assert strong_labels(text) == labels
 

@@ -1,4 +1,5 @@
 """Flood and crash safety with the real store (issue 7). No timing assertions: counts, memory and integrity."""
+
 import os
 import signal
 import subprocess
@@ -20,8 +21,7 @@ async def test_flood_of_50000_messages_loses_nothing_and_memory_stays_bounded(pi
     n, maxsize = 50_000, 500
     seen_depth = []
     handled = []
-    intake = Intake(pipeline, maxsize=maxsize, workers=4,
-                    on_done=lambda m, d: (handled.append(d is not None), seen_depth.append(intake.queue.qsize())))
+    intake = Intake(pipeline, maxsize=maxsize, workers=4, on_done=lambda m, d: (handled.append(d is not None), seen_depth.append(intake.queue.qsize())))
     proc = psutil.Process()
     rss_before = proc.memory_info().rss
     intake.start()
@@ -44,8 +44,7 @@ async def test_flood_of_50000_messages_loses_nothing_and_memory_stays_bounded(pi
 @pytest.mark.slow
 def test_sigkill_mid_burst_loses_no_acknowledged_message(tmp_path):
     db = tmp_path / "kill.db"
-    child = subprocess.Popen([sys.executable, str(HERE / "stream_child.py"), str(db), "0", "1000000"],
-                             stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
+    child = subprocess.Popen([sys.executable, str(HERE / "stream_child.py"), str(db), "0", "1000000"], stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
     acked = []
     try:
         for line in child.stdout:
@@ -69,8 +68,9 @@ def test_sigkill_mid_burst_loses_no_acknowledged_message(tmp_path):
         assert all(r.ok for r in s.verify_chain())
 
     # restart: the bot carries on from the same file and the chain still verifies
-    out = subprocess.run([sys.executable, str(HERE / "stream_child.py"), str(db), "5000000", "200"],
-                         capture_output=True, text=True, cwd=HERE.parent, timeout=120)
+    out = subprocess.run(
+        [sys.executable, str(HERE / "stream_child.py"), str(db), "5000000", "200"], capture_output=True, text=True, cwd=HERE.parent, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("ack ") == 200
     with Store.open(db) as s:

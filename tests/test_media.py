@@ -1,6 +1,7 @@
 """Every kind of media decodes to sampled frames the bank and nudity checks can use (videos, animations,
 stickers), and hostile ones are refused with a reason. In-process here; through the worker in
 tests/test_image_worker.py and end to end in tests/test_image_pipeline.py."""
+
 from __future__ import annotations
 
 import gzip
@@ -19,8 +20,7 @@ from classifiers.images.video import declared_dimensions, video_format
 from tests.hostile_images import HOSTILE_MEDIA, mp4_lying_small, webm_without_duration
 from tests.media_files import animation, benign, picture, still, tgs, video
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("cv2") is None,
-                                reason="videos are read with OpenCV's FFmpeg (pip install 'triagebot[images]')")
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("cv2") is None, reason="videos are read with OpenCV's FFmpeg (pip install 'triagebot[images]')")
 
 #: media kind -> builder of that kind carrying a picture (None: no picture, noise frames only)
 KINDS = {
@@ -75,11 +75,19 @@ def test_video_frames_are_downscaled() -> None:
     assert img.frames[0].shape == (72, 128, 3)
 
 
-@pytest.mark.parametrize("data,kind", [
-    (b"", "image"), (b"\x89PNG\r\n\x1a\n", "image"), (b"\x00\x00\x00\x18ftypisom" + b"\x00" * 8, "video"),
-    (b"\x00\x00\x00\x14ftypqt  " + b"\x00" * 8, "video"), (b"\x1a\x45\xdf\xa3\x9f", "video"), (b"\x1f\x8b\x08", "lottie"),
-    (b"\x00\x00\x00\x18ftypheic" + b"\x00" * 8, "image"), (b"\x00\x00\x00\x18ftypavif" + b"\x00" * 8, "image"),
-])
+@pytest.mark.parametrize(
+    "data,kind",
+    [
+        (b"", "image"),
+        (b"\x89PNG\r\n\x1a\n", "image"),
+        (b"\x00\x00\x00\x18ftypisom" + b"\x00" * 8, "video"),
+        (b"\x00\x00\x00\x14ftypqt  " + b"\x00" * 8, "video"),
+        (b"\x1a\x45\xdf\xa3\x9f", "video"),
+        (b"\x1f\x8b\x08", "lottie"),
+        (b"\x00\x00\x00\x18ftypheic" + b"\x00" * 8, "image"),
+        (b"\x00\x00\x00\x18ftypavif" + b"\x00" * 8, "image"),
+    ],
+)
 def test_kind_is_decided_from_the_bytes(data: bytes, kind: str) -> None:
     assert media_kind(data) == kind
     assert timeout_for(data, Limits(timeout=1, video_timeout=7)) == (7 if kind == "video" else 1)
@@ -127,13 +135,16 @@ def test_nothing_is_written_to_disk() -> None:
     assert not {n for n in set(os.listdir(tempfile.gettempdir())) - before if "triagebot" in n}
 
 
-@pytest.mark.parametrize("doc,code", [
-    ({"v": "5.5.2", "layers": []}, "vector_only"),
-    ({"assets": [{"p": "data:image/png;base64,AAAA"}]}, "unrecognised"),  # the decoder's own reason
-    ({"assets": [{"p": "https://example.org/x.png"}]}, "vector_only"),
-    ({"assets": "nope"}, "vector_only"),
-    ([], "vector_only"),
-])
+@pytest.mark.parametrize(
+    "doc,code",
+    [
+        ({"v": "5.5.2", "layers": []}, "vector_only"),
+        ({"assets": [{"p": "data:image/png;base64,AAAA"}]}, "unrecognised"),  # the decoder's own reason
+        ({"assets": [{"p": "https://example.org/x.png"}]}, "vector_only"),
+        ({"assets": "nope"}, "vector_only"),
+        ([], "vector_only"),
+    ],
+)
 def test_animated_stickers_without_a_readable_bitmap_are_refused(doc, code: str) -> None:
     with pytest.raises(ImageRejected) as exc:
         decode_lottie(gzip.compress(json.dumps(doc).encode()), Limits())

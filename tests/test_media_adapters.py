@@ -2,6 +2,7 @@
 previews (in the message and arriving later), forwarded messages, videos; Telegram stickers (static,
 animated, video), documents, animations, round videos. The stand-in scanner flags bytes starting
 with NSFW/NUDE; what matters here is what gets downloaded (and from where) and what does not."""
+
 from __future__ import annotations
 
 import pytest
@@ -59,11 +60,15 @@ async def test_discord_benign_preview_is_not_flagged(discord_env):
     assert discord_flag(env, payload) is None and len(env.fake.served) == 1
 
 
-@pytest.mark.parametrize("forwarded", [
-    {"attachments": (("pic.png", "image/png", NUDE),)},
-    {"attachments": (("clip.mp4", "video/mp4", NUDE),)},
-    {"content": "lihat", "embeds": "preview"},
-], ids=["picture", "video", "link preview"])
+@pytest.mark.parametrize(
+    "forwarded",
+    [
+        {"attachments": (("pic.png", "image/png", NUDE),)},
+        {"attachments": (("clip.mp4", "video/mp4", NUDE),)},
+        {"content": "lihat", "embeds": "preview"},
+    ],
+    ids=["picture", "video", "link preview"],
+)
 async def test_discord_forwarded_message_media_is_scanned(discord_env, forwarded):
     env = discord_env
     if forwarded.get("embeds") == "preview":
@@ -74,9 +79,15 @@ async def test_discord_forwarded_message_media_is_scanned(discord_env, forwarded
     assert flag is not None and flag.labels == ("sexual",) and len(flag.attachments) == 1
 
 
-@pytest.mark.parametrize("filename,ctype,scanned", [
-    ("clip.mp4", "video/mp4", True), ("clip.webm", "", True), ("pic.gif", "", True), ("notes.pdf", "application/pdf", False),
-])
+@pytest.mark.parametrize(
+    "filename,ctype,scanned",
+    [
+        ("clip.mp4", "video/mp4", True),
+        ("clip.webm", "", True),
+        ("pic.gif", "", True),
+        ("notes.pdf", "application/pdf", False),
+    ],
+)
 async def test_discord_attachment_kinds(discord_env, filename, ctype, scanned):
     env = discord_env
     payload = await env.fake.send_message(MALLORY, "", attachments=((filename, ctype, NUDE),))
@@ -107,13 +118,21 @@ async def test_discord_picture_stickers_are_scanned(discord_env, monkeypatch, fo
 
 
 def _sticker(file_id: str, data: bytes, **kw) -> dict:
-    return {"file_id": file_id, "file_unique_id": "u" + file_id, "type": "regular", "width": 512, "height": 512,
-            "is_animated": False, "is_video": False, "file_size": len(data), **kw}
+    return {
+        "file_id": file_id,
+        "file_unique_id": "u" + file_id,
+        "type": "regular",
+        "width": 512,
+        "height": 512,
+        "is_animated": False,
+        "is_video": False,
+        "file_size": len(data),
+        **kw,
+    }
 
 
 def _video(file_id: str, data: bytes, mime: str = "video/mp4", **kw) -> dict:
-    return {"file_id": file_id, "file_unique_id": "u" + file_id, "width": 320, "height": 240, "duration": 2,
-            "mime_type": mime, "file_size": len(data), **kw}
+    return {"file_id": file_id, "file_unique_id": "u" + file_id, "width": 320, "height": 240, "duration": 2, "mime_type": mime, "file_size": len(data), **kw}
 
 
 def _doc(file_id: str, data: bytes, name: str, mime: str) -> dict:
@@ -127,8 +146,7 @@ TELEGRAM_MEDIA = {
     "video sticker (WebM)": ("sticker", lambda f, d: _sticker(f, d, is_video=True), True),
     "animation (GIF as MP4)": ("animation", lambda f, d: _video(f, d, file_name="x.mp4"), True),
     "video": ("video", lambda f, d: _video(f, d), True),
-    "round video note": ("video_note", lambda f, d: {"file_id": f, "file_unique_id": "u" + f, "length": 240, "duration": 2,
-                                                     "file_size": len(d)}, True),
+    "round video note": ("video_note", lambda f, d: {"file_id": f, "file_unique_id": "u" + f, "length": 240, "duration": 2, "file_size": len(d)}, True),
     "photo sent as a file": ("document", lambda f, d: _doc(f, d, "IMG_1.JPG", "application/octet-stream"), True),
     "video sent as a file": ("document", lambda f, d: _doc(f, d, "v.mov", "video/quicktime"), True),
     "tgs sent as a file": ("document", lambda f, d: _doc(f, d, "s.tgs", "application/x-tgsticker"), True),

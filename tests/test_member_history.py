@@ -1,4 +1,5 @@
 """A member's record: what moderators see before acting, on alerts and from the CLI."""
+
 import json
 
 import pytest
@@ -34,10 +35,13 @@ async def history_of_troll(p: Pipeline) -> list[int]:
     return ids
 
 
-@pytest.mark.parametrize("user, expected", [
-    ("troll", "3 earlier flags (1 confirmed, 1 dismissed), 1 timeout"),
-    ("nobody", "no earlier flags"),
-])
+@pytest.mark.parametrize(
+    "user, expected",
+    [
+        ("troll", "3 earlier flags (1 confirmed, 1 dismissed), 1 timeout"),
+        ("nobody", "no earlier flags"),
+    ],
+)
 async def test_summary(p, store, user, expected):
     await history_of_troll(p)
     assert summary(store.member_history(SERVER, user)) == expected
@@ -64,10 +68,13 @@ async def test_cli_member_text_and_json(p, store, db_path):
     assert data["action_counts"] == {"timeout": 1}
 
 
-@pytest.mark.parametrize("args, code", [
-    (["member", "troll"], 2),  # --server is required: records never mix servers
-    (["member", "troll", "--server", "nope"], 2),
-])
+@pytest.mark.parametrize(
+    "args, code",
+    [
+        (["member", "troll"], 2),  # --server is required: records never mix servers
+        (["member", "troll", "--server", "nope"], 2),
+    ],
+)
 def test_cli_member_bad_arguments(db_path, args, code):
     Store.open(db_path).close()
     assert CliRunner().invoke(main, [*args, "--db", str(db_path)]).exit_code == code

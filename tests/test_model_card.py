@@ -1,4 +1,5 @@
 """The shipped model card matches the shipped model and this environment."""
+
 from __future__ import annotations
 
 import hashlib

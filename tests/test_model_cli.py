@@ -1,4 +1,5 @@
 """`triagebot classify | train | eval` on a tiny hand-written fixture dataset (tests/fixtures/tiny_data)."""
+
 from __future__ import annotations
 
 import json
@@ -45,11 +46,14 @@ def test_classify_jsonl_in_order(trained: Path) -> None:
     assert rows[1]["labels"] == []
 
 
-@pytest.mark.parametrize("name, content", [
-    ("in.txt", "send nudes\nselamat pagi\n"),
-    ("in.csv", "id,text\n1,send nudes\n2,selamat pagi\n"),
-    ("in.jsonl", '{"text": "send nudes"}\n{"text": "selamat pagi"}\n'),
-])
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("in.txt", "send nudes\nselamat pagi\n"),
+        ("in.csv", "id,text\n1,send nudes\n2,selamat pagi\n"),
+        ("in.jsonl", '{"text": "send nudes"}\n{"text": "selamat pagi"}\n'),
+    ],
+)
 def test_classify_input_files(trained: Path, tmp_path: Path, name: str, content: str) -> None:
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
@@ -58,12 +62,15 @@ def test_classify_input_files(trained: Path, tmp_path: Path, name: str, content:
     assert [json.loads(x)["text"] for x in result.output.splitlines()] == ["send nudes", "selamat pagi"]
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("in.pdf", "x", "unsupported file type"),
-    ("in", "x", "unsupported file type"),
-    ("in.csv", "message\nhello\n", "no 'text' column"),
-    ("in.csv", "", "no 'text' column"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("in.pdf", "x", "unsupported file type"),
+        ("in", "x", "unsupported file type"),
+        ("in.csv", "message\nhello\n", "no 'text' column"),
+        ("in.csv", "", "no 'text' column"),
+    ],
+)
 def test_classify_bad_input_is_a_usage_error(trained: Path, tmp_path: Path, name: str, content: str, message: str) -> None:
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
@@ -83,11 +90,15 @@ INPUTS = [
     ("in.txt", b"caf\xe9 \xff\xfe ok\n", ["caf\ufffd \ufffd\ufffd ok"], {}),
     ("in.jsonl", b'{"text": "lone \\ud800 surrogate"}\n', ["lone \ufffd surrogate"], {}),
     ("in.jsonl", b'{"text": "\\ud83d\\ude00 pair"}\n', ["\U0001f600 pair"], {}),
-    ("in.jsonl", b'{"text": "ok"}\n{"text": null}\n{"text": 5}\n{"text": ["a"]}\n{"text": "kirim foto"}\n',
-     ["ok", "kirim foto"], {2: "'text' is null", 3: "'text' is a number", 4: "'text' is a list"}),
+    (
+        "in.jsonl",
+        b'{"text": "ok"}\n{"text": null}\n{"text": 5}\n{"text": ["a"]}\n{"text": "kirim foto"}\n',
+        ["ok", "kirim foto"],
+        {2: "'text' is null", 3: "'text' is a number", 4: "'text' is a list"},
+    ),
     ("in.jsonl", b'{"msg": "hi"}\nnot json\n\n{"text": "fine"}\n', ["fine"], {1: "no 'text' field", 2: "not JSON"}),
     ("in.jsonl", DEEP.encode() + b'\n{"text": "after"}\n', ["after"], {1: "nested deeper than 64"}),
-    ("in.jsonl", b'{"text": "a", "n": ' + b"9" * 5000 + b'}\n', [], {1: "not JSON"}),
+    ("in.jsonl", b'{"text": "a", "n": ' + b"9" * 5000 + b"}\n", [], {1: "not JSON"}),
     ("in.jsonl", b'{"text": "[[[[ not nesting {{{{ ' + b"[" * 200 + b'"}\n', ["[[[[ not nesting {{{{ " + "[" * 200], {}),
     ("in.csv", b"id,text\n1\n2,selamat pagi\n", ["selamat pagi"], {2: "no value in the 'text' column"}),
     ("in.txt", ("x" * 100_000 + "\n").encode(), ["x" * 100_000], {}),
@@ -96,8 +107,7 @@ INPUTS = [
 
 
 @pytest.mark.parametrize("name, data, texts, errors", INPUTS)
-def test_classify_input_real_users_have(trained: Path, tmp_path: Path, name: str, data: bytes,
-                                        texts: list[str], errors: dict[int, str]) -> None:
+def test_classify_input_real_users_have(trained: Path, tmp_path: Path, name: str, data: bytes, texts: list[str], errors: dict[int, str]) -> None:
     """BOMs, stdin, invalid UTF-8, surrogates, null/non-string texts, nesting: every text is scored or its
     line is named; output is valid UTF-8 JSON; exit 1 only when a line failed, after the rest is scored."""
     if name == "-":
@@ -105,8 +115,7 @@ def test_classify_input_real_users_have(trained: Path, tmp_path: Path, name: str
     else:
         (tmp_path / name).write_bytes(data)
         args, stdin = ["--input", str(tmp_path / name)], None
-    result = CliRunner().invoke(main, ["classify", *args, "--format", "jsonl", "--model", str(trained / "model.skops")],
-                                input=stdin, catch_exceptions=False)
+    result = CliRunner().invoke(main, ["classify", *args, "--format", "jsonl", "--model", str(trained / "model.skops")], input=stdin, catch_exceptions=False)
     rows = [json.loads(line) for line in result.stdout_bytes.decode("utf-8").splitlines()]
     assert [r["text"] for r in rows if "text" in r] == texts
     assert {r["line"]: r["error"] for r in rows if "error" in r}.keys() == errors.keys()
@@ -118,28 +127,37 @@ def test_classify_input_real_users_have(trained: Path, tmp_path: Path, name: str
         assert result.stderr.strip() == f"Error: {len(errors)} of {len(texts) + len(errors)} input lines failed (see the error lines above)"
 
 
-@pytest.mark.parametrize("fmt, data, texts", [
-    ("jsonl", b'{"text": "send nudes"}\n', ["send nudes"]),
-    ("csv", b"text\nselamat pagi\n", ["selamat pagi"]),
-    ("txt", b"one\ntwo\n", ["one", "two"]),
-])
+@pytest.mark.parametrize(
+    "fmt, data, texts",
+    [
+        ("jsonl", b'{"text": "send nudes"}\n', ["send nudes"]),
+        ("csv", b"text\nselamat pagi\n", ["selamat pagi"]),
+        ("txt", b"one\ntwo\n", ["one", "two"]),
+    ],
+)
 def test_classify_stdin_with_input_format(trained: Path, fmt: str, data: bytes, texts: list[str]) -> None:
-    result = CliRunner().invoke(main, ["classify", "--input", "-", "--input-format", fmt, "--format", "jsonl",
-                                       "--model", str(trained / "model.skops")], input=data, catch_exceptions=False)
+    result = CliRunner().invoke(
+        main,
+        ["classify", "--input", "-", "--input-format", fmt, "--format", "jsonl", "--model", str(trained / "model.skops")],
+        input=data,
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     assert [json.loads(x)["text"] for x in result.stdout.splitlines()] == texts
 
 
-@pytest.mark.parametrize("arg, shown", [
-    ("caf\udce9 kirim foto", "caf\ufffd kirim foto"),  # a Latin-1 byte in argv, as Python decodes it
-    ("\udcff\udcfe", "\ufffd\ufffd"),
-    ("", ""),
-    ("dasar \u0441ina", "dasar \u0441ina"),  # Cyrillic look-alike kept as is
-])
+@pytest.mark.parametrize(
+    "arg, shown",
+    [
+        ("caf\udce9 kirim foto", "caf\ufffd kirim foto"),  # a Latin-1 byte in argv, as Python decodes it
+        ("\udcff\udcfe", "\ufffd\ufffd"),
+        ("", ""),
+        ("dasar \u0441ina", "dasar \u0441ina"),  # Cyrillic look-alike kept as is
+    ],
+)
 @pytest.mark.parametrize("fmt", ["jsonl", "table"])
 def test_classify_arguments_with_undecodable_bytes(trained: Path, arg: str, shown: str, fmt: str) -> None:
-    result = CliRunner().invoke(main, ["classify", arg, "--format", fmt, "--model", str(trained / "model.skops")],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(main, ["classify", arg, "--format", fmt, "--model", str(trained / "model.skops")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     out = result.stdout_bytes.decode("utf-8")
     if fmt == "jsonl":
@@ -181,16 +199,19 @@ def _garbage_model(tmp_path: Path, trained: Path, case: str) -> Path:
     return model
 
 
-@pytest.mark.parametrize("case, fragment", [
-    ("no card", "model card not found"),
-    ("card not JSON", "not a readable model card"),
-    ("card not UTF-8", "not a readable model card"),
-    ("card a list", "not a model card"),
-    ("card wrong shapes", "model card"),
-    ("model garbage, card's sha256", "does not match the sha256"),
-    ("model garbage, card without sha256", "not a triagebot model file"),
-    ("model truncated zip", "not a triagebot model file"),
-])
+@pytest.mark.parametrize(
+    "case, fragment",
+    [
+        ("no card", "model card not found"),
+        ("card not JSON", "not a readable model card"),
+        ("card not UTF-8", "not a readable model card"),
+        ("card a list", "not a model card"),
+        ("card wrong shapes", "model card"),
+        ("model garbage, card's sha256", "does not match the sha256"),
+        ("model garbage, card without sha256", "not a triagebot model file"),
+        ("model truncated zip", "not a triagebot model file"),
+    ],
+)
 def test_garbage_model_file_is_one_line(trained: Path, tmp_path: Path, case: str, fragment: str) -> None:
     model = _garbage_model(tmp_path, trained, case)
     result = CliRunner().invoke(main, ["classify", "hello", "--model", str(model)], catch_exceptions=False)
@@ -224,24 +245,29 @@ def test_eval_writes_curve_and_tables(trained: Path, tmp_path: Path) -> None:
     assert "| sexual | en |" in result.output and "| racial | id |" in result.output
 
 
-@pytest.mark.parametrize("change, code, fragment", [
-    ("bom", 0, None),
-    ("invalid utf-8", 1, "not UTF-8 text"),
-    ("no text column", 1, "needs a 'text' column"),
-    ("no csv", 1, "no *.csv files"),
-])
+@pytest.mark.parametrize(
+    "change, code, fragment",
+    [
+        ("bom", 0, None),
+        ("invalid utf-8", 1, "not UTF-8 text"),
+        ("no text column", 1, "needs a 'text' column"),
+        ("no csv", 1, "no *.csv files"),
+    ],
+)
 def test_train_data_problems_are_one_line(tmp_path: Path, change: str, code: int, fragment: str | None) -> None:
     data = tmp_path / "data"
     data.mkdir()
     for f in TINY.glob("*.csv"):
         raw = f.read_bytes()
         if f.name == "chat_en.csv":
-            raw = {"bom": b"\xef\xbb\xbf" + raw, "invalid utf-8": raw.replace(b"naked", b"nak\xffed"),
-                   "no text column": raw.replace(b"text,", b"message,", 1)}.get(change, raw)
+            raw = {
+                "bom": b"\xef\xbb\xbf" + raw,
+                "invalid utf-8": raw.replace(b"naked", b"nak\xffed"),
+                "no text column": raw.replace(b"text,", b"message,", 1),
+            }.get(change, raw)
         if change != "no csv":
             (data / f.name).write_bytes(raw)
-    result = CliRunner().invoke(main, ["train", "--data", str(data), "--out", str(tmp_path / "out"), "--no-progress"],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(main, ["train", "--data", str(data), "--out", str(tmp_path / "out"), "--no-progress"], catch_exceptions=False)
     assert result.exit_code == code, result.output
     if fragment:
         (line,) = result.stderr.splitlines()

@@ -1,4 +1,5 @@
 """NudeNet mapping (pure, no model) and, when nudenet is installed, the model on benign images."""
+
 from __future__ import annotations
 
 import io

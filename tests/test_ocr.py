@@ -1,5 +1,6 @@
 """Text inside images: read by the optional OCR engine in the worker, checked by the text model, quoted
 safely in the reason. Engine tests skip without the `ocr` extra; the quoting and config tests always run."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,24 +43,30 @@ def png(im: Image.Image) -> bytes:
 
 
 # ---- quoting and verdicts (always run) ---------------------------------------------------------
-@pytest.mark.parametrize("text,expected", [
-    ("", "“”"),
-    ("dasar  monyet\n pulang   sana", "“dasar monyet pulang sana”"),
-    ("@everyone <@123> **bold** ||x||", "“@everyone <@123> **bold** ||x||”"),  # the renderers escape it
-    ("a" * 5000, "“" + "a" * (QUOTE_CHARS - 1) + "…”"),
-    ("=HYPERLINK(\"x\")", "“=HYPERLINK(\"x\")”"),  # starts with a quote mark: never a spreadsheet formula
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("", "“”"),
+        ("dasar  monyet\n pulang   sana", "“dasar monyet pulang sana”"),
+        ("@everyone <@123> **bold** ||x||", "“@everyone <@123> **bold** ||x||”"),  # the renderers escape it
+        ("a" * 5000, "“" + "a" * (QUOTE_CHARS - 1) + "…”"),
+        ('=HYPERLINK("x")', '“=HYPERLINK("x")”'),  # starts with a quote mark: never a spreadsheet formula
+    ],
+)
 def test_image_text_is_quoted_on_one_short_line(text: str, expected: str) -> None:
     assert quote_image_text(text) == expected
 
 
-@pytest.mark.parametrize("text,labels", [
-    ("lihat foto lewd ini", ["sexual"]),
-    ("dasar slur", ["racial"]),
-    ("selamat pagi", []),
-    ("", []),
-    ("   \n ", []),
-])
+@pytest.mark.parametrize(
+    "text,labels",
+    [
+        ("lihat foto lewd ini", ["sexual"]),
+        ("dasar slur", ["racial"]),
+        ("selamat pagi", []),
+        ("", []),
+        ("   \n ", []),
+    ],
+)
 def test_image_text_goes_through_the_text_model(text: str, labels: list[str]) -> None:
     out = image_text_verdicts(text, KeywordDetector().classify)
     assert [v.label for v in out] == labels
@@ -72,9 +79,15 @@ def test_a_verdict_without_a_reason_still_quotes_the_text() -> None:
     assert out[0].reason == "text in the image “x”"
 
 
-@pytest.mark.parametrize("raw,cleaned", [
-    ("a\x00b\u200bc", "abc"), ("  two   words \n\n next ", "two words\nnext"), ("x" * 2000, "x" * 1000), ("", ""),
-])
+@pytest.mark.parametrize(
+    "raw,cleaned",
+    [
+        ("a\x00b\u200bc", "abc"),
+        ("  two   words \n\n next ", "two words\nnext"),
+        ("x" * 2000, "x" * 1000),
+        ("", ""),
+    ],
+)
 def test_ocr_output_is_cleaned(raw: str, cleaned: str) -> None:
     assert clean(raw) == cleaned
 
@@ -105,22 +118,29 @@ def engine() -> OcrEngine:
 
 
 @needs_ocr
-@pytest.mark.parametrize("lines", [
-    ["dasar monyet pulang sana"],
-    ["send nudes now", "or else"],
-    ["b0k3p gratis"],
-    ["KAMU CANTIK"],
-])
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["dasar monyet pulang sana"],
+        ["send nudes now", "or else"],
+        ["b0k3p gratis"],
+        ["KAMU CANTIK"],
+    ],
+)
 def test_engine_reads_captions(engine: OcrEngine, lines: list[str]) -> None:
     got = engine.read(np.asarray(meme(lines))).lower().split("\n")
     assert got == [x.lower() for x in lines]
 
 
 @needs_ocr
-@pytest.mark.parametrize("im", [
-    Image.new("RGB", (320, 240), (255, 255, 255)),
-    Image.fromarray(np.random.default_rng(1).integers(0, 256, (12, 16, 3), dtype=np.uint8)).resize((640, 480), Image.Resampling.BICUBIC),
-], ids=["blank", "photo-like"])
+@pytest.mark.parametrize(
+    "im",
+    [
+        Image.new("RGB", (320, 240), (255, 255, 255)),
+        Image.fromarray(np.random.default_rng(1).integers(0, 256, (12, 16, 3), dtype=np.uint8)).resize((640, 480), Image.Resampling.BICUBIC),
+    ],
+    ids=["blank", "photo-like"],
+)
 def test_engine_finds_no_text_where_there_is_none(engine: OcrEngine, im: Image.Image) -> None:
     assert engine.read(np.asarray(im)) == ""
 
@@ -146,8 +166,9 @@ async def test_caption_in_a_meme_is_flagged_with_the_text_as_reason(store, db_pa
     with ImageWorkerPool(1, nudity=False, ocr=True) as pool:
         scanner = ImageScan(store, settings, nudity=False, pool=pool, ocr=True)
         p = Pipeline(settings, store, [KeywordDetector()], image_scanner=scanner, base_thresholds={"sexual": 0.5, "racial": 0.5})
-        p.adapters["discord"] = RecordingAdapter(files={"x://meme": png(meme(["dasar slur", "pulang sana"], bg=benign(2))),
-                                                        "x://plain": png(meme(["selamat pagi"]))})
+        p.adapters["discord"] = RecordingAdapter(
+            files={"x://meme": png(meme(["dasar slur", "pulang sana"], bg=benign(2))), "x://plain": png(meme(["selamat pagi"]))}
+        )
         flagged = await p.handle(make_message("", attachments=(Attachment(kind="image", url="x://meme"),)))
         clean_one = await p.handle(make_message("", attachments=(Attachment(kind="image", url="x://plain"),)))
         p.executor.shutdown(wait=False)

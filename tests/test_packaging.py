@@ -1,4 +1,5 @@
 """The wheel must carry every file the code loads at run time: pyproject's package-data has to cover them."""
+
 from __future__ import annotations
 
 import fnmatch
@@ -24,8 +25,7 @@ def declared(path: Path) -> bool:
 
 
 def shipped_files() -> list[Path]:
-    return sorted(p for pkg in ("bot", "classifiers") for p in (REPO / pkg / "resources").rglob("*")
-                  if p.is_file() and "__pycache__" not in p.parts)
+    return sorted(p for pkg in ("bot", "classifiers") for p in (REPO / pkg / "resources").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
 
 
 @pytest.mark.parametrize("path", shipped_files(), ids=lambda p: str(p.relative_to(REPO)))
@@ -33,11 +33,14 @@ def test_every_resource_file_is_declared(path: Path) -> None:
     assert declared(path), f"{path.relative_to(REPO)} is not in [tool.setuptools.package-data]"
 
 
-@pytest.mark.parametrize("directory, pattern", [
-    (LEXICON_DIR, "*.toml"),
-    (HANDWRITTEN_DIR, "*.csv"),
-    (DEMO_DIR, "*.jsonl"),
-])
+@pytest.mark.parametrize(
+    "directory, pattern",
+    [
+        (LEXICON_DIR, "*.toml"),
+        (HANDWRITTEN_DIR, "*.csv"),
+        (DEMO_DIR, "*.jsonl"),
+    ],
+)
 def test_directories_the_code_reads_are_packaged_and_not_empty(directory: Path, pattern: str) -> None:
     files = sorted(directory.glob(pattern))
     assert files, f"nothing matches {pattern} in {directory}"
@@ -50,12 +53,15 @@ def test_model_files_are_packaged(name: str) -> None:
     assert path.exists() and declared(path)
 
 
-@pytest.mark.parametrize("path, expected", [
-    (REPO / "classifiers" / "resources" / "lexicons" / "new.toml", True),
-    (REPO / "classifiers" / "resources" / "lexicons" / "new.txt", False),
-    (REPO / "classifiers" / "resources" / "stray" / "x.toml", False),
-    (REPO / "bot" / "resources" / "demo" / "chat.jsonl", True),
-    (REPO / "bot" / "resources" / "other.jsonl", False),
-])
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        (REPO / "classifiers" / "resources" / "lexicons" / "new.toml", True),
+        (REPO / "classifiers" / "resources" / "lexicons" / "new.txt", False),
+        (REPO / "classifiers" / "resources" / "stray" / "x.toml", False),
+        (REPO / "bot" / "resources" / "demo" / "chat.jsonl", True),
+        (REPO / "bot" / "resources" / "other.jsonl", False),
+    ],
+)
 def test_declared_matches_globs_per_directory(path: Path, expected: bool) -> None:
     assert declared(path) is expected

@@ -1,4 +1,5 @@
 """PDQ in numpy against Meta's reference, and PDQ hash lists (export/import) through the CLI."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,8 +27,12 @@ def _rings() -> np.ndarray:
 
 # Hashes and qualities printed by Meta's C++ PDQ (the `pdqhash` binding, 0.2.8) for these images.
 REFERENCE = [
-    ("noise 128x96", lambda: np.random.default_rng(42).integers(0, 256, (96, 128, 3), dtype=np.uint8),
-     "fd9b5b521d31d46488f6818fab3d79032c89d6570769fb34856a6265dc3e5114", 100),
+    (
+        "noise 128x96",
+        lambda: np.random.default_rng(42).integers(0, 256, (96, 128, 3), dtype=np.uint8),
+        "fd9b5b521d31d46488f6818fab3d79032c89d6570769fb34856a6265dc3e5114",
+        100,
+    ),
     ("rings 1000x700", _rings, "e6559a66d7559a66f7558a22f7ff8a22eeab8a22a2289a62d7558a22aaaa9a22", 100),
     ("camera", lambda: _sample("camera"), "dc9c9d3b746978f888f40ce6e5c3f70f7266623e8d989cb99f21f2010841e1c7", 100),
     ("astronaut", lambda: _sample("astronaut"), "2d6b1af3a956c529e79ca3d2526fa834d4196c81cedd04de0a26b855fc99b724", 100),
@@ -35,10 +40,8 @@ REFERENCE = [
     ("chelsea", lambda: _sample("chelsea"), "5feb5321f01da156898e2bf629a5d3438412cdbd23f48942464526315db33ffd", 100),
     ("coins", lambda: _sample("coins"), "8ee552196df86aa552b514e6e505e0319aeb1aaea4a5d935dd4a675a1a56a555", 100),
     ("moon (low quality)", lambda: _sample("moon"), "131645cde366d981e1e371b264d8b25b9e4d13771d8c4f366d946ca57133d0c9", 83),
-    ("camera 37x53 crop (tiny)", lambda: _sample("camera")[100:153, 200:237],
-     "9b848977ad631da6bb995376170f62792e067045c51e9c2980d79e1ab1e1bb87", 100),
-    ("astronaut 1/3 size", lambda: _sample("astronaut")[::3, ::3],
-     "4d6b1af3ad56d729c79ca3d2506fa83494196c819edd04de0a26b855fc99b724", 100),
+    ("camera 37x53 crop (tiny)", lambda: _sample("camera")[100:153, 200:237], "9b848977ad631da6bb995376170f62792e067045c51e9c2980d79e1ab1e1bb87", 100),
+    ("astronaut 1/3 size", lambda: _sample("astronaut")[::3, ::3], "4d6b1af3ad56d729c79ca3d2506fa83494196c819edd04de0a26b855fc99b724", 100),
 ]
 
 
@@ -61,14 +64,26 @@ def test_from_hex_refuses_anything_but_64_hex_digits(bad: str) -> None:
 
 # `pdq-photo-hasher --pdqdih` order (orig, rot90, rot180, rot270, flipx, flipy, flipp, flipm), from the C++ reference
 DIHEDRAL = {
-    "camera": ["dc9c9d3b746978f888f40ce6e5c3f70f7266623e8d989cb99f21f2010841e1c7", "cb3d4c3a33c50e63dc3a18c701ccbcd69e31c17c7cd8278ff170723e47c19ce0",
-               "c9cd3791a13cd256dda1a64cb0965da52733c8b4d8cd3613caf458ab5d144b6d", "be68e6d06692a4c99b6fb26d5499167dcb6c6bde29cd8d25a425d8941294764a",
-               "dc9c62c5f4698f0788f4f319edc308f07266dde18d9863469fe10dfe28411f38", "89c9c86e213c2daddda159b3b096a25a2733376bd8cdc9ecca74a7545d14b492",
-               "cb3db3c533c5f19cdc3ae73801cc43299e313e837cd8d870f1708dc147c1631f", "be68996f66905b36896f4d925499e983cb6c942929cd72daa425b76b1294c9b5"],
-    "coffee": ["8c629e779a663698b9a33866c026726c21a679f61eb6e1f8c79ba7e23c8299e0", "ea1d74a51dd6029cec630fd0712cf50218fd0aaaeff5ae831118881beeee1577",
-               "c93734ddcb329c36acf612cc947258c674f2d35c4ae34b5292ce0d5c29d7334a", "bf485e0f4883a836bb36a57b24795fa84daab000baa0052d444d32b5bbbb3fdd",
-               "9c6261889e67c967f9a3c799c9278d9321a786091fb61e07c79b581d7c82661f", "8936cb22cb326389acf66d339472272974f22ca34ae3b4ad92cef2a32957c8b5",
-               "ea1d03581dd67d63ec63d02e712c08dd18ffe555eff55078111867e0eeee4808", "ba48a1f0488357c9b9365a842479a0574daa4fffbaa0fad6444ddd4ebbbbc022"],
+    "camera": [
+        "dc9c9d3b746978f888f40ce6e5c3f70f7266623e8d989cb99f21f2010841e1c7",
+        "cb3d4c3a33c50e63dc3a18c701ccbcd69e31c17c7cd8278ff170723e47c19ce0",
+        "c9cd3791a13cd256dda1a64cb0965da52733c8b4d8cd3613caf458ab5d144b6d",
+        "be68e6d06692a4c99b6fb26d5499167dcb6c6bde29cd8d25a425d8941294764a",
+        "dc9c62c5f4698f0788f4f319edc308f07266dde18d9863469fe10dfe28411f38",
+        "89c9c86e213c2daddda159b3b096a25a2733376bd8cdc9ecca74a7545d14b492",
+        "cb3db3c533c5f19cdc3ae73801cc43299e313e837cd8d870f1708dc147c1631f",
+        "be68996f66905b36896f4d925499e983cb6c942929cd72daa425b76b1294c9b5",
+    ],
+    "coffee": [
+        "8c629e779a663698b9a33866c026726c21a679f61eb6e1f8c79ba7e23c8299e0",
+        "ea1d74a51dd6029cec630fd0712cf50218fd0aaaeff5ae831118881beeee1577",
+        "c93734ddcb329c36acf612cc947258c674f2d35c4ae34b5292ce0d5c29d7334a",
+        "bf485e0f4883a836bb36a57b24795fa84daab000baa0052d444d32b5bbbb3fdd",
+        "9c6261889e67c967f9a3c799c9278d9321a786091fb61e07c79b581d7c82661f",
+        "8936cb22cb326389acf66d339472272974f22ca34ae3b4ad92cef2a32957c8b5",
+        "ea1d03581dd67d63ec63d02e712c08dd18ffe555eff55078111867e0eeee4808",
+        "ba48a1f0488357c9b9365a842479a0574daa4fffbaa0fad6444ddd4ebbbbc022",
+    ],
 }
 
 

@@ -112,6 +112,7 @@ async def test_runtime_settings_override_config(pipeline, store):
     pipeline.update_server_settings("discord:s1", {"thresholds": {"sexual": 1.0}})
     assert not (await pipeline.handle(make_message("lewd"))).flagged
     from bot.config import ConfigError
+
     with pytest.raises(ConfigError, match="setup.dry_run"):
         pipeline.update_server_settings("discord:s1", {"dry_run": "maybe"})
 
@@ -126,10 +127,22 @@ async def test_incident_alert_is_updated_in_place(pipeline, store, adapter):
     assert notes[0].ref is None and all(n.ref == "alert-1" for n in notes[1:])  # one alert for the pile-on
 
 
-@pytest.mark.parametrize("text", [
-    "", " \n\t ", "x" * 100_000, "lewd " + "y" * 100_000, "z̸̡̢̛̖̗̘̙̜̝̞̟̠̣̤a̴l̷g̶o lewd", "\u202elewd\u202c",
-    "مرحبا lewd", "🍆💦 lewd 🔥", "nul\x00lewd\x00", "\ud83d lone surrogate lewd", "kirim foto bugilnya dong lewd",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        " \n\t ",
+        "x" * 100_000,
+        "lewd " + "y" * 100_000,
+        "z̸̡̢̛̖̗̘̙̜̝̞̟̠̣̤a̴l̷g̶o lewd",
+        "\u202elewd\u202c",
+        "مرحبا lewd",
+        "🍆💦 lewd 🔥",
+        "nul\x00lewd\x00",
+        "\ud83d lone surrogate lewd",
+        "kirim foto bugilnya dong lewd",
+    ],
+)
 async def test_odd_unicode_through_the_whole_pipeline(pipeline, store, text):
     m = make_message(text)
     d = await pipeline.handle(m)
@@ -185,6 +198,7 @@ async def test_incident_summary_names_the_target(pipeline, store):
         await pipeline.handle(make_message(f"lewd {i}", author=f"a{i}", targets=("victim",), target_names=(("victim", "sari"),)))
     (inc,) = store.incidents("discord:s1")
     from bot.incidents import summary
+
     assert summary(inc).startswith("2 sexual messages from 2 accounts targeting @sari in ")
 
 
@@ -216,8 +230,7 @@ def _bank(store, scope: str) -> int:
 
 
 def test_carry_over_moves_settings_and_bank_once(pipeline, store):
-    pipeline.update_server_settings("telegram:-1", {"mod_chat": "-500", "thresholds": {"sexual": 0.8},
-                                                    "exempt_users": ["7", "9"], "dry_run": True})
+    pipeline.update_server_settings("telegram:-1", {"mod_chat": "-500", "thresholds": {"sexual": 0.8}, "exempt_users": ["7", "9"], "dry_run": True})
     _bank(store, "telegram:-1")
     moved = pipeline.carry_over_server("telegram:-1", "telegram:-1001")
     assert moved == {"settings": ["dry_run", "exempt_users", "mod_chat", "thresholds"], "bank_entries": 1}

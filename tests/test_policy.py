@@ -14,14 +14,17 @@ def v(label, score):
     return Verdict(label=label, score=score, reason=f"{label} reason", detector="t")
 
 
-@pytest.mark.parametrize("verdicts, expected", [
-    ([], ()),
-    ([v("sexual", 0.59)], ()),
-    ([v("sexual", 0.6)], ("sexual",)),
-    ([v("racial", 0.69), v("sexual", 0.1)], ()),
-    ([v("racial", 0.9), v("sexual", 0.95)], ("racial", "sexual")),
-    ([v("reshare", 0.5)], ("reshare",)),  # unknown-to-base labels fall back to 0.5
-])
+@pytest.mark.parametrize(
+    "verdicts, expected",
+    [
+        ([], ()),
+        ([v("sexual", 0.59)], ()),
+        ([v("sexual", 0.6)], ("sexual",)),
+        ([v("racial", 0.69), v("sexual", 0.1)], ()),
+        ([v("racial", 0.9), v("sexual", 0.95)], ("racial", "sexual")),
+        ([v("reshare", 0.5)], ("reshare",)),  # unknown-to-base labels fall back to 0.5
+    ],
+)
 def test_thresholds(verdicts, expected):
     d = decide(make_message("x"), verdicts, ServerSettings(), BASE)
     assert d.labels == expected
@@ -34,12 +37,15 @@ def test_server_threshold_overrides_base():
     assert decide(make_message("x"), [v("sexual", 0.95)], s, BASE).flagged
 
 
-@pytest.mark.parametrize("kw, settings, why", [
-    ({"author_is_bot": True}, ServerSettings(), "author is a bot"),
-    ({"author_is_moderator": True}, ServerSettings(), "author is a moderator"),
-    ({"channel": "support"}, ServerSettings(allow_channels=frozenset({"support"})), "channel is allow-listed"),
-    ({"author": "vip"}, ServerSettings(exempt_users=frozenset({"vip"})), "author is exempt"),
-])
+@pytest.mark.parametrize(
+    "kw, settings, why",
+    [
+        ({"author_is_bot": True}, ServerSettings(), "author is a bot"),
+        ({"author_is_moderator": True}, ServerSettings(), "author is a moderator"),
+        ({"channel": "support"}, ServerSettings(allow_channels=frozenset({"support"})), "channel is allow-listed"),
+        ({"author": "vip"}, ServerSettings(exempt_users=frozenset({"vip"})), "author is exempt"),
+    ],
+)
 def test_exemptions(kw, settings, why):
     d = decide(make_message("x", **kw), [v("sexual", 0.99)], settings, BASE)
     assert not d.flagged and d.exempt == why
@@ -79,19 +85,27 @@ def test_decide_is_pure():
 ACTION = {"sexual": 0.85, "racial": 0.98}
 
 
-@pytest.mark.parametrize("scores, server_bar, deleted", [
-    ({"sexual": 0.90}, None, True),  # over the model's action point for sexual
-    ({"sexual": 0.80}, None, False),  # flagged for review, not sure enough to delete
-    ({"racial": 0.97}, None, False),
-    ({"racial": 0.99}, None, True),
-    ({"reshare": 1.0}, None, True),  # a verified re-share of a protected picture
-    ({"automod": 1.0}, None, False),  # no action point: review only
-    ({"sexual": 0.80}, 0.75, True),  # the server's own bar wins
-    ({"automod": 1.0}, 0.75, True),
-])
+@pytest.mark.parametrize(
+    "scores, server_bar, deleted",
+    [
+        ({"sexual": 0.90}, None, True),  # over the model's action point for sexual
+        ({"sexual": 0.80}, None, False),  # flagged for review, not sure enough to delete
+        ({"racial": 0.97}, None, False),
+        ({"racial": 0.99}, None, True),
+        ({"reshare": 1.0}, None, True),  # a verified re-share of a protected picture
+        ({"automod": 1.0}, None, False),  # no action point: review only
+        ({"sexual": 0.80}, 0.75, True),  # the server's own bar wins
+        ({"automod": 1.0}, 0.75, True),
+    ],
+)
 def test_auto_delete_uses_the_action_threshold(scores, server_bar, deleted):
     overrides = {"auto_delete": True} | ({"auto_delete_threshold": server_bar} if server_bar is not None else {})
     s = ServerSettings().with_overrides(overrides)
-    d = decide(make_message("x"), [v(label, score) for label, score in scores.items()], s,
-               {"sexual": 0.46, "racial": 0.67, "reshare": 0.5, "automod": 0.5}, action_thresholds=ACTION)
+    d = decide(
+        make_message("x"),
+        [v(label, score) for label, score in scores.items()],
+        s,
+        {"sexual": 0.46, "racial": 0.67, "reshare": 0.5, "automod": 0.5},
+        action_thresholds=ACTION,
+    )
     assert d.flagged and (any(a.kind == "delete" for a in d.actions) is deleted)

@@ -1,4 +1,5 @@
 """Precision from moderators' reviews (bot/precision.py): counts, intervals, terms, suggested thresholds."""
+
 from __future__ import annotations
 
 import json
@@ -13,46 +14,88 @@ T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 HUGE = "kirim foto bugil " * 5000
 
 
-def view(fid: int, decision: str | None, labels=("sexual",), score: float = 0.9, reason: str = '"bokep"',
-         detector: str = "text_model", note: str = "", excerpt: str = "x", extra=(), server: str = "discord:1") -> FlagView:
+def view(
+    fid: int,
+    decision: str | None,
+    labels=("sexual",),
+    score: float = 0.9,
+    reason: str = '"bokep"',
+    detector: str = "text_model",
+    note: str = "",
+    excerpt: str = "x",
+    extra=(),
+    server: str = "discord:1",
+) -> FlagView:
     verdicts = tuple(VerdictRow(label, score, reason, detector) for label in labels) + tuple(extra)
     review = {"decision": decision, "reviewer": "mod", "note": note, "at": f"2026-01-01T00:00:{fid % 60:02d}"} if decision else None
-    return FlagView(id=fid, server=server, platform="discord", channel_id="c", message_id=str(fid), author_id="a",
-                    author_name=None, excerpt=excerpt, link=None, labels=tuple(labels), max_score=score, source="detector",
-                    status="pending", report_count=0, created_at=T0, message_time=T0, targets=(), attachments=(),
-                    verdicts=verdicts, last_review=review)
+    return FlagView(
+        id=fid,
+        server=server,
+        platform="discord",
+        channel_id="c",
+        message_id=str(fid),
+        author_id="a",
+        author_name=None,
+        excerpt=excerpt,
+        link=None,
+        labels=tuple(labels),
+        max_score=score,
+        source="detector",
+        status="pending",
+        report_count=0,
+        created_at=T0,
+        message_time=T0,
+        targets=(),
+        attachments=(),
+        verdicts=verdicts,
+        last_review=review,
+    )
 
 
-@pytest.mark.parametrize("decision, expected", [
-    ("confirm", True), ("escalate", True), ("dismiss", False), (None, None), ("", None), ("uphold", None),
-])
+@pytest.mark.parametrize(
+    "decision, expected",
+    [
+        ("confirm", True),
+        ("escalate", True),
+        ("dismiss", False),
+        (None, None),
+        ("", None),
+        ("uphold", None),
+    ],
+)
 def test_outcome(decision, expected):
     assert P.outcome(decision) is expected
 
 
-@pytest.mark.parametrize("tp, n, lo, hi", [
-    (0, 0, 0.0, 1.0),
-    (0, 10, 0.0, 0.2775),
-    (10, 10, 0.7225, 1.0),
-    (8, 10, 0.4902, 0.9433),
-    (1, 2, 0.0945, 0.9055),
-])
+@pytest.mark.parametrize(
+    "tp, n, lo, hi",
+    [
+        (0, 0, 0.0, 1.0),
+        (0, 10, 0.0, 0.2775),
+        (10, 10, 0.7225, 1.0),
+        (8, 10, 0.4902, 0.9433),
+        (1, 2, 0.0945, 0.9055),
+    ],
+)
 def test_wilson_interval(tp, n, lo, hi):
     got = P.wilson(tp, n)
     assert got == pytest.approx((lo, hi), abs=1e-4)
     assert got[0] <= (tp / n if n else 0.5) <= got[1]
 
 
-@pytest.mark.parametrize("reason, terms", [
-    ("", []),
-    ("[purged]", []),
-    ('"bokep"', ["bokep"]),
-    ('"send n*des" → send nudes; "slut"', ["send nudes", "slut"]),
-    ('"dasar Ch1nd0" → dasar chindo', ["dasar chindo"]),
-    ('"KIRIM  Foto Bugil"', ["kirim foto bugil"]),
-    ('"bokep"; "b0k3p" → bokep', ["bokep"]),
-    ('"\x1b[31mred"', ["\x1b[31mred"]),  # kept as data; the CLI renders it through one_line
-])
+@pytest.mark.parametrize(
+    "reason, terms",
+    [
+        ("", []),
+        ("[purged]", []),
+        ('"bokep"', ["bokep"]),
+        ('"send n*des" → send nudes; "slut"', ["send nudes", "slut"]),
+        ('"dasar Ch1nd0" → dasar chindo', ["dasar chindo"]),
+        ('"KIRIM  Foto Bugil"', ["kirim foto bugil"]),
+        ('"bokep"; "b0k3p" → bokep', ["bokep"]),
+        ('"\x1b[31mred"', ["\x1b[31mred"]),  # kept as data; the CLI renders it through one_line
+    ],
+)
 def test_reason_terms(reason, terms):
     assert P.reason_terms(reason) == terms
 
@@ -64,26 +107,93 @@ def _by(rows, key):
 #: (case, flags, reviewed, confirmed, dismissed, reversals, {label: (tp, fp)}, {detector: (tp, fp)}, {term: (tp, fp)})
 CASES = [
     ("no reviews", [view(1, None), view(2, None)], 0, 0, 0, 0, {}, {}, {}),
-    ("all dismissed", [view(i, "dismiss") for i in range(1, 5)], 4, 0, 4, 0,
-     {"sexual": (0, 4)}, {"text_model": (0, 4)}, {"sexual:bokep": (0, 4)}),
-    ("mixed", [view(1, "confirm"), view(2, "escalate"), view(3, "dismiss"),
-               view(4, "confirm", labels=("racial",), reason='"dasar cina"'), view(5, None)], 4, 3, 1, 0,
-     {"sexual": (2, 1), "racial": (1, 0)}, {"text_model": (3, 1)}, {"sexual:bokep": (2, 1), "racial:dasar cina": (1, 0)}),
-    ("purged content keeps its decision, loses its terms", [view(1, "confirm", reason="[purged]", excerpt="[purged]")], 1, 1, 0, 0,
-     {"sexual": (1, 0)}, {"text_model": (1, 0)}, {}),
-    ("appeal reversal is a false positive", [view(1, "dismiss", note="appeal reversed: was a quote"), view(2, "confirm")], 2, 1, 1, 1,
-     {"sexual": (1, 1)}, {"text_model": (1, 1)}, {"sexual:bokep": (1, 1)}),
-    ("indonesian reason with spelling", [view(1, "confirm", labels=("racial",), reason='"dasar Ch1nd0" → dasar chindo')], 1, 1, 0, 0,
-     {"racial": (1, 0)}, {"text_model": (1, 0)}, {"racial:dasar chindo": (1, 0)}),
-    ("huge text", [view(1, "dismiss", excerpt=HUGE[:1000], reason='"kirim foto bugil"')], 1, 0, 1, 0,
-     {"sexual": (0, 1)}, {"text_model": (0, 1)}, {"sexual:kirim foto bugil": (0, 1)}),
-    ("image bank beats a weak text score", [view(1, "confirm", labels=("reshare",), detector="image_bank", reason="protected image #3",
-                                                 extra=[VerdictRow("sexual", 0.2, "", "text_model")])], 1, 1, 0, 0,
-     {"reshare": (1, 0)}, {"image_bank": (1, 0)}, {}),
-    ("server rule and model on two labels", [view(1, "confirm", labels=("sexual", "racial"), detector="server_rules", reason='rule "o*n bo"',
-                                                  extra=[VerdictRow("racial", 0.95, '"cina"', "text_model")])], 1, 1, 0, 0,
-     {"sexual": (1, 0), "racial": (1, 0)}, {"server_rules": (1, 0), "text_model": (1, 0)},
-     {"sexual:rule \"o*n bo": (1, 0), "racial:rule \"o*n bo": (1, 0), "racial:cina": (1, 0)}),
+    ("all dismissed", [view(i, "dismiss") for i in range(1, 5)], 4, 0, 4, 0, {"sexual": (0, 4)}, {"text_model": (0, 4)}, {"sexual:bokep": (0, 4)}),
+    (
+        "mixed",
+        [view(1, "confirm"), view(2, "escalate"), view(3, "dismiss"), view(4, "confirm", labels=("racial",), reason='"dasar cina"'), view(5, None)],
+        4,
+        3,
+        1,
+        0,
+        {"sexual": (2, 1), "racial": (1, 0)},
+        {"text_model": (3, 1)},
+        {"sexual:bokep": (2, 1), "racial:dasar cina": (1, 0)},
+    ),
+    (
+        "purged content keeps its decision, loses its terms",
+        [view(1, "confirm", reason="[purged]", excerpt="[purged]")],
+        1,
+        1,
+        0,
+        0,
+        {"sexual": (1, 0)},
+        {"text_model": (1, 0)},
+        {},
+    ),
+    (
+        "appeal reversal is a false positive",
+        [view(1, "dismiss", note="appeal reversed: was a quote"), view(2, "confirm")],
+        2,
+        1,
+        1,
+        1,
+        {"sexual": (1, 1)},
+        {"text_model": (1, 1)},
+        {"sexual:bokep": (1, 1)},
+    ),
+    (
+        "indonesian reason with spelling",
+        [view(1, "confirm", labels=("racial",), reason='"dasar Ch1nd0" → dasar chindo')],
+        1,
+        1,
+        0,
+        0,
+        {"racial": (1, 0)},
+        {"text_model": (1, 0)},
+        {"racial:dasar chindo": (1, 0)},
+    ),
+    (
+        "huge text",
+        [view(1, "dismiss", excerpt=HUGE[:1000], reason='"kirim foto bugil"')],
+        1,
+        0,
+        1,
+        0,
+        {"sexual": (0, 1)},
+        {"text_model": (0, 1)},
+        {"sexual:kirim foto bugil": (0, 1)},
+    ),
+    (
+        "image bank beats a weak text score",
+        [view(1, "confirm", labels=("reshare",), detector="image_bank", reason="protected image #3", extra=[VerdictRow("sexual", 0.2, "", "text_model")])],
+        1,
+        1,
+        0,
+        0,
+        {"reshare": (1, 0)},
+        {"image_bank": (1, 0)},
+        {},
+    ),
+    (
+        "server rule and model on two labels",
+        [
+            view(
+                1,
+                "confirm",
+                labels=("sexual", "racial"),
+                detector="server_rules",
+                reason='rule "o*n bo"',
+                extra=[VerdictRow("racial", 0.95, '"cina"', "text_model")],
+            )
+        ],
+        1,
+        1,
+        0,
+        0,
+        {"sexual": (1, 0), "racial": (1, 0)},
+        {"server_rules": (1, 0), "text_model": (1, 0)},
+        {'sexual:rule "o*n bo': (1, 0), 'racial:rule "o*n bo': (1, 0), "racial:cina": (1, 0)},
+    ),
 ]
 
 
@@ -134,11 +244,14 @@ def test_suggest_threshold(case, scored, target, minimum, threshold, fragment):
         assert s.precision >= target and s.support >= minimum
 
 
-@pytest.mark.parametrize("server, command", [
-    ("discord:123", "/triage setup racial:0.90"),
-    ("telegram:-100123", "/setup threshold racial 0.90"),
-    ("cli:x", 'config: [servers."cli:x".thresholds] racial = 0.90'),
-])
+@pytest.mark.parametrize(
+    "server, command",
+    [
+        ("discord:123", "/triage setup racial:0.90"),
+        ("telegram:-100123", "/setup threshold racial 0.90"),
+        ("cli:x", 'config: [servers."cli:x".thresholds] racial = 0.90'),
+    ],
+)
 def test_apply_command_per_platform(server, command):
     s = P.suggest_threshold(server, "racial", [(0.9, True)] * 30, 0.8, 30)
     assert s.apply_command() == command

@@ -26,8 +26,11 @@ def test_retention_is_per_server_and_runtime_overrides_win(store):
     d = old_flag(store, "runtime", 10)
     store.set_server_overrides("discord:runtime", {"retention_days": 3})
     assert retention.apply(store, settings) == 3
-    purged = {fid for fid, srv in ((a, "discord:short"), (b, "discord:default"), (c, "discord:default"), (d, "discord:runtime"))
-              if store.flag(srv, fid).excerpt == "[purged]"}
+    purged = {
+        fid
+        for fid, srv in ((a, "discord:short"), (b, "discord:default"), (c, "discord:default"), (d, "discord:runtime"))
+        if store.flag(srv, fid).excerpt == "[purged]"
+    }
     assert purged == {a, c, d}
     assert all(r.ok for r in store.verify_chain())
 
@@ -81,8 +84,7 @@ def test_holds_survive_retention_and_purge_and_are_reported(store, hold_on):
         assert all(r.ok for r in store.verify_chain())
 
 
-@pytest.mark.parametrize("target, ident, fragment", [("flag", 999, "no flag #999"), ("incident", 5, "no incident #5"),
-                                                     ("server", 1, "not 'server'")])
+@pytest.mark.parametrize("target, ident, fragment", [("flag", 999, "no flag #999"), ("incident", 5, "no incident #5"), ("server", 1, "not 'server'")])
 def test_hold_on_something_missing_is_refused(store, target, ident, fragment):
     old_flag(store, "s", 1)
     with pytest.raises(StoreError, match=fragment):

@@ -1,4 +1,5 @@
 """`triagebot review`: one keystroke per item, filters, "N more", message time, earlier notes, hostile text shown safely."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -65,13 +66,16 @@ def test_single_keystrokes(queue_db, keys, after, fragment):
     assert "\x1b" not in r.output
 
 
-@pytest.mark.parametrize("keys, note", [
-    ("nsudah diperingatkan\nc", "sudah diperingatkan"),
-    ("n\nc", ""),
-    ("nfirst\nnsecond\nc", "second"),
-    (b"n\xff\xfe bukan utf-8\nc", "\ufffd\ufffd bukan utf-8"),
-    ("n" + "panjang " * 500 + "\nc", ("panjang " * 500).strip()),
-])
+@pytest.mark.parametrize(
+    "keys, note",
+    [
+        ("nsudah diperingatkan\nc", "sudah diperingatkan"),
+        ("n\nc", ""),
+        ("nfirst\nnsecond\nc", "second"),
+        (b"n\xff\xfe bukan utf-8\nc", "\ufffd\ufffd bukan utf-8"),
+        ("n" + "panjang " * 500 + "\nc", ("panjang " * 500).strip()),
+    ],
+)
 def test_note_key_then_decision(queue_db, keys, note):
     review(queue_db, "--limit", 1, input=keys)
     with Store.open(queue_db) as s:
@@ -79,16 +83,19 @@ def test_note_key_then_decision(queue_db, keys, note):
     assert last["decision"] == "confirm" and last["note"] == note[:2000]
 
 
-@pytest.mark.parametrize("args, shown, fragment", [
-    ([], [1, 2, 3], "3 open item(s)."),
-    (["--label", "racial"], [2], "1 open item(s)."),
-    (["--label", "reshare"], [], "No open items match the filters."),
-    (["--author", "u1"], [1, 3], "2 open item(s)."),
-    (["--author", "nobody"], [], "No open items match the filters."),
-    (["--limit", 1], [1], "3 open item(s); showing the oldest 1, 2 more (raise --limit)"),
-    (["--label", "sexual", "--limit", 1], [1], "2 open item(s); showing the oldest 1, 1 more"),
-    (["--server", "discord:other"], [], "The review queue is empty."),
-])
+@pytest.mark.parametrize(
+    "args, shown, fragment",
+    [
+        ([], [1, 2, 3], "3 open item(s)."),
+        (["--label", "racial"], [2], "1 open item(s)."),
+        (["--label", "reshare"], [], "No open items match the filters."),
+        (["--author", "u1"], [1, 3], "2 open item(s)."),
+        (["--author", "nobody"], [], "No open items match the filters."),
+        (["--limit", 1], [1], "3 open item(s); showing the oldest 1, 2 more (raise --limit)"),
+        (["--label", "sexual", "--limit", 1], [1], "2 open item(s); showing the oldest 1, 1 more"),
+        (["--server", "discord:other"], [], "The review queue is empty."),
+    ],
+)
 def test_filters_and_more(queue_db, args, shown, fragment):
     r = review(queue_db, *args, input="s" * 3)  # skip through everything listed
     assert fragment in r.output
@@ -121,14 +128,17 @@ def test_shows_message_time_and_earlier_notes(queue_db):
     assert "\x1b" not in r.output and "\u202e" not in r.output
 
 
-@pytest.mark.parametrize("text, absent, present", [
-    ("\x1b]0;owned\x07 \x1b[2J kirim foto", ["\x1b", "\x07"], "kirim foto"),
-    ("\u202egnp.exe bugil", ["\u202e"], "gnp.exe bugil"),
-    ("z\u0301\u0301\u0301\u0301\u0301\u0301algo lewd", ["\u0301\u0301\u0301"], "algo lewd"),
-    ("baris satu\nbaris dua\r\nlewd", ["baris satu\nbaris"], "baris satu baris dua lewd"),
-    ("lewd " * 5000, ["lewd " * 100], "…"),
-    ("", [], "message:  "),
-])
+@pytest.mark.parametrize(
+    "text, absent, present",
+    [
+        ("\x1b]0;owned\x07 \x1b[2J kirim foto", ["\x1b", "\x07"], "kirim foto"),
+        ("\u202egnp.exe bugil", ["\u202e"], "gnp.exe bugil"),
+        ("z\u0301\u0301\u0301\u0301\u0301\u0301algo lewd", ["\u0301\u0301\u0301"], "algo lewd"),
+        ("baris satu\nbaris dua\r\nlewd", ["baris satu\nbaris"], "baris satu baris dua lewd"),
+        ("lewd " * 5000, ["lewd " * 100], "…"),
+        ("", [], "message:  "),
+    ],
+)
 def test_hostile_text_is_shown_safely(db_path, text, absent, present):
     with Store.open(db_path) as s:
         flag(s, text, author_name="\x1b[31mevil\u202e")
@@ -138,14 +148,17 @@ def test_hostile_text_is_shown_safely(db_path, text, absent, present):
     assert present in r.output
 
 
-@pytest.mark.parametrize("raised, stdin, key", [
-    (OSError("no tty"), "confirm this\n", "c"),
-    (OSError("no tty"), "  \n", "\n"),  # a blank line is no key (the prompt asks again)
-    (OSError("no tty"), "", ""),  # end of input: quit
-    (KeyboardInterrupt(), "", "q"),
-    (EOFError(), "", "q"),
-    (None, "", "d"),  # a terminal: the key itself, lower-cased
-])
+@pytest.mark.parametrize(
+    "raised, stdin, key",
+    [
+        (OSError("no tty"), "confirm this\n", "c"),
+        (OSError("no tty"), "  \n", "\n"),  # a blank line is no key (the prompt asks again)
+        (OSError("no tty"), "", ""),  # end of input: quit
+        (KeyboardInterrupt(), "", "q"),
+        (EOFError(), "", "q"),
+        (None, "", "d"),  # a terminal: the key itself, lower-cased
+    ],
+)
 def test_key_source(monkeypatch, raised, stdin, key):
     import io
 

@@ -1,4 +1,5 @@
 """A server's own rules through the real Pipeline and store: terms, allow-listed phrases, exemptions, config, audit."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -33,22 +34,24 @@ async def handle(p: Pipeline, text: str, **kw):
     return await p.handle(make_message(text, **kw))
 
 
-@pytest.mark.parametrize("rules,text,labels,reason", [
-    ([("term", "racial", "ching*")], "dasar CH1NGCH0NG", ("racial",), 'server rule "ching*": "CH1NGCH0NG" → chingchong'),
-    ([("term", "sexual", "anak * haram")], "kamu anak cina haram", ("sexual",), 'server rule "anak * haram": "anak cina haram"'),
-    ([], "ayo colmekan", ("sexual",), 'server rule "colmek*": "colmekan"'),  # rules_sexual in the config file
-    ([], "halo semua, apa kabar", (), None),
-    ([], "", (), None),
-    # an allow-listed phrase drops its label's model verdicts...
-    ([("allow", "sexual", "lewd joke")], "that lewd joke again", (), None),
-    ([("allow", "all", "lewd joke")], "that lewd joke again", (), None),
-    ([], "the slur list for the report", (), None),  # allow_phrases from the config file: every label
-    # ...only that label's, and never a server term rule's
-    ([("allow", "racial", "lewd joke")], "that lewd joke again", ("sexual",), 'keyword "lewd"'),
-    ([("allow", "sexual", "lewd joke")], "that lewd joke, slur", ("racial",), 'keyword "slur"'),
-    ([("allow", "sexual", "lewd joke"), ("term", "sexual", "*joke")], "that lewd joke", ("sexual",),
-     'server rule "*joke": "joke"'),
-])
+@pytest.mark.parametrize(
+    "rules,text,labels,reason",
+    [
+        ([("term", "racial", "ching*")], "dasar CH1NGCH0NG", ("racial",), 'server rule "ching*": "CH1NGCH0NG" → chingchong'),
+        ([("term", "sexual", "anak * haram")], "kamu anak cina haram", ("sexual",), 'server rule "anak * haram": "anak cina haram"'),
+        ([], "ayo colmekan", ("sexual",), 'server rule "colmek*": "colmekan"'),  # rules_sexual in the config file
+        ([], "halo semua, apa kabar", (), None),
+        ([], "", (), None),
+        # an allow-listed phrase drops its label's model verdicts...
+        ([("allow", "sexual", "lewd joke")], "that lewd joke again", (), None),
+        ([("allow", "all", "lewd joke")], "that lewd joke again", (), None),
+        ([], "the slur list for the report", (), None),  # allow_phrases from the config file: every label
+        # ...only that label's, and never a server term rule's
+        ([("allow", "racial", "lewd joke")], "that lewd joke again", ("sexual",), 'keyword "lewd"'),
+        ([("allow", "sexual", "lewd joke")], "that lewd joke, slur", ("racial",), 'keyword "slur"'),
+        ([("allow", "sexual", "lewd joke"), ("term", "sexual", "*joke")], "that lewd joke", ("sexual",), 'server rule "*joke": "joke"'),
+    ],
+)
 async def test_rules_through_the_pipeline(rules_pipeline, rules, text, labels, reason):
     for kind, label, pattern in rules:
         rules_pipeline.add_rule(SERVER, kind, label, pattern, "mod1")
@@ -68,13 +71,16 @@ async def test_allow_list_does_not_drop_other_detectors(rules_pipeline):
     assert {v.detector for v in d.verdicts} == {"discord_automod", "nudenet"}
 
 
-@pytest.mark.parametrize("kind,value,message_kw,why", [
-    ("exempt_role", "555", {"author_roles": ("1", "555")}, "author has an exempt role"),
-    ("exempt_role", "<@&555>", {"author_roles": ("555",)}, "author has an exempt role"),
-    ("exempt_channel", "c9", {"channel": "c9"}, "channel is allow-listed"),
-    ("exempt_user", "u7", {"author": "u7"}, "author is exempt"),
-    (None, None, {"author_roles": ("777",)}, "author has an exempt role"),  # exempt_roles in the config file
-])
+@pytest.mark.parametrize(
+    "kind,value,message_kw,why",
+    [
+        ("exempt_role", "555", {"author_roles": ("1", "555")}, "author has an exempt role"),
+        ("exempt_role", "<@&555>", {"author_roles": ("555",)}, "author has an exempt role"),
+        ("exempt_channel", "c9", {"channel": "c9"}, "channel is allow-listed"),
+        ("exempt_user", "u7", {"author": "u7"}, "author is exempt"),
+        (None, None, {"author_roles": ("777",)}, "author has an exempt role"),  # exempt_roles in the config file
+    ],
+)
 async def test_exemptions(rules_pipeline, kind, value, message_kw, why):
     if kind:
         rules_pipeline.add_rule(SERVER, kind, None, value, "mod1")
@@ -98,19 +104,23 @@ async def test_a_change_from_another_process_is_seen_after_the_reload_interval(r
     add_rule(store, rules_pipeline.server_settings(SERVER), SERVER, "term", "racial", "ching*", "cli")  # like the CLI
     assert not (await handle(rules_pipeline, "chingchong")).flagged  # cached
     import bot.server_rules as sr
+
     monkeypatch.setattr(sr, "RELOAD_SECONDS", -1.0)
     assert (await handle(rules_pipeline, "chingchong")).labels == ("racial",)
 
 
-@pytest.mark.parametrize("kind,label,pattern,message", [
-    ("term", None, "ching*", "needs a label"),
-    ("term", "all", "ching*", "label is one of sexual, racial"),
-    ("term", "racial", "*", "at least 2"),
-    ("ban", "racial", "ching*", "unknown rule kind"),
-    ("exempt_role", "sexual", "555", "no label"),
-    ("exempt_role", None, "role with spaces", "expected an id"),
-    ("exempt_channel", None, "", "expected an id"),
-])
+@pytest.mark.parametrize(
+    "kind,label,pattern,message",
+    [
+        ("term", None, "ching*", "needs a label"),
+        ("term", "all", "ching*", "label is one of sexual, racial"),
+        ("term", "racial", "*", "at least 2"),
+        ("ban", "racial", "ching*", "unknown rule kind"),
+        ("exempt_role", "sexual", "555", "no label"),
+        ("exempt_role", None, "role with spaces", "expected an id"),
+        ("exempt_channel", None, "", "expected an id"),
+    ],
+)
 def test_invalid_rules_are_refused(kind, label, pattern, message):
     with pytest.raises(RuleError, match=message):
         validate_entry(kind, label, pattern)
@@ -129,8 +139,7 @@ def test_duplicates_and_removal_by_pattern(store):
     assert remove_rule(store, SERVER, "ching*", "mod1", label="sexual").label == "sexual"
     with pytest.raises(RuleError, match="no such rule"):
         remove_rule(store, SERVER, "aseng", "mod1")
-    assert [(e.source, e.label, e.pattern) for e in rule_entries(store, settings, SERVER)] == [
-        ("config", "racial", "aseng"), ("command", "racial", "ching*")]
+    assert [(e.source, e.label, e.pattern) for e in rule_entries(store, settings, SERVER)] == [("config", "racial", "aseng"), ("command", "racial", "ching*")]
 
 
 def test_rules_are_per_server(store):
@@ -138,33 +147,40 @@ def test_rules_are_per_server(store):
     assert rule_entries(store, ServerSettings(), "discord:other") == []
 
 
-@pytest.mark.parametrize("section,message", [
-    ({"rules_sexual": "bokep"}, "rules_sexual: expected a list"),
-    ({"rules_racial": ["ok", "*"]}, r"rules_racial\[1\]: a pattern needs at least 2"),
-    ({"allow_phrases": [1]}, r"allow_phrases\[0\]: a pattern is text"),
-    ({"rules_sexual": ["x" * 101]}, "at most 100 characters"),
-    ({"exempt_roles": "555"}, "exempt_roles: expected a list of ids"),
-])
+@pytest.mark.parametrize(
+    "section,message",
+    [
+        ({"rules_sexual": "bokep"}, "rules_sexual: expected a list"),
+        ({"rules_racial": ["ok", "*"]}, r"rules_racial\[1\]: a pattern needs at least 2"),
+        ({"allow_phrases": [1]}, r"allow_phrases\[0\]: a pattern is text"),
+        ({"rules_sexual": ["x" * 101]}, "at most 100 characters"),
+        ({"exempt_roles": "555"}, "exempt_roles: expected a list of ids"),
+    ],
+)
 def test_config_keys_are_validated(section, message):
     with pytest.raises(ConfigError, match=message):
         parse_settings({"servers": {SERVER: section}}, env={})
 
 
 def test_config_keys_parse():
-    s = parse_settings({"defaults": {"rules_sexual": ["bokep", " bokep "], "exempt_roles": [555]},
-                        "servers": {SERVER: {"allow_phrases": ["anak ayam"]}}}, env={})
+    s = parse_settings(
+        {"defaults": {"rules_sexual": ["bokep", " bokep "], "exempt_roles": [555]}, "servers": {SERVER: {"allow_phrases": ["anak ayam"]}}}, env={}
+    )
     assert s.for_server(SERVER).rules_sexual == ("bokep",)
     assert s.for_server(SERVER).exempt_roles == frozenset({"555"})
     assert s.for_server(SERVER).allow_phrases == ("anak ayam",)
     assert s.for_server(SERVER).differences(ServerSettings())["rules_sexual"] == ["bokep"]
 
 
-@pytest.mark.parametrize("allowed,suppressible,labels", [
-    ({}, frozenset({"model"}), ("sexual",)),
-    ({"sexual": "phrase"}, frozenset({"model"}), ()),
-    ({"racial": "phrase"}, frozenset({"model"}), ("sexual",)),
-    ({"sexual": "phrase"}, frozenset(), ("sexual",)),  # only the named detectors are dropped
-])
+@pytest.mark.parametrize(
+    "allowed,suppressible,labels",
+    [
+        ({}, frozenset({"model"}), ("sexual",)),
+        ({"sexual": "phrase"}, frozenset({"model"}), ()),
+        ({"racial": "phrase"}, frozenset({"model"}), ("sexual",)),
+        ({"sexual": "phrase"}, frozenset(), ("sexual",)),  # only the named detectors are dropped
+    ],
+)
 def test_policy_applies_the_allow_list_purely(allowed, suppressible, labels):
     verdicts = [Verdict("sexual", 0.99, "model reason", "model")]
     ctx = RuleContext(allowed=MappingProxyType(allowed), suppressible=suppressible)
@@ -177,8 +193,7 @@ async def test_a_telegram_group_upgrade_keeps_its_rules_once(rules_pipeline, sto
     rules_pipeline.add_rule(old, "exempt_user", None, "42", "mod1")
     assert rules_pipeline.carry_over_server(old, new) == {"rules": 2}
     assert rules_pipeline.carry_over_server(old, new) == {}  # announced twice: nothing is copied again
-    assert [(e.kind, e.pattern, e.added_by) for e in rules_pipeline.rule_entries(new)][-2:] == [
-        ("term", "ching*", "mod1"), ("exempt_user", "42", "mod1")]
+    assert [(e.kind, e.pattern, e.added_by) for e in rules_pipeline.rule_entries(new)][-2:] == [("term", "ching*", "mod1"), ("exempt_user", "42", "mod1")]
     d = await rules_pipeline.handle(make_message("chingchong", platform="telegram", server_id="-1001"))
     assert d.labels == ("racial",)
     assert all(r.ok for r in store.verify_chain(new))

@@ -1,4 +1,5 @@
 """Fast start: every `--help` imports nothing heavy, and `classify` scores without scikit-learn or skops."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,22 @@ import pytest
 from bot.cli import main
 from tests.conftest import needs_model
 
-HEAVY = {"sklearn", "skops", "scipy", "pandas", "numpy", "sqlite_utils", "cv2", "onnxruntime", "nudenet", "discord",
-         "telegram", "aiohttp", "prometheus_client", "PIL"}
+HEAVY = {
+    "sklearn",
+    "skops",
+    "scipy",
+    "pandas",
+    "numpy",
+    "sqlite_utils",
+    "cv2",
+    "onnxruntime",
+    "nudenet",
+    "discord",
+    "telegram",
+    "aiohttp",
+    "prometheus_client",
+    "PIL",
+}
 
 
 def _all_commands() -> list[list[str]]:
@@ -25,8 +40,10 @@ def _all_commands() -> list[list[str]]:
 
 def heavy_modules_after(args: list[str]) -> set[str]:
     """Run `triagebot ARGS` in a fresh interpreter; which HEAVY top-level packages did it import?"""
-    code = ("import sys, json\nfrom bot.cli import main\ntry:\n    main(sys.argv[1:], prog_name='triagebot')\n"
-            "except SystemExit:\n    pass\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
+    code = (
+        "import sys, json\nfrom bot.cli import main\ntry:\n    main(sys.argv[1:], prog_name='triagebot')\n"
+        "except SystemExit:\n    pass\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True).stdout
     return set(json.loads(out.strip().splitlines()[-1])) & HEAVY
 

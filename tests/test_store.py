@@ -15,9 +15,13 @@ def test_file_is_wal_with_foreign_keys_and_migrated(store, db_path):
     assert store.journal_mode() == "wal"
     assert store.schema_version() >= 1
     assert store.db.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert {"flags", "verdicts", "reports", "reviews", "actions", "servers", "image_hashes", "bank_entries", "audit", "incidents"} <= set(store.db.table_names())
+    assert {"flags", "verdicts", "reports", "reviews", "actions", "servers", "image_hashes", "bank_entries", "audit", "incidents"} <= set(
+        store.db.table_names()
+    )
     # the queue query uses the index
-    plan = " ".join(r[3] for r in store.db.conn.execute("EXPLAIN QUERY PLAN SELECT * FROM flags WHERE server=? AND status IN ('pending') ORDER BY created_at", ("x",)))
+    plan = " ".join(
+        r[3] for r in store.db.conn.execute("EXPLAIN QUERY PLAN SELECT * FROM flags WHERE server=? AND status IN ('pending') ORDER BY created_at", ("x",))
+    )
     assert "flags_queue" in plan
 
 
@@ -90,7 +94,9 @@ def test_bank_round_trip(store):
     assert store.bank_entries(["discord:2"]) == []
 
 
-@pytest.mark.parametrize("text", ["", "x" * 100_000, "\x00nul\x00", "\ud800 lone surrogate", "zalgo h̸̡̢̛̖̗̘̙̜̝̞̟̠̣̤", "\u202eRTL override", "🔥🍑💦", "kirim foto bugilnya dong"])
+@pytest.mark.parametrize(
+    "text", ["", "x" * 100_000, "\x00nul\x00", "\ud800 lone surrogate", "zalgo h̸̡̢̛̖̗̘̙̜̝̞̟̠̣̤", "\u202eRTL override", "🔥🍑💦", "kirim foto bugilnya dong"]
+)
 def test_odd_text_is_stored_safely(store, text):
     m = make_message(text)
     r = store.record_flag(m, Decision(flagged=True, labels=("sexual",), verdicts=(Verdict("sexual", 0.9, text[:50], "kw"),)))
@@ -119,8 +125,7 @@ def test_retention_purges_only_old(store):
 def test_link_code_is_used_once_and_expires(store):
     store.put_link_code("ABCD-2345", "telegram:-1", -1, 7, expires_at=1000.0, now=400.0)
     store.set_link_code_notice("ABCD-2345", 55)
-    assert store.link_code("ABCD-2345", now=500.0) == {"server": "telegram:-1", "chat_id": -1, "issued_by": 7,
-                                                       "expires_at": 1000.0, "notice_message_id": 55}
+    assert store.link_code("ABCD-2345", now=500.0) == {"server": "telegram:-1", "chat_id": -1, "issued_by": 7, "expires_at": 1000.0, "notice_message_id": 55}
     assert store.link_code("ABCD-2345", now=500.0, take=True)["server"] == "telegram:-1"
     assert store.link_code("ABCD-2345", now=500.0) is None  # used up
     store.put_link_code("WXYZ-2345", "telegram:-1", -1, 7, expires_at=1000.0, now=400.0)
@@ -157,8 +162,7 @@ def test_incident_counts_move_by_each_flag(store):
     rows = [("a1", "sexual", 5), ("a2", "racial", 1), ("a1", "sexual", 9), ("a3", "sexual", 0), ("a2", "sexual", 3)]
     for author, label, minute in rows:  # message times arrive out of order
         m = make_message(f"x {author}", author=author, targets=("victim",), time=start + timedelta(minutes=minute))
-        store.record_flag(m, Decision(flagged=True, labels=(label,), verdicts=(Verdict(label, 0.9, "r", "kw"),)),
-                          incident_window_minutes=60)
+        store.record_flag(m, Decision(flagged=True, labels=(label,), verdicts=(Verdict(label, 0.9, "r", "kw"),)), incident_window_minutes=60)
     (inc,) = store.incidents("discord:s1", min_flags=1)
     assert (inc.flag_count, inc.author_count, set(inc.labels)) == (5, 3, {"sexual", "racial"})
     assert (inc.first_at, inc.last_at) == (start, start + timedelta(minutes=9))

@@ -3,6 +3,7 @@
 The member gets a private message (when they started the bot), appeals with `/appeal <case> <why>` or via the
 deep link, the appeal shows in the moderators' chat with Uphold / Reverse, and a reversal lifts the mute
 (restrictChatMember with every permission) and the ban (unbanChatMember only_if_banned), in English or Indonesian."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,18 @@ import pytest
 
 from bot.platforms.telegram_render import callback_data
 from tests.fake_telegram import private, supergroup
-from tests.test_telegram_bot import (ADMIN, GROUP, MEMBER, MODS, SERVER, TROLL, _alert_message, _flag_one,  # noqa: F401
-                                     start_env, stop_env)
+from tests.test_telegram_bot import (
+    ADMIN,
+    GROUP,
+    MEMBER,
+    MODS,
+    SERVER,
+    TROLL,
+    _alert_message,
+    _flag_one,  # noqa: F401
+    start_env,
+    stop_env,
+)
 
 
 @pytest.fixture
@@ -37,8 +48,9 @@ async def act_on(env, verb: str, reporter: dict | None = None) -> int:
     if reporter is not None:
         env.store.record_report(SERVER, fid, str(reporter["id"]), "she reported it")
     await env.fake.press(await _alert_message(env), ADMIN, callback_data(verb, GROUP, fid, 3600 if verb == "mute" else None))
-    await env.fake.wait_for(lambda: any(a["kind"] == "appeal_notice" and a["status"] != "pending"
-                                        for a in env.store.actions_for(SERVER, fid)), what="appeal notice")
+    await env.fake.wait_for(
+        lambda: any(a["kind"] == "appeal_notice" and a["status"] != "pending" for a in env.store.actions_for(SERVER, fid)), what="appeal notice"
+    )
     return fid
 
 
@@ -53,19 +65,20 @@ async def say_privately(env, who: dict, text: str) -> dict:
 
 async def decide(env, appeal_id: int, who: dict, letter: str) -> dict:
     before = len(env.fake.calls_of("answerCallbackQuery"))
-    alert = {"message_id": 77, "date": 0, "chat": supergroup(MODS, "Mods"), "from": {"id": 999000, "is_bot": True, "first_name": "T"},
-             "text": "appeal"}
+    alert = {"message_id": 77, "date": 0, "chat": supergroup(MODS, "Mods"), "from": {"id": 999000, "is_bot": True, "first_name": "T"}, "text": "appeal"}
     await env.fake.press(alert, who, f"ap:{letter}:{appeal_id}")
     await env.fake.wait_for(lambda: len(env.fake.calls_of("answerCallbackQuery")) > before, what="answer")
     return env.fake.calls_of("answerCallbackQuery")[before].params
 
 
-@pytest.mark.parametrize("env, verb, lang, notice, opened, told, lifted", [
-    ({}, "mute", "en", "You were timed out in", "was sent to the moderators", "the decision was reversed",
-     "Your timeout was lifted."),
-    ({"language": "id"}, "ban", "id", "Kamu diblokir dari", "sudah dikirim ke moderator", "keputusan dibatalkan",
-     "Blokirmu sudah dicabut."),
-], indirect=["env"])
+@pytest.mark.parametrize(
+    "env, verb, lang, notice, opened, told, lifted",
+    [
+        ({}, "mute", "en", "You were timed out in", "was sent to the moderators", "the decision was reversed", "Your timeout was lifted."),
+        ({"language": "id"}, "ban", "id", "Kamu diblokir dari", "sudah dikirim ke moderator", "keputusan dibatalkan", "Blokirmu sudah dicabut."),
+    ],
+    indirect=["env"],
+)
 async def test_appeal_round_trip_with_a_reversal(env, verb, lang, notice, opened, told, lifted):
     # Two round trips (mute in English, ban in Indonesian): each takes ~15 s, as the moderators' chat is paced
     # at one message per 3 s (telegram_limits); the other pairings are covered by test_appeals.py and Discord's.
@@ -113,10 +126,13 @@ async def test_appeal_round_trip_with_a_reversal(env, verb, lang, notice, opened
     assert all(r.ok for r in env.store.verify_chain())
 
 
-@pytest.mark.parametrize("blocked, says", [
-    ("blocked_private", "can't initiate conversation"),   # never started the bot
-    ("blocked_by", "bot was blocked by the user"),         # started it, then blocked it
-])
+@pytest.mark.parametrize(
+    "blocked, says",
+    [
+        ("blocked_private", "can't initiate conversation"),  # never started the bot
+        ("blocked_by", "bot was blocked by the user"),  # started it, then blocked it
+    ],
+)
 async def test_an_unreachable_member_fails_quietly_and_is_recorded(env, blocked, says):
     getattr(env.fake, blocked).add(TROLL["id"])
     fid = await act_on(env, "ban")
@@ -129,12 +145,15 @@ async def test_an_unreachable_member_fails_quietly_and_is_recorded(env, blocked,
     assert "was sent to the moderators" in reply["text"]
 
 
-@pytest.mark.parametrize("text, says", [
-    ("/appeal", "send /appeal CASE"),
-    ("/appeal abc why", "send /appeal CASE"),
-    ("/appeal 99999 why", "nothing for you to appeal"),
-    ("/start appeal_x", "send /appeal CASE"),
-])
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("/appeal", "send /appeal CASE"),
+        ("/appeal abc why", "send /appeal CASE"),
+        ("/appeal 99999 why", "nothing for you to appeal"),
+        ("/start appeal_x", "send /appeal CASE"),
+    ],
+)
 async def test_bad_appeal_commands_explain(env, text, says):
     reply = await say_privately(env, TROLL, text)
     assert says in reply["text"] and env.store.appeals(SERVER) == []
@@ -161,5 +180,4 @@ async def test_only_admins_in_the_moderators_chat_decide(env):
     assert "upheld" in answer["text"] and env.fake.members[(GROUP, TROLL["id"])] == "kicked"
     answer = await decide(env, appeal.id, ADMIN, "r")
     assert "already decided" in answer["text"]
-    await env.fake.wait_for(lambda: any("the decision stands" in c.params["text"] for c in to_user(env, TROLL["id"])),
-                            what="outcome")
+    await env.fake.wait_for(lambda: any("the decision stands" in c.params["text"] for c in to_user(env, TROLL["id"])), what="outcome")

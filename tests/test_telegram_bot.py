@@ -1,4 +1,5 @@
 """The Telegram adapter with the real python-telegram-bot client against a fake Bot API on 127.0.0.1."""
+
 from __future__ import annotations
 
 import asyncio
@@ -61,8 +62,7 @@ KEYWORDS = {"slur": ("racial", 0.95), "nude": ("sexual", 0.9)}
 
 
 def make_settings(fake: FakeTelegram, servers: dict | None = None):
-    env = {"TELEGRAM_TOKEN": fake.token, "TRIAGEBOT_TELEGRAM_BASE_URL": fake.base_url,
-           "TRIAGEBOT_TELEGRAM_BASE_FILE_URL": fake.base_file_url}
+    env = {"TELEGRAM_TOKEN": fake.token, "TRIAGEBOT_TELEGRAM_BASE_URL": fake.base_url, "TRIAGEBOT_TELEGRAM_BASE_FILE_URL": fake.base_file_url}
     data = {"servers": servers if servers is not None else {SERVER: {"mod_chat": MODS}}, "limits": {"max_attachment_bytes": 20000}}
     return parse_settings(data, env)
 
@@ -151,8 +151,10 @@ async def test_clean_message_and_moderators_chat_are_not_flagged(env: Env):
 async def test_caption_and_photo_are_classified_without_reposting_the_image(env: Env):
     env.fake.add_file("ph-big", NSFW)
     env.fake.add_file("ph-small", SAFE)
-    photo = [{"file_id": "ph-small", "file_unique_id": "s", "width": 90, "height": 90, "file_size": len(SAFE)},
-             {"file_id": "ph-big", "file_unique_id": "b", "width": 1280, "height": 720, "file_size": len(NSFW)}]
+    photo = [
+        {"file_id": "ph-small", "file_unique_id": "s", "width": 90, "height": 90, "file_size": len(SAFE)},
+        {"file_id": "ph-big", "file_unique_id": "b", "width": 1280, "height": 720, "file_size": len(NSFW)},
+    ]
     await env.fake.send(G, TROLL, caption="look", photo=photo)
     calls = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS)
     assert [c.params["file_id"] for c in env.fake.calls_of("getFile")] == ["ph-big"]  # largest size only
@@ -198,8 +200,13 @@ async def test_media_group_is_handled_as_one_post(env: Env):
         env.fake.add_file(f"al{i}", data)
     ids = []
     for i in range(3):
-        m = await env.fake.send(G, TROLL, caption="album nude" if i == 0 else None, media_group_id="mg1",
-                                photo=[{"file_id": f"al{i}", "file_unique_id": f"u{i}", "width": 800, "height": 600, "file_size": 5004}])
+        m = await env.fake.send(
+            G,
+            TROLL,
+            caption="album nude" if i == 0 else None,
+            media_group_id="mg1",
+            photo=[{"file_id": f"al{i}", "file_unique_id": f"u{i}", "width": 800, "height": 600, "file_size": 5004}],
+        )
         ids.append(m["message_id"])
     calls = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS)
     await env.settle()
@@ -217,8 +224,7 @@ async def test_media_group_is_handled_as_one_post(env: Env):
 async def _alert_message(env: Env) -> dict:
     """The message a button sits on; the bot acts on the flag id in the button data, not on this."""
     assert env.mod_messages(), "no alert was posted to the moderators' chat"
-    return {"message_id": 1, "date": 0, "chat": supergroup(MODS, "Mods"), "from": {"id": 999000, "is_bot": True, "first_name": "T"},
-            "text": "alert"}
+    return {"message_id": 1, "date": 0, "chat": supergroup(MODS, "Mods"), "from": {"id": 999000, "is_bot": True, "first_name": "T"}, "text": "alert"}
 
 
 async def _flag_one(env: Env, text: str = "you slur") -> tuple[int, dict]:
@@ -253,11 +259,14 @@ async def test_non_admin_button_is_refused_and_admin_confirm_edits_the_alert(env
     assert len(env.fake.calls_of("getChatMember")) == n
 
 
-@pytest.mark.parametrize("verb,seconds,method", [
-    ("delete", None, "deleteMessage"),
-    ("mute", 3600, "restrictChatMember"),
-    ("ban", None, "banChatMember"),
-])
+@pytest.mark.parametrize(
+    "verb,seconds,method",
+    [
+        ("delete", None, "deleteMessage"),
+        ("mute", 3600, "restrictChatMember"),
+        ("ban", None, "banChatMember"),
+    ],
+)
 async def test_moderation_buttons_call_the_api_and_log_the_action(env: Env, verb, seconds, method):
     fid, m = await _flag_one(env)
     await env.fake.press(await _alert_message(env), ADMIN, callback_data(verb, GROUP, fid, seconds))
@@ -364,8 +373,7 @@ async def test_link_code_survives_a_restart(tmp_path, monkeypatch):
     assert not env.errors, f"handler errors before the restart: {env.errors!r}"
     env = await start_env(tmp_path, monkeypatch, servers={})
     try:
-        await env.fake.send(supergroup(MODS, "Mods"), ADMIN, f"/link {code}",
-                            entities=[{"type": "bot_command", "offset": 0, "length": 5}])
+        await env.fake.send(supergroup(MODS, "Mods"), ADMIN, f"/link {code}", entities=[{"type": "bot_command", "offset": 0, "length": 5}])
         await env.fake.wait_for(lambda: env.pipeline.server_settings(SERVER).mod_chat == str(MODS), what="linked")
         await env.fake.wait_call("deleteMessage")  # the code notice posted before the restart is removed
     finally:
@@ -395,7 +403,9 @@ async def test_queue_and_stats_in_the_moderators_chat(env: Env):
     await _flag_one(env)
     mods = supergroup(MODS, "Mods")
     await env.fake.send(mods, MEMBER, "/queue", entities=[{"type": "bot_command", "offset": 0, "length": 6}])
-    reply = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS and " open" in c.params["text"] and "Flag #" not in c.params["text"])
+    reply = await env.fake.wait_call(
+        "sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS and " open" in c.params["text"] and "Flag #" not in c.params["text"]
+    )
     assert "1 open" in reply[0].params["text"] and "#1 · racial · pending · Troll (@troll_x)" in reply[0].params["text"]
     await env.fake.send(mods, MEMBER, "/stats", entities=[{"type": "bot_command", "offset": 0, "length": 6}])
     reply = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS and "Flags: " in c.params["text"])
@@ -405,7 +415,9 @@ async def test_queue_and_stats_in_the_moderators_chat(env: Env):
     await env.fake.send(G, MEMBER, "/queue", entities=[{"type": "bot_command", "offset": 0, "length": 6}])
     await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == GROUP and "Only" in c.params["text"])
     await env.fake.send(G, ADMIN, "/queue", entities=[{"type": "bot_command", "offset": 0, "length": 6}])
-    [r] = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == GROUP and " open" in c.params["text"] and "Flag #" not in c.params["text"])
+    [r] = await env.fake.wait_call(
+        "sendMessage", where=lambda c: int(c.params["chat_id"]) == GROUP and " open" in c.params["text"] and "Flag #" not in c.params["text"]
+    )
     assert "slur" not in r.params["text"] and "#1" not in r.params["text"]
 
 
@@ -513,10 +525,19 @@ async def test_report_without_reply_explains_privately(env: Env):
 
 
 # ---- small pure pieces ---------------------------------------------------------------------------
-@pytest.mark.parametrize("data,ok", [
-    (callback_data("mute", GROUP, 7, 600), True), (callback_data("ban", GROUP, 7), True),
-    ("tb:mute:1:2", False), ("tb:nuke:1:2", False), ("xx:ban:1:2", False), ("tb:ban:a:2", False), ("", False), (None, False),
-])
+@pytest.mark.parametrize(
+    "data,ok",
+    [
+        (callback_data("mute", GROUP, 7, 600), True),
+        (callback_data("ban", GROUP, 7), True),
+        ("tb:mute:1:2", False),
+        ("tb:nuke:1:2", False),
+        ("xx:ban:1:2", False),
+        ("tb:ban:a:2", False),
+        ("", False),
+        (None, False),
+    ],
+)
 def test_callback_data_round_trip(data, ok):
     assert (parse_callback(data) is not None) == ok
 
@@ -559,8 +580,9 @@ async def test_network_errors_are_retried(env: Env):
     fid, _ = await _flag_one(env)
     await env.fake.press(await _alert_message(env), ADMIN, callback_data("mute", GROUP, fid, 600))
     await env.fake.wait_call("restrictChatMember", n=2)
-    await env.fake.wait_for(lambda: [a for a in env.store.actions_for(SERVER, fid) if a["kind"] == "timeout" and a["status"] == "ok"],
-                            what="timeout ok after a retry")
+    await env.fake.wait_for(
+        lambda: [a for a in env.store.actions_for(SERVER, fid) if a["kind"] == "timeout" and a["status"] == "ok"], what="timeout ok after a retry"
+    )
 
 
 # ---- to_message -------------------------------------------------------------------------------
@@ -570,11 +592,14 @@ def _tg(msg: dict):
     return TgMessage.de_json(msg, Bot("1:x"))
 
 
-@pytest.mark.parametrize("chat,link", [
-    (supergroup(GROUP, "G"), f"https://t.me/c/{str(GROUP)[4:]}/77"),
-    (supergroup(GROUP, "G", username="sarifans"), "https://t.me/sarifans/77"),
-    ({"id": -4242, "type": "group", "title": "basic"}, None),
-])
+@pytest.mark.parametrize(
+    "chat,link",
+    [
+        (supergroup(GROUP, "G"), f"https://t.me/c/{str(GROUP)[4:]}/77"),
+        (supergroup(GROUP, "G", username="sarifans"), "https://t.me/sarifans/77"),
+        ({"id": -4242, "type": "group", "title": "basic"}, None),
+    ],
+)
 def test_to_message_links(chat, link):
     from bot.platforms.telegram_events import to_message
 
@@ -589,11 +614,24 @@ def test_to_message_targets_attachments_and_moderators():
     fake = FakeTelegram()
     target = fake.new_message(G, CREATOR, "my new video")
     text = "@sari_creates hey Sari and @nobody"
-    ents = [{"type": "mention", "offset": 0, "length": 13}, {"type": "text_mention", "offset": 18, "length": 4, "user": MEMBER},
-            {"type": "mention", "offset": 27, "length": 7}]
-    m = to_message(_tg(fake.new_message(G, TROLL, caption=text, entities=ents, reply_to=target,
-                                        document={"file_id": "d1", "file_unique_id": "u", "mime_type": "image/webp", "file_size": 10, "file_name": "x.webp"})),
-                   usernames={"sari_creates": str(CREATOR["id"])})
+    ents = [
+        {"type": "mention", "offset": 0, "length": 13},
+        {"type": "text_mention", "offset": 18, "length": 4, "user": MEMBER},
+        {"type": "mention", "offset": 27, "length": 7},
+    ]
+    m = to_message(
+        _tg(
+            fake.new_message(
+                G,
+                TROLL,
+                caption=text,
+                entities=ents,
+                reply_to=target,
+                document={"file_id": "d1", "file_unique_id": "u", "mime_type": "image/webp", "file_size": 10, "file_name": "x.webp"},
+            )
+        ),
+        usernames={"sari_creates": str(CREATOR["id"])},
+    )
     assert m.text == text and m.targets == (str(CREATOR["id"]), str(MEMBER["id"]))
     assert [(a.kind, a.ref, a.mime) for a in m.attachments] == [("image", "d1", "image/webp")]
     assert not m.author_is_moderator
@@ -610,15 +648,20 @@ async def test_pile_on_becomes_one_incident_alert_edited_in_place(env: Env):
     await env.settle()
     assert len(env.mod_messages()) == 1
     # posted once, then edited in place as flags join (or, if all three were stored first, posted complete)
-    shown = await env.fake.wait_for(lambda: [c for c in env.fake.calls if c.method in ("sendMessage", "editMessageText")
-                                             and "3 flags from 3 accounts" in c.params.get("text", "")],
-                                    timeout=15, what="the alert showing all three")
+    shown = await env.fake.wait_for(
+        lambda: [c for c in env.fake.calls if c.method in ("sendMessage", "editMessageText") and "3 flags from 3 accounts" in c.params.get("text", "")],
+        timeout=15,
+        what="the alert showing all three",
+    )
     assert "Incident" in shown[-1].params["text"]
     assert len(env.mod_messages()) == 1  # edited in place, never a second post
     # the moderators' /queue shows the pile-on as one incident line
     await env.fake.send(supergroup(MODS, "Mods"), MEMBER, "/queue", entities=[{"type": "bot_command", "offset": 0, "length": 6}])
     [reply] = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS and "Incident #" in c.params["text"])
-    assert "3 racial/sexual messages from 3 accounts targeting" in reply.params["text"] or "3 sexual/racial messages from 3 accounts targeting" in reply.params["text"]
+    assert (
+        "3 racial/sexual messages from 3 accounts targeting" in reply.params["text"]
+        or "3 sexual/racial messages from 3 accounts targeting" in reply.params["text"]
+    )
 
 
 async def test_moderators_chat_migration_is_followed(env: Env):
@@ -662,8 +705,9 @@ async def test_short_flood_wait_is_waited_out(env: Env):
     fid, _ = await _flag_one(env)
     await env.fake.press(await _alert_message(env), ADMIN, callback_data("ban", GROUP, fid))
     await env.fake.wait_call("banChatMember", n=2)
-    await env.fake.wait_for(lambda: [a for a in env.store.actions_for(SERVER, fid) if a["kind"] == "ban" and a["status"] == "ok"],
-                            what="ban ok after the flood wait")
+    await env.fake.wait_for(
+        lambda: [a for a in env.store.actions_for(SERVER, fid) if a["kind"] == "ban" and a["status"] == "ok"], what="ban ok after the flood wait"
+    )
 
 
 # ---- members: /protect --------------------------------------------------------------------------
@@ -675,8 +719,9 @@ async def test_group_upgraded_to_supergroup_keeps_its_settings_and_protected_pic
     await env.fake.push("message", {**env.fake.new_message(old_chat, ADMIN), "migrate_to_chat_id": new_id})
     notice = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS)
     assert "upgraded to a supergroup" in notice[0].params["text"] and "1 protected picture" in notice[0].params["text"]
-    await env.fake.push("message", {**env.fake.new_message(supergroup(new_id, "Sari's fans"), None,
-                                                         sender_chat=supergroup(new_id)), "migrate_from_chat_id": GROUP})
+    await env.fake.push(
+        "message", {**env.fake.new_message(supergroup(new_id, "Sari's fans"), None, sender_chat=supergroup(new_id)), "migrate_from_chat_id": GROUP}
+    )
     # Flags in the new supergroup reach the same moderators' chat, and the bank moved with the group.
     await env.fake.send(supergroup(new_id, "Sari's fans"), TROLL, "slur")
     await env.fake.wait_call("sendMessage", n=2, where=lambda c: int(c.params["chat_id"]) == MODS)

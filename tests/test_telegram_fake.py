@@ -1,4 +1,5 @@
 """The fake Bot API answers like Telegram when a bot floods a chat, during an outage, and after a kick."""
+
 from __future__ import annotations
 
 import aiohttp
@@ -37,14 +38,17 @@ async def fake(monkeypatch):
 
 
 # (chat, seconds between sends, number of sends, expected 429 count, expected retry_after of the first 429)
-@pytest.mark.parametrize("chat,gap,n,refused,retry", [
-    (PRIVATE, 0.0, 2, 1, 1),  # a private chat: one message per second
-    (PRIVATE, 1.0, 5, 0, None),  # one a second is fine
-    (GROUP, 0.0, 3, 2, 1),  # groups have the per-chat limit too
-    (GROUP, 1.0, 20, 0, None),  # 20 in 20 s is within 20 per minute
-    (GROUP, 1.0, 22, 2, 40),  # the 21st within the minute waits for the first to leave the window
-    (GROUP, 3.0, 40, 0, None),  # one every 3 s never hits the group limit
-])
+@pytest.mark.parametrize(
+    "chat,gap,n,refused,retry",
+    [
+        (PRIVATE, 0.0, 2, 1, 1),  # a private chat: one message per second
+        (PRIVATE, 1.0, 5, 0, None),  # one a second is fine
+        (GROUP, 0.0, 3, 2, 1),  # groups have the per-chat limit too
+        (GROUP, 1.0, 20, 0, None),  # 20 in 20 s is within 20 per minute
+        (GROUP, 1.0, 22, 2, 40),  # the 21st within the minute waits for the first to leave the window
+        (GROUP, 3.0, 40, 0, None),  # one every 3 s never hits the group limit
+    ],
+)
 async def test_flood_limits_answer_429_with_retry_after(fake, chat, gap, n, refused, retry):
     seen = []
     async with aiohttp.ClientSession() as session:

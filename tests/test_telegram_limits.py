@@ -1,4 +1,5 @@
 """FloodLimiter: paces only messages, hands long waits back instead of sleeping, and lets go at once on stop."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,6 +29,7 @@ class Api:
             if waits:
                 raise RetryAfter(timedelta(seconds=waits.pop(0)))
             return {"ok": True}
+
         return limiter.process_request(callback, (), {}, endpoint, {"chat_id": chat_id}, None)
 
 
@@ -36,17 +38,20 @@ def limiter(**kw) -> FloodLimiter:
     return FloodLimiter(**kw)
 
 
-@pytest.mark.parametrize("first,second,paced", [
-    (("sendMessage", GROUP), ("sendMessage", GROUP), True),
-    (("sendMessage", GROUP), ("editMessageText", GROUP), True),  # edits are messages too
-    (("sendMessage", PRIVATE), ("sendMessage", PRIVATE), True),
-    (("sendMessage", GROUP), ("sendMessage", OTHER), False),  # another chat has its own turn
-    (("sendMessage", GROUP), ("deleteMessage", GROUP), False),  # deleting is not sending
-    (("deleteMessage", GROUP), ("deleteMessage", GROUP), False),
-    (("banChatMember", GROUP), ("restrictChatMember", GROUP), False),
-    (("getChatMember", GROUP), ("getChatMember", GROUP), False),
-    (("getUpdates", None), ("getUpdates", None), False),
-])
+@pytest.mark.parametrize(
+    "first,second,paced",
+    [
+        (("sendMessage", GROUP), ("sendMessage", GROUP), True),
+        (("sendMessage", GROUP), ("editMessageText", GROUP), True),  # edits are messages too
+        (("sendMessage", PRIVATE), ("sendMessage", PRIVATE), True),
+        (("sendMessage", GROUP), ("sendMessage", OTHER), False),  # another chat has its own turn
+        (("sendMessage", GROUP), ("deleteMessage", GROUP), False),  # deleting is not sending
+        (("deleteMessage", GROUP), ("deleteMessage", GROUP), False),
+        (("banChatMember", GROUP), ("restrictChatMember", GROUP), False),
+        (("getChatMember", GROUP), ("getChatMember", GROUP), False),
+        (("getUpdates", None), ("getUpdates", None), False),
+    ],
+)
 async def test_only_messages_in_one_chat_are_paced(first, second, paced):
     lim, api = limiter(), Api()
     await api.call(lim, *first)
@@ -59,12 +64,15 @@ async def test_only_messages_in_one_chat_are_paced(first, second, paced):
         assert api.calls == [first, second]
 
 
-@pytest.mark.parametrize("waits,short,ok,calls", [
-    ([1], 2.0, True, 2),  # a short flood wait is waited out once
-    ([1, 1], 2.0, False, 2),  # but only once
-    ([30], 2.0, False, 1),  # a long one goes back to the caller at once
-    ([3], 0.0, False, 1),
-])
+@pytest.mark.parametrize(
+    "waits,short,ok,calls",
+    [
+        ([1], 2.0, True, 2),  # a short flood wait is waited out once
+        ([1, 1], 2.0, False, 2),  # but only once
+        ([30], 2.0, False, 1),  # a long one goes back to the caller at once
+        ([3], 0.0, False, 1),
+    ],
+)
 async def test_flood_waits_short_are_retried_long_are_handed_back(waits, short, ok, calls):
     lim, api = limiter(short_retry=short), Api({GROUP: list(waits)})
     if ok:
@@ -99,6 +107,7 @@ async def test_a_caller_may_wait_longer_for_its_turn_than_the_default():
     async def callback():
         api.calls.append(("sendMessage", GROUP))
         return {"ok": True}
+
     assert await lim.process_request(callback, (), {}, "sendMessage", {"chat_id": GROUP}, 5) == {"ok": True}
     assert len(api.calls) == 2
 

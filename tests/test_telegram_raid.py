@@ -1,13 +1,13 @@
 """Pile-ons on Telegram with the real PTB client against the fake Bot API: rights, incident-level buttons,
 the pager, rate limits, outages, restarts and linking a chat with a backlog."""
+
 from __future__ import annotations
 
 import pytest
 
 from bot.platforms.telegram_render import callback_data, incident_data, parse_incident_data
 from tests.fake_telegram import BOT_USER, FakeTelegram, supergroup, user
-from tests.test_telegram_bot import (ADMIN, CREATOR, GROUP, MEMBER, MODS, SERVER, TROLL, Env, G, _alert_message,
-                                     _flag_one, start_env, stop_env)
+from tests.test_telegram_bot import ADMIN, CREATOR, GROUP, MEMBER, MODS, SERVER, TROLL, Env, G, _alert_message, _flag_one, start_env, stop_env
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -52,16 +52,25 @@ async def _pile_on(env: Env, per_troll: int = 2, trolls=TROLLS) -> tuple[int, li
 
 
 def _incident_alerts(env: Env, needle: str = "Incident") -> list:
-    return [c for c in env.fake.calls if c.method in ("sendMessage", "editMessageText")
-            and int(c.params["chat_id"]) == MODS and needle in c.params.get("text", "") and c.params.get("reply_markup")]
+    return [
+        c
+        for c in env.fake.calls
+        if c.method in ("sendMessage", "editMessageText")
+        and int(c.params["chat_id"]) == MODS
+        and needle in c.params.get("text", "")
+        and c.params.get("reply_markup")
+    ]
 
 
 # ---- rights ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("verb,seconds,right,method", [
-    ("ban", None, "can_restrict_members", "banChatMember"),
-    ("mute", 600, "can_restrict_members", "restrictChatMember"),
-    ("delete", None, "can_delete_messages", "deleteMessage"),
-])
+@pytest.mark.parametrize(
+    "verb,seconds,right,method",
+    [
+        ("ban", None, "can_restrict_members", "banChatMember"),
+        ("mute", 600, "can_restrict_members", "restrictChatMember"),
+        ("delete", None, "can_delete_messages", "deleteMessage"),
+    ],
+)
 async def test_admin_without_the_right_is_refused_until_a_chat_member_update_grants_it(env: Env, verb, seconds, right, method):
     env.fake.set_member(GROUP, MOD, "administrator", **{right: False})
     fid, _ = await _flag_one(env)
@@ -80,12 +89,15 @@ async def test_admin_without_the_right_is_refused_until_a_chat_member_update_gra
     assert env.fake.calls_of("answerCallbackQuery")[1].params["text"].startswith("Done")
 
 
-@pytest.mark.parametrize("who,status,verb,allowed", [
-    (CREATOR, "creator", "ban", True),  # the creator has every right
-    (ADMIN, "administrator", "confirm", True),
-    (MEMBER, "member", "confirm", False),
-    (MEMBER, "member", "ban", False),
-])
+@pytest.mark.parametrize(
+    "who,status,verb,allowed",
+    [
+        (CREATOR, "creator", "ban", True),  # the creator has every right
+        (ADMIN, "administrator", "confirm", True),
+        (MEMBER, "member", "confirm", False),
+        (MEMBER, "member", "ban", False),
+    ],
+)
 async def test_who_may_press_what(env: Env, who, status, verb, allowed):
     fid, _ = await _flag_one(env)
     await env.fake.press(await _alert_message(env), who, callback_data(verb, GROUP, fid))
@@ -149,16 +161,18 @@ async def test_delete_all_deletes_every_flagged_message_and_counts_the_gone(env:
     assert sorted(int(c.params["message_id"]) for c in calls) == sorted(m["message_id"] for m in sent)
     [summary] = await env.fake.wait_call("sendMessage", where=lambda c: c.params["text"].startswith(f"Incident #{incident_id}:"))
     assert "5 deleted" in summary.params["text"] and "1 already gone" in summary.params["text"]
-    acts = [a for f in env.store.incident_flags(SERVER, incident_id, offset=0, limit=50)
-            for a in env.store.actions_for(SERVER, f.id) if a["kind"] == "delete"]
+    acts = [a for f in env.store.incident_flags(SERVER, incident_id, offset=0, limit=50) for a in env.store.actions_for(SERVER, f.id) if a["kind"] == "delete"]
     assert len(acts) == 6 and {a["actor"] for a in acts} == {str(ADMIN["id"])}
 
 
-@pytest.mark.parametrize("verb,seconds,method,reason", [
-    ("ban", None, "banChatMember", "coordinated raid"),
-    ("ban", None, "banChatMember", ""),
-    ("mute", 3600, "restrictChatMember", "cool down"),
-])
+@pytest.mark.parametrize(
+    "verb,seconds,method,reason",
+    [
+        ("ban", None, "banChatMember", "coordinated raid"),
+        ("ban", None, "banChatMember", ""),
+        ("mute", 3600, "restrictChatMember", "cool down"),
+    ],
+)
 async def test_mute_or_ban_all_asks_first_takes_a_reason_and_leaves_admins_out(env: Env, verb, seconds, method, reason):
     incident_id, _ = await _pile_on(env)
     # One of the authors has become an admin since: the bot must not act on them.
@@ -180,8 +194,7 @@ async def test_mute_or_ban_all_asks_first_takes_a_reason_and_leaves_admins_out(e
     assert "2 authors" in done[0].params["text"] and "1 skipped" in done[0].params["text"]
     assert ("Reason: " + reason in done[0].params["text"]) is bool(reason)
     kind = {"ban": "ban", "mute": "timeout"}[verb]
-    acts = [a for f in env.store.incident_flags(SERVER, incident_id, offset=0, limit=50)
-            for a in env.store.actions_for(SERVER, f.id) if a["kind"] == kind]
+    acts = [a for f in env.store.incident_flags(SERVER, incident_id, offset=0, limit=50) for a in env.store.actions_for(SERVER, f.id) if a["kind"] == kind]
     assert len(acts) == 2 and all(a["actor"] == str(ADMIN["id"]) for a in acts)
     await env.fake.press(_sent_message(question), ADMIN, yes)  # pressed twice: the authors are already done
     await env.fake.wait_call(method, n=4)
@@ -218,8 +231,7 @@ async def test_pager_goes_through_the_items_with_links_and_per_item_buttons(env:
     await env.fake.press(_sent_message(page), ADMIN, next(d for d in datas if d.startswith("tb:dismiss")))
     await env.fake.wait_for(lambda: env.store.pending_count(SERVER) == 8, what="one item dismissed")
     # (edits of the moderators' chat are paced to one per 3 s, shared with the alert's own edits)
-    await env.fake.wait_call("editMessageText", timeout=15,
-                             where=lambda c: "dismissed" in c.params["text"] and "items 1-5" in c.params["text"])
+    await env.fake.wait_call("editMessageText", timeout=15, where=lambda c: "dismissed" in c.params["text"] and "items 1-5" in c.params["text"])
     await env.fake.press(_sent_message(page), ADMIN, next(d for d in datas if d.startswith("ti:")))
     [page2] = await env.fake.wait_call("editMessageText", timeout=15, where=lambda c: "items 6-9 of 9" in c.params["text"])
     assert int(page2.params["message_id"]) == _sent_message(page)["message_id"]  # edited in place

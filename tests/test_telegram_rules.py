@@ -1,4 +1,5 @@
 """Telegram /rules with the real python-telegram-bot client against the fake Bot API (tests/fake_telegram.py)."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,8 +15,7 @@ async def rules(env: Env, who: dict, args: str, chat: dict = MODCHAT, where: int
     before = len(env.fake.calls_of("sendMessage"))
     text = f"/rules {args}".strip()
     await env.fake.send(chat, who, text, entities=[{"type": "bot_command", "offset": 0, "length": 6}], reply_to=reply_to)
-    calls = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == where
-                                     and env.fake.calls_of("sendMessage").index(c) >= before)
+    calls = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == where and env.fake.calls_of("sendMessage").index(c) >= before)
     return calls[-1].params
 
 
@@ -52,19 +52,21 @@ async def test_list_escapes_patterns_and_speaks_indonesian(env: Env):
     assert "<code>&lt;b&gt;ok&lt;/b&gt; colmek*</code>" in listing and "<b>ok</b>" not in listing
     removed = await rules(env, ADMIN, "remove 1")
     assert removed["text"].startswith("Rule removed: #1")
-    assert (await rules(env, ADMIN, "list"))["text"].endswith("This server has no rules of its own yet. "
-                                                              "Add one with /triage rules add (Telegram: /rules add).")
+    assert (await rules(env, ADMIN, "list"))["text"].endswith("This server has no rules of its own yet. Add one with /triage rules add (Telegram: /rules add).")
 
 
-@pytest.mark.parametrize("who, args, chat, where, expected", [
-    (MEMBER, "add racial ching*", MODCHAT, MODS, "Only admins of that group"),          # moderators list, admins change
-    (ADMIN, "add racial *", MODCHAT, MODS, "Not saved: <code>a pattern needs at least 2"),
-    (ADMIN, "add ching*", MODCHAT, MODS, "Usage: /rules list"),                          # no label
-    (ADMIN, "frobnicate", MODCHAT, MODS, "Usage: /rules list"),
-    (ADMIN, "remove 42", MODCHAT, MODS, "Not saved: <code>no such rule"),
-    (ADMIN, "list", G, GROUP, "Use /rules in the moderators' chat"),                     # never in the group itself
-    (ADMIN, "list", private(ADMIN), ADMIN["id"], "Add the group id"),
-])
+@pytest.mark.parametrize(
+    "who, args, chat, where, expected",
+    [
+        (MEMBER, "add racial ching*", MODCHAT, MODS, "Only admins of that group"),  # moderators list, admins change
+        (ADMIN, "add racial *", MODCHAT, MODS, "Not saved: <code>a pattern needs at least 2"),
+        (ADMIN, "add ching*", MODCHAT, MODS, "Usage: /rules list"),  # no label
+        (ADMIN, "frobnicate", MODCHAT, MODS, "Usage: /rules list"),
+        (ADMIN, "remove 42", MODCHAT, MODS, "Not saved: <code>no such rule"),
+        (ADMIN, "list", G, GROUP, "Use /rules in the moderators' chat"),  # never in the group itself
+        (ADMIN, "list", private(ADMIN), ADMIN["id"], "Add the group id"),
+    ],
+)
 async def test_refusals(env: Env, who, args, chat, where, expected):
     assert expected in (await rules(env, who, args, chat=chat, where=where))["text"]
     assert env.store.server_rules(SERVER) == []

@@ -1,4 +1,5 @@
 """`triagebot run` as a real process against the fake Bot API: it polls, then SIGINT stops it with exit code 0."""
+
 from __future__ import annotations
 
 import asyncio
@@ -36,13 +37,18 @@ async def test_triagebot_run_polls_the_fake_and_exits_cleanly_on_sigint(tmp_path
         pytest.skip("the triagebot console script is not installed")
     fake = await FakeTelegram().start()
     cfg = tmp_path / "triagebot.toml"
-    cfg.write_text(f'[storage]\npath = "{(tmp_path / "smoke.db").as_posix()}"\n\n'
-                   f'[servers."telegram:-1001234567890"]\nmod_chat = "-1009999999999"\n', encoding="utf-8")
+    cfg.write_text(
+        f'[storage]\npath = "{(tmp_path / "smoke.db").as_posix()}"\n\n[servers."telegram:-1001234567890"]\nmod_chat = "-1009999999999"\n', encoding="utf-8"
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "TRIAGEBOT_DB")}
-    env.update(TELEGRAM_TOKEN=fake.token, TRIAGEBOT_TELEGRAM_BASE_URL=fake.base_url,
-               TRIAGEBOT_TELEGRAM_BASE_FILE_URL=fake.base_file_url, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
-    proc = await asyncio.create_subprocess_exec(exe, "run", "--config", str(cfg), env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    env.update(
+        TELEGRAM_TOKEN=fake.token,
+        TRIAGEBOT_TELEGRAM_BASE_URL=fake.base_url,
+        TRIAGEBOT_TELEGRAM_BASE_FILE_URL=fake.base_file_url,
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+    )
+    proc = await asyncio.create_subprocess_exec(exe, "run", "--config", str(cfg), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         await fake.wait_for(lambda: fake.calls_of("getUpdates") or proc.returncode is not None, timeout=120, what="first getUpdates")
         assert proc.returncode is None, (await proc.stderr.read()).decode(errors="replace")[-2000:]

@@ -1,5 +1,6 @@
 """`triagebot run` stopped by SIGTERM/SIGINT in the middle of a rate-limited pile-on: it exits 0 promptly and
 every message it had taken from Telegram (confirmed, so never re-sent) is stored."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,8 +20,7 @@ pytestmark = pytest.mark.slow
 
 GROUP, MODS = -1001234567890, -1009999999999
 #: Texts the shipped model flags (English and Indonesian, sexual and racial), and chat it leaves alone.
-HARASSING = ["send me your nudes you slut", "dasar cina babi pulang ke negaramu",
-             "go back to your country you filthy monkey", "kamu lonte murahan"]
+HARASSING = ["send me your nudes you slut", "dasar cina babi pulang ke negaramu", "go back to your country you filthy monkey", "kamu lonte murahan"]
 BENIGN = ["hello everyone, nice day", "siapa yang ikut nonton nanti malam?", "lol same", "congrats on the video!"]
 #: Generous bound for a loaded CI machine; the measured figure is in the README (benchmarks/bench_pileon_telegram.py).
 STOP_BOUND_S = 15
@@ -52,10 +52,14 @@ async def test_stop_mid_flood_exits_0_promptly_and_keeps_what_was_accepted(tmp_p
     cfg = tmp_path / "triagebot.toml"
     cfg.write_text(f'[storage]\npath = "{db.as_posix()}"\n\n[servers."telegram:{GROUP}"]\nmod_chat = "{MODS}"\n', encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "TRIAGEBOT_DB")}
-    env.update(TELEGRAM_TOKEN=fake.token, TRIAGEBOT_TELEGRAM_BASE_URL=fake.base_url,
-               TRIAGEBOT_TELEGRAM_BASE_FILE_URL=fake.base_file_url, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
-    proc = await asyncio.create_subprocess_exec(exe, "run", "--config", str(cfg), env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    env.update(
+        TELEGRAM_TOKEN=fake.token,
+        TRIAGEBOT_TELEGRAM_BASE_URL=fake.base_url,
+        TRIAGEBOT_TELEGRAM_BASE_FILE_URL=fake.base_file_url,
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+    )
+    proc = await asyncio.create_subprocess_exec(exe, "run", "--config", str(cfg), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     group = supergroup(GROUP, "Sari's fans")
     target = fake.new_message(group, user(400, "Sari", "sari"), "my new video", message_id=10)
     sent: dict[int, bool] = {}

@@ -1,5 +1,6 @@
 """The moderator's toolkit on Telegram (Warn, /member, /note, /unprotect, the command menu), with the real
 python-telegram-bot client against the fake Bot API, in English and Indonesian."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,8 +10,7 @@ from bot.platforms.telegram_adapter import NOT_REACHED
 from bot.platforms.telegram_render import callback_data
 from bot.platforms.telegram_toolkit import alert_subject, note_target, parse_remove, remove_data
 from tests.fake_telegram import private, supergroup
-from tests.test_telegram_bot import (ADMIN, CREATOR, GROUP, MEMBER, MODS, SERVER, TROLL, Env, _flag_one, start_env,
-                                     stop_env)
+from tests.test_telegram_bot import ADMIN, CREATOR, GROUP, MEMBER, MODS, SERVER, TROLL, Env, _flag_one, start_env, stop_env
 
 G = supergroup(GROUP, "Sari's fans")
 MOD_CHAT = supergroup(MODS, "Mods")
@@ -42,7 +42,7 @@ def sent_to(env: Env, chat_id: int) -> list:
 
 
 async def reply_in(env: Env, chat_id: int, n: int = 1) -> str:
-    calls = await env.fake.wait_for(lambda: sent_to(env, chat_id)[n - 1:] or None, what=f"reply in {chat_id}")
+    calls = await env.fake.wait_for(lambda: sent_to(env, chat_id)[n - 1 :] or None, what=f"reply in {chat_id}")
     return calls[0].params["text"]
 
 
@@ -51,33 +51,60 @@ def t(env: Env, key: str, **values) -> str:
 
 
 # ---- pure parts ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("text, expected", [
-    ("…\nFlag #12", ("flag", 12)), ("…\nTanda #12", ("flag", 12)),
-    ("…\nIncident #3 · newest flag #40", ("incident", 3)), ("x\nInsiden #3 · tanda terbaru #40", ("incident", 3)),
-    ("no numbers here", None), ("", None), (None, None), ("Flag #" + "9" * 13, None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("…\nFlag #12", ("flag", 12)),
+        ("…\nTanda #12", ("flag", 12)),
+        ("…\nIncident #3 · newest flag #40", ("incident", 3)),
+        ("x\nInsiden #3 · tanda terbaru #40", ("incident", 3)),
+        ("no numbers here", None),
+        ("", None),
+        (None, None),
+        ("Flag #" + "9" * 13, None),
+    ],
+)
 def test_an_alert_names_its_subject_in_its_last_line(text, expected):
     assert alert_subject(text) == expected
 
 
-@pytest.mark.parametrize("words, expected", [
-    (["#12", "spam", "again"], ("flag", "12", ["spam", "again"])),
-    (["12", "x"], ("flag", "12", ["x"])),
-    (["flag", "7", "x"], ("flag", "7", ["x"])), (["tanda", "#7", "x"], ("flag", "7", ["x"])),
-    (["i3", "coordinated"], ("incident", "3", ["coordinated"])), (["incident", "3"], ("incident", "3", [])),
-    (["insiden", "3", "terkoordinasi"], ("incident", "3", ["terkoordinasi"])),
-    (["member", "4567", "repeat"], ("member", "4567", ["repeat"])), (["ANGGOTA", "4567", "x"], ("member", "4567", ["x"])),
-    (["member", "bob"], None), (["hello", "world"], None), ([], None), (["١٢", "x"], None),  # Arabic-Indic digits
-    (["9" * 13, "x"], None),
-])
+@pytest.mark.parametrize(
+    "words, expected",
+    [
+        (["#12", "spam", "again"], ("flag", "12", ["spam", "again"])),
+        (["12", "x"], ("flag", "12", ["x"])),
+        (["flag", "7", "x"], ("flag", "7", ["x"])),
+        (["tanda", "#7", "x"], ("flag", "7", ["x"])),
+        (["i3", "coordinated"], ("incident", "3", ["coordinated"])),
+        (["incident", "3"], ("incident", "3", [])),
+        (["insiden", "3", "terkoordinasi"], ("incident", "3", ["terkoordinasi"])),
+        (["member", "4567", "repeat"], ("member", "4567", ["repeat"])),
+        (["ANGGOTA", "4567", "x"], ("member", "4567", ["x"])),
+        (["member", "bob"], None),
+        (["hello", "world"], None),
+        ([], None),
+        (["١٢", "x"], None),  # Arabic-Indic digits
+        (["9" * 13, "x"], None),
+    ],
+)
 def test_note_arguments_name_a_flag_an_incident_or_a_member(words, expected):
     assert note_target(words) == expected
 
 
-@pytest.mark.parametrize("data, expected", [
-    (remove_data(GROUP, 5), (GROUP, 5)), ("tu:rm:-100:1", (-100, 1)), ("tu:rm:x:1", None), ("tu:rm:-100", None),
-    ("tu:rm:-100:1:2", None), ("", None), (None, None), ("tu:rm:-100:" + "1" * 13, None), ("tb:confirm:-100:1", None),
-])
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (remove_data(GROUP, 5), (GROUP, 5)),
+        ("tu:rm:-100:1", (-100, 1)),
+        ("tu:rm:x:1", None),
+        ("tu:rm:-100", None),
+        ("tu:rm:-100:1:2", None),
+        ("", None),
+        (None, None),
+        ("tu:rm:-100:" + "1" * 13, None),
+        ("tb:confirm:-100:1", None),
+    ],
+)
 def test_remove_buttons_carry_the_group_and_the_entry(data, expected):
     assert parse_remove(data) == expected
 
@@ -94,8 +121,11 @@ async def test_warn_button_sends_the_member_a_private_message_or_records_not_rea
     alert = sent_to(env, MODS)[0].params
     labels = [b["text"] for row in alert["reply_markup"]["inline_keyboard"] for b in row]
     assert "⚠️ " + t(env, "button.warn") in labels and "✅ " + t(env, "button.confirm") in labels
-    await env.fake.press({"message_id": 1, "date": 0, "chat": MOD_CHAT, "from": {"id": 999000, "is_bot": True, "first_name": "T"},
-                          "text": "alert"}, dict(ADMIN, **ID) if env.lang == "id" else ADMIN, callback_data("warn", GROUP, fid))
+    await env.fake.press(
+        {"message_id": 1, "date": 0, "chat": MOD_CHAT, "from": {"id": 999000, "is_bot": True, "first_name": "T"}, "text": "alert"},
+        dict(ADMIN, **ID) if env.lang == "id" else ADMIN,
+        callback_data("warn", GROUP, fid),
+    )
     [answer] = await env.fake.wait_call("answerCallbackQuery")
     dm = [c for c in env.fake.calls_of("sendMessage") if int(c.params["chat_id"]) == TROLL["id"]]
     assert len(dm) == 1 and dm[0].params["text"].startswith(t(env, "warn.default")[:40])
@@ -114,8 +144,7 @@ async def test_warn_button_sends_the_member_a_private_message_or_records_not_rea
 
 async def test_warn_button_is_refused_to_a_non_admin(env: Env):
     fid, _ = await _flag_one(env)
-    await env.fake.press({"message_id": 1, "date": 0, "chat": MOD_CHAT, "text": "alert"}, MEMBER,
-                         callback_data("warn", GROUP, fid))
+    await env.fake.press({"message_id": 1, "date": 0, "chat": MOD_CHAT, "text": "alert"}, MEMBER, callback_data("warn", GROUP, fid))
     [answer] = await env.fake.wait_call("answerCallbackQuery")
     assert answer.params["text"] == t(env, "tg.refusal.not_admin")
     assert not [c for c in env.fake.calls_of("sendMessage") if int(c.params["chat_id"]) == TROLL["id"]]
@@ -130,14 +159,24 @@ async def test_member_shows_the_history_in_the_moderators_chat(env: Env, how):
     kwargs: dict = {}
     text = f"/member {TROLL['id']}" if how == "id" else "/member"
     if how == "reply to alert":
-        kwargs["reply_to"] = {"message_id": 77, "date": 0, "chat": MOD_CHAT,
-                              "from": {"id": 999000, "is_bot": True, "first_name": "T"}, "text": f"Flagged\n…\nFlag #{fid}"}
+        kwargs["reply_to"] = {
+            "message_id": 77,
+            "date": 0,
+            "chat": MOD_CHAT,
+            "from": {"id": 999000, "is_bot": True, "first_name": "T"},
+            "text": f"Flagged\n…\nFlag #{fid}",
+        }
     elif how == "reply to forward":
-        kwargs["reply_to"] = {"message_id": 78, "date": 0, "chat": MOD_CHAT, "from": ADMIN, "text": "you slur",
-                              "forward_origin": {"type": "user", "date": 0, "sender_user": TROLL}}
+        kwargs["reply_to"] = {
+            "message_id": 78,
+            "date": 0,
+            "chat": MOD_CHAT,
+            "from": ADMIN,
+            "text": "you slur",
+            "forward_origin": {"type": "user", "date": 0, "sender_user": TROLL},
+        }
     await send_command(env, MOD_CHAT, ADMIN, text, **kwargs)
-    reply = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS and
-                                     "reply_markup" not in c.params)
+    reply = await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS and "reply_markup" not in c.params)
     body = reply[-1].params["text"]
     assert "parse_mode" not in reply[-1].params  # plain text: hostile excerpts and notes cannot become markup
     assert t(env, "history.flags_head") in body and f"#{fid}" in body and "<b>x</b>" in body
@@ -146,19 +185,21 @@ async def test_member_shows_the_history_in_the_moderators_chat(env: Env, how):
 
 
 @pytest.mark.parametrize("env", ["id"], indirect=True)
-@pytest.mark.parametrize("chat, sender, text, key", [
-    (MOD_CHAT, MEMBER, "/member 300", "tg.admins_only"),
-    (G, ADMIN, "/member 300", "tg.mod_chat_only"),
-    (private(ADMIN), ADMIN, "/member 300", "tg.mod_chat_only"),
-    (MOD_CHAT, ADMIN, "/member", "tg.member.usage"),
-    (MOD_CHAT, ADMIN, "/member bob", "tg.member.usage"),
-    (MOD_CHAT, ADMIN, f"/member 300 {GROUP + 1}", "tg.which_group"),
-])
+@pytest.mark.parametrize(
+    "chat, sender, text, key",
+    [
+        (MOD_CHAT, MEMBER, "/member 300", "tg.admins_only"),
+        (G, ADMIN, "/member 300", "tg.mod_chat_only"),
+        (private(ADMIN), ADMIN, "/member 300", "tg.mod_chat_only"),
+        (MOD_CHAT, ADMIN, "/member", "tg.member.usage"),
+        (MOD_CHAT, ADMIN, "/member bob", "tg.member.usage"),
+        (MOD_CHAT, ADMIN, f"/member 300 {GROUP + 1}", "tg.which_group"),
+    ],
+)
 async def test_member_is_only_for_admins_in_the_moderators_chat(env: Env, chat, sender, text, key):
     await _flag_one(env)
     await send_command(env, chat, sender, text)
-    body = await env.fake.wait_for(lambda: [c.params["text"] for c in sent_to(env, chat["id"])
-                                            if "reply_markup" not in c.params] or None, what="refusal")
+    body = await env.fake.wait_for(lambda: [c.params["text"] for c in sent_to(env, chat["id"]) if "reply_markup" not in c.params] or None, what="refusal")
     # before the group is known, the asker's language (none given here: English); after, the group's
     lang = "en" if key in ("tg.mod_chat_only", "tg.which_group") else env.lang
     assert body == [i18n.text(key, lang, groups=f"Sari's fans ({GROUP})")]
@@ -183,23 +224,31 @@ async def test_member_cuts_a_long_history_at_whole_lines(env: Env):
 
 
 # ---- /note --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("args, reply, kind, saved", [
-    ("#{fid} looks coordinated with the other group", False, "flag", "looks coordinated with the other group"),
-    ("member 300 Sudah diperingatkan dua kali — akun kedua?", False, "member", "Sudah diperingatkan dua kali — akun kedua?"),
-    ('<b>seen before</b> =HYPERLINK("x")', True, "flag", '<b>seen before</b> =HYPERLINK("x")'),
-    ("x" * 3000, True, "flag", "x" * 1000),
-])
+@pytest.mark.parametrize(
+    "args, reply, kind, saved",
+    [
+        ("#{fid} looks coordinated with the other group", False, "flag", "looks coordinated with the other group"),
+        ("member 300 Sudah diperingatkan dua kali — akun kedua?", False, "member", "Sudah diperingatkan dua kali — akun kedua?"),
+        ('<b>seen before</b> =HYPERLINK("x")', True, "flag", '<b>seen before</b> =HYPERLINK("x")'),
+        ("x" * 3000, True, "flag", "x" * 1000),
+    ],
+)
 async def test_note_is_saved_confirmed_and_shown_on_the_alert(env: Env, args, reply, kind, saved):
     fid, _ = await _flag_one(env)
     kwargs: dict = {}
     if reply:
-        kwargs["reply_to"] = {"message_id": 77, "date": 0, "chat": MOD_CHAT,
-                              "from": {"id": 999000, "is_bot": True, "first_name": "T"}, "text": f"Flagged\nFlag #{fid}"}
+        kwargs["reply_to"] = {
+            "message_id": 77,
+            "date": 0,
+            "chat": MOD_CHAT,
+            "from": {"id": 999000, "is_bot": True, "first_name": "T"},
+            "text": f"Flagged\nFlag #{fid}",
+        }
     await send_command(env, MOD_CHAT, ADMIN, "/note " + args.format(fid=fid), **kwargs)
     subject = str(fid) if kind == "flag" else str(TROLL["id"])
-    await env.fake.wait_for(lambda: [c for c in sent_to(env, MODS)
-                                     if c.params["text"] == t(env, f"tg.note.added.{kind}", id=subject)] or None,
-                            what="note confirmation")
+    await env.fake.wait_for(
+        lambda: [c for c in sent_to(env, MODS) if c.params["text"] == t(env, f"tg.note.added.{kind}", id=subject)] or None, what="note confirmation"
+    )
     [note] = env.store.notes(SERVER, kind, subject)
     assert note["author_id"] == str(ADMIN["id"]) and note["text"] == saved
     if kind == "flag":  # the alert shows it, escaped
@@ -210,10 +259,16 @@ async def test_note_is_saved_confirmed_and_shown_on_the_alert(env: Env, args, re
 
 
 @pytest.mark.parametrize("env", ["id"], indirect=True)
-@pytest.mark.parametrize("text, key", [
-    ("/note", "tg.note.usage"), ("/note #1", "tg.note.usage"), ("/note hello there", "tg.note.usage"),
-    ("/note #99999 x", "tg.note.not_saved"), ("/note i42 x", "tg.note.not_saved"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("/note", "tg.note.usage"),
+        ("/note #1", "tg.note.usage"),
+        ("/note hello there", "tg.note.usage"),
+        ("/note #99999 x", "tg.note.not_saved"),
+        ("/note i42 x", "tg.note.not_saved"),
+    ],
+)
 async def test_note_without_a_subject_or_text_is_refused(env: Env, text, key):
     await _flag_one(env)
     await send_command(env, MOD_CHAT, ADMIN, text)
@@ -247,8 +302,7 @@ async def test_unprotect_lists_her_pictures_and_removes_one_so_reshares_stop_mat
     [refused] = await env.fake.wait_call("answerCallbackQuery")
     assert refused.params["text"] == t(env, "protect.not_found")  # the group named in the button: its language
     # She removes it: gone from the list and from the bank.
-    await env.fake.press({"message_id": listing.result["message_id"], "date": 0, "chat": private(CREATOR), "text": "x"},
-                         her, remove_data(GROUP, gone))
+    await env.fake.press({"message_id": listing.result["message_id"], "date": 0, "chat": private(CREATOR), "text": "x"}, her, remove_data(GROUP, gone))
     answers = await env.fake.wait_call("answerCallbackQuery", n=2)
     assert answers[1].params["text"] == t(env, "protect.removed")
     [edit] = await env.fake.wait_call("editMessageText", where=lambda c: int(c.params["chat_id"]) == CREATOR["id"])
@@ -258,17 +312,21 @@ async def test_unprotect_lists_her_pictures_and_removes_one_so_reshares_stop_mat
     # A re-share of the removed picture is no longer flagged; the kept one still is.
     for i, data in enumerate((picture, other)):
         env.fake.add_file(f"re{i}", data)
-        await env.fake.send(G, TROLL, caption="lol", photo=[{"file_id": f"re{i}", "file_unique_id": f"r{i}", "width": 60,
-                                                             "height": 80, "file_size": len(data)}])
+        await env.fake.send(
+            G, TROLL, caption="lol", photo=[{"file_id": f"re{i}", "file_unique_id": f"r{i}", "width": 60, "height": 80, "file_size": len(data)}]
+        )
     await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == MODS)
     await env.settle()
     assert len(env.store.queue(SERVER)) == 1
 
 
-@pytest.mark.parametrize("chat, who, key", [
-    (G, CREATOR, "tg.unprotect.private_only"),
-    (private(TROLL), TROLL, "tg.unprotect.none"),
-])
+@pytest.mark.parametrize(
+    "chat, who, key",
+    [
+        (G, CREATOR, "tg.unprotect.private_only"),
+        (private(TROLL), TROLL, "tg.unprotect.none"),
+    ],
+)
 async def test_unprotect_outside_the_private_chat_or_with_nothing_registered(env: Env, chat, who, key):
     await _protect(env, CREATOR, b"PRIV" + b"\x05" * 3000, "mine")
     await send_command(env, chat, who, "/unprotect")
@@ -301,11 +359,11 @@ async def test_commands_are_published_in_english_and_indonesian(env: Env):
 def test_every_published_command_has_both_descriptions():
     from bot.platforms.telegram_handlers import COMMANDS
     from bot.platforms.telegram_toolkit import TOOLKIT_COMMANDS
+
     for c in COMMANDS + TOOLKIT_COMMANDS:
         for lang in i18n.LANGUAGES:
             assert f"tg.command.{c.command}" in i18n.catalogue(lang), (c.command, lang)
         assert i18n.text(f"tg.command.{c.command}", "en") == c.description
-
 
 
 # ---- replies to members and presses, in their language ----------------------------------------------
@@ -334,15 +392,17 @@ async def test_button_answers_and_refusals_are_in_the_groups_language(env: Env):
     assert answers[1].params["text"] == "Ditandai dikonfirmasi."
 
 
-@pytest.mark.parametrize("text, sender, key, values", [
-    ("/setup dryrun on", ADMIN, "tg.setup.saved", {"thresholds": "DEFAULTS", "dry_run": "ON"}),
-    ("/setup threshold sexual lots", ADMIN, "tg.setup.not_a_number", {"value": "'lots'"}),
-    ("/setup dryrun maybe", ADMIN, "tg.setup.help", {}),
-    ("/setup dryrun on", MEMBER, "tg.setup.admins_only", {}),
-])
+@pytest.mark.parametrize(
+    "text, sender, key, values",
+    [
+        ("/setup dryrun on", ADMIN, "tg.setup.saved", {"thresholds": "DEFAULTS", "dry_run": "ON"}),
+        ("/setup threshold sexual lots", ADMIN, "tg.setup.not_a_number", {"value": "'lots'"}),
+        ("/setup dryrun maybe", ADMIN, "tg.setup.help", {}),
+        ("/setup dryrun on", MEMBER, "tg.setup.admins_only", {}),
+    ],
+)
 async def test_setup_replies_in_the_groups_language(env: Env, text, sender, key, values):
-    values = {k: (t(env, "tg.setup.defaults") if v == "DEFAULTS" else t(env, "tg.on") if v == "ON" else v)
-              for k, v in values.items()}
+    values = {k: (t(env, "tg.setup.defaults") if v == "DEFAULTS" else t(env, "tg.on") if v == "ON" else v) for k, v in values.items()}
     await send_command(env, G, sender, text)
     body = await reply_in(env, GROUP)
     assert body.startswith(t(env, key, **values))

@@ -1,4 +1,5 @@
 """The shipped text model on hand-written tables: positives, benign hard negatives, hostile input."""
+
 from __future__ import annotations
 
 import math
@@ -84,29 +85,35 @@ def test_hard_negatives_are_not_flagged(model: TextClassifier, text: str) -> Non
     assert flagged(model, text) == set(), model.scores(text)
 
 
-@pytest.mark.parametrize("text, must_contain", [
-    ("kirim b0k3p dong", '"b0k3p" → bokep'),
-    ("dasar cina lonte", '"lonte"'),
-    ("ѕеnd nudеs", "→ send nudes"),
-    ("🍆💦 for you sis", '"🍆💦 for you" → 🍆 💦 for you'),
-])
+@pytest.mark.parametrize(
+    "text, must_contain",
+    [
+        ("kirim b0k3p dong", '"b0k3p" → bokep'),
+        ("dasar cina lonte", '"lonte"'),
+        ("ѕеnd nudеs", "→ send nudes"),
+        ("🍆💦 for you sis", '"🍆💦 for you" → 🍆 💦 for you'),
+    ],
+)
 def test_reasons_show_the_normalised_form(model: TextClassifier, text: str, must_contain: str) -> None:
     reasons = " ".join(v.reason for v in model.classify(text))
     assert must_contain in reasons
 
 
-@pytest.mark.parametrize("text, label", [
-    ("n i g g e r", "racial"),
-    ("kirim foto bugil dong", "sexual"),
-    ("post the ones where she is in a bikini", "sexual"),
-    ("send me the link to her nudes", "sexual"),
-    ("she is so hot i want to see her naked", "sexual"),
-    ("sl**t", "sexual"),
-    ("dasar c1na b4b1", "racial"),
-    ("b o k e p  g r a t i s", "sexual"),
-    ("🍆💦 for you sis", "sexual"),
-    ("dasar jawir kampungan", "racial"),
-])
+@pytest.mark.parametrize(
+    "text, label",
+    [
+        ("n i g g e r", "racial"),
+        ("kirim foto bugil dong", "sexual"),
+        ("post the ones where she is in a bikini", "sexual"),
+        ("send me the link to her nudes", "sexual"),
+        ("she is so hot i want to see her naked", "sexual"),
+        ("sl**t", "sexual"),
+        ("dasar c1na b4b1", "racial"),
+        ("b o k e p  g r a t i s", "sexual"),
+        ("🍆💦 for you sis", "sexual"),
+        ("dasar jawir kampungan", "racial"),
+    ],
+)
 def test_reasons_quote_the_message_and_name_only_evidence(model: TextClassifier, text: str, label: str) -> None:
     reason = next(v.reason for v in model.classify(text) if v.label == label)
     assert reason
@@ -116,29 +123,63 @@ def test_reasons_quote_the_message_and_name_only_evidence(model: TextClassifier,
         assert quoted.lower() not in ("she", "her", "ones", "foto", "link", "the", "dong"), part
 
 
-@pytest.mark.parametrize("text, label", [
-    ("sl*t", "sexual"), ("b*kep gratis", "sexual"), ("f#ck you sl**t", "sexual"), ("send nսdes", "sexual"),
-    ("n\u2064u\U000E0041des pls", "sexual"), ("sendnudes", "sexual"), ("🍆💦 for you sis", "sexual"),
-    ("montok banget kamu neng", "sexual"), ("vcs yuk sayang", "sexual"), ("pap tanpa baju dong", "sexual"),
-    ("n*gg*r", "racial"), ("dasar jawir", "racial"),
-])
+@pytest.mark.parametrize(
+    "text, label",
+    [
+        ("sl*t", "sexual"),
+        ("b*kep gratis", "sexual"),
+        ("f#ck you sl**t", "sexual"),
+        ("send nսdes", "sexual"),
+        ("n\u2064u\U000e0041des pls", "sexual"),
+        ("sendnudes", "sexual"),
+        ("🍆💦 for you sis", "sexual"),
+        ("montok banget kamu neng", "sexual"),
+        ("vcs yuk sayang", "sexual"),
+        ("pap tanpa baju dong", "sexual"),
+        ("n*gg*r", "racial"),
+        ("dasar jawir", "racial"),
+    ],
+)
 def test_evasions_are_flagged(model: TextClassifier, text: str, label: str) -> None:
     assert label in flagged(model, text), model.scores(text)
 
 
-@pytest.mark.parametrize("text", [
-    "bikin terong balado 🍆 enak banget", "mobilnya seksi banget warnanya merah", "pap makan siang dong",
-    "aku bangga jadi orang madura", "bukan berarti orang padang itu pelit", "therapist appointment at 3",
-    "e-mail me the report", "it!| works", "aku lagi sange banget malam ini", "kontol lah hujan lagi",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "bikin terong balado 🍆 enak banget",
+        "mobilnya seksi banget warnanya merah",
+        "pap makan siang dong",
+        "aku bangga jadi orang madura",
+        "bukan berarti orang padang itu pelit",
+        "therapist appointment at 3",
+        "e-mail me the report",
+        "it!| works",
+        "aku lagi sange banget malam ini",
+        "kontol lah hujan lagi",
+    ],
+)
 def test_contrastive_negatives_are_not_flagged(model: TextClassifier, text: str) -> None:
     assert flagged(model, text) == set(), model.scores(text)
 
 
-@pytest.mark.parametrize("text", [
-    "", "   ", "\n\t", "\x00", "\x00" * 1000, "\ud800", "a\udfffb", "x" * 100_000, "🙂" * 5000,
-    "\u202e\u200b" * 100, "&#xD800;", "\\xf0\\x9f",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "\n\t",
+        "\x00",
+        "\x00" * 1000,
+        "\ud800",
+        "a\udfffb",
+        "x" * 100_000,
+        "🙂" * 5000,
+        "\u202e\u200b" * 100,
+        "&#xD800;",
+        "\\xf0\\x9f",
+    ],
+)
 def test_bad_input_gives_valid_output(model: TextClassifier, text: str) -> None:
     verdicts = model.classify(text)
     assert [v.label for v in verdicts] == list(TEXT_LABELS)
@@ -169,8 +210,11 @@ def test_batch_equals_single(model: TextClassifier) -> None:
     assert model.classify_batch([]) == []
 
 
-LEAN_TABLE = [t for t, _ in POSITIVES] + NEGATIVES + ["", "x" * 100_000, "b o k e p 🙂 \ud800", "Kirim FOTO bugil",
-                                                      "dasar  cina\t\tlonte", "c h i n g  c h o n g", "ѕеnd nudеs"]
+LEAN_TABLE = (
+    [t for t, _ in POSITIVES]
+    + NEGATIVES
+    + ["", "x" * 100_000, "b o k e p 🙂 \ud800", "Kirim FOTO bugil", "dasar  cina\t\tlonte", "c h i n g  c h o n g", "ѕеnd nudеs"]
+)
 
 
 @pytest.fixture(scope="module")
@@ -188,8 +232,9 @@ def test_shipped_lean_artefact_is_derived_from_the_shipped_skops_model(model: Te
     """A lean file left over from an older model.skops fails here: rebuild it with `triagebot lean-model`."""
     assert model.pipeline is None, "the shipped lean artefact is missing or stale, so load() fell back to skops"
     assert [model.scores(t) for t in LEAN_TABLE] == [skops_model.scores(t) for t in LEAN_TABLE]
-    assert [[(v.label, v.score, v.reason) for v in vs] for vs in model.classify_batch(LEAN_TABLE)] == \
-        [[(v.label, v.score, v.reason) for v in vs] for vs in skops_model.classify_batch(LEAN_TABLE)]
+    assert [[(v.label, v.score, v.reason) for v in vs] for vs in model.classify_batch(LEAN_TABLE)] == [
+        [(v.label, v.score, v.reason) for v in vs] for vs in skops_model.classify_batch(LEAN_TABLE)
+    ]
 
 
 def test_is_a_text_detector(model: TextClassifier) -> None:

@@ -1,4 +1,5 @@
 """Label mapping of the dev sources (classifiers/data.py), on tiny hand-made copies of their layouts."""
+
 from __future__ import annotations
 
 import csv
@@ -40,16 +41,18 @@ NETIFIER = [  # text, pornografi, sara, radikalisme, pencemaran -> expected (sex
 @pytest.fixture()
 def dev_dir(tmp_path: Path) -> Path:
     cols = ["text", "lang", "sexual", "racial", "source"]
-    _write(tmp_path / "davidson2017_en.csv", cols,
-           [[t, "en", 0 if c == 2 else -1, 0 if c == 2 else -1, "davidson2017_en"] for t, _, _, _, _, c, _ in DAVIDSON])
-    _write(tmp_path / "meta" / "davidson2017_en_orig.csv",
-           ["text", "Unnamed: 0", "count", "hate_speech", "offensive_language", "neither", "class"],
-           [[t, i, n, h, o, ne, c] for i, (t, n, h, o, ne, c, _) in enumerate(DAVIDSON)])
-    _write(tmp_path / "netifier_id.csv", cols,
-           [[t, "id", p, -1 if s else 0, "netifier_id"] for t, p, s, _, _, _ in NETIFIER])
-    _write(tmp_path / "meta" / "netifier_id_orig.csv",
-           ["text", "source", "pornografi", "sara", "radikalisme", "pencemaran_nama_baik", "orig_split"],
-           [[t, "kaskus", p, s, r, pc, "train"] for t, p, s, r, pc, _ in NETIFIER])
+    _write(tmp_path / "davidson2017_en.csv", cols, [[t, "en", 0 if c == 2 else -1, 0 if c == 2 else -1, "davidson2017_en"] for t, _, _, _, _, c, _ in DAVIDSON])
+    _write(
+        tmp_path / "meta" / "davidson2017_en_orig.csv",
+        ["text", "Unnamed: 0", "count", "hate_speech", "offensive_language", "neither", "class"],
+        [[t, i, n, h, o, ne, c] for i, (t, n, h, o, ne, c, _) in enumerate(DAVIDSON)],
+    )
+    _write(tmp_path / "netifier_id.csv", cols, [[t, "id", p, -1 if s else 0, "netifier_id"] for t, p, s, _, _, _ in NETIFIER])
+    _write(
+        tmp_path / "meta" / "netifier_id_orig.csv",
+        ["text", "source", "pornografi", "sara", "radikalisme", "pencemaran_nama_baik", "orig_split"],
+        [[t, "kaskus", p, s, r, pc, "train"] for t, p, s, r, pc, _ in NETIFIER],
+    )
     return tmp_path
 
 
@@ -90,20 +93,26 @@ def test_handwritten_examples_are_well_formed() -> None:
 def _ds(rows: list[tuple[str, str, int, int]]):
     from classifiers.data import Dataset
 
-    return Dataset([r[0] for r in rows], np.asarray([r[1] for r in rows], dtype=object),
-                   np.asarray(["handwritten"] * len(rows), dtype=object),
-                   np.asarray([[r[2], r[3]] for r in rows], dtype=np.int8).reshape(len(rows), 2))
+    return Dataset(
+        [r[0] for r in rows],
+        np.asarray([r[1] for r in rows], dtype=object),
+        np.asarray(["handwritten"] * len(rows), dtype=object),
+        np.asarray([[r[2], r[3]] for r in rows], dtype=np.int8).reshape(len(rows), 2),
+    )
 
 
-@pytest.mark.parametrize("text, lang, racial, copies", [
-    ("orang madura itu maling semua", "id", 1, 3),
-    ("aku bangga jadi orang batak", "id", 0, 3),
-    ("papuans are animals", "en", 1, 3),
-    ("orang cina dan orang jawa", "id", 1, 0),  # two groups: not swapped
-    ("dasar cokin", "id", 1, 0),  # a slur belongs to one group: not swapped
-    ("", "id", 0, 0),
-    ("kirim foto bugil", "id", -1, 0),  # racial unknown: not swapped
-])
+@pytest.mark.parametrize(
+    "text, lang, racial, copies",
+    [
+        ("orang madura itu maling semua", "id", 1, 3),
+        ("aku bangga jadi orang batak", "id", 0, 3),
+        ("papuans are animals", "en", 1, 3),
+        ("orang cina dan orang jawa", "id", 1, 0),  # two groups: not swapped
+        ("dasar cokin", "id", 1, 0),  # a slur belongs to one group: not swapped
+        ("", "id", 0, 0),
+        ("kirim foto bugil", "id", -1, 0),  # racial unknown: not swapped
+    ],
+)
 def test_group_swap_keeps_label_and_changes_group(text: str, lang: str, racial: int, copies: int) -> None:
     from classifiers.data import augment_group_swaps
 
@@ -123,14 +132,17 @@ def test_no_group_dominates_handwritten_racial_positives() -> None:
         assert shares and max(shares.values()) <= 0.20, shares
 
 
-@pytest.mark.parametrize("text, remapped", [
-    ("heh kontol jangan sok lu", True),
-    ("jembut lebat banget", True),
-    ("memek kamu basah say", False),
-    ("bokep gratis klik link", False),
-    ("kirim foto bugil", False),
-    ("", False),
-])
+@pytest.mark.parametrize(
+    "text, remapped",
+    [
+        ("heh kontol jangan sok lu", True),
+        ("jembut lebat banget", True),
+        ("memek kamu basah say", False),
+        ("bokep gratis klik link", False),
+        ("kirim foto bugil", False),
+        ("", False),
+    ],
+)
 def test_netifier_policy_remap(text: str, remapped: bool) -> None:
     from classifiers.data import _policy_sexual_netifier
 

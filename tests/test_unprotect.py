@@ -1,4 +1,5 @@
 """The victim stays in control: she lists and withdraws what she registered, and re-shares stop matching."""
+
 import sqlite3
 
 import pytest
@@ -41,7 +42,7 @@ async def test_unprotect_lists_removes_and_stops_matching(p, store, db_path):
 
 
 async def test_cli_bank_list_and_remove(p, store, db_path):
-    a = await p.protect("discord:s1", PHOTO, "sari", "=HYPERLINK(\"x\") note")
+    a = await p.protect("discord:s1", PHOTO, "sari", '=HYPERLINK("x") note')
     b = await p.protect("discord:s1", b"PRIV other", "dewi")
     store.close()
     run = CliRunner().invoke

@@ -1,4 +1,5 @@
 """Warnings and notes: a Warn is a private, recorded message to the member; notes are audited and shown."""
+
 import pytest
 from click.testing import CliRunner
 
@@ -18,11 +19,14 @@ def pipeline_with(store, db_path, **overrides) -> tuple[Pipeline, RecordingAdapt
     return p, adapter
 
 
-@pytest.mark.parametrize("overrides, starts", [
-    ({}, "A moderator warned you"),
-    ({"language": "id"}, "Moderator memperingatkanmu"),
-    ({"warning_message": "Stop it. Read #rules."}, "Stop it."),
-])
+@pytest.mark.parametrize(
+    "overrides, starts",
+    [
+        ({}, "A moderator warned you"),
+        ({"language": "id"}, "Moderator memperingatkanmu"),
+        ({"warning_message": "Stop it. Read #rules."}, "Stop it."),
+    ],
+)
 async def test_warn_sends_the_servers_template_and_is_recorded(store, db_path, overrides, starts):
     p, adapter = pipeline_with(store, db_path, **overrides)
     d = await p.handle(make_message("lewd", author="troll"))
@@ -61,10 +65,15 @@ async def test_notes_on_flag_incident_and_member(store, db_path):
     await p.stop()
 
 
-@pytest.mark.parametrize("kind, ident, text, match", [
-    ("flag", "999", "x", "no flag"), ("incident", "999", "x", "no incident"), ("member", "u", "   ", "needs some text"),
-    ("channel", "1", "x", "not 'channel'"),
-])
+@pytest.mark.parametrize(
+    "kind, ident, text, match",
+    [
+        ("flag", "999", "x", "no flag"),
+        ("incident", "999", "x", "no incident"),
+        ("member", "u", "   ", "needs some text"),
+        ("channel", "1", "x", "not 'channel'"),
+    ],
+)
 def test_bad_notes_are_refused(store, kind, ident, text, match):
     store.ensure_server(SERVER)
     with pytest.raises(StoreError, match=match):

@@ -2,6 +2,7 @@
 
 Each command module registers itself on `main` when imported here.
 """
+
 from bot.cli.app import main
 from bot.cli import queue_commands  # noqa: E402,F401
 from bot.cli import run_commands  # noqa: E402,F401

@@ -1,5 +1,6 @@
 """The click group every command module registers on, and the one place a TriagebotError becomes
 a one-line message with exit status 1; kept separate to avoid import cycles."""
+
 from __future__ import annotations
 
 import logging
@@ -12,7 +13,6 @@ from bot.cli.text_input import clean_text
 from bot.errors import TriagebotError
 
 log = logging.getLogger(__name__)
-
 
 
 def one_line(message: str) -> str:

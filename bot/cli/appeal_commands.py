@@ -5,6 +5,7 @@ cannot reach the platforms: lifting a timeout or ban and telling the member are 
 the bot carries out if it starts within its 15-minute resume window (bot/action_runner.py); after that they are
 closed as not carried out. The alert buttons (Discord, Telegram) do all of it at once.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -43,15 +44,28 @@ def appeals_list(db_path: Path, server: str | None, status: str, limit: int, as_
         rows = store.appeals(server, statuses, limit=limit + 1)
     for a in rows[:limit]:
         if as_json:
-            click.echo(json.dumps({"id": a.id, "server": a.server, "flag_id": a.flag_id, "incident_id": a.incident_id,
-                                   "appellant_id": a.appellant_id, "text": a.text, "lang": a.lang, "status": a.status,
-                                   "decided_by": a.decided_by, "note": a.note,
-                                   "created_at": a.created_at.isoformat(), "decided_at": a.decided_at.isoformat() if a.decided_at else None},
-                                  ensure_ascii=False))
+            click.echo(
+                json.dumps(
+                    {
+                        "id": a.id,
+                        "server": a.server,
+                        "flag_id": a.flag_id,
+                        "incident_id": a.incident_id,
+                        "appellant_id": a.appellant_id,
+                        "text": a.text,
+                        "lang": a.lang,
+                        "status": a.status,
+                        "decided_by": a.decided_by,
+                        "note": a.note,
+                        "created_at": a.created_at.isoformat(),
+                        "decided_at": a.decided_at.isoformat() if a.decided_at else None,
+                    },
+                    ensure_ascii=False,
+                )
+            )
             continue
         decided = f" by {a.decided_by}" if a.decided_by else ""
-        click.echo(one_line(f"#{a.id} {a.created_at:%Y-%m-%d %H:%M} {a.server} case {a.flag_id} member {a.appellant_id} "
-                            f"[{a.status}{decided}]: {a.text}", 240))
+        click.echo(one_line(f"#{a.id} {a.created_at:%Y-%m-%d %H:%M} {a.server} case {a.flag_id} member {a.appellant_id} [{a.status}{decided}]: {a.text}", 240))
     if len(rows) > limit and not as_json:
         click.echo(f"… more: raise --limit (showing {limit}).")
     if not rows and not as_json:
@@ -60,10 +74,9 @@ def appeals_list(db_path: Path, server: str | None, status: str, limit: int, as_
 
 @appeals.command("decide")
 @db_option()
-@click.option("--server", "server", type=ServerKey(), default=None,
-              help="The appeal's server (default: looked up from the appeal id).")
+@click.option("--server", "server", type=ServerKey(), default=None, help="The appeal's server (default: looked up from the appeal id).")
 @click.option("--moderator", default=lambda: f"cli:{getpass.getuser()}", show_default="cli:<your user name>")
-@click.option("--note", default="", help="Why; a reversal's note becomes \"appeal reversed: <note>\" on the flag.")
+@click.option("--note", default="", help='Why; a reversal\'s note becomes "appeal reversed: <note>" on the flag.')
 @click.argument("appeal_id", type=click.IntRange(min=1))
 @click.argument("decision", type=click.Choice(["uphold", "reverse"]))
 def appeals_decide(db_path: Path, server: str | None, moderator: str, note: str, appeal_id: int, decision: str) -> None:
@@ -88,8 +101,10 @@ def appeals_decide(db_path: Path, server: str | None, moderator: str, note: str,
     if appeal.status == "reversed":
         click.echo(f"flag #{appeal.flag_id} recorded as dismissed: {core.REVERSED_PREFIX}{note.strip() or f'appeal #{appeal.id}'}")
         for action in undo:
-            click.echo(f"pending: {action.kind} member {action.user_id} (the bot carries it out if it starts within "
-                       f"{minutes} minutes; otherwise lift it on the platform by hand)")
+            click.echo(
+                f"pending: {action.kind} member {action.user_id} (the bot carries it out if it starts within "
+                f"{minutes} minutes; otherwise lift it on the platform by hand)"
+            )
         if deleted:
             click.echo("A deleted message cannot come back.")
     click.echo(f"The member is told if the bot starts within {minutes} minutes (the alert buttons tell them at once).")

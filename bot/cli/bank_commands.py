@@ -1,5 +1,6 @@
 """`triagebot bank list|remove|export|import`: see and withdraw registered pictures (only their fingerprints
 are kept), and exchange their PDQ hashes with hash-matching programs."""
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,7 @@ def bank_list(db_path: Path, scope: str | None, registered_by: str | None, as_js
         if as_json:
             click.echo(json.dumps(r, ensure_ascii=False))
         else:
-            click.echo(one_line(f"#{r['id']} {r['scope']} {r['created_at'][:16]} by {r['registered_by'] or '?'} "
-                                f"({r['source']}): {r['note']}", 160))
+            click.echo(one_line(f"#{r['id']} {r['scope']} {r['created_at'][:16]} by {r['registered_by'] or '?'} ({r['source']}): {r['note']}", 160))
     if not rows and not as_json:
         click.echo("The bank is empty." if scope is None and registered_by is None else "No matching entries.")
 
@@ -61,8 +61,14 @@ def bank_remove(db_path: Path, entry_ids: tuple[int, ...], yes: bool) -> None:
 
 @bank.command("export")
 @db_option()
-@click.option("--format", "fmt", type=click.Choice(["pdq"]), default="pdq", show_default=True,
-              help="pdq: `hash,quality,label` lines, the CSV form hash-matching tools import.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["pdq"]),
+    default="pdq",
+    show_default=True,
+    help="pdq: `hash,quality,label` lines, the CSV form hash-matching tools import.",
+)
 @click.option("--server", "scope", type=BankScope(), default=None, help="Only this bank scope (default: every scope).")
 @click.option("--entry", "entry_ids", type=click.IntRange(min=1), multiple=True, help="Only these entries (repeatable), e.g. one victim's pictures.")
 @click.option("--dihedral", is_flag=True, help="Also the 7 rotated/flipped hashes of each picture.")
@@ -77,8 +83,10 @@ def bank_export(db_path: Path, fmt: str, scope: str | None, entry_ids: tuple[int
         lines, skipped = export_pdq(store, scope, entry_ids, dihedral)
     for line in lines:
         output.write(line + "\n")
-    click.echo(f"exported {len(lines)} hash(es)" + (f"; {skipped} entr{'y' if skipped == 1 else 'ies'} without PDQ (re-add them to export)" if skipped else ""),
-               err=True)
+    click.echo(
+        f"exported {len(lines)} hash(es)" + (f"; {skipped} entr{'y' if skipped == 1 else 'ies'} without PDQ (re-add them to export)" if skipped else ""),
+        err=True,
+    )
 
 
 @bank.command("import")
@@ -99,6 +107,5 @@ def bank_import(db_path: Path, hash_list: Any, scope: str, min_quality: int, not
     if len(text) > 16 * 1024 * 1024:
         raise click.ClickException("hash list larger than 16 MB; split it")
     with Store.open(db_path) as store:
-        added, low = import_pdq(store, scope, text, min_quality, note or f"imported from {Path(hash_list.name).name}",
-                                f"cli:{getpass.getuser()}")
+        added, low = import_pdq(store, scope, text, min_quality, note or f"imported from {Path(hash_list.name).name}", f"cli:{getpass.getuser()}")
     click.echo(f"imported {len(added)} picture(s) into {scope}" + (f"; skipped {low} hash(es) below quality {min_quality}" if low else ""))

@@ -1,4 +1,5 @@
 """verify-export, key, anchor: thin wrappers over the evidence modules (export_check, signing, anchors)."""
+
 from __future__ import annotations
 
 import getpass
@@ -22,8 +23,13 @@ log = logging.getLogger(__name__)
 
 @main.command("verify-export")
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--manifest", "manifest_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
-              help="The manifest (default: FILE.manifest.json).")
+@click.option(
+    "--manifest",
+    "manifest_path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="The manifest (default: FILE.manifest.json).",
+)
 @click.option("--public-key", default=None, help="The key the export must be signed with (from `triagebot key show` or an anchor).")
 def verify_export(file: Path, manifest_path: Path | None, public_key: str | None) -> None:
     """Check an export without the database: file SHA-256, signature, each row's audit hashes and links. Exit 1 if anything fails."""
@@ -42,8 +48,7 @@ def verify_export(file: Path, manifest_path: Path | None, public_key: str | None
     if not result.ok:
         raise SystemExit(1)
     heads = ", ".join(f"{s} {a['head']}:{a['rows']}" for s, a in (manifest.get("anchors") or {}).items())
-    click.echo(f"OK: {result.rows} rows, {result.audit_rows} audit rows ({result.redacted} redacted), "
-               f"signed by {result.public_key}; head {heads}")
+    click.echo(f"OK: {result.rows} rows, {result.audit_rows} audit rows ({result.redacted} redacted), signed by {result.public_key}; head {heads}")
     if not public_key:
         click.echo("compare the key above with the one from `triagebot key show` or your anchor posts")
 
@@ -130,8 +135,10 @@ def hold_list(db_path: Path, server: str | None, show_all: bool) -> None:
         click.echo("no holds")
     for h in rows:  # reasons and names are typed by people: one printable line each
         state = f"lifted {h['released_at']} by {one_line(h['released_by'], 80)}" if h["released_at"] else "active"
-        click.echo(f"#{h['id']} {h['server']} {h['target']} #{h['target_id']}: {state}; placed {h['placed_at']} by "
-                   f"{one_line(h['placed_by'], 80)}" + (f"; reason: {one_line(h['reason'], 300)}" if h["reason"] else ""))
+        click.echo(
+            f"#{h['id']} {h['server']} {h['target']} #{h['target_id']}: {state}; placed {h['placed_at']} by "
+            f"{one_line(h['placed_by'], 80)}" + (f"; reason: {one_line(h['reason'], 300)}" if h["reason"] else "")
+        )
 
 
 @db.command("backup")

@@ -4,6 +4,7 @@ Every image is read with the same byte cap and handled by the same killable work
 process, with the same limits and timeout, as in the bots; one bad file gives an `error`
 line and the batch goes on, then the command exits 1.
 """
+
 from __future__ import annotations
 
 import getpass

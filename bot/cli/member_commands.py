@@ -1,4 +1,5 @@
 """`triagebot member`: one member's record in one server, for moderators deciding what to do."""
+
 from __future__ import annotations
 
 import json
@@ -27,12 +28,31 @@ def member(user_id: str, db_path: Path, server: str, limit: int, as_json: bool) 
     with Store.open(db_path) as store:
         history = store.member_history(server, user_id, limit=limit)
     if as_json:
-        click.echo(json.dumps({
-            "server": history.server, "user_id": history.user_id, "summary": member_history.summary(history),
-            "flag_total": history.flag_total, "by_status": dict(history.by_status), "reports_against": history.reports_against,
-            "action_counts": dict(history.action_counts),
-            "flags": [{"id": f.id, "message_time": f.message_time.isoformat(), "status": f.status, "labels": list(f.labels),
-                       "excerpt": f.excerpt, "link": f.link} for f in history.flags],
-            "actions": list(history.actions)}, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {
+                    "server": history.server,
+                    "user_id": history.user_id,
+                    "summary": member_history.summary(history),
+                    "flag_total": history.flag_total,
+                    "by_status": dict(history.by_status),
+                    "reports_against": history.reports_against,
+                    "action_counts": dict(history.action_counts),
+                    "flags": [
+                        {
+                            "id": f.id,
+                            "message_time": f.message_time.isoformat(),
+                            "status": f.status,
+                            "labels": list(f.labels),
+                            "excerpt": f.excerpt,
+                            "link": f.link,
+                        }
+                        for f in history.flags
+                    ],
+                    "actions": list(history.actions),
+                },
+                ensure_ascii=False,
+            )
+        )
         return
     click.echo("\n".join(member_history.lines(history)))

@@ -1,4 +1,5 @@
 """`triagebot note add|list`: moderators' notes on a flag, an incident or a member (audited)."""
+
 from __future__ import annotations
 
 import getpass

@@ -1,4 +1,5 @@
 """Shared click options and parameter types, so every command spells them the same way."""
+
 from __future__ import annotations
 
 import logging
@@ -15,8 +16,15 @@ DEFAULT_DB = "triagebot.db"
 
 
 def db_option(default: str = DEFAULT_DB, must_exist: bool = True):
-    return click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path, exists=must_exist),
-                        default=default, show_default=True, envvar="TRIAGEBOT_DB", help="SQLite database file.")
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, path_type=Path, exists=must_exist),
+        default=default,
+        show_default=True,
+        envvar="TRIAGEBOT_DB",
+        help="SQLite database file.",
+    )
 
 
 def server_option(help_text: str = "Only this server, e.g. discord:1234 or telegram:-100123."):

@@ -1,4 +1,5 @@
 """review, export, stats, verify, purge: thin wrappers over the store, review and export modules."""
+
 from __future__ import annotations
 
 import getpass
@@ -50,7 +51,9 @@ def _key() -> str:
 @main.command()
 @db_option()
 @server_option()
-@click.option("--reviewer", type=CleanText(), default=lambda: f"cli:{getpass.getuser()}", show_default="cli:<your user name>", help="Who is reviewing (logged).")
+@click.option(
+    "--reviewer", type=CleanText(), default=lambda: f"cli:{getpass.getuser()}", show_default="cli:<your user name>", help="Who is reviewing (logged)."
+)
 @click.option("--flag", "flag_id", type=click.IntRange(1, 2**63 - 1), default=None, help="Review one flag without prompting (needs --decision).")
 @click.option("--decision", type=click.Choice(REVIEW_DECISIONS), default=None, help="With --flag: the decision to record.")
 @click.option("--note", type=CleanText(), default="", help="With --flag: a note for the record.")
@@ -58,8 +61,18 @@ def _key() -> str:
 @click.option("--label", type=click.Choice(LABELS), default=None, help="Only items flagged with this label.")
 @click.option("--author", type=CleanText(), default=None, help="Only items by this member id.")
 @click.option("--incident", type=click.IntRange(1, 2**63 - 1), default=None, help="Only the open items of this incident.")
-def review(db_path: Path, server: str | None, reviewer: str, flag_id: int | None, decision: str | None, note: str, limit: int,
-           label: str | None, author: str | None, incident: int | None) -> None:
+def review(
+    db_path: Path,
+    server: str | None,
+    reviewer: str,
+    flag_id: int | None,
+    decision: str | None,
+    note: str,
+    limit: int,
+    label: str | None,
+    author: str | None,
+    incident: int | None,
+) -> None:
     """Work through the open queue, one keystroke per item: c confirm, d dismiss, e escalate, s skip, n note, q quit."""
     if (flag_id is None) != (decision is None):
         raise click.UsageError("--flag and --decision go together")
@@ -77,8 +90,7 @@ def review(db_path: Path, server: str | None, reviewer: str, flag_id: int | None
             click.echo("No open items match the filters." if filtered else "The review queue is empty.")
             return
         more = total - len(items)
-        click.echo(f"{total} open item(s)" + (f"; showing the oldest {len(items)}, {more} more (raise --limit)" if more else "")
-                   + f". Keys: {_HELP}")
+        click.echo(f"{total} open item(s)" + (f"; showing the oldest {len(items)}, {more} more (raise --limit)" if more else "") + f". Keys: {_HELP}")
         done = 0
         for i, f in enumerate(items, 1):
             click.echo(f"\n[{i}/{len(items)}] " + flag_detail(f))
@@ -125,8 +137,10 @@ def review_history(store: Store, f: FlagView) -> list[str]:
     oldest first, as safe single lines."""
     lines = []
     for r in store.reviews_for(f.server, [f.id]).get(f.id, [])[:-1]:
-        lines.append("  earlier review: " + one_line(f"{r['at'][:16].replace('T', ' ')} {r['decision']} by {r['reviewer']}"
-                                               + (f": {r['note']}" if r["note"] else ""), 200))
+        lines.append(
+            "  earlier review: "
+            + one_line(f"{r['at'][:16].replace('T', ' ')} {r['decision']} by {r['reviewer']}" + (f": {r['note']}" if r["note"] else ""), 200)
+        )
     for n in store.notes(f.server, "flag", str(f.id)):
         lines.append("  note:     " + one_line(f"{n['created_at'][:16].replace('T', ' ')} {n['author_id']}: {n['text']}", 200))
     return lines
@@ -142,10 +156,12 @@ def review_history(store: Store, f: FlagView) -> list[str]:
 @click.option("--label", type=click.Choice(LABELS), default=None)
 @click.option("--status", type=click.Choice(STATUSES), default=None)
 @click.option("--include-reporters", is_flag=True, help="Include reporter ids (left out by default to protect reporters).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write here (plus OUTPUT.manifest.json) instead of standard output.")
-def export(db_path: Path, fmt: str | None, training: bool, server: str | None, since, until, label, status, include_reporters: bool,
-           output: Path | None) -> None:
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write here (plus OUTPUT.manifest.json) instead of standard output."
+)
+def export(
+    db_path: Path, fmt: str | None, training: bool, server: str | None, since, until, label, status, include_reporters: bool, output: Path | None
+) -> None:
     """Export flags with their verdicts, reports, reviews, actions and chain hashes, with a signed manifest.
 
     With --training: reviewed flags whose content is still retained, as labelled CSV for `train --decisions`.
@@ -163,8 +179,18 @@ def export(db_path: Path, fmt: str | None, training: bool, server: str | None, s
         raise click.ClickException(f"the output folder {output.parent} does not exist")
     with Store.open(db_path) as store:
         if output is None:
-            manifest = export_mod.write_export(store, sys.stdout.buffer if hasattr(sys.stdout, "buffer") else _TextOut(), fmt, server,
-                                               since, until, label, status, include_reporters, progress=False)
+            manifest = export_mod.write_export(
+                store,
+                sys.stdout.buffer if hasattr(sys.stdout, "buffer") else _TextOut(),
+                fmt,
+                server,
+                since,
+                until,
+                label,
+                status,
+                include_reporters,
+                progress=False,
+            )
             click.echo(f"{manifest['rows']} rows, sha256 {manifest['sha256']}", err=True)
             return
         with output.open("wb") as fh:
@@ -201,12 +227,26 @@ class _TextOut:
 @db_option()
 @server_option()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--precision", "with_precision", is_flag=True,
-              help="Instead: precision per label, detector and reason term from reviews, and a suggested threshold per label.")
-@click.option("--target", type=click.FloatRange(0.0, 1.0, min_open=True), default=precision_mod.DEFAULT_TARGET, show_default=True,
-              help="With --precision: the precision a suggested threshold must reach.")
-@click.option("--min-decisions", type=click.IntRange(1, 10**6), default=precision_mod.DEFAULT_MIN_DECISIONS, show_default=True,
-              help="With --precision: reviewed flags needed at or above a suggested threshold.")
+@click.option(
+    "--precision",
+    "with_precision",
+    is_flag=True,
+    help="Instead: precision per label, detector and reason term from reviews, and a suggested threshold per label.",
+)
+@click.option(
+    "--target",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=precision_mod.DEFAULT_TARGET,
+    show_default=True,
+    help="With --precision: the precision a suggested threshold must reach.",
+)
+@click.option(
+    "--min-decisions",
+    type=click.IntRange(1, 10**6),
+    default=precision_mod.DEFAULT_MIN_DECISIONS,
+    show_default=True,
+    help="With --precision: reviewed flags needed at or above a suggested threshold.",
+)
 def stats(db_path: Path, server: str | None, as_json: bool, with_precision: bool, target: float, min_decisions: int) -> None:
     """Counts of flags by status, label and source, plus reports, reviews, actions and incidents."""
     if with_precision:
@@ -233,8 +273,13 @@ def stats(db_path: Path, server: str | None, as_json: bool, with_precision: bool
 @main.command()
 @db_option()
 @server_option()
-@click.option("--expect-head", "expect_head", default=None, metavar="HASH[:COUNT]",
-              help="A head witnessed outside the database (anchor post, export manifest): catches a cut-off or rewritten chain.")
+@click.option(
+    "--expect-head",
+    "expect_head",
+    default=None,
+    metavar="HASH[:COUNT]",
+    help="A head witnessed outside the database (anchor post, export manifest): catches a cut-off or rewritten chain.",
+)
 def verify(db_path: Path, server: str | None, expect_head: str | None) -> None:
     """Check every server's audit hash chain and every audited field; names the first row that differs. Exit 1 if any is broken."""
     try:
@@ -266,8 +311,7 @@ def verify(db_path: Path, server: str | None, expect_head: str | None) -> None:
 @click.option("--dry-run", is_flag=True, help="Only count what would be erased.")
 @click.option("--yes", is_flag=True, help="Erase without asking (needed when not at a terminal).")
 @click.option("--bank", "with_bank", is_flag=True, help="With --user: also remove the re-share bank entries this person registered.")
-def purge(db_path: Path, user_id: str | None, server: str | None, retention: bool, config_path: Path | None,
-          dry_run: bool, yes: bool, with_bank: bool) -> None:
+def purge(db_path: Path, user_id: str | None, server: str | None, retention: bool, config_path: Path | None, dry_run: bool, yes: bool, with_bank: bool) -> None:
     """Erase message content but keep hashes, labels and decisions (the chain still verifies). Held flags are kept.
 
     `--bank` also removes the pictures the person registered (their fingerprints): asked for, not
@@ -289,18 +333,25 @@ def purge(db_path: Path, user_id: str | None, server: str | None, retention: boo
                 continue
             what = f"by user {user_id}" if user_id else f"older than {step.days} days"
             held = f"; {len(step.plan.held_ids)} under legal hold kept (flags {_ids(step.plan.held_ids)})" if step.plan.held_ids else ""
-            click.echo(f"{step.server}: {step.plan.count} flag(s) {what} to erase" +
-                       (f" (flags {_ids(step.plan.flag_ids)})" if step.plan.count else "") + held)
+            click.echo(f"{step.server}: {step.plan.count} flag(s) {what} to erase" + (f" (flags {_ids(step.plan.flag_ids)})" if step.plan.count else "") + held)
             total += step.plan.count
         bank_ids = [r["id"] for r in store.bank_list(server, registered_by=user_id)] if with_bank and user_id else []
         if with_bank:
-            click.echo(f"{len(bank_ids)} bank entr{'y' if len(bank_ids) == 1 else 'ies'} registered by {user_id} to remove"
-                       + (f" ({_ids(tuple(bank_ids))})" if bank_ids else ""))
+            click.echo(
+                f"{len(bank_ids)} bank entr{'y' if len(bank_ids) == 1 else 'ies'} registered by {user_id} to remove"
+                + (f" ({_ids(tuple(bank_ids))})" if bank_ids else "")
+            )
         if dry_run or (total == 0 and not bank_ids):
             click.echo("dry run: nothing erased" if dry_run else "nothing to erase")
             return
-        what = " and ".join(x for x in (f"the content of {total} flag(s)" if total else "",
-                                        f"{len(bank_ids)} bank entr{'y' if len(bank_ids) == 1 else 'ies'}" if bank_ids else "") if x)
+        what = " and ".join(
+            x
+            for x in (
+                f"the content of {total} flag(s)" if total else "",
+                f"{len(bank_ids)} bank entr{'y' if len(bank_ids) == 1 else 'ies'}" if bank_ids else "",
+            )
+            if x
+        )
         if not yes:
             if not sys.stdin.isatty():
                 raise click.ClickException(f"nothing erased: add --yes to erase {what} (cannot be undone)")

@@ -1,4 +1,5 @@
 """`triagebot rules add|remove|list|test`: a server's own terms, allow-listed phrases and exemptions."""
+
 from __future__ import annotations
 
 import getpass
@@ -33,9 +34,14 @@ def entry_line(e: RuleEntry) -> str:
 
 
 def _options(fn):
-    fn = click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-                      default=None, envvar="TRIAGEBOT_CONFIG",
-                      help="TOML config, to include the rules it sets for the server.")(fn)
+    fn = click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        default=None,
+        envvar="TRIAGEBOT_CONFIG",
+        help="TOML config, to include the rules it sets for the server.",
+    )(fn)
     fn = click.option("--server", "server", type=ServerKey(), required=True, help="The server, e.g. discord:1234.")(fn)
     return db_option()(fn)
 
@@ -50,14 +56,22 @@ def rules() -> None:
 @rules.command("add")
 @_options
 @click.option("--kind", type=click.Choice(KINDS), default="term", show_default=True)
-@click.option("--label", type=click.Choice(("sexual", "racial", "all")), default=None,
-              help="sexual or racial for a term; an allow-listed phrase covers all labels unless given one.")
-@click.option("--score", type=click.FloatRange(0.0, 1.0, min_open=True), default=1.0, show_default=True,
-              help="The score a term gives (below the server's action threshold: review only, never auto-delete).")
+@click.option(
+    "--label",
+    type=click.Choice(("sexual", "racial", "all")),
+    default=None,
+    help="sexual or racial for a term; an allow-listed phrase covers all labels unless given one.",
+)
+@click.option(
+    "--score",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="The score a term gives (below the server's action threshold: review only, never auto-delete).",
+)
 @click.option("--by", "added_by", default=lambda: f"cli:{getpass.getuser()}", show_default="cli:<your user name>")
 @click.argument("pattern")
-def rules_add(db_path: Path, server: str, config_path: Path | None, kind: str, label: str | None, score: float,
-              added_by: str, pattern: str) -> None:
+def rules_add(db_path: Path, server: str, config_path: Path | None, kind: str, label: str | None, score: float, added_by: str, pattern: str) -> None:
     """Add a term, an allow-listed phrase (--kind allow) or an exemption (--kind exempt_role ID, ...)."""
     from bot.server_rules import add_rule
     from bot.store import Store
@@ -69,8 +83,7 @@ def rules_add(db_path: Path, server: str, config_path: Path | None, kind: str, l
 
 @rules.command("remove")
 @_options
-@click.option("--label", type=click.Choice(("sexual", "racial", "all")), default=None,
-              help="When several rules have the same pattern.")
+@click.option("--label", type=click.Choice(("sexual", "racial", "all")), default=None, help="When several rules have the same pattern.")
 @click.option("--by", "removed_by", default=lambda: f"cli:{getpass.getuser()}", show_default="cli:<your user name>")
 @click.argument("rule")
 def rules_remove(db_path: Path, server: str, config_path: Path | None, label: str | None, removed_by: str, rule: str) -> None:

@@ -4,6 +4,7 @@ Why: real files come from Excel (a UTF-8 BOM), from broken exports (invalid UTF-
 attackers (JSON nested 100,000 deep, escaped lone surrogates). Every text leaving this module is valid
 UTF-8, and every bad line is reported by number instead of ending the run in a traceback.
 """
+
 from __future__ import annotations
 
 import csv
@@ -64,8 +65,9 @@ def input_format(source: str, given: str | None) -> str:
         return "txt"
     suffix = Path(source).suffix.lower().lstrip(".")
     if suffix not in FORMATS:
-        raise click.BadParameter(f"unsupported file type {('.' + suffix) if suffix else '(none)'!r}; use .txt, .csv "
-                                 "or .jsonl, or give --input-format", param_hint="--input")
+        raise click.BadParameter(
+            f"unsupported file type {('.' + suffix) if suffix else '(none)'!r}; use .txt, .csv or .jsonl, or give --input-format", param_hint="--input"
+        )
     return suffix
 
 
@@ -142,8 +144,7 @@ def read_items(source: str, fmt: str) -> Iterator[Item]:
                 raise InputError(f"{clean_text(name)}: not CSV ({exc})") from None
             if not fields or "text" not in fields:
                 shown = clean_text(", ".join(fields or [])[:200])
-                raise click.BadParameter(f"{clean_text(name)} has no 'text' column (columns: {shown or 'none'})",
-                                         param_hint="--input")
+                raise click.BadParameter(f"{clean_text(name)} has no 'text' column (columns: {shown or 'none'})", param_hint="--input")
             last_error = -1
             while True:
                 try:

@@ -5,6 +5,7 @@ here reads the pipeline, the store or settings. API errors become ActionResults,
 exceptions; a 429 the client will not wait out becomes `retry_after`, a vanished target `gone`.
 Calls in flight are cancelled on `close()`, so stopping never waits behind a rate limit.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -54,10 +55,19 @@ class DiscordAdapter:
 
     async def execute(self, action: Action) -> ActionResult:
         handler: Callable[[Action], Awaitable[ActionResult]] | None = {
-            "notify": self._notify, "ping": self._ping, "notice": self._notice, "delete": self._delete, "timeout": self._timeout, "ban": self._ban,
-            "warn": self._warn, "untimeout": self._untimeout, "unban": self._unban,
-            "appeal_notice": self._member_message, "appeal_outcome": self._member_message,
-            "appeal_alert": self._appeal_alert}.get(action.kind)
+            "notify": self._notify,
+            "ping": self._ping,
+            "notice": self._notice,
+            "delete": self._delete,
+            "timeout": self._timeout,
+            "ban": self._ban,
+            "warn": self._warn,
+            "untimeout": self._untimeout,
+            "unban": self._unban,
+            "appeal_notice": self._member_message,
+            "appeal_outcome": self._member_message,
+            "appeal_alert": self._appeal_alert,
+        }.get(action.kind)
         if handler is None:
             return ActionResult(ok=False, detail=f"discord adapter cannot {action.kind}")
         if self._closing:
@@ -92,8 +102,7 @@ class DiscordAdapter:
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             return await self._failed(action, f"Discord unreachable: {type(exc).__name__}")
 
-    async def _failed(self, action: Action, detail: str, *, gone: bool = False,
-                      retry_after: float | None = None) -> ActionResult:
+    async def _failed(self, action: Action, detail: str, *, gone: bool = False, retry_after: float | None = None) -> ActionResult:
         log.warning("discord %s failed in %s (flag %s): %s", action.kind, action.server, action.flag_id, detail)
         if action.kind not in ("notify", "appeal_alert"):  # those are in the mod channel: nowhere else to say it
             await self._post_notice(action, detail)
@@ -156,8 +165,9 @@ class DiscordAdapter:
         ref = (action.ref or (alert.ref if alert is not None else None)) or ""
         where = f"\nhttps://discord.com/channels/{_guild_id(action.server)}/{action.destination}/{ref}" if ref.isdigit() else ""
         content = f"{' '.join(f'<@&{r}>' for r in roles)} {what}{where}"[:2000]
-        sent = await channel.send(content, allowed_mentions=discord.AllowedMentions(
-            everyone=False, users=False, replied_user=False, roles=[discord.Object(int(r)) for r in roles]))
+        sent = await channel.send(
+            content, allowed_mentions=discord.AllowedMentions(everyone=False, users=False, replied_user=False, roles=[discord.Object(int(r)) for r in roles])
+        )
         return ActionResult(ok=True, detail="escalation ping posted", ref=str(sent.id))
 
     async def _notice(self, action: Action) -> ActionResult:
@@ -181,8 +191,7 @@ class DiscordAdapter:
             return ActionResult(ok=False, detail="no member to time out")
         seconds = min(max(int(action.duration_s or 600), 60), MAX_TIMEOUT_S)
         until = utcnow() + timedelta(seconds=seconds)
-        await self.client.http.edit_member(_guild_id(action.server), int(user_id), reason=_audit(action),
-                                           communication_disabled_until=until.isoformat())
+        await self.client.http.edit_member(_guild_id(action.server), int(user_id), reason=_audit(action), communication_disabled_until=until.isoformat())
         return ActionResult(ok=True, detail=f"timed out for {seconds} s")
 
     async def _ban(self, action: Action) -> ActionResult:
@@ -261,8 +270,7 @@ class DiscordAdapter:
         if not user.isdigit():
             return ActionResult(ok=False, detail="no member to lift the timeout of")
         try:
-            await self.client.http.edit_member(_guild_id(action.server), int(user), reason=_audit(action),
-                                               communication_disabled_until=None)
+            await self.client.http.edit_member(_guild_id(action.server), int(user), reason=_audit(action), communication_disabled_until=None)
         except discord.NotFound:
             return ActionResult(ok=True, detail="the member has left the server", gone=True)
         return ActionResult(ok=True, detail="timeout lifted")

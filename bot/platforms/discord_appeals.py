@@ -4,6 +4,7 @@ Both buttons are persistent `DynamicItem`s (`tba:open:<case>`, `tba:uphold|rever
 alert posted before a restart still works. The core writes every text (bot/appeals.py); this module formats
 it, escapes what members wrote and sends it with mentions off. Nothing here names who reported the member.
 """
+
 from __future__ import annotations
 
 import logging
@@ -58,24 +59,23 @@ class AppealModal(ui.Modal, title="Appeal"):
     """The member's explanation, in their language; submitted to `Pipeline.open_appeal`."""
 
     def __init__(self, case: int, lang: str) -> None:
-        super().__init__(title=i18n.text("appeal.modal.title", lang, case=case)[:45], timeout=1800,
-                         custom_id=f"tba:modal:{case}")
+        super().__init__(title=i18n.text("appeal.modal.title", lang, case=case)[:45], timeout=1800, custom_id=f"tba:modal:{case}")
         self.case = case
-        self.text: ui.TextInput = ui.TextInput(label=i18n.text("appeal.modal.label", lang)[:45],
-                                               style=discord.TextStyle.paragraph, max_length=appeals.TEXT_CHARS,
-                                               required=True)
+        self.text: ui.TextInput = ui.TextInput(
+            label=i18n.text("appeal.modal.label", lang)[:45], style=discord.TextStyle.paragraph, max_length=appeals.TEXT_CHARS, required=True
+        )
         self.add_item(self.text)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         async def go() -> None:
             pipeline = interaction.client.pipeline  # type: ignore[attr-defined]
             try:
-                appeal = pipeline.open_appeal("discord", self.case, str(interaction.user.id), self.text.value or "",
-                                              locale=str(interaction.locale))
+                appeal = pipeline.open_appeal("discord", self.case, str(interaction.user.id), self.text.value or "", locale=str(interaction.locale))
                 reply = i18n.text("appeal.opened", appeal.lang, id=appeal.id)
             except AppealRefused as exc:
                 reply = str(exc)
             await interaction.response.send_message(reply, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
         await guarded(interaction, f"appeal modal #{self.case}", go)  # errors are recorded there
 
 
@@ -96,6 +96,7 @@ class AppealButton(ui.DynamicItem[ui.Button], template=r"tba:open:(?P<case>[0-9]
             server = pipeline.store.flag_server(self.case)
             language = pipeline.server_settings(server).language if server else None
             await interaction.response.send_modal(AppealModal(self.case, i18n.pick(language, str(interaction.locale))))
+
         await guarded(interaction, f"appeal button #{self.case}", go)
 
 
@@ -103,16 +104,14 @@ class AppealButton(ui.DynamicItem[ui.Button], template=r"tba:open:(?P<case>[0-9]
 class DecisionButton(ui.DynamicItem[ui.Button], template=r"tba:(?P<decision>uphold|reverse):(?P<appeal>[0-9]+)"):
     """Uphold / Reverse under an appeal in the mod channel."""
 
-    def __init__(self, decision: str, appeal_id: int, label: str | None = None,
-                 style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> None:
+    def __init__(self, decision: str, appeal_id: int, label: str | None = None, style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> None:
         super().__init__(ui.Button(label=label or decision.title(), style=style, custom_id=f"tba:{decision}:{appeal_id}"))
         self.decision = decision
         self.appeal_id = appeal_id
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str]) -> "DecisionButton":
-        return cls(match["decision"], int(match["appeal"]), getattr(item, "label", None),
-                   getattr(item, "style", discord.ButtonStyle.secondary))
+        return cls(match["decision"], int(match["appeal"]), getattr(item, "label", None), getattr(item, "style", discord.ButtonStyle.secondary))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await guarded(interaction, f"appeal {self.decision} #{self.appeal_id}", lambda: decide(interaction, self.decision, self.appeal_id))

@@ -4,6 +4,7 @@ Thin on purpose: thresholds, exemptions, dry-run and auto-actions are decided by
 core policy. Classification runs behind the bounded `Intake`, so a message flood never
 blocks the gateway.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -48,8 +49,16 @@ RULE_NAME_TTL = 600.0
 class TriageBot(commands.Bot):
     """The Discord client: feeds messages to the Intake and exposes the pipeline to commands and buttons."""
 
-    def __init__(self, pipeline: Pipeline, settings: Settings, *, sync_commands: bool = True, force_sync: bool = False,
-                 catch_up: CatchUpLimits = CatchUpLimits(), **options: Any) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        settings: Settings,
+        *,
+        sync_commands: bool = True,
+        force_sync: bool = False,
+        catch_up: CatchUpLimits = CatchUpLimits(),
+        **options: Any,
+    ) -> None:
         intents = discord.Intents.default()
         intents.message_content = True
         intents.guilds = True
@@ -235,8 +244,10 @@ async def run(pipeline: Pipeline, settings: Settings, stop: asyncio.Event, force
             try:
                 runner.result()
             except discord.PrivilegedIntentsRequired:
-                raise ConfigError("discord: the Message Content intent is off; turn it on under Bot → Privileged "
-                                  "Gateway Intents in the Developer Portal (docs/discord.md, step 1)") from None
+                raise ConfigError(
+                    "discord: the Message Content intent is off; turn it on under Bot → Privileged "
+                    "Gateway Intents in the Developer Portal (docs/discord.md, step 1)"
+                ) from None
             except discord.LoginFailure:
                 raise ConfigError("DISCORD_TOKEN: Discord rejected the token (reset it on the Bot page)") from None
         else:

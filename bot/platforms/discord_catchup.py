@@ -5,6 +5,7 @@ message it has handled (in memory, flushed to the store every few seconds and on
 write per message), and after a (re)connect re-reads each recently active channel from there,
 bounded in channels and messages, feeding what it finds to the Intake like live traffic.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -108,8 +109,7 @@ class ChannelCursors:
 class CatchUp:
     """Re-reads channels after a (re)connect. One run at a time; live messages are not read twice."""
 
-    def __init__(self, client: discord.Client, store: Any, submit: Callable[[Message], Awaitable[None]],
-                 limits: CatchUpLimits = CatchUpLimits()) -> None:
+    def __init__(self, client: discord.Client, store: Any, submit: Callable[[Message], Awaitable[None]], limits: CatchUpLimits = CatchUpLimits()) -> None:
         self.client = client
         self.store = store
         self.submit = submit
@@ -164,8 +164,7 @@ class CatchUp:
         channel = cached if isinstance(cached, discord.abc.Messageable) else self.client.get_partial_messageable(channel_id, guild_id=guild_id)
         found = 0
         me = self.client.user.id if self.client.user else None
-        async for msg in channel.history(limit=self.limits.per_channel, after=discord.Object(id=cursor["last_message_id"]),
-                                         oldest_first=True):
+        async for msg in channel.history(limit=self.limits.per_channel, after=discord.Object(id=cursor["last_message_id"]), oldest_first=True):
             floor = self.live_floor.get(channel_id)
             if floor is not None and msg.id >= floor:
                 break  # from here on the gateway delivered it live

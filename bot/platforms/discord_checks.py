@@ -3,6 +3,7 @@
 `default_member_permissions` only hides commands; server admins can override it, so
 every handler checks again here. Buttons have no such default at all.
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,8 +38,7 @@ SETUP = Need("manage_guild", "Manage Server")
 EXPORT = Need("administrator", "Administrator")
 
 #: Which permission each button action needs.
-FOR_ACTION: dict[str, Need] = {"confirm": REVIEW, "dismiss": REVIEW, "escalate": REVIEW,
-                               "delete": DELETE, "timeout": TIMEOUT, "ban": BAN, "warn": WARN}
+FOR_ACTION: dict[str, Need] = {"confirm": REVIEW, "dismiss": REVIEW, "escalate": REVIEW, "delete": DELETE, "timeout": TIMEOUT, "ban": BAN, "warn": WARN}
 
 
 def missing(interaction: discord.Interaction, need: Need) -> str | None:
@@ -76,8 +76,7 @@ def outranks(guild: discord.Guild, actor: discord.Member, target: discord.Member
     return actor.top_role > target.top_role
 
 
-def refusal(guild: discord.Guild, moderator: discord.Member, me: discord.Member, target_id: int,
-            target: discord.Member | None, lang: str = "en") -> str | None:
+def refusal(guild: discord.Guild, moderator: discord.Member, me: discord.Member, target_id: int, target: discord.Member | None, lang: str = "en") -> str | None:
     """None if `moderator` may have the bot act on `target_id`, else why not (shown to the moderator).
 
     As Red's `is_allowed_by_hierarchy`: the moderator must be above the target, and so must the bot,

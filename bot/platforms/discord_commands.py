@@ -3,6 +3,7 @@
 Moderator commands carry `default_member_permissions` (which only hides them; admins can
 change it) and check permissions again when run. Every answer is ephemeral.
 """
+
 from __future__ import annotations
 
 import io
@@ -44,11 +45,13 @@ _SNOWFLAKE = re.compile(r"[0-9]{15,20}")
 
 def require(need: checks.Need):
     """Runtime permission check for a command (the default permissions can be overridden by admins)."""
+
     def predicate(interaction: discord.Interaction) -> bool:
         denied = checks.missing(interaction, need)
         if denied:
             raise app_commands.CheckFailure(denied)
         return True
+
     return app_commands.check(predicate)
 
 
@@ -65,22 +68,31 @@ class TriageGroup(app_commands.Group):
     """/triage …: moderator tools, hidden from members by default."""
 
     def __init__(self) -> None:
-        super().__init__(name="triage", description="Harassment triage tools for moderators",
-                         default_permissions=discord.Permissions(manage_messages=True), guild_only=True)
+        super().__init__(
+            name="triage", description="Harassment triage tools for moderators", default_permissions=discord.Permissions(manage_messages=True), guild_only=True
+        )
         self.add_command(rules_group())  # /triage rules add|remove|list (bot/platforms/discord_rules.py)
 
     @app_commands.command(description="Set the mod-queue channel, thresholds, dry-run and automatic actions")
-    @app_commands.describe(mod_channel="Where queue entries are posted (moderators only)",
-                           sexual="Flag sexual abuse at or above this score (0-1)",
-                           racial="Flag racial abuse at or above this score (0-1)",
-                           dry_run="Only log what automatic actions would do",
-                           auto_delete="Delete messages automatically at very high confidence",
-                           auto_timeout="Time out repeat offenders automatically")
+    @app_commands.describe(
+        mod_channel="Where queue entries are posted (moderators only)",
+        sexual="Flag sexual abuse at or above this score (0-1)",
+        racial="Flag racial abuse at or above this score (0-1)",
+        dry_run="Only log what automatic actions would do",
+        auto_delete="Delete messages automatically at very high confidence",
+        auto_timeout="Time out repeat offenders automatically",
+    )
     @require(checks.SETUP)
-    async def setup(self, interaction: discord.Interaction, mod_channel: discord.TextChannel | None = None,
-                    sexual: app_commands.Range[float, 0.0, 1.0] | None = None,
-                    racial: app_commands.Range[float, 0.0, 1.0] | None = None,
-                    dry_run: bool | None = None, auto_delete: bool | None = None, auto_timeout: bool | None = None) -> None:
+    async def setup(
+        self,
+        interaction: discord.Interaction,
+        mod_channel: discord.TextChannel | None = None,
+        sexual: app_commands.Range[float, 0.0, 1.0] | None = None,
+        racial: app_commands.Range[float, 0.0, 1.0] | None = None,
+        dry_run: bool | None = None,
+        auto_delete: bool | None = None,
+        auto_timeout: bool | None = None,
+    ) -> None:
         pipeline = _bot(interaction).pipeline
         server = _server(interaction)
         overrides: dict[str, Any] = {}
@@ -100,12 +112,12 @@ class TriageGroup(app_commands.Group):
         log.info("settings of %s changed by %s: %s", server, interaction.user.id, sorted(overrides))
         lang = member_lang(interaction)
         on = {True: i18n.text("tg.on", lang), False: i18n.text("tg.off", lang)}
-        lines = [i18n.text("dc.setup.saved" if overrides else "dc.setup.current", lang),
-                 i18n.text("dc.setup.mod_channel", lang, channel=f"<#{s.mod_channel}>" if s.mod_channel
-                           else i18n.text("dc.setup.not_set", lang)),
-                 i18n.text("dc.setup.thresholds", lang, thresholds=", ".join(f"{k} {v:.2f}" for k, v in pipeline.thresholds(server).items())),
-                 i18n.text("dc.setup.switches", lang, dry_run=on[bool(s.dry_run)], auto_delete=on[bool(s.auto_delete)],
-                           auto_timeout=on[bool(s.auto_timeout)])]
+        lines = [
+            i18n.text("dc.setup.saved" if overrides else "dc.setup.current", lang),
+            i18n.text("dc.setup.mod_channel", lang, channel=f"<#{s.mod_channel}>" if s.mod_channel else i18n.text("dc.setup.not_set", lang)),
+            i18n.text("dc.setup.thresholds", lang, thresholds=", ".join(f"{k} {v:.2f}" for k, v in pipeline.thresholds(server).items())),
+            i18n.text("dc.setup.switches", lang, dry_run=on[bool(s.dry_run)], auto_delete=on[bool(s.auto_delete)], auto_timeout=on[bool(s.auto_timeout)]),
+        ]
         warning = _cannot_post(interaction, s.mod_channel)
         if warning:
             lines.append(warning)
@@ -122,8 +134,10 @@ class TriageGroup(app_commands.Group):
             lines.append(f"Incident #{inc.id}: {escape(incidents.summary(inc))}")
         for f in store.queue(server, limit=10):
             where = f"[message]({f.link})" if f.link else escape(f.message_id)
-            lines.append(f"#{f.id} · {escape(', '.join(f.labels))} · <t:{int(f.created_at.timestamp())}:R> · "
-                         f"{where} · {f.report_count} report{'s' if f.report_count != 1 else ''}")
+            lines.append(
+                f"#{f.id} · {escape(', '.join(f.labels))} · <t:{int(f.created_at.timestamp())}:R> · "
+                f"{where} · {f.report_count} report{'s' if f.report_count != 1 else ''}"
+            )
         await interaction.response.send_message("\n".join(lines)[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(description="Counts of flags, reports, reviews and actions in this server")
@@ -145,14 +159,12 @@ class TriageGroup(app_commands.Group):
     @app_commands.command(description="Re-check recent messages in a channel")
     @app_commands.describe(channel="Channel to re-check", limit="How many recent messages (max 1000)")
     @require(checks.REVIEW)
-    async def scan(self, interaction: discord.Interaction, channel: discord.TextChannel,
-                   limit: app_commands.Range[int, 1, 1000] = 100) -> None:
+    async def scan(self, interaction: discord.Interaction, channel: discord.TextChannel, limit: app_commands.Range[int, 1, 1000] = 100) -> None:
 
         await interaction.response.defer(ephemeral=True, thinking=True)
         pipeline = _bot(interaction).pipeline
         source = interaction.guild.get_channel(channel.id) if interaction.guild else None
-        target = source if isinstance(source, discord.TextChannel) else _bot(interaction).get_partial_messageable(
-            channel.id, guild_id=interaction.guild_id)
+        target = source if isinstance(source, discord.TextChannel) else _bot(interaction).get_partial_messageable(channel.id, guild_id=interaction.guild_id)
         checked = flagged = 0
         last_edit = time.monotonic()
         try:
@@ -166,14 +178,13 @@ class TriageGroup(app_commands.Group):
                 flagged += bool(decision.flagged)
                 if checked % SCAN_PROGRESS_EVERY == 0 or time.monotonic() - last_edit > 2:
                     last_edit = time.monotonic()
-                    await interaction.edit_original_response(content=say(interaction, "scan.progress", channel=f"<#{channel.id}>",
-                                                                         checked=checked, flagged=flagged))
+                    await interaction.edit_original_response(
+                        content=say(interaction, "scan.progress", channel=f"<#{channel.id}>", checked=checked, flagged=flagged)
+                    )
         except discord.Forbidden:
-            await interaction.edit_original_response(
-                content=say(interaction, "scan.forbidden", channel=f"<#{channel.id}>", checked=checked, flagged=flagged))
+            await interaction.edit_original_response(content=say(interaction, "scan.forbidden", channel=f"<#{channel.id}>", checked=checked, flagged=flagged))
             return
-        await interaction.edit_original_response(
-            content=say(interaction, "scan.done", channel=f"<#{channel.id}>", checked=checked, flagged=flagged))
+        await interaction.edit_original_response(content=say(interaction, "scan.done", channel=f"<#{channel.id}>", checked=checked, flagged=flagged))
 
     @app_commands.command(description="A member's flags, actions and notes in this server, newest first")
     @app_commands.describe(user="The member (they need not be in the server any more)")
@@ -186,11 +197,12 @@ class TriageGroup(app_commands.Group):
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(description="Add a moderators' note to a flag, an incident or a member")
-    @app_commands.describe(target="A flag (12 or #12), an incident (incident 3) or a member (@name or their id)",
-                           text="The note (moderators see it on the alert, in the member's history and in exports)")
+    @app_commands.describe(
+        target="A flag (12 or #12), an incident (incident 3) or a member (@name or their id)",
+        text="The note (moderators see it on the alert, in the member's history and in exports)",
+    )
     @require(checks.REVIEW)
-    async def note(self, interaction: discord.Interaction, target: app_commands.Range[str, 1, 100],
-                   text: app_commands.Range[str, 1, 1000]) -> None:
+    async def note(self, interaction: discord.Interaction, target: app_commands.Range[str, 1, 100], text: app_commands.Range[str, 1, 1000]) -> None:
         subject = note_subject(target)
         if subject is None:
             await interaction.response.send_message(say(interaction, "dc.note.usage"), ephemeral=True)
@@ -199,20 +211,26 @@ class TriageGroup(app_commands.Group):
         try:
             _bot(interaction).pipeline.note(_server(interaction), kind, subject_id, str(interaction.user.id), text)
         except StoreError as exc:
-            await interaction.response.send_message(say(interaction, "dc.not_saved", reason=escape(str(exc))), ephemeral=True,
-                                                    allowed_mentions=NO_MENTIONS)
+            await interaction.response.send_message(say(interaction, "dc.not_saved", reason=escape(str(exc))), ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
         log.info("note on %s %s in %s by %s", kind, subject_id, _server(interaction), interaction.user.id)
         shown = f"<@{subject_id}>" if kind == "member" else f"#{subject_id}"
-        await interaction.response.send_message(say(interaction, f"tg.note.added.{kind}", id=shown.lstrip("#")),
-                                                ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await interaction.response.send_message(say(interaction, f"tg.note.added.{kind}", id=shown.lstrip("#")), ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(description="Place, lift or list legal holds that keep a case's content through purges")
-    @app_commands.describe(action="place (default), release or list", target="A flag (12 or #12) or an incident (incident 3)",
-                           reason="Why, e.g. a police case number (kept in the audit log)")
+    @app_commands.describe(
+        action="place (default), release or list",
+        target="A flag (12 or #12) or an incident (incident 3)",
+        reason="Why, e.g. a police case number (kept in the audit log)",
+    )
     @require(checks.REVIEW)
-    async def hold(self, interaction: discord.Interaction, action: Literal["place", "release", "list"] = "place",
-                   target: app_commands.Range[str, 0, 40] = "", reason: app_commands.Range[str, 0, 500] = "") -> None:
+    async def hold(
+        self,
+        interaction: discord.Interaction,
+        action: Literal["place", "release", "list"] = "place",
+        target: app_commands.Range[str, 0, 40] = "",
+        reason: app_commands.Range[str, 0, 500] = "",
+    ) -> None:
         store, server, lang = _bot(interaction).pipeline.store, _server(interaction), member_lang(interaction)
         if action == "list":
             text = fit_lines([escape(line) for line in legal_holds.listing(store, server, lang)], 2000, lang)
@@ -225,8 +243,7 @@ class TriageGroup(app_commands.Group):
                 text = legal_holds.release(store, server, found[0], found[1], str(interaction.user.id), lang)
         else:
             text = legal_holds.place(store, server, found[0], found[1], str(interaction.user.id), reason, lang)
-        await interaction.response.send_message(escape(text)[:2000] if action != "list" else text, ephemeral=True,
-                                                allowed_mentions=NO_MENTIONS)
+        await interaction.response.send_message(escape(text)[:2000] if action != "list" else text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(description="Download this server's records (administrators only)")
     @app_commands.describe(format="File format")
@@ -239,8 +256,10 @@ class TriageGroup(app_commands.Group):
         result = export_bytes(_bot(interaction).pipeline.store, format, server=server)
         log.info("export of %s (%s) by %s", server, format, interaction.user.id)
         manifest = json.dumps(result.manifest, indent=2, ensure_ascii=False).encode("utf-8")
-        files = [discord.File(io.BytesIO(result.data), filename=result.filename),
-                 discord.File(io.BytesIO(manifest), filename=result.filename.rsplit(".", 1)[0] + ".manifest.json")]
+        files = [
+            discord.File(io.BytesIO(result.data), filename=result.filename),
+            discord.File(io.BytesIO(manifest), filename=result.filename.rsplit(".", 1)[0] + ".manifest.json"),
+        ]
         await interaction.followup.send(say(interaction, "dc.export.sent"), files=files, ephemeral=True)
 
 
@@ -267,17 +286,18 @@ def _cannot_post(interaction: discord.Interaction, channel_id: str | None) -> st
     if channel is None:
         return None
     perms = channel.permissions_for(guild.me)
-    lacking = [n for n, ok in (("View Channel", perms.view_channel), ("Send Messages", perms.send_messages),
-                               ("Embed Links", perms.embed_links)) if not ok]
+    lacking = [n for n, ok in (("View Channel", perms.view_channel), ("Send Messages", perms.send_messages), ("Embed Links", perms.embed_links)) if not ok]
     return f"\u26a0\ufe0f I lack {', '.join(lacking)} in <#{channel_id}>; queue entries will fail." if lacking else None
 
 
 @app_commands.command(name="report", description="Privately report a message or a member to the moderators")
-@app_commands.describe(reason="What is wrong", message_link="Link to the message (Copy Message Link)",
-                       member="The member, if you are reporting a person rather than one message")
+@app_commands.describe(
+    reason="What is wrong", message_link="Link to the message (Copy Message Link)", member="The member, if you are reporting a person rather than one message"
+)
 @app_commands.guild_only()
-async def report_command(interaction: discord.Interaction, reason: app_commands.Range[str, 1, 500],
-                         message_link: str | None = None, member: discord.User | None = None) -> None:
+async def report_command(
+    interaction: discord.Interaction, reason: app_commands.Range[str, 1, 500], message_link: str | None = None, member: discord.User | None = None
+) -> None:
 
     if not message_link and member is None:
         await interaction.response.send_message(say(interaction, "discord.report.need_target"), ephemeral=True)
@@ -300,19 +320,26 @@ async def report_command(interaction: discord.Interaction, reason: app_commands.
             message = to_message(found)
         except discord.HTTPException as exc:  # deleted or unreadable: report by id only
             log.info("reported message %s not fetched: %s", message_id, exc)
-    outcome = await _bot(interaction).pipeline.report(Report(
-        platform="discord", server_id=str(interaction.guild_id), reporter_id=str(interaction.user.id), reason=reason,
-        message=message, target_user_id=str(member.id) if member else None, channel_id=channel_id, message_id=message_id,
-        locale=locale_of(interaction)))
+    outcome = await _bot(interaction).pipeline.report(
+        Report(
+            platform="discord",
+            server_id=str(interaction.guild_id),
+            reporter_id=str(interaction.user.id),
+            reason=reason,
+            message=message,
+            target_user_id=str(member.id) if member else None,
+            channel_id=channel_id,
+            message_id=message_id,
+            locale=locale_of(interaction),
+        )
+    )
     await interaction.followup.send(outcome.message, ephemeral=True)
 
 
 @app_commands.command(name="protect", description="Privately register an image of you, so re-shares of it are flagged")
-@app_commands.describe(image="The image (only a fingerprint is kept; the image itself is not stored or shown to anyone)",
-                       note="Optional note for moderators")
+@app_commands.describe(image="The image (only a fingerprint is kept; the image itself is not stored or shown to anyone)", note="Optional note for moderators")
 @app_commands.guild_only()
-async def protect_command(interaction: discord.Interaction, image: discord.Attachment,
-                          note: app_commands.Range[str, 0, 200] | None = None) -> None:
+async def protect_command(interaction: discord.Interaction, image: discord.Attachment, note: app_commands.Range[str, 0, 200] | None = None) -> None:
     from bot.models import Attachment
 
     bot = _bot(interaction)
@@ -321,8 +348,7 @@ async def protect_command(interaction: discord.Interaction, image: discord.Attac
         await interaction.response.send_message(say(interaction, "discord.protect.not_image"), ephemeral=True)
         return
     if image.size > cap:
-        await interaction.response.send_message(say(interaction, "discord.protect.too_large", mb=cap // (1024 * 1024)),
-                                                ephemeral=True)
+        await interaction.response.send_message(say(interaction, "discord.protect.too_large", mb=cap // (1024 * 1024)), ephemeral=True)
         return
     await interaction.response.defer(ephemeral=True, thinking=True)
     try:
@@ -331,8 +357,7 @@ async def protect_command(interaction: discord.Interaction, image: discord.Attac
         log.info("protect: could not download the image in %s: %s", _server(interaction), exc)
         await interaction.followup.send(say(interaction, "discord.protect.download_failed"), ephemeral=True)
         return
-    outcome = await bot.pipeline.protect(_server(interaction), data, registered_by=str(interaction.user.id), note=note or "",
-                                         locale=locale_of(interaction))
+    outcome = await bot.pipeline.protect(_server(interaction), data, registered_by=str(interaction.user.id), note=note or "", locale=locale_of(interaction))
     del data
     await interaction.followup.send(outcome.message, ephemeral=True)
 
@@ -346,9 +371,17 @@ async def report_message_menu(interaction: discord.Interaction, message: discord
     core_message = to_message(message)
 
     def build(reason: str) -> Report:
-        return Report(platform="discord", server_id=str(interaction.guild_id), reporter_id=str(interaction.user.id),
-                      reason=reason, message=core_message, channel_id=core_message.channel_id,
-                      message_id=core_message.message_id, locale=locale_of(interaction))
+        return Report(
+            platform="discord",
+            server_id=str(interaction.guild_id),
+            reporter_id=str(interaction.user.id),
+            reason=reason,
+            message=core_message,
+            channel_id=core_message.channel_id,
+            message_id=core_message.message_id,
+            locale=locale_of(interaction),
+        )
+
     await interaction.response.send_modal(ReportModal(build, member_lang(interaction)))
 
 

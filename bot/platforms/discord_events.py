@@ -2,6 +2,7 @@
 
 Pure translation; nothing here talks to Discord or the pipeline.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,8 +33,17 @@ def _kind(content_type: str | None, filename: str | None = None) -> str:
 
 
 def _attachment(a: discord.Attachment, origin: str = "attachment") -> Attachment:
-    return Attachment(kind=_kind(a.content_type, a.filename), url=a.url, size=a.size, mime=a.content_type, width=a.width,
-                      height=a.height, filename=a.filename, ref=str(a.id), origin=origin)
+    return Attachment(
+        kind=_kind(a.content_type, a.filename),
+        url=a.url,
+        size=a.size,
+        mime=a.content_type,
+        width=a.width,
+        height=a.height,
+        filename=a.filename,
+        ref=str(a.id),
+        origin=origin,
+    )
 
 
 def embed_media(embeds: Sequence[discord.Embed], origin: str = "embed") -> list[Attachment]:
@@ -51,8 +61,15 @@ def embed_media(embeds: Sequence[discord.Embed], origin: str = "embed") -> list[
         if not media and getattr(e.thumbnail, "proxy_url", None):
             media = [("thumbnail", e.thumbnail)]
         for k, m in media:
-            out.append(Attachment(kind="video" if k == "video" else "image", url=str(m.proxy_url),
-                                  width=getattr(m, "width", None), height=getattr(m, "height", None), origin=origin))
+            out.append(
+                Attachment(
+                    kind="video" if k == "video" else "image",
+                    url=str(m.proxy_url),
+                    width=getattr(m, "width", None),
+                    height=getattr(m, "height", None),
+                    origin=origin,
+                )
+            )
     return out
 
 
@@ -115,13 +132,23 @@ def to_message(msg: discord.Message, edited: bool = False) -> Message:
             is_mod = msg.author.guild_permissions.manage_messages
     attachments = message_media(msg)
     return Message(
-        platform="discord", server_id=str(msg.guild.id if msg.guild else 0), channel_id=str(msg.channel.id),
-        message_id=str(msg.id), author_id=author_id, text=msg.content or "", targets=tuple(targets),
-        attachments=attachments, time=msg.created_at, link=msg.jump_url,
+        platform="discord",
+        server_id=str(msg.guild.id if msg.guild else 0),
+        channel_id=str(msg.channel.id),
+        message_id=str(msg.id),
+        author_id=author_id,
+        text=msg.content or "",
+        targets=tuple(targets),
+        attachments=attachments,
+        time=msg.created_at,
+        link=msg.jump_url,
         author_name=getattr(msg.author, "display_name", None) or msg.author.name,
-        author_is_bot=msg.author.bot, author_is_moderator=is_mod, edited=edited,
+        author_is_bot=msg.author.bot,
+        author_is_moderator=is_mod,
+        edited=edited,
         target_names=tuple((t, names[t]) for t in targets if names.get(t)),
-        author_roles=tuple(str(r.id) for r in getattr(msg.author, "roles", ()) or ()))
+        author_roles=tuple(str(r.id) for r in getattr(msg.author, "roles", ()) or ()),
+    )
 
 
 def automod_message(execution: discord.AutoModAction, rule_name: str | None = None) -> tuple[Message, Verdict]:
@@ -139,12 +166,17 @@ def automod_message(execution: discord.AutoModAction, rule_name: str | None = No
     else:
         message_id_s = str(message_id)
     channel_id = str(execution.channel_id or 0)
-    link = (f"https://discord.com/channels/{execution.guild_id}/{channel_id}/{message_id}"
-            if message_id is not None and execution.channel_id else None)
-    message = Message(platform="discord", server_id=str(execution.guild_id), channel_id=channel_id,
-                      message_id=message_id_s, author_id=str(execution.user_id), text=content, link=link)
+    link = f"https://discord.com/channels/{execution.guild_id}/{channel_id}/{message_id}" if message_id is not None and execution.channel_id else None
+    message = Message(
+        platform="discord",
+        server_id=str(execution.guild_id),
+        channel_id=channel_id,
+        message_id=message_id_s,
+        author_id=str(execution.user_id),
+        text=content,
+        link=link,
+    )
     matched = execution.matched_keyword or execution.matched_content or "?"
     rule = f"'{rule_name}' ({execution.rule_id})" if rule_name else str(execution.rule_id)
-    verdict = Verdict(label="automod", score=1.0, reason=f"AutoMod rule {rule} matched '{matched}'",
-                      detector="discord_automod")
+    verdict = Verdict(label="automod", score=1.0, reason=f"AutoMod rule {rule} matched '{matched}'", detector="discord_automod")
     return message, verdict

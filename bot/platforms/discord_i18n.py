@@ -4,6 +4,7 @@ The member's own client language (`interaction.locale`) wins when we have a cata
 else the server's `language` setting (bot.i18n.pick). Command names stay English so moderators
 can tell each other what to type; their descriptions come from the catalogues (`command.*` keys).
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,9 +44,13 @@ def say(interaction: discord.Interaction, key: str, **values: object) -> str:
 DISCORD_LOCALES: dict[discord.Locale, str] = {discord.Locale.indonesian: "id"}
 
 
-_DESCRIPTIONS = frozenset({app_commands.TranslationContextLocation.command_description,
-                           app_commands.TranslationContextLocation.group_description,
-                           app_commands.TranslationContextLocation.parameter_description})
+_DESCRIPTIONS = frozenset(
+    {
+        app_commands.TranslationContextLocation.command_description,
+        app_commands.TranslationContextLocation.group_description,
+        app_commands.TranslationContextLocation.parameter_description,
+    }
+)
 
 
 class CatalogueTranslator(app_commands.Translator):
@@ -58,10 +63,10 @@ class CatalogueTranslator(app_commands.Translator):
     def __init__(self) -> None:
         self._by_english = {v: k for k, v in i18n.catalogue("en").items() if k.startswith("command.")}
 
-    async def translate(self, string: app_commands.locale_str, locale: discord.Locale,
-                        context: app_commands.TranslationContextTypes) -> str | None:
-        menu = (context.location is app_commands.TranslationContextLocation.command_name
-                and isinstance(context.data, app_commands.ContextMenu))  # a menu entry's name is all members see of it
+    async def translate(self, string: app_commands.locale_str, locale: discord.Locale, context: app_commands.TranslationContextTypes) -> str | None:
+        menu = context.location is app_commands.TranslationContextLocation.command_name and isinstance(
+            context.data, app_commands.ContextMenu
+        )  # a menu entry's name is all members see of it
         if context.location not in _DESCRIPTIONS and not menu:  # command and option names stay English
             return None
         lang = DISCORD_LOCALES.get(locale)

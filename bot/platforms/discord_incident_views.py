@@ -6,6 +6,7 @@ modal that asks for a reason before anything happens. The clicker's permission i
 click time, and for delete/timeout/ban the role hierarchy decides which authors are left out
 (`exclude_users`); the core does the work and logs every per-flag effect with the clicker.
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,8 +61,7 @@ async def _denied(interaction: discord.Interaction, kind: str) -> bool:
     return bool(denied)
 
 
-async def run_incident_action(interaction: discord.Interaction, kind: str, incident_id: int,
-                              duration_s: int | None = None, reason: str = "") -> None:
+async def run_incident_action(interaction: discord.Interaction, kind: str, incident_id: int, duration_s: int | None = None, reason: str = "") -> None:
     """Check rights, act on the whole incident through the core, tell the clicker the outcome (ephemeral)."""
     if not interaction.response.is_done():
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -70,8 +70,9 @@ async def run_incident_action(interaction: discord.Interaction, kind: str, incid
     try:
         if kind in checks.ON_A_MEMBER:
             exclude = await checks.hierarchy_refusals(interaction, pipeline.incident_authors(server, incident_id))
-        outcome = await pipeline.moderate_incident(server, incident_id, kind, str(interaction.user.id),
-                                                   duration_s=duration_s, reason=reason, exclude_users=exclude)
+        outcome = await pipeline.moderate_incident(
+            server, incident_id, kind, str(interaction.user.id), duration_s=duration_s, reason=reason, exclude_users=exclude
+        )
     except StoreError:
         await interaction.followup.send(say(interaction, "dc.incident.not_found"), ephemeral=True)
         return
@@ -85,22 +86,24 @@ async def run_incident_action(interaction: discord.Interaction, kind: str, incid
 
 
 class ReasonModal(ui.Modal):
-    """"Ban all" / "Timeout all" ask before acting: the moderator types a reason to go ahead."""
+    """ "Ban all" / "Timeout all" ask before acting: the moderator types a reason to go ahead."""
 
     def __init__(self, kind: str, incident_id: int, authors: int, duration_s: int | None = None, lang: str = "en") -> None:
         duration = i18n.text(f"dc.duration.{duration_s}", lang) if str(duration_s) in _DURATIONS else f"{duration_s} s"
-        title = i18n.text("dc.reason.title.ban" if kind == "ban" else "dc.reason.title.timeout", lang,
-                          n=authors, incident=incident_id, duration=duration)
+        title = i18n.text("dc.reason.title.ban" if kind == "ban" else "dc.reason.title.timeout", lang, n=authors, incident=incident_id, duration=duration)
         super().__init__(title=title[:45], timeout=900)
-        self.reason: ui.TextInput = ui.TextInput(label=i18n.text("dc.reason.label", lang)[:45], style=discord.TextStyle.paragraph,
-                                                 min_length=3, max_length=400, required=True)
+        self.reason: ui.TextInput = ui.TextInput(
+            label=i18n.text("dc.reason.label", lang)[:45], style=discord.TextStyle.paragraph, min_length=3, max_length=400, required=True
+        )
         self.add_item(self.reason)
         self.kind, self.incident_id, self.duration_s = kind, incident_id, duration_s
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        await guarded(interaction, f"incident {self.kind} #{self.incident_id}",
-                      lambda: run_incident_action(interaction, self.kind, self.incident_id, self.duration_s,
-                                                  self.reason.value or ""))
+        await guarded(
+            interaction,
+            f"incident {self.kind} #{self.incident_id}",
+            lambda: run_incident_action(interaction, self.kind, self.incident_id, self.duration_s, self.reason.value or ""),
+        )
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]  # discord.ui.Modal's own signature, which narrows BaseView's
         record = getattr(interaction.client, "record_error", None)
@@ -120,8 +123,7 @@ async def _ask_reason(interaction: discord.Interaction, kind: str, incident_id: 
 class IncidentButton(ui.DynamicItem[ui.Button], template=r"tbi:(?P<kind>confirm|dismiss|delete|ban|items):(?P<incident>[0-9]+)"):
     """Confirm all / Dismiss all / Delete all / Ban all… / Items on an incident alert."""
 
-    def __init__(self, kind: str, incident_id: int, label: str | None = None,
-                 style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> None:
+    def __init__(self, kind: str, incident_id: int, label: str | None = None, style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> None:
         super().__init__(ui.Button(label=label or kind.title(), style=style, custom_id=incident_id_for(kind, incident_id)))
         self.kind, self.incident_id = kind, incident_id
 
@@ -141,6 +143,7 @@ class IncidentButton(ui.DynamicItem[ui.Button], template=r"tbi:(?P<kind>confirm|
                 await _ask_reason(interaction, self.kind, self.incident_id, None)
             else:
                 await run_incident_action(interaction, self.kind, self.incident_id)
+
         await guarded(interaction, f"incident {self.kind} #{self.incident_id}", go)
 
 
@@ -148,10 +151,13 @@ class IncidentTimeoutSelect(ui.DynamicItem[ui.Select], template=r"tbi:timeout:(?
     """Timeout all authors, with the duration chosen here and the reason in a modal."""
 
     def __init__(self, incident_id: int, lang: str = "en") -> None:
-        options = [discord.SelectOption(label=i18n.text("dc.timeout_all.option", lang, duration=i18n.text(f"dc.duration.{s}", lang)),
-                                        value=str(s)) for _, s in TIMEOUT_CHOICES]
-        super().__init__(ui.Select(placeholder=i18n.text("dc.timeout_all.placeholder", lang), options=options,
-                                   custom_id=incident_id_for("timeout", incident_id)))
+        options = [
+            discord.SelectOption(label=i18n.text("dc.timeout_all.option", lang, duration=i18n.text(f"dc.duration.{s}", lang)), value=str(s))
+            for _, s in TIMEOUT_CHOICES
+        ]
+        super().__init__(
+            ui.Select(placeholder=i18n.text("dc.timeout_all.placeholder", lang), options=options, custom_id=incident_id_for("timeout", incident_id))
+        )
         self.incident_id = incident_id
 
     @classmethod
@@ -170,6 +176,7 @@ class IncidentTimeoutSelect(ui.DynamicItem[ui.Select], template=r"tbi:timeout:(?
                 await interaction.response.send_message(say(interaction, "dc.unknown_duration"), ephemeral=True)
                 return
             await _ask_reason(interaction, "timeout", self.incident_id, int(value))
+
         await guarded(interaction, f"incident timeout #{self.incident_id}", go)
 
 
@@ -177,8 +184,7 @@ class PageButton(ui.DynamicItem[ui.Button], template=r"tbi:page:(?P<incident>[0-
     """Previous / next page of the item pager."""
 
     def __init__(self, incident_id: int, offset: int, label: str = "Next", disabled: bool = False) -> None:
-        super().__init__(ui.Button(label=label, style=discord.ButtonStyle.secondary, disabled=disabled,
-                                   custom_id=f"tbi:page:{incident_id}:{offset}"))
+        super().__init__(ui.Button(label=label, style=discord.ButtonStyle.secondary, disabled=disabled, custom_id=f"tbi:page:{incident_id}:{offset}"))
         self.incident_id, self.offset = incident_id, offset
 
     @classmethod
@@ -190,6 +196,7 @@ class PageButton(ui.DynamicItem[ui.Button], template=r"tbi:page:(?P<incident>[0-
             if await _denied(interaction, "items"):
                 return
             await send_page(interaction, self.incident_id, self.offset, edit=True)
+
         await guarded(interaction, f"incident page #{self.incident_id}", go)
 
 
@@ -204,8 +211,7 @@ async def send_page(interaction: discord.Interaction, incident_id: int, offset: 
     if edit:
         await interaction.response.edit_message(embed=embed, view=view)
     else:
-        await interaction.response.send_message(embed=embed, view=view, ephemeral=True,
-                                                allowed_mentions=discord.AllowedMentions.none())
+        await interaction.response.send_message(embed=embed, view=view, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
 
 
 def render_page(incident_id: int, offset: int, items: list, total: int, lang: str = "en") -> tuple[discord.Embed, ui.View]:
@@ -219,11 +225,19 @@ def render_page(incident_id: int, offset: int, items: list, total: int, lang: st
         name = f" ({escape(flag.author_name)})" if flag.author_name else ""
         jump = f" · [{t('dc.jump_short')}]({flag.link})" if flag.link else ""
         status = escape(t(f"status.{flag.status}") if f"status.{flag.status}" in i18n.catalogue("en") else flag.status)
-        lines.append(f"**#{flag.id}** <@{flag.author_id}>{name} · {status}{jump}\n{spoiler(flag.excerpt or '', 150, lang)}"
-                     if flag.author_id.isdigit() else f"**#{flag.id}** {escape(flag.author_id)} · {status}")
+        lines.append(
+            f"**#{flag.id}** <@{flag.author_id}>{name} · {status}{jump}\n{spoiler(flag.excerpt or '', 150, lang)}"
+            if flag.author_id.isdigit()
+            else f"**#{flag.id}** {escape(flag.author_id)} · {status}"
+        )
         # five buttons fill a row, so the jump link lives in the text above rather than in a sixth button
-        for action, key in (("confirm", "button.confirm"), ("dismiss", "button.dismiss"), ("delete", "button.delete"),
-                            ("ban", "button.ban"), ("warn", "button.warn")):
+        for action, key in (
+            ("confirm", "button.confirm"),
+            ("dismiss", "button.dismiss"),
+            ("delete", "button.delete"),
+            ("ban", "button.ban"),
+            ("warn", "button.warn"),
+        ):
             style = discord.ButtonStyle.danger if action in ("confirm", "ban") else discord.ButtonStyle.secondary
             button = QueueButton(action, flag.id, f"{t(key)} #{flag.id}", style)
             button.item.row = row
@@ -231,8 +245,7 @@ def render_page(incident_id: int, offset: int, items: list, total: int, lang: st
     embed.description = "\n\n".join(lines)[:4000] or t("dc.page.empty")
     prev_offset = max(0, offset - PAGE_SIZE)
     view.add_item(_row(PageButton(incident_id, prev_offset, "◀ " + t("dc.previous"), disabled=offset == 0), PAGE_SIZE))
-    view.add_item(_row(PageButton(incident_id, offset + PAGE_SIZE, t("button.next") + " ▶",
-                                  disabled=offset + PAGE_SIZE >= total), PAGE_SIZE))
+    view.add_item(_row(PageButton(incident_id, offset + PAGE_SIZE, t("button.next") + " ▶", disabled=offset + PAGE_SIZE >= total), PAGE_SIZE))
     return embed, view
 
 

@@ -4,6 +4,7 @@ Quoted message text is hostile: it is escaped (markdown, mentions, backslashes) 
 pipes are replaced so nothing can close the spoiler early. The embed never carries a
 flagged image, only the detector's summary and the jump link.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,8 +28,7 @@ STATUS_COLOURS = {
     "dismissed": discord.Colour.light_grey(),
 }
 
-TIMEOUT_CHOICES: tuple[tuple[str, int], ...] = (
-    ("10 minutes", 600), ("1 hour", 3600), ("1 day", 86400), ("1 week", 604800))
+TIMEOUT_CHOICES: tuple[tuple[str, int], ...] = (("10 minutes", 600), ("1 hour", 3600), ("1 day", 86400), ("1 week", 604800))
 
 
 def escape(text: str) -> str:
@@ -60,7 +60,7 @@ _BY_ID = re.compile(r"\b(by|oleh) ([0-9]{3,20})\b")  # outcome.by in en.toml / i
 
 
 def mention_ids(escaped: str) -> str:
-    """"… by 123456789012345678" (a moderator's id from the core) shown as a non-pinging mention."""
+    """ "… by 123456789012345678" (a moderator's id from the core) shown as a non-pinging mention."""
     return _BY_ID.sub(lambda m: f"{m.group(1)} <@{m.group(2)}>", escaped)
 
 
@@ -71,8 +71,7 @@ def status_text(alert: Alert) -> str:
         note = f" — {escape(review['note'])}" if review.get("note") else ""
         status = alert.flag.status
         word = i18n.text(f"status.{status}", alert.language) if f"status.{status}" in i18n.catalogue("en") else status
-        return i18n.text("alert.status_by", alert.language, status=f"**{escape(word)}**",
-                         reviewer=f"<@{review['reviewer']}>") + note
+        return i18n.text("alert.status_by", alert.language, status=f"**{escape(word)}**", reviewer=f"<@{review['reviewer']}>") + note
     return escape(alert.status_line)
 
 
@@ -86,8 +85,7 @@ def render_alert(alert: Alert) -> discord.Embed:
     embed.description = spoiler(alert.excerpt or "", 900, lang)
     name = f" ({escape(flag.author_name)})" if flag.author_name else ""
     history = f"\n{escape(alert.author_history)}" if alert.author_history else ""
-    embed.add_field(name=t("dc.field.author"), value=_cap(f"{_user(flag.author_id)}{name}\n`{escape(flag.author_id)}`{history}", 1024),
-                    inline=True)
+    embed.add_field(name=t("dc.field.author"), value=_cap(f"{_user(flag.author_id)}{name}\n`{escape(flag.author_id)}`{history}", 1024), inline=True)
     channel = f"<#{flag.channel_id}>" if flag.channel_id.isdigit() else escape(flag.channel_id)
     embed.add_field(name=t("dc.field.channel"), value=channel, inline=True)
     if flag.link:
@@ -98,24 +96,21 @@ def render_alert(alert: Alert) -> discord.Embed:
         reasons = "\n".join(f"• {spoiler(r, 150, lang)}" for r in alert.reasons[:5])
         embed.add_field(name=t("dc.field.reasons"), value=_cap(reasons, 1024), inline=False)
     if alert.attachment_lines:
-        embed.add_field(name=t("dc.field.attachments"), value=_cap("\n".join(escape(x) for x in alert.attachment_lines), 1024),
-                        inline=False)
+        embed.add_field(name=t("dc.field.attachments"), value=_cap("\n".join(escape(x) for x in alert.attachment_lines), 1024), inline=False)
     embed.add_field(name=t("dc.field.reports"), value=str(alert.report_count), inline=True)
     embed.add_field(name=t("dc.field.status"), value=_cap(status_text(alert), 1024), inline=True)
     if alert.incident is not None:
-        embed.add_field(name=t("dc.field.incident"), value=t("dc.incident_value", flags=alert.incident.flag_count,
-                                                           authors=alert.incident.author_count), inline=True)
+        embed.add_field(
+            name=t("dc.field.incident"), value=t("dc.incident_value", flags=alert.incident.flag_count, authors=alert.incident.author_count), inline=True
+        )
     if alert.outcomes:  # what moderators did to the whole incident, newest last
         shown = "\n".join(f"• {mention_ids(escape(line))}" for line in alert.outcomes[-8:])
         embed.add_field(name=t("dc.field.outcome"), value=_cap(shown, 1024), inline=False)
     if alert.incident is None and alert.actions:  # what moderators or the bot did to this flag
-        embed.add_field(name=t("dc.field.actions"), value=_cap("\n".join(action_line(a, lang) for a in list(alert.actions)[-6:]), 1024),
-                        inline=False)
+        embed.add_field(name=t("dc.field.actions"), value=_cap("\n".join(action_line(a, lang) for a in list(alert.actions)[-6:]), 1024), inline=False)
     if alert.notes:
-        embed.add_field(name=t("dc.field.notes"), value=_cap("\n".join(f"• {note_line(n, 300)}" for n in alert.notes[-5:]), 1024),
-                        inline=False)
-    footer = (t("dc.footer.flag", flag=flag.id) if alert.incident is None
-              else t("dc.footer.incident", incident=alert.incident.id, flag=flag.id))
+        embed.add_field(name=t("dc.field.notes"), value=_cap("\n".join(f"• {note_line(n, 300)}" for n in alert.notes[-5:]), 1024), inline=False)
+    footer = t("dc.footer.flag", flag=flag.id) if alert.incident is None else t("dc.footer.incident", incident=alert.incident.id, flag=flag.id)
     if alert.dry_run:
         footer += " · " + t("dc.footer.dry_run")
     embed.set_footer(text=footer)
@@ -128,8 +123,9 @@ def action_line(action: dict, lang: str = "en") -> str:
     actor = i18n.text("tg.the_bot", lang) if action.get("actor") == "auto" else _user(str(action.get("actor", "")))
     duration = f" {int(action['duration_s']) // 60} min" if action.get("duration_s") else ""
     detail = f": {escape(str(action['detail']))[:200]}" if action.get("detail") and action.get("status") != "ok" else ""
-    return "• " + i18n.text("dc.action_line", lang, kind=escape(str(action.get("kind", ""))) + duration, actor=actor,
-                            status=escape(str(action.get("status", ""))), detail=detail)
+    return "• " + i18n.text(
+        "dc.action_line", lang, kind=escape(str(action.get("kind", ""))) + duration, actor=actor, status=escape(str(action.get("status", ""))), detail=detail
+    )
 
 
 def note_line(note: str, limit: int = 300) -> str:
@@ -147,8 +143,14 @@ def failure_notice(kind: str, detail: str, link: str | None) -> str:
     """What moderators read when Discord refused an action (the flag itself is kept)."""
     if kind == "warn":
         return f"\u26a0\ufe0f Could not warn{f' for {link}' if link else ''}: {escape(detail)}. The flag is kept in the queue."
-    need = {"delete": "Manage Messages", "timeout": "Moderate Members", "ban": "Ban Members",
-            "notify": "View Channel, Send Messages and Embed Links in the mod channel"}.get(kind, "the needed permission")
+    need = {
+        "delete": "Manage Messages",
+        "timeout": "Moderate Members",
+        "ban": "Ban Members",
+        "notify": "View Channel, Send Messages and Embed Links in the mod channel",
+    }.get(kind, "the needed permission")
     where = f" for {link}" if link else ""
-    return (f"\u26a0\ufe0f Could not {kind}{where}: {escape(detail)}. "
-            f"Check that triagebot has **{need}** and that its role is above the member's. The flag is kept in the queue.")
+    return (
+        f"\u26a0\ufe0f Could not {kind}{where}: {escape(detail)}. "
+        f"Check that triagebot has **{need}** and that its role is above the member's. The flag is kept in the queue."
+    )

@@ -3,6 +3,7 @@
 Moderators only (Manage Messages, checked again at run time), every answer ephemeral and in the moderator's
 language. Patterns are moderators' input and may be anything: they are shown escaped, never as markup or pings.
 """
+
 from __future__ import annotations
 
 import logging
@@ -66,16 +67,20 @@ def rules_group() -> app_commands.Group:
     group = app_commands.Group(name="rules", description="The server's own terms, allow-listed phrases and exemptions")
 
     @group.command(name="add", description="Add a term or phrase to flag, an allow-listed phrase or an exemption")
-    @app_commands.describe(kind="term: flag it · allow: drop the model's verdicts · exempt_*: never flag that role/channel/member",
-                           pattern="The term or phrase (* = any letters in a word, or any one word), or a role, channel or member",
-                           label="sexual or racial (an allow-listed phrase covers both unless you pick one)",
-                           score="The score a term gives (below 1: review only, never automatic deletion)")
+    @app_commands.describe(
+        kind="term: flag it · allow: drop the model's verdicts · exempt_*: never flag that role/channel/member",
+        pattern="The term or phrase (* = any letters in a word, or any one word), or a role, channel or member",
+        label="sexual or racial (an allow-listed phrase covers both unless you pick one)",
+        score="The score a term gives (below 1: review only, never automatic deletion)",
+    )
     @app_commands.check(_review)
-    async def add(interaction: discord.Interaction,
-                  kind: Literal["term", "allow", "exempt_role", "exempt_channel", "exempt_user"],
-                  pattern: app_commands.Range[str, 1, 200],
-                  label: Literal["sexual", "racial", "all"] | None = None,
-                  score: app_commands.Range[float, 0.01, 1.0] = 1.0) -> None:
+    async def add(
+        interaction: discord.Interaction,
+        kind: Literal["term", "allow", "exempt_role", "exempt_channel", "exempt_user"],
+        pattern: app_commands.Range[str, 1, 200],
+        label: Literal["sexual", "racial", "all"] | None = None,
+        score: app_commands.Range[float, 0.01, 1.0] = 1.0,
+    ) -> None:
         lang = member_lang(interaction)
         server = server_key("discord", interaction.guild_id or 0)
         try:
@@ -87,11 +92,9 @@ def rules_group() -> app_commands.Group:
         await _reply(interaction, i18n.text("rules.added", lang, rule=rule_line(entry, lang)))
 
     @group.command(name="remove", description="Remove a rule added by command, by its number or its pattern")
-    @app_commands.describe(rule="The rule's number from /triage rules list (e.g. 3), or its exact pattern",
-                           label="When several rules have the same pattern")
+    @app_commands.describe(rule="The rule's number from /triage rules list (e.g. 3), or its exact pattern", label="When several rules have the same pattern")
     @app_commands.check(_review)
-    async def remove(interaction: discord.Interaction, rule: app_commands.Range[str, 1, 200],
-                     label: Literal["sexual", "racial", "all"] | None = None) -> None:
+    async def remove(interaction: discord.Interaction, rule: app_commands.Range[str, 1, 200], label: Literal["sexual", "racial", "all"] | None = None) -> None:
         lang = member_lang(interaction)
         server = server_key("discord", interaction.guild_id or 0)
         try:

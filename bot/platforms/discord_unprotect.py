@@ -4,6 +4,7 @@ The list is ephemeral and in her language. The select menu is a persistent `Dyna
 (`tbu:remove`): the chosen value is the entry id, and the core removes it only if she registered
 it in this server, so a forged or stale click can never remove someone else's picture.
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,8 +49,7 @@ class RemoveSelect(ui.DynamicItem[ui.Select], template=r"tbu:remove"):
     """The menu of her pictures; picking one removes it."""
 
     def __init__(self, options: list[discord.SelectOption] | None = None, placeholder: str = "…") -> None:
-        super().__init__(ui.Select(custom_id="tbu:remove", placeholder=placeholder[:150],
-                                   options=options or [discord.SelectOption(label="-", value="0")]))
+        super().__init__(ui.Select(custom_id="tbu:remove", placeholder=placeholder[:150], options=options or [discord.SelectOption(label="-", value="0")]))
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str]) -> "RemoveSelect":
@@ -65,9 +65,10 @@ class RemoveSelect(ui.DynamicItem[ui.Select], template=r"tbu:remove"):
                 await interaction.response.send_message(say(interaction, "discord.guild_only"), ephemeral=True)
                 return
             removed = value.isdigit() and interaction.client.pipeline.unprotect(  # type: ignore[attr-defined]
-                _server(interaction), str(interaction.user.id), int(value))
-            await interaction.response.send_message(say(interaction, "protect.removed" if removed else "protect.not_found"),
-                                                    ephemeral=True)
+                _server(interaction), str(interaction.user.id), int(value)
+            )
+            await interaction.response.send_message(say(interaction, "protect.removed" if removed else "protect.not_found"), ephemeral=True)
+
         await guarded(interaction, "unprotect", go)
 
 
@@ -80,15 +81,19 @@ async def unprotect_command(interaction: discord.Interaction) -> None:
             await interaction.response.send_message(say(interaction, "discord.unprotect.none"), ephemeral=True)
             return
         lang = member_lang(interaction)
-        texts = {"head": i18n.text("discord.unprotect.head", lang), "no_note": i18n.text("discord.unprotect.no_note", lang),
-                 "more": i18n.text("discord.unprotect.more", lang, n=len(entries) - MAX_OPTIONS)}
-        options = [discord.SelectOption(label=f"#{e['id']} · {_date(e)}"[:100], value=str(e["id"]),
-                                        description=(str(e.get("note") or "") or texts["no_note"])[:100])
-                   for e in entries[:MAX_OPTIONS]]
+        texts = {
+            "head": i18n.text("discord.unprotect.head", lang),
+            "no_note": i18n.text("discord.unprotect.no_note", lang),
+            "more": i18n.text("discord.unprotect.more", lang, n=len(entries) - MAX_OPTIONS),
+        }
+        options = [
+            discord.SelectOption(label=f"#{e['id']} · {_date(e)}"[:100], value=str(e["id"]), description=(str(e.get("note") or "") or texts["no_note"])[:100])
+            for e in entries[:MAX_OPTIONS]
+        ]
         view = ui.View(timeout=None)
         view.add_item(RemoveSelect(options, i18n.text("discord.unprotect.placeholder", lang)))
-        await interaction.response.send_message(listing(entries, texts), view=view, ephemeral=True,
-                                                allowed_mentions=NO_MENTIONS)
+        await interaction.response.send_message(listing(entries, texts), view=view, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
     await guarded(interaction, "/unprotect", go)
 
 

@@ -4,6 +4,7 @@ Buttons are `DynamicItem`s: the custom_id carries the action and flag id
 (`tb:confirm:123`), so any click on any old alert is understood after a restart
 without keeping views in memory. Permissions are checked at click time.
 """
+
 from __future__ import annotations
 
 import logging
@@ -94,30 +95,37 @@ async def act(interaction: discord.Interaction, action: str, flag_id: int, durat
         if result.ok and result.detail == "dry-run":
             text = say(interaction, "reply.warn.dry_run")
         else:
-            text = say(interaction, "reply.warn.sent") if result.ok else say(interaction, "reply.warn.not_sent",
-                                                                             detail=escape(result.detail))
+            text = say(interaction, "reply.warn.sent") if result.ok else say(interaction, "reply.warn.not_sent", detail=escape(result.detail))
         await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
         return
     if action in REVIEW_DECISIONS:
         view = await pipeline.review(Review(flag_id=flag_id, server=server, decision=action, reviewer=actor))
         lang = member_lang(interaction)
-        await interaction.followup.send(i18n.text("dc.act.marked", lang, status=i18n.text(f"status.{view.status}", lang)),
-                                        ephemeral=True)
+        await interaction.followup.send(i18n.text("dc.act.marked", lang, status=i18n.text(f"status.{view.status}", lang)), ephemeral=True)
         return
     reason = f"triagebot flag #{flag_id}: {action} by moderator {interaction.user} ({actor})"
-    result = await pipeline.moderate(Action(
-        kind=action, server=server, flag_id=flag_id, channel_id=flag.channel_id, message_id=flag.message_id,
-        user_id=flag.author_id, duration_s=duration_s, reason=reason, actor=actor, incident_id=flag.incident_id))
-    text = (say(interaction, "dc.act.done", action=action) if result.ok
-            else say(interaction, "dc.act.refused", action=action, detail=result.detail))
+    result = await pipeline.moderate(
+        Action(
+            kind=action,
+            server=server,
+            flag_id=flag_id,
+            channel_id=flag.channel_id,
+            message_id=flag.message_id,
+            user_id=flag.author_id,
+            duration_s=duration_s,
+            reason=reason,
+            actor=actor,
+            incident_id=flag.incident_id,
+        )
+    )
+    text = say(interaction, "dc.act.done", action=action) if result.ok else say(interaction, "dc.act.refused", action=action, detail=result.detail)
     await interaction.followup.send(text, ephemeral=True)
 
 
 class QueueButton(ui.DynamicItem[ui.Button], template=r"tb:(?P<action>confirm|dismiss|delete|ban|warn):(?P<flag>[0-9]+)"):
     """Confirm / Dismiss / Delete message / Ban / Warn on one queue item."""
 
-    def __init__(self, action: str, flag_id: int, label: str | None = None,
-                 style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> None:
+    def __init__(self, action: str, flag_id: int, label: str | None = None, style: discord.ButtonStyle = discord.ButtonStyle.secondary) -> None:
         super().__init__(ui.Button(label=label or action.title(), style=style, custom_id=custom_id(action, flag_id)))
         self.action = action
         self.flag_id = flag_id
@@ -129,18 +137,18 @@ class QueueButton(ui.DynamicItem[ui.Button], template=r"tb:(?P<action>confirm|di
         return cls(match["action"], int(match["flag"]), item.label, item.style)
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await guarded(interaction, f"button {self.action} #{self.flag_id}",
-                      lambda: act(interaction, self.action, self.flag_id))
+        await guarded(interaction, f"button {self.action} #{self.flag_id}", lambda: act(interaction, self.action, self.flag_id))
 
 
 class TimeoutSelect(ui.DynamicItem[ui.Select], template=r"tb:timeout:(?P<flag>[0-9]+)"):
     """Timeout author, with the duration chosen from a short list."""
 
     def __init__(self, flag_id: int, lang: str = "en") -> None:
-        options = [discord.SelectOption(label=i18n.text("dc.timeout.option", lang, duration=i18n.text(f"dc.duration.{s}", lang)),
-                                        value=str(s)) for _, s in TIMEOUT_CHOICES]
-        super().__init__(ui.Select(placeholder=i18n.text("dc.timeout.placeholder", lang), options=options,
-                                   custom_id=custom_id("timeout", flag_id)))
+        options = [
+            discord.SelectOption(label=i18n.text("dc.timeout.option", lang, duration=i18n.text(f"dc.duration.{s}", lang)), value=str(s))
+            for _, s in TIMEOUT_CHOICES
+        ]
+        super().__init__(ui.Select(placeholder=i18n.text("dc.timeout.placeholder", lang), options=options, custom_id=custom_id("timeout", flag_id)))
         self.flag_id = flag_id
 
     @classmethod
@@ -154,8 +162,7 @@ class TimeoutSelect(ui.DynamicItem[ui.Select], template=r"tb:timeout:(?P<flag>[0
         if value not in _DURATIONS:
             await interaction.response.send_message(say(interaction, "dc.unknown_duration"), ephemeral=True)
             return
-        await guarded(interaction, f"timeout #{self.flag_id}",
-                      lambda: act(interaction, "timeout", self.flag_id, duration_s=int(value)))
+        await guarded(interaction, f"timeout #{self.flag_id}", lambda: act(interaction, "timeout", self.flag_id, duration_s=int(value)))
 
 
 def queue_view(flag_id: int, lang: str = "en") -> ui.View:
@@ -176,8 +183,9 @@ class ReportModal(ui.Modal, title="Report message"):
 
     def __init__(self, build_report: Callable[[str], Report], lang: str = "en") -> None:
         super().__init__(title=i18n.text("discord.report.modal_title", lang)[:45], timeout=900)
-        self.reason: ui.TextInput = ui.TextInput(label=i18n.text("discord.report.modal_label", lang)[:45],
-                                                 style=discord.TextStyle.paragraph, max_length=500, required=False)
+        self.reason: ui.TextInput = ui.TextInput(
+            label=i18n.text("discord.report.modal_label", lang)[:45], style=discord.TextStyle.paragraph, max_length=500, required=False
+        )
         self.add_item(self.reason)
         self.build_report = build_report
 
@@ -186,6 +194,7 @@ class ReportModal(ui.Modal, title="Report message"):
             await interaction.response.defer(ephemeral=True, thinking=True)
             outcome = await interaction.client.pipeline.report(self.build_report(self.reason.value or ""))  # type: ignore[attr-defined]
             await interaction.followup.send(outcome.message, ephemeral=True)
+
         await guarded(interaction, "report modal", go)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]  # discord.ui.Modal's own signature, which narrows BaseView's

@@ -5,6 +5,7 @@ adapter never reads settings or the store. Flood waits longer than a moment are 
 `ActionResult(ok=False, retry_after=...)` for the core's outbox to retry; pacing is the rate
 limiter's job (telegram_limits).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -57,8 +58,7 @@ class TelegramAdapter:
 
     platform = PLATFORM
 
-    def __init__(self, bot: Bot, seen: Seen | None = None, max_download_bytes: int = 10 * 1024 * 1024,
-                 retries: int = 2) -> None:
+    def __init__(self, bot: Bot, seen: Seen | None = None, max_download_bytes: int = 10 * 1024 * 1024, retries: int = 2) -> None:
         self.bot = bot
         self.seen = seen or Seen()
         self.max_download_bytes = max_download_bytes
@@ -90,10 +90,21 @@ class TelegramAdapter:
         raise AssertionError("unreachable")
 
     async def execute(self, action: Action) -> ActionResult:
-        handler = {"notify": self._notify, "ping": self._ping, "notice": self._notice, "delete": self._delete, "timeout": self._timeout,
-                   "ban": self._ban, "unflag": self._unflag, "untimeout": self._untimeout, "unban": self._unban,
-                   "appeal_notice": self._member_message, "appeal_outcome": self._member_message,
-                   "appeal_alert": self._appeal_alert, "warn": self._warn}.get(action.kind)
+        handler = {
+            "notify": self._notify,
+            "ping": self._ping,
+            "notice": self._notice,
+            "delete": self._delete,
+            "timeout": self._timeout,
+            "ban": self._ban,
+            "unflag": self._unflag,
+            "untimeout": self._untimeout,
+            "unban": self._unban,
+            "appeal_notice": self._member_message,
+            "appeal_outcome": self._member_message,
+            "appeal_alert": self._appeal_alert,
+            "warn": self._warn,
+        }.get(action.kind)
         if handler is None:
             return ActionResult(ok=False, detail=f"unsupported action {action.kind!r} on Telegram")
         try:
@@ -104,8 +115,7 @@ class TelegramAdapter:
             return ActionResult(ok=False, detail=f"Telegram asked to wait {wait:.0f} s", retry_after=wait)
         except Forbidden as exc:
             log.warning("telegram %s for %s flag %s refused: %s", action.kind, action.server, action.flag_id, exc)
-            return ActionResult(ok=False, detail=f"Forbidden: {exc.message} (was the bot removed from the chat, "
-                                                 "or does it lack the right?)")
+            return ActionResult(ok=False, detail=f"Forbidden: {exc.message} (was the bot removed from the chat, or does it lack the right?)")
         except TelegramError as exc:
             log.warning("telegram %s for %s flag %s failed: %s", action.kind, action.server, action.flag_id, exc)
             return ActionResult(ok=False, detail=f"{type(exc).__name__}: {exc.message}")
@@ -115,15 +125,17 @@ class TelegramAdapter:
         alert = action.alert
         if alert is None:
             return ActionResult(ok=False, detail="notify without an alert")
-        text, markup = render_alert(alert, group_title=self.seen.titles.get(str(chat_of(action.server))),
-                                    names=self.seen.names)
+        text, markup = render_alert(alert, group_title=self.seen.titles.get(str(chat_of(action.server))), names=self.seen.names)
         ref = action.ref or alert.ref
         if ref:
             chat_id, _, msg_id = ref.rpartition(":")
             try:
-                await self.call("editMessageText", lambda: self.bot.edit_message_text(
-                    text=text, chat_id=int(chat_id), message_id=int(msg_id), parse_mode=ParseMode.HTML,
-                    reply_markup=markup, link_preview_options=NO_PREVIEW))
+                await self.call(
+                    "editMessageText",
+                    lambda: self.bot.edit_message_text(
+                        text=text, chat_id=int(chat_id), message_id=int(msg_id), parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
+                    ),
+                )
                 return ActionResult(ok=True, detail="edited", ref=ref)
             except BadRequest as exc:
                 if _says(exc, "not modified"):
@@ -138,9 +150,11 @@ class TelegramAdapter:
         mod_chat = int(self.migrated.get(str(action.destination), action.destination))
         for _ in range(2):
             try:
-                sent = await self.call("sendMessage", lambda: self.bot.send_message(
-                    chat_id=mod_chat, text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                    link_preview_options=NO_PREVIEW), idempotent=False)
+                sent = await self.call(
+                    "sendMessage",
+                    lambda: self.bot.send_message(chat_id=mod_chat, text=text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW),
+                    idempotent=False,
+                )
                 return ActionResult(ok=True, detail="posted", ref=f"{sent.chat_id}:{sent.message_id}")
             except ChatMigrated as exc:  # the moderators' group became a supergroup: follow it
                 log.info("moderators' chat of %s moved from %s to %s", action.server, mod_chat, exc.new_chat_id)
@@ -164,11 +178,14 @@ class TelegramAdapter:
         mod_chat = int(self.migrated.get(str(action.destination), action.destination))
         ref = action.ref or (alert.ref if alert is not None else None) or ""
         chat, _, mid = ref.rpartition(":")
-        reply = ReplyParameters(message_id=int(mid), allow_sending_without_reply=True) \
-            if chat == str(mod_chat) and mid.isdigit() else None
-        sent = await self.call("sendMessage", lambda: self.bot.send_message(
-            chat_id=mod_chat, text=f"{mention} {what}", parse_mode=ParseMode.HTML, reply_parameters=reply,
-            link_preview_options=NO_PREVIEW), idempotent=False)
+        reply = ReplyParameters(message_id=int(mid), allow_sending_without_reply=True) if chat == str(mod_chat) and mid.isdigit() else None
+        sent = await self.call(
+            "sendMessage",
+            lambda: self.bot.send_message(
+                chat_id=mod_chat, text=f"{mention} {what}", parse_mode=ParseMode.HTML, reply_parameters=reply, link_preview_options=NO_PREVIEW
+            ),
+            idempotent=False,
+        )
         return ActionResult(ok=True, detail="escalation ping posted", ref=f"{sent.chat_id}:{sent.message_id}")
 
     async def _notice(self, action: Action) -> ActionResult:
@@ -176,8 +193,9 @@ class TelegramAdapter:
         if not action.destination:
             return ActionResult(ok=False, detail="no moderators' chat linked: an admin can run /setup in the group")
         mod_chat = int(self.migrated.get(str(action.destination), action.destination))
-        sent = await self.call("sendMessage", lambda: self.bot.send_message(
-            chat_id=mod_chat, text=action.text[:4000], link_preview_options=NO_PREVIEW), idempotent=False)
+        sent = await self.call(
+            "sendMessage", lambda: self.bot.send_message(chat_id=mod_chat, text=action.text[:4000], link_preview_options=NO_PREVIEW), idempotent=False
+        )
         return ActionResult(ok=True, detail="notice posted", ref=f"{sent.chat_id}:{sent.message_id}")
 
     async def _delete(self, action: Action) -> ActionResult:
@@ -193,8 +211,10 @@ class TelegramAdapter:
                 if _says(exc, *_GONE):
                     gone += 1
                     continue
-                return ActionResult(ok=False, detail=f"Telegram refused to delete: {exc.message} (bots need the 'Delete "
-                                                     "messages' right and can delete only messages younger than 48 h)")
+                return ActionResult(
+                    ok=False,
+                    detail=f"Telegram refused to delete: {exc.message} (bots need the 'Delete messages' right and can delete only messages younger than 48 h)",
+                )
         if gone == len(ids):
             return ActionResult(ok=True, detail="already deleted", gone=True)
         return ActionResult(ok=True, detail=f"deleted {len(ids) - gone} message(s)")
@@ -206,8 +226,10 @@ class TelegramAdapter:
         # Telegram treats < 30 s or > 366 days as "forever"; keep the duration inside that range.
         seconds = min(max(int(action.duration_s or 600), 31), 366 * 86400 - 1)
         until = datetime.now(timezone.utc) + timedelta(seconds=seconds)
-        await self.call("restrictChatMember", lambda: self.bot.restrict_chat_member(
-            chat_id=chat_id, user_id=user, permissions=ChatPermissions.no_permissions(), until_date=until))
+        await self.call(
+            "restrictChatMember",
+            lambda: self.bot.restrict_chat_member(chat_id=chat_id, user_id=user, permissions=ChatPermissions.no_permissions(), until_date=until),
+        )
         return ActionResult(ok=True, detail=f"muted until {until:%Y-%m-%d %H:%M} UTC")
 
     async def _ban(self, action: Action) -> ActionResult:
@@ -230,8 +252,9 @@ class TelegramAdapter:
         text = appeal_notice_text(notice, self.seen.titles.get(str(chat_of(action.server))))
         markup = appeal_notice_markup(notice, self.bot.username if action.kind == "appeal_notice" and self._has_me() else None)
         try:
-            await self.call("sendMessage", lambda: self.bot.send_message(
-                chat_id=user, text=text, reply_markup=markup, link_preview_options=NO_PREVIEW), idempotent=False)
+            await self.call(
+                "sendMessage", lambda: self.bot.send_message(chat_id=user, text=text, reply_markup=markup, link_preview_options=NO_PREVIEW), idempotent=False
+            )
         except Forbidden as exc:  # "bot was blocked by the user", "bot can't initiate conversation with a user"
             log.info("%s for %s: member %s cannot be reached privately (%s)", action.kind, action.server, user, exc.message)
             return ActionResult(ok=False, detail=f"the member cannot be reached privately: {exc.message}")
@@ -251,9 +274,12 @@ class TelegramAdapter:
         if action.ref:
             chat_id, _, msg_id = action.ref.rpartition(":")
             try:
-                await self.call("editMessageText", lambda: self.bot.edit_message_text(
-                    text=text, chat_id=int(chat_id), message_id=int(msg_id), parse_mode=ParseMode.HTML,
-                    reply_markup=markup, link_preview_options=NO_PREVIEW))
+                await self.call(
+                    "editMessageText",
+                    lambda: self.bot.edit_message_text(
+                        text=text, chat_id=int(chat_id), message_id=int(msg_id), parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
+                    ),
+                )
                 return ActionResult(ok=True, detail="edited", ref=action.ref)
             except BadRequest as exc:
                 if _says(exc, "not modified"):
@@ -263,17 +289,20 @@ class TelegramAdapter:
         if not action.destination:
             return ActionResult(ok=False, detail="no moderators' chat linked: an admin can run /setup in the group")
         mod_chat = int(self.migrated.get(str(action.destination), action.destination))
-        sent = await self.call("sendMessage", lambda: self.bot.send_message(
-            chat_id=mod_chat, text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
-            link_preview_options=NO_PREVIEW), idempotent=False)
+        sent = await self.call(
+            "sendMessage",
+            lambda: self.bot.send_message(chat_id=mod_chat, text=text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW),
+            idempotent=False,
+        )
         return ActionResult(ok=True, detail="posted", ref=f"{sent.chat_id}:{sent.message_id}")
 
     async def _untimeout(self, action: Action) -> ActionResult:
         chat_id, user = chat_of(action.server), int(action.user_id or 0)
         if user <= 0:
             return ActionResult(ok=False, detail="no member to unmute")
-        await self.call("restrictChatMember", lambda: self.bot.restrict_chat_member(
-            chat_id=chat_id, user_id=user, permissions=ChatPermissions.all_permissions()))
+        await self.call(
+            "restrictChatMember", lambda: self.bot.restrict_chat_member(chat_id=chat_id, user_id=user, permissions=ChatPermissions.all_permissions())
+        )
         return ActionResult(ok=True, detail="unmuted")
 
     async def _unban(self, action: Action) -> ActionResult:
@@ -296,8 +325,7 @@ class TelegramAdapter:
             return ActionResult(ok=False, detail="no member to warn (the author is a channel or unknown)")
         text = warning_text(action, self.seen.titles.get(str(chat_of(action.server))))
         try:
-            await self.call("sendMessage", lambda: self.bot.send_message(
-                chat_id=user, text=text, link_preview_options=NO_PREVIEW), idempotent=False)
+            await self.call("sendMessage", lambda: self.bot.send_message(chat_id=user, text=text, link_preview_options=NO_PREVIEW), idempotent=False)
         except Forbidden as exc:
             log.info("warn in %s: member %s cannot be messaged privately (%s)", action.server, user, exc.message)
             return ActionResult(ok=False, detail=NOT_REACHED)

@@ -7,6 +7,7 @@ checked against getChatAdministrators (one call per group per TTL, so a flood fr
 does not become a flood of API calls). `chat_member`/`my_chat_member` updates replace cached
 entries at once, so a right granted or taken away counts from the next press, not after the TTL.
 """
+
 from __future__ import annotations
 
 import logging

@@ -5,6 +5,7 @@ A bot can message only members who started it; for the others the notice fails q
 recorded on its action. The core writes every text (bot/appeals.py); this module checks who is asking,
 escapes what members wrote and translates. Nothing here names who reported the member.
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,8 +38,9 @@ def appeal_html(alert: appeals.AppealAlert) -> tuple[str, InlineKeyboardMarkup |
     if not alert.open:
         return text, None
     appeal_id = alert.appeal.id
-    markup = InlineKeyboardMarkup([[InlineKeyboardButton(alert.uphold, callback_data=f"ap:u:{appeal_id}"),
-                                    InlineKeyboardButton(alert.reverse, callback_data=f"ap:r:{appeal_id}")]])
+    markup = InlineKeyboardMarkup(
+        [[InlineKeyboardButton(alert.uphold, callback_data=f"ap:u:{appeal_id}"), InlineKeyboardButton(alert.reverse, callback_data=f"ap:r:{appeal_id}")]]
+    )
     return text, markup
 
 
@@ -67,8 +69,7 @@ class TelegramAppeals:
         once = filters.UpdateType.MESSAGE
         private = once & filters.ChatType.PRIVATE
         app.add_handler(CommandHandler("appeal", self.cmd_appeal, filters=private, block=False))
-        app.add_handler(CommandHandler("start", self.cmd_start, filters=private & filters.Regex(r"^/start(@\w+)?\s+appeal_"),
-                                       block=False))
+        app.add_handler(CommandHandler("start", self.cmd_start, filters=private & filters.Regex(r"^/start(@\w+)?\s+appeal_"), block=False))
         app.add_handler(CallbackQueryHandler(self.on_decision, pattern=CALLBACK, block=False))
 
     async def cmd_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -92,8 +93,7 @@ class TelegramAppeals:
             await self.handlers._reply(update, i18n.text("appeal.usage", self._lang(None, locale)))
             return
         try:
-            appeal = self.pipeline.open_appeal(PLATFORM, int(case), str(user.id), parts[2] if len(parts) > 2 else "",
-                                               locale=locale)
+            appeal = self.pipeline.open_appeal(PLATFORM, int(case), str(user.id), parts[2] if len(parts) > 2 else "", locale=locale)
             reply = i18n.text("appeal.opened", appeal.lang, id=appeal.id)
         except AppealRefused as exc:
             reply = str(exc)

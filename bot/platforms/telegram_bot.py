@@ -3,6 +3,7 @@
 The jobs live next door: `telegram_events` (updates -> Messages), `telegram_adapter` (Actions ->
 Bot API), `telegram_handlers` (commands, buttons, intake), `telegram_render` (alert HTML).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -32,8 +33,9 @@ STOP_STEP_S = 2.0
 STARTUP_ATTEMPTS = 5
 
 
-def build_application(pipeline, settings: Settings, *, media_group_delay: float = 1.0, admin_ttl: float = 60.0,
-                      limiter: FloodLimiter | None = None) -> Application:
+def build_application(
+    pipeline, settings: Settings, *, media_group_delay: float = 1.0, admin_ttl: float = 60.0, limiter: FloodLimiter | None = None
+) -> Application:
     """A PTB Application wired to the pipeline; the adapter is registered as pipeline.adapters['telegram'].
 
     Connection failures are retried by the HTTP transport and briefly by the adapter; flood limits
@@ -48,12 +50,20 @@ def build_application(pipeline, settings: Settings, *, media_group_delay: float 
         raise ConfigError("TELEGRAM_TOKEN: not set (get a token from @BotFather)")
 
     def request(read_timeout: float) -> HTTPXRequest:
-        return HTTPXRequest(connection_pool_size=16, read_timeout=read_timeout, connect_timeout=10.0,
-                            httpx_kwargs={"transport": httpx.AsyncHTTPTransport(retries=3)})
+        return HTTPXRequest(
+            connection_pool_size=16, read_timeout=read_timeout, connect_timeout=10.0, httpx_kwargs={"transport": httpx.AsyncHTTPTransport(retries=3)}
+        )
 
-    app = (ApplicationBuilder().token(tg.token).base_url(tg.base_url).base_file_url(tg.base_file_url)
-           .request(request(15.0)).get_updates_request(request(POLL_TIMEOUT_S + 5.0))
-           .rate_limiter(limiter or FloodLimiter()).build())
+    app = (
+        ApplicationBuilder()
+        .token(tg.token)
+        .base_url(tg.base_url)
+        .base_file_url(tg.base_file_url)
+        .request(request(15.0))
+        .get_updates_request(request(POLL_TIMEOUT_S + 5.0))
+        .rate_limiter(limiter or FloodLimiter())
+        .build()
+    )
     seen = Seen()
     adapter = TelegramAdapter(app.bot, seen, max_download_bytes=tg.max_download_bytes)
     pipeline.adapters[PLATFORM] = adapter
@@ -66,8 +76,7 @@ def build_application(pipeline, settings: Settings, *, media_group_delay: float 
 async def start_polling(app: Application, *, poll_interval: float = 0.0, timeout: int = POLL_TIMEOUT_S) -> None:
     """Start fetching updates (with the member updates the rights cache needs) and handling them."""
     assert app.updater is not None  # build_application always gives the application one
-    await app.updater.start_polling(poll_interval=poll_interval, timeout=timeout, allowed_updates=ALLOWED_UPDATES,
-                                    bootstrap_retries=3)
+    await app.updater.start_polling(poll_interval=poll_interval, timeout=timeout, allowed_updates=ALLOWED_UPDATES, bootstrap_retries=3)
     await app.start()
 
 

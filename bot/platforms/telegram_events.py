@@ -3,6 +3,7 @@
 Also `Seen`: what the bot has learnt from updates (names, usernames, group titles, which messages
 form an album), memory only, so alerts can name people and a delete can remove a whole album.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,8 +44,20 @@ def _short_name(user) -> str:
 
 
 #: file-name endings of documents worth scanning when Telegram gives no useful MIME type
-_DOC_KINDS = {".jpg": "image", ".jpeg": "image", ".png": "image", ".webp": "image", ".gif": "image", ".avif": "image",
-              ".heic": "image", ".mp4": "video", ".mov": "video", ".m4v": "video", ".webm": "video", ".tgs": "sticker"}
+_DOC_KINDS = {
+    ".jpg": "image",
+    ".jpeg": "image",
+    ".png": "image",
+    ".webp": "image",
+    ".gif": "image",
+    ".avif": "image",
+    ".heic": "image",
+    ".mp4": "video",
+    ".mov": "video",
+    ".m4v": "video",
+    ".webm": "video",
+    ".tgs": "sticker",
+}
 
 
 def _document_kind(mime: str | None, name: str | None) -> str:
@@ -68,26 +81,31 @@ def _attachments(m: TgMessage, link: str | None) -> list[Attachment]:
         out.append(Attachment(kind="image", url=url, size=p.file_size, mime="image/jpeg", width=p.width, height=p.height, ref=p.file_id))
     if m.document and not m.animation:  # an animation also comes as a document (Bot API compatibility): once is enough
         d = m.document
-        out.append(Attachment(kind=_document_kind(d.mime_type, d.file_name), url=url, size=d.file_size, mime=d.mime_type,
-                              filename=d.file_name, ref=d.file_id, origin="document"))
+        out.append(
+            Attachment(
+                kind=_document_kind(d.mime_type, d.file_name),
+                url=url,
+                size=d.file_size,
+                mime=d.mime_type,
+                filename=d.file_name,
+                ref=d.file_id,
+                origin="document",
+            )
+        )
     for media in (m.video, m.animation):
         if media:
-            out.append(Attachment(kind="video", url=url, size=media.file_size, mime=media.mime_type, width=media.width,
-                                  height=media.height, ref=media.file_id))
+            out.append(Attachment(kind="video", url=url, size=media.file_size, mime=media.mime_type, width=media.width, height=media.height, ref=media.file_id))
     if m.video_note:
         v = m.video_note
         out.append(Attachment(kind="video", url=url, size=v.file_size, mime="video/mp4", width=v.length, height=v.length, ref=v.file_id))
     if m.sticker:
         st = m.sticker
-        kind, mime = ("sticker", "application/x-tgsticker") if st.is_animated else \
-            ("video", "video/webm") if st.is_video else ("image", "image/webp")
-        out.append(Attachment(kind=kind, url=url, size=st.file_size, mime=mime, width=st.width, height=st.height,
-                              ref=st.file_id, origin="sticker"))
+        kind, mime = ("sticker", "application/x-tgsticker") if st.is_animated else ("video", "video/webm") if st.is_video else ("image", "image/webp")
+        out.append(Attachment(kind=kind, url=url, size=st.file_size, mime=mime, width=st.width, height=st.height, ref=st.file_id, origin="sticker"))
     return out
 
 
-def to_message(m: TgMessage, *, moderators: Collection[int] = (), usernames: Mapping[str, str] | None = None,
-               edited: bool | None = None) -> Message:
+def to_message(m: TgMessage, *, moderators: Collection[int] = (), usernames: Mapping[str, str] | None = None, edited: bool | None = None) -> Message:
     """One PTB message as the core sees it.
 
     Targets are the replied-to author plus text_mention users (and @mentions whose id we
@@ -109,8 +127,11 @@ def to_message(m: TgMessage, *, moderators: Collection[int] = (), usernames: Map
         who = reply.sender_chat or reply.from_user
         targets.append(str(who.id))
         names[str(who.id)] = _short_name(who)
-    entities = m.parse_entities([MessageEntity.TEXT_MENTION, MessageEntity.MENTION]) if m.text else \
-        m.parse_caption_entities([MessageEntity.TEXT_MENTION, MessageEntity.MENTION])
+    entities = (
+        m.parse_entities([MessageEntity.TEXT_MENTION, MessageEntity.MENTION])
+        if m.text
+        else m.parse_caption_entities([MessageEntity.TEXT_MENTION, MessageEntity.MENTION])
+    )
     for ent, value in entities.items():
         if ent.type == MessageEntity.TEXT_MENTION and ent.user is not None:
             targets.append(str(ent.user.id))
@@ -125,10 +146,20 @@ def to_message(m: TgMessage, *, moderators: Collection[int] = (), usernames: Map
     is_edit = (m.edit_date is not None) if edited is None else edited
     when = (m.edit_date if is_edit and m.edit_date else m.date) or datetime.now(timezone.utc)
     return Message(
-        platform=PLATFORM, server_id=str(chat.id), channel_id=str(chat.id), message_id=str(m.message_id),
-        author_id=author_id, text=m.text or m.caption or "", targets=tuple(targets),
-        attachments=tuple(_attachments(m, link)), time=when, link=link, author_name=author_name,
-        author_is_bot=is_bot, author_is_moderator=is_mod, edited=is_edit,
+        platform=PLATFORM,
+        server_id=str(chat.id),
+        channel_id=str(chat.id),
+        message_id=str(m.message_id),
+        author_id=author_id,
+        text=m.text or m.caption or "",
+        targets=tuple(targets),
+        attachments=tuple(_attachments(m, link)),
+        time=when,
+        link=link,
+        author_name=author_name,
+        author_is_bot=is_bot,
+        author_is_moderator=is_mod,
+        edited=is_edit,
         target_names=tuple((t, names[t]) for t in targets if names.get(t)),
     )
 
@@ -144,10 +175,20 @@ def merge_album(messages: list[Message]) -> Message:
         names.update(m.target_names)
     atts = tuple(a for m in sorted(messages, key=lambda m: int(m.message_id)) for a in m.attachments)
     return Message(
-        platform=first.platform, server_id=first.server_id, channel_id=first.channel_id, message_id=first.message_id,
-        author_id=first.author_id, text="\n".join(texts), targets=tuple(targets), attachments=atts, time=first.time,
-        link=first.link, author_name=first.author_name, author_is_bot=first.author_is_bot,
-        author_is_moderator=first.author_is_moderator, edited=any(m.edited for m in messages),
+        platform=first.platform,
+        server_id=first.server_id,
+        channel_id=first.channel_id,
+        message_id=first.message_id,
+        author_id=first.author_id,
+        text="\n".join(texts),
+        targets=tuple(targets),
+        attachments=atts,
+        time=first.time,
+        link=first.link,
+        author_name=first.author_name,
+        author_is_bot=first.author_is_bot,
+        author_is_moderator=first.author_is_moderator,
+        edited=any(m.edited for m in messages),
         target_names=tuple((t, names[t]) for t in targets if t in names),
     )
 

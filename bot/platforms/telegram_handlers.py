@@ -3,6 +3,7 @@
 Every decision (thresholds, duplicates, rate limits, what an alert says) is the core's;
 handlers only check who is asking (Telegram admin status) and translate.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +16,7 @@ from telegram import BotCommand, InputFile, Update
 from telegram import Message as TgMessage
 from telegram.constants import ChatType, ParseMode
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import (Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler, ContextTypes, MessageHandler,
-                          filters)
+from telegram.ext import Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot import anchors, i18n, incidents, legal_holds, stats_text
 from bot.config import ConfigError
@@ -27,8 +27,7 @@ from bot.platforms.telegram_admins import AdminCache
 from bot.platforms.telegram_appeals import TelegramAppeals
 from bot.platforms.telegram_adapter import DELETE_WINDOW, NO_PREVIEW, TelegramAdapter
 from bot.platforms.telegram_events import PLATFORM, Lru, merge_album, to_message
-from bot.platforms.telegram_render import (PAGE_SIZE, confirm_keyboard, confirm_text, esc, parse_callback,
-                                           parse_incident_data, render_page)
+from bot.platforms.telegram_render import PAGE_SIZE, confirm_keyboard, confirm_text, esc, parse_callback, parse_incident_data, render_page
 from bot.platforms.telegram_setup import LinkCodes, SetupUsage, parse_setup_args, setup_help
 from bot.platforms.telegram_toolkit import TOOLKIT_COMMANDS, TelegramToolkit, localized_commands
 from bot.store import StoreError
@@ -56,8 +55,7 @@ UI_WAIT_S = 15
 
 
 class TelegramHandlers:
-    def __init__(self, app: Application, pipeline, adapter: TelegramAdapter, *, media_group_delay: float = 1.0,
-                 admin_ttl: float = 60.0) -> None:
+    def __init__(self, app: Application, pipeline, adapter: TelegramAdapter, *, media_group_delay: float = 1.0, admin_ttl: float = 60.0) -> None:
         self.app = app
         self.pipeline = pipeline
         self.store = pipeline.store
@@ -93,17 +91,31 @@ class TelegramHandlers:
         once = filters.UpdateType.MESSAGE  # commands are not re-run when edited
         app = self.app
         TelegramAppeals(self).register(app)  # appeals (telegram_appeals): before /start and the general buttons
-        for name, fn in (("setup", self.cmd_setup), ("link", self.cmd_link), ("queue", self.cmd_queue),
-                         ("stats", self.cmd_stats), ("export", self.cmd_export), ("anchor", self.cmd_anchor), ("hold", self.cmd_hold), ("report", self.cmd_report),
-                         ("start", self.cmd_help), ("help", self.cmd_help), ("rules", self.cmd_rules)):
+        for name, fn in (
+            ("setup", self.cmd_setup),
+            ("link", self.cmd_link),
+            ("queue", self.cmd_queue),
+            ("stats", self.cmd_stats),
+            ("export", self.cmd_export),
+            ("anchor", self.cmd_anchor),
+            ("hold", self.cmd_hold),
+            ("report", self.cmd_report),
+            ("start", self.cmd_help),
+            ("help", self.cmd_help),
+            ("rules", self.cmd_rules),
+        ):
             app.add_handler(CommandHandler(name, fn, filters=once, block=False))
         self.toolkit.register()  # before group messages (its commands) and before on_button (its /unprotect buttons)
         app.add_handler(CommandHandler("protect", self.on_protect, filters=once & filters.ChatType.PRIVATE, block=False))
-        app.add_handler(MessageHandler(once & filters.ChatType.PRIVATE & (filters.PHOTO | filters.Document.IMAGE)
-                                       & filters.CaptionRegex(r"(?i)^/protect(@\w+)?(\s|$)"), self.on_protect, block=False))
+        app.add_handler(
+            MessageHandler(
+                once & filters.ChatType.PRIVATE & (filters.PHOTO | filters.Document.IMAGE) & filters.CaptionRegex(r"(?i)^/protect(@\w+)?(\s|$)"),
+                self.on_protect,
+                block=False,
+            )
+        )
         app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self.on_migrate))
-        app.add_handler(MessageHandler(filters.ChatType.GROUPS & filters.REPLY & filters.TEXT & once & self._in_mod_chat,
-                                       self.on_mod_chat_reply, block=False))
+        app.add_handler(MessageHandler(filters.ChatType.GROUPS & filters.REPLY & filters.TEXT & once & self._in_mod_chat, self.on_mod_chat_reply, block=False))
         app.add_handler(MessageHandler(filters.ChatType.GROUPS & CONTENT & filters.UpdateType.MESSAGES, self.on_group_message))
         app.add_handler(CallbackQueryHandler(self.on_button, block=False))
         app.add_handler(ChatMemberHandler(self.on_member_update, ChatMemberHandler.ANY_CHAT_MEMBER))
@@ -163,9 +175,13 @@ class TelegramHandlers:
         if msg is None:  # no message to answer (no handler that replies is registered for such updates)
             return
         try:
-            await self.adapter.call("sendMessage", lambda: self.app.bot.send_message(
-                chat_id=msg.chat_id, text=text, parse_mode=ParseMode.HTML if html_mode else None,
-                link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S), idempotent=False)
+            await self.adapter.call(
+                "sendMessage",
+                lambda: self.app.bot.send_message(
+                    chat_id=msg.chat_id, text=text, parse_mode=ParseMode.HTML if html_mode else None, link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S
+                ),
+                idempotent=False,
+            )
         except TelegramError as exc:
             log.warning("reply in %s failed: %s", msg.chat_id, exc)
 
@@ -286,12 +302,22 @@ class TelegramHandlers:
         if first and first != reported.message_id:
             reported = replace(reported, message_id=first)
         reason = " ".join(context.args or [])[:500]
-        outcome = await self.pipeline.report(Report(
-            platform=PLATFORM, server_id=str(chat.id), reporter_id=str(reporter), reason=reason, message=reported,
-            target_user_id=reported.author_id, channel_id=reported.channel_id, message_id=reported.message_id,
-            locale=getattr(user, "language_code", None)))
-        log.info("report in %s on flag %s (count %d, duplicate=%s, limited=%s)", chat.id, outcome.flag_id,
-                 outcome.count, outcome.duplicate, outcome.rate_limited)
+        outcome = await self.pipeline.report(
+            Report(
+                platform=PLATFORM,
+                server_id=str(chat.id),
+                reporter_id=str(reporter),
+                reason=reason,
+                message=reported,
+                target_user_id=reported.author_id,
+                channel_id=reported.channel_id,
+                message_id=reported.message_id,
+                locale=getattr(user, "language_code", None),
+            )
+        )
+        log.info(
+            "report in %s on flag %s (count %d, duplicate=%s, limited=%s)", chat.id, outcome.flag_id, outcome.count, outcome.duplicate, outcome.rate_limited
+        )
         await self._dm(reporter, outcome.message)
 
     async def _dm(self, user_id: int, text: str) -> None:
@@ -349,12 +375,21 @@ class TelegramHandlers:
                 await self._answer(q, i18n.text("tg.too_old", lang, hours=f"{age.total_seconds() / 3600:.0f}"), alert=True)
                 return
         # dry_run stays False: dry run stops the bot's automatic actions, not an admin's explicit press.
-        result = await self.pipeline.moderate(Action(
-            kind=kind, server=server, flag_id=flag.id, channel_id=flag.channel_id, message_id=flag.message_id,
-            user_id=flag.author_id, duration_s=press.seconds, reason=f"{press.verb} button", actor=str(user.id),
-            link=flag.link))
-        await self._answer(q, i18n.text("tg.result.done" if result.ok else "tg.result.failed", lang, detail=result.detail),
-                           alert=not result.ok)
+        result = await self.pipeline.moderate(
+            Action(
+                kind=kind,
+                server=server,
+                flag_id=flag.id,
+                channel_id=flag.channel_id,
+                message_id=flag.message_id,
+                user_id=flag.author_id,
+                duration_s=press.seconds,
+                reason=f"{press.verb} button",
+                actor=str(user.id),
+                link=flag.link,
+            )
+        )
+        await self._answer(q, i18n.text("tg.result.done" if result.ok else "tg.result.failed", lang, detail=result.detail), alert=not result.ok)
         await self._refresh_pager(q)
 
     async def on_incident_button(self, q, press) -> None:
@@ -367,8 +402,7 @@ class TelegramHandlers:
         kind = {"delete": "delete", "mute": "timeout", "yesmute": "timeout", "ban": "ban", "yesban": "ban"}.get(press.verb)
         refusal = await self.admins.refusal(press.chat_id, user.id, kind, lang)
         if refusal:
-            log.info("refused incident %s on telegram:%s #%s by %s: %s", press.verb, press.chat_id, press.incident_id,
-                     user.id, refusal)
+            log.info("refused incident %s on telegram:%s #%s by %s: %s", press.verb, press.chat_id, press.incident_id, user.id, refusal)
             await self._answer(q, refusal, alert=True)
             return
         server = server_key(PLATFORM, press.chat_id)
@@ -395,10 +429,11 @@ class TelegramHandlers:
         log.info("incident %s on %s #%s by %s", incident_kind, server, press.incident_id, actor)
         await self._answer(q, i18n.text("tg.working", lang))
         outcome = await self.pipeline.moderate_incident(
-            server, press.incident_id, incident_kind, actor, duration_s=press.arg if incident_kind == "timeout" else None,
-            reason=reason, exclude_users=exclude)
-        done = i18n.text("tg.incident_outcome", lang, incident=press.incident_id, summary=esc(str(outcome.summary), 300),
-                         who=esc(self.seen.names.get(actor) or actor, 100))
+            server, press.incident_id, incident_kind, actor, duration_s=press.arg if incident_kind == "timeout" else None, reason=reason, exclude_users=exclude
+        )
+        done = i18n.text(
+            "tg.incident_outcome", lang, incident=press.incident_id, summary=esc(str(outcome.summary), 300), who=esc(self.seen.names.get(actor) or actor, 100)
+        )
         if press.verb.startswith("yes"):
             await self._edit(q.message, done + ("\n" + i18n.text("tg.reason_line", lang, reason=esc(reason, 300)) if reason else ""))
         else:
@@ -422,13 +457,21 @@ class TelegramHandlers:
         if not authors:
             await self._answer(q, i18n.text("tg.nobody", lang), alert=True)
             return
-        text = confirm_text(press.verb, len(authors), exclude, self.seen.titles.get(str(press.chat_id)),
-                            press.incident_id, press.arg, lang)
+        text = confirm_text(press.verb, len(authors), exclude, self.seen.titles.get(str(press.chat_id)), press.incident_id, press.arg, lang)
         markup = confirm_keyboard(press.verb, press.chat_id, press.incident_id, len(authors), press.arg, lang)
         try:
-            sent = await self.adapter.call("sendMessage", lambda: self.app.bot.send_message(
-                chat_id=q.message.chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S), idempotent=False)
+            sent = await self.adapter.call(
+                "sendMessage",
+                lambda: self.app.bot.send_message(
+                    chat_id=q.message.chat_id,
+                    text=text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                    link_preview_options=NO_PREVIEW,
+                    rate_limit_args=UI_WAIT_S,
+                ),
+                idempotent=False,
+            )
             self._confirmations[(sent.chat_id, sent.message_id)] = press.incident_id
             await self._answer(q, i18n.text("tg.confirm_below", lang))
         except TelegramError as exc:
@@ -450,23 +493,46 @@ class TelegramHandlers:
         """The pager: a message of its own in the moderators' chat (in the group's language), edited in place by
         Prev/Next; the presser's answer is in `lang`."""
         flags, total = self.pipeline.incident_page(server, press.incident_id, press.arg or 0, PAGE_SIZE)
-        text, markup = render_page(flags, total, press.arg or 0, press.chat_id, press.incident_id,
-                                   group_title=self.seen.titles.get(str(press.chat_id)),
-                                   lang=self.pipeline.server_settings(server).language)
+        text, markup = render_page(
+            flags,
+            total,
+            press.arg or 0,
+            press.chat_id,
+            press.incident_id,
+            group_title=self.seen.titles.get(str(press.chat_id)),
+            lang=self.pipeline.server_settings(server).language,
+        )
         key = _msg_key(q.message)
         try:
             if key in self._pagers:
-                await self.adapter.call("editMessageText", lambda: self.app.bot.edit_message_text(
-                    chat_id=key[0], message_id=key[1], text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                    link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S))
+                await self.adapter.call(
+                    "editMessageText",
+                    lambda: self.app.bot.edit_message_text(
+                        chat_id=key[0],
+                        message_id=key[1],
+                        text=text,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=markup,
+                        link_preview_options=NO_PREVIEW,
+                        rate_limit_args=UI_WAIT_S,
+                    ),
+                )
             else:
-                sent = await self.adapter.call("sendMessage", lambda: self.app.bot.send_message(
-                    chat_id=q.message.chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                    link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S), idempotent=False)
+                sent = await self.adapter.call(
+                    "sendMessage",
+                    lambda: self.app.bot.send_message(
+                        chat_id=q.message.chat_id,
+                        text=text,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=markup,
+                        link_preview_options=NO_PREVIEW,
+                        rate_limit_args=UI_WAIT_S,
+                    ),
+                    idempotent=False,
+                )
                 key = (sent.chat_id, sent.message_id)
             self._pagers[key] = (server, press.incident_id, press.arg or 0)
-            await self._answer(q, i18n.text("tg.page.answer", lang, first=min(total, (press.arg or 0) + 1),
-                                            last=(press.arg or 0) + len(flags), total=total))
+            await self._answer(q, i18n.text("tg.page.answer", lang, first=min(total, (press.arg or 0) + 1), last=(press.arg or 0) + len(flags), total=total))
         except TelegramError as exc:
             log.info("pager for incident %s: %s", press.incident_id, exc)
             await self._answer(q, i18n.text("tg.page.failed", lang, error=exc), alert=True)
@@ -480,12 +546,22 @@ class TelegramHandlers:
         server, incident_id, offset = page
         flags, total = self.pipeline.incident_page(server, incident_id, offset, PAGE_SIZE)
         chat_id = server.split(":", 1)[1]
-        text, markup = render_page(flags, total, offset, chat_id, incident_id, group_title=self.seen.titles.get(chat_id),
-                                   lang=self.pipeline.server_settings(server).language)
+        text, markup = render_page(
+            flags, total, offset, chat_id, incident_id, group_title=self.seen.titles.get(chat_id), lang=self.pipeline.server_settings(server).language
+        )
         try:
-            await self.adapter.call("editMessageText", lambda: self.app.bot.edit_message_text(
-                chat_id=key[0], message_id=key[1], text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S))
+            await self.adapter.call(
+                "editMessageText",
+                lambda: self.app.bot.edit_message_text(
+                    chat_id=key[0],
+                    message_id=key[1],
+                    text=text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                    link_preview_options=NO_PREVIEW,
+                    rate_limit_args=UI_WAIT_S,
+                ),
+            )
         except TelegramError as exc:
             log.info("could not refresh the pager: %s", exc)
 
@@ -494,18 +570,29 @@ class TelegramHandlers:
         if message is None:
             return
         try:
-            await self.adapter.call("editMessageText", lambda: self.app.bot.edit_message_text(
-                chat_id=message.chat_id, message_id=message.message_id, text=html_text, parse_mode=ParseMode.HTML,
-                link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S))
+            await self.adapter.call(
+                "editMessageText",
+                lambda: self.app.bot.edit_message_text(
+                    chat_id=message.chat_id,
+                    message_id=message.message_id,
+                    text=html_text,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=NO_PREVIEW,
+                    rate_limit_args=UI_WAIT_S,
+                ),
+            )
         except TelegramError as exc:
             log.info("could not edit message %s: %s", message.message_id, exc)
 
     async def _say(self, chat_id: int, html_text: str) -> None:
         try:
-            await self.adapter.call("sendMessage", lambda: self.app.bot.send_message(
-                chat_id=chat_id, text=html_text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
-                rate_limit_args=UI_WAIT_S),
-                idempotent=False)
+            await self.adapter.call(
+                "sendMessage",
+                lambda: self.app.bot.send_message(
+                    chat_id=chat_id, text=html_text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S
+                ),
+                idempotent=False,
+            )
         except TelegramError as exc:
             log.info("could not post in %s: %s", chat_id, exc)
 
@@ -515,8 +602,7 @@ class TelegramHandlers:
         if change is None:
             return
         self.admins.update(change.chat.id, change.new_chat_member)
-        log.info("rights of %s in %s updated: %s", change.new_chat_member.user.id, change.chat.id,
-                 change.new_chat_member.status)
+        log.info("rights of %s in %s updated: %s", change.new_chat_member.user.id, change.chat.id, change.new_chat_member.status)
 
     @staticmethod
     async def _answer(q, text: str, alert: bool = False) -> None:
@@ -550,8 +636,9 @@ class TelegramHandlers:
             log.info("protect: could not fetch the image from %s: %s", user.id, exc)
             await self._reply(update, i18n.text("tg.protect.download_failed", self.toolkit.lang(server, user)))
             return
-        outcome = await self.pipeline.protect(server, data, registered_by=str(user.id), note="registered with /protect on Telegram",
-                                              locale=getattr(user, "language_code", None))
+        outcome = await self.pipeline.protect(
+            server, data, registered_by=str(user.id), note="registered with /protect on Telegram", locale=getattr(user, "language_code", None)
+        )
         del data
         log.info("protect by %s for %s: %s", user.id, server, "ok" if outcome.ok else "refused")
         removed = ""
@@ -577,8 +664,9 @@ class TelegramHandlers:
         if not member_of:
             await self._reply(update, i18n.text("tg.protect.no_group", lang))
         else:
-            await self._reply(update, i18n.text("tg.protect.several_groups", lang, groups=", ".join(
-                f"{self._title(s)} ({s.split(':', 1)[1]})" for s in member_of)))
+            await self._reply(
+                update, i18n.text("tg.protect.several_groups", lang, groups=", ".join(f"{self._title(s)} ({s.split(':', 1)[1]})" for s in member_of))
+            )
         return None
 
     async def _is_member(self, chat_id: int, user_id: int) -> bool:
@@ -611,11 +699,11 @@ class TelegramHandlers:
             return
         if overrides is None:
             code = self.codes.issue(server, chat.id, user.id if user else 0)
-            text = (i18n.text("tg.setup.code", lang, command=f"<code>/link {code}</code>")
-                    + f"\n\n{html.escape(setup_help(lang))}")
+            text = i18n.text("tg.setup.code", lang, command=f"<code>/link {code}</code>") + f"\n\n{html.escape(setup_help(lang))}"
             try:
-                sent = await self.adapter.call("sendMessage", lambda: context.bot.send_message(
-                    chat_id=chat.id, text=text, parse_mode=ParseMode.HTML), idempotent=False)
+                sent = await self.adapter.call(
+                    "sendMessage", lambda: context.bot.send_message(chat_id=chat.id, text=text, parse_mode=ParseMode.HTML), idempotent=False
+                )
                 self.codes.attach_notice(code, sent.message_id)
             except TelegramError as exc:
                 log.warning("could not post the link code in %s: %s", chat.id, exc)
@@ -628,8 +716,7 @@ class TelegramHandlers:
             return
         log.info("settings of %s changed by %s: %s", server, user.id if user else None, overrides)
         thresholds = ", ".join(f"{k} {v:.2f}" for k, v in sorted(settings.thresholds.items())) or i18n.text("tg.setup.defaults", lang)
-        await self._reply(update, i18n.text("tg.setup.saved", lang, thresholds=thresholds,
-                                            dry_run=i18n.text("tg.on" if settings.dry_run else "tg.off", lang)))
+        await self._reply(update, i18n.text("tg.setup.saved", lang, thresholds=thresholds, dry_run=i18n.text("tg.on" if settings.dry_run else "tg.off", lang)))
 
     async def cmd_link(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat, user = update.effective_chat, update.effective_user
@@ -669,8 +756,7 @@ class TelegramHandlers:
             except TelegramError as exc:
                 log.info("could not delete the link code message: %s", exc)
         try:
-            await context.bot.send_message(chat_id=pending.chat_id, text=i18n.text(
-                "tg.link.done", self.pipeline.server_settings(pending.server).language))
+            await context.bot.send_message(chat_id=pending.chat_id, text=i18n.text("tg.link.done", self.pipeline.server_settings(pending.server).language))
         except TelegramError as exc:
             log.info("could not confirm the link in the group: %s", exc)
 
@@ -727,8 +813,7 @@ class TelegramHandlers:
         for s in servers:
             lang = self.toolkit.lang(s, update.effective_user)
             n = self.store.pending_count(s)
-            lines.append(f"<b>{esc(self._title(s))}</b> (<code>{esc(s.split(':', 1)[1])}</code>): "
-                         + i18n.text("tg.queue.open", lang, n=n))
+            lines.append(f"<b>{esc(self._title(s))}</b> (<code>{esc(s.split(':', 1)[1])}</code>): " + i18n.text("tg.queue.open", lang, n=n))
             if in_group:  # the group itself only gets the count: item details stay with moderators
                 lines.append(i18n.text("tg.queue.details_elsewhere", lang))
                 continue
@@ -738,8 +823,10 @@ class TelegramHandlers:
                 link = f' · <a href="{html.escape(f.link, quote=True)}">{i18n.text("tg.message", lang)}</a>' if f.link else ""
                 reports = " · " + i18n.plural("tg.queue.reports", f.report_count, lang) if f.report_count else ""
                 status = i18n.text(f"status.{f.status}", lang) if f"status.{f.status}" in i18n.catalogue("en") else f.status
-                lines.append(f"#{f.id} · {esc(', '.join(f.labels) or i18n.text('label.reported', lang))} · {esc(status)} · "
-                             f"{esc(f.author_name or f.author_id, 60)}{link}{reports}")
+                lines.append(
+                    f"#{f.id} · {esc(', '.join(f.labels) or i18n.text('label.reported', lang))} · {esc(status)} · "
+                    f"{esc(f.author_name or f.author_id, 60)}{link}{reports}"
+                )
             if n > 20:
                 lines.append(i18n.text("tg.more", lang, n=n - 20))
         await self._reply(update, "\n".join(lines), html_mode=True)
@@ -805,16 +892,16 @@ class TelegramHandlers:
         if chat is None:  # the handler's filters guarantee them; without them there is nowhere to act
             return
         if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and str(chat.id) not in self.mod_chat_servers():
-            await self._reply(update, i18n.text("tg.export.not_in_group", self.toolkit.lang(server_key(PLATFORM, chat.id),
-                                                                                             update.effective_user)))
+            await self._reply(update, i18n.text("tg.export.not_in_group", self.toolkit.lang(server_key(PLATFORM, chat.id), update.effective_user)))
             return
         fmt, group = self._args(context)
         servers = await self._servers_here(update, group, need_admin=True)
         if servers is None:
             return
         if len(servers) > 1:
-            await self._reply(update, i18n.text("tg.which_group", self.toolkit.lang(None, update.effective_user),
-                                                groups=", ".join(s.split(":", 1)[1] for s in servers)))
+            await self._reply(
+                update, i18n.text("tg.which_group", self.toolkit.lang(None, update.effective_user), groups=", ".join(s.split(":", 1)[1] for s in servers))
+            )
             return
         try:
             from bot.export import export_bytes
@@ -827,17 +914,27 @@ class TelegramHandlers:
         sha = _manifest_sha(getattr(result, "manifest", None))
         if sha:
             caption += f"\nsha256 {sha}"
-        log.info("export of %s (%s, %d bytes) to chat %s for %s", server, fmt or "csv", len(result.data), chat.id,
-                 update.effective_user.id if update.effective_user else None)
+        log.info(
+            "export of %s (%s, %d bytes) to chat %s for %s",
+            server,
+            fmt or "csv",
+            len(result.data),
+            chat.id,
+            update.effective_user.id if update.effective_user else None,
+        )
         try:
-            await self.adapter.call("sendDocument", lambda: context.bot.send_document(
-                chat_id=chat.id, document=InputFile(result.data, filename=result.filename), caption=caption[:1000]),
-                idempotent=False)
+            await self.adapter.call(
+                "sendDocument",
+                lambda: context.bot.send_document(chat_id=chat.id, document=InputFile(result.data, filename=result.filename), caption=caption[:1000]),
+                idempotent=False,
+            )
             manifest = getattr(result, "manifest_json", None)
             if manifest:  # the manifest (row count, sha256) travels with the file, for evidence
-                await self.adapter.call("sendDocument", lambda: context.bot.send_document(
-                    chat_id=chat.id, document=InputFile(manifest, filename=result.filename + ".manifest.json")),
-                    idempotent=False)
+                await self.adapter.call(
+                    "sendDocument",
+                    lambda: context.bot.send_document(chat_id=chat.id, document=InputFile(manifest, filename=result.filename + ".manifest.json")),
+                    idempotent=False,
+                )
         except TelegramError as exc:
             log.warning("sending the export to %s failed: %s", chat.id, exc)
             await self._reply(update, i18n.text("tg.export.failed", self.toolkit.lang(server, update.effective_user), error=exc))

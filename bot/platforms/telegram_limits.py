@@ -14,6 +14,7 @@ does. Here:
   alone is not sent to again until its wait is over;
 - `close()` ends every wait at once, so stopping the bot is not held up by a queue of alerts.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -32,10 +33,23 @@ from telegram.ext import AIORateLimiter
 log = logging.getLogger(__name__)
 
 #: Bot API methods that post or edit a message: what the flood limits count.
-SENDING = frozenset({
-    "sendMessage", "editMessageText", "editMessageReplyMarkup", "editMessageCaption", "sendDocument", "sendPhoto",
-    "sendVideo", "sendAnimation", "sendMediaGroup", "copyMessage", "forwardMessage", "sendSticker", "sendPoll",
-})
+SENDING = frozenset(
+    {
+        "sendMessage",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "editMessageCaption",
+        "sendDocument",
+        "sendPhoto",
+        "sendVideo",
+        "sendAnimation",
+        "sendMediaGroup",
+        "copyMessage",
+        "forwardMessage",
+        "sendSticker",
+        "sendPoll",
+    }
+)
 MAX_LIMITERS = 512
 
 
@@ -62,8 +76,15 @@ def _is_group(key: int | str | None) -> bool:
 class FloodLimiter(AIORateLimiter):
     """AIORateLimiter (its overall 30 messages/s bucket) plus per-chat pacing, bounded waits and fast close."""
 
-    def __init__(self, *, max_wait: float = 5.0, short_retry: float = 2.0, chat_period: float = 1.0,
-                 group_period: float = 3.05, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        max_wait: float = 5.0,
+        short_retry: float = 2.0,
+        chat_period: float = 1.0,
+        group_period: float = 3.05,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(group_max_rate=0, max_retries=0)  # groups are paced per chat below
         self.max_wait = max_wait
         self.short_retry = short_retry
@@ -129,7 +150,7 @@ class FloodLimiter(AIORateLimiter):
             if blocked > 0:
                 raise RetryAfter(timedelta(seconds=math.ceil(blocked)))
             self._blocked.pop(key, None)
-            limiters = ([self._base_limiter] if self._base_limiter and key is not None else [])
+            limiters = [self._base_limiter] if self._base_limiter and key is not None else []
             if key is not None:
                 limiters.append(self._chat_limiter(key))
             bound = float(rate_limit_args) if rate_limit_args else self.max_wait

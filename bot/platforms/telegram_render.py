@@ -3,6 +3,7 @@
 Everything quoted from a message (excerpt, names, reasons, titles) is hostile data and goes
 through `html.escape`, so it can never open a tag, a link or an entity.
 """
+
 from __future__ import annotations
 
 import html
@@ -106,27 +107,36 @@ def incident_keyboard(chat_id: int | str, incident_id: int, lang: str = "en") ->
     """Buttons acting on every item of an incident, and the pager that goes through them one by one."""
     d = lambda verb, arg=None: incident_data(verb, chat_id, incident_id, arg)  # noqa: E731
     t = lambda key, **v: i18n.text(key, lang, **v)  # noqa: E731
-    return InlineKeyboardMarkup([
-        [InlineKeyboardButton("✅ " + t("button.confirm_all"), callback_data=d("confirm")),
-         InlineKeyboardButton("✖️ " + t("button.dismiss_all"), callback_data=d("dismiss"))],
-        [InlineKeyboardButton("🗑 " + t("button.delete_all"), callback_data=d("delete")),
-         InlineKeyboardButton("⛔ " + t("button.ban_all"), callback_data=d("ban"))],
-        [InlineKeyboardButton("🔇 " + t("button.mute_all", duration=duration_label(secs, lang)), callback_data=d("mute", secs))
-         for _, secs in MUTE_CHOICES],
-        [InlineKeyboardButton("📋 " + t("button.items"), callback_data=d("items", 0))],
-    ])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("✅ " + t("button.confirm_all"), callback_data=d("confirm")),
+                InlineKeyboardButton("✖️ " + t("button.dismiss_all"), callback_data=d("dismiss")),
+            ],
+            [
+                InlineKeyboardButton("🗑 " + t("button.delete_all"), callback_data=d("delete")),
+                InlineKeyboardButton("⛔ " + t("button.ban_all"), callback_data=d("ban")),
+            ],
+            [
+                InlineKeyboardButton("🔇 " + t("button.mute_all", duration=duration_label(secs, lang)), callback_data=d("mute", secs))
+                for _, secs in MUTE_CHOICES
+            ],
+            [InlineKeyboardButton("📋 " + t("button.items"), callback_data=d("items", 0))],
+        ]
+    )
 
 
 def duration_label(seconds: int, lang: str = "en") -> str:
-    """"1 h" / "1 jam" for the durations on the buttons, minutes for anything else."""
+    """ "1 h" / "1 jam" for the durations on the buttons, minutes for anything else."""
     for key, secs in MUTE_CHOICES:
         if secs == seconds:
             return i18n.text(f"duration.{key}", lang)
     return i18n.text("unit.minutes", lang, n=seconds // 60).strip()
 
 
-def confirm_text(verb: str, authors: int, excluded: Mapping[str, str], group_title: str | None, incident_id: int,
-                 seconds: int | None = None, lang: str = "en") -> str:
+def confirm_text(
+    verb: str, authors: int, excluded: Mapping[str, str], group_title: str | None, incident_id: int, seconds: int | None = None, lang: str = "en"
+) -> str:
     """The question asked before muting or banning every author of an incident."""
     group = esc(group_title or i18n.text("tg.the_group", lang), 100)
     key = "tg.confirm.mute" if verb == "mute" else "tg.confirm.ban"
@@ -138,22 +148,28 @@ def confirm_text(verb: str, authors: int, excluded: Mapping[str, str], group_tit
     return "\n".join(lines)
 
 
-def confirm_keyboard(verb: str, chat_id: int | str, incident_id: int, authors: int,
-                     seconds: int | None = None, lang: str = "en") -> InlineKeyboardMarkup:
-    yes = (i18n.text("button.yes_mute", lang, n=authors, duration=duration_label(seconds or 0, lang)) if verb == "mute"
-           else i18n.text("button.yes_ban", lang, n=authors))
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton(yes, callback_data=incident_data("yes" + verb, chat_id, incident_id, seconds)),
-        InlineKeyboardButton(i18n.text("button.cancel", lang), callback_data=incident_data("cancel", chat_id, incident_id)),
-    ]])
+def confirm_keyboard(verb: str, chat_id: int | str, incident_id: int, authors: int, seconds: int | None = None, lang: str = "en") -> InlineKeyboardMarkup:
+    yes = (
+        i18n.text("button.yes_mute", lang, n=authors, duration=duration_label(seconds or 0, lang))
+        if verb == "mute"
+        else i18n.text("button.yes_ban", lang, n=authors)
+    )
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(yes, callback_data=incident_data("yes" + verb, chat_id, incident_id, seconds)),
+                InlineKeyboardButton(i18n.text("button.cancel", lang), callback_data=incident_data("cancel", chat_id, incident_id)),
+            ]
+        ]
+    )
 
 
-def render_page(flags: Sequence, total: int, offset: int, chat_id: int | str, incident_id: int, *,
-                group_title: str | None = None, lang: str = "en") -> tuple[str, InlineKeyboardMarkup]:
+def render_page(
+    flags: Sequence, total: int, offset: int, chat_id: int | str, incident_id: int, *, group_title: str | None = None, lang: str = "en"
+) -> tuple[str, InlineKeyboardMarkup]:
     """One page of an incident's items: a line per item with its link, per-item buttons, prev/next."""
     first = offset + 1 if flags else 0
-    head = i18n.text("tg.page.head", lang, incident=incident_id, group=esc(group_title or chat_id, 100), first=first,
-                     last=offset + len(flags), total=total)
+    head = i18n.text("tg.page.head", lang, incident=incident_id, group=esc(group_title or chat_id, 100), first=first, last=offset + len(flags), total=total)
     lines = [head]
     rows = []
     for f in flags:
@@ -163,19 +179,23 @@ def render_page(flags: Sequence, total: int, offset: int, chat_id: int | str, in
         lines.append(f"#{f.id} · {esc(labels, 60)} · {esc(status)} · {esc(f.author_name or f.author_id, 60)}{link}")
         if f.excerpt:
             lines.append(f"   <tg-spoiler>{esc(f.excerpt, 120)}</tg-spoiler>")
-        rows.append([InlineKeyboardButton(f"✅ #{f.id}", callback_data=callback_data("confirm", chat_id, f.id)),
-                     InlineKeyboardButton("✖️", callback_data=callback_data("dismiss", chat_id, f.id)),
-                     InlineKeyboardButton("🗑", callback_data=callback_data("delete", chat_id, f.id)),
-                     InlineKeyboardButton("🔇 " + duration_label(3600, lang), callback_data=callback_data("mute", chat_id, f.id, 3600)),
-                     InlineKeyboardButton("⛔", callback_data=callback_data("ban", chat_id, f.id)),
-                     InlineKeyboardButton("⚠️", callback_data=callback_data("warn", chat_id, f.id))])
+        rows.append(
+            [
+                InlineKeyboardButton(f"✅ #{f.id}", callback_data=callback_data("confirm", chat_id, f.id)),
+                InlineKeyboardButton("✖️", callback_data=callback_data("dismiss", chat_id, f.id)),
+                InlineKeyboardButton("🗑", callback_data=callback_data("delete", chat_id, f.id)),
+                InlineKeyboardButton("🔇 " + duration_label(3600, lang), callback_data=callback_data("mute", chat_id, f.id, 3600)),
+                InlineKeyboardButton("⛔", callback_data=callback_data("ban", chat_id, f.id)),
+                InlineKeyboardButton("⚠️", callback_data=callback_data("warn", chat_id, f.id)),
+            ]
+        )
     nav = []
     if offset > 0:
-        nav.append(InlineKeyboardButton("◀ " + i18n.text("button.prev", lang),
-                                        callback_data=incident_data("items", chat_id, incident_id, max(0, offset - PAGE_SIZE))))
+        nav.append(
+            InlineKeyboardButton("◀ " + i18n.text("button.prev", lang), callback_data=incident_data("items", chat_id, incident_id, max(0, offset - PAGE_SIZE)))
+        )
     if offset + len(flags) < total:
-        nav.append(InlineKeyboardButton(i18n.text("button.next", lang) + " ▶",
-                                        callback_data=incident_data("items", chat_id, incident_id, offset + PAGE_SIZE)))
+        nav.append(InlineKeyboardButton(i18n.text("button.next", lang) + " ▶", callback_data=incident_data("items", chat_id, incident_id, offset + PAGE_SIZE)))
     if nav:
         rows.append(nav)
     return "\n".join(lines), InlineKeyboardMarkup(rows)
@@ -184,16 +204,23 @@ def render_page(flags: Sequence, total: int, offset: int, chat_id: int | str, in
 def keyboard(chat_id: int | str, flag_id: int, lang: str = "en") -> InlineKeyboardMarkup:
     """Confirm / Dismiss, Delete / Ban / Warn, and one row of mute durations, in the group's language."""
     t = lambda key, **v: i18n.text(key, lang, **v)  # noqa: E731
-    return InlineKeyboardMarkup([
-        [InlineKeyboardButton("✅ " + t("button.confirm"), callback_data=callback_data("confirm", chat_id, flag_id)),
-         InlineKeyboardButton("✖️ " + t("button.dismiss"), callback_data=callback_data("dismiss", chat_id, flag_id))],
-        [InlineKeyboardButton("🗑 " + t("button.delete"), callback_data=callback_data("delete", chat_id, flag_id)),
-         InlineKeyboardButton("⛔ " + t("button.ban"), callback_data=callback_data("ban", chat_id, flag_id)),
-         InlineKeyboardButton("⚠️ " + t("button.warn"), callback_data=callback_data("warn", chat_id, flag_id))],
-        [InlineKeyboardButton("🔇 " + t("button.mute", duration=duration_label(secs, lang)),
-                              callback_data=callback_data("mute", chat_id, flag_id, secs))
-         for _, secs in MUTE_CHOICES],
-    ])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("✅ " + t("button.confirm"), callback_data=callback_data("confirm", chat_id, flag_id)),
+                InlineKeyboardButton("✖️ " + t("button.dismiss"), callback_data=callback_data("dismiss", chat_id, flag_id)),
+            ],
+            [
+                InlineKeyboardButton("🗑 " + t("button.delete"), callback_data=callback_data("delete", chat_id, flag_id)),
+                InlineKeyboardButton("⛔ " + t("button.ban"), callback_data=callback_data("ban", chat_id, flag_id)),
+                InlineKeyboardButton("⚠️ " + t("button.warn"), callback_data=callback_data("warn", chat_id, flag_id)),
+            ],
+            [
+                InlineKeyboardButton("🔇 " + t("button.mute", duration=duration_label(secs, lang)), callback_data=callback_data("mute", chat_id, flag_id, secs))
+                for _, secs in MUTE_CHOICES
+            ],
+        ]
+    )
 
 
 def esc(value: object, limit: int = MAX_FIELD) -> str:
@@ -220,12 +247,10 @@ def _status(alert: Alert, names: Mapping[str, str]) -> str:
     note = f" — {esc(review['note'])}" if review.get("note") else ""
     status = alert.flag.status
     word = i18n.text(f"status.{status}", alert.language) if f"status.{status}" in i18n.catalogue("en") else status
-    return i18n.text("alert.status_by", alert.language, status=f"<b>{esc(word)}</b>",
-                     reviewer=who(review['reviewer'], names)) + note
+    return i18n.text("alert.status_by", alert.language, status=f"<b>{esc(word)}</b>", reviewer=who(review["reviewer"], names)) + note
 
 
-def render_alert(alert: Alert, *, group_title: str | None = None,
-                 names: Mapping[str, str] | None = None) -> tuple[str, InlineKeyboardMarkup]:
+def render_alert(alert: Alert, *, group_title: str | None = None, names: Mapping[str, str] | None = None) -> tuple[str, InlineKeyboardMarkup]:
     """The moderators' message for an alert, in Telegram HTML, plus its buttons, in the group's language.
 
     `alert.actions` (the flag's logged moderation actions: kind, actor, status, detail) are shown
@@ -242,16 +267,21 @@ def render_alert(alert: Alert, *, group_title: str | None = None,
     if alert.dry_run:
         lines.append(f"<i>{t('tg.dry_run')}</i>")
     group = f"{esc(group_title, 100)} · " if group_title else ""
-    link = (f' · <a href="{html.escape(flag.link, quote=True)}">{t("tg.open_message")}</a>' if flag.link
-            else f" · {t('tg.no_link')}")
+    link = f' · <a href="{html.escape(flag.link, quote=True)}">{t("tg.open_message")}</a>' if flag.link else f" · {t('tg.no_link')}"
     lines.append(f"{t('tg.group')}: {group}<code>{esc(chat_id, 40)}</code>{link}")
     author = f"{esc(flag.author_name, 100)} · " if flag.author_name else ""
     lines.append(f"{t('tg.author')}: {author}id <code>{esc(flag.author_id, 40)}</code>")
     if alert.author_history:
         lines.append(f"{t('tg.history')}: {esc(alert.author_history)}")
     if alert.incident is not None:
-        lines.append(t("tg.incident_line", flags=alert.incident.flag_count, authors=alert.incident.author_count,
-                       target=f"<code>{esc(alert.incident.target_id, 40)}</code>"))
+        lines.append(
+            t(
+                "tg.incident_line",
+                flags=alert.incident.flag_count,
+                authors=alert.incident.author_count,
+                target=f"<code>{esc(alert.incident.target_id, 40)}</code>",
+            )
+        )
     scores = alert.scores
     shown = [label for label in alert.labels] + [k for k in sorted(scores, key=lambda k: -scores[k]) if k not in alert.labels]
     labels = ", ".join(f"{esc(k, 40)} {scores[k]:.2f}" if k in scores else esc(k, 40) for k in shown[:8])
@@ -276,10 +306,8 @@ def render_alert(alert: Alert, *, group_title: str | None = None,
         actor = t("tg.the_bot") if a.get("actor") == "auto" else who(a.get("actor"), names)
         detail = f": {esc(a['detail'])}" if a.get("detail") else ""
         duration = f" {int(a['duration_s']) // 60} min" if a.get("duration_s") else ""
-        lines.append(t("tg.action_line", kind=esc(a.get("kind")) + duration, actor=actor, status=esc(a.get("status")),
-                       detail=detail))
-    lines.append(t("tg.footer.incident", incident=alert.incident.id, flag=flag.id) if alert.incident is not None
-                 else t("tg.footer.flag", flag=flag.id))
+        lines.append(t("tg.action_line", kind=esc(a.get("kind")) + duration, actor=actor, status=esc(a.get("status")), detail=detail))
+    lines.append(t("tg.footer.incident", incident=alert.incident.id, flag=flag.id) if alert.incident is not None else t("tg.footer.flag", flag=flag.id))
     text = "\n".join(lines)
     if len(text) > MAX_TEXT:  # only reachable with many long actions; drop whole lines so no tag is cut
         while len(text) > MAX_TEXT and len(lines) > 3:
@@ -298,4 +326,4 @@ def _named(outcome: str, names: Mapping[str, str]) -> str:
     m = _BY_ID.search(outcome)
     if m is None:
         return esc(outcome)
-    return f"{esc(outcome[:m.start()])} {m.group(1)} {who(m.group(2), names)}"
+    return f"{esc(outcome[: m.start()])} {m.group(1)} {who(m.group(2), names)}"

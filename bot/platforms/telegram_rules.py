@@ -10,6 +10,7 @@ A moderators' chat serving several groups takes the group id first: `/rules -100
 never shown in the group itself, where members would learn what is filtered. Replies are HTML with every pattern
 escaped inside <code>, so a pattern can never render markup or mention anyone.
 """
+
 from __future__ import annotations
 
 import logging
@@ -99,12 +100,10 @@ async def cmd_rules(handlers: Any, update: Update, context: ContextTypes.DEFAULT
         return
     verb, fields = parsed
     if verb == "list":
-        await handlers._reply(update, "\n\n".join(
-            listing(handlers.pipeline.rule_entries(s), lang, handlers._title(s)) for s in servers), html_mode=True)
+        await handlers._reply(update, "\n\n".join(listing(handlers.pipeline.rule_entries(s), lang, handlers._title(s)) for s in servers), html_mode=True)
         return
     if len(servers) > 1:
-        await handlers._reply(update, i18n.text("rules.which_group", lang,
-                                                groups=", ".join(s.split(":", 1)[1] for s in servers)))
+        await handlers._reply(update, i18n.text("rules.which_group", lang, groups=", ".join(s.split(":", 1)[1] for s in servers)))
         return
     server, by = servers[0], str(user.id if user else 0)
     try:
@@ -115,8 +114,9 @@ async def cmd_rules(handlers: Any, update: Update, context: ContextTypes.DEFAULT
             entry = handlers.pipeline.remove_rule(server, fields["which"], by)
             key = "rules.removed"
     except TriagebotError as exc:
-        await handlers._reply(update, esc(i18n.text("rules.not_saved", lang, why="\0")).replace(
-            "\0", f"<code>{esc(str(exc), 300)}</code>"), html_mode=True)  # quoted input never mentions anyone
+        await handlers._reply(
+            update, esc(i18n.text("rules.not_saved", lang, why="\0")).replace("\0", f"<code>{esc(str(exc), 300)}</code>"), html_mode=True
+        )  # quoted input never mentions anyone
         return
     log.info("rule #%s %s in %s by %s", entry.id, "added" if verb == "add" else "removed", server, by)
     await handlers._reply(update, esc(i18n.text(key, lang, rule="\0")).replace("\0", rule_line(entry, lang)), html_mode=True)

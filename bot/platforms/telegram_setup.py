@@ -4,6 +4,7 @@ The code is posted in the group, where members can read it; that is safe because
 also checks that the sender is an admin of the group the code belongs to. Codes are kept in
 the store (wall-clock expiry), so a restart within their 10 minutes does not void them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,8 +61,7 @@ class LinkCodes:
         row = self.store.link_code(normalize_code(code), self.clock(), take=take)
         if row is None:
             return None
-        return PendingLink(row["server"], int(row["chat_id"]), int(row["issued_by"]), float(row["expires_at"]),
-                           row["notice_message_id"])
+        return PendingLink(row["server"], int(row["chat_id"]), int(row["issued_by"]), float(row["expires_at"]), row["notice_message_id"])
 
 
 def normalize_code(code: str) -> str:

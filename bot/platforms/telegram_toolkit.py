@@ -6,6 +6,7 @@ this module checks who is asking, finds what a command is about, and answers in 
 /member and /note work only in a moderators' chat, for admins of the group it serves; /unprotect only in
 the private chat, where a member sees and removes only the pictures she registered herself.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,8 +41,7 @@ MAX_REPLY = 4000  # Telegram's limit is 4096 characters
 MAX_NOTE = 1000
 _REMOVE = re.compile(r"tu:rm:(-?[0-9]{1,20}):([0-9]{1,12})")
 _ALERT_REF = re.compile(r"#([0-9]{1,12})(?![0-9])")
-_SUBJECT_WORDS = {"flag": "flag", "tanda": "flag", "incident": "incident", "insiden": "incident",
-                  "member": "member", "anggota": "member"}
+_SUBJECT_WORDS = {"flag": "flag", "tanda": "flag", "incident": "incident", "insiden": "incident", "member": "member", "anggota": "member"}
 _SHORT = re.compile(r"(?:(?P<inc>i)#?|#)(?P<n>[0-9]{1,12})", re.I)
 
 
@@ -150,8 +150,12 @@ class TelegramToolkit:
             servers = [s for s in servers if s == server_key(PLATFORM, group)]
         if len(servers) != 1:
             lang = self.lang(None, user)
-            await self.say(update, "tg.which_group", lang, groups=", ".join(
-                f"{self.h._title(s)} ({s.split(':', 1)[1]})" for s in self.h.mod_chat_servers().get(str(chat.id), [])))
+            await self.say(
+                update,
+                "tg.which_group",
+                lang,
+                groups=", ".join(f"{self.h._title(s)} ({s.split(':', 1)[1]})" for s in self.h.mod_chat_servers().get(str(chat.id), [])),
+            )
             return None
         server = servers[0]
         lang = self.lang(server, user)
@@ -267,8 +271,13 @@ class TelegramToolkit:
             date = str(e.get("created_at") or "")[:10]
             note = esc(str(e.get("note") or ""), 120) or esc(i18n.text("tg.unprotect.no_note", lang))
             lines.append(f"<b>#{e['id']}</b> · {esc(date)} · {esc(self.h._title(server), 60)} · {note}")
-            rows.append([InlineKeyboardButton("🗑 " + i18n.text("tg.unprotect.remove", lang, id=e["id"], date=date)[:60],
-                                              callback_data=remove_data(server.split(":", 1)[1], e["id"]))])
+            rows.append(
+                [
+                    InlineKeyboardButton(
+                        "🗑 " + i18n.text("tg.unprotect.remove", lang, id=e["id"], date=date)[:60], callback_data=remove_data(server.split(":", 1)[1], e["id"])
+                    )
+                ]
+            )
         if len(pictures) > MAX_LISTED:
             lines.append(esc(i18n.text("tg.unprotect.more", lang, n=len(pictures) - MAX_LISTED)))
         return "\n".join(lines), InlineKeyboardMarkup(rows)
@@ -276,9 +285,13 @@ class TelegramToolkit:
     async def _send_listing(self, chat_id: int, user_id: str, lang: str) -> None:
         text, markup = self.listing(user_id, lang)
         try:
-            await self.h.adapter.call("sendMessage", lambda: self.h.app.bot.send_message(
-                chat_id=chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                link_preview_options=NO_PREVIEW), idempotent=False)
+            await self.h.adapter.call(
+                "sendMessage",
+                lambda: self.h.app.bot.send_message(
+                    chat_id=chat_id, text=text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
+                ),
+                idempotent=False,
+            )
         except TelegramError as exc:
             log.warning("unprotect list to %s failed: %s", chat_id, exc)
 
@@ -311,8 +324,11 @@ class TelegramToolkit:
         text, markup = self.listing(str(q.from_user.id), lang)
         chat_id, message_id = message.chat.id, message.message_id
         try:
-            await self.h.adapter.call("editMessageText", lambda: self.h.app.bot.edit_message_text(
-                chat_id=chat_id, message_id=message_id, text=text, parse_mode=ParseMode.HTML,
-                reply_markup=markup, link_preview_options=NO_PREVIEW))
+            await self.h.adapter.call(
+                "editMessageText",
+                lambda: self.h.app.bot.edit_message_text(
+                    chat_id=chat_id, message_id=message_id, text=text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
+                ),
+            )
         except TelegramError as exc:
             log.info("could not refresh the unprotect list: %s", exc)

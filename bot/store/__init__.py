@@ -53,6 +53,5 @@ __all__ = [
 ]
 
 
-class Store(RecordStore, MembersStore, LookupsStore, ErasureStore, AppStateStore, NoticesStore, LearningStore,
-            AppealsStore, RulesStore):
+class Store(RecordStore, MembersStore, LookupsStore, ErasureStore, AppStateStore, NoticesStore, LearningStore, AppealsStore, RulesStore):
     """Open with `Store.open(path)`; migrations run on open."""

@@ -44,7 +44,9 @@ class LearningStore(FlagsStore):
         if newest is not None:
             row = self.db.conn.execute(
                 "SELECT MIN(id) FROM (SELECT id FROM flags WHERE server = ? AND EXISTS (SELECT 1 FROM reviews r WHERE r.flag_id = flags.id) "
-                "ORDER BY id DESC LIMIT ?)", (server, newest)).fetchone()
+                "ORDER BY id DESC LIMIT ?)",
+                (server, newest),
+            ).fetchone()
             if row[0] is None:
                 return
             last = row[0] - 1
@@ -52,22 +54,32 @@ class LearningStore(FlagsStore):
             rows = self.db.conn.execute(
                 "SELECT f.id, f.labels, f.excerpt, r.decision, r.reviewer_id, r.note, r.created_at FROM flags f "
                 "JOIN reviews r ON r.id = (SELECT MAX(id) FROM reviews WHERE flag_id = f.id) "
-                "WHERE f.server = ? AND f.id > ? ORDER BY f.id LIMIT ?", (server, last, batch)).fetchall()
+                "WHERE f.server = ? AND f.id > ? ORDER BY f.id LIMIT ?",
+                (server, last, batch),
+            ).fetchall()
             if not rows:
                 return
             verdicts: dict[int, list[VerdictRow]] = {r[0]: [] for r in rows}
             for chunk in _chunks([r[0] for r in rows], 500):
                 marks = ",".join("?" * len(chunk))
                 for fid, label, score, reason, det in self.db.conn.execute(
-                        f"SELECT flag_id, label, score, reason, detector FROM verdicts WHERE flag_id IN ({marks}) ORDER BY id", chunk):
+                    f"SELECT flag_id, label, score, reason, detector FROM verdicts WHERE flag_id IN ({marks}) ORDER BY id", chunk
+                ):
                     verdicts[fid].append(VerdictRow(label, score, reason, det))
             for fid, labels, excerpt, decision, reviewer, note, at in rows:
-                yield DecidedFlag(fid, server, tuple(x for x in labels.split(",") if x), excerpt, tuple(verdicts[fid]),
-                                  {"decision": decision, "reviewer": reviewer, "note": note, "at": at})
+                yield DecidedFlag(
+                    fid,
+                    server,
+                    tuple(x for x in labels.split(",") if x),
+                    excerpt,
+                    tuple(verdicts[fid]),
+                    {"decision": decision, "reviewer": reviewer, "note": note, "at": at},
+                )
             last = rows[-1][0]
 
-    def review_queue(self, server: str | None, limit: int = 50, label: str | None = None, author: str | None = None,
-                     incident: int | None = None) -> tuple[list[FlagView], int]:
+    def review_queue(
+        self, server: str | None, limit: int = 50, label: str | None = None, author: str | None = None, incident: int | None = None
+    ) -> tuple[list[FlagView], int]:
         """Open items matching the filters, oldest first, and how many match in all (so a cut queue says "N more")."""
         marks = ",".join("?" * len(OPEN_STATUSES))
         clauses: list[str] = [f"status IN ({marks})"]

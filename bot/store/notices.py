@@ -63,9 +63,7 @@ class NoticesStore(Connection):
         )
 
     def retry_notices_now(self, server: str) -> int:
-        return self.db.conn.execute(
-            "UPDATE notices SET next_attempt_at = ? WHERE server = ? AND delivered_at IS NULL", (iso(utcnow()), server)
-        ).rowcount
+        return self.db.conn.execute("UPDATE notices SET next_attempt_at = ? WHERE server = ? AND delivered_at IS NULL", (iso(utcnow()), server)).rowcount
 
     def undelivered_notices(self, server: str | None = None) -> tuple[int, datetime | None]:
         q = "SELECT COUNT(*), MIN(created_at) FROM notices WHERE delivered_at IS NULL"

@@ -40,22 +40,28 @@ class RulesStore(AuditStore, ServersStore):
             except sqlite3.IntegrityError:
                 raise StoreError("that rule exists already") from None
             rule_id = inserted_id(cur)
-            self._audit(server, "rule_add", rule_id, {
-                "server": server, "kind": kind, "label": label, "pattern": pattern, "score": float(score),
-                "by": added_by, "created_at": now}, now)
+            self._audit(
+                server,
+                "rule_add",
+                rule_id,
+                {"server": server, "kind": kind, "label": label, "pattern": pattern, "score": float(score), "by": added_by, "created_at": now},
+                now,
+            )
         return rule_id
 
     def remove_server_rule(self, server: str, rule_id: int, removed_by: str) -> bool:
         """Delete a rule; the removal (and what the rule was) goes to the audit chain. False if there was none."""
         now = iso(utcnow())
         with self._tx():
-            row = self.db.conn.execute(
-                "SELECT kind, label, pattern, score FROM server_rules WHERE server = ? AND id = ?", (server, rule_id)
-            ).fetchone()
+            row = self.db.conn.execute("SELECT kind, label, pattern, score FROM server_rules WHERE server = ? AND id = ?", (server, rule_id)).fetchone()
             if row is None:
                 return False
             self.db.conn.execute("DELETE FROM server_rules WHERE id = ?", (rule_id,))
-            self._audit(server, "rule_remove", rule_id, {
-                "server": server, "kind": row[0], "label": row[1], "pattern": row[2], "score": row[3],
-                "by": removed_by, "created_at": now}, now)
+            self._audit(
+                server,
+                "rule_remove",
+                rule_id,
+                {"server": server, "kind": row[0], "label": row[1], "pattern": row[2], "score": row[3], "by": removed_by, "created_at": now},
+                now,
+            )
         return True

@@ -24,6 +24,7 @@ Why this shape (measured in benchmarks/bench_images.py):
 Nothing here stores images: `Fingerprint.to_records()` yields hashes and ORB keypoints
 (positions + binary descriptors) only. Storage is the caller's job (bot/store/bank.py).
 """
+
 from __future__ import annotations
 
 import functools
@@ -255,9 +256,7 @@ def content_region(arr: np.ndarray, tol: float = 28.0, min_area: float = 0.12) -
 
 _N = 64
 _K = 16
-_DCT = np.array(
-    [[np.cos(np.pi * (2 * x + 1) * u / (2 * _N)) for x in range(_N)] for u in range(1, _K + 1)], dtype=np.float32
-)
+_DCT = np.array([[np.cos(np.pi * (2 * x + 1) * u / (2 * _N)) for x in range(_N)] for u in range(1, _K + 1)], dtype=np.float32)
 
 
 def dct_hash(gray: np.ndarray) -> np.ndarray:
@@ -695,6 +694,8 @@ def _release_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
 _FEATURE_DELTA = 256  # entries added since the last full feature-index build, indexed apart
 
 
@@ -711,6 +712,7 @@ class _Snapshot:
 
     def feature_votes(self, q_desc: np.ndarray) -> np.ndarray:
         return np.concatenate([self.features.votes(q_desc), self.features_new.votes(q_desc)])
+
     pdq: np.ndarray  # (P, 4) uint64 PDQ hashes of hash-only (imported) entries
     pdq_pos: np.ndarray  # (P,) their entry positions
 

@@ -13,6 +13,7 @@ The caps bound memory and most of the CPU; what they cannot bound (a decoder bug
 pathological file we did not foresee) is bounded by running `decode` in a killable
 worker process with a wall-clock timeout (classifiers/images/worker.py).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -49,9 +50,7 @@ except Exception:  # pragma: no cover
     AVIF_AVAILABLE = False
 
 #: Pillow format names we are willing to decode. EPS/SVG/PSD/TIFF/etc. never get a plugin.
-ALLOWED_FORMATS: tuple[str, ...] = tuple(
-    ["JPEG", "PNG", "WEBP", "GIF"] + (["AVIF"] if AVIF_AVAILABLE else []) + (["HEIF"] if HEIF_AVAILABLE else [])
-)
+ALLOWED_FORMATS: tuple[str, ...] = tuple(["JPEG", "PNG", "WEBP", "GIF"] + (["AVIF"] if AVIF_AVAILABLE else []) + (["HEIF"] if HEIF_AVAILABLE else []))
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +137,7 @@ def check_declared(size: int | None, width: int | None, height: int | None, limi
         if max(width, height) > limits.max_side:
             raise _reject(f"declared dimensions {width}x{height} exceed {limits.max_side} px per side", "too_many_pixels")
         if width * height > limits.max_pixels:
-            raise _reject(
-                f"declared dimensions {width}x{height} exceed the {limits.max_pixels:,}-pixel cap", "too_many_pixels"
-            )
+            raise _reject(f"declared dimensions {width}x{height} exceed the {limits.max_pixels:,}-pixel cap", "too_many_pixels")
 
 
 def read_capped(stream: Any, max_bytes: int) -> bytes:
@@ -357,12 +354,7 @@ def jpeg_cost(data: bytes) -> tuple[int, bool, int]:
                 comps = [data[seg + 6 + 3 * k + 1] for k in range(nc) if seg + 6 + 3 * k + 1 < n]
                 hmax = max([c >> 4 for c in comps] + [1])
                 vmax = max([c & 15 for c in comps] + [1])
-                coef = sum(
-                    math.ceil(math.ceil(wid * max(1, c >> 4) / hmax) / 8)
-                    * math.ceil(math.ceil(hgt * max(1, c & 15) / vmax) / 8)
-                    * 128
-                    for c in comps
-                )
+                coef = sum(math.ceil(math.ceil(wid * max(1, c >> 4) / hmax) / 8) * math.ceil(math.ceil(hgt * max(1, c & 15) / vmax) / 8) * 128 for c in comps)
         i += 2 + length
         if m == 0xDA:  # SOS: skip the entropy-coded data up to the next real marker
             scans += 1
@@ -465,8 +457,7 @@ def _decode(data: bytes, limits: Limits) -> DecodedImage:
         frame_bytes = dw * dh * bytes_per_pixel(im.mode, fmt, animated=n_frames > 1)
         if frame_bytes + extra > limits.max_decoded_bytes:
             raise _reject(
-                f"{w}x{h} {im.mode} would need {(frame_bytes + extra) / 2**20:.0f} MB to decode, "
-                f"over the {limits.max_decoded_bytes / 2**20:.0f} MB cap",
+                f"{w}x{h} {im.mode} would need {(frame_bytes + extra) / 2**20:.0f} MB to decode, over the {limits.max_decoded_bytes / 2**20:.0f} MB cap",
                 "too_many_bytes",
             )
         indices = _sample_indices(n_frames, w * h, limits, frame_bytes) if n_frames > 1 else [0]

@@ -10,6 +10,7 @@ its buckets when the two full descriptors are close; the best-voted entries go o
 geometric verification (classifiers/images/geometry.py). Cost grows with bucket sizes, not
 with a scan of the bank (figures in benchmarks/bench_images.py and the README).
 """
+
 from __future__ import annotations
 
 import logging

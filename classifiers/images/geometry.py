@@ -11,6 +11,7 @@ the distractor set in benchmarks/bench_images.py).
 
 OpenCV is needed (the `images` extra); without it nothing can be verified.
 """
+
 from __future__ import annotations
 
 import logging
@@ -121,9 +122,7 @@ def _warp_shape(h: np.ndarray, pts: np.ndarray) -> tuple[float, float, float]:
             return 0.0, np.inf, np.inf
         u = (h[0, 0] * x + h[0, 1] * y + h[0, 2]) / w
         v = (h[1, 0] * x + h[1, 1] * y + h[1, 2]) / w
-        jac = np.array(
-            [[(h[0, 0] - u * h[2, 0]) / w, (h[0, 1] - u * h[2, 1]) / w], [(h[1, 0] - v * h[2, 0]) / w, (h[1, 1] - v * h[2, 1]) / w]]
-        )
+        jac = np.array([[(h[0, 0] - u * h[2, 0]) / w, (h[0, 1] - u * h[2, 1]) / w], [(h[1, 0] - v * h[2, 0]) / w, (h[1, 1] - v * h[2, 1]) / w]])
         if np.linalg.det(jac) <= 0:  # a mirrored or folded warp: never a re-share of this view
             return 0.0, np.inf, np.inf
         s = np.linalg.svd(jac, compute_uv=False)
@@ -141,11 +140,7 @@ def pairs(bank_desc: np.ndarray, q_desc: np.ndarray) -> list[tuple[int, int]]:
         return []
     cv2 = _cv2()
     knn = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(bank_desc, q_desc, k=2)
-    return [
-        (m[0].queryIdx, m[0].trainIdx)
-        for m in knn
-        if len(m) == 2 and m[0].distance < RATIO * m[1].distance and m[0].distance <= MAX_HAMMING
-    ]
+    return [(m[0].queryIdx, m[0].trainIdx) for m in knn if len(m) == 2 and m[0].distance < RATIO * m[1].distance and m[0].distance <= MAX_HAMMING]
 
 
 def verify(bank_xy: np.ndarray, bank_desc: np.ndarray, q_xy: np.ndarray, q_desc: np.ndarray) -> Geometry | None:

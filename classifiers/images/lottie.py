@@ -8,6 +8,7 @@ that is exactly how a photo could be smuggled into a sticker; those bitmaps go t
 safe image decoder as any upload. A sticker with no bitmap is refused as `vector_only` (counted,
 not flagged). Decompression is capped (a small .tgs can inflate to gigabytes).
 """
+
 from __future__ import annotations
 
 import base64
@@ -79,8 +80,7 @@ def decode_lottie(data: bytes, limits: Limits) -> DecodedImage:
         img = decode(blob, limits)  # an unreadable bitmap refuses the sticker, with the decoder's reason
         frames.append(img.image)
         size = size if size != (0, 0) else img.size
-    return DecodedImage(frames=frames, format="Lottie", size=size, n_frames=len(frames),
-                        frame_indices=list(range(len(frames))))
+    return DecodedImage(frames=frames, format="Lottie", size=size, n_frames=len(frames), frame_indices=list(range(len(frames))))
 
 
 __all__ = ["decode_lottie", "embedded_images", "inflate_capped", "is_lottie"]

@@ -5,6 +5,7 @@ Why a dispatcher: platforms' declared MIME types lie or are missing (a Telegram 
 Discord link preview), so the kind is decided from the bytes, here, inside the worker; the
 caller only needs the matching timeout (`timeout_for`), which it computes from the same bytes.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def media_kind(data: bytes) -> str:
-    """"video", "lottie" or "image" (the image decoder refuses whatever is none of its formats)."""
+    """ "video", "lottie" or "image" (the image decoder refuses whatever is none of its formats)."""
     if video_format(data) is not None:
         return "video"
     if is_lottie(data):

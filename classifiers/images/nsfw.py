@@ -5,6 +5,7 @@ uses every core (we want one thread so a flood of images cannot starve the bot) 
 only takes paths/BGR arrays, while we already hold safely decoded RGB frames. We reuse
 its model file and its pre/post-processing maths (pad to square, 320x320, NMS).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -165,9 +166,7 @@ def postprocess(output: np.ndarray, w: int, h: int, frame: int = 0, size: int = 
     out = []
     for i in np.asarray(idx).reshape(-1):
         bx = boxes[i]
-        out.append(
-            Detection(NUDENET_LABELS[int(class_ids[i])], float(scores[i]), (int(bx[0]), int(bx[1]), int(bx[2]), int(bx[3])), frame)
-        )
+        out.append(Detection(NUDENET_LABELS[int(class_ids[i])], float(scores[i]), (int(bx[0]), int(bx[1]), int(bx[2]), int(bx[3])), frame))
     return out
 
 

@@ -7,6 +7,7 @@ ONNX models inside the wheel, run by onnxruntime; no torch, nothing downloaded a
 caller sends it through the text model. The engine is loaded once per worker, at its start, with
 one thread; reading runs inside the worker's wall-clock timeout like the rest of an image's work.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -60,12 +61,14 @@ class OcrEngine:
             raise RuntimeError(STATUS_OFF)
         from rapidocr import RapidOCR
 
-        self._engine = RapidOCR(params={
-            "Global.log_level": "error",
-            "Global.text_score": self.min_score,
-            "EngineConfig.onnxruntime.intra_op_num_threads": self.threads,
-            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-        })
+        self._engine = RapidOCR(
+            params={
+                "Global.log_level": "error",
+                "Global.text_score": self.min_score,
+                "EngineConfig.onnxruntime.intra_op_num_threads": self.threads,
+                "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+            }
+        )
         self.read(np.full((64, 256, 3), 255, np.uint8))  # first run initialises the sessions
         log.info("OCR engine loaded (RapidOCR, %d thread)", self.threads)
 

@@ -10,6 +10,7 @@ gradient sum (0-100; hash-sharing programs ignore hashes below ~50).
 Hashes travel as 64 hex digits, word 15 first, exactly as the reference prints them, and
 are kept as 32 bytes in the same order (`to_hex` / `from_hex`).
 """
+
 from __future__ import annotations
 
 import logging

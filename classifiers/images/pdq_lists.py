@@ -6,6 +6,7 @@ then the file name or an id) and what hash-sharing programs import. Exported lab
 Parsing is strict about hashes and quality and tolerant about the rest (a header line, comment
 lines, extra columns, CRLF), so a partner's list imports or says exactly which line is wrong.
 """
+
 from __future__ import annotations
 
 import csv

@@ -20,6 +20,7 @@ which can read other files or URLs (playlists, concat lists); so here:
 
 Runs only inside the image worker process (it sets FFmpeg options in the environment).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -39,8 +40,28 @@ from classifiers.images.decode import DecodedImage, ImageRejected, Limits
 log = logging.getLogger(__name__)
 
 #: ftyp major brands of the ISO base media family we accept (MP4, QuickTime MOV, 3GP, M4V)
-_ISO_BRANDS = (b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"mp71", b"avc1", b"M4V ", b"M4VP",
-               b"qt  ", b"3gp4", b"3gp5", b"3gp6", b"3g2a", b"dash", b"MSNV", b"XAVC", b"f4v ")
+_ISO_BRANDS = (
+    b"isom",
+    b"iso2",
+    b"iso4",
+    b"iso5",
+    b"iso6",
+    b"mp41",
+    b"mp42",
+    b"mp71",
+    b"avc1",
+    b"M4V ",
+    b"M4VP",
+    b"qt  ",
+    b"3gp4",
+    b"3gp5",
+    b"3gp6",
+    b"3g2a",
+    b"dash",
+    b"MSNV",
+    b"XAVC",
+    b"f4v ",
+)
 _EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 #: FFmpeg demuxers allowed to open a file (the names FFmpeg gives its MP4/MOV and Matroska/WebM readers)
 FORMAT_WHITELIST = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm"
@@ -49,7 +70,7 @@ CODEC_WHITELIST = "h264,hevc,vp8,vp9,av1,mpeg4,libvpx,libvpx-vp9,libdav1d"
 
 
 def video_format(data: bytes) -> str | None:
-    """"MP4", "MOV" or "WebM" when the bytes start like one of the accepted containers, else None."""
+    """ "MP4", "MOV" or "WebM" when the bytes start like one of the accepted containers, else None."""
     if data[:4] == _EBML_MAGIC:
         return "WebM"
     if data[4:8] == b"ftyp":
@@ -229,8 +250,7 @@ def decode_video(data: bytes, limits: Limits) -> DecodedImage:
         raise _reject(f"file is {len(data)} bytes, over the {limits.max_bytes}-byte cap", "too_large")
     for w, h in declared_dimensions(data, fmt):
         if max(w, h) > limits.max_video_side or w * h > limits.max_video_pixels:
-            raise _reject(f"{fmt} declares {w}x{h} frames, over the {limits.max_video_pixels:,}-pixel video cap",
-                          "too_many_pixels")
+            raise _reject(f"{fmt} declares {w}x{h} frames, over the {limits.max_video_pixels:,}-pixel video cap", "too_many_pixels")
     try:
         import cv2
     except ImportError:  # pragma: no cover - the images extra brings OpenCV
@@ -258,8 +278,7 @@ def _sample(cv2: Any, path: str, fmt: str, limits: Limits) -> DecodedImage:
         if w <= 0 or h <= 0:
             raise _reject(f"{fmt} file has no readable video track", "corrupt")
         if max(w, h) > limits.max_video_side or w * h > limits.max_video_pixels:
-            raise _reject(f"{fmt} frames are {w}x{h}, over the {limits.max_video_pixels:,}-pixel video cap",
-                          "too_many_pixels")
+            raise _reject(f"{fmt} frames are {w}x{h}, over the {limits.max_video_pixels:,}-pixel video cap", "too_many_pixels")
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         started = time.monotonic()
         budget = limits.video_timeout * 0.5  # past this, keep the frames we have rather than be killed with none

@@ -11,6 +11,7 @@ never cross the process boundary. Bank matching runs in the caller against its o
 in-memory index; when it needs the query's ORB keypoints for a candidate (rarely), it asks
 the same worker, which still holds that upload's fingerprints, within the same deadline.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -268,8 +269,7 @@ class Session:
                 self.broken = True
                 self.pool._discard(w)
                 raise self._refuse(
-                    f"image processing took longer than {self.timeout:g} s; its worker was stopped"
-                    + (f" (peak {peak / 2**20:.0f} MB)" if peak else ""),
+                    f"image processing took longer than {self.timeout:g} s; its worker was stopped" + (f" (peak {peak / 2**20:.0f} MB)" if peak else ""),
                     "timeout",
                 )
             status, payload = w.conn.recv()
@@ -277,9 +277,7 @@ class Session:
             self.broken = True
             self.pool._discard(w)
             code = getattr(w.proc, "exitcode", None)
-            raise self._refuse(
-                f"the image worker died while processing this image (exit {code}, {type(exc).__name__})", "worker_died"
-            ) from None
+            raise self._refuse(f"the image worker died while processing this image (exit {code}, {type(exc).__name__})", "worker_died") from None
         self.pending = False
         if status == "ok":
             return payload
@@ -441,8 +439,7 @@ def scan(
     `Limits.video_timeout`), animated stickers. Raises `ImageRejected` (timeout included)."""
     t = timeout_for(data, limits) + (limits.ocr_timeout if ocr else 0.0) if timeout is None else timeout
     with pool.session(t) as s:
-        reply: ScanReply = s.call("scan", ScanJob(data, nudity=nudity, query=bool(indexes), records=records, limits=limits,
-                                                       ocr=ocr))
+        reply: ScanReply = s.call("scan", ScanJob(data, nudity=nudity, query=bool(indexes), records=records, limits=limits, ocr=ocr))
         match = None
         try:
             for i, (hashes, variants, pdq) in enumerate(reply.queries):

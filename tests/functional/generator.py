@@ -4,6 +4,7 @@ Why templates: they test a capability (threat, exclusion, counter-speech...) for
 way, so a miss is about the group or the phrasing, not about one dataset. These templates are written
 for testing only and are never in the training data (``data/handwritten`` is phrased differently).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,11 +12,27 @@ from typing import Iterator
 
 #: (Indonesian name as used after "orang", English name) per group.
 GROUPS: tuple[tuple[str, str], ...] = (
-    ("jawa", "javanese"), ("sunda", "sundanese"), ("madura", "madurese"), ("batak", "batak"),
-    ("minang", "minangkabau"), ("bugis", "buginese"), ("betawi", "betawi"), ("banjar", "banjarese"),
-    ("aceh", "acehnese"), ("bali", "balinese"), ("dayak", "dayak"), ("toraja", "torajan"), ("nias", "nias"),
-    ("ambon", "ambonese"), ("manado", "manadonese"), ("flores", "florenese"), ("papua", "papuan"),
-    ("tionghoa", "chinese indonesian"), ("arab", "arab"), ("india", "indian"), ("afrika", "african"),
+    ("jawa", "javanese"),
+    ("sunda", "sundanese"),
+    ("madura", "madurese"),
+    ("batak", "batak"),
+    ("minang", "minangkabau"),
+    ("bugis", "buginese"),
+    ("betawi", "betawi"),
+    ("banjar", "banjarese"),
+    ("aceh", "acehnese"),
+    ("bali", "balinese"),
+    ("dayak", "dayak"),
+    ("toraja", "torajan"),
+    ("nias", "nias"),
+    ("ambon", "ambonese"),
+    ("manado", "manadonese"),
+    ("flores", "florenese"),
+    ("papua", "papuan"),
+    ("tionghoa", "chinese indonesian"),
+    ("arab", "arab"),
+    ("india", "indian"),
+    ("afrika", "african"),
 )
 
 #: (kind, hateful?, template) with {g} for the group; Indonesian.

@@ -9,6 +9,7 @@ The lexicon keeps its group names: it is the broad knowledge the product ships, 
 Usage: python -m tests.functional.logo --data ../shared/data/dev [--groups madura,papua] [--jobs 2]
        python -m tests.functional.logo --shipped [--card]   (the shipped model; --card records it)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -97,8 +98,7 @@ def shipped_report() -> dict:
     for c, s in zip(all_cases, scores):
         if not c.obfuscated:
             kinds.setdefault(f"{c.lang}/{c.kind}", []).append(s)
-    out["flagged_share_by_kind"] = {k: {p: round(float(np.mean(np.array(v) >= t)), 3) for p, t in points.items()}
-                                    for k, v in kinds.items()}
+    out["flagged_share_by_kind"] = {k: {p: round(float(np.mean(np.array(v) >= t)), 3) for p, t in points.items()} for k, v in kinds.items()}
     return out
 
 
@@ -120,8 +120,7 @@ def main() -> None:
             from classifiers.train import record_functional
 
             logo = json.loads(args.logo_json.read_text()) if args.logo_json else []
-            record_functional(report, [{k: v for k, v in r.items() if k != "scores"} for r in logo],
-                              logo_note=args.logo_note)
+            record_functional(report, [{k: v for k, v in r.items() if k != "scores"} for r in logo], logo_note=args.logo_note)
         return
     from joblib import Parallel, delayed
 
@@ -130,8 +129,7 @@ def main() -> None:
     results = Parallel(n_jobs=args.jobs)(delayed(run_group)(args.data, g, e) for g, e in groups)
     args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
     for r in results:
-        print(f"{r['group']}: removed {r['removed_rows']} rows; racial ROC-AUC id {r['auc_id']}, "
-              f"en {r['auc_en']}, obfuscated {r['auc_obfuscated']}")
+        print(f"{r['group']}: removed {r['removed_rows']} rows; racial ROC-AUC id {r['auc_id']}, en {r['auc_en']}, obfuscated {r['auc_obfuscated']}")
     for lang in ("id", "en"):
         print(f"mean {lang}: {np.mean([r[f'auc_{lang}'] for r in results]):.4f}")
 

@@ -1,5 +1,6 @@
 """Functional suite on the shipped model: hateful vs non-hateful about the same group, every group,
 both languages, plain and obfuscated (regression floors; measured figures are in the model card)."""
+
 from __future__ import annotations
 
 import pytest
@@ -41,13 +42,16 @@ def test_generator_covers_every_group_template_and_language() -> None:
     assert len({c.text for c in plain}) == len(plain)
 
 
-@pytest.mark.parametrize("text, word, expected", [
-    ("orang madura itu", "madura", "orang m*d*ra itu"),
-    ("papuan people", "papuan", "p*p*an people"),
-    ("orang nias", "nias", "orang n*as"),
-    ("bali", "bal", "bali"),
-    ("", "x", ""),
-])
+@pytest.mark.parametrize(
+    "text, word, expected",
+    [
+        ("orang madura itu", "madura", "orang m*d*ra itu"),
+        ("papuan people", "papuan", "p*p*an people"),
+        ("orang nias", "nias", "orang n*as"),
+        ("bali", "bal", "bali"),
+        ("", "x", ""),
+    ],
+)
 def test_obfuscate(text: str, word: str, expected: str) -> None:
     assert obfuscate(text, word) == expected
 
