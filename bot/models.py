@@ -116,6 +116,7 @@ class Action:
     link: str | None = None  # link to the flagged message, for notices (adapters never look it up)
     mentions: tuple[str, ...] = ()  # for `ping`: the only roles (Discord) or users (Telegram) it may mention
     text: str = ""  # for `notice`: what to post, as plain text
+    language: str = "en"  # the server's language, for what the adapter writes itself (a refused action's notice)
     # for `appeal_notice` / `appeal_outcome` / `appeal_alert`: the bot.appeals message to deliver, built once by the core
     appeal: Any = field(default=None, compare=False, repr=False)
 

@@ -80,9 +80,13 @@ class Pipeline(ServerSettingsMixin, ServerRulesMixin, MemberRequestsMixin, Moder
             self.destination,
             on_done=self._action_done,
             on_result=self.after_action,
-            prepare=self.prepare_action,
+            prepare=self._prepare_action,
             before=self.before_action,
         )
+
+    def _prepare_action(self, action: Action) -> Action:
+        """What an action needs from the server's settings before the adapter carries it out (no call back later)."""
+        return self.prepare_action(replace(action, language=self.server_settings(action.server).language))
 
     # ---- lifecycle -----------------------------------------------------------------
     def start(self) -> None:

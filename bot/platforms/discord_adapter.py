@@ -114,7 +114,7 @@ class DiscordAdapter:
         if channel is None:
             return
         try:
-            await channel.send(failure_notice(action.kind, detail, action.link), allowed_mentions=NO_MENTIONS)
+            await channel.send(failure_notice(action.kind, detail, action.link, action.language), allowed_mentions=NO_MENTIONS)
         except (discord.HTTPException, discord.RateLimited) as exc:
             log.warning("could not post a failure notice in %s: %s", action.server, exc)
 

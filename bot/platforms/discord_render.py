@@ -139,18 +139,20 @@ def note_line(note: str, limit: int = 300) -> str:
     return who + escape(text)
 
 
-def failure_notice(kind: str, detail: str, link: str | None) -> str:
-    """What moderators read when Discord refused an action (the flag itself is kept)."""
+def failure_notice(kind: str, detail: str, link: str | None, lang: str = "en") -> str:
+    """What moderators read when Discord refused an action (the flag itself is kept), in the server's language."""
+    where = i18n.text("failure.where", lang, link=link) if link else ""
     if kind == "warn":
-        return f"\u26a0\ufe0f Could not warn{f' for {link}' if link else ''}: {escape(detail)}. The flag is kept in the queue."
-    need = {
-        "delete": "Manage Messages",
-        "timeout": "Moderate Members",
-        "ban": "Ban Members",
-        "notify": "View Channel, Send Messages and Embed Links in the mod channel",
-    }.get(kind, "the needed permission")
-    where = f" for {link}" if link else ""
-    return (
-        f"\u26a0\ufe0f Could not {kind}{where}: {escape(detail)}. "
-        f"Check that triagebot has **{need}** and that its role is above the member's. The flag is kept in the queue."
-    )
+        return i18n.text("failure.warn", lang, where=where, detail=escape(detail))
+    need = _NEEDS.get(kind, "")
+    verb = i18n.text(f"failure.kind.{kind}", lang) if kind in _NEEDS else kind
+    return i18n.text("failure.action", lang, verb=verb, where=where, detail=escape(detail), need=need or i18n.text("failure.need_other", lang))
+
+
+#: The Discord permission each action needs, named as Discord's settings name it.
+_NEEDS = {
+    "delete": "Manage Messages",
+    "timeout": "Moderate Members",
+    "ban": "Ban Members",
+    "notify": "View Channel, Send Messages and Embed Links",
+}

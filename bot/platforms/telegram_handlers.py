@@ -903,14 +903,11 @@ class TelegramHandlers:
                 update, i18n.text("tg.which_group", self.toolkit.lang(None, update.effective_user), groups=", ".join(s.split(":", 1)[1] for s in servers))
             )
             return
-        try:
-            from bot.export import export_bytes
-        except ImportError:
-            await self._reply(update, "Export is not available in this version.")
-            return
+        from bot.export import export_bytes
+
         server = servers[0]
         result = export_bytes(self.store, fmt or "csv", server=server)
-        caption = f"Log of {self._title(server)} ({server}), {fmt or 'csv'}"
+        caption = i18n.text("tg.export.caption", self.toolkit.lang(server, update.effective_user), title=self._title(server), server=server, fmt=fmt or "csv")
         sha = _manifest_sha(getattr(result, "manifest", None))
         if sha:
             caption += f"\nsha256 {sha}"
