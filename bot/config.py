@@ -46,6 +46,9 @@ class ServerSettings:
     timeout_minutes: int = 10
     report_rate_limit: int = 5  # reports per member per hour
     incident_window_minutes: int = 30
+    # Flags aimed at no one join their channel's open incident while they come less than this many minutes apart
+    # (a raid on a channel: one alert with whole-incident actions); 0 = every such flag has its own alert.
+    raid_window_minutes: int = 5
     incident_escalate_count: int = 5
     shared_bank: bool = False
     # Mentioned when an incident escalates or a protected picture is re-shared (never for single flags):
@@ -289,6 +292,7 @@ _SERVER_KINDS: dict[str, tuple[str, int | None, int | None]] = {
     "timeout_minutes": ("int", 1, MAX_TIMEOUT_MINUTES),
     "report_rate_limit": ("int", 0, 10_000),  # 0 = unlimited
     "incident_window_minutes": ("int", 1, YEAR_MINUTES),
+    "raid_window_minutes": ("int", 0, 1440),
     "incident_escalate_count": ("int", 1, 10_000),
     "shared_bank": ("bool", None, None),
     "escalation_ping": ("ids", None, None),

@@ -6,6 +6,7 @@ import logging
 from typing import Sequence
 
 from bot import i18n
+from bot.models import is_channel_subject
 from bot.store import IncidentView
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,13 @@ def _span(minutes: float, lang: str) -> str:
 
 
 def summary(incident: IncidentView, target_name: str | None = None, lang: str = "en") -> str:
-    """E.g. "14 sexual/racial messages from 9 accounts targeting @member in 20 min"."""
-    who = target_name or incident.target_name or incident.target_id
+    """E.g. "14 sexual/racial messages from 9 accounts targeting @member in 20 min", or for a burst aimed at no
+    one, "… in #general in 3 min" (a raid on a channel)."""
+    channel = is_channel_subject(incident.target_id)
+    who = target_name or incident.target_name or (incident.target_id[1:] if channel else incident.target_id)
     minutes = (incident.last_at - incident.first_at).total_seconds() / 60
     return i18n.text(
-        "incident.summary",
+        "incident.summary_channel" if channel else "incident.summary",
         lang,
         count=incident.flag_count,
         labels=label_words(incident.labels, lang),

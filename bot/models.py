@@ -28,6 +28,16 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def channel_subject(channel_id: str) -> str:
+    """The incident subject of a burst of flags aimed at no one in particular: their channel (a raid on a channel
+    is one case with one alert, not one alert per message). Member ids never start with '#'."""
+    return f"#{channel_id}"
+
+
+def is_channel_subject(target_id: str) -> bool:
+    return target_id.startswith("#")
+
+
 def server_key(platform: str, server_id: str | int) -> str:
     """The scope every stored row carries, e.g. `discord:1234` (matches config section names)."""
     return f"{platform}:{server_id}"
@@ -78,6 +88,7 @@ class Message:
     author_is_moderator: bool = False
     edited: bool = False
     target_names: tuple[tuple[str, str], ...] = ()  # (member id, display name) for targets, when known
+    channel_name: str | None = None  # the channel's (Discord) or group's (Telegram) name, when known
     author_roles: tuple[str, ...] = ()  # Discord role ids of the author (for servers' exempt roles)
 
     @property

@@ -224,6 +224,7 @@ class Pipeline(ServerSettingsMixin, ServerRulesMixin, MemberRequestsMixin, Moder
             decision,
             source=source,
             incident_window_minutes=settings.incident_window_minutes,
+            raid_window_minutes=settings.raid_window_minutes,
             ping_at=settings.incident_escalate_count if settings.escalation_ping else None,
         )
         self.actions.submit(result.actions)  # protective actions first, not behind any alert

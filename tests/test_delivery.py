@@ -140,8 +140,8 @@ async def test_undelivered_alerts_survive_a_restart(db_path):
 async def test_setting_the_mod_channel_delivers_the_backlog(store, db_path):
     adapter = RecordingAdapter()
     p = _pipeline(store, db_path, adapter, mod_channel=None)
-    for i in range(3):
-        await p.handle(make_message(f"lewd {i}"))
+    for i in range(3):  # three channels: three alerts (one channel would make them one raid incident)
+        await p.handle(make_message(f"lewd {i}", channel=f"c{i}"))
     await p.settle()
     assert adapter.executed == [] and store.undelivered_alerts()[0] == 3
     p.update_server_settings("discord:s1", {"mod_channel": "777"})

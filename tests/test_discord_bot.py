@@ -49,7 +49,9 @@ KEYWORDS = {"bokep": "sexual", "monyet": ("racial", 0.80)}
 
 
 def make_settings(tmp_path, fake: FakeDiscord, **server) -> Settings:
-    srv = ServerSettings(mod_channel=str(MODQ), exempt_moderators=False)
+    # Most tests here look at single flags sent seconds apart in one channel, which a server's default raid window
+    # would group into one channel incident; the raid tests (test_discord_incidents.py) turn it back on.
+    srv = ServerSettings(mod_channel=str(MODQ), exempt_moderators=False, raid_window_minutes=0)
     if server:
         srv = srv.with_overrides(server)
     return Settings(

@@ -238,6 +238,22 @@ async def test_incident_buttons_survive_a_restart(tmp_path, fake):
         store.close()
 
 
+# ---- a raid on a channel (flags aimed at no one) ------------------------------------------------------
+@pytest.mark.parametrize("env", [{"raid_window_minutes": 5}], indirect=True)
+async def test_a_channel_raid_is_one_alert_with_incident_buttons(env):
+    raiders = (MALLORY, DAVE, 5001, 5002, 5003)
+    env.fake.pile_on_accounts |= set(raiders)
+    payloads = [await env.fake.send_message(a, f"dasar cina bokep {i}") for i, a in enumerate(raiders)]
+    await env.settle()
+    ids = [env.store.find_flag(SERVER, str(GENERAL), p["id"]) for p in payloads]
+    [incident_id] = {env.store.flag(SERVER, i).incident_id for i in ids}
+    await wait_until(lambda: env.store.undelivered_alerts(SERVER)[0] == 0)
+    alert = current_alert(env, incident_id)
+    assert len(mod_posts(env.fake)) == 1  # one alert for the raid, not one per message
+    assert custom_ids(alert) == [f"tbi:{k}:{incident_id}" for k in ("confirm", "dismiss", "delete", "ban", "items", "timeout")]
+    assert f"from {len(raiders)} accounts in #" in alert["embeds"][0]["title"]
+
+
 # ---- escalation ping -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("env", [{"escalation_ping": [str(ROLE_MOD)], "incident_escalate_count": 3}], indirect=True)
 async def test_escalation_pings_only_the_configured_role_once(env):

@@ -148,6 +148,7 @@ def to_message(msg: discord.Message, edited: bool = False) -> Message:
         edited=edited,
         target_names=tuple((t, names[t]) for t in targets if names.get(t)),
         author_roles=tuple(str(r.id) for r in getattr(msg.author, "roles", ()) or ()),
+        channel_name=getattr(msg.channel, "name", None),
     )
 
 

@@ -161,6 +161,7 @@ def to_message(m: TgMessage, *, moderators: Collection[int] = (), usernames: Map
         author_is_moderator=is_mod,
         edited=is_edit,
         target_names=tuple((t, names[t]) for t in targets if names.get(t)),
+        channel_name=chat.title,
     )
 
 
@@ -190,6 +191,7 @@ def merge_album(messages: list[Message]) -> Message:
         author_is_moderator=first.author_is_moderator,
         edited=any(m.edited for m in messages),
         target_names=tuple((t, names[t]) for t in targets if t in names),
+        channel_name=first.channel_name,
     )
 
 

@@ -16,6 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import i18n
 from bot.alerts import Alert
+from bot.models import is_channel_subject
 
 log = logging.getLogger(__name__)
 
@@ -274,14 +275,17 @@ def render_alert(alert: Alert, *, group_title: str | None = None, names: Mapping
     if alert.author_history:
         lines.append(f"{t('tg.history')}: {esc(alert.author_history)}")
     if alert.incident is not None:
-        lines.append(
-            t(
-                "tg.incident_line",
-                flags=alert.incident.flag_count,
-                authors=alert.incident.author_count,
-                target=f"<code>{esc(alert.incident.target_id, 40)}</code>",
+        if is_channel_subject(alert.incident.target_id):
+            lines.append(t("tg.incident_line_group", flags=alert.incident.flag_count, authors=alert.incident.author_count))
+        else:
+            lines.append(
+                t(
+                    "tg.incident_line",
+                    flags=alert.incident.flag_count,
+                    authors=alert.incident.author_count,
+                    target=f"<code>{esc(alert.incident.target_id, 40)}</code>",
+                )
             )
-        )
     scores = alert.scores
     shown = [label for label in alert.labels] + [k for k in sorted(scores, key=lambda k: -scores[k]) if k not in alert.labels]
     labels = ", ".join(f"{esc(k, 40)} {scores[k]:.2f}" if k in scores else esc(k, 40) for k in shown[:8])

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any, Sequence
 
 from bot import audit_chain as chain
-from bot.models import Decision, Message, utcnow
+from bot.models import Decision, Message, channel_subject, utcnow
 from bot.store.base import EXCERPT_CHARS, iso, content_sha256, safe_text, inserted_id
 from bot.store.views import FlagResult
 from bot.store.moderation import ModerationStore
@@ -53,6 +53,7 @@ class RecordStore(ModerationStore, IncidentsStore, OutboxStore):
         decision: Decision,
         source: str = "detector",
         incident_window_minutes: int | None = None,
+        raid_window_minutes: int | None = None,
         alert: bool = True,
         ping_at: int | None = None,
     ) -> FlagResult:
@@ -60,7 +61,8 @@ class RecordStore(ModerationStore, IncidentsStore, OutboxStore):
 
         One transaction holds everything a flag needs to survive a crash: the flag, its verdicts, its audit
         row, its incident (a new flag aimed at someone joins the open incident for that member within
-        `incident_window_minutes`), the outbox row that will post or update its alert, and the protective
+        `incident_window_minutes`; one aimed at no one joins its channel's incident while such flags come less
+        than `raid_window_minutes` apart), the outbox row that will post or update its alert, and the protective
         actions of `decision` logged as pending. Nothing here waits on a platform.
 
         With `ping_at`, an escalation ping is queued too when this flag makes its incident reach `ping_at`
@@ -138,6 +140,13 @@ class RecordStore(ModerationStore, IncidentsStore, OutboxStore):
                 since = message.time - timedelta(minutes=incident_window_minutes)
                 incident_id = self.attach_to_incident(
                     server, flag_id, target, self.open_incident_for(server, target, since), message.time, message.target_name(target)
+                )
+            elif created and raid_window_minutes and not message.targets:
+                # aimed at no one: its channel's incident while the flags keep coming within the raid window
+                target = channel_subject(message.channel_id)
+                since = message.time - timedelta(minutes=raid_window_minutes)
+                incident_id = self.attach_to_incident(
+                    server, flag_id, target, self.open_incident_for(server, target, since), message.time, message.channel_name
                 )
             elif not created:
                 incident_id = self.db.conn.execute("SELECT incident_id FROM flags WHERE id = ?", (flag_id,)).fetchone()[0]
