@@ -25,7 +25,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
-from distractor_set import as_rgb  # noqa: E402  (the script's own folder is on sys.path)
+from distractor_set import SAMPLES, as_rgb  # noqa: E402  (the script's own folder is on sys.path)
 
 from classifiers.images.bank import BankIndex, Fingerprint, fingerprint  # noqa: E402
 from classifiers.images.decode import decode  # noqa: E402
@@ -48,21 +48,7 @@ BANK_NAMES = [
     "retina",
 ]
 #: sources for distractors: none of these is (a view of) a bank image
-DISTRACTOR_NAMES = [
-    "brick",
-    "grass",
-    "gravel",
-    "page",
-    "text",
-    "cell",
-    "colorwheel",
-    "logo",
-    "horse",
-    "binary_blobs",
-    "shepp_logan_phantom",
-    "checkerboard",
-    "microaneurysms",
-]
+DISTRACTOR_NAMES = SAMPLES
 
 
 def load(name: str) -> np.ndarray:

@@ -12,7 +12,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from telegram import BotCommand, InputFile, Update
+from telegram import BotCommand, InlineKeyboardMarkup, InputFile, Update
 from telegram import Message as TgMessage
 from telegram.constants import ChatType, ParseMode
 from telegram.error import Forbidden, TelegramError
@@ -170,18 +170,28 @@ class TelegramHandlers:
             return True
         return await self.admins.is_admin(chat_id, user_id)
 
+    async def _send(self, chat_id: int, text: str, *, html: bool = True, markup: InlineKeyboardMarkup | None = None) -> TgMessage:
+        """A message of the bot's own interface (a reply, a confirmation, a pager): no link preview, and it waits
+        its turn in the flood limiter for at most UI_WAIT_S. Raises TelegramError."""
+        return await self.adapter.call(
+            "sendMessage",
+            lambda: self.app.bot.send_message(
+                chat_id=chat_id,
+                text=text,
+                parse_mode=ParseMode.HTML if html else None,
+                reply_markup=markup,
+                link_preview_options=NO_PREVIEW,
+                rate_limit_args=UI_WAIT_S,
+            ),
+            idempotent=False,
+        )
+
     async def _reply(self, update: Update, text: str, html_mode: bool = False) -> None:
         msg = update.effective_message
         if msg is None:  # no message to answer (no handler that replies is registered for such updates)
             return
         try:
-            await self.adapter.call(
-                "sendMessage",
-                lambda: self.app.bot.send_message(
-                    chat_id=msg.chat_id, text=text, parse_mode=ParseMode.HTML if html_mode else None, link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S
-                ),
-                idempotent=False,
-            )
+            await self._send(msg.chat_id, text, html=html_mode)
         except TelegramError as exc:
             log.warning("reply in %s failed: %s", msg.chat_id, exc)
 
@@ -460,18 +470,7 @@ class TelegramHandlers:
         text = confirm_text(press.verb, len(authors), exclude, self.seen.titles.get(str(press.chat_id)), press.incident_id, press.arg, lang)
         markup = confirm_keyboard(press.verb, press.chat_id, press.incident_id, len(authors), press.arg, lang)
         try:
-            sent = await self.adapter.call(
-                "sendMessage",
-                lambda: self.app.bot.send_message(
-                    chat_id=q.message.chat_id,
-                    text=text,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup,
-                    link_preview_options=NO_PREVIEW,
-                    rate_limit_args=UI_WAIT_S,
-                ),
-                idempotent=False,
-            )
+            sent = await self._send(q.message.chat_id, text, markup=markup)
             self._confirmations[(sent.chat_id, sent.message_id)] = press.incident_id
             await self._answer(q, i18n.text("tg.confirm_below", lang))
         except TelegramError as exc:
@@ -518,18 +517,7 @@ class TelegramHandlers:
                     ),
                 )
             else:
-                sent = await self.adapter.call(
-                    "sendMessage",
-                    lambda: self.app.bot.send_message(
-                        chat_id=q.message.chat_id,
-                        text=text,
-                        parse_mode=ParseMode.HTML,
-                        reply_markup=markup,
-                        link_preview_options=NO_PREVIEW,
-                        rate_limit_args=UI_WAIT_S,
-                    ),
-                    idempotent=False,
-                )
+                sent = await self._send(q.message.chat_id, text, markup=markup)
                 key = (sent.chat_id, sent.message_id)
             self._pagers[key] = (server, press.incident_id, press.arg or 0)
             await self._answer(q, i18n.text("tg.page.answer", lang, first=min(total, (press.arg or 0) + 1), last=(press.arg or 0) + len(flags), total=total))
@@ -586,13 +574,7 @@ class TelegramHandlers:
 
     async def _say(self, chat_id: int, html_text: str) -> None:
         try:
-            await self.adapter.call(
-                "sendMessage",
-                lambda: self.app.bot.send_message(
-                    chat_id=chat_id, text=html_text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW, rate_limit_args=UI_WAIT_S
-                ),
-                idempotent=False,
-            )
+            await self._send(chat_id, html_text)
         except TelegramError as exc:
             log.info("could not post in %s: %s", chat_id, exc)
 
