@@ -186,6 +186,21 @@ class TelegramHandlers:
             idempotent=False,
         )
 
+    async def _edit_ui(self, key: tuple[int, int], text: str, markup: InlineKeyboardMarkup | None) -> None:
+        """Edit one of the bot's own interface messages (a pager) in place, like `_send`. Raises TelegramError."""
+        await self.adapter.call(
+            "editMessageText",
+            lambda: self.app.bot.edit_message_text(
+                chat_id=key[0],
+                message_id=key[1],
+                text=text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                link_preview_options=NO_PREVIEW,
+                rate_limit_args=UI_WAIT_S,
+            ),
+        )
+
     async def _reply(self, update: Update, text: str, html_mode: bool = False) -> None:
         msg = update.effective_message
         if msg is None:  # no message to answer (no handler that replies is registered for such updates)
@@ -504,18 +519,7 @@ class TelegramHandlers:
         key = _msg_key(q.message)
         try:
             if key in self._pagers:
-                await self.adapter.call(
-                    "editMessageText",
-                    lambda: self.app.bot.edit_message_text(
-                        chat_id=key[0],
-                        message_id=key[1],
-                        text=text,
-                        parse_mode=ParseMode.HTML,
-                        reply_markup=markup,
-                        link_preview_options=NO_PREVIEW,
-                        rate_limit_args=UI_WAIT_S,
-                    ),
-                )
+                await self._edit_ui(key, text, markup)
             else:
                 sent = await self._send(q.message.chat_id, text, markup=markup)
                 key = (sent.chat_id, sent.message_id)
@@ -538,18 +542,7 @@ class TelegramHandlers:
             flags, total, offset, chat_id, incident_id, group_title=self.seen.titles.get(chat_id), lang=self.pipeline.server_settings(server).language
         )
         try:
-            await self.adapter.call(
-                "editMessageText",
-                lambda: self.app.bot.edit_message_text(
-                    chat_id=key[0],
-                    message_id=key[1],
-                    text=text,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup,
-                    link_preview_options=NO_PREVIEW,
-                    rate_limit_args=UI_WAIT_S,
-                ),
-            )
+            await self._edit_ui(key, text, markup)
         except TelegramError as exc:
             log.info("could not refresh the pager: %s", exc)
 
