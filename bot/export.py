@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from bot.models import utcnow
 from bot.signing import key_path_for, load_or_create_key, sign_manifest
-from bot.store import FlagView, Store, iso
+from bot.store import AppealView, FlagView, Store, iso
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite  # anything with write(bytes): a file, stdout's buffer, the CLI's echo
@@ -54,6 +54,7 @@ CSV_COLUMNS = [
     "reporters",
     "reviews",
     "actions",
+    "appeals",
     "incident_id",
     "message_time",
     "created_at",
@@ -113,6 +114,7 @@ def _row(
     include_reporters: bool,
     audit: list[dict] | None = None,
     held: bool = False,
+    appeals: list[AppealView] | None = None,
 ) -> dict[str, Any]:
     return {
         "id": flag.id,
@@ -145,6 +147,20 @@ def _row(
                 "at": a["created_at"],
             }
             for a in actions
+        ],
+        "appeals": [
+            {
+                "id": p.id,
+                "appellant_id": p.appellant_id,
+                "text": p.text,
+                "lang": p.lang,
+                "status": p.status,
+                "decided_by": p.decided_by,
+                "decided_at": iso(p.decided_at) if p.decided_at else None,
+                "note": p.note,
+                "at": iso(p.created_at),
+            }
+            for p in appeals or []
         ],
         "incident_id": flag.incident_id,
         "message_time": iso(flag.message_time),
@@ -183,6 +199,7 @@ def iter_rows(
             payload_sha = store.flag_content_hashes(srv, ids)
             audit = store.audit_rows_for_flags(srv, ids)
             held = store.held_flag_ids(srv)
+            appeals = store.appeals_by_flag(srv, ids)
             for f in flags:
                 yield _row(
                     f,
@@ -194,6 +211,7 @@ def iter_rows(
                     include_reporters,
                     audit.get(f.id, []),
                     f.id in held,
+                    appeals.get(f.id, []),
                 )
         bar.update(len(batch))
 
@@ -218,8 +236,12 @@ def _csv_row(row: dict[str, Any]) -> list[str]:
             return " | ".join(v or [])
         if key == "reviews":
             return " | ".join(f"{r['decision']} by {r['reviewer']} at {r['at']}" + (f": {r['note']}" if r["note"] else "") for r in v or [])
-        if key == "audit":
+        if key in ("audit", "appeals"):  # JSON: appeal texts are free text, so " | " cannot separate them
             return json.dumps(v, ensure_ascii=False, sort_keys=True)
+        if key == "appeals":
+            return " | ".join(
+                f"#{p['id']} {p['status']}" + (f" by {p['decided_by']} at {p['decided_at']}" if p["decided_by"] else "") + f": {p['text']}" for p in v or []
+            )
         if key == "actions":
             return " | ".join(f"{a['kind']}:{a['status']} by {a['actor']}" + (" (dry-run)" if a["dry_run"] else "") for a in v or [])
         return v

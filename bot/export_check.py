@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from bot.audit_chain import FORMAT, chain_hash, text_sha256
 from bot.export import neutralise_cell
 from bot.signing import SigningKeyError, check_signature
+from bot.store.base import PURGED
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,33 @@ def _row_problem(row: Mapping[str, Any]) -> str | None:
     audited = [(kind, results.get(ref, "pending")) for ref, kind in actions]
     if audited != [(a.get("kind"), a.get("status")) for a in row.get("actions") or []]:
         return "actions (kind or status) differ from the audited ones"
+    return _appeals_problem(row)
+
+
+def _appeals_problem(row: Mapping[str, Any]) -> str | None:
+    """Exported appeals must be the audited ones: same ids, appellants, texts (unless purged) and outcomes."""
+    opened: dict[int, dict] = {}
+    outcome: dict[int, str] = {}
+    for a in row.get("audit") or []:
+        if a.get("kind") in ("appeal", "appeal_decision") and a.get("payload"):
+            p = json.loads(a["payload"])
+            if a["kind"] == "appeal":
+                opened[a["ref_id"]] = p
+            else:
+                outcome[a["ref_id"]] = p.get("status")
+    exported = row.get("appeals")
+    if exported is None:  # an export made before appeals were exported
+        return None
+    if sorted(opened) != sorted(int(x.get("id", 0)) for x in exported):
+        return "appeals differ from the audited ones"
+    for x in exported:
+        p = opened[int(x["id"])]
+        if str(x.get("appellant_id")) != str(p.get("appellant_id")):
+            return f"appeal #{x['id']}: appellant differs from the audited value"
+        if x.get("text") != PURGED and text_sha256(x.get("text") or "") != p.get("text_sha256"):
+            return f"appeal #{x['id']}: text differs from the audited hash"
+        if x.get("status") != outcome.get(int(x["id"]), "open"):
+            return f"appeal #{x['id']}: status differs from the audited value"
     return None
 
 
@@ -173,5 +201,6 @@ def _from_csv(r: Mapping[str, str]) -> dict[str, Any]:
         "status": r.get("status"),
         "reviews": [{"decision": x.split(" ", 1)[0]} for x in split("reviews")],
         "actions": [{"kind": x.split(":", 1)[0], "status": x.split(":", 1)[1].split(" ", 1)[0]} for x in split("actions")],
+        "appeals": json.loads(_cell(r.get("appeals")) or "[]"),
         "audit": json.loads(_cell(r.get("audit")) or "[]"),
     }

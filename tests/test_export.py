@@ -150,3 +150,78 @@ def test_tampered_anchor_rows_are_a_problem_not_a_crash(seeded, rows):
     result = check_export(res.data, manifest)
     assert not result.ok
     assert any("manifest's head" in p or "signature" in p for p in result.problems), result.problems
+
+
+@pytest.fixture
+def appealed(seeded):
+    """Flag 1 carries a reversed appeal whose text looks like a formula; flag 2 an open one."""
+    seeded.add_appeal("discord:a", 1, "author", '=HYPERLINK("x") saya tidak bersalah | sungguh', "id", max_open_per_day=5)
+    seeded.decide_appeal("discord:a", 1, "reversed", "mod2", note="salah paham")
+    seeded.add_appeal("discord:a", 2, "author", "it was a joke", "en", max_open_per_day=5)
+    return seeded
+
+
+def _rows(res, fmt):
+    if fmt == "csv":
+        return list(csv.DictReader(io.StringIO(res.data.decode())))
+    if fmt == "json":
+        return json.loads(res.data)
+    return [json.loads(line) for line in res.data.decode().splitlines()]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "ndjson"])
+def test_appeals_are_part_of_the_exported_case_and_verify(appealed, fmt):
+    from bot.export_check import check_export
+
+    res = export_bytes(appealed, fmt, "discord:a")
+    rows = _rows(res, fmt)
+    first = rows[0]["appeals"]
+    if fmt == "csv":
+        assert not first.startswith(FORMULA_STARTS)  # JSON in one cell: the hostile text inside is not a formula
+        first = json.loads(first)
+    assert [(p["status"], p["decided_by"], p["note"]) for p in first] == [("reversed", "mod2", "salah paham")]
+    assert first[0]["text"].startswith("=HYPERLINK") and " | sungguh" in first[0]["text"]
+    result = check_export(res.data, res.manifest)
+    assert result.ok, result.problems
+    kinds = {a["kind"] for r in rows for a in (json.loads(r["audit"]) if fmt == "csv" else r["audit"])}
+    assert {"appeal", "appeal_decision"} <= kinds
+
+
+def _retamper(res, edit):
+    """Change one exported row and fix the file hash (the signature then fails too; the appeal check must object on its own)."""
+    rows = json.loads(res.data)
+    edit(rows)
+    data = json.dumps(rows).encode()
+    manifest = {k: v for k, v in res.manifest.items() if k != "signature"}
+    manifest["sha256"] = hashlib.sha256(data).hexdigest()
+    return data, manifest
+
+
+@pytest.mark.parametrize(
+    "edit, fragment",
+    [
+        (lambda rows: rows[0]["appeals"][0].update(status="upheld"), "status differs"),
+        (lambda rows: rows[0]["appeals"][0].update(text="I never appealed"), "text differs"),
+        (lambda rows: rows[0]["appeals"][0].update(appellant_id="someone else"), "appellant differs"),
+        (lambda rows: rows[0]["appeals"].clear(), "appeals differ"),
+        (lambda rows: rows[1]["appeals"].append(dict(rows[0]["appeals"][0], id=99)), "appeals differ"),
+    ],
+)
+def test_an_edited_appeal_does_not_verify(appealed, edit, fragment):
+    from bot.export_check import check_export
+
+    data, manifest = _retamper(export_bytes(appealed, "json", "discord:a"), edit)
+    problems = check_export(data, manifest).problems
+    assert any(fragment in p for p in problems), problems
+
+
+def test_a_purged_appeal_text_still_verifies(appealed):
+    from bot.export_check import check_export
+
+    author = appealed.flag("discord:a", 1).author_id
+    assert appealed.purge_content("discord:a", user_id=author) >= 1
+    res = export_bytes(appealed, "json", "discord:a")
+    rows = json.loads(res.data)
+    assert rows[0]["appeals"][0]["text"] == "[purged]"
+    assert b"saya tidak bersalah" not in res.data
+    assert check_export(res.data, res.manifest).ok

@@ -130,6 +130,19 @@ class AppealsStore(ModerationStore):
         rows = self.db.conn.execute(f"SELECT {_APPEAL_COLS} FROM appeals WHERE {' AND '.join(where)} ORDER BY id LIMIT ?", (*args, limit)).fetchall()
         return [_appeal_view(r) for r in rows]
 
+    def appeals_by_flag(self, server: str, flag_ids: Sequence[int]) -> dict[int, list[AppealView]]:
+        """Every appeal against each flag, oldest first (for exports: appeals are part of a case's record)."""
+        out: dict[int, list[AppealView]] = {}
+        ids = list(flag_ids)
+        for i in range(0, len(ids), 400):
+            chunk = ids[i : i + 400]
+            marks = ",".join("?" * len(chunk))
+            q = f"SELECT {_APPEAL_COLS} FROM appeals WHERE server = ? AND flag_id IN ({marks}) ORDER BY id"
+            for r in self.db.conn.execute(q, (server, *chunk)):
+                view = _appeal_view(r)
+                out.setdefault(view.flag_id, []).append(view)
+        return out
+
     def appeals_opened_since(self, server: str, appellant_id: str, since: datetime) -> int:
         return self.db.conn.execute(
             "SELECT COUNT(*) FROM appeals WHERE server = ? AND appellant_id = ? AND created_at >= ?", (server, appellant_id, iso(since))

@@ -97,7 +97,7 @@ class AuditStore(Connection):
         return live
 
     def audit_rows_for_flags(self, server: str, flag_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
-        """Every audit row about each flag (its own, its reports', reviews', actions' and holds'), in chain order,
+        """Every audit row about each flag (its own, its reports', reviews', actions' and appeals'), in chain order,
         so an export carries what is needed to recompute its rows' hashes without the database."""
         out: dict[int, list[dict[str, Any]]] = {}
         for chunk in _chunks(list(flag_ids), 400):
@@ -111,9 +111,11 @@ class AuditStore(Connection):
                 f"UNION ALL SELECT {cols}, r.flag_id FROM audit a JOIN reviews r ON r.id = a.ref_id "
                 f"WHERE a.server = ? AND a.kind = 'review' AND r.flag_id IN ({marks}) "
                 f"UNION ALL SELECT {cols}, x.flag_id FROM audit a JOIN actions x ON x.id = a.ref_id "
-                f"WHERE a.server = ? AND a.kind IN ('action', 'action_result') AND x.flag_id IN ({marks}) ORDER BY 1"
+                f"WHERE a.server = ? AND a.kind IN ('action', 'action_result') AND x.flag_id IN ({marks}) "
+                f"UNION ALL SELECT {cols}, p.flag_id FROM audit a JOIN appeals p ON p.id = a.ref_id "
+                f"WHERE a.server = ? AND a.kind IN ('appeal', 'appeal_decision') AND p.flag_id IN ({marks}) ORDER BY 1"
             )
-            for seq, kind, ref, payload, prev, h, at, fid in self.db.conn.execute(q, (server, *chunk) * 4):
+            for seq, kind, ref, payload, prev, h, at, fid in self.db.conn.execute(q, (server, *chunk) * 5):
                 out.setdefault(fid, []).append(
                     {"seq": seq, "kind": kind, "ref_id": ref, "payload": payload, "prev_hash": prev, "row_hash": h, "created_at": at}
                 )
