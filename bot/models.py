@@ -47,6 +47,15 @@ def server_key(platform: str, server_id: str | int) -> str:
 SCANNABLE_KINDS: tuple[str, ...] = ("image", "video", "sticker")
 #: Where a scanned file was in the message, for reasons and logs
 ORIGINS: tuple[str, ...] = ("attachment", "embed", "forward", "sticker", "document")
+#: How a reason says where the file was; a plain attachment needs no words. Reasons are audited evidence,
+#: so a re-share that came as a forward or a link preview says so in the record and in exports.
+ORIGIN_NOTES: dict[str, str] = {
+    "attachment": "",
+    "embed": "in a link preview",
+    "forward": "in a forwarded message",
+    "sticker": "a sticker",
+    "document": "sent as a file",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from bot.delivery import AlertDelivery
 from bot.intake import Intake
 from bot.image_text import image_text_verdicts
 from bot.member_requests import MemberRequestsMixin, ProtectOutcome, ReportOutcome
-from bot.models import Action, Attachment, Decision, Message, utcnow
+from bot.models import ORIGIN_NOTES, Action, Attachment, Decision, Message, utcnow
 from bot.moderation import IncidentOutcome, ModerationMixin
 from bot.policy import decide
 from bot.protocols import Adapter, ImageScanner
@@ -36,6 +36,14 @@ from classifiers.rules import RuleHits, RuleMatcher
 log = logging.getLogger(__name__)
 
 __all__ = ["Adapter", "Classified", "ImageScanner", "IncidentOutcome", "Intake", "Pipeline", "ProtectOutcome", "ReportOutcome"]
+
+
+def _noting_origin(verdicts: Sequence[Verdict], origin: str) -> list[Verdict]:
+    """Each reason says where the file was when it was not a plain attachment (evidence of how it was spread)."""
+    note = ORIGIN_NOTES.get(origin, origin)
+    if not note:
+        return list(verdicts)
+    return [replace(v, reason=f"{v.reason} ({note})") for v in verdicts]
 
 
 @dataclass
@@ -151,9 +159,10 @@ class Pipeline(ServerSettingsMixin, ServerRulesMixin, MemberRequestsMixin, Moder
             for att in message.attachments:
                 result = await self._scan_attachment(message, att, scopes)
                 if result is not None:
-                    out.verdicts += result.verdicts
+                    found = list(result.verdicts)
                     if getattr(result, "text", ""):  # text read in the image (OCR): through the text model
-                        out.verdicts += image_text_verdicts(result.text, self.classify_text)
+                        found += image_text_verdicts(result.text, self.classify_text)
+                    out.verdicts += _noting_origin(found, att.origin)
                     if result.records:
                         out.images.append(result.records)
                     out.bank_entries += result.matched_entries

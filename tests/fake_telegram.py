@@ -295,8 +295,11 @@ class FakeTelegram:
         video: dict | None = None,
         animation: dict | None = None,
         video_note: dict | None = None,
+        forward_origin: dict | None = None,
     ) -> dict:
         m: dict[str, Any] = {"message_id": message_id or next(self._message_ids), "date": int(time.time()), "chat": chat}
+        if forward_origin is not None:  # a forwarded message (Bot API 7.0 MessageOrigin)
+            m["forward_origin"] = forward_origin
         if sender is not None:
             m["from"] = sender
         if sender_chat is not None:

@@ -8,7 +8,7 @@ from PIL import Image
 
 from bot import demo_images
 from bot.image_scan import ImageScan
-from bot.models import Attachment, Review
+from bot.models import ORIGIN_NOTES, ORIGINS, Attachment, Review
 from bot.pipeline import Pipeline
 from classifiers.images.decode import Limits
 from classifiers.images.nsfw import nudity_available
@@ -57,6 +57,21 @@ async def test_reshare_of_protected_image_is_flagged_and_aimed_at_the_victim(img
     f = store.flag("discord:s1", d.flag_id)
     assert f.targets == ("victim",) and f.incident_id is not None
     assert any(f"bank entry #{out.entry_id}" in r for r in f.reasons)
+
+
+@pytest.mark.parametrize("origin", ORIGINS)
+async def test_the_record_says_where_a_reshare_was(img_pipeline, store, origin):
+    """A re-share forwarded or shown in a link preview says so in its reasons, the audited evidence exports carry."""
+    out = await img_pipeline.protect("discord:s1", demo_images.variant("original"), "victim", "my photo")
+    message = make_message("look", attachments=(Attachment(kind="image", url="x://reshare_jpeg", mime="image/jpeg", origin=origin),))
+    d = await img_pipeline.handle(message)
+    reasons = store.flag("discord:s1", d.flag_id).reasons
+    assert any(f"bank entry #{out.entry_id}" in r for r in reasons)
+    note = ORIGIN_NOTES[origin]
+    if note:
+        assert all(r.endswith(f"({note})") for r in reasons), reasons
+    else:  # a plain attachment: no note
+        assert not any(r.endswith(f"({n})") for r in reasons for n in ORIGIN_NOTES.values() if n), reasons
 
 
 async def test_bank_is_per_server(img_pipeline):

@@ -34,6 +34,7 @@ async def test_discord_link_preview_media_is_scanned_through_the_proxy(discord_e
     assert [a["url"] for a in flag.attachments] == [(embed.get("video") or embed.get("image") or embed["thumbnail"])["proxy_url"]]
     assert all("example.org" not in a["url"] for a in flag.attachments)  # never the link's own host
     assert flag.attachments[0]["kind"] == ("video" if kind == "gifv" else "image")
+    assert all(r.endswith("(in a link preview)") for r in flag.reasons), flag.reasons  # how it spread, in the record
 
 
 async def test_discord_preview_arriving_later_is_scanned_once(discord_env):
@@ -77,6 +78,7 @@ async def test_discord_forwarded_message_media_is_scanned(discord_env, forwarded
     await env.settle()
     flag = discord_flag(env, payload)
     assert flag is not None and flag.labels == ("sexual",) and len(flag.attachments) == 1
+    assert all(r.endswith("(in a forwarded message)") for r in flag.reasons), flag.reasons
 
 
 @pytest.mark.parametrize(
@@ -135,12 +137,21 @@ def _video(file_id: str, data: bytes, mime: str = "video/mp4", **kw) -> dict:
     return {"file_id": file_id, "file_unique_id": "u" + file_id, "width": 320, "height": 240, "duration": 2, "mime_type": mime, "file_size": len(data), **kw}
 
 
+def _photo(file_id: str, data: bytes) -> dict:
+    return {"file_id": file_id, "file_unique_id": "u" + file_id, "width": 640, "height": 480, "file_size": len(data)}
+
+
+#: what a flag's reasons say about where the file was, by the message field it came in
+ORIGIN_NOTE = {"photo": "(in a forwarded message)", "sticker": "(a sticker)", "document": "(sent as a file)"}
+
+
 def _doc(file_id: str, data: bytes, name: str, mime: str) -> dict:
     return {"file_id": file_id, "file_unique_id": "u" + file_id, "file_name": name, "mime_type": mime, "file_size": len(data)}
 
 
 #: kind -> (message field, payload builder(file id, bytes), whether it is downloaded and scanned)
 TELEGRAM_MEDIA = {
+    "forwarded photo": ("photo", lambda f, d: [_photo(f, d)], True),
     "static sticker": ("sticker", lambda f, d: _sticker(f, d), True),
     "animated sticker (.tgs)": ("sticker", lambda f, d: _sticker(f, d, is_animated=True), True),
     "video sticker (WebM)": ("sticker", lambda f, d: _sticker(f, d, is_video=True), True),
@@ -163,7 +174,8 @@ async def test_telegram_media_kinds_are_downloaded_once_and_scanned(telegram_env
     for i, (kind, (field, build, _)) in enumerate(TELEGRAM_MEDIA.items()):
         file_id = f"f{i}"
         env.fake.add_file(file_id, data)
-        sent[kind] = (file_id, await env.fake.send(G, TROLL, **{field: build(file_id, data)}))
+        forward = {"forward_origin": {"type": "user", "date": 0, "sender_user": TROLL}} if kind.startswith("forwarded") else {}
+        sent[kind] = (file_id, await env.fake.send(G, TROLL, **{field: build(file_id, data)}, **forward))
     await env.fake.send(G, TROLL, "sentinel slur")  # the last update: once it is stored, every update was received
     await env.fake.wait_for(lambda: any(f.excerpt == "sentinel slur" for f in env.store.queue(TELEGRAM_SERVER)), what="sentinel")
     await env.handlers.intake.drain()  # and handled (alerts are paced by the outbox; not waited for here)
@@ -173,3 +185,11 @@ async def test_telegram_media_kinds_are_downloaded_once_and_scanned(telegram_env
         file_id, message = sent[kind]
         assert fetched.count(file_id) == int(scanned), kind  # an animation is also sent as a document: fetched once
         assert (str(message["message_id"]) in flagged) is (scanned and data is NSFW), kind
+    for f in env.store.queue(TELEGRAM_SERVER):
+        field = next((TELEGRAM_MEDIA[k][0] for k, (_, m) in sent.items() if str(m["message_id"]) == f.message_id), None)
+        if field is not None:
+            note = ORIGIN_NOTE.get(field)
+            if note:
+                assert all(r.endswith(note) for r in f.reasons), (field, f.reasons)
+            else:  # a plain video or animation: no note
+                assert not any(r.endswith(n) for r in f.reasons for n in ORIGIN_NOTE.values()), (field, f.reasons)

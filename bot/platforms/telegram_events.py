@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Collection, Mapping
 
@@ -102,6 +103,8 @@ def _attachments(m: TgMessage, link: str | None) -> list[Attachment]:
         st = m.sticker
         kind, mime = ("sticker", "application/x-tgsticker") if st.is_animated else ("video", "video/webm") if st.is_video else ("image", "image/webp")
         out.append(Attachment(kind=kind, url=url, size=st.file_size, mime=mime, width=st.width, height=st.height, ref=st.file_id, origin="sticker"))
+    if m.forward_origin is not None:  # a forwarded photo or video: how a re-share spreads, so the record says so
+        out = [replace(a, origin="forward") if a.origin == "attachment" else a for a in out]
     return out
 
 
