@@ -46,7 +46,9 @@ class WalWatcher(threading.Thread):
                 pass
 
 
-async def flood(db: Path, n: int) -> dict:
+async def flood(db: Path, n: int, targeted: bool = True) -> dict:
+    """`targeted`: a pile-on at 20 members (replies/mentions); otherwise a raid aimed at no one, whose flags
+    join the channel's incident through the raid window (one extra indexed look-up per flag)."""
     store = Store.open(db)
     settings = Settings(db_path=db, defaults=ServerSettings(mod_channel="1"))
     p = Pipeline(settings, store, [Trivial()], base_thresholds=MappingProxyType({"sexual": 0.5}))
@@ -56,7 +58,7 @@ async def flood(db: Path, n: int) -> dict:
     await p.handle(Message("discord", "raid", "c1", "warm", "a0", text="lewd warm-up"))
     await p.settle()
     statements.clear()
-    await p.handle(Message("discord", "raid", "c1", "one", "a1", text="lewd just one", targets=("v1",)))
+    await p.handle(Message("discord", "raid", "c1", "one", "a1", text="lewd just one", targets=("v1",) if targeted else ()))
     per_flag = len(statements)
     tx = sum(1 for s in statements if s.startswith("BEGIN"))
     statements.clear()
@@ -69,7 +71,9 @@ async def flood(db: Path, n: int) -> dict:
     intake.start()
     t0 = time.perf_counter()
     for i in range(n):
-        await intake.submit(Message("discord", "raid", "c1", f"m{i}", f"a{i % 500}", text=f"lewd raid message {i}", targets=(f"v{i % 20}",)))
+        await intake.submit(
+            Message("discord", "raid", "c1", f"m{i}", f"a{i % 500}", text=f"lewd raid message {i}", targets=(f"v{i % 20}",) if targeted else ())
+        )
     await intake.stop()
     elapsed = time.perf_counter() - t0
     await p.settle()
@@ -115,13 +119,15 @@ def main() -> None:
     args = ap.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    with tempfile.TemporaryDirectory() as d:
-        r = asyncio.run(flood(Path(d) / "flood.db", args.flags))
-    print(f"flood: {r['flags']} flags, {r['per_s']:.0f} flagged msg/s, WAL peak {r['wal_peak_mb']:.1f} MB, database {r['db_mb']:.1f} MB")
-    print(
-        f"one flagged message (pipeline, new incident target): {r['statements']} SQL statements in {r['transactions']} transactions"
-        f" on the message path; its alert delivery then ran {r['delivery_statements']} more, off the message path"
-    )
+    for targeted in (True, False):
+        what = "aimed at 20 members" if targeted else "aimed at no one (a raid on the channel)"
+        with tempfile.TemporaryDirectory() as d:
+            r = asyncio.run(flood(Path(d) / "flood.db", args.flags, targeted))
+        print(f"flood {what}: {r['flags']} flags, {r['per_s']:.0f} flagged msg/s, WAL peak {r['wal_peak_mb']:.1f} MB, database {r['db_mb']:.1f} MB")
+        print(
+            f"  one flagged message ({'new incident target' if targeted else 'joins the channel incident'}): {r['statements']} SQL statements"
+            f" in {r['transactions']} transactions on the message path; its alert delivery then ran {r['delivery_statements']} more, off it"
+        )
     with tempfile.TemporaryDirectory() as d:
         v = verify_time(Path(d) / "chain.db", args.audit_rows)
     print(f"verify: {v['rows']} audit rows in {v['seconds']:.2f} s")
