@@ -26,6 +26,8 @@ say ``"b0k3p" → bokep``.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import html
 import logging
 import re
@@ -735,7 +737,23 @@ def _known_terms() -> frozenset[str]:
 
 
 def normalize(text: object) -> Normalized:
-    """Normalise `text` for matching and modelling. Never raises; see the module docstring."""
+    """Normalise `text` for matching and modelling. Never raises; see the module docstring.
+
+    The last few results are kept: in the bot the model and then the server's rules normalise the same
+    message one after the other, and the second call is then free. (Normalized is immutable, so sharing it
+    is safe; at most 4 texts of at most 5,000 characters are held, keys included.)
+    """
+    if type(text) is str and len(text) <= 5000:
+        return _normalize_recent(text)
+    return _normalize(text)
+
+
+@lru_cache(maxsize=4)
+def _normalize_recent(text: str) -> Normalized:
+    return _normalize(text)
+
+
+def _normalize(text: object) -> Normalized:
     original, truncated = sanitize(text)
     words: list[str] = []
     origins: list[str] = []

@@ -195,3 +195,17 @@ def test_caches_stay_within_their_byte_budget() -> None:
         normalize(f"pesan{i} " + "x" * 1990 + str(i))
     assert nz._FOLD_CACHE.bytes <= nz.CACHE_BYTES
     assert nz._NORM_CACHE.bytes <= nz.CACHE_BYTES
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["", "kirim foto b0k3p dong", "dasar c*na", "n i g g e r", "x" * 5000, "ayo " * 3000, ["not", "hashable"], None],
+    ids=["empty", "indonesian", "masked", "spaced", "at the cache limit", "huge", "unhashable", "none"],
+)
+def test_a_repeated_call_gives_the_same_result(raw: object) -> None:
+    """The model and the server's rules normalise the same message in turn; the second call may be served
+    from the small cache of recent texts, and must equal a fresh normalisation."""
+    from classifiers.normalize import _normalize
+
+    first, second = normalize(raw), normalize(raw)
+    assert first == second == _normalize(raw)
