@@ -108,6 +108,7 @@ class Suggestion:
     support: int = 0  # reviewed flags at or above it
     lowest_seen: float | None = None  # the lowest score any reviewed flag of this label had
     why_not: str = ""
+    best: tuple[float, float, int] | None = None  # when no threshold reaches the target: (threshold, precision, flags) of the best
 
     def text(self) -> str:
         """One line for the CLI and the bots (plain text; callers escape for their markup)."""
@@ -239,6 +240,7 @@ def suggest_threshold(
             return _with(base, why_not=f"not enough decisions yet ({len(scored)} of {min_decisions})")
         return _with(
             base,
+            best=best_any,
             why_not=(
                 f"no threshold reaches precision {target:.2f} with at least {min_decisions} "
                 f"decisions (best {best_any[1]:.2f} at {best_any[0]:.2f}, {best_any[2]} flags)"
@@ -329,17 +331,8 @@ def report_text(r: PrecisionReport, terms: int = 15) -> str:
 BOT_RECENT_DECISIONS = 5000
 
 
-def precision_summary(store: "Store", server: str, newest: int = BOT_RECENT_DECISIONS) -> list[str]:
-    """The bots' stats lines for one server, from its `newest` reviewed flags (plain text: callers escape it)."""
-    return summary_lines(precision_report(server, store.decided_flags(server, newest=newest)), newest)
+def precision_summary(store: "Store", server: str, lang: str = "en", newest: int = BOT_RECENT_DECISIONS) -> list[str]:
+    """The bots' stats lines for one server, from its `newest` reviewed flags, in `lang` (plain text: callers escape it)."""
+    from bot.stats_text import precision_lines
 
-
-def summary_lines(r: PrecisionReport, newest: int | None = None) -> list[str]:
-    """Short lines for the bots' stats commands: precision per label and the threshold suggestions."""
-    if not r.reviewed:
-        return ["Precision: no reviewed flags yet."]
-    per = ", ".join(f"{p.key} {p.precision:.0%} of {p.n}" for p in r.by_label)
-    recent = "the latest " if newest is not None and r.reviewed >= newest else ""
-    out = [f"Precision from {recent}{r.reviewed} reviews: {per}"]
-    out += [s.text() + (f" — apply with {s.apply_command()}" if s.threshold is not None else "") for s in r.suggestions]
-    return out
+    return precision_lines(precision_report(server, store.decided_flags(server, newest=newest)), lang, newest)

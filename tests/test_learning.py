@@ -288,6 +288,8 @@ def test_bot_summary_says_when_it_read_only_the_latest(store):
     assert precision_summary(store, "discord:s1", newest=2)[0] == "Precision from the latest 2 reviews: sexual 100% of 2"
     assert precision_summary(store, "discord:s1")[0] == "Precision from 3 reviews: sexual 100% of 3"
     assert precision_summary(store, "discord:other") == ["Precision: no reviewed flags yet."]
+    assert precision_summary(store, "discord:s1", "id")[0] == "Presisi dari 3 tinjauan: seksual 100% dari 3"
+    assert precision_summary(store, "discord:s1", "id")[1] == "seksual: keputusan belum cukup (3 dari 30)"
 
 
 @pytest.mark.parametrize("source", ["db", "csv"])

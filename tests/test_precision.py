@@ -207,7 +207,11 @@ def test_precision_report(case, flags, reviewed, confirmed, dismissed, reversals
     json.dumps(r.as_dict())  # serialisable for --json
     text = P.report_text(r)
     assert "discord:1" in text and "\x1b" not in text
-    assert P.summary_lines(r)
+    from bot.stats_text import precision_lines
+
+    for lang in ("en", "id"):
+        lines = precision_lines(r, lang)
+        assert len(lines) == (1 + len(r.suggestions) if r.reviewed else 1)
 
 
 def _scored(pairs):
@@ -237,6 +241,13 @@ def test_suggest_threshold(case, scored, target, minimum, threshold, fragment):
     s = P.suggest_threshold("telegram:-100", "sexual", scored, target, minimum)
     assert s.threshold == (pytest.approx(threshold) if threshold is not None else None)
     assert fragment in s.text()
+    from bot.stats_text import suggestion_line
+
+    assert fragment in suggestion_line(s, "en")  # the bots say what the CLI says, in the reader's language
+    indonesian = suggestion_line(s, "id")
+    assert indonesian.startswith("seksual:") and fragment not in indonesian
+    if threshold is not None:
+        assert f"{threshold:.2f}" in indonesian and s.apply_command() in indonesian
     if threshold is None:
         assert s.apply_command() == ""
     else:

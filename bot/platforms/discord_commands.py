@@ -146,7 +146,8 @@ class TriageGroup(app_commands.Group):
         st = _bot(interaction).pipeline.store.stats(_server(interaction))
         lines = stats_text.stats_lines(st, member_lang(interaction)) + [_bot(interaction).pipeline.status()]
         text = "\n".join(escape(line) for line in lines)
-        text += "\n" + "\n".join(escape(line) for line in precision_summary(_bot(interaction).pipeline.store, _server(interaction)))  # decisions
+        store, lang = _bot(interaction).pipeline.store, member_lang(interaction)
+        text += "\n" + "\n".join(escape(line) for line in precision_summary(store, _server(interaction), lang))  # decisions
         await interaction.response.send_message(text[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(description="Post the evidence log's current head here, so it is witnessed outside the database")

@@ -816,7 +816,7 @@ class TelegramHandlers:
             lang = self.toolkit.lang(s, update.effective_user)
             lines.append(f"<b>{esc(self._title(s))}</b>")
             lines += [esc(line, 300) for line in stats_text.stats_lines(self.store.stats(s), lang)]
-            lines += [esc(line, 300) for line in precision_summary(self.store, s)]  # decisions: precision from reviews
+            lines += [esc(line, 300) for line in precision_summary(self.store, s, lang)]  # decisions: precision from reviews
         lines.append(esc(self.pipeline.status(), 300))
         await self._reply(update, "\n".join(lines), html_mode=True)
 
