@@ -264,17 +264,26 @@ async def test_escalation_pings_only_the_configured_role_once(env):
     assert f"<@&{ROLE_MOD}>" in pings[0].json["content"] and "@everyone" not in pings[0].json["content"]
 
 
-async def test_the_daily_anchor_is_posted_in_the_mod_channel_without_mentions(env):
+@pytest.mark.parametrize("outage", [0.0, 2.0], ids=["up", "5xx outage"])
+async def test_the_daily_anchor_is_posted_in_the_mod_channel_without_mentions(env, outage):
+    """Posted once, as plain text with no mentions; through an outage of the mod channel it is late, not lost."""
     from bot import anchors
 
     await env.fake.send_message(MALLORY, "kamu bokep @everyone")
     await env.settle()
+    await wait_until(lambda: env.store.undelivered_alerts(SERVER)[0] == 0)
     head, rows, _ = env.store.chain_anchor(SERVER)
+    if outage:
+        env.fake.outage(outage, status=503)
     for server in anchors.queue_daily(env.store, env.pipeline.server_settings):
         env.pipeline.delivery.wake(server)
-    await wait_until(lambda: env.store.undelivered_notices(SERVER)[0] == 0)
-    [post] = [c for c in mod_posts(env.fake) if "Evidence anchor" in ((c.json or {}).get("content") or "")]
+    await wait_until(lambda: env.store.undelivered_notices(SERVER)[0] == 0, timeout=30)
+    [post] = [c for c in mod_posts(env.fake) if c.status == 200 and "Evidence anchor" in ((c.json or {}).get("content") or "")]
     assert f"{head}:{rows}" in post.json["content"] and post.json["allowed_mentions"] == {"parse": []}
+    # a notice that failed is not followed by a notice about the failure: it was for the same channel
+    assert not [c for c in mod_posts(env.fake) if ((c.json or {}).get("content") or "").startswith("⚠️ Could not")]
+    refused = [c for c in env.fake.calls if c.status == 503 and "Evidence anchor" in ((c.json or {}).get("content") or "")]
+    assert bool(refused) is bool(outage)  # the outage really met the anchor
 
 
 # ---- rate limits and outages -----------------------------------------------------------------------------

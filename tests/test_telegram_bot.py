@@ -434,6 +434,23 @@ async def test_anchor_in_the_moderators_chat_or_for_group_admins(env: Env):
     await env.fake.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == GROUP and f"{head}:{rows}" in c.params["text"])
 
 
+async def test_the_daily_anchor_survives_an_outage_and_is_posted_once(env: Env):
+    """The running bot's daily anchor meets a 5xx outage of the Bot API: late, then posted exactly once, as plain text."""
+    from bot import anchors
+
+    await _flag_one(env)
+    await env.fake.wait_for(lambda: env.store.undelivered_alerts(SERVER)[0] == 0, timeout=15, what="alert delivered")
+    head, rows, _ = env.store.chain_anchor(SERVER)
+    env.fake.outage(4.5, status=502)  # longer than the chat's pacing (3.05 s) after the alert, so the anchor meets it
+    for server in anchors.queue_daily(env.store, env.pipeline.server_settings):
+        env.pipeline.delivery.wake(server)
+    await env.fake.wait_for(lambda: env.store.undelivered_notices(SERVER)[0] == 0, timeout=30, what="anchor delivered")
+    tries = [c for c in env.mod_messages() if "Evidence anchor" in c.params["text"]]
+    refused = [c for c in env.fake.rejected if c.method == "sendMessage" and "Evidence anchor" in c.params.get("text", "")]
+    assert refused and len(tries) == len(refused) + 1  # refused during the outage, then one post
+    assert f"{head}:{rows}" in tries[-1].params["text"] and "parse_mode" not in tries[-1].params
+
+
 async def test_legal_hold_from_the_moderators_chat(env: Env):
     fid, _ = await _flag_one(env)
     mods = supergroup(MODS, "Mods")

@@ -104,7 +104,7 @@ class DiscordAdapter:
 
     async def _failed(self, action: Action, detail: str, *, gone: bool = False, retry_after: float | None = None) -> ActionResult:
         log.warning("discord %s failed in %s (flag %s): %s", action.kind, action.server, action.flag_id, detail)
-        if action.kind not in ("notify", "appeal_alert"):  # those are in the mod channel: nowhere else to say it
+        if action.kind not in ("notify", "appeal_alert", "notice"):  # those are in the mod channel: nowhere else to say it
             await self._post_notice(action, detail)
         return ActionResult(ok=False, detail=detail, gone=gone, retry_after=retry_after)
 
