@@ -182,9 +182,13 @@ def iter_rows(
     status: str | None = None,
     include_reporters: bool = False,
     progress: bool = False,
+    *,
+    incident: int | None = None,
+    target: str | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Export rows in id order; `server=None` means every server (admin CLI only)."""
-    total = store.count_flags(server, since, until, label, status)
+    """Export rows in id order; `server=None` means every server (admin CLI only). `incident` or `target` narrow it
+    to one case: an incident's flags, or every flag aimed at one member."""
+    total = store.count_flags(server, since, until, label, status, incident=incident, target=target)
     bar = tqdm(total=total, desc="exporting", unit="flag", disable=not progress or total < 1000, leave=False)
     batch: list[FlagView] = []
 
@@ -216,7 +220,7 @@ def iter_rows(
         bar.update(len(batch))
 
     try:
-        for flag in store.iter_flags(server, since, until, label, status):
+        for flag in store.iter_flags(server, since, until, label, status, incident=incident, target=target):
             batch.append(flag)
             if len(batch) >= 500:
                 yield from sorted(flush(), key=lambda r: r["id"])
@@ -261,6 +265,9 @@ def write_export(
     include_reporters: bool = False,
     progress: bool = False,
     key_path: Path | None = None,
+    *,
+    incident: int | None = None,
+    target: str | None = None,
 ) -> dict[str, Any]:
     """Stream the export to `out` (binary) and return its manifest, signed with the deployment's key.
 
@@ -270,7 +277,7 @@ def write_export(
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (expected one of {', '.join(FORMATS)})")
     with store.read_snapshot():
-        manifest = _write_unsigned(store, out, fmt, server, since, until, label, status, include_reporters, progress)
+        manifest = _write_unsigned(store, out, fmt, server, since, until, label, status, include_reporters, progress, incident, target)
     if key_path is None:
         if store.path is None:
             log.warning("export of an in-memory store is not signed (no key location)")
@@ -290,6 +297,8 @@ def _write_unsigned(
     status: str | None,
     include_reporters: bool,
     progress: bool,
+    incident: int | None = None,
+    target: str | None = None,
 ) -> dict[str, Any]:
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (expected one of {', '.join(FORMATS)})")
@@ -315,7 +324,7 @@ def _write_unsigned(
         emit(buf.getvalue())
         buf.seek(0)
         buf.truncate()
-    for row in iter_rows(store, server, since, until, label, status, include_reporters, progress):
+    for row in iter_rows(store, server, since, until, label, status, include_reporters, progress, incident=incident, target=target):
         count += 1
         servers.add(row["server"])
         first = row["created_at"] if first is None or row["created_at"] < first else first
@@ -347,6 +356,8 @@ def _write_unsigned(
             "label": label,
             "status": status,
             "include_reporters": include_reporters,
+            "incident": incident,
+            "target": target,
         },
         "chain_heads": {s: a[0] for s, a in anchors.items()},
         "anchors": {s: {"head": h, "rows": n, "at": at} for s, (h, n, at) in anchors.items()},
@@ -362,4 +373,7 @@ def export_bytes(store: Store, fmt: str, server: str, **filters: Any) -> ExportR
     manifest = write_export(store, buf, fmt, server, **filters)
     stamp = utcnow().strftime("%Y%m%d-%H%M%S")
     safe_server = server.replace(":", "_").replace("-", "m")
-    return ExportResult(buf.getvalue(), f"triagebot-{safe_server}-{stamp}.{fmt}", manifest)
+    case = f"-incident{int(filters['incident'])}" if filters.get("incident") is not None else ""
+    if filters.get("target") is not None:
+        case += "-member" + re.sub(r"[^0-9A-Za-z]", "", str(filters["target"]))[:32]
+    return ExportResult(buf.getvalue(), f"triagebot-{safe_server}{case}-{stamp}.{fmt}", manifest)

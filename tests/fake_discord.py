@@ -11,7 +11,8 @@ Discord's limits, when switched on (`limit_messages()`): message create and edit
 per channel (5 per 5 s), answered with a 429 as Discord sends it (`retry_after` JSON, `Via` and
 `X-RateLimit-*` headers incl. `X-RateLimit-Bucket`); successful calls carry the bucket headers too,
 so discord.py waits pre-emptively as it does against the real API. `channel_status()` makes one
-channel answer 403/404, `outage()` answers 5xx for a while.
+channel answer 403/404, `outage()` answers 5xx for a while. Uploads larger than `upload_limit` (what
+interactions announce as `attachment_size_limit`) get 413, code 40005.
 """
 
 from __future__ import annotations
@@ -266,6 +267,7 @@ class FakeDiscord:
         self.closed_dms: set[int] = set()  # users who do not accept DMs from server members (403, code 50007)
         self.bans: set[int] = set()  # banned user ids: PUT .../bans/{u} adds, DELETE removes (404 / 10026 if not banned)
         self.timeouts: dict[int, str | None] = {}  # uid -> communication_disabled_until as last PATCHed (None: lifted)
+        self.upload_limit = 25 * 1024 * 1024  # bytes of files per request; sent as `attachment_size_limit`, larger uploads get 413
 
     # ---- lifecycle -------------------------------------------------------------------
     async def start(self) -> "FakeDiscord":
@@ -522,7 +524,7 @@ class FakeDiscord:
             "entitlements": [],
             "authorizing_integration_owners": {"0": str(GUILD)},
             "context": 0,
-            "attachment_size_limit": 25 * 1024 * 1024,
+            "attachment_size_limit": self.upload_limit,
         }
         if dm:
             for key in ("guild_id", "member", "guild_locale"):
@@ -628,6 +630,9 @@ class FakeDiscord:
         if self.accepted_token is not None and request.headers.get("Authorization") != f"Bot {self.accepted_token}":
             call.status = 401
             return _json({"message": "401: Unauthorized", "code": 0}, 401)
+        if files and sum(len(f) for f in files.values()) > self.upload_limit:
+            call.status = 413
+            return _json({"message": "Request entity too large", "code": 40005}, 413)
         for method, pattern, status, message in self.failures:
             if method == request.method and pattern.search(path):
                 call.status = status

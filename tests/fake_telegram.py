@@ -159,6 +159,7 @@ class FakeTelegram:
         self.rejected: list[Call] = []  # calls answered with 429/403/5xx by the limits, outage or kick
         self.kicked: set[int] = set()  # chats the bot was removed from: 403 on every call about them
         self.delays: dict[str, float] = {}  # method -> seconds the fake takes to answer (a slow API)
+        self.upload_limit = 50 * 1000 * 1000  # a bot's uploads (sendDocument); larger ones get 413
         self._outage: tuple[float, int] | None = None  # (monotonic end, HTTP status)
         self._sent_at: dict[int, deque[float]] = {}  # chat -> monotonic times of accepted sends
         self.calls: list[Call] = []
@@ -395,6 +396,8 @@ class FakeTelegram:
         if self.delays.get(method):
             await asyncio.sleep(self.delays[method])
         refusal = self._limited(method, params)
+        if refusal is None and files and max(len(data) for _, data in files.values()) > self.upload_limit:
+            refusal = (413, "Request Entity Too Large", {})
         if refusal is not None:
             code, desc, parameters = refusal
             self.rejected.append(call)

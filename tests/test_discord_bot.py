@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -15,7 +17,7 @@ from bot.platforms import discord_bot
 from bot.platforms.discord_render import PIPE_STANDIN, escape
 from bot.store import Store
 from tests.conftest import KeywordDetector, StandInImageScanner
-from tests.fake_discord import ALICE, APP_ID, BOB, CAROL, DAVE, GENERAL, GUILD, MALLORY, MODQ, OTHER, FakeDiscord
+from tests.fake_discord import ALICE, APP_ID, BOB, CAROL, DAVE, GENERAL, GUILD, MALLORY, MODQ, OTHER, FakeDiscord, user
 
 SERVER = f"discord:{GUILD}"
 
@@ -522,6 +524,56 @@ async def test_export_is_admin_only_ephemeral_and_this_server_only(env):
     assert csv_name.endswith(".csv") and manifest_name.endswith(".manifest.json")
     assert b"bokep here" in data and b"other server secret" not in data
     assert json.loads(manifest)
+
+
+async def _case_files(env, options: dict, resolved: dict | None = None) -> tuple[str, dict[str, bytes]]:
+    inter = await env.fake.slash(CAROL, "triage", "export", options, resolved=resolved)
+    kind, text = await reply_of(env, inter)
+    if kind == 4:  # answered at once (a refusal); nothing was built
+        return text, {}
+    follow = await env.fake.followup(inter)
+    assert follow.json["flags"] & 64 and follow.status == 200
+    return follow.json["content"], follow.files
+
+
+@pytest.mark.parametrize("case", ["incident", "member"])
+async def test_export_of_one_case(env, case):
+    """A pile-on at Alice (one incident) and an unrelated flag: the case export holds the pile-on only."""
+    await flag_one(env, "kamu bokep", mentions=(ALICE,))
+    await env.fake.send_message(DAVE, "bokep murahan", mentions=(ALICE,))  # joins her incident (its alert is edited)
+    await flag_one(env, "bokep di sini")  # aimed at no one
+    [incident] = {f.incident_id for f in env.store.queue(SERVER) if f.targets == (str(ALICE),)}
+    if case == "incident":
+        text, files = await _case_files(env, {"format": "csv", "incident": incident})
+    else:
+        text, files = await _case_files(env, {"format": "csv", "member": ("user", ALICE)}, {"users": {str(ALICE): user(ALICE)}})
+    (name, data), (mname, manifest) = sorted(files.items(), key=lambda kv: kv[0].endswith(".json"))
+    assert mname == name + ".manifest.json" and (f"incident{incident}" if case == "incident" else f"member{ALICE}") in name
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+    assert sorted(r["excerpt"] for r in rows) == ["bokep murahan", "kamu bokep"]  # not "bokep di sini"
+    assert json.loads(manifest)["rows"] == 2
+
+
+async def test_export_of_an_unknown_incident_says_so(env):
+    text, files = await _case_files(env, {"format": "csv", "incident": 999})
+    assert "no incident #999" in text and not files
+
+
+@pytest.mark.parametrize("limit, expect", [(1200, "too big"), (None, "zipped")])
+async def test_export_over_the_upload_limit_is_zipped_or_explained(env, limit, expect):
+    """The limit is the one Discord announces in the interaction (`attachment_size_limit`); the fake refuses more."""
+    for i in range(12):
+        await flag_one(env, f"bokep nomor {i} " * 20, author=MALLORY)
+    text, files = await _case_files(env, {"format": "json"})
+    full = sum(map(len, files.values()))
+    env.fake.upload_limit = limit or full - 1  # just under what it took as it was
+    text, files = await _case_files(env, {"format": "json"})
+    if expect == "zipped":
+        [(name, packed)] = files.items()
+        assert name.endswith(".zip") and len(packed) <= env.fake.upload_limit and "one zip" in text
+    else:
+        assert not files and "12 flags" in text and "triagebot export --server" in text
+    assert not [c for c in env.fake.calls if c.status == 413]  # nothing was sent that Discord would refuse
 
 
 # ---- Discord AutoMod ------------------------------------------------------------------------

@@ -319,3 +319,67 @@ def test_a_lock_held_too_long_is_one_line(evidence_db, monkeypatch):
 def test_export_into_a_missing_folder_is_one_line(evidence_db, tmp_path):
     r = run("export", "--db", evidence_db, "--format", "csv", "-o", tmp_path / "nope" / "x.csv")
     assert r.exit_code == 1 and "the output folder" in r.output and "does not exist" in r.output
+
+
+@pytest.fixture
+def case_db(db_path, monkeypatch):
+    """A pile-on at v1 (three flags, one incident), one flag at v1 and v2 later, one at v2 in another server."""
+    monkeypatch.delenv("TRIAGEBOT_SIGNING_KEY", raising=False)
+    ids: dict[str, list[int]] = {"pile": [], "later": [], "other": []}
+    flagged = Decision(flagged=True, labels=("sexual",), verdicts=(Verdict("sexual", 0.9, "kw", "kw"),))
+    with Store.open(db_path) as s:
+        for i in range(3):
+            r = s.record_flag(make_message(f"lewd {i}", server_id="a", author=f"troll{i}", targets=("v1",)), flagged, incident_window_minutes=30)
+            ids["pile"].append(r.incident_id)
+        r = s.record_flag(make_message("lewd both", server_id="a", author="troll9", targets=("v2", "v1")), flagged, incident_window_minutes=0)
+        ids["later"].append(r.flag_id)
+        r = s.record_flag(make_message("lewd elsewhere", server_id="b", author="troll0", targets=("v2",)), flagged, incident_window_minutes=30)
+        ids["other"].append(r.incident_id)
+    return db_path, ids
+
+
+def _rows(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("case", ["incident", "target v1", "target v2"])
+def test_one_case_is_exported_and_verifies_on_its_own(case_db, tmp_path, case):
+    db, ids = case_db
+    incident = ids["pile"][0]
+    assert len(set(ids["pile"])) == 1 and incident is not None
+    args = ["--incident", incident] if case == "incident" else ["--target", case.split()[1]]
+    out, man = export(db, tmp_path, "ndjson", *args)
+    rows = _rows(out)
+    expected = {"incident": 3, "target v1": 4, "target v2": 1}[case]
+    assert len(rows) == expected and all(r["server"] == "discord:a" for r in rows)
+    if case == "incident":
+        assert {r["incident_id"] for r in rows} == {incident}
+    manifest = json.loads(man.read_text())
+    assert manifest["filters"]["incident" if case == "incident" else "target"] == (incident if case == "incident" else case.split()[1])
+    r = run("verify-export", out)
+    assert r.exit_code == 0 and f"OK: {expected} rows" in r.output, r.output
+
+
+@pytest.mark.parametrize(
+    "args, code, fragment",
+    [
+        (["--incident", "999"], 1, "no incident #999"),
+        (["--incident", "OTHER"], 1, "in discord:a"),  # an incident of another server
+        (["--incident", "0"], 2, "--incident"),
+        (["--target", "v 1; DROP"], 2, "member id"),
+        (["--target", ""], 2, "member id"),
+    ],
+    ids=["unknown incident", "other server's incident", "zero", "not an id", "empty"],
+)
+def test_case_export_errors_are_one_line(case_db, tmp_path, args, code, fragment):
+    db, ids = case_db
+    args = [str(ids["other"][0]) if a == "OTHER" else a for a in args]
+    r = run("export", "--db", db, "--format", "csv", "--server", "discord:a", "-o", tmp_path / "x.csv", *args)
+    assert r.exit_code == code and fragment in r.output, r.output
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_training_export_takes_no_case(case_db):
+    db, ids = case_db
+    r = run("export", "--db", db, "--training", "--incident", str(ids["pile"][0]))
+    assert r.exit_code == 2 and "--training takes only" in r.output

@@ -501,6 +501,70 @@ async def test_export_sends_only_that_groups_log(env: Env):
     assert [r["server"] for r in rows] == [SERVER]
 
 
+async def _export(env: Env, args: str, docs: int = 0) -> tuple[list, list]:
+    """/export <args> from the admin's private chat: (documents sent, text replies) once the bot answered with
+    `docs` documents (paced one a second in a chat), or with a reply when `docs` is 0."""
+    before_docs, before = len(env.fake.calls_of("sendDocument")), len(env.fake.calls_of("sendMessage"))
+    await env.fake.send(private(ADMIN), ADMIN, f"/export {args}", entities=[{"type": "bot_command", "offset": 0, "length": 7}])
+    await env.fake.wait_for(
+        lambda: (
+            len(env.fake.calls_of("sendDocument")) >= before_docs + docs
+            if docs
+            else any(int(c.params["chat_id"]) == ADMIN["id"] for c in env.fake.calls_of("sendMessage")[before:])
+        ),
+        what="an answer to /export",
+    )
+    replies = [c for c in env.fake.calls_of("sendMessage")[before:] if int(c.params["chat_id"]) == ADMIN["id"]]
+    return env.fake.calls_of("sendDocument")[before_docs:], replies
+
+
+@pytest.mark.parametrize("case", ["incident", "member"])
+async def test_export_of_one_case(env: Env, case):
+    """A pile-on at Sari (replies to her message: one incident) and an unrelated flag: the case is the pile-on."""
+    sari = user(400, "Sari", "sari")
+    post = await env.fake.send(G, sari, "my new video")
+    for text in ("you slur", "slur again"):
+        await env.fake.send(G, TROLL, text, reply_to=post)
+    await env.fake.send(G, MEMBER, "nude pics here")  # aimed at no one
+    await env.fake.wait_for(lambda: len(env.store.queue(SERVER)) == 3, what="three flags")
+    [incident] = {f.incident_id for f in env.store.queue(SERVER) if f.targets == ("400",)}
+    docs, _ = await _export(env, f"csv {GROUP} incident {incident}" if case == "incident" else f"member 400 {GROUP}", docs=2)
+    (name, data), (mname, manifest) = docs[0].files["document"], docs[1].files["document"]
+    assert mname == name + ".manifest.json"
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+    assert sorted(r["excerpt"] for r in rows) == ["slur again", "you slur"] and json.loads(manifest)["rows"] == 2
+    assert json.loads(manifest)["sha256"] in docs[0].params["caption"]
+
+
+@pytest.mark.parametrize("args, fragment", [("incident 999", "no incident #999"), ("incident", "Usage: /export"), ("member @troll_x", "Usage: /export")])
+async def test_export_arguments_that_make_no_sense_are_explained(env: Env, args, fragment):
+    await _flag_one(env)
+    docs, replies = await _export(env, f"{args} {GROUP}")
+    assert not docs and fragment in replies[-1].params["text"]
+
+
+@pytest.mark.parametrize("fit", ["zipped", "too big"])
+async def test_export_over_the_upload_limit_is_zipped_or_explained(env: Env, monkeypatch, fit):
+    from bot import chat_export
+
+    for i in range(10):
+        await env.fake.send(G, TROLL, f"you slur number {i} " * 30)
+    await env.fake.wait_for(lambda: len(env.store.queue(SERVER)) == 10, what="ten flags")
+    docs, _ = await _export(env, f"json {GROUP}", docs=2)
+    full = sum(len(d.files["document"][1]) for d in docs)
+    limit = full - 1 if fit == "zipped" else 1500
+    monkeypatch.setattr(chat_export, "TELEGRAM_UPLOAD_LIMIT", limit)
+    env.fake.upload_limit = limit
+    docs, replies = await _export(env, f"json {GROUP}", docs=1 if fit == "zipped" else 0)
+    if fit == "zipped":
+        [doc] = docs
+        name, packed = doc.files["document"]
+        assert name.endswith(".zip") and len(packed) <= limit and "one zip" in doc.params["caption"]
+    else:
+        assert not docs and "10 flags" in replies[-1].params["text"] and "triagebot export --server" in replies[-1].params["text"]
+    assert not [c for c in env.fake.rejected if c.method == "sendDocument"]  # nothing sent that Telegram would refuse
+
+
 async def test_export_is_refused_in_the_group_itself(env: Env):
     await env.fake.send(G, ADMIN, "/export csv", entities=[{"type": "bot_command", "offset": 0, "length": 7}])
     [r] = await env.fake.wait_call("sendMessage")

@@ -155,19 +155,37 @@ def review_history(store: Store, f: FlagView) -> list[str]:
 @click.option("--until", type=When(), default=None, help="Flags created before this time (UTC).")
 @click.option("--label", type=click.Choice(LABELS), default=None)
 @click.option("--status", type=click.Choice(STATUSES), default=None)
+@click.option("--incident", type=click.IntRange(min=1), default=None, help="One case: only this incident's flags.")
+@click.option("--target", "target", default=None, metavar="MEMBER_ID", help="One case: only flags aimed at this member (their platform id).")
 @click.option("--include-reporters", is_flag=True, help="Include reporter ids (left out by default to protect reporters).")
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write here (plus OUTPUT.manifest.json) instead of standard output."
 )
 def export(
-    db_path: Path, fmt: str | None, training: bool, server: str | None, since, until, label, status, include_reporters: bool, output: Path | None
+    db_path: Path,
+    fmt: str | None,
+    training: bool,
+    server: str | None,
+    since,
+    until,
+    label,
+    status,
+    incident: int | None,
+    target: str | None,
+    include_reporters: bool,
+    output: Path | None,
 ) -> None:
     """Export flags with their verdicts, reports, reviews, actions and chain hashes, with a signed manifest.
 
+    --incident N or --target MEMBER_ID exports one case (e.g. for the police) instead of everything.
     With --training: reviewed flags whose content is still retained, as labelled CSV for `train --decisions`.
     """
+    if target is not None:
+        target = target.strip()
+        if not target or len(target) > 64 or not target.lstrip("-").isalnum():
+            raise click.BadParameter("a member id is the platform's id: digits (Telegram ids may start with -)", param_hint="--target")
     if training:
-        if fmt or since or until or label or status or include_reporters:
+        if fmt or since or until or label or status or include_reporters or incident or target:
             raise click.UsageError("--training takes only --server and -o (it exports every reviewed flag)")
         _export_training(db_path, server, output)
         return
@@ -178,6 +196,10 @@ def export(
     if output is not None and not output.parent.is_dir():
         raise click.ClickException(f"the output folder {output.parent} does not exist")
     with Store.open(db_path) as store:
+        if incident is not None:
+            holder = store.incident_server(incident)
+            if holder is None or (server is not None and holder != server):
+                raise click.ClickException(f"no incident #{incident}" + (f" in {server}" if server else ""))
         if output is None:
             manifest = export_mod.write_export(
                 store,
@@ -190,11 +212,15 @@ def export(
                 status,
                 include_reporters,
                 progress=False,
+                incident=incident,
+                target=target,
             )
             click.echo(f"{manifest['rows']} rows, sha256 {manifest['sha256']}", err=True)
             return
         with output.open("wb") as fh:
-            manifest = export_mod.write_export(store, fh, fmt, server, since, until, label, status, include_reporters, progress=True)
+            manifest = export_mod.write_export(
+                store, fh, fmt, server, since, until, label, status, include_reporters, progress=True, incident=incident, target=target
+            )
         mpath = output.with_name(output.name + ".manifest.json")
         mpath.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         click.echo(f"wrote {manifest['rows']} rows to {output} (sha256 {manifest['sha256']}); manifest {mpath}")

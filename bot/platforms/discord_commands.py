@@ -7,7 +7,6 @@ change it) and check permissions again when run. Every answer is ephemeral.
 from __future__ import annotations
 
 import io
-import json
 import logging
 import re
 import time
@@ -247,21 +246,35 @@ class TriageGroup(app_commands.Group):
         await interaction.response.send_message(escape(text)[:2000] if action != "list" else text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(description="Download this server's records (administrators only)")
-    @app_commands.describe(format="File format")
+    @app_commands.describe(
+        format="File format",
+        incident="One case: only this incident's flags (its number, as on the alert)",
+        member="One case: only flags aimed at this member",
+    )
     @require(checks.EXPORT)
-    async def export(self, interaction: discord.Interaction, format: Literal["csv", "json"] = "csv") -> None:
-        from bot.export import export_bytes
+    async def export(
+        self, interaction: discord.Interaction, format: Literal["csv", "json"] = "csv", incident: int | None = None, member: discord.User | None = None
+    ) -> None:
+        from bot import chat_export
 
+        store, server = _bot(interaction).pipeline.store, _server(interaction)
+        if incident is not None and store.incident_server(incident) != server:
+            await interaction.response.send_message(say(interaction, "export.no_incident", id=incident), ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        server = _server(interaction)
-        result = export_bytes(_bot(interaction).pipeline.store, format, server=server)
-        log.info("export of %s (%s) by %s", server, format, interaction.user.id)
-        manifest = json.dumps(result.manifest, indent=2, ensure_ascii=False).encode("utf-8")
-        files = [
-            discord.File(io.BytesIO(result.data), filename=result.filename),
-            discord.File(io.BytesIO(manifest), filename=result.filename.rsplit(".", 1)[0] + ".manifest.json"),
-        ]
-        await interaction.followup.send(say(interaction, "dc.export.sent"), files=files, ephemeral=True)
+        limit = interaction.filesize_limit  # what Discord announces for this interaction (`attachment_size_limit`)
+        target = str(member.id) if member is not None else None
+        out = await chat_export.build(store, format, server, limit, incident=incident, target=target)
+        log.info(
+            "export of %s (%s, %d rows, %d bytes, incident %s, member %s) by %s", server, format, out.rows, out.size, incident, target, interaction.user.id
+        )
+        if out.too_big:
+            text = say(interaction, "export.too_big", rows=out.rows, mb=chat_export.megabytes(out.size), limit=chat_export.megabytes(limit), server=server)
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        files = [discord.File(io.BytesIO(data), filename=name) for name, data in out.files]
+        text = say(interaction, "dc.export.sent") + ("\n" + say(interaction, "export.zipped") if out.zipped else "")
+        await interaction.followup.send(text, files=files, ephemeral=True)
 
 
 def note_subject(target: str) -> tuple[str, str] | None:

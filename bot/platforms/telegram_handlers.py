@@ -10,9 +10,8 @@ import asyncio
 import html
 import logging
 from dataclasses import replace
-from typing import Any
 
-from telegram import BotCommand, InlineKeyboardMarkup, InputFile, Update
+from telegram import BotCommand, InlineKeyboardMarkup, Update
 from telegram import Message as TgMessage
 from telegram.constants import ChatType, ParseMode
 from telegram.error import Forbidden, TelegramError
@@ -863,53 +862,10 @@ class TelegramHandlers:
         await self._reply(update, text)
 
     async def cmd_export(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat = update.effective_chat
-        if chat is None:  # the handler's filters guarantee them; without them there is nowhere to act
-            return
-        if chat.type in (ChatType.GROUP, ChatType.SUPERGROUP) and str(chat.id) not in self.mod_chat_servers():
-            await self._reply(update, i18n.text("tg.export.not_in_group", self.toolkit.lang(server_key(PLATFORM, chat.id), update.effective_user)))
-            return
-        fmt, group = self._args(context)
-        servers = await self._servers_here(update, group, need_admin=True)
-        if servers is None:
-            return
-        if len(servers) > 1:
-            await self._reply(
-                update, i18n.text("tg.which_group", self.toolkit.lang(None, update.effective_user), groups=", ".join(s.split(":", 1)[1] for s in servers))
-            )
-            return
-        from bot.export import export_bytes
+        """/export: the group's log or one case of it, as a file (bot/platforms/telegram_export.py)."""
+        from bot.platforms.telegram_export import cmd_export
 
-        server = servers[0]
-        result = export_bytes(self.store, fmt or "csv", server=server)
-        caption = i18n.text("tg.export.caption", self.toolkit.lang(server, update.effective_user), title=self._title(server), server=server, fmt=fmt or "csv")
-        sha = _manifest_sha(getattr(result, "manifest", None))
-        if sha:
-            caption += f"\nsha256 {sha}"
-        log.info(
-            "export of %s (%s, %d bytes) to chat %s for %s",
-            server,
-            fmt or "csv",
-            len(result.data),
-            chat.id,
-            update.effective_user.id if update.effective_user else None,
-        )
-        try:
-            await self.adapter.call(
-                "sendDocument",
-                lambda: context.bot.send_document(chat_id=chat.id, document=InputFile(result.data, filename=result.filename), caption=caption[:1000]),
-                idempotent=False,
-            )
-            manifest = getattr(result, "manifest_json", None)
-            if manifest:  # the manifest (row count, sha256) travels with the file, for evidence
-                await self.adapter.call(
-                    "sendDocument",
-                    lambda: context.bot.send_document(chat_id=chat.id, document=InputFile(manifest, filename=result.filename + ".manifest.json")),
-                    idempotent=False,
-                )
-        except TelegramError as exc:
-            log.warning("sending the export to %s failed: %s", chat.id, exc)
-            await self._reply(update, i18n.text("tg.export.failed", self.toolkit.lang(server, update.effective_user), error=exc))
+        await cmd_export(self, update, context)
 
     async def cmd_rules(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/rules: the group's own rules (bot/platforms/telegram_rules.py)."""
@@ -924,10 +880,3 @@ class TelegramHandlers:
 
 def _msg_key(message) -> tuple[int, int]:
     return (message.chat_id, message.message_id) if message is not None else (0, 0)
-
-
-def _manifest_sha(manifest: Any) -> str | None:
-    if isinstance(manifest, dict):
-        value = manifest.get("sha256") or manifest.get("data_sha256")
-        return str(value) if value else None
-    return getattr(manifest, "sha256", None)

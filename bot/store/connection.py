@@ -54,6 +54,22 @@ class Connection:
             raise
 
     @classmethod
+    def open_reader(cls, path: str | Path) -> Self:
+        """A second, read-only connection to a database the bot already opened (and migrated): for a long read,
+        such as an export, in a worker thread while the bot keeps writing through its own connection (WAL lets
+        readers and the writer go on together). No migration, no checkpointer; writes raise."""
+        p = Path(path)
+        try:
+            conn = sqlite3.connect(str(p), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
+            conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("PRAGMA query_only=ON")
+        except sqlite3.Error as exc:
+            raise db_error(p, exc) from None
+        import sqlite_utils
+
+        return cls(sqlite_utils.Database(conn), p)
+
+    @classmethod
     def _setup(cls, conn: sqlite3.Connection, p: Path, migrate: bool) -> Self:
         conn.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a committed transaction survives a process crash (SIGKILL);

@@ -10,7 +10,8 @@ from bot.store.views import FlagView
 from bot.store.bank import BankStore
 
 
-def _flag_filter(server, since, until, label, status) -> tuple[str, tuple]:
+def _flag_filter(server, since, until, label, status, incident=None, target=None) -> tuple[str, tuple]:
+    """`incident`: one incident's flags; `target`: flags aimed at that member (a victim's case)."""
     clauses, args = [], []
     if server is not None:
         clauses.append("server = ?")
@@ -27,6 +28,12 @@ def _flag_filter(server, since, until, label, status) -> tuple[str, tuple]:
     if status is not None:
         clauses.append("status = ?")
         args.append(status)
+    if incident is not None:
+        clauses.append("incident_id = ?")
+        args.append(incident)
+    if target is not None:
+        clauses.append("EXISTS (SELECT 1 FROM json_each(flags.targets) WHERE json_each.value = ?)")
+        args.append(str(target))
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", tuple(args)
 
 
@@ -57,9 +64,17 @@ class LookupsStore(BankStore):
         }
 
     def count_flags(
-        self, server: str | None, since: datetime | None = None, until: datetime | None = None, label: str | None = None, status: str | None = None
+        self,
+        server: str | None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        label: str | None = None,
+        status: str | None = None,
+        *,
+        incident: int | None = None,
+        target: str | None = None,
     ) -> int:
-        where, args = _flag_filter(server, since, until, label, status)
+        where, args = _flag_filter(server, since, until, label, status, incident, target)
         return self.db.conn.execute(f"SELECT COUNT(*) FROM flags {where}", args).fetchone()[0]
 
     def iter_flags(
@@ -70,9 +85,12 @@ class LookupsStore(BankStore):
         label: str | None = None,
         status: str | None = None,
         batch: int = 500,
+        *,
+        incident: int | None = None,
+        target: str | None = None,
     ) -> Iterator[FlagView]:
         """Flags in id order, in batches so exports of any size use bounded memory."""
-        where, args = _flag_filter(server, since, until, label, status)
+        where, args = _flag_filter(server, since, until, label, status, incident, target)
         last = 0
         while True:
             joiner = " AND " if where else "WHERE "
