@@ -90,3 +90,18 @@ async def test_one_case_is_built_on_a_reader_of_its_own(busy, filters, rows):
 )
 def test_telegram_export_arguments(args, expected):
     assert parse_export_args(args) == expected
+
+
+def test_the_export_reader_cannot_write(busy):
+    import sqlite3
+
+    from bot.store import Store
+
+    reader = Store.open_reader(busy.path)
+    try:
+        assert reader.count_flags("discord:s1") == 80
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            reader.db.conn.execute("DELETE FROM flags")
+    finally:
+        reader.close()
+    assert busy.count_flags("discord:s1") == 80
