@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 
 from telegram import InputFile, Update
 from telegram.constants import ChatType
@@ -20,9 +20,6 @@ from telegram.ext import ContextTypes
 
 from bot import chat_export, i18n
 from bot.models import server_key
-
-if TYPE_CHECKING:
-    from bot.platforms.telegram_handlers import TelegramHandlers
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +61,8 @@ def parse_export_args(args: Sequence[str]) -> ExportRequest:
     return ExportRequest(fmt, group, incident, member)
 
 
-async def cmd_export(h: TelegramHandlers, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def cmd_export(h: Any, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The /export command; `h` is the TelegramHandlers (chat checks, replies, the adapter), like /rules'."""
     chat = update.effective_chat
     if chat is None:  # the handler's filters guarantee it; without it there is nowhere to act
         return
