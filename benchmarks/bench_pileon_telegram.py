@@ -4,7 +4,8 @@ Run: python benchmarks/bench_pileon_telegram.py [--messages 300] [--harassing 60
 The fake enforces Telegram's limits (about 1 message/s per chat, 20/min per group; 429 with retry_after).
 Measures, per harassing message, the time from the bot receiving it (getUpdates handing it out) to its
 flag being in the store; the same for one harassing message in another group sent mid-flood; the time
-after the flood ends until the incident alert in the moderators' chat shows every harassing message; that a clean restart halfway
+after the flood ends until the incident alert in the moderators' chat shows every harassing message; how long a
+moderator's /stats, sent in that chat a third of the way in, waits for its reply; that a clean restart halfway
 through loses no flag and no alert; and, with `triagebot run` as a subprocess, the time from SIGTERM mid-flood to exit.
 """
 
@@ -71,10 +72,19 @@ async def pile_on(total: int, harassing: int, rate: float, limit: bool, db: Path
     sent: dict[int, tuple[str, int]] = {}  # message id -> (server, update id)
     stored: dict[int, float] = {}
     shown_all: list[float] = []
+    asked: list[float] = []  # when a moderator sent /stats in the moderators' chat, mid-flood
+    answered: list[float] = []
+
+    def stats_reply() -> bool:
+        return any(
+            c.result is not None and int(c.params.get("chat_id", 0)) == MODS and "Flags:" in c.params.get("text", "") for c in fake.calls_of("sendMessage")
+        )
 
     async def poll() -> None:
         while True:
             now = time.monotonic()
+            if asked and not answered and stats_reply():
+                answered.append(now)
             if not shown_all and incident_shown(fake) >= harassing:
                 shown_all.append(now)
             for mid, (server, _) in sent.items():
@@ -91,6 +101,9 @@ async def pile_on(total: int, harassing: int, rate: float, limit: bool, db: Path
         m = await fake.send(group, author, text, reply_to=target)
         if is_harassing:
             sent[m["message_id"]] = (SERVER, fake.updates[-1]["update_id"])
+        if i == total // 3:  # a moderator asks for the numbers while the alert is being edited
+            await fake.send(supergroup(MODS, "Mods"), user(900, "Mod"), "/stats", entities=[{"type": "bot_command", "offset": 0, "length": 6}])
+            asked.append(time.monotonic())
         if i == total // 2:
             m2 = await fake.send(group2, user(701, "Troll1"), HARASSING[0], reply_to=fake.new_message(group2, user(401, "Dewi"), "hi", message_id=11))
             other = m2["message_id"]
@@ -100,7 +113,7 @@ async def pile_on(total: int, harassing: int, rate: float, limit: bool, db: Path
     t_end = time.monotonic()
     n_main = len(sent) - 1
     deadline = t_end + 180
-    while (len(stored) < len(sent) or not shown_all) and time.monotonic() < deadline:
+    while (len(stored) < len(sent) or not shown_all or not answered) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     poller.cancel()
     lat = sorted(stored[mid] - fake.handed_out[u] for mid, (_, u) in sent.items() if mid in stored and mid != other)
@@ -111,6 +124,7 @@ async def pile_on(total: int, harassing: int, rate: float, limit: bool, db: Path
         "max_s": round(lat[-1], 3) if lat else None,
         "other_group_s": round(stored[other] - fake.handed_out[sent[other][1]], 3) if other in stored else None,
         "alert_all_after_flood_s": round(shown_all[0] - t_end, 2) if shown_all else None,
+        "stats_reply_mid_flood_s": round(answered[0] - asked[0], 2) if answered else None,
         "largest_incident_shown": incident_shown(fake),
         "mod_chat_429s": len([c for c in fake.rejected if int(c.params.get("chat_id", 0)) == MODS]),
         "mod_chat_writes": len([c for c in fake.calls if c.method in ("sendMessage", "editMessageText") and int(c.params.get("chat_id", 0)) == MODS]),

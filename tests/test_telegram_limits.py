@@ -125,3 +125,61 @@ async def test_close_releases_a_waiting_sender_at_once():
     with pytest.raises(RetryAfter):
         await api.call(lim, "sendMessage", OTHER)  # closed: no new sends either
     await api.call(lim, "deleteMessage", GROUP)  # the last protective calls still go out
+
+
+async def test_an_answer_to_a_person_goes_before_queued_alerts_in_the_same_chat():
+    """During a raid the outbox waits for every turn of the moderators' chat; a command reply (which passes its
+    own bound) takes the next turn ahead of alert edits that were already waiting."""
+    lim, order = FloodLimiter(group_period=0.3, max_wait=5.0), []
+
+    def send(name: str, bound: int | None):
+        async def callback():
+            order.append(name)
+            return {"ok": True}
+
+        return lim.process_request(callback, (), {}, "editMessageText" if bound is None else "sendMessage", {"chat_id": GROUP}, bound)
+
+    await send("alert 1", None)
+    queued = [asyncio.create_task(send(f"alert {i}", None)) for i in (2, 3)]
+    await asyncio.sleep(0.05)  # both alerts are waiting for the chat's next turn
+    reply = asyncio.create_task(send("reply to /queue", 15))
+    await asyncio.gather(reply, *queued)
+    assert order == ["alert 1", "reply to /queue", "alert 2", "alert 3"]
+
+
+async def test_a_waiter_that_gives_up_lets_the_next_one_move_up():
+    lim, order = FloodLimiter(group_period=0.3, max_wait=5.0), []
+
+    def send(name: str, bound: float | None):
+        async def callback():
+            order.append(name)
+            return {"ok": True}
+
+        return lim.process_request(callback, (), {}, "sendMessage", {"chat_id": GROUP}, bound)
+
+    await send("first", None)
+    impatient = asyncio.create_task(send("impatient", 0.1))  # first in line, but gives up before the turn
+    patient = asyncio.create_task(send("patient", None))
+    with pytest.raises(RetryAfter):
+        await impatient
+    await patient
+    assert order == ["first", "patient"]
+
+
+async def test_other_chats_do_not_wait_for_a_busy_one():
+    lim, order = FloodLimiter(group_period=5.0, max_wait=10.0), []
+
+    def send(chat: int):
+        async def callback():
+            order.append(chat)
+            return {"ok": True}
+
+        return lim.process_request(callback, (), {}, "sendMessage", {"chat_id": chat}, None)
+
+    await send(GROUP)
+    busy = asyncio.create_task(send(GROUP))  # waits ~5 s for its turn
+    await asyncio.wait_for(send(OTHER), timeout=1.0)
+    assert order == [GROUP, OTHER] and not busy.done()
+    lim.close()
+    with pytest.raises(RetryAfter):
+        await busy
