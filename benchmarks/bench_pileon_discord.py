@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
 import re
 import signal
 import statistics
@@ -41,6 +39,7 @@ from tests.fake_discord import (
     pile_on_plan,
     send_pile_on,
 )
+from tests.run_process import config_text, discord_env, kill, start_run, time_exit  # noqa: E402
 
 SERVER, SERVER2 = f"discord:{GUILD}", f"discord:{GUILD2}"
 INCIDENT = re.compile(r"^(\d+) flags")
@@ -137,44 +136,16 @@ async def stop_mid_flood(tmp: Path, total: int, harassing: int, sig: signal.Sign
     """`triagebot run` in a subprocess: seconds from the signal, sent halfway through the pile-on, to exit."""
     fake = await FakeDiscord().start()
     fake.limit_messages(5, 5.0)
-    config = tmp / "triagebot.toml"
-    config.write_text(f'[storage]\npath = "{tmp / "stop.db"}"\n\n[servers."{SERVER}"]\nmod_channel = "{MODQ}"\n')
-    env = {
-        **os.environ,
-        "DISCORD_TOKEN": "fake-token",
-        "TRIAGEBOT_DISCORD_API_BASE": fake.api_base,
-        "TRIAGEBOT_DISCORD_GATEWAY": fake.gateway,
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-    }
-    env.pop("TELEGRAM_TOKEN", None)
-    proc = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("triagebot")),
-        "run",
-        "--config",
-        str(config),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    config = config_text(tmp / "stop.db", SERVER, ("mod_channel", MODQ))
+    proc = await start_run(tmp, config, discord_env(fake), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:
         await asyncio.wait_for(fake.identified.wait(), 60)
         await fake.wait_call("PUT", r"^/applications/\d+/commands$", timeout=30)
         plan = pile_on_plan(total, harassing)
         await send_pile_on(fake, plan[: total // 2])
-        t0 = time.perf_counter()
-        proc.send_signal(sig)  # mid-flood: half the messages are in, the rest keep coming
-        with contextlib.suppress(Exception):
-            await send_pile_on(fake, plan[total // 2 :])
-        code = await asyncio.wait_for(proc.wait(), 120)
-        elapsed = time.perf_counter() - t0
-        if code != 0:
-            print(f"  exit code {code}")
-        return elapsed
+        return await time_exit(proc, sig, send_pile_on(fake, plan[total // 2 :]))  # mid-flood: the rest keep coming
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await kill(proc)
         await fake.stop()
 
 

@@ -29,6 +29,7 @@ from bot.detectors import build_pipeline  # noqa: E402
 from bot.platforms.telegram_bot import build_application, start_polling, stop  # noqa: E402
 from bot.store import Store  # noqa: E402
 from tests.fake_telegram import FakeTelegram, supergroup, user  # noqa: E402
+from tests.run_process import config_text, kill, start_run, telegram_env, time_exit  # noqa: E402
 from tests.test_telegram_stop import HARASSING, flood  # noqa: E402
 
 GROUP, GROUP2, MODS, MODS2 = -1001234567890, -1005555555555, -1009999999999, -1008888888888
@@ -48,10 +49,6 @@ def incident_shown(fake: FakeTelegram) -> int:
     return best
 
 
-def env_for(fake: FakeTelegram) -> dict[str, str]:
-    return {"TELEGRAM_TOKEN": fake.token, "TRIAGEBOT_TELEGRAM_BASE_URL": fake.base_url, "TRIAGEBOT_TELEGRAM_BASE_FILE_URL": fake.base_file_url}
-
-
 async def start_bot(settings, db: Path):
     """The bot as `triagebot run` wires it (store, pipeline with the shipped model, PTB app), polling."""
     store = Store.open(db)
@@ -65,7 +62,7 @@ async def start_bot(settings, db: Path):
 
 async def pile_on(total: int, harassing: int, rate: float, limit: bool, db: Path) -> dict:
     fake = await FakeTelegram(limits=limit).start()
-    settings = parse_settings({"storage": {"path": str(db)}, "servers": {SERVER: {"mod_chat": MODS}, SERVER2: {"mod_chat": MODS2}}}, env_for(fake))
+    settings = parse_settings({"storage": {"path": str(db)}, "servers": {SERVER: {"mod_chat": MODS}, SERVER2: {"mod_chat": MODS2}}}, telegram_env(fake))
     store, pipeline, app = await start_bot(settings, db)
     group, group2 = supergroup(GROUP, "Sari's fans"), supergroup(GROUP2, "Other group")
     target = fake.new_message(group, user(400, "Sari", "sari"), "my new video", message_id=10)
@@ -141,7 +138,7 @@ async def restart_mid_flood(total: int, harassing: int, db: Path) -> dict:
     """Stop the bot cleanly halfway through the pile-on and start a new one on the same database: every
     harassing message ends up stored, and the one incident alert (edited, not re-posted) shows them all."""
     fake = await FakeTelegram(limits=True).start()
-    settings = parse_settings({"storage": {"path": str(db)}, "servers": {SERVER: {"mod_chat": MODS}}}, env_for(fake))
+    settings = parse_settings({"storage": {"path": str(db)}, "servers": {SERVER: {"mod_chat": MODS}}}, telegram_env(fake))
     group = supergroup(GROUP, "Sari's fans")
     target = fake.new_message(group, user(400, "Sari", "sari"), "my new video", message_id=10)
     plan = flood(total, max(1, total // harassing))
@@ -177,19 +174,8 @@ async def restart_mid_flood(total: int, harassing: int, db: Path) -> dict:
 async def stop_mid_flood(tmp: Path, total: int, sig: signal.Signals) -> float:
     """`triagebot run` in a subprocess: seconds from the signal, sent mid pile-on, to exit."""
     fake = await FakeTelegram(limits=True).start()
-    config = tmp / "triagebot.toml"
-    config.write_text(f'[storage]\npath = "{(tmp / f"stop-{time.monotonic_ns()}.db").as_posix()}"\n\n[servers."{SERVER}"]\nmod_chat = "{MODS}"\n')
-    env = {**os.environ, **env_for(fake), "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
-    env.pop("DISCORD_TOKEN", None)
-    proc = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("triagebot")),
-        "run",
-        "--config",
-        str(config),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    config = config_text(tmp / f"stop-{time.monotonic_ns()}.db", SERVER, ("mod_chat", MODS))
+    proc = await start_run(tmp, config, telegram_env(fake), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     group = supergroup(GROUP, "Sari's fans")
     target = fake.new_message(group, user(400, "Sari", "sari"), "my new video", message_id=10)
     try:
@@ -198,17 +184,9 @@ async def stop_mid_flood(tmp: Path, total: int, sig: signal.Signals) -> float:
             await fake.send(group, author, text, reply_to=target)
         await fake.wait_call("sendMessage", timeout=60, where=lambda c: int(c.params["chat_id"]) == MODS)
         await asyncio.sleep(1.0)  # well inside the flood: edits are queued on the chat's limit
-        t0 = time.monotonic()
-        proc.send_signal(sig)
-        code = await asyncio.wait_for(proc.wait(), 120)
-        elapsed = time.monotonic() - t0
-        if code != 0:
-            print(f"  exit code {code}")
-        return elapsed
+        return await time_exit(proc, sig)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await kill(proc)
         await fake.stop()
 
 

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from bot.store import Store
+from tests import run_process
 from tests.fake_discord import GUILD, MODQ, FakeDiscord, pile_on_plan, send_pile_on
+from tests.run_process import config_text, connected, discord_env, kill
 
 MODEL = Path(__file__).resolve().parents[1] / "classifiers" / "resources" / "model.skops"
 pytestmark = pytest.mark.skipif(
@@ -25,33 +27,11 @@ SERVER = f"discord:{GUILD}"
 
 
 async def start_run(tmp_path: Path, fake: FakeDiscord) -> asyncio.subprocess.Process:
-    config = tmp_path / "triagebot.toml"
-    config.write_text(f'[storage]\npath = "{tmp_path / "stop.db"}"\n\n[servers."discord:{GUILD}"]\nmod_channel = "{MODQ}"\n')
-    env = {
-        **os.environ,
-        "DISCORD_TOKEN": "fake-token",
-        "TRIAGEBOT_DISCORD_API_BASE": fake.api_base,
-        "TRIAGEBOT_DISCORD_GATEWAY": fake.gateway,
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
-    }
-    env.pop("TELEGRAM_TOKEN", None)
-    proc = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("triagebot")),
-        "run",
-        "--config",
-        str(config),
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    ready, exited = asyncio.create_task(fake.identified.wait()), asyncio.create_task(proc.wait())
-    await asyncio.wait({ready, exited}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
-    ready.cancel()
-    exited.cancel()
-    if proc.returncode is not None or not fake.identified.is_set():
-        out = (await proc.stdout.read()).decode(errors="replace") if proc.returncode is not None else "(still running)"
-        pytest.fail(f"triagebot run never connected to the fake Discord:\n{out[-3000:]}")
+    config = config_text(tmp_path / "stop.db", SERVER, ("mod_channel", MODQ))
+    proc = await run_process.start_run(tmp_path, config, discord_env(fake), stderr=asyncio.subprocess.STDOUT)
+    problem = await connected(proc, fake.identified)
+    if problem is not None:
+        pytest.fail(f"triagebot run never connected to the fake Discord:\n{problem}")
     return proc
 
 
@@ -84,9 +64,7 @@ async def test_stop_while_alerts_wait_out_a_rate_limit_exits_0_and_loses_nothing
         proc.send_signal(sig)
         out, _ = await asyncio.wait_for(proc.communicate(), 30)  # a hang guard; the time is measured by the benchmark
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await kill(proc)
         await fake.stop()
     text = out.decode(errors="replace")
     assert proc.returncode == 0, text[-3000:]

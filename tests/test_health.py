@@ -17,6 +17,7 @@ from bot import health, metrics
 from bot.config import ConfigError, parse_settings
 from tests.conftest import make_message, needs_model
 from tests.fake_telegram import FakeTelegram
+from tests.run_process import config_text, start_run, telegram_env
 
 
 def sample(name: str, **labels: str) -> float:
@@ -144,19 +145,8 @@ def _free_port() -> int:
 async def test_running_bot_serves_healthz_and_metrics(tmp_path: Path) -> None:
     fake = await FakeTelegram().start()
     port = _free_port()
-    cfg = tmp_path / "triagebot.toml"
-    cfg.write_text(f'[storage]\npath = "{(tmp_path / "bot.db").as_posix()}"\n\n[health]\nenabled = true\nport = {port}\n', encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "TRIAGEBOT_DB")}
-    env.update(
-        TELEGRAM_TOKEN=fake.token,
-        TRIAGEBOT_TELEGRAM_BASE_URL=fake.base_url,
-        TRIAGEBOT_TELEGRAM_BASE_FILE_URL=fake.base_file_url,
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-    )
-    proc = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("triagebot")), "run", "--config", str(cfg), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
+    config = config_text(tmp_path / "bot.db", extra=f"\n[health]\nenabled = true\nport = {port}\n")
+    proc = await start_run(tmp_path, config, telegram_env(fake), stderr=asyncio.subprocess.STDOUT)
     try:
         await fake.wait_for(lambda: fake.calls_of("getUpdates") or proc.returncode is not None, timeout=120, what="first getUpdates")
         body, text = None, ""

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fake_telegram import FakeTelegram
+from tests.run_process import config_text, kill, start_run, telegram_env, triagebot_exe
 
 pytestmark = pytest.mark.slow
 
@@ -32,23 +33,11 @@ async def test_triagebot_run_polls_the_fake_and_exits_cleanly_on_sigint(tmp_path
     problem = _model_problem()
     if problem:
         pytest.skip(f"the shipped text model is not loadable yet ({problem[:200]})")
-    exe = shutil.which("triagebot", path=str(Path(sys.executable).parent)) or shutil.which("triagebot")
-    if exe is None:
+    if triagebot_exe() is None:
         pytest.skip("the triagebot console script is not installed")
     fake = await FakeTelegram().start()
-    cfg = tmp_path / "triagebot.toml"
-    cfg.write_text(
-        f'[storage]\npath = "{(tmp_path / "smoke.db").as_posix()}"\n\n[servers."telegram:-1001234567890"]\nmod_chat = "-1009999999999"\n', encoding="utf-8"
-    )
-    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "TRIAGEBOT_DB")}
-    env.update(
-        TELEGRAM_TOKEN=fake.token,
-        TRIAGEBOT_TELEGRAM_BASE_URL=fake.base_url,
-        TRIAGEBOT_TELEGRAM_BASE_FILE_URL=fake.base_file_url,
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-    )
-    proc = await asyncio.create_subprocess_exec(exe, "run", "--config", str(cfg), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    config = config_text(tmp_path / "smoke.db", "telegram:-1001234567890", ("mod_chat", "-1009999999999"))
+    proc = await start_run(tmp_path, config, telegram_env(fake))
     try:
         await fake.wait_for(lambda: fake.calls_of("getUpdates") or proc.returncode is not None, timeout=120, what="first getUpdates")
         assert proc.returncode is None, (await proc.stderr.read()).decode(errors="replace")[-2000:]
@@ -58,7 +47,5 @@ async def test_triagebot_run_polls_the_fake_and_exits_cleanly_on_sigint(tmp_path
         assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
         assert (tmp_path / "smoke.db").exists()
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await kill(proc)
         await fake.stop()

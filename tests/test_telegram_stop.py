@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.fake_telegram import FakeTelegram, supergroup, user
+from tests.run_process import config_text, kill, start_run, telegram_env, triagebot_exe
 from tests.test_telegram_smoke import _model_problem
 
 pytestmark = pytest.mark.slow
@@ -44,22 +45,11 @@ async def test_stop_mid_flood_exits_0_promptly_and_keeps_what_was_accepted(tmp_p
     problem = _model_problem()
     if problem:
         pytest.skip(f"the shipped text model is not loadable ({problem[:200]})")
-    exe = shutil.which("triagebot", path=str(Path(sys.executable).parent)) or shutil.which("triagebot")
-    if exe is None:
+    if triagebot_exe() is None:
         pytest.skip("the triagebot console script is not installed")
     fake = await FakeTelegram(limits=True).start()
     db = tmp_path / "stop.db"
-    cfg = tmp_path / "triagebot.toml"
-    cfg.write_text(f'[storage]\npath = "{db.as_posix()}"\n\n[servers."telegram:{GROUP}"]\nmod_chat = "{MODS}"\n', encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if k not in ("DISCORD_TOKEN", "TRIAGEBOT_DB")}
-    env.update(
-        TELEGRAM_TOKEN=fake.token,
-        TRIAGEBOT_TELEGRAM_BASE_URL=fake.base_url,
-        TRIAGEBOT_TELEGRAM_BASE_FILE_URL=fake.base_file_url,
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-    )
-    proc = await asyncio.create_subprocess_exec(exe, "run", "--config", str(cfg), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await start_run(tmp_path, config_text(db, f"telegram:{GROUP}", ("mod_chat", MODS)), telegram_env(fake))
     group = supergroup(GROUP, "Sari's fans")
     target = fake.new_message(group, user(400, "Sari", "sari"), "my new video", message_id=10)
     sent: dict[int, bool] = {}
@@ -76,9 +66,7 @@ async def test_stop_mid_flood_exits_0_promptly_and_keeps_what_was_accepted(tmp_p
         log = err.decode(errors="replace")
         assert proc.returncode == 0, log[-3000:]
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await kill(proc)
         await fake.stop()
     pending = {u["message"]["message_id"] for u in fake.updates if "message" in u}
     accepted = [mid for mid in sent if mid not in pending]  # confirmed to Telegram: it will not send them again
