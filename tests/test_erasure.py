@@ -76,3 +76,30 @@ def test_the_wal_stays_bounded_through_a_flood(tmp_path):
                 peak = max(peak, wal.stat().st_size)
         assert store.verify_chain("discord:flood")[0].ok
     assert 0 < peak < 64 * 2**20, f"WAL peaked at {peak / 2**20:.1f} MB"
+
+
+def test_a_reader_holding_an_old_snapshot_delays_the_wal_truncate_but_does_not_defeat_it(tmp_path):
+    """An export reading on its own connection (bot/chat_export.py) holds a snapshot: the purge cannot empty the
+    -wal file while it does, must not wait it out on the bot's event loop, and the checkpointer finishes the job."""
+    import time
+
+    db = tmp_path / "reader.db"
+    with Store.open(db) as store:
+        for i in range(30):
+            m = make_message(f"kirim foto bugil zq61 #{i}", server_id="s", author="target")
+            store.record_flag(m, Decision(flagged=True, labels=("sexual",), verdicts=(Verdict("sexual", 0.9, "why zq62", "kw"),)))
+        reader = Store.open_reader(db)
+        try:
+            reader.db.conn.execute("BEGIN")
+            assert reader.count_flags("discord:s") == 30  # the reader's snapshot now pins the old WAL frames
+            assert store.purge_content("discord:s", user_id="target") == 30
+            assert b"zq61" in _disk_bytes(db)  # the reader really blocked the truncate
+        finally:
+            reader.db.conn.execute("COMMIT")
+            reader.close()
+        deadline = time.monotonic() + 30  # a hang guard, not a timing assertion
+        while b"zq61" in _disk_bytes(db) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        raw = _disk_bytes(db)
+        assert b"zq61" not in raw and b"zq62" not in raw
+        assert store.verify_chain("discord:s")[0].ok

@@ -17,6 +17,9 @@ JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024
 
 WAL_RESTART_BYTES = 16 * 1024 * 1024
 
+#: How long a TRUNCATE may wait for readers (it holds the writer lock meanwhile, so writers wait too).
+TRUNCATE_WAIT_MS = 200
+
 
 class _Checkpointer(threading.Thread):
     """Copies the WAL back into the database every `interval` seconds, off the message path.
@@ -33,6 +36,11 @@ class _Checkpointer(threading.Thread):
         self.interval = interval
         self.poll = poll
         self._stop_event = threading.Event()
+        self._truncate = threading.Event()  # a purge's TRUNCATE was blocked by a reader: retry until it succeeds
+
+    def request_truncate(self) -> None:
+        """Empty the -wal file as soon as no reader holds an old snapshot (erased text must leave the disk)."""
+        self._truncate.set()
 
     def run(self) -> None:
         try:
@@ -53,7 +61,18 @@ class _Checkpointer(threading.Thread):
                     # next writer then starts the WAL from the beginning (cut to journal_size_limit).
                     size = wal.stat().st_size if wal.exists() else 0
                     now = time.monotonic()
-                    if size > WAL_RESTART_BYTES:
+                    if self._truncate.is_set() and now - last >= self.interval:
+                        # a short wait for readers: holding the writer lock longer would stall this bot's writes
+                        conn.execute(f"PRAGMA busy_timeout={TRUNCATE_WAIT_MS}")
+                        try:
+                            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                        finally:
+                            conn.execute("PRAGMA busy_timeout=2000")
+                        if not busy:
+                            self._truncate.clear()
+                            log.info("WAL truncated after a purge, once the reader that blocked it was done")
+                        last = now
+                    elif size > WAL_RESTART_BYTES:
                         # copy most frames without holding anyone up, then hold this process's writers back
                         # for the short remainder so the WAL can be reset (a flood otherwise never leaves a gap)
                         conn.execute("PRAGMA wal_checkpoint(PASSIVE)")

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+#: How long a purge's TRUNCATE may wait for readers before handing the job to the checkpointer.
+TRUNCATE_WAIT_S = 1.0
+
+
 class Connection:
     """The database connection and its lifecycle; every table family builds on it."""
 
@@ -204,10 +208,18 @@ class Connection:
     def checkpoint_truncate(self) -> bool:
         """Copy the WAL into the database and empty it, so erased content leaves the -wal file too.
 
-        Waits (busy timeout) for other connections' transactions to end; returns False if one still
-        blocked it, in which case the background checkpointer's next restart finishes the job.
+        Waits at most TRUNCATE_WAIT_S for other connections (a reader holding an old snapshot, such as an
+        export, blocks it): it holds the writer lock meanwhile, and this may run on the bot's event loop.
+        Returns False if it was blocked; the background checkpointer then retries until it succeeds.
         """
-        busy, _log_frames, _done = self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        conn = self.db.conn
+        conn.execute(f"PRAGMA busy_timeout={int(TRUNCATE_WAIT_S * 1000)}")
+        try:
+            busy, _log_frames, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         if busy:
-            log.warning("WAL truncate after purge was blocked by another connection; it will be retried")
+            log.warning("WAL truncate after a purge was blocked by a reader; the checkpointer retries until it succeeds")
+            if self._checkpointer is not None:
+                self._checkpointer.request_truncate()
         return not busy
