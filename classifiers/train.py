@@ -556,6 +556,13 @@ def _functional_markdown(f: dict | None) -> list[str]:
     ]
     weakest = min(sh["auc_per_group"].items(), key=lambda kv: kv[1])
     lines.append(f"| shipped | {sh['auc_id']} | {sh['auc_en']} | {sh['auc_id_obfuscated']} | {sh['auc_en_obfuscated']} | {weakest[0]} {weakest[1]} |")
+    ho = sh.get("heldout")
+    if ho:
+        hw = min(ho["auc_per_group"].items(), key=lambda kv: kv[1])
+        lines.append(
+            f"| shipped, held-out batch ({ho['cases']} cases, never tuned on) | {ho['auc_id']} | {ho['auc_en']} | "
+            f"{ho['auc_id_obfuscated']} | {ho['auc_en_obfuscated']} | {hw[0]} {hw[1]} |"
+        )
     for r in f.get("logo", []):
         lines.append(
             f"| trained without hand-written rows naming `{r['group']}` ({r['removed_rows']} rows), "
@@ -580,6 +587,18 @@ def _functional_markdown(f: dict | None) -> list[str]:
     ]
     for kind, shares in sorted(sh["flagged_share_by_kind"].items()):
         lines.append(f"| {kind} | " + " | ".join(str(shares[k]) for k in sh["thresholds"]) + " |")
+    if ho:
+        lines += [
+            "",
+            "Held-out batch (`tests/functional/templates_heldout.py`: new phrasing, plus political and policy talk "
+            "naming a group, news of violence against a group, questions; written before v8 tuning and not tuned "
+            "on), share flagged per kind:",
+            "",
+            "| kind | " + " | ".join(ho["thresholds"]) + " |",
+            "|---|" + "---|" * len(ho["thresholds"]),
+        ]
+        for kind, shares in sorted(ho["flagged_share_by_kind"].items()):
+            lines.append(f"| {kind} | " + " | ".join(str(shares[k]) for k in ho["thresholds"]) + " |")
     return lines
 
 

@@ -9,6 +9,7 @@ from sklearn.metrics import roc_auc_score
 from classifiers.text import TextClassifier
 from tests.conftest import needs_model
 from tests.functional.generator import GROUPS, TEMPLATES_EN, TEMPLATES_ID, Case, cases, obfuscate
+from tests.functional.templates_heldout import TEMPLATES_EN_HELDOUT, TEMPLATES_ID_HELDOUT
 
 pytestmark = needs_model
 
@@ -40,6 +41,26 @@ def test_generator_covers_every_group_template_and_language() -> None:
     assert {c.group for c in plain} == {g for g, _ in GROUPS}
     assert {c.hateful for c in plain} == {True, False}
     assert len({c.text for c in plain}) == len(plain)
+
+
+@pytest.mark.parametrize("lang, templates", [("id", TEMPLATES_ID_HELDOUT), ("en", TEMPLATES_EN_HELDOUT)])
+def test_heldout_batch_is_new_and_balanced(lang: str, templates: tuple) -> None:
+    first = {t for _, _, t in (TEMPLATES_ID if lang == "id" else TEMPLATES_EN)}
+    assert sum(h for _, h, _ in templates) >= 6
+    assert sum(not h for _, h, _ in templates) >= 6
+    assert not first & {t for _, _, t in templates}
+    plain = [c for c in cases(heldout=True) if c.lang == lang and not c.obfuscated]
+    assert len(plain) == len(GROUPS) * len(templates)
+    assert len({c.text for c in plain}) == len(plain)
+    assert all(c.template.startswith(f"{lang}h") for c in plain)
+
+
+def test_no_functional_case_is_a_training_row() -> None:
+    from classifiers.data import load_handwritten
+
+    written = {t.strip().lower() for t in load_handwritten().texts}
+    suite = {c.text.lower() for h in (False, True) for c in cases(obfuscated=True, heldout=h)}
+    assert not written & suite
 
 
 @pytest.mark.parametrize(
