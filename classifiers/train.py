@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import re
 import time
 import zipfile
 from dataclasses import dataclass
@@ -407,7 +408,27 @@ def slices(results: dict, thresholds: dict[str, float], texts: Sequence[str]) ->
                     "roc_auc": round(float(roc_auc_score(y[clean], s[clean])), 4),
                 }
             )
+        if name == "id_racial":
+            # the label policy excludes anti-communist hate; ibrohim's HS_Race counts it (docs/labels.md)
+            pki = np.array([bool(COMMUNISM_ID.search(texts[i])) for i in r["idx"]])
+            keep = ~pki
+            if (y[keep] == 0).any() and (y[keep] == 1).any():
+                rec, fpr = _recall_fpr(y[keep], s[keep], thresholds["racial"])
+                rows.append(
+                    {
+                        "fold": name,
+                        "slice": "rows mentioning PKI or communism left out (label policy: not racial)",
+                        "rows": int(pki.sum()),
+                        "recall": round(rec, 4),
+                        "fpr": round(fpr, 4),
+                        "roc_auc": round(float(roc_auc_score(y[keep], s[keep])), 4),
+                    }
+                )
     return rows
+
+
+#: Indonesian rows about communism or the PKI (anti-communist hate is not racial in the label policy).
+COMMUNISM_ID = re.compile(r"\b(pki|komunis|komunisme|communist|kominis|kumunis)\b", re.I)
 
 
 def targets(loso_rows: list[dict], auc: float = 0.90, recall: float = 0.75, fpr: float = 0.02) -> list[str]:
@@ -568,6 +589,8 @@ def _functional_markdown(f: dict | None) -> list[str]:
             f"| trained without hand-written rows naming `{r['group']}` ({r['removed_rows']} rows), "
             f"scored on that group only | {r['auc_id']} | {r['auc_en']} | {r['auc_obfuscated']} (both) | | |"
         )
+        if "auc_heldout_id" in r:
+            lines.append(f"| the same model on the held-out batch, that group only | {r['auc_heldout_id']} | {r['auc_heldout_en']} | | | |")
     if f.get("logo"):
         lines += [
             "",

@@ -68,7 +68,12 @@ def run_group(data_dir: Path, gid: str, gen: str) -> dict:
         out[f"auc_{lang}"] = round(float(roc_auc_score(y, scores[m])), 4)
     m = np.array([c.obfuscated for c in test])
     out["auc_obfuscated"] = round(float(roc_auc_score(np.array([c.hateful for c in test])[m], scores[m])), 4)
-    out["scores"] = {f"{c.template}{'*' if c.obfuscated else ''}": round(float(s), 4) for c, s in zip(test, scores)}
+    held = [c for c in cases(heldout=True) if c.group == gid]
+    hs = pipe.predict_proba([c.text for c in held])[:, j]
+    for lang in ("id", "en"):
+        m = np.array([c.lang == lang for c in held])
+        out[f"auc_heldout_{lang}"] = round(float(roc_auc_score(np.array([c.hateful for c in held])[m], hs[m])), 4)
+    out["scores"] = {f"{c.template}{'*' if c.obfuscated else ''}": round(float(s), 4) for c, s in zip(test + held, np.concatenate([scores, hs]))}
     return out
 
 
@@ -138,7 +143,10 @@ def main() -> None:
     results = Parallel(n_jobs=args.jobs)(delayed(run_group)(args.data, g, e) for g, e in groups)
     args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
     for r in results:
-        print(f"{r['group']}: removed {r['removed_rows']} rows; racial ROC-AUC id {r['auc_id']}, en {r['auc_en']}, obfuscated {r['auc_obfuscated']}")
+        print(
+            f"{r['group']}: removed {r['removed_rows']} rows; racial ROC-AUC id {r['auc_id']}, en {r['auc_en']}, "
+            f"obfuscated {r['auc_obfuscated']}; held-out batch id {r['auc_heldout_id']}, en {r['auc_heldout_en']}"
+        )
     for lang in ("id", "en"):
         print(f"mean {lang}: {np.mean([r[f'auc_{lang}'] for r in results]):.4f}")
 

@@ -99,3 +99,47 @@ def test_non_hateful_kinds_are_rarely_flagged(model: TextClassifier, scored, kin
     rows = [s for c, s in scored if c.kind == kind and not c.obfuscated]
     flagged = sum(s >= model.thresholds["racial"] for s in rows)
     assert flagged <= 0.1 * len(rows)
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+@pytest.mark.parametrize("kind", ["threat", "dehumanise"])
+def test_threats_and_dehumanisation_are_flagged_at_the_shipped_threshold(model: TextClassifier, scored, lang: str, kind: str) -> None:
+    # v7 flagged 0 of 42 Indonesian threats and 0 of 42 dehumanising lines at its shipped threshold
+    rows = [s for c, s in scored if c.kind == kind and c.lang == lang and not c.obfuscated]
+    flagged = sum(s >= model.thresholds["racial"] for s in rows)
+    assert flagged >= 0.9 * len(rows)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # policy and political talk that names foreigners or a group without attacking its people
+        "tolak TKA asing, utamakan pekerja lokal",
+        "anti aseng anti asing, kedaulatan ekonomi harga mati",
+        "jangan mau jadi antek asing, pilih pemimpin yang pro rakyat",
+        "utang ke china makin numpuk, proyeknya buat siapa?",
+        "serikat buruh protes kuota tenaga kerja asing di smelter",
+        "foreign workers should need a local language test",
+        "the trade war with beijing is hurting farmers",
+        # threats and violence reported or condemned
+        "polisi usut ancaman pembakaran rumah warga madura",
+        "we condemn the attack on papuan students",
+        "",
+    ],
+)
+def test_political_talk_and_reports_are_not_flagged(model: TextClassifier, text: str) -> None:
+    assert model.scores(text)["racial"] < model.thresholds["racial"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "awas lu orang minang, lewat gang ini lagi gue bacok",
+        "besok kita bantai orang ambon di pasar",
+        "orang p*p*a itu kayak binatang",
+        "any javanese who walks in here gets stabbed",
+        "m*d*rese people are vermin",
+    ],
+)
+def test_clear_threats_at_a_group_are_flagged(model: TextClassifier, text: str) -> None:
+    assert model.scores(text)["racial"] >= model.thresholds["racial"]
