@@ -581,7 +581,7 @@ def _functional_markdown(f: dict | None) -> list[str]:
     if ho:
         hw = min(ho["auc_per_group"].items(), key=lambda kv: kv[1])
         lines.append(
-            f"| shipped, held-out batch ({ho['cases']} cases, never tuned on) | {ho['auc_id']} | {ho['auc_en']} | "
+            f"| shipped, held-out batch ({ho['cases']} cases, written before tuning) | {ho['auc_id']} | {ho['auc_en']} | "
             f"{ho['auc_id_obfuscated']} | {ho['auc_en_obfuscated']} | {hw[0]} {hw[1]} |"
         )
     for r in f.get("logo", []):
@@ -614,8 +614,8 @@ def _functional_markdown(f: dict | None) -> list[str]:
         lines += [
             "",
             "Held-out batch (`tests/functional/templates_heldout.py`: new phrasing, plus political and policy talk "
-            "naming a group, news of violence against a group, questions; written before v8 tuning and not tuned "
-            "on), share flagged per kind:",
+            "naming a group, news of violence against a group, questions; written before v8 tuning, not tuned on "
+            "except as the note above says), share flagged per kind:",
             "",
             "| kind | " + " | ".join(ho["thresholds"]) + " |",
             "|---|" + "---|" * len(ho["thresholds"]),

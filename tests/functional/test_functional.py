@@ -14,9 +14,11 @@ from tests.functional.templates_heldout import TEMPLATES_EN_HELDOUT, TEMPLATES_I
 pytestmark = needs_model
 
 #: Floors a little under the shipped model's measured figures (model card: functional suite).
-AUC_FLOOR = {"id": 0.95, "en": 0.85}
-GROUP_AUC_FLOOR = 0.85
-OBFUSCATED_AUC_FLOOR = 0.80
+AUC_FLOOR = {"id": 0.95, "en": 0.95}
+GROUP_AUC_FLOOR = 0.90
+OBFUSCATED_AUC_FLOOR = 0.90
+#: The held-out batch (v8: ID 0.908, EN 0.972; masked 0.68 / 0.83): floors for regressions, not targets.
+HELDOUT_AUC_FLOOR = {"id": 0.88, "en": 0.93}
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +145,20 @@ def test_political_talk_and_reports_are_not_flagged(model: TextClassifier, text:
 )
 def test_clear_threats_at_a_group_are_flagged(model: TextClassifier, text: str) -> None:
     assert model.scores(text)["racial"] >= model.thresholds["racial"]
+
+
+@pytest.fixture(scope="module")
+def scored_heldout(model: TextClassifier) -> list[tuple[Case, float]]:
+    held = list(cases(heldout=True))
+    return [(c, s["racial"]) for c, s in zip(held, model.scores_batch([c.text for c in held]))]
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_heldout_batch_ranks_hateful_above_non_hateful(scored_heldout, lang: str) -> None:
+    assert _auc([(c, s) for c, s in scored_heldout if c.lang == lang]) >= HELDOUT_AUC_FLOOR[lang]
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_political_talk_in_the_heldout_batch_is_not_flagged(model: TextClassifier, scored_heldout, lang: str) -> None:
+    rows = [s for c, s in scored_heldout if c.kind == "political" and c.lang == lang]
+    assert rows and all(s < model.thresholds["racial"] for s in rows)
