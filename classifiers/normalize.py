@@ -222,6 +222,7 @@ _REPEAT3 = re.compile(r"(.)\1{2,}")
 _REPEAT2 = re.compile(r"(.)\1+")
 _REDUP = re.compile(r"^([a-z]{2,})2$")
 _MASK_CHARS = frozenset("*#._-")
+_EDGE_PUNCT = ",.!?;:\"'()[]"
 _MASKED = re.compile(r"^[a-z0-9]+(?:[*#._\-]+[a-z0-9]+)+$")  # masks inside a word only: "pak." is not "paki"
 _MASK_SPLIT = re.compile(r"([*#._\-]+)")
 _UNIT = re.compile(r"^\d+(?:st|nd|rd|th|am|pm|an|k|rb|jt|m|x|s|gb|mb|km|kg|cm|mm|p|h|d|y|yo|y/o|an)?$")
@@ -653,6 +654,10 @@ def _norm_token_uncached(tok: str) -> tuple[str, ...]:
             return ()
     if tok in _PLACEHOLDER:
         return ()
+    if "*" in tok or "#" in tok:
+        # punctuation next to a masked word is not part of it ("c*na," "(p*p*a)"): without this the
+        # word's mask never resolves and its letters are joined ("ppa")
+        tok = tok.strip(_EDGE_PUNCT) or tok
     m = _SEPARATED.match(tok)
     if m:
         joined = "".join(c for c in tok if c.isalnum())

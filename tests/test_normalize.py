@@ -150,6 +150,11 @@ def test_origins_align_with_words() -> None:
         ("f*u*c*k", "fuck"),
         ("s.n.a", "sna"),
         ("a*b*c", "abc"),
+        # punctuation next to a masked word is not part of it
+        ("dasar c*na, pulang", "dasar cina pulang"),
+        ("(p*p*a)", "papua"),
+        ("sl*t!!", "slut"),
+        ("b*o*k*e*p.", "bokep"),
         # ...and leaves ordinary punctuation inside words alone
         ("e-mail me", "e mail me"),
         ("well.done", "well done"),
