@@ -222,3 +222,9 @@ def strong_words(min_prior: float = STRONG_PRIOR) -> set[str]:
     """One-word terms that are evidence on their own: rules with ``prior >= min_prior`` and no ``with``
     context (a group name like "irian" needs context, so "sendirian" is never "send irian")."""
     return {p[0] for r in default_lexicon().rules if r.prior >= min_prior and not r.with_ for p in r.terms if len(p) == 1}
+
+
+def evidence_words() -> set[str]:
+    """One-word terms of rules that are evidence for a label (``prior > 0``): a masked word that could be
+    one of these or a mere context word ("b*t*k": batak or batik) is read as the evidence."""
+    return {p[0] for r in default_lexicon().rules if r.prior > 0 for p in r.terms if len(p) == 1}

@@ -224,6 +224,7 @@ _REPEAT3 = re.compile(r"(.)\1{2,}")
 _REPEAT2 = re.compile(r"(.)\1+")
 _REDUP = re.compile(r"^([a-z]{2,})2$")
 _MASK_CHARS = frozenset("*#._-")
+_EDGE_PUNCT = ",.!?;:\"'()[]"
 _MASKED = re.compile(r"^[a-z0-9]+(?:[*#._\-]+[a-z0-9]+)+$")  # masks inside a word only: "pak." is not "paki"
 _MASK_SPLIT = re.compile(r"([*#._\-]+)")
 _UNIT = re.compile(r"^\d+(?:st|nd|rd|th|am|pm|an|k|rb|jt|m|x|s|gb|mb|km|kg|cm|mm|p|h|d|y|yo|y/o|an)?$")
@@ -251,6 +252,10 @@ _LEET_CHARS = frozenset(_LEET)
 
 # Indonesian slang / alay spellings -> standard forms (hand-written; only unambiguous ones).
 SLANG: dict[str, str] = {
+    # spellings of group words seen in Indonesian chat (p/f and y/j swaps, old spelling)
+    "sifit": "sipit",
+    "jahudi": "yahudi",
+    "tionghwa": "tionghoa",
     "yg": "yang",
     "ygy": "yang",
     "dgn": "dengan",
@@ -621,7 +626,12 @@ def _unmask(tok: str, vocab: "_Vocab") -> str | None:
         found = strong
     if len(found) == 1:
         return found.pop()
-    return strong.pop() if len(strong) == 1 else None
+    if len(strong) == 1:
+        return strong.pop()
+    # people mask the word that carries the abuse or names the target, not its context: "b*t*k" is
+    # "batak" (a group name, evidence in a rule) sooner than "batik" (a word that only lowers a score)
+    evidence = found & vocab.evidence
+    return evidence.pop() if len(evidence) == 1 else None
 
 
 def _split_joined(w: str, vocab: "_Vocab") -> tuple[str, str] | None:
@@ -646,9 +656,17 @@ def _norm_token_uncached(tok: str) -> tuple[str, ...]:
             return ()
     if tok in _PLACEHOLDER:
         return ()
+    if "*" in tok or "#" in tok:
+        # punctuation next to a masked word is not part of it ("c*na," "(p*p*a)"): without this the
+        # word's mask never resolves and its letters are joined ("ppa")
+        tok = tok.strip(_EDGE_PUNCT) or tok
     m = _SEPARATED.match(tok)
     if m:
-        tok = "".join(c for c in tok if c.isalnum())
+        joined = "".join(c for c in tok if c.isalnum())
+        # "s*n*a" is a masked "sunda" more often than a spaced-out "sna": a `*`/`#` between single letters
+        # is read as a mask when the letters alone are no known word and the mask fits one lexicon word
+        masked = None if joined in known or not any(c in "*#" for c in tok) else _unmask(tok, vocab)
+        tok = masked or joined
     elif any(c in _MASK_CHARS for c in tok):
         tok = _unmask(tok, vocab) or tok
     tok = _deleet(tok, known)
@@ -679,11 +697,12 @@ def _norm_token_uncached(tok: str) -> tuple[str, ...]:
 class _Vocab:
     """Lexicon-derived word sets the normaliser trusts: all words, strong terms, typo variants."""
 
-    __slots__ = ("known", "strong", "typo", "by_first")
+    __slots__ = ("known", "strong", "evidence", "typo", "by_first")
 
-    def __init__(self, known: frozenset[str], strong: frozenset[str]):
+    def __init__(self, known: frozenset[str], strong: frozenset[str], evidence: frozenset[str] = frozenset()):
         self.known = known
         self.strong = strong
+        self.evidence = evidence
         self.by_first: dict[str, list[str]] = {}
         for w in known:
             if w.isalpha():
@@ -709,13 +728,14 @@ def _vocab() -> _Vocab:
     if _VOCAB is None:
         known = _known_terms()
         try:
-            from classifiers.lexicon import strong_words
+            from classifiers.lexicon import evidence_words, strong_words
 
             strong = frozenset(strong_words()) & known
+            evidence = frozenset(evidence_words()) & known
         except Exception:
             log.exception("lexicon unavailable for normalisation; continuing without it")
-            strong = frozenset()
-        _VOCAB = _Vocab(known, strong)
+            strong = evidence = frozenset()
+        _VOCAB = _Vocab(known, strong, evidence)
     return _VOCAB
 
 

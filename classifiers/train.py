@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import re
 import time
 import zipfile
 from dataclasses import dataclass
@@ -407,7 +408,27 @@ def slices(results: dict, thresholds: dict[str, float], texts: Sequence[str]) ->
                     "roc_auc": round(float(roc_auc_score(y[clean], s[clean])), 4),
                 }
             )
+        if name == "id_racial":
+            # the label policy excludes anti-communist hate; ibrohim's HS_Race counts it (docs/labels.md)
+            pki = np.array([bool(COMMUNISM_ID.search(texts[i])) for i in r["idx"]])
+            keep = ~pki
+            if (y[keep] == 0).any() and (y[keep] == 1).any():
+                rec, fpr = _recall_fpr(y[keep], s[keep], thresholds["racial"])
+                rows.append(
+                    {
+                        "fold": name,
+                        "slice": "rows mentioning PKI or communism left out (label policy: not racial)",
+                        "rows": int(pki.sum()),
+                        "recall": round(rec, 4),
+                        "fpr": round(fpr, 4),
+                        "roc_auc": round(float(roc_auc_score(y[keep], s[keep])), 4),
+                    }
+                )
     return rows
+
+
+#: Indonesian rows about communism or the PKI (anti-communist hate is not racial in the label policy).
+COMMUNISM_ID = re.compile(r"\b(pki|komunis|komunisme|communist|kominis|kumunis)\b", re.I)
 
 
 def targets(loso_rows: list[dict], auc: float = 0.90, recall: float = 0.75, fpr: float = 0.02) -> list[str]:
@@ -556,11 +577,20 @@ def _functional_markdown(f: dict | None) -> list[str]:
     ]
     weakest = min(sh["auc_per_group"].items(), key=lambda kv: kv[1])
     lines.append(f"| shipped | {sh['auc_id']} | {sh['auc_en']} | {sh['auc_id_obfuscated']} | {sh['auc_en_obfuscated']} | {weakest[0]} {weakest[1]} |")
+    ho = sh.get("heldout")
+    if ho:
+        hw = min(ho["auc_per_group"].items(), key=lambda kv: kv[1])
+        lines.append(
+            f"| shipped, held-out batch ({ho['cases']} cases, written before tuning) | {ho['auc_id']} | {ho['auc_en']} | "
+            f"{ho['auc_id_obfuscated']} | {ho['auc_en_obfuscated']} | {hw[0]} {hw[1]} |"
+        )
     for r in f.get("logo", []):
         lines.append(
             f"| trained without hand-written rows naming `{r['group']}` ({r['removed_rows']} rows), "
             f"scored on that group only | {r['auc_id']} | {r['auc_en']} | {r['auc_obfuscated']} (both) | | |"
         )
+        if "auc_heldout_id" in r:
+            lines.append(f"| the same model on the held-out batch, that group only | {r['auc_heldout_id']} | {r['auc_heldout_en']} | | | |")
     if f.get("logo"):
         lines += [
             "",
@@ -580,6 +610,18 @@ def _functional_markdown(f: dict | None) -> list[str]:
     ]
     for kind, shares in sorted(sh["flagged_share_by_kind"].items()):
         lines.append(f"| {kind} | " + " | ".join(str(shares[k]) for k in sh["thresholds"]) + " |")
+    if ho:
+        lines += [
+            "",
+            "Held-out batch (`tests/functional/templates_heldout.py`: new phrasing, plus political and policy talk "
+            "naming a group, news of violence against a group, questions; written before v8 tuning, not tuned on "
+            "except as the note above says), share flagged per kind:",
+            "",
+            "| kind | " + " | ".join(ho["thresholds"]) + " |",
+            "|---|" + "---|" * len(ho["thresholds"]),
+        ]
+        for kind, shares in sorted(ho["flagged_share_by_kind"].items()):
+            lines.append(f"| {kind} | " + " | ".join(str(shares[k]) for k in ho["thresholds"]) + " |")
     return lines
 
 

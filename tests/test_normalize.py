@@ -139,6 +139,22 @@ def test_origins_align_with_words() -> None:
         ("f#ck you", "fuck you"),
         ("n*gg*r", "nigger"),
         ("dasar l_nte", "dasar lonte"),
+        # a `*` between single letters is a mask when the letters alone are no word ("s*n*a" is sunda)...
+        ("orang s*n*a itu", "orang sunda itu"),
+        ("p*p*a", "papua"),
+        ("a*r*c*n people", "african people"),
+        # ...a masked word that fits a term and a mere context word is read as the term (batak, not batik)
+        ("b*t*k", "batak"),
+        # ...while spaced-out letters that spell a word stay that word, and "." keeps joining
+        ("b*o*k*e*p", "bokep"),
+        ("f*u*c*k", "fuck"),
+        ("s.n.a", "sna"),
+        ("a*b*c", "abc"),
+        # punctuation next to a masked word is not part of it
+        ("dasar c*na, pulang", "dasar cina pulang"),
+        ("(p*p*a)", "papua"),
+        ("sl*t!!", "slut"),
+        ("b*o*k*e*p.", "bokep"),
         # ...and leaves ordinary punctuation inside words alone
         ("e-mail me", "e mail me"),
         ("well.done", "well done"),

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
+from tests.functional.templates_heldout import TEMPLATES_EN_HELDOUT, TEMPLATES_ID_HELDOUT
+
 #: (Indonesian name as used after "orang", English name) per group.
 GROUPS: tuple[tuple[str, str], ...] = (
     ("jawa", "javanese"),
@@ -83,14 +85,18 @@ def obfuscate(text: str, word: str) -> str:
     return text.replace(word, masked)
 
 
-def cases(obfuscated: bool = False) -> Iterator[Case]:
-    """Every template x group x language (and, with `obfuscated`, the group name masked)."""
+def cases(obfuscated: bool = False, heldout: bool = False) -> Iterator[Case]:
+    """Every template x group x language (and, with `obfuscated`, the group name masked).
+
+    `heldout` yields the held-out batch (:mod:`tests.functional.templates_heldout`, template ids
+    ``idh0``/``enh0``...) instead of the batch v8 was tuned on."""
+    tid, ten, tag = (TEMPLATES_ID_HELDOUT, TEMPLATES_EN_HELDOUT, "h") if heldout else (TEMPLATES_ID, TEMPLATES_EN, "")
     for gid, gen in GROUPS:
-        for lang, templates, g in (("id", TEMPLATES_ID, gid), ("en", TEMPLATES_EN, gen)):
+        for lang, templates, g in (("id", tid, gid), ("en", ten, gen)):
             for i, (kind, hateful, tpl) in enumerate(templates):
                 text = tpl.format(g=g)
-                yield Case(text, lang, gid, f"{lang}{i}", kind, hateful, False)
+                yield Case(text, lang, gid, f"{lang}{tag}{i}", kind, hateful, False)
                 if obfuscated:
                     masked = obfuscate(text, g)
                     if masked != text:
-                        yield Case(masked, lang, gid, f"{lang}{i}", kind, hateful, True)
+                        yield Case(masked, lang, gid, f"{lang}{tag}{i}", kind, hateful, True)

@@ -68,22 +68,20 @@ def run_group(data_dir: Path, gid: str, gen: str) -> dict:
         out[f"auc_{lang}"] = round(float(roc_auc_score(y, scores[m])), 4)
     m = np.array([c.obfuscated for c in test])
     out["auc_obfuscated"] = round(float(roc_auc_score(np.array([c.hateful for c in test])[m], scores[m])), 4)
-    out["scores"] = {f"{c.template}{'*' if c.obfuscated else ''}": round(float(s), 4) for c, s in zip(test, scores)}
+    held = [c for c in cases(heldout=True) if c.group == gid]
+    hs = pipe.predict_proba([c.text for c in held])[:, j]
+    for lang in ("id", "en"):
+        m = np.array([c.lang == lang for c in held])
+        out[f"auc_heldout_{lang}"] = round(float(roc_auc_score(np.array([c.hateful for c in held])[m], hs[m])), 4)
+    out["scores"] = {f"{c.template}{'*' if c.obfuscated else ''}": round(float(s), 4) for c, s in zip(test + held, np.concatenate([scores, hs]))}
     return out
 
 
-def shipped_report() -> dict:
-    """The shipped model on the whole functional suite: racial ROC-AUC per language, plain and
-    obfuscated, the weakest group, and the share flagged at the review/shipped/action thresholds per kind."""
-    from classifiers.text import TextClassifier
-
-    model = TextClassifier.load()
-    all_cases = list(cases(obfuscated=True))
+def suite_report(model, all_cases: list, points: dict[str, float]) -> dict:
+    """Racial ROC-AUC per language, plain and obfuscated, per group, and the share flagged per kind at
+    each threshold in `points`, for one batch of functional cases."""
     scores = np.array([s["racial"] for s in model.scores_batch([c.text for c in all_cases])])
     hateful = np.array([c.hateful for c in all_cases])
-    points = {"shipped": model.thresholds["racial"]}
-    for key, per in model.card.get("operating_points", {}).items():
-        points[key] = per["racial"]["threshold"]
     out: dict = {"cases": len(all_cases), "thresholds": points}
     for lang in ("id", "en"):
         for obf in (False, True):
@@ -94,11 +92,26 @@ def shipped_report() -> dict:
         m = np.array([c.group == gid and not c.obfuscated for c in all_cases])
         per_group[gid] = round(float(roc_auc_score(hateful[m], scores[m])), 4)
     out["auc_per_group"] = per_group
-    kinds: dict[str, dict] = {}
+    kinds: dict[str, list] = {}
     for c, s in zip(all_cases, scores):
         if not c.obfuscated:
             kinds.setdefault(f"{c.lang}/{c.kind}", []).append(s)
     out["flagged_share_by_kind"] = {k: {p: round(float(np.mean(np.array(v) >= t)), 3) for p, t in points.items()} for k, v in kinds.items()}
+    return out
+
+
+def shipped_report() -> dict:
+    """The shipped model on the whole functional suite: racial ROC-AUC per language, plain and
+    obfuscated, the weakest group, and the share flagged at the review/shipped/action thresholds per kind;
+    the same for the held-out batch under ``"heldout"`` (never tuned on: the honest figures)."""
+    from classifiers.text import TextClassifier
+
+    model = TextClassifier.load()
+    points = {"shipped": model.thresholds["racial"]}
+    for key, per in model.card.get("operating_points", {}).items():
+        points[key] = per["racial"]["threshold"]
+    out = suite_report(model, list(cases(obfuscated=True)), points)
+    out["heldout"] = suite_report(model, list(cases(obfuscated=True, heldout=True)), points)
     return out
 
 
@@ -115,7 +128,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.shipped:
         report = shipped_report()
-        print(json.dumps({k: v for k, v in report.items() if k != "flagged_share_by_kind"}, indent=1))
+        print(json.dumps({k: v for k, v in report.items() if k not in ("flagged_share_by_kind", "heldout")}, indent=1))
+        print("held-out batch:", json.dumps({k: v for k, v in report["heldout"].items() if k != "flagged_share_by_kind"}, indent=1))
         if args.card:
             from classifiers.train import record_functional
 
@@ -129,7 +143,10 @@ def main() -> None:
     results = Parallel(n_jobs=args.jobs)(delayed(run_group)(args.data, g, e) for g, e in groups)
     args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
     for r in results:
-        print(f"{r['group']}: removed {r['removed_rows']} rows; racial ROC-AUC id {r['auc_id']}, en {r['auc_en']}, obfuscated {r['auc_obfuscated']}")
+        print(
+            f"{r['group']}: removed {r['removed_rows']} rows; racial ROC-AUC id {r['auc_id']}, en {r['auc_en']}, "
+            f"obfuscated {r['auc_obfuscated']}; held-out batch id {r['auc_heldout_id']}, en {r['auc_heldout_en']}"
+        )
     for lang in ("id", "en"):
         print(f"mean {lang}: {np.mean([r[f'auc_{lang}'] for r in results]):.4f}")
 
