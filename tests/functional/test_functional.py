@@ -147,6 +147,42 @@ def test_clear_threats_at_a_group_are_flagged(model: TextClassifier, text: str) 
     assert model.scores(text)["racial"] >= model.thresholds["racial"]
 
 
+#: A group named next to a literal animal, pest or illness. v8's first lexicon flagged 13 of 25 such
+#: sentences (a bare "cancer", "dogs" or "pigs" within four words of a group); none of these is a training row.
+LITERAL_MENTIONS = [
+    "my sundanese uncle had surgery for lung cancer last month",
+    "the ambonese vet treats dogs and cats for free on sundays",
+    "our javanese cook says the pig year brings luck",
+    "the dayak school garden was ruined by pests again",
+    "a plague of mice hit the bugis rice farmers this season",
+    "my papuan roommate is scared of rats, lol",
+    "chinese hamsters and syrian hamsters need different cages",
+    "orang manado di kampung kami beternak babi dan ayam",
+    "wabah demam berdarah melanda kampung orang betawi",
+    "anjing tetangga cina saya galak banget",
+    "hama wereng menyerang sawah petani sunda lagi",
+    "nenek orang minang saya dirawat di rumah sakit karena penyakit jantung",
+]
+
+
+@pytest.mark.parametrize("text", LITERAL_MENTIONS)
+def test_a_group_next_to_a_literal_animal_or_illness_is_not_flagged(model: TextClassifier, text: str) -> None:
+    assert model.scores(text)["racial"] < model.thresholds["racial"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sundanese people are cockroaches",
+        "the madurese are a plague on this city",
+        "orang bugis itu parasit, usir saja",
+        "dasar orang ambon, kayak tikus got",
+    ],
+)
+def test_a_group_said_to_be_vermin_or_disease_is_flagged(model: TextClassifier, text: str) -> None:
+    assert model.scores(text)["racial"] >= model.thresholds["racial"]
+
+
 @pytest.fixture(scope="module")
 def scored_heldout(model: TextClassifier) -> list[tuple[Case, float]]:
     held = list(cases(heldout=True))
