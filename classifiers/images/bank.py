@@ -337,6 +337,7 @@ class Fingerprint:
     pdq_quality: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     _orb_xy: np.ndarray | None = None
     _orb_desc: np.ndarray | None = None
+    _orb_threshold: int = 12
     _work: np.ndarray | None = field(default=None, repr=False)  # trimmed RGB, for bank ORB
     _query: np.ndarray | None = field(default=None, repr=False)  # whole RGB, for query ORB
     _qorb: dict[tuple[bool, int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
@@ -357,7 +358,14 @@ class Fingerprint:
                 return
             g = _downscale(self._work, _ORB_SIDE_BANK, upscale_to=_ORB_SIDE_BANK)
             self.orb_size = (g.shape[1], g.shape[0])
-            self._orb_xy, self._orb_desc = _orb(g, ORB_FEATURES_BANK)
+            self._orb_xy, self._orb_desc, self._orb_threshold = _orb_detect(g, ORB_FEATURES_BANK)
+
+    @property
+    def orb_threshold(self) -> int:
+        """The FAST threshold the keypoints came from: below the first of `_FAST_THRESHOLDS` for
+        a smooth picture, which may then also match on its hash alone (see `BankIndex.match`)."""
+        self._ensure_orb()
+        return self._orb_threshold
 
     @property
     def orb_xy(self) -> np.ndarray:
@@ -384,15 +392,38 @@ class Fingerprint:
                     return self.orb_xy[:0], self.orb_desc[:0]
                 self._qorb[key] = (self.orb_xy, self.orb_desc)
             else:
-                img = self._query
-                if 0 <= view < len(self._view_boxes):
-                    x0, y0, x1, y1 = self._view_boxes[view]
-                    img = img[y0:y1, x0:x1]
-                g = _downscale(img, _ORB_SIDE_BANK, upscale_to=_ORB_SIDE_BANK)
-                if mirrored:
-                    g = np.ascontiguousarray(g[:, ::-1])
-                self._qorb[key] = _orb(g, ORB_FEATURES_QUERY)
+                derived = self._derived_orb(mirrored, view)
+                if derived is not None:
+                    self._qorb[key] = derived
+                else:
+                    img = self._query
+                    if 0 <= view < len(self._view_boxes):
+                        x0, y0, x1, y1 = self._view_boxes[view]
+                        img = img[y0:y1, x0:x1]
+                    g = _downscale(img, _ORB_SIDE_BANK, upscale_to=_ORB_SIDE_BANK)
+                    if mirrored:
+                        g = np.ascontiguousarray(g[:, ::-1])
+                    self._qorb[key] = _orb(g, ORB_FEATURES_QUERY)
         return self._qorb[key]
+
+    def _derived_orb(self, mirrored: bool, view: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """A peeled view's keypoints taken from the whole query's, when the view keeps at least
+        `_DERIVE_MIN` of each side: ORB's pyramid already covers that change of scale, so a second
+        detection would find about the same keypoints and cost ~6 ms per query. None when the view
+        is smaller (the photo inside a screenshot): that one needs its own, larger frame."""
+        if view <= 0 or self._query is None or view >= len(self._view_boxes):
+            return None
+        h, w = self._query.shape[:2]
+        x0, y0, x1, y1 = self._view_boxes[view]
+        if (x1 - x0) < _DERIVE_MIN * w or (y1 - y0) < _DERIVE_MIN * h:
+            return None
+        xy, desc = self.query_orb(mirrored, 0)
+        s = _ORB_SIDE_BANK / max(h, w)  # the whole query's ORB frame (see `_downscale`)
+        bx0, bx1 = x0 * s, x1 * s
+        if mirrored:
+            bx0, bx1 = (w - x1) * s, (w - x0) * s
+        keep = (xy[:, 0] >= bx0) & (xy[:, 0] < bx1) & (xy[:, 1] >= y0 * s) & (xy[:, 1] < y1 * s)
+        return xy[keep] - np.array([bx0, y0 * s], np.float32), desc[keep]
 
     def drop_pixels(self) -> None:
         """Forget the working copies (ORB is computed first so records stay complete)."""
@@ -404,7 +435,7 @@ class Fingerprint:
     def to_records(self) -> list[tuple[str, bytes]]:
         """(kind, blob) pairs for storage. Hashes and keypoints only, never pixels."""
         self._ensure_orb()
-        meta = {"v": FORMAT_VERSION, "orb_size": list(self.orb_size), "n_hash": int(len(self.hashes))}
+        meta = {"v": FORMAT_VERSION, "orb_size": list(self.orb_size), "n_hash": int(len(self.hashes)), "fast": int(self.orb_threshold)}
         return [
             ("meta", json.dumps(meta, sort_keys=True).encode()),
             ("hash256", np.ascontiguousarray(self.hashes, np.uint8).tobytes()),
@@ -444,25 +475,35 @@ class Fingerprint:
             hashes=hashes.reshape(-1, HASH_BYTES).copy(),
             variants=variants,
             orb_size=(int(w), int(h)),
+            _orb_threshold=int(meta.get("fast", _FAST_THRESHOLDS[0])),  # entries stored before it was recorded: the first pass
             _orb_xy=xy.reshape(-1, 2),
             _orb_desc=desc.reshape(-1, 32).copy(),
         )
 
 
 def _orb(gray_or_rgb: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """`_orb_detect` without the threshold."""
+    xy, desc, _ = _orb_detect(gray_or_rgb, n)
+    return xy, desc
+
+
+def _orb_detect(gray_or_rgb: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Up to `n` ORB keypoints spread over a 4x4 grid (the strongest of each cell first).
 
     Why the grid: ORB's own pick is the globally strongest corners, which crowd into the
     busiest part of a picture; a deep crop that cuts that part away would leave the bank
     entry with nothing to match. Spread keypoints keep every region of the image findable."""
     if not orb_available():
-        return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
+        return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), _FAST_THRESHOLDS[0]
     cv2 = _cv2()
-    g = gray_or_rgb if gray_or_rgb.ndim == 2 else cv2.cvtColor(gray_or_rgb, cv2.COLOR_RGB2GRAY)
-    orb = cv2.ORB_create(nfeatures=3 * n, scaleFactor=1.2, nlevels=8, edgeThreshold=19, patchSize=19, fastThreshold=12)
-    kps, desc = orb.detectAndCompute(np.ascontiguousarray(g), None)
+    g = np.ascontiguousarray(gray_or_rgb if gray_or_rgb.ndim == 2 else cv2.cvtColor(gray_or_rgb, cv2.COLOR_RGB2GRAY))
+    for threshold in _FAST_THRESHOLDS:
+        orb = cv2.ORB_create(nfeatures=3 * n, scaleFactor=1.2, nlevels=8, edgeThreshold=19, patchSize=19, fastThreshold=threshold)
+        kps, desc = orb.detectAndCompute(g, None)
+        if len(kps) >= n // 2:
+            break
     if desc is None or not kps:
-        return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
+        return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), threshold
     xy = np.array([k.pt for k in kps], np.float32)
     if len(kps) > n:
         resp = np.array([k.response for k in kps], np.float32)
@@ -475,10 +516,14 @@ def _orb(gray_or_rgb: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         rank[order] = np.arange(len(kps)) - first  # rank of each keypoint inside its cell
         keep = np.lexsort((-resp, rank))[:n]  # round-robin over cells, strongest first
         xy, desc = xy[keep], desc[keep]
-    return xy, desc
+    return xy, desc, threshold
 
 
 _GRID = 4
+#: FAST corner thresholds, tried in turn while a picture has fewer than half the keypoints wanted:
+#: a smooth picture (a clock on a plain wall) has a few dozen corners at 12, too few to verify a
+#: deep crop of it, but a few hundred at 6 or 3; busy pictures never get past the first pass
+_FAST_THRESHOLDS = (12, 6, 3)
 
 
 def _boxes_differ(a: tuple[int, int, int, int], b: tuple[int, int, int, int], w: int, h: int, frac: float = 0.03) -> bool:
@@ -486,6 +531,7 @@ def _boxes_differ(a: tuple[int, int, int, int], b: tuple[int, int, int, int], w:
 
 
 MAX_VIEWS = 10
+_DERIVE_MIN = 0.75  # a peeled view keeping this much of each side reuses the whole query's keypoints
 
 
 def _sub_views(arr: np.ndarray) -> list[tuple[int, tuple[int, int, int, int], bool]]:
@@ -696,6 +742,15 @@ def _release_freed_memory() -> None:
         pass
 
 
+def _subset_of(desc: np.ndarray, whole: np.ndarray) -> bool:
+    """Whether every descriptor of `desc` is also one of `whole`'s (a derived view's keypoints)."""
+    if len(desc) == 0 or len(whole) == 0:
+        return len(desc) == 0
+    a = np.ascontiguousarray(desc, np.uint8).view(np.uint64)[:, 0]
+    b = np.ascontiguousarray(whole, np.uint8).view(np.uint64)[:, 0]
+    return bool(np.isin(a, b).all())
+
+
 _FEATURE_DELTA = 256  # entries added since the last full feature-index build, indexed apart
 
 
@@ -706,6 +761,7 @@ class _Snapshot:
     starts: np.ndarray  # first row of each entry
     ids: tuple[int, ...]
     orb: tuple[tuple[np.ndarray, np.ndarray], ...]
+    smooth: tuple[bool, ...]  # per entry: keypoints only from a lower FAST threshold, or too few
     features: FeatureIndex  # entry positions [0, len(features_main)) ...
     features_new: FeatureIndex  # ... and the entries added since, indexed apart (cheap to rebuild)
     n_main: int
@@ -750,6 +806,7 @@ class BankIndex:
         self._hash_parts: list[np.ndarray] = []
         self._var_parts: list[np.ndarray] = []
         self._orb: list[tuple[np.ndarray, np.ndarray]] = []
+        self._smooth: list[bool] = []  # too smooth for the first FAST pass: may match on its hash alone
         self._pdq: list[np.ndarray] = []
         self._snap: _Snapshot | None = None
         # the big feature index is rebuilt only after a removal or when many entries were added
@@ -770,6 +827,7 @@ class BankIndex:
             self._hash_parts.append(np.ascontiguousarray(fp.hashes, np.uint8))
             self._var_parts.append(np.asarray(fp.variants, np.uint8))
             self._orb.append((fp.orb_xy.astype(np.float16), np.ascontiguousarray(fp.orb_desc, np.uint8)))
+            self._smooth.append(len(fp.orb_desc) < ORB_MIN_FEATURES or fp.orb_threshold < _FAST_THRESHOLDS[0])
             self._pdq.append(np.ascontiguousarray(fp.pdq, np.uint8).reshape(-1, HASH_BYTES))
             self._snap = None
 
@@ -783,7 +841,7 @@ class BankIndex:
             i = self._pos.pop(entry_id, None)
             if i is None:
                 return False
-            for lst in (self._ids, self._hash_parts, self._var_parts, self._orb, self._pdq):
+            for lst in (self._ids, self._hash_parts, self._var_parts, self._orb, self._smooth, self._pdq):
                 del lst[i]
             self._pos = {e: j for j, e in enumerate(self._ids)}
             self._snap = None
@@ -823,6 +881,7 @@ class BankIndex:
                     starts=np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64),
                     ids=tuple(self._ids),
                     orb=tuple(self._orb),
+                    smooth=tuple(self._smooth),
                     features=self._feat_main,
                     features_new=feats_new,
                     n_main=self._feat_n,
@@ -913,15 +972,16 @@ class BankIndex:
                 return Match(ids[near[0][0]], "hash", distance=near[0][1], score=_hash_score(near[0][1]))
             return pdq_hit
         near = self.nearest(fp, snap)
-        tried: set[int] = set()
+        # entries already verified against the whole query (per mirror side): not worth a second try
+        verified: dict[bool, set[int]] = {False: set(), True: set()}
         best: tuple[int, int, int | None, str] | None = None  # (pos, inliers, distance, method)
         for pos, d, mirrored, view in near:
             if d > self.hash_candidate:
                 break
             if len(orb[pos][1]) < ORB_MIN_FEATURES:
                 continue
-            if not mirrored and view == 0:
-                tried.add(pos)  # verified with the whole query already: no need to again below
+            if view == 0:
+                verified[mirrored].add(pos)
             n = self._verified(orb[pos], fp.query_orb(mirrored, view), d <= self.hash_strict)
             if n and (best is None or n > best[1]):
                 best = (pos, n, d, "hash")
@@ -934,8 +994,12 @@ class BankIndex:
             for mirrored, view in [(m, v) for m in ((False, True) if self.mirror_features else (False,)) for v in views]:
                 q = fp.query_orb(mirrored, view)
                 votes = snap.feature_votes(q[1])
-                done = tried if (mirrored, view) == (False, 0) else set()
+                # a peeled view with its own keypoints may pass where the whole query failed; one whose
+                # keypoints were derived from the whole query's (`Fingerprint._derived_orb`) would not
+                done = verified[mirrored] if view == 0 or _subset_of(q[1], fp.query_orb(mirrored, 0)[1]) else set()
                 for pos in top_candidates(votes, self.feature_k, exclude=sorted(done), min_votes=FEATURE_MIN_VOTES):
+                    if view == 0:
+                        verified[mirrored].add(pos)
                     n = self._verified(orb[pos], q, False)
                     if n and (best is None or n > best[1]):
                         best = (pos, n, None, "orb")
@@ -946,7 +1010,7 @@ class BankIndex:
             return Match(ids[bpos], "hash" if how == "hash" else "orb", distance=bd, inliers=bn, score=_orb_score(bn))
         if near:
             pos0, d0 = near[0][0], near[0][1]
-            if d0 <= self.hash_accept and len(orb[pos0][1]) < ORB_MIN_FEATURES:
+            if d0 <= self.hash_accept and snap.smooth[pos0]:
                 return Match(ids[pos0], "smooth", distance=d0, score=_hash_score(d0))
         return pdq_hit
 
