@@ -601,3 +601,33 @@ def _smooth_distractors() -> list[tuple[str, np.ndarray]]:
 def test_smooth_distractors_do_not_match_a_smooth_entry(smooth_index: BankIndex, label: str, img: np.ndarray) -> None:
     for a in (img, img[img.shape[0] // 4 :, : img.shape[1] * 3 // 4]):  # as is, and a crop
         assert smooth_index.match(fingerprint(a, bank_variants=False)) is None, label
+
+
+@pytest.mark.parametrize(
+    "label,minor_px,passes",
+    [
+        # measured: two quote cards in one font on smooth backgrounds (a 500-picture distractor set);
+        # every keypoint of the bank card sat on its line of text, so relative figures looked thick
+        ("quote cards, one font", (6.3, 8.1), False),
+        ("a line of glyphs in one image only", (6.3, 60.0), False),
+        ("inliers over a real part of both pictures", (45.0, 60.0), True),
+    ],
+)
+def test_inliers_along_one_line_of_text_are_not_a_match(label: str, minor_px: tuple[float, float], passes: bool) -> None:
+    from classifiers.images import geometry
+
+    g = geometry.Geometry(
+        pairs=46,
+        inliers=18,
+        ratio=0.39,
+        spread_bank=0.37,
+        spread_query=0.59,
+        scale=1.2,
+        anisotropy=1.2,
+        perspective=0.01,
+        thickness_bank=0.054,
+        thickness_query=0.071,
+        minor_px_bank=minor_px[0],
+        minor_px_query=minor_px[1],
+    )
+    assert g.passes() is passes, label
