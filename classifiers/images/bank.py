@@ -16,7 +16,9 @@ Why this shape (measured in benchmarks/bench_images.py):
   lowers the inliers needed. Candidates come from the TOP_K nearest hashes and, for what
   defeats the hash (deep crops, collages, phone screenshots), from a keypoint-descriptor index
   (classifiers/images/feature_index.py), so the cost does not grow with a scan of the bank.
-  Only a bank image too smooth for keypoints is accepted on its hash alone (<= HASH_ACCEPT).
+  A smooth bank image (too few corners at the usual FAST threshold) gets its keypoints from a
+  lower threshold, and so does a smooth query; only when its verification fails is it accepted
+  on its hash alone (<= HASH_ACCEPT).
   Without OpenCV (no `images` extra) matching is hash-only.
 * PDQ hashes (classifiers/images/pdq.py) of each entry and its 7 rotations/flips are stored
   for exchange with hash-sharing programs; imported PDQ-only entries match on PDQ distance.
@@ -970,8 +972,9 @@ class BankIndex:
         `feature_k` entries with the most local-feature votes (deep crops, collages, heavy
         framing), for the query as is and mirrored. *Every* candidate must pass geometric
         verification (classifiers/images/geometry.py); a strong hash hit only lowers the
-        number of inliers needed. The one exception: a bank image too smooth to have
-        keypoints is matched on a hash distance of at most `hash_accept`.
+        number of inliers needed. The one exception: a bank image too smooth for the first
+        keypoint pass (`Fingerprint.orb_threshold`) is, when verification fails, matched on a
+        hash distance of at most `hash_accept`.
         """
         snap = self._build()
         if not snap.ids:
