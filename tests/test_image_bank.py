@@ -631,3 +631,24 @@ def test_inliers_along_one_line_of_text_are_not_a_match(label: str, minor_px: tu
         minor_px_query=minor_px[1],
     )
     assert g.passes() is passes, label
+
+
+@pytest.mark.parametrize(
+    "distance,view,checked",
+    [
+        (40, 3, True),  # a near hash of a peeled view: checked
+        (76, 2, True),
+        (80, 0, True),  # the random tail of the whole upload: still checked (mirrored deep crops land here)
+        (80, 1, False),  # the random tail of a peeled view: not worth that view's keypoint pass
+        (88, 5, False),
+        (90, 0, False),  # beyond the candidate distance
+    ],
+)
+def test_hash_candidates_in_the_random_tail_of_a_peeled_view_are_not_checked(monkeypatch: pytest.MonkeyPatch, distance: int, view: int, checked: bool) -> None:
+    idx = BankIndex(feature_k=0)  # the keypoint-vote search is not under test here
+    idx.add(1, fingerprint(load("coffee")))
+    calls: list[int] = []
+    monkeypatch.setattr(idx, "nearest", lambda fp, snap=None: [(0, distance, False, view)])
+    monkeypatch.setattr(idx, "_verified", lambda bank, query, hash_agrees: calls.append(1) or 0)
+    assert idx.match(fingerprint(load("chelsea"), bank_variants=False)) is None
+    assert bool(calls) is checked

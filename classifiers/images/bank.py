@@ -70,6 +70,11 @@ _WHOLE = (V_FULL, V_CONTENT, V_BANDS)
 HASH_STRICT = 44  # accept on the hash alone at or below this distance
 HASH_ACCEPT = 56  # up to here, accept on the hash if ORB cannot judge (textureless images)
 HASH_CANDIDATE = 88  # entries this near (and among the TOP_K nearest) get an ORB check (true rescues: <= 68)
+#: beyond this, a candidate is checked only when it came from the whole upload (view 0). Each of up to
+#: 14 views of an upload meets 880,000 stored hashes at 10,000 entries, so their random tail reaches
+#: 84-88 bits; in the benchmark 85% of a distractor's candidates there came from peeled views, each
+#: costing its own keypoint pass and check, and every true hit beyond 76 bits came from view 0
+HASH_TAIL = 76
 TOP_K = 4
 FEATURE_K = 4  # entries with the most local-feature votes that get verified (per mirror side)
 FEATURE_MIN_VOTES = 5  # an entry with fewer votes is not worth a geometric check (unrelated entries get 1-4 in a 10,000-entry bank)
@@ -993,6 +998,8 @@ class BankIndex:
         for pos, d, mirrored, view in near:
             if d > self.hash_candidate:
                 break
+            if d > HASH_TAIL and view != 0:
+                continue  # the random tail of a peeled view: not worth that view's keypoint pass
             if len(orb[pos][1]) < ORB_MIN_FEATURES:
                 continue
             if view == 0:
