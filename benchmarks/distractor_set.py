@@ -285,6 +285,54 @@ def generate(n: int = 2000, seed: int = 7) -> Iterator[tuple[str, np.ndarray]]:
             yield name, makers[name](i)
 
 
+def smooth_picture(rng: np.random.Generator) -> np.ndarray:
+    """A low-texture photo, the kind the bank's second keypoint pass (a lower FAST threshold) is for:
+    a clock, plate or sign on a plain wall, or a heavily blurred scene; often recompressed."""
+    from scipy import ndimage
+
+    h, w = _size(rng)
+    if rng.random() < 0.3:  # an out-of-focus photo
+        img = ndimage.gaussian_filter(scene(rng).astype(np.float32), sigma=(rng.uniform(3, 8), rng.uniform(3, 8), 0))
+        arr = np.clip(img, 0, 255).astype(np.uint8)
+    else:
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        c0, c1 = rng.uniform(0.3, 0.95, 3), rng.uniform(0.3, 0.95, 3)
+        t = (xx / w * rng.uniform(0, 1) + yy / h * rng.uniform(0, 1))[..., None] / 2
+        wall = (c0 * (1 - t) + c1 * t) + 0.03 * (_noise(rng, h, w, 2.5)[..., None] - 0.5)
+        im = Image.fromarray((np.clip(wall, 0, 1) * 255).astype(np.uint8))
+        d = ImageDraw.Draw(im)
+        for _ in range(int(rng.integers(1, 3))):
+            r = int(rng.integers(min(h, w) // 8, min(h, w) // 3))
+            cx, cy = int(rng.integers(r, w - r + 1)), int(rng.integers(r, h - r + 1))
+            face = tuple(int(c) for c in rng.integers(150, 256, 3))
+            rim = tuple(int(c) for c in rng.integers(0, 120, 3))
+            if rng.random() < 0.6:  # a clock: rim, ticks, two hands
+                d.ellipse((cx - r, cy - r, cx + r, cy + r), fill=face, outline=rim, width=max(2, r // 12))
+                for k in range(12):
+                    a = k * np.pi / 6
+                    d.line((cx + 0.8 * r * np.cos(a), cy + 0.8 * r * np.sin(a), cx + 0.9 * r * np.cos(a), cy + 0.9 * r * np.sin(a)), fill=rim, width=2)
+                for length, width in ((0.5, 4), (0.75, 2)):
+                    a = rng.uniform(0, 2 * np.pi)
+                    d.line((cx, cy, cx + length * r * np.cos(a), cy + length * r * np.sin(a)), fill=rim, width=width)
+            else:  # a plate, a frame or a sign
+                (d.ellipse if rng.random() < 0.5 else d.rectangle)((cx - r, cy - r, cx + r, cy + int(r * rng.uniform(0.5, 1))), fill=face, outline=rim, width=3)
+        arr = np.asarray(im)
+    if rng.random() < 0.5:
+        import io
+
+        b = io.BytesIO()
+        Image.fromarray(arr).save(b, "JPEG", quality=int(rng.integers(40, 90)))
+        arr = np.asarray(Image.open(b).convert("RGB"))
+    return np.ascontiguousarray(arr)
+
+
+def generate_smooth(n: int = 300, seed: int = 9) -> Iterator[tuple[str, np.ndarray]]:
+    """`n` low-texture distractors (a set apart, so `generate`'s set stays the same for a seed)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        yield "smooth picture", smooth_picture(rng)
+
+
 def _chat_photo(rng: np.random.Generator, photo: np.ndarray) -> np.ndarray:
     shot = Image.fromarray(text_screenshot(rng))
     w = shot.width * 2 // 3

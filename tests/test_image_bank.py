@@ -531,3 +531,124 @@ def test_duplicates_are_near_identical_images_only(label: str, again, duplicate:
     idx.add(6, fingerprint(load("camera")))
     got = idx.duplicates(Fingerprint.from_records(fingerprint(again(load("chelsea"))).to_records()))
     assert (got == [5]) == duplicate, (label, got)
+
+
+# ---- smooth pictures (a clock on a plain wall): a second, lower FAST threshold gives them keypoints
+
+
+@pytest.fixture(scope="module")
+def smooth_index() -> BankIndex:
+    idx = BankIndex()
+    for i, name in enumerate(["clock", "coffee"], start=1):
+        idx.add(i, Fingerprint.from_records(fingerprint(load(name)).to_records()))
+    return idx
+
+
+def test_a_smooth_picture_gets_keypoints_from_a_lower_threshold() -> None:
+    clock, coffee = fingerprint(load("clock")), fingerprint(load("coffee"))
+    assert clock.orb_threshold < 12 and len(clock.orb_desc) >= 200
+    assert coffee.orb_threshold == 12 and len(coffee.orb_desc) == 400
+    assert Fingerprint.from_records(clock.to_records()).orb_threshold == clock.orb_threshold
+
+
+def test_entries_stored_before_the_threshold_was_recorded_read_as_the_first_pass() -> None:
+    records = [(k, b'{"n_hash": 0, "orb_size": [0, 0], "v": 1}' if k == "meta" else b) for k, b in fingerprint(load("coffee")).to_records()]
+    assert Fingerprint.from_records(records).orb_threshold == 12
+
+
+@pytest.mark.parametrize(
+    "label,transform",
+    [
+        ("crop 40% right", _crop(0, 0, 0.4, 0)),
+        ("crop 40% top", _crop(0, 0.4, 0, 0)),
+        ("crop 40% bottom", _crop(0, 0, 0, 0.4)),
+        ("crop 25% each side", _crop(0.25, 0.25, 0.25, 0.25)),
+        ("crop 25% left+top, 10% right", _crop(0.25, 0.25, 0.1, 0)),
+        ("jpeg q35", _jpeg(35)),
+        ("caption band", _caption),
+    ],
+)
+def test_a_smooth_picture_deep_cropped_matches(smooth_index: BankIndex, label: str, transform) -> None:
+    m = smooth_index.match(fingerprint(transform(load("clock")), bank_variants=False))
+    assert m is not None and m.entry_id == 1, (label, m)
+    if label.startswith("crop"):  # too deep for any stored hash: found by keypoints, and verified
+        assert m.method == "orb" and m.inliers is not None and m.inliers >= 10
+
+
+def _smooth_distractors() -> list[tuple[str, np.ndarray]]:
+    yy, xx = np.mgrid[0:300, 0:400].astype(np.float32)
+    out = [
+        ("flat grey", np.full((300, 400, 3), 128, np.uint8)),
+        ("flat beige, jpeg", _jpeg(40)(np.full((300, 400, 3), (225, 210, 190), np.uint8))),
+        ("linear gradient", np.repeat((xx / 400 * 255).astype(np.uint8)[:, :, None], 3, axis=2)),
+        ("radial gradient", np.repeat((255 * np.hypot(xx - 200, yy - 150) / 250).clip(0, 255).astype(np.uint8)[:, :, None], 3, axis=2)),
+    ]
+    rng = np.random.default_rng(5)
+    for i in range(3):
+        small = rng.integers(0, 256, (4, 5, 3), dtype=np.uint8)
+        out.append((f"smooth noise {i}", np.asarray(Image.fromarray(small).resize((400, 300), Image.Resampling.BICUBIC))))
+    for i, (wall, rim) in enumerate([((200, 195, 185), (40, 40, 40)), ((120, 130, 140), (230, 230, 230))]):
+        im = Image.new("RGB", (400, 300), wall)  # another round clock-like object on a plain wall
+        d = ImageDraw.Draw(im)
+        d.ellipse((110 + 30 * i, 50, 290 + 30 * i, 230), fill=(245, 245, 240), outline=rim, width=8)
+        d.line((200 + 30 * i, 140, 200 + 30 * i, 80), fill=rim, width=5)
+        d.line((200 + 30 * i, 140, 250 + 30 * i, 160), fill=rim, width=4)
+        out.append((f"clock-like drawing {i}", _jpeg(70)(np.asarray(im))))
+    return out
+
+
+@pytest.mark.parametrize("label,img", _smooth_distractors(), ids=[d[0] for d in _smooth_distractors()])
+def test_smooth_distractors_do_not_match_a_smooth_entry(smooth_index: BankIndex, label: str, img: np.ndarray) -> None:
+    for a in (img, img[img.shape[0] // 4 :, : img.shape[1] * 3 // 4]):  # as is, and a crop
+        assert smooth_index.match(fingerprint(a, bank_variants=False)) is None, label
+
+
+@pytest.mark.parametrize(
+    "label,minor_px,passes",
+    [
+        # measured: two quote cards in one font on smooth backgrounds (a 500-picture distractor set);
+        # every keypoint of the bank card sat on its line of text, so relative figures looked thick
+        ("quote cards, one font", (6.3, 8.1), False),
+        ("a line of glyphs in one image only", (6.3, 60.0), False),
+        ("inliers over a real part of both pictures", (45.0, 60.0), True),
+    ],
+)
+def test_inliers_along_one_line_of_text_are_not_a_match(label: str, minor_px: tuple[float, float], passes: bool) -> None:
+    from classifiers.images import geometry
+
+    g = geometry.Geometry(
+        pairs=46,
+        inliers=18,
+        ratio=0.39,
+        spread_bank=0.37,
+        spread_query=0.59,
+        scale=1.2,
+        anisotropy=1.2,
+        perspective=0.01,
+        thickness_bank=0.054,
+        thickness_query=0.071,
+        minor_px_bank=minor_px[0],
+        minor_px_query=minor_px[1],
+    )
+    assert g.passes() is passes, label
+
+
+@pytest.mark.parametrize(
+    "distance,view,checked",
+    [
+        (40, 3, True),  # a near hash of a peeled view: checked
+        (76, 2, True),
+        (80, 0, True),  # the random tail of the whole upload: still checked (mirrored deep crops land here)
+        (80, 1, False),  # the random tail of a peeled view: not worth that view's keypoint pass
+        (88, 5, False),
+        (90, 0, False),  # beyond the candidate distance
+    ],
+)
+def test_hash_candidates_in_the_random_tail_of_a_peeled_view_are_not_checked(monkeypatch: pytest.MonkeyPatch, distance: int, view: int, checked: bool) -> None:
+    idx = BankIndex(feature_k=0)  # the keypoint-vote search is not under test here
+    idx.add(1, fingerprint(load("coffee")))
+    calls: list[int] = []
+    monkeypatch.setattr(idx, "nearest", lambda fp, snap=None: [(0, distance, False, view)])
+    monkeypatch.setattr(idx, "_verified", lambda bank, query, hash_agrees: calls.append(1) or 0)
+    assert idx.match(fingerprint(load("chelsea"), bank_variants=False)) is None
+    assert bool(calls) is checked

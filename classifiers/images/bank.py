@@ -16,7 +16,9 @@ Why this shape (measured in benchmarks/bench_images.py):
   lowers the inliers needed. Candidates come from the TOP_K nearest hashes and, for what
   defeats the hash (deep crops, collages, phone screenshots), from a keypoint-descriptor index
   (classifiers/images/feature_index.py), so the cost does not grow with a scan of the bank.
-  Only a bank image too smooth for keypoints is accepted on its hash alone (<= HASH_ACCEPT).
+  A smooth bank image (too few corners at the usual FAST threshold) gets its keypoints from a
+  lower threshold, and so does a smooth query; only when its verification fails is it accepted
+  on its hash alone (<= HASH_ACCEPT).
   Without OpenCV (no `images` extra) matching is hash-only.
 * PDQ hashes (classifiers/images/pdq.py) of each entry and its 7 rotations/flips are stored
   for exchange with hash-sharing programs; imported PDQ-only entries match on PDQ distance.
@@ -68,9 +70,17 @@ _WHOLE = (V_FULL, V_CONTENT, V_BANDS)
 HASH_STRICT = 44  # accept on the hash alone at or below this distance
 HASH_ACCEPT = 56  # up to here, accept on the hash if ORB cannot judge (textureless images)
 HASH_CANDIDATE = 88  # entries this near (and among the TOP_K nearest) get an ORB check (true rescues: <= 68)
+#: beyond this, a candidate is checked only when it came from the whole upload (view 0). Each of up to
+#: 14 views of an upload meets 880,000 stored hashes at 10,000 entries, so their random tail reaches
+#: 84-88 bits; in the benchmark 85% of a distractor's candidates there came from peeled views, each
+#: costing its own keypoint pass and check, and every true hit beyond 76 bits came from view 0
+HASH_TAIL = 76
 TOP_K = 4
 FEATURE_K = 4  # entries with the most local-feature votes that get verified (per mirror side)
 FEATURE_MIN_VOTES = 5  # an entry with fewer votes is not worth a geometric check (unrelated entries get 1-4 in a 10,000-entry bank)
+#: the same for a smooth entry: its keypoints come from a low FAST threshold, their descriptors are
+#: generic (near many other entries' smooth patches), so a true query's votes are spread thin
+FEATURE_MIN_VOTES_SMOOTH = 3
 DUP_DISTANCE = 24  # registering an image this near (whole-image hashes) to an entry reuses the entry
 PDQ_MATCH = 31  # imported PDQ lists: the distance hash-sharing programs use by default
 ORB_MIN_INLIERS = 10
@@ -337,6 +347,7 @@ class Fingerprint:
     pdq_quality: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     _orb_xy: np.ndarray | None = None
     _orb_desc: np.ndarray | None = None
+    _orb_threshold: int = 12
     _work: np.ndarray | None = field(default=None, repr=False)  # trimmed RGB, for bank ORB
     _query: np.ndarray | None = field(default=None, repr=False)  # whole RGB, for query ORB
     _qorb: dict[tuple[bool, int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
@@ -357,7 +368,14 @@ class Fingerprint:
                 return
             g = _downscale(self._work, _ORB_SIDE_BANK, upscale_to=_ORB_SIDE_BANK)
             self.orb_size = (g.shape[1], g.shape[0])
-            self._orb_xy, self._orb_desc = _orb(g, ORB_FEATURES_BANK)
+            self._orb_xy, self._orb_desc, self._orb_threshold = _orb_detect(g, ORB_FEATURES_BANK)
+
+    @property
+    def orb_threshold(self) -> int:
+        """The FAST threshold the keypoints came from: below the first of `_FAST_THRESHOLDS` for
+        a smooth picture, which may then also match on its hash alone (see `BankIndex.match`)."""
+        self._ensure_orb()
+        return self._orb_threshold
 
     @property
     def orb_xy(self) -> np.ndarray:
@@ -384,15 +402,38 @@ class Fingerprint:
                     return self.orb_xy[:0], self.orb_desc[:0]
                 self._qorb[key] = (self.orb_xy, self.orb_desc)
             else:
-                img = self._query
-                if 0 <= view < len(self._view_boxes):
-                    x0, y0, x1, y1 = self._view_boxes[view]
-                    img = img[y0:y1, x0:x1]
-                g = _downscale(img, _ORB_SIDE_BANK, upscale_to=_ORB_SIDE_BANK)
-                if mirrored:
-                    g = np.ascontiguousarray(g[:, ::-1])
-                self._qorb[key] = _orb(g, ORB_FEATURES_QUERY)
+                derived = self._derived_orb(mirrored, view)
+                if derived is not None:
+                    self._qorb[key] = derived
+                else:
+                    img = self._query
+                    if 0 <= view < len(self._view_boxes):
+                        x0, y0, x1, y1 = self._view_boxes[view]
+                        img = img[y0:y1, x0:x1]
+                    g = _downscale(img, _ORB_SIDE_BANK, upscale_to=_ORB_SIDE_BANK)
+                    if mirrored:
+                        g = np.ascontiguousarray(g[:, ::-1])
+                    self._qorb[key] = _orb(g, ORB_FEATURES_QUERY)
         return self._qorb[key]
+
+    def _derived_orb(self, mirrored: bool, view: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """A peeled view's keypoints taken from the whole query's, when the view keeps at least
+        `_DERIVE_MIN` of each side: ORB's pyramid already covers that change of scale, so a second
+        detection would find about the same keypoints and cost ~6 ms per query. None when the view
+        is smaller (the photo inside a screenshot): that one needs its own, larger frame."""
+        if view <= 0 or self._query is None or view >= len(self._view_boxes):
+            return None
+        h, w = self._query.shape[:2]
+        x0, y0, x1, y1 = self._view_boxes[view]
+        if (x1 - x0) < _DERIVE_MIN * w or (y1 - y0) < _DERIVE_MIN * h:
+            return None
+        xy, desc = self.query_orb(mirrored, 0)
+        s = _ORB_SIDE_BANK / max(h, w)  # the whole query's ORB frame (see `_downscale`)
+        bx0, bx1 = x0 * s, x1 * s
+        if mirrored:
+            bx0, bx1 = (w - x1) * s, (w - x0) * s
+        keep = (xy[:, 0] >= bx0) & (xy[:, 0] < bx1) & (xy[:, 1] >= y0 * s) & (xy[:, 1] < y1 * s)
+        return xy[keep] - np.array([bx0, y0 * s], np.float32), desc[keep]
 
     def drop_pixels(self) -> None:
         """Forget the working copies (ORB is computed first so records stay complete)."""
@@ -404,7 +445,7 @@ class Fingerprint:
     def to_records(self) -> list[tuple[str, bytes]]:
         """(kind, blob) pairs for storage. Hashes and keypoints only, never pixels."""
         self._ensure_orb()
-        meta = {"v": FORMAT_VERSION, "orb_size": list(self.orb_size), "n_hash": int(len(self.hashes))}
+        meta = {"v": FORMAT_VERSION, "orb_size": list(self.orb_size), "n_hash": int(len(self.hashes)), "fast": int(self.orb_threshold)}
         return [
             ("meta", json.dumps(meta, sort_keys=True).encode()),
             ("hash256", np.ascontiguousarray(self.hashes, np.uint8).tobytes()),
@@ -444,25 +485,35 @@ class Fingerprint:
             hashes=hashes.reshape(-1, HASH_BYTES).copy(),
             variants=variants,
             orb_size=(int(w), int(h)),
+            _orb_threshold=int(meta.get("fast", _FAST_THRESHOLDS[0])),  # entries stored before it was recorded: the first pass
             _orb_xy=xy.reshape(-1, 2),
             _orb_desc=desc.reshape(-1, 32).copy(),
         )
 
 
 def _orb(gray_or_rgb: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """`_orb_detect` without the threshold."""
+    xy, desc, _ = _orb_detect(gray_or_rgb, n)
+    return xy, desc
+
+
+def _orb_detect(gray_or_rgb: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Up to `n` ORB keypoints spread over a 4x4 grid (the strongest of each cell first).
 
     Why the grid: ORB's own pick is the globally strongest corners, which crowd into the
     busiest part of a picture; a deep crop that cuts that part away would leave the bank
     entry with nothing to match. Spread keypoints keep every region of the image findable."""
     if not orb_available():
-        return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
+        return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), _FAST_THRESHOLDS[0]
     cv2 = _cv2()
-    g = gray_or_rgb if gray_or_rgb.ndim == 2 else cv2.cvtColor(gray_or_rgb, cv2.COLOR_RGB2GRAY)
-    orb = cv2.ORB_create(nfeatures=3 * n, scaleFactor=1.2, nlevels=8, edgeThreshold=19, patchSize=19, fastThreshold=12)
-    kps, desc = orb.detectAndCompute(np.ascontiguousarray(g), None)
+    g = np.ascontiguousarray(gray_or_rgb if gray_or_rgb.ndim == 2 else cv2.cvtColor(gray_or_rgb, cv2.COLOR_RGB2GRAY))
+    for threshold in _FAST_THRESHOLDS:
+        orb = cv2.ORB_create(nfeatures=3 * n, scaleFactor=1.2, nlevels=8, edgeThreshold=19, patchSize=19, fastThreshold=threshold)
+        kps, desc = orb.detectAndCompute(g, None)
+        if len(kps) >= n // 2:
+            break
     if desc is None or not kps:
-        return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
+        return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), threshold
     xy = np.array([k.pt for k in kps], np.float32)
     if len(kps) > n:
         resp = np.array([k.response for k in kps], np.float32)
@@ -475,10 +526,14 @@ def _orb(gray_or_rgb: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         rank[order] = np.arange(len(kps)) - first  # rank of each keypoint inside its cell
         keep = np.lexsort((-resp, rank))[:n]  # round-robin over cells, strongest first
         xy, desc = xy[keep], desc[keep]
-    return xy, desc
+    return xy, desc, threshold
 
 
 _GRID = 4
+#: FAST corner thresholds, tried in turn while a picture has fewer than half the keypoints wanted:
+#: a smooth picture (a clock on a plain wall) has a few dozen corners at 12, too few to verify a
+#: deep crop of it, but a few hundred at 6 or 3; busy pictures never get past the first pass
+_FAST_THRESHOLDS = (12, 6, 3)
 
 
 def _boxes_differ(a: tuple[int, int, int, int], b: tuple[int, int, int, int], w: int, h: int, frac: float = 0.03) -> bool:
@@ -486,6 +541,7 @@ def _boxes_differ(a: tuple[int, int, int, int], b: tuple[int, int, int, int], w:
 
 
 MAX_VIEWS = 10
+_DERIVE_MIN = 0.75  # a peeled view keeping this much of each side reuses the whole query's keypoints
 
 
 def _sub_views(arr: np.ndarray) -> list[tuple[int, tuple[int, int, int, int], bool]]:
@@ -685,6 +741,30 @@ def orb_inliers(
 _BLOCK = 65536
 
 
+def _min_distances(cols: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Per bank row (columns of `cols`, (4, M) uint64): the smallest Hamming distance to any query
+    view (rows of `q`, (V, 4) uint64). About 2.6 ms per view at 10,000 entries (880,000 rows)."""
+    m = cols.shape[1]
+    best = np.full(m, 65535, np.uint16)
+    blk = min(m, _BLOCK)  # blocks of rows, so the scratch arrays stay in cache while every view passes
+    tmp = np.empty(blk, np.uint64)
+    acc = np.empty(blk, np.uint16)  # 256 would wrap a uint8 to 0 (a photo's negative!)
+    cnt = np.empty(blk, np.uint16)
+    for s0 in range(0, m, blk):
+        s1 = min(m, s0 + blk)
+        n = s1 - s0
+        c, bb, t, a, ct = cols[:, s0:s1], best[s0:s1], tmp[:n], acc[:n], cnt[:n]
+        for row in q:
+            np.bitwise_xor(c[0], row[0], out=t)
+            np.bitwise_count(t, out=a)
+            for j in range(1, 4):
+                np.bitwise_xor(c[j], row[j], out=t)
+                np.bitwise_count(t, out=ct)
+                a += ct
+            np.minimum(bb, a, out=bb)
+    return best
+
+
 def _release_freed_memory() -> None:
     """Hand the freed per-entry descriptor copies back to the OS (glibc keeps small freed blocks:
     ~120 MB of resident memory at 10,000 entries otherwise). A no-op where there is no glibc."""
@@ -694,6 +774,15 @@ def _release_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+def _subset_of(desc: np.ndarray, whole: np.ndarray) -> bool:
+    """Whether every descriptor of `desc` is also one of `whole`'s (a derived view's keypoints)."""
+    if len(desc) == 0 or len(whole) == 0:
+        return len(desc) == 0
+    a = np.ascontiguousarray(desc, np.uint8).view(np.uint64)[:, 0]
+    b = np.ascontiguousarray(whole, np.uint8).view(np.uint64)[:, 0]
+    return bool(np.isin(a, b).all())
 
 
 _FEATURE_DELTA = 256  # entries added since the last full feature-index build, indexed apart
@@ -706,6 +795,8 @@ class _Snapshot:
     starts: np.ndarray  # first row of each entry
     ids: tuple[int, ...]
     orb: tuple[tuple[np.ndarray, np.ndarray], ...]
+    smooth: tuple[bool, ...]  # per entry: keypoints only from a lower FAST threshold, or too few
+    min_votes: np.ndarray  # per entry: the votes it needs to be verified as a local-feature candidate
     features: FeatureIndex  # entry positions [0, len(features_main)) ...
     features_new: FeatureIndex  # ... and the entries added since, indexed apart (cheap to rebuild)
     n_main: int
@@ -750,6 +841,7 @@ class BankIndex:
         self._hash_parts: list[np.ndarray] = []
         self._var_parts: list[np.ndarray] = []
         self._orb: list[tuple[np.ndarray, np.ndarray]] = []
+        self._smooth: list[bool] = []  # too smooth for the first FAST pass: may match on its hash alone
         self._pdq: list[np.ndarray] = []
         self._snap: _Snapshot | None = None
         # the big feature index is rebuilt only after a removal or when many entries were added
@@ -770,6 +862,7 @@ class BankIndex:
             self._hash_parts.append(np.ascontiguousarray(fp.hashes, np.uint8))
             self._var_parts.append(np.asarray(fp.variants, np.uint8))
             self._orb.append((fp.orb_xy.astype(np.float16), np.ascontiguousarray(fp.orb_desc, np.uint8)))
+            self._smooth.append(len(fp.orb_desc) < ORB_MIN_FEATURES or fp.orb_threshold < _FAST_THRESHOLDS[0])
             self._pdq.append(np.ascontiguousarray(fp.pdq, np.uint8).reshape(-1, HASH_BYTES))
             self._snap = None
 
@@ -783,7 +876,7 @@ class BankIndex:
             i = self._pos.pop(entry_id, None)
             if i is None:
                 return False
-            for lst in (self._ids, self._hash_parts, self._var_parts, self._orb, self._pdq):
+            for lst in (self._ids, self._hash_parts, self._var_parts, self._orb, self._smooth, self._pdq):
                 del lst[i]
             self._pos = {e: j for j, e in enumerate(self._ids)}
             self._snap = None
@@ -823,6 +916,8 @@ class BankIndex:
                     starts=np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64),
                     ids=tuple(self._ids),
                     orb=tuple(self._orb),
+                    smooth=tuple(self._smooth),
+                    min_votes=np.where(np.array(self._smooth, bool), FEATURE_MIN_VOTES_SMOOTH, FEATURE_MIN_VOTES).astype(np.float64),
                     features=self._feat_main,
                     features_new=feats_new,
                     n_main=self._feat_n,
@@ -844,24 +939,7 @@ class BankIndex:
             q = np.ascontiguousarray(fp.hashes[:1], np.uint8).view(np.uint64)
         if len(q) == 0:
             return []
-        best = np.full(m, 65535, np.uint16)
-        # Blocks of rows so the scratch arrays stay in cache while every query view passes.
-        blk = min(m, _BLOCK)
-        tmp = np.empty(blk, np.uint64)
-        acc = np.empty(blk, np.uint16)  # 256 would wrap a uint8 to 0 (a photo's negative!)
-        cnt = np.empty(blk, np.uint16)
-        for s0 in range(0, m, blk):
-            s1 = min(m, s0 + blk)
-            n = s1 - s0
-            c, bb, t, a, ct = cols[:, s0:s1], best[s0:s1], tmp[:n], acc[:n], cnt[:n]
-            for row in q:
-                np.bitwise_xor(c[0], row[0], out=t)
-                np.bitwise_count(t, out=a)
-                for j in range(1, 4):
-                    np.bitwise_xor(c[j], row[j], out=t)
-                    np.bitwise_count(t, out=ct)
-                    a += ct
-                np.minimum(bb, a, out=bb)
+        best = _min_distances(cols, q)
         # entries without any hash of ours (imported PDQ lists) have an empty slice: skip them
         ends = np.append(starts[1:], m)
         has = ends > starts
@@ -899,8 +977,9 @@ class BankIndex:
         `feature_k` entries with the most local-feature votes (deep crops, collages, heavy
         framing), for the query as is and mirrored. *Every* candidate must pass geometric
         verification (classifiers/images/geometry.py); a strong hash hit only lowers the
-        number of inliers needed. The one exception: a bank image too smooth to have
-        keypoints is matched on a hash distance of at most `hash_accept`.
+        number of inliers needed. The one exception: a bank image too smooth for the first
+        keypoint pass (`Fingerprint.orb_threshold`) is, when verification fails, matched on a
+        hash distance of at most `hash_accept`.
         """
         snap = self._build()
         if not snap.ids:
@@ -913,15 +992,18 @@ class BankIndex:
                 return Match(ids[near[0][0]], "hash", distance=near[0][1], score=_hash_score(near[0][1]))
             return pdq_hit
         near = self.nearest(fp, snap)
-        tried: set[int] = set()
+        # entries already verified against the whole query (per mirror side): not worth a second try
+        verified: dict[bool, set[int]] = {False: set(), True: set()}
         best: tuple[int, int, int | None, str] | None = None  # (pos, inliers, distance, method)
         for pos, d, mirrored, view in near:
             if d > self.hash_candidate:
                 break
+            if d > HASH_TAIL and view != 0:
+                continue  # the random tail of a peeled view: not worth that view's keypoint pass
             if len(orb[pos][1]) < ORB_MIN_FEATURES:
                 continue
-            if not mirrored and view == 0:
-                tried.add(pos)  # verified with the whole query already: no need to again below
+            if view == 0:
+                verified[mirrored].add(pos)
             n = self._verified(orb[pos], fp.query_orb(mirrored, view), d <= self.hash_strict)
             if n and (best is None or n > best[1]):
                 best = (pos, n, d, "hash")
@@ -934,8 +1016,12 @@ class BankIndex:
             for mirrored, view in [(m, v) for m in ((False, True) if self.mirror_features else (False,)) for v in views]:
                 q = fp.query_orb(mirrored, view)
                 votes = snap.feature_votes(q[1])
-                done = tried if (mirrored, view) == (False, 0) else set()
-                for pos in top_candidates(votes, self.feature_k, exclude=sorted(done), min_votes=FEATURE_MIN_VOTES):
+                # a peeled view with its own keypoints may pass where the whole query failed; one whose
+                # keypoints were derived from the whole query's (`Fingerprint._derived_orb`) would not
+                done = verified[mirrored] if view == 0 or _subset_of(q[1], fp.query_orb(mirrored, 0)[1]) else set()
+                for pos in top_candidates(votes, self.feature_k, exclude=sorted(done), min_votes=snap.min_votes):
+                    if view == 0:
+                        verified[mirrored].add(pos)
                     n = self._verified(orb[pos], q, False)
                     if n and (best is None or n > best[1]):
                         best = (pos, n, None, "orb")
@@ -946,7 +1032,7 @@ class BankIndex:
             return Match(ids[bpos], "hash" if how == "hash" else "orb", distance=bd, inliers=bn, score=_orb_score(bn))
         if near:
             pos0, d0 = near[0][0], near[0][1]
-            if d0 <= self.hash_accept and len(orb[pos0][1]) < ORB_MIN_FEATURES:
+            if d0 <= self.hash_accept and snap.smooth[pos0]:
                 return Match(ids[pos0], "smooth", distance=d0, score=_hash_score(d0))
         return pdq_hit
 

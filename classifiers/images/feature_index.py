@@ -127,8 +127,9 @@ class FeatureIndex:
         return top_candidates(self.votes(q_desc), k, exclude, min_votes)
 
 
-def top_candidates(v: np.ndarray, k: int, exclude: Sequence[int] = (), min_votes: float = 1.0) -> list[int]:
-    """The `k` best-voted positions of a vote array (at least `min_votes`), best first."""
+def top_candidates(v: np.ndarray, k: int, exclude: Sequence[int] = (), min_votes: float | np.ndarray = 1.0) -> list[int]:
+    """The `k` best-voted positions of a vote array (at least `min_votes`, one bar for all or one
+    per position), best first."""
     if len(v) == 0 or k <= 0:
         return []
     v = v.copy()
@@ -137,7 +138,8 @@ def top_candidates(v: np.ndarray, k: int, exclude: Sequence[int] = (), min_votes
     k = min(k, len(v))
     top = np.argpartition(-v, k - 1)[:k]
     top = top[np.argsort(-v[top], kind="stable")]
-    return [int(i) for i in top if v[i] >= min_votes]
+    bar = np.broadcast_to(np.asarray(min_votes, np.float64), v.shape)
+    return [int(i) for i in top if v[i] >= bar[i]]
 
 
 __all__ = ["FeatureIndex", "TABLES", "top_candidates"]

@@ -39,6 +39,9 @@ class Thresholds:
     min_ratio: float = 0.25  # inliers / ratio-tested pairs
     min_spread: float = 0.035  # inlier hull area / keypoint extent, on *each* image
     min_thickness: float = 0.03  # the inliers' minor-axis spread / sqrt(keypoint extent area), on each image
+    #: the same spread in pixels of the 512-px frames: a quote card on a smooth background has keypoints
+    #: on its line of text alone, so relative to its own keypoints a line of glyphs looks thick
+    min_thickness_px: float = 10.0
     max_anisotropy: float = 1.6  # ratio of the warp's singular values (shear / squash)
     max_perspective: float = 0.35  # how much the warp's scale changes across the image
     min_scale: float = 0.12
@@ -64,6 +67,8 @@ class Geometry:
     #: glyph keypoints with any other line in that font, but only along a thin band
     thickness_bank: float = 1.0
     thickness_query: float = 1.0
+    minor_px_bank: float = float("inf")
+    minor_px_query: float = float("inf")
 
     def passes(self, t: Thresholds = DEFAULT, hash_agrees: bool = False) -> bool:
         need = t.min_inliers_hash if hash_agrees else t.min_inliers
@@ -72,6 +77,7 @@ class Geometry:
             and self.ratio >= t.min_ratio
             and min(self.spread_bank, self.spread_query) >= t.min_spread
             and min(self.thickness_bank, self.thickness_query) >= t.min_thickness
+            and min(self.minor_px_bank, self.minor_px_query) >= t.min_thickness_px
             and self.anisotropy <= t.max_anisotropy
             and self.perspective <= t.max_perspective
             and t.min_scale <= self.scale <= t.max_scale
@@ -96,13 +102,20 @@ def _hull_fraction(pts: np.ndarray, extent: np.ndarray) -> float:
     return min(1.0, area / box)
 
 
+def _minor(pts: np.ndarray) -> float:
+    """Standard deviation of the points along their minor axis, in pixels (0 for collinear points)."""
+    if len(pts) < 3:
+        return 0.0
+    cov = np.cov(pts.astype(np.float64).T)
+    return float(np.sqrt(max(0.0, np.linalg.eigvalsh(cov)[0])))
+
+
 def _thickness(pts: np.ndarray, extent: np.ndarray) -> float:
     """Standard deviation of the points along their minor axis, over the square root of the
     area of the `extent` points' bounding box (0 for collinear points)."""
     if len(pts) < 3:
         return 0.0
-    cov = np.cov(pts.astype(np.float64).T)
-    minor = float(np.sqrt(max(0.0, np.linalg.eigvalsh(cov)[0])))
+    minor = _minor(pts)
     lo, hi = extent.min(axis=0), extent.max(axis=0)
     return minor / float(np.sqrt(max(1.0, hi[0] - lo[0]) * max(1.0, hi[1] - lo[1])))
 
@@ -175,6 +188,8 @@ def verify(bank_xy: np.ndarray, bank_desc: np.ndarray, q_xy: np.ndarray, q_desc:
         perspective=persp,
         thickness_bank=_thickness(s_in, bank_xy),
         thickness_query=_thickness(d_in, q_xy),
+        minor_px_bank=_minor(s_in),
+        minor_px_query=_minor(d_in),
     )
 
 
