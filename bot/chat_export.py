@@ -15,10 +15,9 @@ import io
 import logging
 import zipfile
 from dataclasses import dataclass
-from typing import Any
 
 from bot.export import ExportResult, export_bytes
-from bot.store import Store
+from bot.store import FlagFilter, Store
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +41,17 @@ class ChatExport:
         return not self.files
 
 
-async def build(store: Store, fmt: str, server: str, limit: int, **filters: Any) -> ChatExport:
-    """One server's export (narrowed by `filters`: incident, target, since, ...), packed to fit `limit` bytes."""
+async def build(store: Store, fmt: str, which: FlagFilter, limit: int) -> ChatExport:
+    """One server's export (or one case in it: `which`), packed to fit `limit` bytes."""
     if store.path is None:  # an in-memory store (tests) has no second connection to read through
-        return _pack(export_bytes(store, fmt, server, **filters), limit)
-    return await asyncio.to_thread(_build_in_thread, str(store.path), fmt, server, limit, filters)
+        return _pack(export_bytes(store, fmt, which), limit)
+    return await asyncio.to_thread(_build_in_thread, str(store.path), fmt, which, limit)
 
 
-def _build_in_thread(path: str, fmt: str, server: str, limit: int, filters: dict[str, Any]) -> ChatExport:
+def _build_in_thread(path: str, fmt: str, which: FlagFilter, limit: int) -> ChatExport:
     reader = Store.open_reader(path)
     try:
-        return _pack(export_bytes(reader, fmt, server, **filters), limit)
+        return _pack(export_bytes(reader, fmt, which), limit)
     finally:
         reader.close()
 

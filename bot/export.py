@@ -9,7 +9,6 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -17,7 +16,7 @@ from tqdm import tqdm
 
 from bot.models import utcnow
 from bot.signing import key_path_for, load_or_create_key, sign_manifest
-from bot.store import AppealView, FlagView, Store, iso
+from bot.store import AppealView, FlagFilter, FlagView, Store, iso
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite  # anything with write(bytes): a file, stdout's buffer, the CLI's echo
@@ -173,22 +172,9 @@ def _row(
     }
 
 
-def iter_rows(
-    store: Store,
-    server: str | None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    label: str | None = None,
-    status: str | None = None,
-    include_reporters: bool = False,
-    progress: bool = False,
-    *,
-    incident: int | None = None,
-    target: str | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Export rows in id order; `server=None` means every server (admin CLI only). `incident` or `target` narrow it
-    to one case: an incident's flags, or every flag aimed at one member."""
-    total = store.count_flags(server, since, until, label, status, incident=incident, target=target)
+def iter_rows(store: Store, which: FlagFilter, include_reporters: bool = False, progress: bool = False) -> Iterator[dict[str, Any]]:
+    """Export rows in id order, for the flags `which` covers (one case, one server, or every server)."""
+    total = store.count_flags(which)
     bar = tqdm(total=total, desc="exporting", unit="flag", disable=not progress or total < 1000, leave=False)
     batch: list[FlagView] = []
 
@@ -220,7 +206,7 @@ def iter_rows(
         bar.update(len(batch))
 
     try:
-        for flag in store.iter_flags(server, since, until, label, status, incident=incident, target=target):
+        for flag in store.iter_flags(which):
             batch.append(flag)
             if len(batch) >= 500:
                 yield from sorted(flush(), key=lambda r: r["id"])
@@ -257,17 +243,10 @@ def write_export(
     store: Store,
     out: SupportsWrite[bytes],
     fmt: str,
-    server: str | None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    label: str | None = None,
-    status: str | None = None,
+    which: FlagFilter | str | None,
     include_reporters: bool = False,
     progress: bool = False,
     key_path: Path | None = None,
-    *,
-    incident: int | None = None,
-    target: str | None = None,
 ) -> dict[str, Any]:
     """Stream the export to `out` (binary) and return its manifest, signed with the deployment's key.
 
@@ -277,7 +256,7 @@ def write_export(
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (expected one of {', '.join(FORMATS)})")
     with store.read_snapshot():
-        manifest = _write_unsigned(store, out, fmt, server, since, until, label, status, include_reporters, progress, incident, target)
+        manifest = _write_unsigned(store, out, fmt, which if isinstance(which, FlagFilter) else FlagFilter(server=which), include_reporters, progress)
     if key_path is None:
         if store.path is None:
             log.warning("export of an in-memory store is not signed (no key location)")
@@ -290,15 +269,9 @@ def _write_unsigned(
     store: Store,
     out: SupportsWrite[bytes],
     fmt: str,
-    server: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    label: str | None,
-    status: str | None,
+    which: FlagFilter,
     include_reporters: bool,
     progress: bool,
-    incident: int | None = None,
-    target: str | None = None,
 ) -> dict[str, Any]:
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (expected one of {', '.join(FORMATS)})")
@@ -324,7 +297,7 @@ def _write_unsigned(
         emit(buf.getvalue())
         buf.seek(0)
         buf.truncate()
-    for row in iter_rows(store, server, since, until, label, status, include_reporters, progress, incident=incident, target=target):
+    for row in iter_rows(store, which, include_reporters, progress):
         count += 1
         servers.add(row["server"])
         first = row["created_at"] if first is None or row["created_at"] < first else first
@@ -341,7 +314,7 @@ def _write_unsigned(
             emit(json.dumps(row, ensure_ascii=False) + "\n")
     if fmt == "json":
         emit("]\n")
-    scope = [server] if server else sorted(servers)
+    scope = [which.server] if which.server else sorted(servers)
     anchors = {s: store.chain_anchor(s) for s in scope}
     return {
         "manifest_version": MANIFEST_VERSION,
@@ -349,16 +322,7 @@ def _write_unsigned(
         "sha256": digest.hexdigest(),
         "rows": count,
         "time_range": {"first": first, "last": last},
-        "filters": {
-            "server": server,
-            "since": iso(since) if since else None,
-            "until": iso(until) if until else None,
-            "label": label,
-            "status": status,
-            "include_reporters": include_reporters,
-            "incident": incident,
-            "target": target,
-        },
+        "filters": {**which.manifest(), "include_reporters": include_reporters},
         "chain_heads": {s: a[0] for s, a in anchors.items()},
         "anchors": {s: {"head": h, "rows": n, "at": at} for s, (h, n, at) in anchors.items()},
         "exported_at": iso(utcnow()),
@@ -367,13 +331,16 @@ def _write_unsigned(
     }
 
 
-def export_bytes(store: Store, fmt: str, server: str, **filters: Any) -> ExportResult:
-    """One server's export in memory, for the bots' /export commands."""
+def export_bytes(store: Store, fmt: str, which: FlagFilter | str, include_reporters: bool = False) -> ExportResult:
+    """One server's export (or one case in it) in memory, for the bots' /export commands."""
+    which = which if isinstance(which, FlagFilter) else FlagFilter(server=which)
+    if which.server is None:
+        raise ValueError("a bot's export is always of one server")
     buf = io.BytesIO()
-    manifest = write_export(store, buf, fmt, server, **filters)
+    manifest = write_export(store, buf, fmt, which, include_reporters)
     stamp = utcnow().strftime("%Y%m%d-%H%M%S")
-    safe_server = server.replace(":", "_").replace("-", "m")
-    case = f"-incident{int(filters['incident'])}" if filters.get("incident") is not None else ""
-    if filters.get("target") is not None:
-        case += "-member" + re.sub(r"[^0-9A-Za-z]", "", str(filters["target"]))[:32]
+    safe_server = which.server.replace(":", "_").replace("-", "m")
+    case = f"-incident{int(which.incident)}" if which.incident is not None else ""
+    if which.target is not None:
+        case += "-member" + re.sub(r"[^0-9A-Za-z]", "", which.target)[:32]
     return ExportResult(buf.getvalue(), f"triagebot-{safe_server}{case}-{stamp}.{fmt}", manifest)

@@ -12,6 +12,7 @@ from bot import chat_export
 from bot.export import export_bytes
 from bot.export_check import check_export
 from bot.models import Decision
+from bot.store import FlagFilter
 from bot.platforms.telegram_export import ExportRequest, parse_export_args
 from classifiers.base import Verdict
 from tests.conftest import make_message
@@ -48,7 +49,7 @@ async def test_an_export_is_fitted_to_the_upload_limit(busy, fit):
     raw = export_bytes(busy, "csv", "discord:s1")
     size = len(raw.data) + len(raw.manifest_json)
     limit = {"as is": size, "zipped": size - 1, "too big": 1000}[fit]
-    out = await chat_export.build(busy, "csv", "discord:s1", limit)
+    out = await chat_export.build(busy, "csv", FlagFilter("discord:s1"), limit)
     assert out.rows == 80 and out.size == len(raw.data)
     assert all(len(data) <= limit for _, data in out.files)
     assert out.too_big is (fit == "too big") and out.zipped is (fit == "zipped")
@@ -61,12 +62,12 @@ async def test_one_case_is_built_on_a_reader_of_its_own(busy, filters, rows):
     if filters.get("incident") == "first":
         filters = {"incident": busy.flag("discord:s1", 1).incident_id}
     assert busy.path is not None  # a real file: the export is read in a worker thread, through its own connection
-    out = await chat_export.build(busy, "json", "discord:s1", 10**8, **filters)
+    out = await chat_export.build(busy, "json", FlagFilter("discord:s1", **filters), 10**8)
     manifest = _checked(dict(out.files))
     assert out.rows == rows == manifest["rows"]
     assert {k: v for k, v in manifest["filters"].items() if k in filters} == filters
     [data] = [d for name, d in out.files if not name.endswith(".manifest.json")]
-    assert data == export_bytes(busy, "json", "discord:s1", **filters).data  # the same rows as an export on the bot's own connection
+    assert data == export_bytes(busy, "json", FlagFilter("discord:s1", **filters)).data  # the same rows as an export on the bot's own connection
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import pytest
 
 from bot.export import FORMULA_STARTS, export_bytes, neutralise_cell, write_export
 from bot.models import Decision, Review
+from bot.store import FlagFilter
 from classifiers.base import Verdict
 from tests.conftest import make_message
 
@@ -113,9 +114,9 @@ def test_reporters_only_with_the_flag(seeded, fmt):
 
 def test_filters(seeded):
     buf = io.BytesIO()
-    m = write_export(seeded, buf, "ndjson", None, label="racial")
+    m = write_export(seeded, buf, "ndjson", FlagFilter(label="racial"))
     assert m["rows"] == 0
-    m = write_export(seeded, io.BytesIO(), "ndjson", None, status="confirmed")
+    m = write_export(seeded, io.BytesIO(), "ndjson", FlagFilter(status="confirmed"))
     assert m["rows"] == 3 and set(m["chain_heads"]) == {"discord:a", "discord:b"}
 
 

@@ -22,7 +22,7 @@ from bot.config import load_settings
 from bot.models import REVIEW_DECISIONS, STATUSES
 from bot.review import review_flag
 from bot.audit_chain import parse_head
-from bot.store import FlagView, Store
+from bot.store import FlagFilter, FlagView, Store
 from bot.terminal import flag_detail, incident_lines, one_line, stats_text
 from classifiers.base import LABELS
 
@@ -200,27 +200,14 @@ def export(
             holder = store.incident_server(incident)
             if holder is None or (server is not None and holder != server):
                 raise click.ClickException(f"no incident #{incident}" + (f" in {server}" if server else ""))
+        which = FlagFilter(server, since, until, label, status, incident, target)
         if output is None:
-            manifest = export_mod.write_export(
-                store,
-                sys.stdout.buffer if hasattr(sys.stdout, "buffer") else _TextOut(),
-                fmt,
-                server,
-                since,
-                until,
-                label,
-                status,
-                include_reporters,
-                progress=False,
-                incident=incident,
-                target=target,
-            )
+            out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else _TextOut()
+            manifest = export_mod.write_export(store, out, fmt, which, include_reporters, progress=False)
             click.echo(f"{manifest['rows']} rows, sha256 {manifest['sha256']}", err=True)
             return
         with output.open("wb") as fh:
-            manifest = export_mod.write_export(
-                store, fh, fmt, server, since, until, label, status, include_reporters, progress=True, incident=incident, target=target
-            )
+            manifest = export_mod.write_export(store, fh, fmt, which, include_reporters, progress=True)
         mpath = output.with_name(output.name + ".manifest.json")
         mpath.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         click.echo(f"wrote {manifest['rows']} rows to {output} (sha256 {manifest['sha256']}); manifest {mpath}")

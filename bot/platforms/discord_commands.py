@@ -26,7 +26,7 @@ from bot.platforms.discord_render import escape, mention_ids
 from bot.platforms.discord_rules import rules_group
 from bot.platforms.discord_unprotect import unprotect_command
 from bot.platforms.discord_views import ReportModal
-from bot.store import StoreError
+from bot.store import FlagFilter, StoreError
 from bot.text_fit import fit_lines
 
 
@@ -264,7 +264,7 @@ class TriageGroup(app_commands.Group):
         await interaction.response.defer(ephemeral=True, thinking=True)
         limit = interaction.filesize_limit  # what Discord announces for this interaction (`attachment_size_limit`)
         target = str(member.id) if member is not None else None
-        out = await chat_export.build(store, format, server, limit, incident=incident, target=target)
+        out = await chat_export.build(store, format, FlagFilter(server=server, incident=incident, target=target), limit)
         log.info(
             "export of %s (%s, %d rows, %d bytes, incident %s, member %s) by %s", server, format, out.rows, out.size, incident, target, interaction.user.id
         )

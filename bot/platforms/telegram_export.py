@@ -20,6 +20,7 @@ from telegram.ext import ContextTypes
 
 from bot import chat_export, i18n
 from bot.models import server_key
+from bot.store import FlagFilter
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,8 @@ async def cmd_export(h: Any, update: Update, context: ContextTypes.DEFAULT_TYPE)
     if request.incident is not None and h.store.incident_server(request.incident) != server:
         await h._reply(update, i18n.text("export.no_incident", lang, id=request.incident))
         return
-    out = await chat_export.build(h.store, request.fmt, server, chat_export.TELEGRAM_UPLOAD_LIMIT, incident=request.incident, target=request.member)
+    which = FlagFilter(server=server, incident=request.incident, target=request.member)
+    out = await chat_export.build(h.store, request.fmt, which, chat_export.TELEGRAM_UPLOAD_LIMIT)
     log.info(
         "export of %s (%s, %d rows, %d bytes, incident %s, member %s) to chat %s for %s",
         server,

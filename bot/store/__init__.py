@@ -19,7 +19,7 @@ from bot.store.members import MembersStore
 from bot.store.notices import Notice, NoticesStore
 from bot.store.record import RecordStore
 from bot.store.rules import RulesStore
-from bot.store.views import FlagResult, FlagView, IncidentView, MemberHistory, OutboxItem, PurgePlan, VerdictRow
+from bot.store.views import FlagFilter, FlagResult, FlagView, IncidentView, MemberHistory, OutboxItem, PurgePlan, VerdictRow
 
 __all__ = [
     "APPEAL_STATUSES",
@@ -33,6 +33,7 @@ __all__ = [
     "ChainProblem",
     "ChainReport",
     "DecidedFlag",
+    "FlagFilter",
     "FlagResult",
     "FlagView",
     "IncidentView",

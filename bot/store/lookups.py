@@ -2,39 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Iterator, Sequence
 
 from bot.store.base import iso, _chunks
-from bot.store.views import FlagView
+from bot.store.views import FlagFilter, FlagView
 from bot.store.bank import BankStore
 
 
-def _flag_filter(server, since, until, label, status, incident=None, target=None) -> tuple[str, tuple]:
-    """`incident`: one incident's flags; `target`: flags aimed at that member (a victim's case)."""
-    clauses, args = [], []
-    if server is not None:
-        clauses.append("server = ?")
-        args.append(server)
-    if since is not None:
-        clauses.append("created_at >= ?")
-        args.append(iso(since))
-    if until is not None:
-        clauses.append("created_at < ?")
-        args.append(iso(until))
-    if label is not None:
-        clauses.append("(',' || labels || ',') LIKE ?")
-        args.append(f"%,{label},%")
-    if status is not None:
-        clauses.append("status = ?")
-        args.append(status)
-    if incident is not None:
-        clauses.append("incident_id = ?")
-        args.append(incident)
-    if target is not None:
-        clauses.append("EXISTS (SELECT 1 FROM json_each(flags.targets) WHERE json_each.value = ?)")
-        args.append(str(target))
+def _where(which: FlagFilter) -> tuple[str, tuple]:
+    """The WHERE clause (or "") and its arguments for a FlagFilter."""
+    clauses: list[str] = []
+    args: list[object] = []
+    for value, clause, arg in (
+        (which.server, "server = ?", which.server),
+        (which.since, "created_at >= ?", iso(which.since) if which.since else None),
+        (which.until, "created_at < ?", iso(which.until) if which.until else None),
+        (which.label, "(',' || labels || ',') LIKE ?", f"%,{which.label},%"),
+        (which.status, "status = ?", which.status),
+        (which.incident, "incident_id = ?", which.incident),
+        (which.target, "EXISTS (SELECT 1 FROM json_each(flags.targets) WHERE json_each.value = ?)", str(which.target)),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            args.append(arg)
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", tuple(args)
+
+
+def _filter(which: FlagFilter | str | None) -> FlagFilter:
+    return which if isinstance(which, FlagFilter) else FlagFilter(server=which)
 
 
 class LookupsStore(BankStore):
@@ -63,34 +58,14 @@ class LookupsStore(BankStore):
             "bank_entries": self.bank_size(),
         }
 
-    def count_flags(
-        self,
-        server: str | None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        label: str | None = None,
-        status: str | None = None,
-        *,
-        incident: int | None = None,
-        target: str | None = None,
-    ) -> int:
-        where, args = _flag_filter(server, since, until, label, status, incident, target)
+    def count_flags(self, which: FlagFilter | str | None) -> int:
+        """Flags matching `which` (a server key or None alone means every flag of that server, or of all)."""
+        where, args = _where(_filter(which))
         return self.db.conn.execute(f"SELECT COUNT(*) FROM flags {where}", args).fetchone()[0]
 
-    def iter_flags(
-        self,
-        server: str | None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        label: str | None = None,
-        status: str | None = None,
-        batch: int = 500,
-        *,
-        incident: int | None = None,
-        target: str | None = None,
-    ) -> Iterator[FlagView]:
-        """Flags in id order, in batches so exports of any size use bounded memory."""
-        where, args = _flag_filter(server, since, until, label, status, incident, target)
+    def iter_flags(self, which: FlagFilter | str | None, batch: int = 500) -> Iterator[FlagView]:
+        """Flags matching `which` in id order, in batches so exports of any size use bounded memory."""
+        where, args = _where(_filter(which))
         last = 0
         while True:
             joiner = " AND " if where else "WHERE "

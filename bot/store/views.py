@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Mapping
+from typing import Any, Mapping
 
 from bot.models import Action
+from bot.store.base import iso
 from classifiers.base import max_scores
 
 
@@ -125,3 +126,29 @@ class OutboxItem:
     version: int
     attempts: int
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class FlagFilter:
+    """Which flags a count, an export or a case covers. `server=None` means every server (admin CLI only);
+    `incident` is one incident's flags and `target` every flag aimed at one member (a victim's case)."""
+
+    server: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    label: str | None = None
+    status: str | None = None
+    incident: int | None = None
+    target: str | None = None
+
+    def manifest(self) -> dict[str, Any]:
+        """The filter as an export manifest records it."""
+        return {
+            "server": self.server,
+            "since": iso(self.since) if self.since else None,
+            "until": iso(self.until) if self.until else None,
+            "label": self.label,
+            "status": self.status,
+            "incident": self.incident,
+            "target": self.target,
+        }
