@@ -134,41 +134,28 @@ CHANNELS = {GENERAL: "general", MODQ: "mod-queue", OTHER: "random", GENERAL2: "l
 CHANNEL_GUILD = {GENERAL: GUILD, MODQ: GUILD, OTHER: GUILD, GENERAL2: GUILD2, MODQ2: GUILD2}
 
 
+def role(rid: int, name: str, permissions: int, position: int) -> dict:
+    """A role payload as Discord sends it."""
+    return {
+        "id": str(rid),
+        "name": name,
+        "permissions": str(permissions),
+        "position": position,
+        "color": 0,
+        "colors": {"primary_color": 0},
+        "hoist": False,
+        "managed": False,
+        "mentionable": False,
+        "flags": 0,
+        "icon": None,
+        "unicode_emoji": None,
+    }
+
+
 def roles(gid: int = GUILD) -> list[dict]:
     if gid != GUILD:  # the second server: just @everyone (the fake does not check the bot's rights)
-        return [
-            {
-                "id": str(gid),
-                "name": "@everyone",
-                "permissions": str(EVERYONE_PERMS.value),
-                "position": 0,
-                "color": 0,
-                "colors": {"primary_color": 0},
-                "hoist": False,
-                "managed": False,
-                "mentionable": False,
-                "flags": 0,
-                "icon": None,
-                "unicode_emoji": None,
-            }
-        ]
-    return [
-        {
-            "id": str(rid),
-            "name": "@everyone" if rid == GUILD else f"role{rid}",
-            "permissions": str(p.value),
-            "position": ROLE_POSITIONS[rid],
-            "color": 0,
-            "colors": {"primary_color": 0},
-            "hoist": False,
-            "managed": False,
-            "mentionable": False,
-            "flags": 0,
-            "icon": None,
-            "unicode_emoji": None,
-        }
-        for rid, p in ROLE_PERMS.items()
-    ]
+        return [role(gid, "@everyone", EVERYONE_PERMS.value, 0)]
+    return [role(rid, "@everyone" if rid == GUILD else f"role{rid}", p.value, ROLE_POSITIONS[rid]) for rid, p in ROLE_PERMS.items()]
 
 
 def guild(gid: int = GUILD) -> dict:
