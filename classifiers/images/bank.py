@@ -6,7 +6,8 @@ Why this shape (measured in benchmarks/bench_images.py):
   border-trimmed, centred/one-sided/corner crops of 5-20%, +-2.5/5 degree rotations, and
   mirrors. The *query* is hashed only "as a whole", in up to 10 views peeled from its
   framing (uniform borders and letterboxing, caption bands, the photo inside a chat
-  screenshot, up to three layers deep). A cropped re-share lands near a crop variant.
+  screenshot, up to three layers deep), plus each picture of a collage
+  (classifiers/images/collage.py). A cropped re-share lands near a crop variant.
 * Hashes are 256-bit DCT hashes (PDQ-like, numpy + Pillow, no OpenCV needed) compared by
   vectorised XOR + popcount over column-major uint64 arrays: ~1.5 ms per query view
   against 880k stored hashes (10,000 entries).
@@ -42,7 +43,7 @@ import numpy as np
 from PIL import Image
 
 from classifiers.base import Verdict
-from classifiers.images import geometry, pdq
+from classifiers.images import collage, geometry, pdq
 from classifiers.images.decode import DEFAULT_LIMITS, DecodedImage, Limits, decode
 from classifiers.images.feature_index import FeatureIndex, top_candidates
 
@@ -58,12 +59,12 @@ ORB_FEATURES_BANK = 400
 ORB_FEATURES_QUERY = 700
 
 # Variant codes (low 6 bits); bit 7 marks the mirrored image.
-V_FULL, V_CONTENT, V_BANDS = 0, 1, 2  # "whole image" views: what a query is hashed as
+V_FULL, V_CONTENT, V_BANDS, V_TILE = 0, 1, 2, 3  # "whole image" views: what a query is hashed as
 V_CENTRE, V_LEFT, V_RIGHT, V_TOP, V_BOTTOM, V_CORNER = 8, 9, 10, 11, 12, 13
 V_ROT_FILL, V_ROT_CROP = 16, 17  # small rotations: black-filled canvas / inscribed crop
 _ANGLES = (-5.0, -2.5, 2.5, 5.0)
 MIRROR = 0x80
-_WHOLE = (V_FULL, V_CONTENT, V_BANDS)
+_WHOLE = (V_FULL, V_CONTENT, V_BANDS, V_TILE)
 
 # Thresholds (out of 256 bits), tuned on the benchmark: true matches had median distance 6,
 # 95th percentile 42; unrelated images' nearest entry was >= 64 (1st percentile 86).
@@ -640,6 +641,16 @@ def fingerprint(img: DecodedImage | np.ndarray | Any, *, bank_variants: bool = T
         boxes.append(box)
         hashes.append(dct_hash(gray[b:d, a:c]))
         codes.append(code)
+    if not bank_variants:
+        # each picture of a collage on its own (classifiers/images/collage.py), found on full-size lines
+        sx, sy = sw / rgb.shape[1], sh / rgb.shape[0]
+        for tx0, ty0, tx1, ty1 in collage.tiles(rgb):
+            box = (int(tx0 * sx), int(ty0 * sy), max(int(tx0 * sx) + 1, round(tx1 * sx)), max(int(ty0 * sy) + 1, round(ty1 * sy)))
+            if min(box[2] - box[0], box[3] - box[1]) < 16 or not all(_boxes_differ(box, b, sw, sh) for b in boxes):
+                continue
+            boxes.append(box)
+            hashes.append(dct_hash(gray[box[1] : box[3], box[0] : box[2]]))
+            codes.append(V_TILE)
     view_boxes_full: list[tuple[int, int, int, int] | None] = []
     if not bank_variants:
         tilt = estimate_tilt(small)
@@ -1015,10 +1026,13 @@ class BankIndex:
             views = (0, 1) if int(fp.whole_mask.sum()) > 1 else (0,)
             for mirrored, view in [(m, v) for m in ((False, True) if self.mirror_features else (False,)) for v in views]:
                 q = fp.query_orb(mirrored, view)
-                votes = snap.feature_votes(q[1])
                 # a peeled view with its own keypoints may pass where the whole query failed; one whose
-                # keypoints were derived from the whole query's (`Fingerprint._derived_orb`) would not
-                done = verified[mirrored] if view == 0 or _subset_of(q[1], fp.query_orb(mirrored, 0)[1]) else set()
+                # keypoints were derived from the whole query's (`Fingerprint._derived_orb`) would only
+                # vote again with some of the same descriptors
+                if view and _subset_of(q[1], fp.query_orb(mirrored, 0)[1]):
+                    continue
+                votes = snap.feature_votes(q[1])
+                done = verified[mirrored] if view == 0 else set()
                 for pos in top_candidates(votes, self.feature_k, exclude=sorted(done), min_votes=snap.min_votes):
                     if view == 0:
                         verified[mirrored].add(pos)
