@@ -536,7 +536,7 @@ def synthetic_entries(n: int, like: list[Fingerprint], seed: int = 3, realistic:
     A generator, so the benchmark does not keep a second copy of the bank alive."""
     import distractor_set
 
-    from classifiers.images.bank import ORB_FEATURES_BANK, _downscale, _orb_detect
+    from classifiers.images.bank import bank_keypoints
 
     rng = np.random.default_rng(seed)
     if not realistic:  # memory depends on sizes only; making real keypoints would cost the footprint run ~400 MB of images
@@ -554,7 +554,7 @@ def synthetic_entries(n: int, like: list[Fingerprint], seed: int = 3, realistic:
     # true match for a distractor cut from the same source, and be counted as a false one
     procedural = ("scene", "flat/gradient", "stock background", "meme template", "text screenshot", "document")
     imgs = [img for cat, img in distractor_set.generate(min(n, 300) * 2, seed=seed + 100) if cat in procedural]
-    pool = [_orb_detect(_downscale(img, 512, upscale_to=512), ORB_FEATURES_BANK) for img in imgs[:300]]
+    pool = [bank_keypoints(img)[:3] for img in imgs[:300]]
     masks = [np.packbits(rng.random((512, 256)) < 0.03, axis=1) for _ in range(37)]
     for i in range(n):
         ref = like[i % len(like)]

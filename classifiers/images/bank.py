@@ -17,6 +17,8 @@ Why this shape (measured in benchmarks/bench_images.py):
   lowers the inliers needed. Candidates come from the TOP_K nearest hashes and, for what
   defeats the hash (deep crops, collages, phone screenshots), from a keypoint-descriptor index
   (classifiers/images/feature_index.py), so the cost does not grow with a scan of the bank.
+  A bank picture's keypoints include a quarter from its centre half at twice the scale
+  (`bank_keypoints`): what a crop of 25% per side leaves, blown up to the upload's size.
   A smooth bank image (too few corners at the usual FAST threshold) gets its keypoints from a
   lower threshold, and so does a smooth query; only when its verification fails is it accepted
   on its hash alone (<= HASH_ACCEPT).
@@ -55,7 +57,11 @@ HASH_BYTES = HASH_BITS // 8
 _WORK_SIDE = 256  # hashing works on a <= 256 px copy: cheap, and detail above it is noise
 _ORB_SIDE_BANK = 512
 _PDQ_SIDE = 512  # PDQ's own filter averages far coarser than this (the 512-px astronaut hashes the same as the original)
-ORB_FEATURES_BANK = 400
+ORB_FEATURES_BANK = 400  # per bank picture, of which ...
+#: ... these from its centre half, detected in a frame of its own: a crop of 25% off each side is that
+#: half blown up twice, and its fine corners are below what the whole picture's 512-px frame resolves
+#: (without them, 3 of 12 such crops failed verification; the rest of the budget covers the picture)
+ORB_FEATURES_ZOOM = 100
 ORB_FEATURES_QUERY = 700
 
 # Variant codes (low 6 bits); bit 7 marks the mirrored image.
@@ -367,9 +373,7 @@ class Fingerprint:
                 self._orb_xy = np.zeros((0, 2), np.float32)
                 self._orb_desc = np.zeros((0, 32), np.uint8)
                 return
-            g = _downscale(self._work, _ORB_SIDE_BANK, upscale_to=_ORB_SIDE_BANK)
-            self.orb_size = (g.shape[1], g.shape[0])
-            self._orb_xy, self._orb_desc, self._orb_threshold = _orb_detect(g, ORB_FEATURES_BANK)
+            self._orb_xy, self._orb_desc, self._orb_threshold, self.orb_size = bank_keypoints(self._work)
 
     @property
     def orb_threshold(self) -> int:
@@ -490,6 +494,25 @@ class Fingerprint:
             _orb_xy=xy.reshape(-1, 2),
             _orb_desc=desc.reshape(-1, 32).copy(),
         )
+
+
+def bank_keypoints(work: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, tuple[int, int]]:
+    """A bank picture's keypoints (xy, descriptors, FAST threshold, frame size): the whole picture
+    in a 512-px frame, plus `ORB_FEATURES_ZOOM` from its centre half in a frame of its own, placed
+    in the whole picture's frame. The threshold is the whole picture's (see `orb_threshold`)."""
+    g = _downscale(work, _ORB_SIDE_BANK, upscale_to=_ORB_SIDE_BANK)
+    xy, desc, threshold = _orb_detect(g, ORB_FEATURES_BANK - ORB_FEATURES_ZOOM)
+    h, w = work.shape[:2]
+    y0, x0 = h // 4, w // 4
+    centre = work[y0 : h - y0, x0 : w - x0]
+    if ORB_FEATURES_ZOOM and min(centre.shape[:2]) >= 16:
+        gz = _downscale(centre, _ORB_SIDE_BANK, upscale_to=_ORB_SIDE_BANK)
+        zxy, zdesc, _ = _orb_detect(gz, ORB_FEATURES_ZOOM)
+        sx, sy = g.shape[1] / w, g.shape[0] / h  # work pixels -> the whole picture's frame
+        zxy = zxy * np.array([sx * centre.shape[1] / gz.shape[1], sy * centre.shape[0] / gz.shape[0]], np.float32)
+        xy = np.concatenate([xy, zxy + np.array([x0 * sx, y0 * sy], np.float32)])
+        desc = np.concatenate([desc, zdesc])
+    return xy, desc, threshold, (g.shape[1], g.shape[0])
 
 
 def _orb(gray_or_rgb: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -1141,6 +1164,7 @@ __all__ = [
     "BankIndex",
     "Fingerprint",
     "Match",
+    "bank_keypoints",
     "content_region",
     "dct_hash",
     "fingerprint",
