@@ -84,16 +84,18 @@ def _framed(a: np.ndarray, r: _Rules) -> np.ndarray:
     return uniform & ~_far(colour, r.frame, r.tol)
 
 
-def _cuts(a: np.ndarray, r: _Rules) -> list[tuple[int, int]]:
+def _cuts(a: np.ndarray, r: _Rules, lines: tuple[np.ndarray, np.ndarray] | None = None) -> list[tuple[int, int]]:
     """Gutters across the rows of `a` (H x W x 3 uint8, no uniform rows at either end) that leave
-    every piece at least `min_frac` of H."""
+    every piece at least `min_frac` of H. `lines`: `_lines(a)`, when the caller has it."""
     h = a.shape[0]
-    uniform, colour = _lines(a, r.tol)
+    uniform, colour = lines if lines is not None else _lines(a, r.tol)
     step = max(1, a.shape[1] // _SAMPLES)
     out: list[tuple[int, int]] = []
     last = 0
+    k = max(3, min(12, h // 40))  # a band, not one line: the top line of lowercase letters is dense too
     for s, e in _runs(uniform, colour, r.tol):
-        if s == 0 or e == h:
+        # cheap tests first: a page of text or a gradient has hundreds of runs
+        if s < r.min_frac * h or h - e < r.min_frac * h or s - last < r.min_frac * h:
             continue
         ref = colour[(s + e) // 2]
         framed = r.frame is not None and not _far(ref, r.frame, r.tol)
@@ -101,15 +103,12 @@ def _cuts(a: np.ndarray, r: _Rules) -> list[tuple[int, int]]:
         # on both sides (a smooth wall drifting in colour is a series of such runs)
         if not framed and (e - s > r.max_gutter * h or uniform[s - 1] or uniform[e]):
             continue
-        k = max(3, min(12, h // 40))  # a band, not one line: the top line of lowercase letters is dense too
-        before = _far(a[max(0, s - k) : s, ::step].astype(np.float32), ref, r.tol).mean()
+        before = _far(a[s - k : s, ::step].astype(np.float32), ref, r.tol).mean()
         after = _far(a[e : e + k, ::step].astype(np.float32), ref, r.tol).mean()
-        sides = np.array([before, after])
-        if sides.max() < r.edge_frac or (sides.min() < r.edge_frac / 5 and not framed):
+        if max(before, after) < r.edge_frac or (min(before, after) < r.edge_frac / 5 and not framed):
             continue
-        if s - last >= r.min_frac * h and h - e >= r.min_frac * h:
-            out.append((s, e))
-            last = e
+        out.append((s, e))
+        last = e
     return out
 
 
@@ -163,7 +162,9 @@ def tiles(
         region = a[y0:y1, x0:x1]
         if level < depth:
             for axis in (0, 1):  # rows first, then columns
-                cuts = _cuts(region if axis == 0 else region.transpose(1, 0, 2), rules)
+                # the whole picture's lines serve the first level: its frame is as uniform as a gutter
+                known = None if level else ((rows[y0:y1], row_colour[y0:y1]) if axis == 0 else (cols[x0:x1], col_colour[x0:x1]))
+                cuts = _cuts(region if axis == 0 else region.transpose(1, 0, 2), rules, known)
                 if cuts:
                     bounds = [0] + [v for c in cuts for v in c] + [region.shape[axis]]
                     for lo, hi in zip(bounds[::2], bounds[1::2], strict=True):
