@@ -172,7 +172,9 @@ def verify(bank_xy: np.ndarray, bank_desc: np.ndarray, q_xy: np.ndarray, q_desc:
     qi = np.fromiter((p[1] for p in pr), np.int64, len(pr))
     src = bank_xy[bi].astype(np.float32)
     dst = q_xy[qi].astype(np.float32)
-    h, mask = cv2.findHomography(src.reshape(-1, 1, 2), dst.reshape(-1, 1, 2), cv2.RANSAC, REPROJ, maxIters=800, confidence=0.995)
+    # USAC with local optimisation: on the benchmark the same recall and false matches as the classic
+    # RANSAC, which ran all 800 iterations on an unrelated pair (~5-9 ms a call, against ~0.2)
+    h, mask = cv2.findHomography(src.reshape(-1, 1, 2), dst.reshape(-1, 1, 2), cv2.USAC_ACCURATE, REPROJ, maxIters=800, confidence=0.995)
     if h is None or mask is None:
         return None
     inl = mask.reshape(-1).astype(bool)
