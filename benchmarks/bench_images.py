@@ -661,7 +661,7 @@ def main(argv: list[str] | None = None) -> int:
         img = decode(b.getvalue())
         t1 = time.perf_counter()
         c1 = time.process_time()
-        m = idx.match(fingerprint(img, bank_variants=False))
+        m = idx.match(fingerprint(img, bank_variants=False, query_pdq=idx.matches_pdq))  # as the bot does
         if record:
             t_dec.append(t1 - t)
             times.append(time.perf_counter() - t1)

@@ -180,3 +180,21 @@ def test_import_refuses_a_bad_list_and_adds_nothing(tmp_path) -> None:
     assert out.exit_code != 0 and "line 2" in out.output
     with Store.open(db) as store:
         assert store.bank_size() == 0
+
+
+def test_a_query_hashes_pdq_only_when_the_bank_holds_an_imported_list() -> None:
+    pytest.importorskip("skimage.data")
+    from classifiers.images.bank import BankIndex, fingerprint
+
+    camera = _sample("camera")
+    idx = BankIndex()
+    idx.add(1, fingerprint(_sample("coffee")))
+    assert not idx.matches_pdq
+    assert len(fingerprint(camera, bank_variants=False, query_pdq=idx.matches_pdq).pdq) == 0  # ~1.5 ms saved
+
+    h, quality = pdq.pdq_hash(camera)
+    groups, _ = pdq_lists.parse(f"{pdq.to_hex(h)},{quality},shared-1\n")
+    idx.add_records(2, pdq_lists.records(groups[0]))
+    assert idx.matches_pdq
+    m = idx.match(fingerprint(camera, bank_variants=False, query_pdq=idx.matches_pdq))
+    assert m is not None and m.entry_id == 2 and m.method == "pdq"

@@ -57,6 +57,7 @@ class ScanJob:
     records: bool = True  # bank records of the first frame (stored if the message is flagged)
     limits: Limits = DEFAULT_LIMITS
     ocr: bool = False  # read the text in the image (only when the worker loaded the OCR engine)
+    query_pdq: bool = True  # the queries' PDQ hashes (needed only when a bank holds imported lists)
 
 
 @dataclass
@@ -148,7 +149,7 @@ class _WorkerState:
         if job.query:
             # One query per sampled frame (a video or GIF can hide the picture in a later frame). This is the
             # seam for vPDQ-style matching: per-frame hashes with their frame indices (img.frame_indices).
-            self.queries = [fingerprint(f, bank_variants=False) for f in img.frames]
+            self.queries = [fingerprint(f, bank_variants=False, query_pdq=job.query_pdq) for f in img.frames]
             reply.queries = [(q.hashes, q.variants, q.pdq) for q in self.queries]
         if job.records:
             reply.records = fingerprint(img.image).to_records()
@@ -439,7 +440,8 @@ def scan(
     `Limits.video_timeout`), animated stickers. Raises `ImageRejected` (timeout included)."""
     t = timeout_for(data, limits) + (limits.ocr_timeout if ocr else 0.0) if timeout is None else timeout
     with pool.session(t) as s:
-        reply: ScanReply = s.call("scan", ScanJob(data, nudity=nudity, query=bool(indexes), records=records, limits=limits, ocr=ocr))
+        job = ScanJob(data, nudity=nudity, query=bool(indexes), records=records, limits=limits, ocr=ocr, query_pdq=any(i.matches_pdq for i in indexes))
+        reply: ScanReply = s.call("scan", job)
         match = None
         try:
             for i, (hashes, variants, pdq) in enumerate(reply.queries):
