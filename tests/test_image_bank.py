@@ -460,6 +460,38 @@ def test_many_inliers_pass_at_a_lower_ratio(inliers: int, ratio: float, passes: 
     assert g.passes() is passes
 
 
+@pytest.mark.parametrize(
+    "inliers,concentration,passes",
+    # one caption word in one font, plus a few strays: the hull looks spread, the inliers are not
+    [(14, 0.9, False), (14, 0.75, True), (29, 0.8, False), (34, 0.89, True)],
+)
+def test_inliers_bunched_on_one_spot_are_not_a_match_unless_there_are_many(inliers: int, concentration: float, passes: bool) -> None:
+    from classifiers.images import geometry
+
+    g = geometry.Geometry(
+        pairs=inliers * 3,
+        inliers=inliers,
+        ratio=1 / 3,
+        spread_bank=0.2,
+        spread_query=0.3,
+        scale=1.0,
+        anisotropy=1.2,
+        perspective=0.1,
+        concentration=concentration,
+    )
+    assert g.passes() is passes
+
+
+def test_concentration_is_the_largest_share_near_one_inlier() -> None:
+    from classifiers.images.geometry import _concentration
+
+    extent = np.array([[0, 0], [500, 400]], np.float32)
+    word = np.array([[300 + 5 * i, 40 + (i % 3)] for i in range(11)], np.float32)  # within 8% of 500 px
+    strays = np.array([[30, 40], [60, 380], [450, 300]], np.float32)
+    assert _concentration(np.concatenate([word, strays]), extent) == pytest.approx(11 / 14)
+    assert _concentration(np.array([[x, y] for x in range(0, 500, 100) for y in range(0, 400, 100)], np.float32), extent) == pytest.approx(1 / 20)
+
+
 def test_a_bank_picture_keeps_keypoints_of_its_centre_at_twice_the_scale() -> None:
     from classifiers.images.bank import ORB_FEATURES_BANK, ORB_FEATURES_ZOOM, bank_keypoints
 
