@@ -501,13 +501,14 @@ def bank_keypoints(work: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, tuple
     in a 512-px frame, plus `ORB_FEATURES_ZOOM` from its centre half in a frame of its own, placed
     in the whole picture's frame. The threshold is the whole picture's (see `orb_threshold`)."""
     g = _downscale(work, _ORB_SIDE_BANK, upscale_to=_ORB_SIDE_BANK)
-    xy, desc, threshold = _orb_detect(g, ORB_FEATURES_BANK - ORB_FEATURES_ZOOM)
     h, w = work.shape[:2]
     y0, x0 = h // 4, w // 4
     centre = work[y0 : h - y0, x0 : w - x0]
-    if ORB_FEATURES_ZOOM and min(centre.shape[:2]) >= 16:
+    zoom = ORB_FEATURES_ZOOM if min(centre.shape[:2]) >= 16 else 0  # a tiny picture: the whole budget for the whole
+    xy, desc, threshold = _orb_detect(g, ORB_FEATURES_BANK - zoom)
+    if zoom:
         gz = _downscale(centre, _ORB_SIDE_BANK, upscale_to=_ORB_SIDE_BANK)
-        zxy, zdesc, _ = _orb_detect(gz, ORB_FEATURES_ZOOM)
+        zxy, zdesc, _ = _orb_detect(gz, zoom)
         sx, sy = g.shape[1] / w, g.shape[0] / h  # work pixels -> the whole picture's frame
         zxy = zxy * np.array([sx * centre.shape[1] / gz.shape[1], sy * centre.shape[0] / gz.shape[0]], np.float32)
         xy = np.concatenate([xy, zxy + np.array([x0 * sx, y0 * sy], np.float32)])
