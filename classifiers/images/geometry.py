@@ -38,12 +38,12 @@ class Thresholds:
     min_inliers_hash: int = 8
     min_ratio: float = 0.25  # inliers / ratio-tested pairs
     #: ... or this ratio with at least `many_inliers`: no unrelated picture in the distractor sets came
-    #: near 30 inliers (the most was 19, with a warp no re-share makes). A deep crop matched against a
+    #: near 30 inliers (the most was 15, with a warp no re-share makes). A deep crop matched against a
     #: bank picture's whole and centre keypoints pairs many of them at the wrong scale.
     min_ratio_many: float = 0.15
     many_inliers: int = 30
     #: at most this share of the inliers near one of them (`Geometry.concentration`), unless there are
-    #: `many_inliers`: on the benchmark, true matches reached 0.63 below 30 inliers (0.89 with 34, a
+    #: `many_inliers`: on the benchmark, true matches reached 0.55 below 30 inliers (0.89 with 34, a
     #: deep crop left with the rocket alone); a meme matched another through one caption word at 0.9
     max_concentration: float = 0.75
     min_spread: float = 0.035  # inlier hull area / keypoint extent, on *each* image
@@ -195,7 +195,7 @@ def verify(bank_xy: np.ndarray, bank_desc: np.ndarray, q_xy: np.ndarray, q_desc:
     src = bank_xy[bi].astype(np.float32)
     dst = q_xy[qi].astype(np.float32)
     # USAC with local optimisation: on the benchmark the same recall and false matches as the classic
-    # RANSAC, which ran all 800 iterations on an unrelated pair (~5-9 ms a call, against ~0.2)
+    # RANSAC, which ran all 800 iterations on an unrelated pair (1-9 ms a call, against 0.1-0.3)
     h, mask = cv2.findHomography(src.reshape(-1, 1, 2), dst.reshape(-1, 1, 2), cv2.USAC_ACCURATE, REPROJ, maxIters=800, confidence=0.995)
     if h is None or mask is None:
         return None
