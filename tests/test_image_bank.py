@@ -21,8 +21,8 @@ from classifiers.images.bank import (
     fingerprint,
     index_from_entries,
     match_verdict,
-    trim_uniform,
 )
+from classifiers.images.framing import trim_uniform
 
 skdata = pytest.importorskip("skimage.data")
 
@@ -324,7 +324,7 @@ def test_hash_is_256_bits_and_stable_under_jpeg() -> None:
 
 @pytest.mark.parametrize("angle", [-5.0, -4.0, 3.0, 4.5])
 def test_estimate_tilt_straightens_a_rotated_frame(angle: float) -> None:
-    from classifiers.images.bank import estimate_tilt
+    from classifiers.images.framing import estimate_tilt
 
     framed = _letterbox(load("coffee"))
     tilted = np.asarray(Image.fromarray(framed).rotate(angle, resample=Image.Resampling.BICUBIC, expand=True))
@@ -333,7 +333,7 @@ def test_estimate_tilt_straightens_a_rotated_frame(angle: float) -> None:
 
 
 def test_estimate_tilt_leaves_an_upright_frame_alone() -> None:
-    from classifiers.images.bank import estimate_tilt
+    from classifiers.images.framing import estimate_tilt
 
     framed = _letterbox(load("coffee"))
     assert estimate_tilt(np.asarray(Image.fromarray(framed).resize((framed.shape[1] // 3, framed.shape[0] // 3)))) == 0.0
@@ -442,9 +442,10 @@ def test_distractor_subset_never_matches(index: BankIndex, i: int) -> None:
 
 
 def _orb_of(a: np.ndarray, n: int = 700) -> tuple[np.ndarray, np.ndarray]:
-    from classifiers.images.bank import _downscale, _orb
+    from classifiers.images.bank import _orb
+    from classifiers.images.pixels import downscale
 
-    return _orb(_downscale(a, 512, upscale_to=512), n)
+    return _orb(downscale(a, 512, upscale_to=512), n)
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,9 @@ Why this shape (measured in benchmarks/bench_images.py):
   moves every DCT coefficient. So each *bank* image is hashed in ~88 variants: as is and
   border-trimmed, centred/one-sided/corner crops of 5-20%, +-2.5/5 degree rotations, and
   mirrors. The *query* is hashed only "as a whole", in up to 10 views peeled from its
-  framing (uniform borders and letterboxing, caption bands, the photo inside a chat
-  screenshot, up to three layers deep), plus each picture of a collage
-  (classifiers/images/collage.py). A cropped re-share lands near a crop variant.
+  framing (classifiers/images/framing.py: uniform borders and letterboxing, caption bands,
+  the photo inside a chat screenshot, up to three layers deep), plus each picture of a
+  collage (classifiers/images/collage.py). A cropped re-share lands near a crop variant.
 * Hashes are 256-bit DCT hashes (PDQ-like, numpy + Pillow, no OpenCV needed) compared by
   vectorised XOR + popcount over column-major uint64 arrays: ~1.5 ms per query view
   against 880k stored hashes (10,000 entries).
@@ -48,6 +48,8 @@ from classifiers.base import Verdict
 from classifiers.images import collage, geometry, pdq
 from classifiers.images.decode import DEFAULT_LIMITS, DecodedImage, Limits, decode
 from classifiers.images.feature_index import FeatureIndex, top_candidates
+from classifiers.images.framing import V_BANDS, V_CONTENT, V_FULL, V_TILE, boxes_differ, estimate_tilt, trim_uniform, whole_views
+from classifiers.images.pixels import as_rgb, downscale, gray
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,6 @@ ORB_FEATURES_ZOOM = 100
 ORB_FEATURES_QUERY = 700
 
 # Variant codes (low 6 bits); bit 7 marks the mirrored image.
-V_FULL, V_CONTENT, V_BANDS, V_TILE = 0, 1, 2, 3  # "whole image" views: what a query is hashed as
 V_CENTRE, V_LEFT, V_RIGHT, V_TOP, V_BOTTOM, V_CORNER = 8, 9, 10, 11, 12, 13
 V_ROT_FILL, V_ROT_CROP = 16, 17  # small rotations: black-filled canvas / inscribed crop
 _ANGLES = (-5.0, -2.5, 2.5, 5.0)
@@ -117,154 +118,6 @@ def orb_available() -> bool:
     if not ok:
         log.warning("OpenCV not installed: re-share matching is hash-only (install triagebot[images])")
     return ok
-
-
-def _as_rgb_array(img: DecodedImage | np.ndarray | Any) -> np.ndarray:
-    if isinstance(img, DecodedImage):
-        return img.image
-    if isinstance(img, np.ndarray):
-        arr = img
-    else:  # PIL image
-        arr = np.asarray(img.convert("RGB"))
-    if arr.ndim == 2:
-        arr = np.repeat(arr[:, :, None], 3, axis=2)
-    if arr.shape[2] == 4:
-        arr = arr[:, :, :3]
-    if arr.dtype != np.uint8:
-        arr = np.clip(arr * (255.0 if arr.dtype.kind == "f" and arr.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
-    return arr
-
-
-def _downscale(arr: np.ndarray, side: int, upscale_to: int | None = None) -> np.ndarray:
-    """Resize so the longest side is <= `side` (box filter, i.e. area averaging), or up to
-    `upscale_to` (bilinear). Pillow, not OpenCV, so hashes never depend on the extra."""
-    h, w = arr.shape[:2]
-    s = side / max(h, w)
-    if s >= 1.0:
-        if not upscale_to or max(h, w) >= upscale_to:
-            return arr
-        s = upscale_to / max(h, w)
-        resample = Image.Resampling.BILINEAR
-    else:
-        resample = Image.Resampling.BOX
-    size = (max(1, round(w * s)), max(1, round(h * s)))
-    return np.asarray(Image.fromarray(np.ascontiguousarray(arr)).resize(size, resample))
-
-
-def _gray(arr: np.ndarray) -> np.ndarray:
-    a = arr.astype(np.float32)
-    return a[:, :, 0] * 0.299 + a[:, :, 1] * 0.587 + a[:, :, 2] * 0.114
-
-
-def _maxdiff(a: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """Largest per-channel |a - ref| (int16 input); a reduction over a length-3 last axis
-    is several times slower in numpy than three element-wise maxima."""
-    r = np.asarray(ref, np.int16)
-    d = np.abs(a[..., 0] - r[0])
-    np.maximum(d, np.abs(a[..., 1] - r[1]), out=d)
-    np.maximum(d, np.abs(a[..., 2] - r[2]), out=d)
-    return d
-
-
-def trim_uniform(arr: np.ndarray, tol: float = 18.0, max_frac: float = 0.45) -> tuple[int, int, int, int]:
-    """Bounding box (x0, y0, x1, y1) after peeling flat single-colour borders off each side.
-
-    Why: borders and letterboxing change every global hash; removing them first makes
-    the bordered copy hash like the original. A line counts as border only if nearly all
-    its pixels are within `tol` of the outermost line's colour, so skies and walls (which
-    drift) are mostly left alone.
-    """
-    h, w = arr.shape[:2]
-    a = arr.astype(np.int16)
-
-    def peel(lines: np.ndarray, limit: int) -> int:
-        if limit <= 0:
-            return 0
-        edge = np.median(lines[0], axis=0)
-        k, step = 0, 4
-        while k < limit:  # chunks: most images have no border, so stop early
-            chunk = lines[k : min(limit, k + step)]
-            off = (_maxdiff(chunk, edge) > tol).mean(axis=1) > 0.03
-            bad = np.flatnonzero(off)
-            if len(bad):
-                return k + int(bad[0])
-            k += len(chunk)
-            step *= 2
-        return limit
-
-    y0 = peel(a, int(h * max_frac))
-    y1 = h - peel(a[::-1], int(h * max_frac))
-    at = a.transpose(1, 0, 2)
-    x0 = peel(at, int(w * max_frac))
-    x1 = w - peel(at[::-1], int(w * max_frac))
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        return 0, 0, w, h
-    return x0, y0, x1, y1
-
-
-def trim_bands(arr: np.ndarray, tol: float = 30.0, max_frac: float = 0.35) -> tuple[int, int, int, int]:
-    """Peel top/bottom/left/right bands of the edge colour *with text on them*.
-
-    Why: meme captions and chat UI are a flat band with writing; `trim_uniform` stops
-    at the first text row. A band ends at the last clean row (>= 90% edge colour) that
-    is reached only through rows that are at least 25% edge colour, and it must hold
-    some writing (rows between 25% and 97% edge colour; small fonts mark few pixels).
-    """
-    h, w = arr.shape[:2]
-    a = arr.astype(np.int16)
-
-    def band(lines: np.ndarray, n: int) -> int:
-        limit = int(n * max_frac)
-        if limit < 2:
-            return 0
-        edge = np.median(lines[0], axis=0)
-        frac = (_maxdiff(lines[:limit], edge) <= tol).mean(axis=1)
-        ok = np.cumprod(frac >= 0.25).astype(bool)
-        clean = np.flatnonzero(ok & (frac >= 0.9))
-        if len(clean) == 0 or clean[-1] < max(2, n // 50):
-            return 0
-        k = int(clean[-1]) + 1
-        # a caption band has writing on it; an all-clean band is sky or wall, not a caption
-        if int(((frac[:k] >= 0.25) & (frac[:k] < 0.97)).sum()) < 2:
-            return 0
-        return k
-
-    y0 = band(a, h)
-    y1 = h - band(a[::-1], h)
-    at = a.transpose(1, 0, 2)
-    x0 = band(at, w)
-    x1 = w - band(at[::-1], w)
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        return 0, 0, w, h
-    return x0, y0, x1, y1
-
-
-def content_region(arr: np.ndarray, tol: float = 28.0, min_area: float = 0.12) -> tuple[int, int, int, int]:
-    """Box of the largest solid non-background blob: the photo inside a chat screenshot,
-    a letterbox, or a caption layout. Sparse text and icons are dropped by a density filter."""
-    from scipy import ndimage
-
-    h, w = arr.shape[:2]
-    a = arr.astype(np.int16)
-    e = 2 if min(h, w) > 16 else 0  # inset: resampling blends the outermost line with whatever was outside
-    ring = np.concatenate([a[e], a[h - 1 - e], a[:, e], a[:, w - 1 - e]])
-    bg = np.median(ring, axis=0)
-    mask = (_maxdiff(a, bg) > tol).astype(np.float32)
-    k = max(3, min(h, w) // 16)
-    # local density instead of a plain opening: a starry or noisy photo keeps holes
-    # (pixels that happen to match the background), text and icons stay sparse
-    dens = ndimage.uniform_filter(mask, size=k, mode="reflect")
-    labels, n = ndimage.label(dens >= 0.7)  # 4-connected
-    if n == 0:
-        return 0, 0, w, h
-    areas = np.bincount(labels.ravel())[1:]
-    i = int(np.argmax(areas))
-    sl = ndimage.find_objects(labels)[i]
-    y, yy, x, xx = sl[0].start, sl[0].stop, sl[1].start, sl[1].stop
-    bw, bh = xx - x, yy - y
-    if bw * bh < min_area * w * h or areas[i] < 0.6 * bw * bh:
-        return 0, 0, w, h
-    return x, y, xx, yy
 
 
 # --------------------------------------------------------------------------------------
@@ -415,7 +268,7 @@ class Fingerprint:
                     if 0 <= view < len(self._view_boxes):
                         x0, y0, x1, y1 = self._view_boxes[view]
                         img = img[y0:y1, x0:x1]
-                    g = _downscale(img, _ORB_SIDE_BANK, upscale_to=_ORB_SIDE_BANK)
+                    g = downscale(img, _ORB_SIDE_BANK, upscale_to=_ORB_SIDE_BANK)
                     if mirrored:
                         g = np.ascontiguousarray(g[:, ::-1])
                     self._qorb[key] = _orb(g, ORB_FEATURES_QUERY)
@@ -500,14 +353,14 @@ def bank_keypoints(work: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, tuple
     """A bank picture's keypoints (xy, descriptors, FAST threshold, frame size): the whole picture
     in a 512-px frame, plus `ORB_FEATURES_ZOOM` from its centre half in a frame of its own, placed
     in the whole picture's frame. The threshold is the whole picture's (see `orb_threshold`)."""
-    g = _downscale(work, _ORB_SIDE_BANK, upscale_to=_ORB_SIDE_BANK)
+    g = downscale(work, _ORB_SIDE_BANK, upscale_to=_ORB_SIDE_BANK)
     h, w = work.shape[:2]
     y0, x0 = h // 4, w // 4
     centre = work[y0 : h - y0, x0 : w - x0]
     zoom = ORB_FEATURES_ZOOM if min(centre.shape[:2]) >= 16 else 0  # a tiny picture: the whole budget for the whole
     xy, desc, threshold = _orb_detect(g, ORB_FEATURES_BANK - zoom)
     if zoom:
-        gz = _downscale(centre, _ORB_SIDE_BANK, upscale_to=_ORB_SIDE_BANK)
+        gz = downscale(centre, _ORB_SIDE_BANK, upscale_to=_ORB_SIDE_BANK)
         zxy, zdesc, _ = _orb_detect(gz, zoom)
         sx, sy = g.shape[1] / w, g.shape[0] / h  # work pixels -> the whole picture's frame
         zxy = zxy * np.array([sx * centre.shape[1] / gz.shape[1], sy * centre.shape[0] / gz.shape[0]], np.float32)
@@ -561,82 +414,7 @@ _GRID = 4
 _FAST_THRESHOLDS = (12, 6, 3)
 
 
-def _boxes_differ(a: tuple[int, int, int, int], b: tuple[int, int, int, int], w: int, h: int, frac: float = 0.03) -> bool:
-    return any(abs(p - q) > frac * (w if i % 2 == 0 else h) for i, (p, q) in enumerate(zip(a, b)))
-
-
-MAX_VIEWS = 10
 _DERIVE_MIN = 0.75  # a peeled view keeping this much of each side reuses the whole query's keypoints
-
-
-def _sub_views(arr: np.ndarray) -> list[tuple[int, tuple[int, int, int, int], bool]]:
-    """One peeling step: uniform borders, the main content blob, caption bands (all sides,
-    then each side alone: a caption on one side, a starry sky on another). The flag says
-    whether the box is worth peeling further (single-side bands are not)."""
-    h, w = arr.shape[:2]
-    out = [(V_FULL, trim_uniform(arr), True), (V_CONTENT, content_region(arr), True)]
-    bx = trim_bands(arr)
-    out.append((V_BANDS, bx, True))
-    cuts = [bx[0], bx[1], w - bx[2], h - bx[3]]
-    if sum(c > 0 for c in cuts) > 1:
-        for j in range(4):
-            if cuts[j] > 0:
-                one = [0, 0, w, h]
-                one[j] = bx[j]
-                out.append((V_BANDS, (one[0], one[1], one[2], one[3]), False))
-    return out
-
-
-def whole_views(small: np.ndarray, max_views: int = MAX_VIEWS) -> list[tuple[int, tuple[int, int, int, int]]]:
-    """Boxes of the image "as a whole" under the framings re-sharers add, peeled up to three
-    layers deep (a border around a screenshot, a caption above a letterbox...). The first
-    box is the untouched image; then boxes that can be peeled further, shallowest first;
-    single-side band cuts last. Boxes within 3% of each other count once."""
-    sh, sw = small.shape[:2]
-    whole = (0, 0, sw, sh)
-    main: list[tuple[int, tuple[int, int, int, int]]] = [(V_FULL, whole)]
-    extra: list[tuple[int, tuple[int, int, int, int]]] = []
-    frontier = [whole]
-    for _ in range(3):
-        nxt = []
-        for fx0, fy0, fx1, fy1 in frontier:
-            for code, (a, b, c, d), expand in _sub_views(small[fy0:fy1, fx0:fx1]):
-                box = (fx0 + a, fy0 + b, fx0 + c, fy0 + d)
-                if (box[2] - box[0]) * (box[3] - box[1]) < 0.1 * sw * sh:
-                    continue
-                if all(_boxes_differ(box, v[1], sw, sh) for v in main + extra):
-                    (main if expand else extra).append((code, box))
-                    if expand:
-                        nxt.append(box)
-        frontier = nxt[:4]
-        if not frontier or len(main) >= max_views:
-            break
-    return (main + extra)[:max_views]
-
-
-_TILTS = np.concatenate([[0.0], np.arange(1.5, 6.01, 0.5), -np.arange(1.5, 6.01, 0.5)])
-
-
-def estimate_tilt(small: np.ndarray) -> float:
-    """Angle (degrees, for `Image.rotate`) that straightens a tilted frame, or 0.0.
-
-    Why: a re-share rotated *after* a caption, letterbox or screenshot frame was added has
-    tilted frame lines that no peeling step can remove. Projection profiles of the strong
-    edges are sharpest when those lines are axis-aligned (classic deskew); small tilts
-    (< 1.5 degrees) are left to the bank's rotation variants and the hash's tolerance.
-    """
-    from scipy import ndimage
-
-    g = _gray(_downscale(small, 128))
-    mag = np.hypot(ndimage.sobel(g, 1), ndimage.sobel(g, 0))
-    mag = np.where(mag > np.percentile(mag, 85), mag, 0).astype(np.float32)
-    im = Image.fromarray(mag, "F")
-    scores = []
-    for a in _TILTS:
-        r = np.asarray(im.rotate(float(a), Image.Resampling.BILINEAR)) if a else mag
-        scores.append(float((r.sum(axis=1) ** 2).sum() + (r.sum(axis=0) ** 2).sum()))
-    k = int(np.argmax(scores))
-    return float(_TILTS[k]) if k and scores[k] >= 1.005 * scores[0] else 0.0
 
 
 def fingerprint(img: DecodedImage | np.ndarray | Any, *, bank_variants: bool = True, query_pdq: bool = True) -> Fingerprint:
@@ -648,33 +426,33 @@ def fingerprint(img: DecodedImage | np.ndarray | Any, *, bank_variants: bool = T
     views of whatever it is given, so either works as a query. A query's PDQ hash is matched only
     against imported hash lists: `query_pdq=False` (`BankIndex.matches_pdq` is false) skips it.
     """
-    rgb = _as_rgb_array(img)
-    small = _downscale(rgb, _WORK_SIDE)
+    rgb = as_rgb(img)
+    small = downscale(rgb, _WORK_SIDE)
     sh, sw = small.shape[:2]
     full = trim_uniform(small)
     x0, y0, x1, y1 = full
     views = whole_views(small)
-    gray = _gray(small)
+    luma = gray(small)
     hashes: list[np.ndarray] = []
     codes: list[int] = []
     boxes: list[tuple[int, int, int, int]] = []
     whole0 = (0, 0, sw, sh)
     for code, box in views:
-        if any(not _boxes_differ(box, b, sw, sh, 0.01) for b in boxes):
+        if any(not boxes_differ(box, b, sw, sh, 0.01) for b in boxes):
             continue
         a, b, c, d = box
         boxes.append(box)
-        hashes.append(dct_hash(gray[b:d, a:c]))
+        hashes.append(dct_hash(luma[b:d, a:c]))
         codes.append(code)
     if not bank_variants:
         # each picture of a collage on its own (classifiers/images/collage.py), found on full-size lines
         sx, sy = sw / rgb.shape[1], sh / rgb.shape[0]
         for tx0, ty0, tx1, ty1 in collage.tiles(rgb):
             box = (int(tx0 * sx), int(ty0 * sy), max(int(tx0 * sx) + 1, round(tx1 * sx)), max(int(ty0 * sy) + 1, round(ty1 * sy)))
-            if min(box[2] - box[0], box[3] - box[1]) < 16 or not all(_boxes_differ(box, b, sw, sh) for b in boxes):
+            if min(box[2] - box[0], box[3] - box[1]) < 16 or not all(boxes_differ(box, b, sw, sh) for b in boxes):
                 continue
             boxes.append(box)
-            hashes.append(dct_hash(gray[box[1] : box[3], box[0] : box[2]]))
+            hashes.append(dct_hash(luma[box[1] : box[3], box[0] : box[2]]))
             codes.append(V_TILE)
     view_boxes_full: list[tuple[int, int, int, int] | None] = []
     if not bank_variants:
@@ -683,15 +461,15 @@ def fingerprint(img: DecodedImage | np.ndarray | Any, *, bank_variants: bool = T
             # hash the framing views of the straightened query too; ORB (rotation-invariant)
             # uses the whole query for these
             ds = np.asarray(Image.fromarray(small).rotate(tilt, Image.Resampling.BILINEAR, expand=True, fillcolor=(0, 0, 0)))
-            dgray = _gray(ds)
+            dgray = gray(ds)
             for code, (a, b, c, d) in whole_views(ds, max_views=5)[1:]:
                 hashes.append(dct_hash(dgray[b:d, a:c]))
                 codes.append(code)
                 view_boxes_full.append(None)
     if bank_variants:
-        bases = [whole0] + ([full] if _boxes_differ(whole0, full, sw, sh, 0.01) else [])
+        bases = [whole0] + ([full] if boxes_differ(whole0, full, sw, sh, 0.01) else [])
         for bx0, by0, bx1, by1 in bases:
-            g = gray[by0:by1, bx0:bx1]
+            g = luma[by0:by1, bx0:bx1]
             gm = np.ascontiguousarray(g[:, ::-1])
             hh, ww = g.shape
             hashes.append(dct_hash(gm))
@@ -717,7 +495,7 @@ def fingerprint(img: DecodedImage | np.ndarray | Any, *, bank_variants: bool = T
     # a query's PDQ (matched only against imported lists, within 31 bits) comes from the 256-px copy
     # already at hand; a bank entry's, which other programs will match against, from a 512-px one
     if bank_variants:
-        pdq_views, pdq_q = pdq.dihedral_hashes(_downscale(rgb, _PDQ_SIDE))
+        pdq_views, pdq_q = pdq.dihedral_hashes(downscale(rgb, _PDQ_SIDE))
         pdq_hashes = [h for _, h in pdq_views]
     elif query_pdq:
         h0, pdq_q = pdq.pdq_hash(small)
@@ -1174,12 +952,9 @@ __all__ = [
     "Fingerprint",
     "Match",
     "bank_keypoints",
-    "content_region",
     "dct_hash",
     "fingerprint",
     "index_from_entries",
     "match_verdict",
     "orb_inliers",
-    "trim_bands",
-    "trim_uniform",
 ]
