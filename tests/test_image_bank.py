@@ -483,6 +483,72 @@ def test_inliers_bunched_on_one_spot_are_not_a_match_unless_there_are_many(inlie
     assert g.passes() is passes
 
 
+def _meme(seed: int, top: str, bottom: str, side: int = 480) -> np.ndarray:
+    """A caption meme: white words with a black outline at the top and bottom of a smooth picture."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0, 1, side)[:, None, None]
+    img = rng.uniform(0.3, 1, 3) * (1 - t) + rng.uniform(0.3, 1, 3) * t
+    blobs = np.asarray(Image.fromarray(rng.integers(0, 240, (side // 40, side // 40), dtype=np.uint8)).resize((side, side), Image.Resampling.BICUBIC))
+    im = Image.fromarray((np.clip(img + blobs[..., None] / 800 - 0.15, 0, 1) * 255).astype(np.uint8))
+    d = ImageDraw.Draw(im)
+    font = ImageFont.load_default(size=side // 10)
+    d.text((side // 20, side // 30), top, fill=(255, 255, 255), font=font, stroke_width=2, stroke_fill=(0, 0, 0))
+    d.text((side // 20, side - side // 6), bottom, fill=(255, 255, 255), font=font, stroke_width=2, stroke_fill=(0, 0, 0))
+    return np.asarray(im)
+
+
+@pytest.mark.parametrize(
+    "seed,captions",
+    [
+        (5, ("WKWK ANJIR", "SUMPAH BANGET", "WKWK PARAH", "SUMPAH GAK SIH")),  # 17 inliers, 27% of the pairs
+        (7, ("WKWK KAMU TAU", "TO LATE BANGET", "WKWK TRAFFIC WOI", "KAMU BANGET SEH")),  # 32 inliers
+    ],
+)
+def test_two_memes_sharing_caption_words_do_not_match(seed: int, captions: tuple[str, str, str, str]) -> None:
+    """Same words, same font, same place, different pictures: without the band rule both pairs pass
+    every other part of the geometric check, with all their inliers on the letters."""
+    from classifiers.images import geometry
+
+    bank, upload = _meme(seed, *captions[:2]), _meme(seed + 50, *captions[2:])
+    fb, fq = fingerprint(bank), fingerprint(upload, bank_variants=False)
+    g = geometry.verify(fb.orb_xy, fb.orb_desc, *fq.query_orb(False, 0))
+    assert g is not None and g.passes(geometry.Thresholds(min_off_bands=0)) and g.off_bands < 4, g
+    idx = BankIndex()
+    idx.add(1, fb)
+    assert idx.match(fq) is None
+
+
+@pytest.mark.parametrize(
+    "label,points,off",
+    [
+        ("two caption lines", [(x, 40 + x % 7) for x in range(20, 200, 20)] + [(x, 450 + x % 5) for x in range(20, 300, 30)], 0),
+        (
+            "two lines and two strays",
+            [(x, 40 + x % 7) for x in range(20, 200, 20)] + [(x, 450 + x % 5) for x in range(20, 300, 30)] + [(250, 250), (100, 300)],
+            2,
+        ),
+        ("one line", [(x, 200) for x in range(0, 500, 10)], 0),
+        ("spread over the picture", [(x, (x * 37) % 500) for x in range(0, 500, 25)], 16),
+        ("none", [], 0),
+    ],
+)
+def test_inliers_off_the_two_busiest_bands(label: str, points: list[tuple[int, int]], off: int) -> None:
+    from classifiers.images.geometry import _off_bands
+
+    extent = np.array([[0, 0], [500, 500]], np.float32)
+    assert _off_bands(np.array(points, np.float32).reshape(-1, 2), extent) == off
+
+
+@pytest.mark.parametrize("inliers,off_bands,passes", [(20, 3, False), (20, 4, True), (40, 3, False)])
+def test_inliers_on_caption_bands_are_not_a_match(inliers: int, off_bands: int, passes: bool) -> None:
+    from classifiers.images import geometry
+
+    g = geometry.Geometry(
+        pairs=inliers * 3, inliers=inliers, ratio=1 / 3, spread_bank=0.2, spread_query=0.3, scale=1.0, anisotropy=1.2, perspective=0.1, off_bands=off_bands
+    )
+    assert g.passes() is passes
+
+
 def test_concentration_is_the_largest_share_near_one_inlier() -> None:
     from classifiers.images.geometry import _concentration
 

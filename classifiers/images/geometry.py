@@ -46,6 +46,9 @@ class Thresholds:
     #: `many_inliers`: on the benchmark, true matches reached 0.55 below 30 inliers (0.89 with 34, a
     #: deep crop left with the rocket alone); a meme matched another through one caption word at 0.9
     max_concentration: float = 0.75
+    #: at least this many inliers off the two horizontal bands that hold most of them (`Geometry.off_bands`),
+    #: however many there are: memes sharing caption words in one font had 0-2, with up to 32 inliers
+    min_off_bands: int = 4
     min_spread: float = 0.035  # inlier hull area / keypoint extent, on *each* image
     min_thickness: float = 0.03  # the inliers' minor-axis spread / sqrt(keypoint extent area), on each image
     #: the same spread in pixels of the 512-px frames: a quote card on a smooth background has keypoints
@@ -82,6 +85,10 @@ class Geometry:
     #: word in one font (a meme caption) agrees with the same word in another meme, and a few stray
     #: inliers elsewhere then make the hull look spread
     concentration: float = 0.0
+    #: inliers off the two horizontal bands (each `_BAND` of the height) that hold most of them, on the
+    #: image where they are fewest: two memes with the same caption words in one font at the same place
+    #: (top and bottom lines, "WKWK ... BANGET") agree on the letters and little else
+    off_bands: int = 99
 
     def passes(self, t: Thresholds = DEFAULT, hash_agrees: bool = False) -> bool:
         need = t.min_inliers_hash if hash_agrees else t.min_inliers
@@ -89,6 +96,7 @@ class Geometry:
             self.inliers >= need
             and (self.ratio >= t.min_ratio or (self.inliers >= t.many_inliers and self.ratio >= t.min_ratio_many))
             and (self.concentration <= t.max_concentration or self.inliers >= t.many_inliers)
+            and self.off_bands >= t.min_off_bands
             and min(self.spread_bank, self.spread_query) >= t.min_spread
             and min(self.thickness_bank, self.thickness_query) >= t.min_thickness
             and min(self.minor_px_bank, self.minor_px_query) >= t.min_thickness_px
@@ -135,6 +143,23 @@ def _concentration(pts: np.ndarray, extent: np.ndarray) -> float:
     p = pts.astype(np.float64)
     d2 = ((p[:, None, :] - p[None, :, :]) ** 2).sum(axis=2)
     return float((d2 <= r * r).sum(axis=1).max() / len(p))
+
+
+_BAND = 0.08  # of the keypoints' vertical extent: the height of a line of caption text, with slack
+
+
+def _off_bands(pts: np.ndarray, extent: np.ndarray, bands: int = 2) -> int:
+    """How many of `pts` lie outside the `bands` horizontal bands (each `_BAND` of the extent's
+    height) that hold the most of them, taken greedily."""
+    height = _BAND * float(max(1.0, extent[:, 1].max() - extent[:, 1].min()))
+    y = np.sort(pts[:, 1].astype(np.float64))
+    for _ in range(bands):
+        if len(y) == 0:
+            break
+        counts = np.searchsorted(y, y + height, side="right") - np.arange(len(y))  # points in [y_i, y_i + height]
+        k = int(np.argmax(counts))
+        y = np.concatenate([y[:k], y[k + counts[k] :]])
+    return len(y)
 
 
 def _thickness(pts: np.ndarray, extent: np.ndarray) -> float:
@@ -220,6 +245,7 @@ def verify(bank_xy: np.ndarray, bank_desc: np.ndarray, q_xy: np.ndarray, q_desc:
         minor_px_bank=_minor(s_in),
         minor_px_query=_minor(d_in),
         concentration=max(_concentration(s_in, bank_xy), _concentration(d_in, q_xy)),
+        off_bands=min(_off_bands(s_in, bank_xy), _off_bands(d_in, q_xy)),
     )
 
 
